@@ -1,0 +1,31 @@
+# The two commands: `make run` (the whole product) and `make test` (the whole suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install run test test-fast bench lint clean-data
+
+$(VENV)/.installed: requirements.txt requirements-embedded.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-embedded.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) scripts/run.py
+
+test: install
+	$(PY) -m pytest
+
+# Pure-Python tests only (no database): the simulator and the algorithms.
+test-fast: install
+	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim
+
+bench: install
+	$(PY) bench/sim.py
+	$(PY) bench/intake.py
+
+lint: install
+	$(VENV)/bin/ruff check .

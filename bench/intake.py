@@ -1,0 +1,246 @@
+"""Order intake throughput against a real server, with every risk limb and the audit trail on.
+
+    python bench/intake.py [--server gunicorn|daphne] [--workers 4] [--single 4000] [--bulk 40000]
+
+Starts the server itself on a free port against its own database (``smart_oms_bench``, migrated and
+seeded here), then measures:
+
+* single-order POSTs to /api/orders/ from 16 concurrent connections: orders/s, p50 and p99 latency;
+* bulk POSTs to /api/orders/bulk/ (1,000 orders each, 2 concurrent): orders/s.
+
+Prints figures; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SMART_OMS_DB_NAME", "smart_oms_bench")
+if "DATABASE_URL" in os.environ and os.environ.get("BENCH_USE_DATABASE_URL") != "1":
+    del os.environ["DATABASE_URL"]  # never fill a real database with benchmark orders
+
+from config import runtime  # noqa: E402
+
+
+def _fresh_bench_database() -> None:
+    """Start every run on an empty database of its own, so runs compare (``--keep-db`` to skip)."""
+    if "--keep-db" in sys.argv or os.environ.get("DATABASE_URL") or not runtime._answers("127.0.0.1", 5432):
+        return
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{os.environ["SMART_OMS_DB_NAME"]}" WITH (FORCE)')
+
+
+_fresh_bench_database()
+runtime.configure()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import logging  # noqa: E402
+
+import httpx  # noqa: E402
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
+from django.contrib.auth.models import Group, User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from rest_framework.authtoken.models import Token  # noqa: E402
+
+from oms import roles  # noqa: E402
+from oms.models import Instrument, Portfolio, RiskLimit  # noqa: E402
+
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+BULK_CONCURRENCY = int(os.environ.get("BENCH_BULK_CONCURRENCY", "2"))
+
+
+def prepare() -> tuple[str, str, list[str]]:
+    """Migrate the bench DB; create a bench client, portfolio and limits (all limbs on, sized for the run)."""
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    user, _ = User.objects.get_or_create(username="bench-client")
+    user.groups.set([Group.objects.get(name=roles.API_CLIENT)])
+    portfolio, _ = Portfolio.objects.get_or_create(code="BENCH", defaults={"name": "Benchmark book"})
+    portfolio.members.add(user)
+    RiskLimit.objects.update_or_create(
+        portfolio=portfolio,
+        defaults=dict(
+            max_order_quantity=5_000_000, max_order_notional=10**10, price_collar_pct=10,
+            daily_notional_limit=10**15, duplicate_window_seconds=5, max_orders_per_second=1_000_000,
+        ),
+    )
+    token, _ = Token.objects.get_or_create(user=user)
+    # Planner statistics as autovacuum keeps them on a running system (this database fills up in seconds).
+    _analyze()
+    # Orders in restricted instruments would only measure the denial path.
+    symbols = list(Instrument.objects.filter(restrictions__isnull=True).values_list("symbol", flat=True))
+    return token.key, portfolio.code, symbols
+
+
+def _analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE oms_order; ANALYZE oms_auditevent; ANALYZE oms_orderhistory")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(kind: str, workers: int, port: int) -> subprocess.Popen:
+    env = dict(os.environ)
+    bindir = Path(sys.executable).parent
+    if kind == "gunicorn":
+        cmd = [str(bindir / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+               "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "sync"), "--threads", os.environ.get("BENCH_THREADS", "1"), "--log-level", "warning"]
+    else:
+        cmd = [str(bindir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def order(portfolio: str, symbols: list[str], prices: dict[str, float], rng: random.Random, run: str, i: int) -> dict:
+    sym = rng.choice(symbols)
+    return {
+        "client_order_id": f"{run}-{i}", "portfolio": portfolio, "instrument": sym,
+        "side": rng.choice(["buy", "sell"]), "quantity": rng.randrange(100, 50_000, 100),
+        "order_type": "limit", "limit_price": f"{prices[sym] * rng.uniform(0.97, 1.03):.2f}",
+        "time_in_force": "day", "urgency": "medium", "strategy": "auto",
+    }
+
+
+class LeanConnection:
+    """A minimal keep-alive HTTP/1.1 client connection (the load generator shares the server's 2 cores,
+    so it must cost as little CPU per request as possible: httpx costs several times more)."""
+
+    def __init__(self, host: str, port: int, token: str):
+        self.host, self.port = host, port
+        self.head = f"Host: {host}:{port}\r\nAuthorization: Token {token}\r\nContent-Type: application/json\r\n"
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        status_line = await self.reader.readline()
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        payload = await self.reader.readexactly(length)
+        if close:
+            self.writer.close()
+            self.writer = None
+        return int(status_line.split()[1]), payload
+
+
+async def bench_single(base: str, token: str, payloads: list[dict]) -> tuple[float, list[float], dict]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    host, port = base.removeprefix("http://").split(":")
+    bodies = [json.dumps(p).encode() for p in reversed(payloads)]
+
+    async def worker():
+        conn = LeanConnection(host, int(port), token)
+        while bodies:
+            body = bodies.pop()
+            t0 = time.perf_counter()
+            status, payload = await conn.post("/api/orders/", body)
+            latencies.append(time.perf_counter() - t0)
+            key = status if status < 300 else f"{status} {json.loads(payload).get('code')}"
+            statuses[key] = statuses.get(key, 0) + 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - t0, latencies, statuses
+
+
+async def bench_bulk(base: str, token: str, batches: list[list[dict]], concurrency: int = 2) -> tuple[float, dict]:
+    statuses: dict[int, int] = {}
+    queue = list(reversed(batches))
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=120) as client:
+        async def worker():
+            while queue:
+                r = await client.post("/api/orders/bulk/", json=queue.pop())
+                for item in r.json()["results"]:
+                    key = item["status"] if item["status"] < 300 else f"{item['status']} {item.get('code')}"
+                    statuses[key] = statuses.get(key, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - t0, statuses
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", choices=["gunicorn", "daphne"], default="gunicorn")
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--single", type=int, default=4000, help="single-order POSTs")
+    ap.add_argument("--bulk", type=int, default=40_000, help="orders sent in bulk")
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--keep-db", action="store_true", help="reuse the bench database of the last run")
+    args = ap.parse_args()
+
+    token, portfolio, symbols = prepare()
+    prices = {s: float(p) for s, p in Instrument.objects.values_list("symbol", "reference_price")}
+    run = f"B{int(time.time())}"
+    rng = random.Random(7)
+    port = free_port()
+    proc = start_server(args.server, args.workers, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        warm = [order(portfolio, symbols, prices, rng, run + "w", i) for i in range(200)]
+        asyncio.run(bench_single(base, token, warm))
+
+        payloads = [order(portfolio, symbols, prices, rng, run + "s", i) for i in range(args.single)]
+        elapsed, lat, statuses = asyncio.run(bench_single(base, token, payloads))
+        print(f"intake single  server={args.server} workers={args.workers} concurrency={CONCURRENCY}")
+        print(f"  {len(payloads)} orders in {elapsed:.2f}s -> {len(payloads) / elapsed:,.0f} orders/s")
+        print(f"  latency p50 {pct(lat, 50) * 1000:.1f} ms   p99 {pct(lat, 99) * 1000:.1f} ms   max {max(lat) * 1000:.1f} ms")
+        print(f"  responses {dict(sorted(statuses.items(), key=str))}")
+
+        orders = [order(portfolio, symbols, prices, rng, run + "b", i) for i in range(args.bulk)]
+        batches = [orders[i:i + args.batch] for i in range(0, len(orders), args.batch)]
+        elapsed, statuses = asyncio.run(bench_bulk(base, token, batches, BULK_CONCURRENCY))
+        print(f"intake bulk    batches of {args.batch}, {BULK_CONCURRENCY} concurrent")
+        print(f"  {len(orders)} orders in {elapsed:.2f}s -> {len(orders) / elapsed:,.0f} orders/s")
+        print(f"  item statuses {dict(sorted(statuses.items(), key=str))}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""Backtest harness: run an execution strategy against the simulated venues on a virtual clock.
+
+A strategy is an object with four callbacks (subclass :class:`Strategy` and override what you need)::
+
+    on_start(ctx)            once, at ``start``
+    on_timer(ctx)            at each time asked for with ctx.set_timer(seconds) / ctx.wake_at(t_us)
+    on_report(ctx, report)   at each execution report's delivery time (ack, fills, cancel, reject, expiry)
+    on_end(ctx)              once, at ``end`` (reports already in flight are still delivered afterwards)
+
+``ctx`` (:class:`StrategyContext`) is the strategy's only window on the world: the time, the market as
+it is *now* (mid, consolidated BBO, a venue's ladder, prints and volume so far) and the order entry
+(``place`` / ``send`` / ``cancel``). It never shows the future, so a strategy written against it runs the
+same way when a live adapter provides the context. The loop jumps from event to event: a timer, or the
+delivery of a report; the venues run in between (:class:`ems.sim.exchange.VenueSimulator`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+from ems.sim.clock import SESSION_US, US, VirtualClock
+from ems.sim.exchange import OrderState, VenueSimulator
+from ems.sim.impact import DEFAULT_IMPACT, ImpactParams
+from ems.sim.market import BBO, Book, InstrumentParams, Market, Prints, Tape
+from ems.sim.orders import ExecutionReport, Fill, OrderRequest, OrderType, ReportKind, Side, TimeInForce
+from ems.sim.venues import DEFAULT_VENUES, VenueProfile
+
+
+class Strategy:
+    """Base class of backtestable strategies: every callback does nothing until overridden."""
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        pass
+
+    def on_timer(self, ctx: StrategyContext) -> None:
+        pass
+
+    def on_report(self, ctx: StrategyContext, report: ExecutionReport) -> None:
+        pass
+
+    def on_end(self, ctx: StrategyContext) -> None:
+        pass
+
+
+class StrategyContext:
+    """What a strategy may see and do at the current instant."""
+
+    def __init__(self, market: Market, sim: VenueSimulator, clock: VirtualClock, start: int, prefix: str) -> None:
+        self._market = market
+        self._sim = sim
+        self._clock = clock
+        self._prefix = prefix
+        self._timers: list[tuple[int, int, int]] = []  # (time, seq, period or 0)
+        self._timer_seq = 0
+        self._n_sent = 0
+        self._stopped = False
+        self.start = start
+        self.params: InstrumentParams = market.params
+        self.venues: tuple[VenueProfile, ...] = market.venues
+        self.lit_venues = tuple(v for v in market.venues if v.is_lit)
+        self.dark_venues = tuple(v for v in market.venues if not v.is_lit)
+        self.fills: list[Fill] = []
+        self.open_orders: dict[str, OrderRequest] = {}
+        self.filled = {Side.BUY: 0, Side.SELL: 0}
+
+    # --- time and market ------------------------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        """Microseconds since the open."""
+        return self._clock.now()
+
+    @property
+    def day(self) -> int:
+        return self._clock.day
+
+    def mid(self) -> float:
+        return self._market.mid(self.now)
+
+    def bbo(self) -> BBO:
+        return self._market.bbo(self.now)
+
+    def snapshot(self, venue: str) -> Book:
+        return self._market.snapshot(venue, self.now)
+
+    def snapshots(self) -> dict[str, Book]:
+        return self._market.snapshots(self.now)
+
+    def prints(self, since: int) -> Prints:
+        """Market prints from ``since`` up to now."""
+        return self._market.prints(since, self.now)
+
+    def market_volume(self, since: int) -> int:
+        """Shares printed by the market from ``since`` up to now (our fills excluded)."""
+        return self._market.volume(since, self.now)
+
+    def market_vwap(self, since: int) -> float | None:
+        return self._market.vwap(since, self.now)
+
+    # --- orders ---------------------------------------------------------------------------------------
+    def send(self, req: OrderRequest) -> str:
+        """Send an order now; return its venue order id (reports arrive through ``on_report``)."""
+        if req.client_order_id is None:
+            self._n_sent += 1
+            req = OrderRequest(req.venue, req.side, req.qty, req.order_type, req.price, req.tif, f"{self._prefix}C{self._n_sent}")
+        order_id = self._sim.submit(req, self.now)
+        self.open_orders[order_id] = req
+        return order_id
+
+    def place(
+        self,
+        venue: str,
+        side: Side | str,
+        qty: int,
+        *,
+        price: float | None = None,
+        order_type: OrderType | str | None = None,
+        tif: TimeInForce | str = TimeInForce.DAY,
+    ) -> str:
+        """Send a limit order (``price`` given) or a market order (no price) now; return its order id."""
+        if order_type is None:
+            order_type = OrderType.MARKET if price is None else OrderType.LIMIT
+        return self.send(OrderRequest(venue, side, qty, order_type, price, tif))
+
+    def cancel(self, order_id: str) -> None:
+        self._sim.cancel(order_id, self.now)
+
+    def order(self, order_id: str) -> OrderState:
+        return self._sim.order(order_id)
+
+    # --- timers ---------------------------------------------------------------------------------------
+    def set_timer(self, interval_s: float) -> None:
+        """Call ``on_timer`` every ``interval_s`` market seconds from now on."""
+        period = int(interval_s * US)
+        if period <= 0:
+            raise ValueError("timer interval must be positive")
+        self._add_timer(self.now + period, period)
+
+    def wake_at(self, t_us: int) -> None:
+        """Call ``on_timer`` once at ``t_us`` (now, if that is in the past)."""
+        self._add_timer(max(int(t_us), self.now), 0)
+
+    def stop(self) -> None:
+        """End the backtest after the current callback (``on_end`` still runs)."""
+        self._stopped = True
+
+    def _add_timer(self, t: int, period: int) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (t, self._timer_seq, period))
+
+    def _next_timer(self) -> int:
+        return self._timers[0][0] if self._timers else SESSION_US * 2
+
+    def _due_timers(self, t: int) -> int:
+        """Pop the timers due at ``t`` (re-arming periodic ones); return how many fired."""
+        n = 0
+        while self._timers and self._timers[0][0] <= t:
+            _, _, period = heapq.heappop(self._timers)
+            if period:
+                self._add_timer(t + period, period)
+            n += 1
+        return n
+
+    def _record(self, report: ExecutionReport) -> None:
+        if report.fill is not None:
+            self.fills.append(report.fill)
+            self.filled[report.side] += report.fill.qty
+        if report.is_terminal:
+            self.open_orders.pop(report.order_id, None)
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest produced; benchmarks are computed on the same (seeded, impacted) market."""
+
+    params: InstrumentParams
+    seed: int
+    day: int
+    start: int
+    end: int
+    market: Market
+    arrival_mid: float
+    fills: list[Fill]
+    reports: list[ExecutionReport]
+    orders: list[OrderState]
+    wall_time_s: float
+    events: int = 0  # timer callbacks + reports delivered
+
+    @cached_property
+    def tape(self) -> Tape:
+        """Market prints and consolidated quotes over ``[start, end)``."""
+        return self.market.tape(self.start, self.end)
+
+    def filled_qty(self, side: Side | str | None = None) -> int:
+        return sum(f.qty for f in self.fills if side is None or f.side == side)
+
+    def avg_price(self, side: Side | str) -> float | None:
+        qty = self.filled_qty(side)
+        return sum(f.qty * f.price for f in self.fills if f.side == side) / qty if qty else None
+
+    @property
+    def fees(self) -> float:
+        """Total fees paid (negative: net rebates)."""
+        return sum(f.fee for f in self.fills)
+
+    def market_vwap(self) -> float | None:
+        return self.market.vwap(self.start, self.end)
+
+    def market_twap(self) -> float:
+        return self.market.twap(self.start, self.end)
+
+    def slippage_bps(self, side: Side | str, benchmark: float) -> float | None:
+        """Return our average price against ``benchmark`` in bps, positive = better than the benchmark
+        (bought below it / sold above it)."""
+        avg = self.avg_price(side)
+        if avg is None:
+            return None
+        return Side(side).sign * (benchmark - avg) / benchmark * 1e4
+
+    def report_counts(self) -> dict[ReportKind, int]:
+        out: dict[ReportKind, int] = {}
+        for r in self.reports:
+            out[r.kind] = out.get(r.kind, 0) + 1
+        return out
+
+
+def run_backtest(
+    instrument_params: InstrumentParams,
+    strategy: Strategy,
+    venues: tuple[VenueProfile, ...] = DEFAULT_VENUES,
+    seed: int = 0,
+    day: int = 0,
+    start: int = 0,
+    end: int = SESSION_US,
+    *,
+    impact: ImpactParams = DEFAULT_IMPACT,
+    id_prefix: str = "",
+) -> BacktestResult:
+    """Run ``strategy`` on one simulated day from ``start`` to ``end`` (µs since the open).
+
+    Deterministic: the same arguments give the same fills, reports and tape. Reports already in flight at
+    ``end`` are delivered afterwards (no timers fire then); orders still resting are left in ``orders``.
+    """
+    if not 0 <= start < end <= SESSION_US:
+        raise ValueError("need 0 <= start < end <= SESSION_US")
+    wall = time.perf_counter()
+    market = Market(instrument_params, seed=seed, day=day, venues=venues, impact=impact)
+    sim = VenueSimulator(market, id_prefix=id_prefix)
+    sim.advance(start)
+    clock = VirtualClock(day, start)
+    ctx = StrategyContext(market, sim, clock, start, id_prefix)
+    arrival_mid = market.mid(start)
+    reports: list[ExecutionReport] = []
+    events = 0
+
+    def deliver(until: int) -> None:
+        nonlocal events
+        for report in sim.step(until):
+            clock.advance_to(sim.time)
+            reports.append(report)
+            ctx._record(report)
+            strategy.on_report(ctx, report)
+            events += 1
+        clock.advance_to(sim.time)
+
+    strategy.on_start(ctx)
+    while not ctx._stopped:
+        target = min(ctx._next_timer(), end)
+        deliver(target)
+        if sim.time < target:
+            continue  # stopped at a report delivery; the strategy may have reacted
+        if target >= end:
+            break
+        for _ in range(ctx._due_timers(target)):
+            strategy.on_timer(ctx)
+            events += 1
+            if ctx._stopped:
+                break
+    strategy.on_end(ctx)
+    drain_until = min(SESSION_US, clock.now()) + 2 * max(v.latency_us for v in venues) + 1
+    while sim.time < drain_until:
+        deliver(drain_until)
+    orders = sim.orders()
+    return BacktestResult(
+        instrument_params,
+        seed,
+        day,
+        start,
+        end,
+        market,
+        arrival_mid,
+        list(sim.fills),
+        reports,
+        orders,
+        time.perf_counter() - wall,
+        events,
+    )

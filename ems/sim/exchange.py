@@ -1,0 +1,508 @@
+"""Simulated lit exchanges and dark pools for one instrument-day, event driven on market time.
+
+Rules (one :class:`VenueSimulator` runs every venue of one :class:`~ems.sim.market.Market`):
+
+* Latency: an order (or cancel) sent at ``t`` reaches the venue at ``t + latency_us``; the venue's
+  reports carry that ``transact_time`` and reach us ``latency_us`` later (``ExecutionReport.time``).
+* Lit, marketable on arrival: walks the venue's displayed ladder at arrival time (one fill per price
+  level, TAKER); what it takes leaves the displayed book and refills (see :class:`~ems.sim.impact.Footprint`).
+  The remainder of an IOC or MARKET order is CANCELLED (a market order never rests); a DAY limit rests.
+* Lit, resting: joins behind the displayed size at its price when it arrives (0 if it improves the
+  touch). Market prints on that venue at its price consume that queue first, then fill it; prints through
+  its price (a sell print below our bid) fill it directly. Fills are at our limit, MAKER. Each of our
+  resting orders is matched against the tape on its own (ours do not compete for a print); the queue is
+  never replenished by cancellations ahead of us (a conservative queue model).
+* Dark: orders below the pool's ``min_size`` are REJECTED; hidden contra interest (never below
+  ``min_size``) is present in a given second with the pool's ``fill_probability``; we cross with it at the
+  consolidated lit midpoint (MID), subject to our optional limit. An order crosses on arrival with the
+  contra present in that second (an IOC sees nothing else); a DAY order then waits and crosses with each
+  later contra when it shows up (at its seeded instant within its second). A dark MARKET order is an
+  unpriced midpoint peg and keeps its time in force.
+* DAY orders still working at the close are EXPIRED. Orders reaching a venue after the close are REJECTED.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ems.sim.clock import SESSION_US, US
+from ems.sim.impact import walk_book
+from ems.sim.market import Market
+from ems.sim.orders import (
+    ExecutionReport,
+    Fill,
+    Liquidity,
+    OrderRequest,
+    OrderType,
+    ReportKind,
+    Side,
+    TimeInForce,
+)
+from ems.sim.venues import VenueProfile
+
+_NEVER = 1 << 62
+_ARRIVE, _CANCEL, _CLOSE = 0, 1, 2
+_CLEARS_LEAVES = (ReportKind.CANCELLED, ReportKind.REJECTED, ReportKind.EXPIRED)
+
+
+class _Order:
+    __slots__ = (
+        "order_id",
+        "client_order_id",
+        "req",
+        "venue",
+        "side",
+        "sign",
+        "qty",
+        "limit",
+        "ioc",
+        "lit_i",
+        "dark_j",
+        "cum",
+        "notional",
+        "n_fills",
+        "queue",
+        "done",
+    )
+
+    def __init__(self, order_id: str, req: OrderRequest, venue: VenueProfile, limit: int | None) -> None:
+        self.order_id = order_id
+        self.client_order_id = req.client_order_id or order_id
+        self.req = req
+        self.venue = venue
+        self.side = req.side
+        self.sign = req.side.sign
+        self.qty = req.qty
+        self.limit = limit  # price ticks, None = no limit
+        # A lit market order never rests; a dark "market" order is an unpriced midpoint peg and keeps its TIF.
+        self.ioc = req.tif is TimeInForce.IOC or (req.order_type is OrderType.MARKET and venue.is_lit)
+        self.lit_i = -1
+        self.dark_j = -1
+        self.cum = 0
+        self.notional = 0.0
+        self.n_fills = 0
+        self.queue = 0  # shares ahead of us at our price (lit, resting)
+        self.done = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """A read-only view of an order at the venue."""
+
+    order_id: str
+    client_order_id: str
+    venue: str
+    side: Side
+    qty: int
+    cum_qty: int
+    leaves_qty: int
+    avg_price: float | None
+    queue_ahead: int
+    is_open: bool
+
+
+class VenueSimulator:
+    """Run every venue of ``market``: accept orders and cancels, match them, and emit execution reports.
+
+    Drive it forward with :meth:`advance` (everything up to a time) or :meth:`step` (up to the next
+    report delivery, for an event loop that reacts at that instant). ``id_prefix`` namespaces order and
+    exec ids when several simulators' fills share one store (ids are otherwise
+    ``<venue>-<symbol>-<day>-<n>`` and ``<order id>-<k>``).
+    """
+
+    def __init__(self, market: Market, *, id_prefix: str = "") -> None:
+        self.market = market
+        self.time = 0
+        self.fills: list[Fill] = []
+        self._prefix = id_prefix
+        self._lit_index = market.lit_index
+        self._dark_index = {v.code: j for j, v in enumerate(v for v in market.venues if not v.is_lit)}
+        self._events: list[tuple[int, int, int, object]] = []
+        self._outbox: list[tuple[int, int, ExecutionReport]] = []
+        self._seq = 0
+        self._orders: dict[str, _Order] = {}
+        self._lit_resting: list[_Order] = []
+        self._dark_resting: list[_Order] = []
+        self._pcursor = 0  # next market print to apply to resting lit orders
+        self._ccursor = [0] * len(self._dark_index)  # next contra per dark pool
+        self._contra_used: dict[tuple[int, int], int] = {}
+        self._closed = False
+        self._push(SESSION_US, _CLOSE, None)
+
+    # --- requests -----------------------------------------------------------------------------------
+    def submit(self, req: OrderRequest, t_send: int) -> str:
+        """Send ``req`` at ``t_send``; return the venue order id. Reports follow via :meth:`advance` / :meth:`step`."""
+        self._check_time(t_send)
+        profile = self.market.venue_by_code.get(req.venue)
+        if profile is None:
+            raise KeyError(f"unknown venue {req.venue!r}")
+        order_id = f"{self._prefix}{req.venue}-{self.market.params.symbol}-{self.market.day}-{len(self._orders) + 1}"
+        # A lit market order has no limit; on a dark pool a price on any order caps the midpoint.
+        lit_market = profile.is_lit and req.order_type is OrderType.MARKET
+        limit = None if req.price is None or lit_market else self.market.ticks(req.price)
+        o = _Order(order_id, req, profile, limit)
+        if profile.is_lit:
+            o.lit_i = self._lit_index[profile.code]
+        else:
+            o.dark_j = self._dark_index[profile.code]
+        self._orders[order_id] = o
+        self._push(t_send + profile.latency_us, _ARRIVE, o)
+        return order_id
+
+    def cancel(self, order_id: str, t_send: int) -> None:
+        """Send a cancel for ``order_id`` at ``t_send`` (answered by CANCELLED or CANCEL_REJECTED)."""
+        self._check_time(t_send)
+        o = self._orders[order_id]
+        self._push(t_send + o.venue.latency_us, _CANCEL, o)
+
+    def order(self, order_id: str) -> OrderState:
+        o = self._orders[order_id]
+        return OrderState(
+            o.order_id,
+            o.client_order_id,
+            o.venue.code,
+            o.side,
+            o.qty,
+            o.cum,
+            0 if o.done else o.qty - o.cum,
+            o.notional / o.cum if o.cum else None,
+            o.queue,
+            not o.done,
+        )
+
+    def orders(self) -> list[OrderState]:
+        """Every order sent, in sending order."""
+        return [self.order(order_id) for order_id in self._orders]
+
+    def open_orders(self) -> list[OrderState]:
+        return [self.order(o.order_id) for o in self._orders.values() if not o.done]
+
+    def next_report_time(self) -> int | None:
+        """Delivery time of the earliest report already produced (more may appear as time advances)."""
+        return self._outbox[0][0] if self._outbox else None
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything is in flight: orders or cancels travelling, reports undelivered, or orders resting."""
+        return bool(self._outbox or len(self._events) > (0 if self._closed else 1) or self._lit_resting or self._dark_resting)
+
+    # --- time ---------------------------------------------------------------------------------------
+    def advance(self, t_until: int) -> list[ExecutionReport]:
+        """Run the venues up to ``t_until``; return every report delivered meanwhile, in delivery order."""
+        out = self.step(t_until)
+        while self.time < t_until:
+            out.extend(self.step(t_until))
+        return out
+
+    def step(self, t_until: int) -> list[ExecutionReport]:
+        """Run the venues up to ``t_until`` or to the first report delivery before it, whichever is first.
+
+        Sets :attr:`time` to where it stopped and returns the reports delivered at that instant, so an
+        event loop can react (send orders) at exactly that time.
+        """
+        self._check_time(t_until)
+        while True:
+            stop = min(t_until, self._outbox[0][0] if self._outbox else _NEVER)
+            event_time = self._events[0][0] if self._events else _NEVER
+            horizon = min(stop, event_time)
+            if (self._lit_resting or self._dark_resting) and self._match_resting(horizon):
+                continue
+            if event_time <= stop:
+                _, _, kind, payload = heapq.heappop(self._events)
+                self.time = max(self.time, event_time)
+                if kind == _ARRIVE:
+                    self._arrive(payload, event_time)
+                elif kind == _CANCEL:
+                    self._cancel(payload, event_time)
+                else:
+                    self._close(event_time)
+                continue
+            self.time = max(self.time, stop)
+            break
+        out = []
+        while self._outbox and self._outbox[0][0] <= self.time:
+            out.append(heapq.heappop(self._outbox)[2])
+        return out
+
+    def _check_time(self, t: int) -> None:
+        if t < self.time:
+            raise ValueError(f"time {t} is before the simulator's time {self.time}")
+
+    def _push(self, t: int, kind: int, payload: object) -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (t, self._seq, kind, payload))
+
+    # --- reports and fills --------------------------------------------------------------------------
+    def _report(self, o: _Order, kind: ReportKind, t: int, reason: str = "", fill: Fill | None = None) -> None:
+        leaves = 0 if kind in _CLEARS_LEAVES else o.qty - o.cum
+        report = ExecutionReport(
+            kind,
+            o.order_id,
+            o.client_order_id,
+            o.venue.code,
+            o.side,
+            t + o.venue.latency_us,
+            t,
+            o.qty,
+            o.cum,
+            leaves,
+            o.notional / o.cum if o.cum else None,
+            fill,
+            reason,
+        )
+        self._seq += 1
+        heapq.heappush(self._outbox, (report.time, self._seq, report))
+
+    def _fill(self, o: _Order, qty: int, price: float, liquidity: Liquidity, t: int) -> None:
+        o.cum += qty
+        o.notional += qty * price
+        o.n_fills += 1
+        v = o.venue
+        fill = Fill(
+            f"{o.order_id}-{o.n_fills}",
+            o.order_id,
+            o.client_order_id,
+            v.code,
+            o.side,
+            qty,
+            price,
+            liquidity,
+            v.fee(liquidity, qty),
+            t,
+            self.market.day,
+        )
+        self.fills.append(fill)
+        self.market.footprint.record(t, v.code, o.side, qty, price, liquidity)
+        if o.cum >= o.qty:
+            o.done = True
+            self._report(o, ReportKind.FILL, t, fill=fill)
+        else:
+            self._report(o, ReportKind.PARTIAL, t, fill=fill)
+
+    def _finish(self, o: _Order, kind: ReportKind, t: int, reason: str) -> None:
+        o.done = True
+        self._report(o, kind, t, reason)
+
+    # --- arrivals -----------------------------------------------------------------------------------
+    def _reject_reason(self, o: _Order, t: int) -> str:
+        req = o.req
+        if self._closed or t >= SESSION_US:
+            return "market_closed"
+        if req.qty <= 0:
+            return "invalid_quantity"
+        if req.order_type is OrderType.LIMIT and req.price is None:
+            return "missing_price"
+        if req.price is not None and (req.price <= 0 or not self.market.on_tick_grid(req.price)):
+            return "invalid_price"
+        if not o.venue.is_lit and req.qty < o.venue.min_size:
+            return "below_min_size"
+        return ""
+
+    def _arrive(self, o: _Order, t: int) -> None:
+        reason = self._reject_reason(o, t)
+        if reason:
+            self._finish(o, ReportKind.REJECTED, t, reason)
+            return
+        self._report(o, ReportKind.ACK, t)
+        if o.lit_i >= 0:
+            self._arrive_lit(o, t)
+        else:
+            self._arrive_dark(o, t)
+
+    def _arrive_lit(self, o: _Order, t: int) -> None:
+        bids, asks = self.market.ladder_ticks(o.lit_i, t)
+        # Walk the book as it stood on arrival; impact of each level's fill shows from the next instant.
+        for price, qty in walk_book(asks if o.sign > 0 else bids, o.qty, o.limit, o.side):
+            self._fill(o, qty, self.market.price(price), Liquidity.TAKER, t)
+        if o.done:
+            return
+        if o.ioc:
+            self._finish(o, ReportKind.CANCELLED, t, "ioc_remainder" if o.req.tif is TimeInForce.IOC else "no_more_depth")
+            return
+        o.queue = _queue_ahead(bids if o.sign > 0 else asks, o.limit, o.sign)
+        pr = self.market.data.prints
+        self._pcursor = max(self._pcursor, int(np.searchsorted(pr.t, t, "right")))
+        self._lit_resting.append(o)
+
+    def _arrive_dark(self, o: _Order, t: int) -> None:
+        contra = self.market.data.contra(o.dark_j)
+        k = int(np.searchsorted(contra.sec, t // US))
+        if k < len(contra.sec) and contra.sec[k] == t // US:
+            self._cross(o, k, t)  # contra present in this second
+        if o.done:
+            return
+        if o.ioc:
+            self._finish(o, ReportKind.CANCELLED, t, "ioc_remainder")
+            return
+        self._ccursor[o.dark_j] = max(self._ccursor[o.dark_j], int(np.searchsorted(contra.sec, t // US, "right")))
+        self._dark_resting.append(o)
+
+    def _cross(self, o: _Order, k: int, t: int) -> bool:
+        """Cross ``o`` with contra ``k`` of its pool at the lit midpoint if sides and limit allow."""
+        contra = self.market.data.contra(o.dark_j)
+        if bool(contra.buy[k]) == (o.sign > 0):
+            return False
+        left = int(contra.size[k]) - self._contra_used.get((o.dark_j, k), 0)
+        if left <= 0:
+            return False
+        bbo = self.market.bbo(t)
+        mid = bbo.mid
+        if math.isnan(mid):
+            return False
+        if o.limit is not None:
+            limit = self.market.price(o.limit)
+            if (mid > limit + 1e-9) if o.sign > 0 else (mid < limit - 1e-9):
+                return False
+        qty = min(left, o.qty - o.cum)
+        self._contra_used[(o.dark_j, k)] = self._contra_used.get((o.dark_j, k), 0) + qty
+        self._fill(o, qty, round(mid, self.market.params.price_decimals + 1), Liquidity.MID, t)
+        return True
+
+    # --- cancels and the close ----------------------------------------------------------------------
+    def _cancel(self, o: _Order, t: int) -> None:
+        if o.done:
+            self._report(o, ReportKind.CANCEL_REJECTED, t, "too_late_to_cancel")
+            return
+        self._unrest(o)
+        self._finish(o, ReportKind.CANCELLED, t, "cancel_requested")
+
+    def _unrest(self, o: _Order) -> None:
+        resting = self._lit_resting if o.lit_i >= 0 else self._dark_resting
+        if o in resting:
+            resting.remove(o)
+
+    def _close(self, t: int) -> None:
+        for o in self._lit_resting + self._dark_resting:
+            self._finish(o, ReportKind.EXPIRED, t, "session_close")
+        self._lit_resting.clear()
+        self._dark_resting.clear()
+        self._closed = True
+
+    # --- resting orders -----------------------------------------------------------------------------
+    def _match_resting(self, horizon: int) -> bool:
+        """Apply prints and dark contra up to ``horizon`` to resting orders, stopping at the first one that
+        may fill us (prices after a fill depend on its impact). Return whether it stopped before ``horizon``."""
+        pr = self.market.data.prints
+        lo = self._pcursor
+        hi = int(np.searchsorted(pr.t, horizon, "right")) if self._lit_resting else lo
+        lit_pos, lit_t = -1, _NEVER
+        scans: list[tuple[_Order, _Scan]] = []  # empty when there are no new prints
+        if hi > lo:
+            ticks = self.market.print_ticks(lo, hi)
+            venues = pr.venue[lo:hi]
+            sizes = pr.size[lo:hi]
+            for o in self._lit_resting:
+                scan = _scan_prints(o, ticks, venues, sizes)
+                scans.append((o, scan))
+                if scan.first >= 0 and (lit_pos < 0 or scan.first < lit_pos):
+                    lit_pos = scan.first
+            if lit_pos >= 0:
+                lit_t = int(pr.t[lo + lit_pos])
+        dark = self._next_contra(min(horizon, lit_t)) if self._dark_resting else None
+        if dark is not None and dark[0] < lit_t:
+            t_c, j, k = dark
+            end = int(np.searchsorted(pr.t, t_c, "right"))
+            for o, scan in scans:
+                scan.consume_before(o, end - lo)
+            self._pcursor = max(lo, end)
+            self.time = max(self.time, t_c)
+            for o in [o for o in self._dark_resting if o.dark_j == j]:
+                if self._cross(o, k, t_c) and o.done:
+                    self._dark_resting.remove(o)
+            self._ccursor[j] = k + 1
+            return True
+        if lit_pos < 0:
+            for o, scan in scans:
+                scan.consume_before(o, hi - lo)
+            self._pcursor = hi
+            return False
+        self.time = max(self.time, lit_t)
+        for o, scan in scans:
+            scan.consume_before(o, lit_pos)
+            qty = scan.apply_at(o, lit_pos)
+            if qty:
+                self._fill(o, qty, self.market.price(o.limit), Liquidity.MAKER, lit_t)
+                if o.done:
+                    self._lit_resting.remove(o)
+        self._pcursor = lo + lit_pos + 1
+        return True
+
+    def _next_contra(self, horizon: int) -> tuple[int, int, int] | None:
+        """Return ``(time, pool, contra index)`` of the earliest contra up to ``horizon`` that some resting
+        dark order can cross with, moving each pool's cursor past contra nobody can use."""
+        best: tuple[int, int, int] | None = None
+        for j in sorted({o.dark_j for o in self._dark_resting}):
+            contra = self.market.data.contra(j)
+            orders = [o for o in self._dark_resting if o.dark_j == j]
+            k = self._ccursor[j]
+            end = int(np.searchsorted(contra.t, horizon, "right"))
+            while k < end:
+                if any(bool(contra.buy[k]) != (o.sign > 0) for o in orders):
+                    t_k = int(contra.t[k])
+                    if best is None or t_k < best[0]:
+                        best = (t_k, j, k)
+                    break
+                k += 1
+            self._ccursor[j] = k
+        return best
+
+
+def _queue_ahead(own: list[tuple[int, int]], limit: int, sign: int) -> int:
+    """Displayed shares ahead of a new resting order at ``limit`` on its own side (best first)."""
+    if not own or (limit - own[0][0]) * sign > 0:
+        return 0  # improves the touch: first in line
+    for price, size in own:
+        if price == limit:
+            return size
+    # Behind the displayed levels: assume a queue like the deepest one shown.
+    return own[-1][1] if (own[-1][0] - limit) * sign > 0 else 0
+
+
+class _Scan:
+    """Where the market prints of one interval meet one resting lit order."""
+
+    __slots__ = ("pos", "eq", "size", "through", "first")
+
+    def __init__(self, pos: np.ndarray, eq: np.ndarray, size: np.ndarray, through: np.ndarray, first: int) -> None:
+        self.pos, self.eq, self.size, self.through, self.first = pos, eq, size, through, first
+
+    def consume_before(self, o: _Order, end: int) -> None:
+        """Let prints at our price before relative position ``end`` eat the queue ahead of us."""
+        n = int(np.searchsorted(self.pos, end, "left"))
+        if n:
+            o.queue -= int(self.size[:n][self.eq[:n]].sum())
+
+    def apply_at(self, o: _Order, at: int) -> int:
+        """Apply the print at relative position ``at``; return the quantity it fills."""
+        n = int(np.searchsorted(self.pos, at, "left"))
+        if n >= len(self.pos) or self.pos[n] != at:
+            return 0
+        size = int(self.size[n])
+        if self.through[n]:
+            return min(size, o.qty - o.cum)
+        if self.eq[n]:
+            if size <= o.queue:
+                o.queue -= size
+                return 0
+            qty = min(size - o.queue, o.qty - o.cum)
+            o.queue = 0
+            return qty
+        return 0
+
+
+def _scan_prints(o: _Order, ticks: np.ndarray, venues: np.ndarray, sizes: np.ndarray) -> _Scan:
+    pos = np.flatnonzero(venues == o.lit_i)
+    px = ticks[pos]
+    size = sizes[pos]
+    eq = px == o.limit
+    through = px < o.limit if o.sign > 0 else px > o.limit
+    first = len(pos)
+    if through.any():
+        first = int(np.argmax(through))
+    cum = np.cumsum(np.where(eq, size, 0))
+    first = min(first, int(np.searchsorted(cum, o.queue, "right")))
+    return _Scan(pos, eq, size, through, int(pos[first]) if first < len(pos) else -1)

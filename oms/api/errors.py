@@ -1,0 +1,60 @@
+"""Every API error is JSON with a stable ``code`` and a human ``detail`` (and ``field`` when one is at fault)."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from oms.errors import DomainError
+from oms.states import IllegalOrderTransition
+
+_CODES = {
+    exceptions.NotAuthenticated: "auth.not_authenticated",
+    exceptions.AuthenticationFailed: "auth.failed",
+    exceptions.PermissionDenied: "permission.denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.ParseError: "parse_error",
+    exceptions.Throttled: "throttled",
+}
+
+
+def _flatten(detail) -> dict[str, list[dict]]:
+    if isinstance(detail, dict):
+        return {
+            field: [{"code": getattr(e, "code", "invalid"), "detail": str(e)} for e in (errs if isinstance(errs, list) else [errs])]
+            for field, errs in detail.items()
+        }
+    errs = detail if isinstance(detail, list) else [detail]
+    return {"non_field_errors": [{"code": getattr(e, "code", "invalid"), "detail": str(e)} for e in errs]}
+
+
+def exception_handler(exc, context):
+    """DRF exception handler: DomainError -> its status and code; DRF errors -> a stable code."""
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, IllegalOrderTransition):
+        return Response({"code": "order.illegal_transition", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        field = next(iter(errors))
+        body = {"code": "validation_error", "detail": errors[field][0]["detail"], "field": field, "errors": errors}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, exceptions.APIException):
+        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), None)
+        if isinstance(exc.detail, dict) and "code" in exc.detail:
+            body = {"code": str(exc.detail["code"]), "detail": str(exc.detail.get("detail", ""))}
+        else:
+            body = {"code": code or "error", "detail": str(exc.detail)}
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response(body, status=exc.status_code, headers=headers)
+    return None

@@ -1,0 +1,25 @@
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from oms import roles
+
+
+class HasRole(BasePermission):
+    """An authenticated user with an OMS role; compliance may only read (403 on every write)."""
+
+    message = {"code": "permission.no_role", "detail": "Your account has no OMS role"}
+
+    def has_permission(self, request, view):
+        role = roles.role_of(request.user)
+        if role is None:
+            return False
+        if role == roles.COMPLIANCE and request.method not in SAFE_METHODS:
+            self.message = {"code": "permission.read_only", "detail": "Compliance has read-only access"}
+            return False
+        return True
+
+
+class CanReadAudit(BasePermission):
+    message = {"code": "permission.compliance_only", "detail": "The audit trail is for compliance"}
+
+    def has_permission(self, request, view):
+        return roles.can_read_audit(request.user)

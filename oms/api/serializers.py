@@ -1,0 +1,115 @@
+"""Input and output shapes of the OMS API. Output serializers are reused by the pages and websockets."""
+
+import copy
+
+from rest_framework import serializers
+
+from oms.models import AuditEvent, Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
+
+
+class InstrumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Instrument
+        fields = ["symbol", "name", "currency", "reference_price", "adv", "daily_volatility", "spread_bps", "tick_size", "lot_size"]
+
+
+class PortfolioSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Portfolio
+        fields = ["code", "name", "base_currency"]
+
+
+class OrderInputSerializer(serializers.Serializer):
+    """The order a client submits (documents the contract; ``oms.services.intake.parse_order`` enforces it)."""
+
+    client_order_id = serializers.RegexField(r"^[A-Za-z0-9._:\-]{1,64}$", help_text="Your id, unique per source (FIX 11 ClOrdID)")
+    portfolio = serializers.CharField(help_text="Portfolio code")
+    instrument = serializers.CharField(help_text="Instrument symbol")
+    side = serializers.ChoiceField(Side.choices)
+    quantity = serializers.IntegerField(min_value=1, help_text="Shares; a multiple of the lot size")
+    order_type = serializers.ChoiceField(OrderType.choices)
+    limit_price = serializers.DecimalField(max_digits=18, decimal_places=6, required=False, allow_null=True, help_text="Required for limit orders; on the tick grid")
+    time_in_force = serializers.ChoiceField(TimeInForce.choices, required=False, default=TimeInForce.DAY)
+    urgency = serializers.ChoiceField(Urgency.choices, required=False, default=Urgency.MEDIUM)
+    strategy = serializers.ChoiceField(Strategy.choices, required=False, default=Strategy.AUTO)
+    start_time = serializers.DateTimeField(required=False, allow_null=True)
+    end_time = serializers.DateTimeField(required=False, allow_null=True)
+    max_participation = serializers.DecimalField(max_digits=5, decimal_places=4, required=False, allow_null=True, help_text="Fraction of market volume, 0-1")
+
+
+class CachedFieldsMixin:
+    """Build a ModelSerializer's fields once per class instead of once per instance.
+
+    DRF introspects the model for every serializer it instantiates; for an order's fixed shape that is
+    most of the cost of rendering it. Each instance still gets its own (deep-copied) field objects.
+    """
+
+    def get_fields(self):
+        cls = type(self)
+        if "_fields_cache" not in cls.__dict__:
+            cls._fields_cache = super().get_fields()
+        return copy.deepcopy(cls._fields_cache)
+
+
+class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
+    portfolio = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    instrument = serializers.SlugRelatedField(slug_field="symbol", read_only=True)
+    parent = serializers.SerializerMethodField(help_text="Parent order id once the EMS has aggregated this order")
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "client_order_id", "source", "portfolio", "instrument", "side", "quantity", "order_type",
+            "limit_price", "time_in_force", "urgency", "strategy", "start_time", "end_time", "max_participation",
+            "status", "filled_quantity", "avg_price", "notional", "deny_code", "deny_reason", "parent",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_parent(self, obj) -> int | None:
+        return getattr(obj, "parent_id", None)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id",
+                  "before", "after", "reason", "prev_hash", "hash"]
+
+
+class OrderDetailSerializer(OrderSerializer):
+    fills = serializers.SerializerMethodField(help_text="Executions allocated to this order (EMS)")
+    allocations = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+
+    class Meta(OrderSerializer.Meta):
+        fields = OrderSerializer.Meta.fields + ["fills", "allocations", "events"]
+        read_only_fields = fields
+
+    def get_fills(self, obj) -> list[dict]:
+        return []  # the EMS books fills against parent orders; nothing is executed before it exists
+
+    def get_allocations(self, obj) -> list[dict]:
+        return []
+
+    def get_events(self, obj) -> list[dict]:
+        from oms.selectors import order_events
+
+        return AuditEventSerializer(order_events(order=obj), many=True).data
+
+
+class BulkItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.IntegerField(help_text="HTTP status this item would have had on its own")
+    id = serializers.IntegerField(allow_null=True)
+    client_order_id = serializers.CharField(allow_null=True)
+    order_status = serializers.CharField(allow_null=True)
+    code = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+    field = serializers.CharField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    field = serializers.CharField(required=False)

@@ -1,0 +1,11 @@
+from oms import roles
+
+
+def role_context(request):
+    """Expose the user's role to templates (menus and buttons follow it)."""
+    role = roles.role_of(getattr(request, "user", None))
+    return {
+        "user_role": role,
+        "can_trade": role not in (None, roles.COMPLIANCE),
+        "can_read_audit": role in (roles.COMPLIANCE, roles.ADMIN),
+    }

@@ -1,0 +1,107 @@
+"""Demo reference data and accounts (idempotent). Used by ``manage.py seed_demo`` and ``make run``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from oms import roles
+from oms.models import Instrument, Portfolio, RestrictedInstrument, RiskLimit
+
+# symbol, name, reference price, ADV (shares/day), daily volatility, spread (bps)
+INSTRUMENTS = [
+    ("AAPL", "Apple Inc.", "228.50", 52_000_000, "0.0150", "1.0"),
+    ("MSFT", "Microsoft Corp.", "415.20", 21_000_000, "0.0140", "1.0"),
+    ("AMZN", "Amazon.com Inc.", "186.40", 38_000_000, "0.0190", "1.2"),
+    ("GOOGL", "Alphabet Inc. Class A", "171.30", 27_000_000, "0.0170", "1.2"),
+    ("META", "Meta Platforms Inc.", "512.80", 15_000_000, "0.0220", "1.5"),
+    ("NVDA", "NVIDIA Corp.", "124.60", 240_000_000, "0.0310", "1.0"),
+    ("TSLA", "Tesla Inc.", "248.90", 95_000_000, "0.0350", "1.5"),
+    ("JPM", "JPMorgan Chase & Co.", "212.10", 9_000_000, "0.0130", "1.5"),
+    ("V", "Visa Inc. Class A", "279.40", 6_500_000, "0.0110", "1.6"),
+    ("JNJ", "Johnson & Johnson", "158.70", 7_200_000, "0.0095", "1.5"),
+    ("XOM", "Exxon Mobil Corp.", "116.30", 15_500_000, "0.0140", "1.4"),
+    ("PG", "Procter & Gamble Co.", "168.90", 6_800_000, "0.0090", "1.4"),
+    ("KO", "Coca-Cola Co.", "69.80", 13_000_000, "0.0085", "1.7"),
+    ("PFE", "Pfizer Inc.", "28.90", 34_000_000, "0.0150", "3.5"),
+    ("BAC", "Bank of America Corp.", "39.70", 38_000_000, "0.0160", "2.5"),
+    ("WMT", "Walmart Inc.", "80.20", 14_000_000, "0.0100", "1.6"),
+    ("DIS", "Walt Disney Co.", "94.60", 9_500_000, "0.0150", "1.8"),
+    ("NFLX", "Netflix Inc.", "698.10", 3_200_000, "0.0250", "2.0"),
+    ("INTC", "Intel Corp.", "22.40", 60_000_000, "0.0280", "4.5"),
+    ("CSCO", "Cisco Systems Inc.", "52.30", 18_000_000, "0.0110", "2.0"),
+]
+
+PORTFOLIOS = [
+    ("GROWTH-US", "US Large-Cap Growth", ["pm1"]),
+    ("VALUE-US", "US Value Equity", ["pm1"]),
+    ("MACRO-EQ", "Global Macro Equity Sleeve", ["pm2"]),
+    ("QUANT-LS", "Quant Long/Short", ["pm2", "bridge"]),
+    ("INDEX-500", "Index Replication", ["bridge"]),
+]
+
+# username, role group (None = superuser), password shown by `make run`
+ACCOUNTS = [
+    ("pm1", roles.PM, "pm1-demo-pass"),
+    ("pm2", roles.PM, "pm2-demo-pass"),
+    ("trader", roles.TRADER, "trader-demo-pass"),
+    ("compliance", roles.COMPLIANCE, "compliance-demo-pass"),
+    ("bridge", roles.API_CLIENT, "bridge-demo-pass"),
+    ("admin", None, "admin-demo-pass"),
+]
+API_CLIENT = "bridge"
+
+
+@transaction.atomic
+def seed_demo() -> dict:
+    """Create or refresh the demo data; return the logins and the API token to print."""
+    for name in roles.ROLE_GROUPS:
+        Group.objects.get_or_create(name=name)
+    users = {}
+    for username, role, password in ACCOUNTS:
+        user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+        if created:
+            user.set_password(password)
+        user.is_superuser = user.is_staff = role is None
+        user.save()
+        if role:
+            user.groups.set([Group.objects.get(name=role)])
+        users[username] = user
+
+    for symbol, name, price, adv, vol, spread in INSTRUMENTS:
+        Instrument.objects.update_or_create(
+            symbol=symbol,
+            defaults=dict(name=name, reference_price=Decimal(price), adv=adv, daily_volatility=Decimal(vol),
+                          spread_bps=Decimal(spread), tick_size=Decimal("0.01"), lot_size=1, currency="USD"),
+        )
+    for code, name, members in PORTFOLIOS:
+        p, _ = Portfolio.objects.update_or_create(code=code, defaults={"name": name})
+        p.members.set([users[m] for m in members])
+
+    RiskLimit.objects.update_or_create(
+        portfolio=None,
+        defaults=dict(
+            max_order_quantity=2_000_000, max_order_notional=Decimal("50000000"), price_collar_pct=Decimal("10"),
+            daily_notional_limit=Decimal("750000000"), duplicate_window_seconds=5, max_orders_per_second=2000,
+        ),
+    )
+    RiskLimit.objects.update_or_create(
+        portfolio=Portfolio.objects.get(code="VALUE-US"),
+        defaults=dict(max_order_notional=Decimal("10000000"), daily_notional_limit=Decimal("150000000")),
+    )
+    RestrictedInstrument.objects.get_or_create(
+        instrument=Instrument.objects.get(symbol="NFLX"), portfolio=None,
+        defaults={"reason": "On the firm's restricted list (pending corporate action)"},
+    )
+    token, _ = Token.objects.get_or_create(user=users[API_CLIENT])
+
+    from django.apps import apps
+
+    if apps.is_installed("ems"):
+        from ems.demo import seed_venues
+
+        seed_venues()
+    return {"accounts": [(u, r or "admin", p) for u, r, p in ACCOUNTS], "api_token": token.key, "api_client": API_CLIENT}

@@ -1,0 +1,258 @@
+"""OMS system of record: reference data, orders, pre-trade risk limits, the audit trail."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pghistory
+import pgtrigger
+from django.conf import settings
+from django.db import models
+
+from oms.states import OrderStatus
+
+
+class Instrument(models.Model):
+    """A tradable instrument with the reference figures the risk checks and the simulator use."""
+
+    symbol = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=120)
+    currency = models.CharField(max_length=3, default="USD")
+    tick_size = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0.01"))
+    lot_size = models.PositiveIntegerField(default=1)
+    reference_price = models.DecimalField(max_digits=18, decimal_places=6)
+    adv = models.PositiveBigIntegerField("ADV (shares/day)")
+    daily_volatility = models.DecimalField(max_digits=8, decimal_places=6, help_text="Fraction, e.g. 0.02 = 2%/day")
+    spread_bps = models.DecimalField(max_digits=8, decimal_places=2)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class Portfolio(models.Model):
+    """A book of positions. PMs and API clients act only on the portfolios they are members of."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="portfolios", blank=True,
+        help_text="Portfolio managers who own it and API clients granted to trade it.",
+    )
+    base_currency = models.CharField(max_length=3, default="USD")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Side(models.TextChoices):
+    BUY = "buy", "Buy"  # FIX 54 Side=1
+    SELL = "sell", "Sell"  # FIX 54 Side=2
+
+
+class OrderType(models.TextChoices):
+    MARKET = "market", "Market"  # FIX 40 OrdType=1
+    LIMIT = "limit", "Limit"  # FIX 40 OrdType=2
+
+
+class TimeInForce(models.TextChoices):
+    DAY = "day", "Day"  # FIX 59 TimeInForce=0
+    GTC = "gtc", "Good till cancel"  # =1
+    IOC = "ioc", "Immediate or cancel"  # =3
+
+
+class Urgency(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Strategy(models.TextChoices):
+    AUTO = "auto", "Auto"
+    TWAP = "twap", "TWAP"
+    VWAP = "vwap", "VWAP"
+    POV = "pov", "POV"
+    IS = "is", "Implementation shortfall"
+    DIRECT = "direct", "Direct"
+    RFQ = "rfq", "RFQ"
+
+
+@pghistory.track(
+    pghistory.InsertEvent(), pghistory.UpdateEvent(),
+    model_name="OrderHistory", append_only=True, level=pghistory.Statement,  # one trigger run per statement (bulk COPY)
+    exclude=["updated_at"],
+)
+class Order(models.Model):
+    """The client's order (FIX: an order with a ClOrdID, tag 11)."""
+
+    client_order_id = models.CharField(max_length=64)  # FIX 11 ClOrdID, unique per source
+    # "api:" + a username (up to 150 characters) must fit.
+    source = models.CharField(max_length=160, help_text="browser:<user> | api:<client> | fix:<session>")
+    # Indexes are kept to what lists and filters use: every index is paid for on every order written.
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="orders", db_index=False)  # (portfolio, -id) below
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="orders")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.PositiveBigIntegerField()  # FIX 38 OrderQty
+    order_type = models.CharField(max_length=6, choices=OrderType.choices)
+    limit_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)  # FIX 44 Price
+    time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, default=TimeInForce.DAY)
+    urgency = models.CharField(max_length=6, choices=Urgency.choices, default=Urgency.MEDIUM)
+    strategy = models.CharField(max_length=6, choices=Strategy.choices, default=Strategy.AUTO)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    max_participation = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.NEW)  # FIX 39
+    filled_quantity = models.PositiveBigIntegerField(default=0)  # FIX 14 CumQty
+    avg_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)  # FIX 6 AvgPx
+    notional = models.DecimalField(
+        max_digits=22, decimal_places=2, default=Decimal("0"),
+        help_text="Quantity x limit price (market orders: x reference price) at submission.",
+    )
+    reserved_notional = models.DecimalField(
+        max_digits=22, decimal_places=2, default=Decimal("0"),
+        help_text="Notional booked against the portfolio's daily credit limit (0 when no limit applied).",
+    )
+    deny_code = models.CharField(max_length=48, blank=True)
+    deny_reason = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "client_order_id"], name="order_unique_client_order_id_per_source"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(condition=models.Q(filled_quantity__lte=models.F("quantity")), name="order_never_overfilled"),
+            models.CheckConstraint(
+                condition=models.Q(order_type="market") | models.Q(limit_price__isnull=False),
+                name="order_limit_has_price",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["portfolio", "-id"]),
+            models.Index(fields=["status", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_order_id} {self.side} {self.quantity} {self.instrument_id}"
+
+    @property
+    def remaining_quantity(self) -> int:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OrderStatus.open_statuses()
+
+
+class RiskLimit(models.Model):
+    """Pre-trade limits (SEC 15c3-5 / MiFID II RTS 6 style).
+
+    One row without a portfolio holds the global limits; a row per portfolio overrides any limb it
+    sets (a blank limb falls back to the global one). Blank everywhere means the limb is off.
+    """
+
+    portfolio = models.OneToOneField(Portfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="risk_limit")
+    max_order_quantity = models.PositiveBigIntegerField(null=True, blank=True)
+    max_order_notional = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    price_collar_pct = models.DecimalField(
+        max_digits=6, decimal_places=3, null=True, blank=True,
+        help_text="Limit prices further than this % from the reference price are denied.",
+    )
+    daily_notional_limit = models.DecimalField(
+        max_digits=22, decimal_places=2, null=True, blank=True,
+        help_text="Credit limit: gross notional a portfolio may submit per UTC day.",
+    )
+    duplicate_window_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Same source + same content within this window is denied as a duplicate.",
+    )
+    max_orders_per_second = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Message-rate throttle per source (orders per second).",
+    )
+
+    LIMBS = (
+        "max_order_quantity", "max_order_notional", "price_collar_pct",
+        "daily_notional_limit", "duplicate_window_seconds", "max_orders_per_second",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio"], condition=models.Q(portfolio__isnull=True), name="one_global_risk_limit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Risk limits ({self.portfolio or 'global'})"
+
+
+class RestrictedInstrument(models.Model):
+    """An instrument nobody (or one portfolio) may trade: the restricted / watch list."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="restrictions")
+    portfolio = models.ForeignKey(
+        Portfolio, null=True, blank=True, on_delete=models.CASCADE, related_name="restrictions",
+        help_text="Blank: restricted for every portfolio.",
+    )
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["instrument", "portfolio"], name="restriction_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} restricted ({self.portfolio or 'all'})"
+
+
+class PortfolioDailyUsage(models.Model):
+    """Gross notional a portfolio has used against its daily credit limit (one row per UTC day)."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="daily_usage")
+    trade_date = models.DateField()
+    gross_notional = models.DecimalField(max_digits=24, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portfolio", "trade_date"], name="usage_unique_per_day")]
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only, hash-chained audit trail.
+
+    ``hash = sha256(prev_hash || canonical JSON of the event)``; ``seq`` is gapless and assigned under
+    a transaction-scoped advisory lock, so the chain follows commit order. UPDATE and DELETE are
+    refused by database triggers. (TRUNCATE is a table-owner privilege: in production the app's role
+    does not own this table; tests keep it so that the test database can be flushed.)
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    ts = models.DateTimeField(db_index=True)
+    actor = models.CharField(max_length=150)
+    actor_type = models.CharField(max_length=16)  # user | api_client | system
+    source = models.CharField(max_length=160, blank=True)
+    event_type = models.CharField(max_length=48)
+    object_type = models.CharField(max_length=48)
+    object_id = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "seq"]),
+            models.Index(fields=["actor", "seq"]),
+            models.Index(fields=["event_type", "seq"]),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.event_type} {self.object_type}:{self.object_id}"

@@ -1,0 +1,49 @@
+"""Every non-trivial read of the OMS: the API, the pages and (later) TCA share these querysets."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from oms.models import AuditEvent, Instrument, Order
+from oms.roles import visible_portfolios
+
+
+def order_list(*, user) -> QuerySet[Order]:
+    """Orders the user may see, newest first, with what a blotter row shows."""
+    return (
+        Order.objects.filter(portfolio__in=visible_portfolios(user).values("id"))
+        .select_related("portfolio", "instrument")
+        .order_by("-id")
+    )
+
+
+def order_get(*, user, order_id: int) -> Order | None:
+    return order_list(user=user).filter(pk=order_id).first()
+
+
+def order_events(*, order: Order) -> QuerySet[AuditEvent]:
+    """The audit trail of one order, oldest first (its timeline)."""
+    return AuditEvent.objects.filter(object_type="order", object_id=str(order.pk)).order_by("seq")
+
+
+def instrument_list() -> QuerySet[Instrument]:
+    return Instrument.objects.filter(is_active=True).order_by("symbol")
+
+
+def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:
+    """Audit events, newest first, filtered by object_type, object_id, actor, event_type, since, until."""
+    qs = AuditEvent.objects.order_by("-seq")
+    f = filters or {}
+    if f.get("object_type"):
+        qs = qs.filter(object_type=f["object_type"])
+    if f.get("object_id"):
+        qs = qs.filter(object_id=str(f["object_id"]))
+    if f.get("actor"):
+        qs = qs.filter(actor=f["actor"])
+    if f.get("event_type"):
+        qs = qs.filter(event_type=f["event_type"])
+    if f.get("since"):
+        qs = qs.filter(ts__gte=f["since"])
+    if f.get("until"):
+        qs = qs.filter(ts__lt=f["until"])
+    return qs

@@ -1,0 +1,568 @@
+"""Order intake: parse, risk-check, record (accepted or denied), audit, push. One path for browser, API and bulk."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from oms.broadcast import orders_changed_on_commit
+from oms.db import bulk_insert
+from oms.errors import Conflict, DomainError, NotFound, NotPermitted, RiskDenied, ValidationFailed
+from oms.models import Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
+from oms.refdata import STAMP_SQL, cached_refdata, refdata
+from oms.roles import Actor, tradable_portfolio_ids, tradable_portfolios
+from oms.services import risk
+from oms.services.audit import PendingEvent, audit_append, audit_prepare, audit_write
+from oms.services.risk import plain
+from oms.states import CANCELLABLE, OrderStatus, check_transition
+
+ORDER_FIELDS = (
+    "client_order_id", "portfolio", "instrument", "side", "quantity", "order_type", "limit_price",
+    "time_in_force", "urgency", "strategy", "start_time", "end_time", "max_participation",
+)
+CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+ASCII_DIGITS_RE = re.compile(r"[0-9]+")
+MAX_QUANTITY = 10**12  # shares; far above any real order, far below the bigint column
+PRICE_BOUND = Decimal(10) ** 12  # numeric(18, 6)
+# Choice values, computed once (the enums' .values builds a new list on every access).
+SIDES, ORDER_TYPES, TIFS = tuple(Side.values), tuple(OrderType.values), tuple(TimeInForce.values)
+URGENCIES, STRATEGIES = tuple(Urgency.values), tuple(Strategy.values)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A parsed, valid order as the client asked for it (not yet risk-checked)."""
+
+    client_order_id: str
+    portfolio: Portfolio
+    instrument: Instrument
+    side: str
+    quantity: int
+    order_type: str
+    limit_price: Decimal | None
+    time_in_force: str
+    urgency: str
+    strategy: str
+    start_time: datetime | None
+    end_time: datetime | None
+    max_participation: Decimal | None
+
+    @property
+    def notional(self) -> Decimal:
+        px = self.limit_price if self.limit_price is not None else self.instrument.reference_price
+        return (Decimal(self.quantity) * px).quantize(Decimal("0.01"))
+
+    @property
+    def content_key(self) -> tuple:
+        """What must match for a resend of the same client_order_id to count as the same order."""
+        return _content_key(self.portfolio.id, self.instrument.id, self)
+
+    @property
+    def duplicate_key(self) -> tuple:
+        """What "the same order" means for duplicate detection: the economic content."""
+        return _content_key(self.portfolio.id, self.instrument.id, self)[:6]
+
+
+def _norm(d: Decimal | None) -> Decimal | None:
+    return None if d is None else d.normalize()
+
+
+def _content_key(portfolio_id: int, instrument_id: int, o) -> tuple:
+    # The first six fields are the duplicate key (see OrderRequest.duplicate_key).
+    return (
+        portfolio_id, instrument_id, o.side, o.quantity, o.order_type, _norm(o.limit_price),
+        o.time_in_force, o.urgency, o.strategy, o.start_time, o.end_time, _norm(o.max_participation),
+    )
+
+
+def order_content_key(o: Order) -> tuple:
+    """The content key of a stored order (compare with OrderRequest.content_key)."""
+    return _content_key(o.portfolio_id, o.instrument_id, o)
+
+
+@dataclass
+class IntakeResult:
+    """What happened to one submitted item: created, existing (idempotent replay), denied, or an error."""
+
+    index: int
+    outcome: str
+    order: Order | None = None
+    error: DomainError | None = None
+
+    @property
+    def http_status(self) -> int:
+        return {"created": 201, "existing": 200}.get(self.outcome) or self.error.status
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+class _Errors:
+    def __init__(self):
+        self.by_field: dict[str, list[dict]] = {}
+
+    def add(self, field: str, code: str, detail: str) -> None:
+        self.by_field.setdefault(field, []).append({"code": code, "detail": detail})
+
+
+def _choice(data, errors, field, choices, default):
+    value = data.get(field)
+    if value in (None, ""):
+        if default is None:
+            errors.add(field, "required", f"{field} is required")
+        return default
+    if not isinstance(value, str) or value.lower() not in choices:
+        errors.add(field, "invalid", f"{field} must be one of: {', '.join(choices)}")
+        return default
+    return value.lower()
+
+
+def _decimal(data, errors, field, *, below: Decimal, places: int) -> Decimal | None:
+    value = data.get(field)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        errors.add(field, "invalid", f"{field} must be a number")
+        return None
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        errors.add(field, "invalid", f"{field} must be a number")
+        return None
+    if not d.is_finite():
+        errors.add(field, "invalid", f"{field} must be a finite number")
+        return None
+    # Bounded by the database columns: refuse what they would round or overflow, rather than change it.
+    if abs(d) >= below:
+        errors.add(field, "max_value", f"{field} must be less than {below:,}")
+        return None
+    if d.as_tuple().exponent < -places:
+        errors.add(field, "max_decimals", f"{field} has at most {places} decimal places")
+        return None
+    return d
+
+
+def _datetime(data, errors, field) -> datetime | None:
+    value = data.get(field)
+    if value in (None, ""):
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        errors.add(field, "invalid", f"{field} must be an ISO 8601 date-time")
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+
+
+def parse_order(
+    data, *, portfolios: dict[str, Portfolio], instruments: dict[str, Instrument], known_portfolios=frozenset(),
+) -> OrderRequest:
+    """Validate one order payload; raise ValidationFailed (400) or NotPermitted (403).
+
+    ``portfolios`` are those the caller may trade; ``known_portfolios`` every code that exists (so that
+    someone else's portfolio is a 403, an unknown one a 400).
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed({"non_field_errors": [{"code": "invalid", "detail": "Each order must be a JSON object"}]})
+    errors = _Errors()
+    for unknown in sorted(set(data) - set(ORDER_FIELDS)):
+        errors.add(unknown, "unknown_field", f"Unknown field {unknown!r}")
+
+    coid = data.get("client_order_id")
+    if coid in (None, ""):
+        errors.add("client_order_id", "required", "client_order_id is required")
+    elif not isinstance(coid, str) or not CLIENT_ORDER_ID_RE.match(coid):
+        errors.add("client_order_id", "invalid", "client_order_id: 1-64 characters of letters, digits and . _ : -")
+
+    portfolio = None
+    code = data.get("portfolio")
+    if code in (None, ""):
+        errors.add("portfolio", "required", "portfolio is required")
+    elif not isinstance(code, str):
+        errors.add("portfolio", "invalid", "portfolio must be a portfolio code")
+    else:
+        portfolio = portfolios.get(code)
+        if portfolio is None:
+            if code in known_portfolios:
+                raise NotPermitted("permission.portfolio_not_granted", f"You may not trade portfolio {code}", field="portfolio")
+            errors.add("portfolio", "unknown", f"Unknown portfolio {code!r}")
+
+    instrument = None
+    symbol = data.get("instrument")
+    if symbol in (None, ""):
+        errors.add("instrument", "required", "instrument is required")
+    elif not isinstance(symbol, str) or symbol.upper() not in instruments:
+        errors.add("instrument", "unknown", f"Unknown instrument {symbol!r}")
+    else:
+        instrument = instruments[symbol.upper()]
+
+    side = _choice(data, errors, "side", SIDES, None)
+
+    quantity = data.get("quantity")
+    if quantity in (None, ""):
+        errors.add("quantity", "required", "quantity is required")
+        quantity = None
+    else:
+        if isinstance(quantity, str) and ASCII_DIGITS_RE.fullmatch(quantity.strip()):
+            quantity = int(quantity)
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            errors.add("quantity", "invalid", "quantity must be a whole number of shares")
+            quantity = None
+        elif quantity <= 0:
+            errors.add("quantity", "invalid", "quantity must be greater than zero")
+            quantity = None
+        elif quantity > MAX_QUANTITY:
+            errors.add("quantity", "max_value", f"quantity must be at most {MAX_QUANTITY:,}")
+            quantity = None
+        elif instrument is not None and quantity % instrument.lot_size:
+            errors.add("quantity", "lot_size", f"quantity must be a multiple of the lot size {instrument.lot_size}")
+
+    order_type = _choice(data, errors, "order_type", ORDER_TYPES, None)
+    limit_price = _decimal(data, errors, "limit_price", below=PRICE_BOUND, places=6)
+    if order_type == OrderType.LIMIT:
+        if limit_price is None and "limit_price" not in errors.by_field:
+            errors.add("limit_price", "required", "limit_price is required for a limit order")
+        elif limit_price is not None and limit_price <= 0:
+            errors.add("limit_price", "invalid", "limit_price must be greater than zero")
+        elif limit_price is not None and instrument is not None and limit_price % instrument.tick_size:
+            errors.add("limit_price", "tick_size", f"limit_price must be a multiple of the tick size {plain(instrument.tick_size)}")
+    elif order_type == OrderType.MARKET and limit_price is not None:
+        errors.add("limit_price", "not_allowed", "A market order takes no limit_price")
+
+    time_in_force = _choice(data, errors, "time_in_force", TIFS, TimeInForce.DAY)
+    urgency = _choice(data, errors, "urgency", URGENCIES, Urgency.MEDIUM)
+    strategy = _choice(data, errors, "strategy", STRATEGIES, Strategy.AUTO)
+    start_time = _datetime(data, errors, "start_time")
+    end_time = _datetime(data, errors, "end_time")
+    if start_time and end_time and end_time <= start_time:
+        errors.add("end_time", "before_start", "end_time must be after start_time")
+    max_participation = _decimal(data, errors, "max_participation", below=Decimal(10), places=4)
+    if max_participation is not None and not (0 < max_participation <= 1):
+        errors.add("max_participation", "invalid", "max_participation is a fraction between 0 and 1 (e.g. 0.1)")
+
+    if errors.by_field:
+        raise ValidationFailed(errors.by_field)
+    return OrderRequest(
+        client_order_id=coid, portfolio=portfolio, instrument=instrument, side=side, quantity=quantity,
+        order_type=order_type, limit_price=limit_price, time_in_force=time_in_force, urgency=urgency,
+        strategy=strategy, start_time=start_time, end_time=end_time, max_participation=max_participation,
+    )
+
+
+def order_snapshot(o: Order) -> dict:
+    """The fields of an order the audit trail keeps on submission."""
+    return {
+        "client_order_id": o.client_order_id, "source": o.source, "portfolio": o.portfolio.code,
+        "instrument": o.instrument.symbol, "side": o.side, "quantity": o.quantity, "order_type": o.order_type,
+        "limit_price": o.limit_price, "time_in_force": o.time_in_force, "urgency": o.urgency,
+        "strategy": o.strategy, "start_time": o.start_time, "end_time": o.end_time,
+        "max_participation": o.max_participation, "notional": o.notional, "status": OrderStatus.NEW,
+    }
+
+
+# --- submission ----------------------------------------------------------------------------------
+
+
+def orders_submit(*, user, actor: Actor, items: list, _throttled: dict[int, bool] | None = None, _attempt: int = 0) -> list[IntakeResult]:
+    """Submit orders (one or many): each is created ACCEPTED or DENIED, or answered idempotently, or refused.
+
+    Everything created is written in one transaction together with its audit events.
+    """
+    source = actor.source
+    now = timezone.now()
+    # One round trip: the reference-data stamp, which client order ids this source has used, and the
+    # day's credit usage of the portfolios named (as the cached reference data maps their codes).
+    stamp, existing_ids, usage = _first_read(source, items, now.date())
+    ref = refdata(stamp)
+    allowed = tradable_portfolio_ids(user, ref)
+    portfolios = ref.portfolios if allowed is None else {c: p for c, p in ref.portfolios.items() if p.id in allowed}
+    instruments = ref.instruments
+
+    results: list[IntakeResult | None] = [None] * len(items)
+    parsed: list[tuple[int, OrderRequest]] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append((index, parse_order(item, portfolios=portfolios, instruments=instruments, known_portfolios=ref.portfolios)))
+        except DomainError as exc:
+            results[index] = IntakeResult(index, "error", error=exc)
+
+    # Idempotency on (source, client_order_id): against the database, then within this batch.
+    existing = _existing_orders(existing_ids)
+    fresh: list[tuple[int, OrderRequest]] = []
+    first_in_batch: dict[str, tuple[int, OrderRequest]] = {}
+    for index, req in parsed:
+        prior = existing.get(req.client_order_id)
+        if prior is not None:
+            results[index] = _replay(index, req, prior)
+        elif req.client_order_id in first_in_batch:
+            first_index, first_req = first_in_batch[req.client_order_id]
+            results[index] = (
+                IntakeResult(index, "same_as", error=None, order=None)
+                if first_req.content_key == req.content_key
+                else IntakeResult(index, "error", error=_conflict(req.client_order_id))
+            )
+            results[index].first_index = first_index
+        else:
+            first_in_batch[req.client_order_id] = (index, req)
+            fresh.append((index, req))
+
+    if fresh:
+        limits = risk.effective_limits({r.portfolio.id for _, r in fresh}, ref.limits)
+        decisions, claimed, _throttled = _gate(fresh, limits, ref.restricted, source, _throttled)
+        try:
+            created = _create(fresh, decisions, claimed, source=source, actor=actor, user=user, limits=limits, now=now, usage=usage)
+        except IntegrityError as exc:
+            # A concurrent request took one of these client_order_ids first (its row is committed by the
+            # time the unique index says so). Submit again: the next first read finds the winner and
+            # answers as it was answered. The messages are not counted against the rate limit twice.
+            if not _lost_client_order_id_race(exc) or _attempt >= RACE_ATTEMPTS:
+                raise
+            if len(items) == 1:
+                return orders_submit(user=user, actor=actor, items=items, _throttled=_throttled, _attempt=_attempt + 1)
+            # Item by item, so that one more race costs one item a retry, not the whole batch.
+            return [
+                _reindex(orders_submit(user=user, actor=actor, items=[item], _throttled={0: _throttled.get(index, False)},
+                                       _attempt=_attempt + 1)[0], index)
+                for index, item in enumerate(items)
+            ]
+        for index, result in created.items():
+            results[index] = result
+
+    for index, result in enumerate(results):
+        if result.outcome == "same_as":
+            first = results[result.first_index]
+            results[index] = IntakeResult(index, "existing" if first.order else first.outcome, order=first.order, error=first.error)
+    return results
+
+
+# A batch that lost a race is retried item by item, and an item can lose once more only to a batch that
+# took its client_order_id meanwhile: its next first read then finds that order.
+RACE_ATTEMPTS = 3
+CLIENT_ORDER_ID_CONSTRAINT = "order_unique_client_order_id_per_source"
+
+
+def _lost_client_order_id_race(exc: IntegrityError) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    return diag is not None and diag.constraint_name == CLIENT_ORDER_ID_CONSTRAINT
+
+
+def _gate(fresh, limits, restricted, source: str, known_throttled: dict[int, bool] | None):
+    """The risk limbs that need no database: static checks, then the rate throttle and duplicate claims.
+
+    Rate and duplicates are one atomic round trip to Redis (``risk.intake_gate``). ``known_throttled``
+    (a retry after a lost client_order_id race) means the messages were counted already.
+    Return (decision per request index, claimed duplicate content per index, throttled per index).
+    """
+    decisions = {index: risk.check_static(req, limits[req.portfolio.id], restricted) for index, req in fresh}
+    entries = []
+    for index, req in fresh:
+        lim = limits[req.portfolio.id]
+        already = bool(known_throttled and known_throttled.get(index))
+        window = lim.duplicate_window_seconds or 0 if decisions[index] is None and not already else 0
+        entries.append((lim.max_orders_per_second or 0, window, req.duplicate_key if window else None))
+    outcomes = risk.intake_gate(source, entries, count=known_throttled is None)
+    claimed, throttled = {}, {}
+    for (index, _), outcome, (cap, window, content) in zip(fresh, outcomes, entries, strict=True):
+        throttled[index] = outcome == risk.GATE_THROTTLED or bool(known_throttled and known_throttled.get(index))
+        if throttled[index]:
+            decisions[index] = ("risk.rate_limit", f"More than {cap} orders per second from {source}")
+        elif outcome == risk.GATE_DUPLICATE:
+            decisions[index] = (
+                "risk.duplicate_order",
+                f"Same order as one sent by {source} in the last {window}s (resend with the same client_order_id to retry safely)",
+            )
+        elif content is not None:
+            claimed[index] = content
+    return decisions, claimed, throttled
+
+
+def _first_read(source: str, items: list, trade_date) -> tuple[int | None, list[int], risk.UsageSnapshot | None]:
+    """The reference-data stamp, the ids of orders already booked under the items' client order ids, and
+    the credit usage of the portfolios the items name (None when nothing is cached to map codes yet).
+
+    The ids are probed with one array parameter (a 1,000-item IN list costs more to plan than to run).
+    """
+    coids = [i["client_order_id"] for i in items if isinstance(i, dict) and isinstance(i.get("client_order_id"), str)]
+    known = cached_refdata()
+    pids = sorted({
+        known.portfolios[i["portfolio"]].id for i in items
+        if known is not None and isinstance(i, dict) and isinstance(i.get("portfolio"), str) and i["portfolio"] in known.portfolios
+    })
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""SELECT ({STAMP_SQL}),
+                       ARRAY(SELECT id FROM oms_order WHERE source = %s AND client_order_id = ANY(%s)),
+                       ARRAY(SELECT ARRAY[portfolio_id::numeric, gross_notional] FROM oms_portfoliodailyusage
+                             WHERE trade_date = %s AND portfolio_id = ANY(%s))""",
+            [source, coids, trade_date, pids],
+        )
+        stamp, ids, rows = cur.fetchone()
+    usage = None
+    if known is not None:
+        usage = risk.UsageSnapshot(trade_date, frozenset(pids), {int(pid): gross for pid, gross in rows})
+    return stamp, ids, usage
+
+
+def _existing_orders(ids: list[int]) -> dict[str, Order]:
+    """The full rows of orders found by ``_stamp_and_existing_ids`` (rare outside resends)."""
+    if not ids:
+        return {}
+    return {o.client_order_id: o for o in Order.objects.filter(pk__in=ids).select_related("portfolio", "instrument")}
+
+
+def _reindex(result: IntakeResult, index: int) -> IntakeResult:
+    result.index = index
+    return result
+
+
+def _conflict(client_order_id: str) -> Conflict:
+    return Conflict(
+        "order.duplicate_client_order_id",
+        f"client_order_id {client_order_id!r} was already used for a different order",
+        field="client_order_id",
+    )
+
+
+def _replay(index: int, req: OrderRequest, prior: Order) -> IntakeResult:
+    if order_content_key(prior) != req.content_key:
+        return IntakeResult(index, "error", order=prior, error=_conflict(req.client_order_id))
+    if prior.status == OrderStatus.DENIED:
+        return IntakeResult(index, "denied", order=prior, error=_denial(prior.deny_code, prior.deny_reason))
+    return IntakeResult(index, "existing", order=prior)
+
+
+def _denial(code: str, reason: str) -> RiskDenied:
+    return RiskDenied(code, reason, field=risk.RISK_CODES.get(code))
+
+
+def _create(fresh, decisions, claimed: dict[int, tuple], *, source: str, actor: Actor, user, limits, now, usage) -> dict[int, IntakeResult]:
+    try:
+        for attempt in range(CREDIT_ATTEMPTS):
+            try:
+                orders = _record(fresh, decisions, source=source, actor=actor, user=user, limits=limits, today=now.date(),
+                                 optimistic=attempt < CREDIT_ATTEMPTS - 1, usage=usage if attempt == 0 else None)
+                break
+            except risk.CreditRace:
+                continue  # the transaction rolled back; plan again against the new usage
+    except BaseException:
+        risk.dedupe_release(source, claimed.values())  # nothing was recorded: the content is free again
+        raise
+    # Orders denied later (credit) did not use their content: give it back.
+    risk.dedupe_release(source, [claimed[i] for (i, _), o in zip(fresh, orders, strict=True) if i in claimed and o.status == OrderStatus.DENIED])
+
+    out = {}
+    for (index, _), order in zip(fresh, orders, strict=True):
+        if order.status == OrderStatus.DENIED:
+            out[index] = IntakeResult(index, "denied", order=order, error=_denial(order.deny_code, order.deny_reason))
+        else:
+            out[index] = IntakeResult(index, "created", order=order)
+    return out
+
+
+CREDIT_ATTEMPTS = 3  # optimistic tries, the last one locks the usage rows first and cannot lose a race
+
+
+def _record(fresh, base_decisions, *, source: str, actor: Actor, user, limits, today, optimistic: bool, usage=None) -> list[Order]:
+    """Reserve credit, write the orders and their audit events: one transaction.
+
+    Optimistic: credit is decided against the committed usage and booked by a conditional update just
+    before the audit chain, so the row lock other orders of the portfolio queue for is held only for
+    the end of the transaction; if the headroom went meanwhile, CreditRace rolls everything back.
+    """
+    decisions = dict(base_decisions)
+    by_portfolio = defaultdict(list)
+    for index, req in fresh:
+        if decisions[index] is None:
+            by_portfolio[req.portfolio.id].append((index, req))
+    plan = risk.CreditPlan({}, {})
+    if optimistic:
+        plan = risk.credit_plan(by_portfolio, limits, today, usage)
+        decisions.update(plan.denied)
+    with transaction.atomic():
+        if not optimistic:
+            decisions.update(risk.credit_reserve(by_portfolio, limits, today))
+        orders = []
+        for index, req in fresh:
+            denial = decisions[index]
+            status = OrderStatus.DENIED if denial else OrderStatus.ACCEPTED
+            check_transition(OrderStatus.NEW, status)
+            reserved = req.notional if not denial and limits[req.portfolio.id].daily_notional_limit is not None else Decimal(0)
+            orders.append(Order(
+                client_order_id=req.client_order_id, source=source, portfolio=req.portfolio, instrument=req.instrument,
+                side=req.side, quantity=req.quantity, order_type=req.order_type, limit_price=req.limit_price,
+                time_in_force=req.time_in_force, urgency=req.urgency, strategy=req.strategy,
+                start_time=req.start_time, end_time=req.end_time, max_participation=req.max_participation,
+                status=status, notional=req.notional, reserved_notional=reserved, deny_code=denial[0] if denial else "",
+                deny_reason=denial[1][:255] if denial else "", created_by_id=user.pk,
+            ))
+        # Rows go in client_order_id order, so two batches sharing ids wait on each other, never deadlock.
+        bulk_insert(Order, sorted(orders, key=lambda o: o.client_order_id))
+        events = []
+        for order in orders:
+            events.append(PendingEvent(actor, "order.received", "order", order.id, after=order_snapshot(order)))
+            if order.status == OrderStatus.DENIED:
+                events.append(PendingEvent(actor, "order.denied", "order", order.id, before={"status": OrderStatus.NEW},
+                                           after={"status": order.status, "code": order.deny_code}, reason=order.deny_reason))
+            else:
+                events.append(PendingEvent(actor, "order.accepted", "order", order.id, before={"status": OrderStatus.NEW},
+                                           after={"status": order.status}, reason="passed pre-trade risk"))
+        prepared = audit_prepare(events)
+        risk.credit_book(plan, limits, today)  # raises CreditRace; takes the portfolio row locks
+        audit_write(prepared)
+        orders_changed_on_commit(orders)
+    return orders
+
+
+def order_submit(*, user, actor: Actor, data: dict) -> IntakeResult:
+    """Submit one order (see ``orders_submit``)."""
+    return orders_submit(user=user, actor=actor, items=[data])[0]
+
+
+def new_client_order_id() -> str:
+    """A client order id for orders typed into the browser ticket."""
+    return f"WEB-{uuid.uuid4().hex[:20].upper()}"
+
+
+# --- cancel --------------------------------------------------------------------------------------
+
+
+def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
+    """Cancel what is not yet filled. Raise NotFound (not visible), NotPermitted, or Conflict (not open)."""
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("portfolio", "instrument")
+            .filter(pk=order_id, portfolio__in=_visible_ids(user))
+            .first()
+        )
+        if order is None:
+            raise NotFound("not_found", f"No order {order_id}")
+        if not tradable_portfolios(user).filter(pk=order.portfolio_id).exists():
+            raise NotPermitted("permission.read_only", "You may not cancel orders")
+        if order.status not in CANCELLABLE:
+            raise Conflict("order.not_cancellable", f"Order is {order.get_status_display().lower()}; only open orders can be cancelled")
+        before = order.status
+        check_transition(before, OrderStatus.CANCELLED)
+        order.status = OrderStatus.CANCELLED
+        order.save(update_fields=["status", "updated_at"])
+        if order.reserved_notional:
+            # Give back only what this order booked against the credit limit, for its unfilled part.
+            released = (order.reserved_notional * order.remaining_quantity / order.quantity).quantize(Decimal("0.01"))
+            risk.credit_release(portfolio_id=order.portfolio_id, trade_date=order.created_at.date(), notional=released)
+        audit_append([PendingEvent(actor, "order.cancelled", "order", order.id, before={"status": before},
+                                   after={"status": order.status}, reason="cancelled by " + actor.name)])
+        orders_changed_on_commit([order])
+    return order
+
+
+def _visible_ids(user):
+    from oms.roles import visible_portfolios
+
+    return visible_portfolios(user).values("id")

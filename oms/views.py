@@ -1,0 +1,252 @@
+"""Browser pages of the OMS (thin: parse the request, call one service or selector, render).
+
+The desk (order ticket + blotter), the order page and the compliance audit search. Fragments are swapped
+in by htmx; ``static/js/blotter.js`` re-fetches the live regions on every websocket hint.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from oms import roles, selectors
+from oms.api.filters import OrderFilter
+from oms.errors import DomainError, RiskDenied, ValidationFailed
+from oms.forms import AuditFilterForm
+from oms.models import OrderType, Side, Strategy, TimeInForce, Urgency
+from oms.roles import Actor
+from oms.services import audit_verify, order_cancel, order_submit
+from oms.services.audit import canonical_json
+from oms.services.intake import new_client_order_id
+from oms.states import CANCELLABLE, OrderStatus
+
+BLOTTER_CAP = 200  # newest orders the blotter shows; the header says how many match in all
+AUDIT_PAGE_SIZE = 50
+ORDERS_CHANGED = "orders-changed"  # htmx event (HX-Trigger): live regions re-fetch without waiting for the push
+TICKET_FIELDS = (
+    "portfolio", "instrument", "side", "quantity", "order_type", "limit_price", "time_in_force", "urgency", "strategy",
+)
+TICKET_DEFAULTS = {
+    "side": Side.BUY, "order_type": OrderType.LIMIT, "time_in_force": TimeInForce.DAY,
+    "urgency": Urgency.MEDIUM, "strategy": Strategy.AUTO,
+}
+TICKET_CHOICES = {
+    "side": Side.choices,
+    "order_type": OrderType.choices,
+    "time_in_force": [(v, v.upper()) for v in TimeInForce.values],
+    "urgency": Urgency.choices,
+    "strategy": [(v, f"IS — {label}" if v == Strategy.IS else v.upper()) for v, label in Strategy.choices],
+}
+
+
+# --- access --------------------------------------------------------------------------------------
+
+
+def login_required(view):
+    """Django's login_required, except that an htmx request is sent to the login page as a whole page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.headers.get("HX-Request"):
+            back = urlsplit(request.headers.get("HX-Current-URL", "/"))
+            nxt = back.path + (f"?{back.query}" if back.query else "")
+            return HttpResponse(status=401, headers={"HX-Redirect": f"{reverse('login')}?{urlencode({'next': nxt})}"})
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def audit_reader_required(view):
+    """Compliance and admins only; everybody else gets a 403 page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not roles.can_read_audit(request.user):
+            return render(request, "oms/forbidden.html", {"message": "The audit trail is for compliance."}, status=403)
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+# --- desk: blotter -------------------------------------------------------------------------------
+
+
+def _symbol(raw: str) -> str:
+    # The instrument box accepts "AAPL" as well as the datalist's "AAPL — Apple Inc.".
+    return raw.strip().split(" ", 1)[0].upper() if raw.strip() else ""
+
+
+def _blotter(request) -> dict:
+    """The blotter's orders for the request's filters (the API's filter set, so both filter alike)."""
+    params = request.GET.copy()
+    if params.get("status") == "open":
+        params.setlist("status", sorted(OrderStatus.open_statuses()))
+    if params.get("instrument"):
+        params["instrument"] = _symbol(params["instrument"])
+    orders = OrderFilter(params, queryset=selectors.order_list(user=request.user)).qs
+    return {
+        "orders": list(orders[:BLOTTER_CAP]),
+        "total": orders.count(),
+        "cap": BLOTTER_CAP,
+        "cancellable": CANCELLABLE,
+        "filters": request.GET,
+        "filter_portfolios": roles.visible_portfolios(request.user).order_by("code"),
+        "statuses": OrderStatus.choices,
+        "sides": Side.choices,
+    }
+
+
+@login_required
+@require_GET
+def desk(request):
+    """The desk: order ticket (if the user may trade) and the live blotter."""
+    context = _blotter(request)
+    context["ticket"] = _ticket(request.user)
+    context["instruments"] = selectors.instrument_list()
+    return render(request, "oms/desk.html", context)
+
+
+@login_required
+@require_GET
+def blotter_table(request):
+    """The blotter table alone (htmx): filters changed, or a websocket hint said an order changed."""
+    response = render(request, "oms/_blotter_table.html", _blotter(request))
+    # Keep the address bar in step with the filters, so a reload or a shared link shows the same view.
+    query = urlencode([(k, v) for k, v in request.GET.items() if v])
+    response["HX-Replace-Url"] = reverse("blotter") + (f"?{query}" if query else "")
+    return response
+
+
+# --- desk: order ticket --------------------------------------------------------------------------
+
+
+def _ticket(user, *, values=None, client_order_id=None, errors=None, top_errors=(), notice=None) -> dict:
+    return {
+        "values": {**TICKET_DEFAULTS, **(values or {})},
+        "client_order_id": client_order_id or new_client_order_id(),
+        "errors": errors or {},
+        "top_errors": list(top_errors),
+        "notice": notice,
+        "portfolios": roles.tradable_portfolios(user).order_by("code"),
+        "choices": TICKET_CHOICES,
+    }
+
+
+def _order_data(values: dict, client_order_id: str) -> dict:
+    data = {k: v for k, v in values.items() if v}
+    data["client_order_id"] = client_order_id
+    if "instrument" in data:
+        data["instrument"] = _symbol(data["instrument"])
+    if "quantity" in data:
+        data["quantity"] = data["quantity"].replace(",", "").replace("_", "").replace(" ", "")
+    if data.get("order_type") != OrderType.LIMIT:
+        data.pop("limit_price", None)  # greyed out on the ticket for market orders
+    return data
+
+
+def _messages(error: DomainError | None) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Split an intake error into messages per ticket field and messages for the top of the ticket."""
+    by_field: dict[str, list[dict]] = {}
+    top: list[dict] = []
+
+    def put(field, message):
+        (by_field.setdefault(field, []) if field in TICKET_FIELDS else top).append(message)
+
+    if isinstance(error, ValidationFailed):
+        for field, problems in error.errors.items():
+            for p in problems:
+                put(field, {"code": p["code"], "detail": p["detail"]})
+    elif isinstance(error, RiskDenied):
+        put(error.field, {"code": error.code, "detail": error.detail, "denied": True})
+    elif error is not None:
+        top.append({"code": error.code, "detail": error.detail})
+    return by_field, top
+
+
+@login_required
+@require_POST
+def order_ticket(request):
+    """Submit the ticket through the one intake path; answer with the ticket (errors inline, or reset)."""
+    values = {f: request.POST.get(f, "").strip() for f in TICKET_FIELDS}
+    client_order_id = request.POST.get("client_order_id", "")
+    result = order_submit(
+        user=request.user, actor=Actor.for_user(request.user, "browser"), data=_order_data(values, client_order_id),
+    )
+    errors, top = _messages(result.error)
+    order = result.order
+    if result.outcome in ("created", "existing"):
+        verb = "accepted" if result.outcome == "created" else f"already received ({order.get_status_display().lower()})"
+        notice = {"kind": "ok", "order": order, "text": f"Order {order.id} {verb}"}
+        ticket = _ticket(request.user, values={"portfolio": values["portfolio"]}, notice=notice)
+    else:
+        notice = {"kind": "denied", "order": order, "text": f"Order {order.id} denied"} if result.outcome == "denied" else None
+        # Once an order is stored under this id (denied, or a conflicting resend), a retry needs a new id.
+        fresh = order is not None or (isinstance(result.error, ValidationFailed) and "client_order_id" in result.error.errors)
+        ticket = _ticket(request.user, values=values, client_order_id=None if fresh else client_order_id,
+                         errors=errors, top_errors=top, notice=notice)
+    response = render(request, "oms/_ticket.html", {"ticket": ticket}, status=result.http_status)
+    if order is not None:
+        response["HX-Trigger"] = ORDERS_CHANGED
+    return response
+
+
+@login_required
+@require_POST
+def order_cancel_view(request, order_id: int):
+    """Cancel from the blotter or the order page; answer with a flash message."""
+    try:
+        order = order_cancel(user=request.user, actor=Actor.for_user(request.user, "browser"), order_id=order_id)
+    except DomainError as exc:
+        return render(request, "oms/_flash.html", {"level": "error", "code": exc.code, "text": exc.detail}, status=exc.status)
+    response = render(request, "oms/_flash.html", {"level": "ok", "text": f"Order {order.id} cancelled"})
+    response["HX-Trigger"] = ORDERS_CHANGED
+    return response
+
+
+# --- order page ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def order_detail(request, order_id: int, partial: bool = False):
+    """One order with its executions and its audit timeline (``partial``: the live section only)."""
+    order = selectors.order_get(user=request.user, order_id=order_id)
+    if order is None:
+        raise Http404("No such order")
+    context = {"order": order, "events": selectors.order_events(order=order), "cancellable": CANCELLABLE}
+    return render(request, "oms/_order_panel.html" if partial else "oms/order_detail.html", context)
+
+
+# --- compliance ----------------------------------------------------------------------------------
+
+
+def _compact(value) -> str:
+    return "" if value is None else canonical_json(value)
+
+
+@audit_reader_required
+@require_GET
+def audit_search(request):
+    """Search the audit trail (read-only)."""
+    form = AuditFilterForm(request.GET)
+    events = selectors.audit_event_list(filters=form.cleaned_data) if form.is_valid() else selectors.audit_event_list().none()
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page:
+        event.before_json, event.after_json = _compact(event.before), _compact(event.after)
+    return render(request, "oms/audit.html", {"form": form, "page": page})
+
+
+@audit_reader_required
+@require_POST
+def audit_verify_view(request):
+    """Recompute the hash chain and say whether it is intact."""
+    return render(request, "oms/_verify_result.html", {"result": audit_verify()})

@@ -1,0 +1,72 @@
+"""`make run`: migrate, seed the demo, then web + websockets (daphne), a Celery worker and beat together.
+
+Ctrl-C stops all of them. PostgreSQL and Redis are found or started by config.runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import runtime  # noqa: E402
+
+
+def main() -> int:
+    runtime.configure()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    host = env.get("HOST", "127.0.0.1")
+    port = env.get("PORT", "8000")
+    py = sys.executable
+    bindir = Path(py).parent
+    subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
+    seed = subprocess.run([py, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    (ROOT / ".data").mkdir(exist_ok=True)
+    procs = {
+        "web": [str(bindir / "daphne"), "-b", host, "-p", port, "config.asgi:application"],
+        "worker": [str(bindir / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", env.get("WORKERS", "2")],
+        "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
+    }
+    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
+    time.sleep(2)
+    print("\n" + "=" * 72)
+    print(f"Smart Trading OMS/EMS is running at  http://{host}:{port}/")
+    print(f"  API docs  http://{host}:{port}/api/docs/     admin  http://{host}:{port}/admin/")
+    print(f"  database  {runtime_safe(env['DATABASE_URL'])}     redis  {env['REDIS_URL']}")
+    print(seed.stdout.rstrip())
+    print("Ctrl-C stops web, worker and beat.")
+    print("=" * 72 + "\n", flush=True)
+
+    def stop(*_):
+        for p in running.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in running.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        for name, p in running.items():
+            if p.poll() is not None:
+                print(f"{name} exited with {p.returncode}; stopping the rest", flush=True)
+                stop()
+        time.sleep(1)
+
+
+def runtime_safe(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

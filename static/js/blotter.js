@@ -1,0 +1,70 @@
+/* Live updates for the desk and the order page.
+ *
+ * Websocket pushes on /ws/blotter/ are hints (DESIGN.md §6): on each one, and on every (re)connect
+ * ("hello"), the page re-fetches its live regions -- elements with [data-live], which htmx re-GETs on
+ * the "live-refresh" event -- so a dropped push never leaves a stale screen. A region with
+ * data-live-order="<id>" (the order page) only refreshes for that order or for a bulk change.
+ */
+(function () {
+  "use strict";
+
+  var DEBOUNCE_MS = 150;
+  var MAX_BACKOFF_MS = 15000;
+  var LABELS = { connecting: "Connecting", live: "Live", off: "Disconnected" };
+  var indicator = document.getElementById("live-indicator");
+  var attempts = 0;
+  var flushTimer = null;
+  var pending = { all: false, ids: new Set() };
+
+  function setState(state, title) {
+    if (!indicator) return;
+    indicator.dataset.state = state;
+    indicator.textContent = LABELS[state];
+    indicator.title = title || "Live updates";
+  }
+
+  function flush() {
+    flushTimer = null;
+    var all = pending.all, ids = pending.ids;
+    pending = { all: false, ids: new Set() };
+    document.querySelectorAll("[data-live]").forEach(function (region) {
+      var only = region.dataset.liveOrder;
+      if (all || !only || ids.has(only)) htmx.trigger(region, "live-refresh");
+    });
+  }
+
+  // Coalesce bursts: at most one re-fetch per region every DEBOUNCE_MS, and never starved by a stream.
+  function schedule(message) {
+    if (message && message.type === "order.changed" && message.id != null) pending.ids.add(String(message.id));
+    else pending.all = true;
+    if (!flushTimer) flushTimer = setTimeout(flush, DEBOUNCE_MS);
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/blotter/");
+    setState("connecting");
+    socket.onmessage = function (event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message.type === "hello") {
+        attempts = 0;
+        setState("live");
+        schedule(null); // catch up on whatever changed while we were away
+      } else {
+        schedule(message);
+      }
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4401) { setState("off", "Signed out: reload to sign in again"); return; }
+      if (event.code === 4403) { setState("off", "No live feed for this account"); return; }
+      var delay = Math.min(MAX_BACKOFF_MS, 500 * Math.pow(2, attempts++)) * (0.75 + Math.random() / 2);
+      setState("off", "Reconnecting in " + Math.round(delay / 1000) + " s");
+      setTimeout(connect, delay);
+    };
+  }
+
+  // Our own submits and cancels answer with HX-Trigger: orders-changed; refresh at once, not on the push.
+  document.body.addEventListener("orders-changed", function () { schedule(null); });
+  connect();
+})();

@@ -1,0 +1,180 @@
+"""Browser tests: a real ASGI server (daphne: HTTP + websockets) on the test database, driven by headless
+Chromium (Debian's /usr/bin/chromium) through Playwright's sync API.
+
+pytest-django's ``live_server`` is WSGI only, so websockets need this server instead. It sees only
+committed data: tests use ``@pytest.mark.django_db(transaction=True)``. The server and this process
+share one channel-layer prefix, so a push sent from either reaches the pages.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+SCREENSHOTS = BASE_DIR / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+SERVER_CHANNELS_PREFIX = f"browser-{uuid.uuid4().hex[:8]}"
+PASSWORD = "secret-pass-1"  # tests.factories.UserFactory's default
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database_url(settings_dict: dict) -> str:
+    user = quote(settings_dict.get("USER") or "")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or "5432"
+    return f"postgres://{auth}{host}:{port}/{quote(settings_dict['NAME'])}"
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup):
+    """Start daphne on the test database; yield its base URL. Stopped before the test database is dropped."""
+    from django.conf import settings
+    from django.db import connection
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNELS_PREFIX": SERVER_CHANNELS_PREFIX,
+        "CONN_MAX_AGE": "0",  # hold no idle connection, so the test database can be flushed and dropped
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"daphne exited with {proc.returncode}:\n{Path(log.name).read_text()[-4000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not listen on {port}:\n{Path(log.name).read_text()[-4000:]}")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_channel_prefix(settings):
+    # Overrides tests/conftest.py: this process must publish where the server's consumers listen.
+    from channels import layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": SERVER_CHANNELS_PREFIX},
+        }
+    }
+    layers.channel_layers.backends.clear()
+    yield
+    layers.channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Module scope, not session: while Playwright's sync API is alive its event loop counts as running in
+    # this thread, and every later test that calls async_to_sync (channels tests) would fail.
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"No Chromium at {CHROMIUM}: `apt-get install -y chromium` (or set CHROMIUM_PATH)", pytrace=False)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser, asgi_server):
+    """Open a fresh browser context (its own cookies) on the server; several per test are allowed."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=asgi_server, viewport={"width": 1600, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def signed_in(new_page):
+    """Sign a user in through the login page in a fresh context; return the page, on the desk."""
+
+    def sign_in(user, password: str = PASSWORD):
+        page = new_page()
+        page.goto("/login/")
+        page.fill("#id_username", user.get_username())
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login/" not in url)
+        return page
+
+    return sign_in
+
+
+@pytest.fixture
+def screenshot():
+    """Keep a picture of a page in screenshots/ (gitignored) for people to look at."""
+
+    def take(page, name: str) -> None:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def api_post(asgi_server):
+    """POST JSON to the running server's REST API with the user's token; return the httpx response."""
+    import httpx
+    from rest_framework.authtoken.models import Token
+
+    def post(user, path: str, payload: dict | list | None = None):
+        token, _ = Token.objects.get_or_create(user=user)
+        return httpx.post(f"{asgi_server}{path}", json=payload, headers={"Authorization": f"Token {token.key}"}, timeout=10)
+
+    return post

@@ -1,0 +1,160 @@
+"""Fixtures shared by the whole suite: users in each role, their portfolios, instruments, API clients."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+
+def _django_plugin(config) -> bool:
+    # `make test-fast` runs the pure-Python simulator tests with `-p no:django`: no services needed there.
+    return config.pluginmanager.hasplugin("django")
+
+
+def pytest_configure(config):
+    if not _django_plugin(config):
+        return
+    from config import runtime
+
+    runtime.configure()
+    # Under CI=true a missing PostgreSQL or Redis is a failure, never a skip.
+    problems = runtime.check_reachable()
+    if problems:
+        raise pytest.UsageError("Required services are unreachable:\n  " + "\n  ".join(problems))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_channel_prefix(request):
+    # Each test gets its own channel-layer groups.
+    if not _django_plugin(request.config):
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    from channels import layers
+
+    layers.channel_layers.backends.clear()
+    yield
+    layers.channel_layers.backends.clear()
+
+
+@pytest.fixture
+def instrument(db):
+    from tests.factories import InstrumentFactory
+
+    return InstrumentFactory(symbol="ACME", reference_price="100.00", adv=10_000_000)
+
+
+@pytest.fixture
+def other_instrument(db):
+    from tests.factories import InstrumentFactory
+
+    return InstrumentFactory(symbol="BETA", reference_price="50.00", adv=5_000_000)
+
+
+def _user(username, role):
+    from tests.factories import UserFactory
+
+    return UserFactory(username=username, role=role)
+
+
+@pytest.fixture
+def pm(db):
+    return _user("pm_a", "pm")
+
+
+@pytest.fixture
+def other_pm(db):
+    return _user("pm_b", "pm")
+
+
+@pytest.fixture
+def trader(db):
+    return _user("desk_trader", "trader")
+
+
+@pytest.fixture
+def compliance(db):
+    return _user("compliance_officer", "compliance")
+
+
+@pytest.fixture
+def api_client_user(db):
+    return _user("bridge_client", "api_client")
+
+
+@pytest.fixture
+def admin_user(db):
+    from django.contrib.auth.models import User
+
+    return User.objects.create_superuser("root_admin", "root@example.com", "secret-pass-1")
+
+
+@pytest.fixture
+def portfolio(pm):
+    from tests.factories import PortfolioFactory
+
+    return PortfolioFactory(code="PM-A-GROWTH", members=[pm])
+
+
+@pytest.fixture
+def other_portfolio(other_pm):
+    from tests.factories import PortfolioFactory
+
+    return PortfolioFactory(code="PM-B-MACRO", members=[other_pm])
+
+
+@pytest.fixture
+def client_portfolio(api_client_user):
+    from tests.factories import PortfolioFactory
+
+    return PortfolioFactory(code="BRIDGE-BOOK", members=[api_client_user])
+
+
+def api_for(user):
+    """A DRF client authenticated with the user's token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api():
+    return api_for
+
+
+@pytest.fixture
+def order_payload(portfolio, instrument):
+    """A valid limit order for the PM's portfolio; override fields per test."""
+
+    def make(**overrides):
+        data = {
+            "client_order_id": f"T-{uuid.uuid4().hex[:12]}",
+            "portfolio": portfolio.code,
+            "instrument": instrument.symbol,
+            "side": "buy",
+            "quantity": 1000,
+            "order_type": "limit",
+            "limit_price": "100.50",
+            "time_in_force": "day",
+            "urgency": "medium",
+            "strategy": "auto",
+        }
+        data.update(overrides)
+        return {k: v for k, v in data.items() if v is not None}
+
+    return make
+
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
