@@ -5,7 +5,12 @@ The concurrent tests use real threads, each with its own API client and database
 
 from __future__ import annotations
 
+import threading
+import time
+
+import psycopg
 import pytest
+from django.db import connection
 
 from oms.models import AuditEvent, Order
 from oms.roles import Actor
@@ -267,3 +272,79 @@ def test_concurrent_bulks_sharing_ids_in_opposite_order_answer_every_item(pm, or
 
     assert [r.status_code for r in responses] == [207, 207]
     assert Order.objects.count() == distinct
+
+
+# --- a retried item that loses its race again ----------------------------------------------------
+
+
+class _RowHolder:
+    """Another session that has inserted a copy of a stored order under a new client_order_id and not
+    committed yet: an intake inserting the same id waits for it, then loses to it on commit."""
+
+    def __init__(self, template: Order, client_order_id: str):
+        s = connection.settings_dict
+        self.conn = psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"] or None, dbname=s["NAME"])
+        cols = [f.column for f in Order._meta.concrete_fields if not f.primary_key]
+        picked = ", ".join("%s" if c == "client_order_id" else c for c in cols)
+        self.conn.execute(
+            f"INSERT INTO oms_order ({', '.join(cols)}) SELECT {picked} FROM oms_order WHERE id = %s",
+            [client_order_id, template.pk],
+        )
+        self.xid = self.conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
+
+    def wait_until_awaited(self, timeout=20.0):
+        """Block until some other session waits for this one's transaction."""
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.conn.cursor() as cur:  # a new snapshot of pg_locks each time, inside our transaction
+                cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = %s", [self.xid])
+                if cur.fetchone()[0]:
+                    return
+            time.sleep(0.02)
+        raise AssertionError("nobody waited for the held row")
+
+    def commit(self):
+        self.conn.commit()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_item_that_loses_its_retry_race_too_is_still_answered(pm, submit, order_payload, api):
+    # A batch of P and Q loses P to another session, so it is retried item by item. Q's retry then
+    # loses to a third session that took Q meanwhile: it is answered from that order, not with a 500.
+    template = submit(pm, client_order_id="TEMPLATE")
+    holder_p = _RowHolder(template, "RACE-P")
+    holder_q = _RowHolder(template, "RACE-Q")
+    body = [order_payload(client_order_id=coid) for coid in ("RACE-P", "RACE-Q")]
+
+    client = api(pm)
+    client.raise_request_exception = False
+    answer = {}
+
+    def post():
+        try:
+            answer["response"] = client.post(BULK_URL, body, format="json")
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    try:
+        holder_p.wait_until_awaited()  # the batch inserts P then Q (id order): it waits on P
+        holder_p.commit()  # it loses P and is retried item by item: P is found, Q inserted again
+        holder_q.wait_until_awaited()
+        holder_q.commit()  # ... and Q is lost again
+    finally:
+        for holder in (holder_p, holder_q):
+            holder.conn.close()  # a no-op after commit; otherwise rolls back, so the sender is released
+        sender.join(timeout=60)
+
+    response = answer["response"]
+    assert response.status_code == 207, response.content
+    rows = response.json()["results"]
+    stored = {o.client_order_id: o.id for o in Order.objects.all()}
+    assert [(r["client_order_id"], r["status"], r["id"]) for r in rows] == [
+        ("RACE-P", 200, stored["RACE-P"]),
+        ("RACE-Q", 200, stored["RACE-Q"]),
+    ]
+    assert Order.objects.count() == 3
