@@ -51,7 +51,25 @@ class CachedFieldsMixin:
         return copy.deepcopy(cls._fields_cache)
 
 
-class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
+class SharedFieldsMixin:
+    """Build and bind a read-only serializer's fields once per class, and share them between instances.
+
+    Even with the model introspection cached, DRF deep-copies and binds every field for every instance:
+    for the one order answered to each submission that was a tenth of the request's CPU. Sharing is
+    sound only while rendering reads nothing of the serializer instance (no context, no per-instance
+    state in method fields); a serializer that does (``OrderDetailSerializer``) must not use this.
+    """
+
+    @property
+    def fields(self):
+        cls = type(self)
+        shared = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            shared = cls._shared_fields = serializers.Serializer.fields.func(cls())
+        return shared
+
+
+class _OrderShape(serializers.ModelSerializer):
     portfolio = serializers.SlugRelatedField(slug_field="code", read_only=True)
     instrument = serializers.SlugRelatedField(slug_field="symbol", read_only=True)
     parent = serializers.SerializerMethodField(help_text="Parent order id once the EMS has aggregated this order")
@@ -70,6 +88,10 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         return getattr(obj, "parent_id", None)
 
 
+class OrderSerializer(SharedFieldsMixin, _OrderShape):
+    """An order as the API, the pages and the websockets show it."""
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
@@ -77,13 +99,15 @@ class AuditEventSerializer(serializers.ModelSerializer):
                   "before", "after", "reason", "prev_hash", "hash"]
 
 
-class OrderDetailSerializer(OrderSerializer):
+class OrderDetailSerializer(CachedFieldsMixin, _OrderShape):
+    """One order with its executions, allocations and audit events."""
+
     fills = serializers.SerializerMethodField(help_text="Executions allocated to this order (EMS)")
     allocations = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
 
-    class Meta(OrderSerializer.Meta):
-        fields = OrderSerializer.Meta.fields + ["fills", "allocations", "events"]
+    class Meta(_OrderShape.Meta):
+        fields = _OrderShape.Meta.fields + ["fills", "allocations", "events"]
         read_only_fields = fields
 
     def get_fills(self, obj) -> list[dict]:
