@@ -199,6 +199,23 @@ async def bench_bulk(base: str, token: str, batches: list[list[dict]], concurren
         return time.perf_counter() - t0, statuses
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _pids(*pgrep_args: str) -> list[int]:
+    out = subprocess.run(["pgrep", *pgrep_args], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -225,10 +242,17 @@ def main() -> None:
         asyncio.run(bench_single(base, token, warm))
 
         payloads = [order(portfolio, symbols, prices, rng, run + "s", i) for i in range(args.single)]
+        # CPU per order, by process: steadier than orders/s on a shared VM, and it says where time goes.
+        servers, databases = _pids("-P", str(proc.pid)) or [proc.pid], _pids("-u", "postgres")
+        cpu0 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
         elapsed, lat, statuses = asyncio.run(bench_single(base, token, payloads))
+        cpu1 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
         print(f"intake single  server={args.server} workers={args.workers} concurrency={CONCURRENCY}")
         print(f"  {len(payloads)} orders in {elapsed:.2f}s -> {len(payloads) / elapsed:,.0f} orders/s")
         print(f"  latency p50 {pct(lat, 50) * 1000:.1f} ms   p99 {pct(lat, 99) * 1000:.1f} ms   max {max(lat) * 1000:.1f} ms")
+        server_ms, db_ms, client_ms = ((b - a) * 1000 / len(payloads) for a, b in zip(cpu0, cpu1, strict=True))
+        print(f"  CPU per order: server {server_ms:.2f} ms, PostgreSQL {db_ms:.2f} ms, load generator {client_ms:.2f} ms"
+              f" -> at most {os.cpu_count() * 1000 / (server_ms + db_ms + client_ms):,.0f} orders/s on {os.cpu_count()} cores")
         print(f"  responses {dict(sorted(statuses.items(), key=str))}")
 
         orders = [order(portfolio, symbols, prices, rng, run + "b", i) for i in range(args.bulk)]
