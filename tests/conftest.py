@@ -6,6 +6,12 @@ import os
 import uuid
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# No per-example deadline: the properties are about values, and a busy CI machine can pause any example
+# past Hypothesis's 200 ms default, which it reports as a flaky failure.
+hypothesis_settings.register_profile("suite", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("suite")
 
 
 def _django_plugin(config) -> bool:
