@@ -294,7 +294,6 @@ class _RowHolder:
 
     def wait_until_awaited(self, timeout=20.0):
         """Block until some other session waits for this one's transaction."""
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.conn.cursor() as cur:  # a new snapshot of pg_locks each time, inside our transaction
