@@ -256,3 +256,42 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.event_type} {self.object_type}:{self.object_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the audit chain's head: (seq, hash, count, time) sealed with an HMAC whose key
+    lives in the settings/environment, never in the database. Also appended to a file outside the database.
+    """
+
+    seq = models.PositiveBigIntegerField(help_text="Head seq of the chain when the checkpoint was taken (0: empty chain).")
+    head_hash = models.CharField(max_length=64)
+    event_count = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16, help_text="Which HMAC key signed it (keys can be rotated).")
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-id"]
+        triggers = [
+            pgtrigger.Protect(name="audit_checkpoint_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.pk} at seq {self.seq}"
+
+
+class MarketPrice(models.Model):
+    """The latest market price of an instrument, kept current from the market model through an OMS service.
+
+    Kept apart from ``Instrument`` so that a price tick does not stamp the reference-data version.
+    """
+
+    instrument = models.OneToOneField(Instrument, on_delete=models.CASCADE, primary_key=True, related_name="market_price")
+    bid = models.DecimalField(max_digits=18, decimal_places=6)
+    ask = models.DecimalField(max_digits=18, decimal_places=6)
+    mid = models.DecimalField(max_digits=18, decimal_places=6)
+    last = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    as_of = models.DateTimeField(help_text="Wall-clock UTC time of the market state this price was taken from.")
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} mid {self.mid} @ {self.as_of:%H:%M:%S}"
