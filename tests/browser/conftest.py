@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 ]
 SERVER_CHANNELS_PREFIX = f"browser-{uuid.uuid4().hex[:8]}"
 PASSWORD = "secret-pass-1"  # tests.factories.UserFactory's default
+SERVER_LOG: dict[str, str] = {}  # "path": the running daphne's combined stdout/stderr
 
 
 def _free_port() -> int:
@@ -62,6 +63,7 @@ def asgi_server(django_db_setup):
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
+    SERVER_LOG["path"] = log.name
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -133,6 +135,20 @@ def new_page(browser, asgi_server):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def server_log(asgi_server):
+    """Read what the server has logged since the test started (server-side exceptions show up here)."""
+    path = Path(SERVER_LOG["path"])
+    start = path.stat().st_size
+
+    def read() -> str:
+        with path.open("rb") as f:
+            f.seek(start)
+            return f.read().decode(errors="replace")
+
+    return read
 
 
 @pytest.fixture
