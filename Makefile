@@ -21,11 +21,12 @@ test: install
 
 # Pure-Python tests only (no database): the simulator and the algorithms.
 test-fast: install
-	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim
+	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim tests/ems/algos
 
 bench: install
 	$(PY) bench/sim.py
 	$(PY) bench/intake.py
+	$(PY) bench/execution.py
 
 lint: install
 	$(VENV)/bin/ruff check .

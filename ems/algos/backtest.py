@@ -1,54 +1,39 @@
-"""Backtest harness: run an execution strategy against the simulated venues on a virtual clock.
+"""Backtest driver: run a strategy against the simulated venues on a virtual clock.
 
-A strategy is an object with four callbacks (subclass :class:`Strategy` and override what you need)::
+The strategy sees the world only through :class:`ems.algos.context.AlgoContext` (callbacks ``on_start``,
+``on_timer``, ``on_report``, ``on_end``; see that module); :class:`BacktestContext` implements it on
+:mod:`ems.sim`. The loop jumps from event to event: a timer, or the delivery of a report; the venues run
+in between (:class:`ems.sim.exchange.VenueSimulator`).
 
-    on_start(ctx)            once, at ``start``
-    on_timer(ctx)            at each time asked for with ctx.set_timer(seconds) / ctx.wake_at(t_us)
-    on_report(ctx, report)   at each execution report's delivery time (ack, fills, cancel, reject, expiry)
-    on_end(ctx)              once, at ``end`` (reports already in flight are still delivered afterwards)
-
-``ctx`` (:class:`StrategyContext`) is the strategy's only window on the world: the time, the market as
-it is *now* (mid, consolidated BBO, a venue's ladder, prints and volume so far) and the order entry
-(``place`` / ``send`` / ``cancel``). It never shows the future, so a strategy written against it runs the
-same way when a live adapter provides the context. The loop jumps from event to event: a timer, or the
-delivery of a report; the venues run in between (:class:`ems.sim.exchange.VenueSimulator`).
+``run_backtest(..., restore_at=t)`` checks the restart story of the live driver: at the first callback at
+or after ``t`` it serialises the strategy's state through ``json.dumps``, builds a fresh strategy from it
+(``type(strategy).from_state``) and carries on with that one on the same simulator, as a Celery worker
+taking over a crashed one's persisted state would.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import time
 from dataclasses import dataclass
 from functools import cached_property
 
+from ems.algos.context import AlgoContext, Strategy
 from ems.sim.clock import SESSION_US, US, VirtualClock
 from ems.sim.exchange import OrderState, VenueSimulator
 from ems.sim.impact import DEFAULT_IMPACT, ImpactParams
-from ems.sim.market import BBO, Book, InstrumentParams, Market, Prints, Tape
-from ems.sim.orders import ExecutionReport, Fill, OrderRequest, OrderType, ReportKind, Side, TimeInForce
+from ems.sim.instrument import InstrumentParams
+from ems.sim.market import BBO, Book, Market, Prints, Tape
+from ems.sim.orders import ExecutionReport, Fill, OrderRequest, ReportKind, Side
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
 
 
-class Strategy:
-    """Base class of backtestable strategies: every callback does nothing until overridden."""
-
-    def on_start(self, ctx: StrategyContext) -> None:
-        pass
-
-    def on_timer(self, ctx: StrategyContext) -> None:
-        pass
-
-    def on_report(self, ctx: StrategyContext, report: ExecutionReport) -> None:
-        pass
-
-    def on_end(self, ctx: StrategyContext) -> None:
-        pass
-
-
-class StrategyContext:
-    """What a strategy may see and do at the current instant."""
+class BacktestContext(AlgoContext):
+    """The backtest driver's context: the simulated market and venues on a virtual clock."""
 
     def __init__(self, market: Market, sim: VenueSimulator, clock: VirtualClock, start: int, prefix: str) -> None:
+        super().__init__(market.params, market.venues, start)
         self._market = market
         self._sim = sim
         self._clock = clock
@@ -57,19 +42,10 @@ class StrategyContext:
         self._timer_seq = 0
         self._n_sent = 0
         self._stopped = False
-        self.start = start
-        self.params: InstrumentParams = market.params
-        self.venues: tuple[VenueProfile, ...] = market.venues
-        self.lit_venues = tuple(v for v in market.venues if v.is_lit)
-        self.dark_venues = tuple(v for v in market.venues if not v.is_lit)
-        self.fills: list[Fill] = []
-        self.open_orders: dict[str, OrderRequest] = {}
-        self.filled = {Side.BUY: 0, Side.SELL: 0}
 
     # --- time and market ------------------------------------------------------------------------------
     @property
     def now(self) -> int:
-        """Microseconds since the open."""
         return self._clock.now()
 
     @property
@@ -89,11 +65,9 @@ class StrategyContext:
         return self._market.snapshots(self.now)
 
     def prints(self, since: int) -> Prints:
-        """Market prints from ``since`` up to now."""
         return self._market.prints(since, self.now)
 
     def market_volume(self, since: int) -> int:
-        """Shares printed by the market from ``since`` up to now (our fills excluded)."""
         return self._market.volume(since, self.now)
 
     def market_vwap(self, since: int) -> float | None:
@@ -101,7 +75,6 @@ class StrategyContext:
 
     # --- orders ---------------------------------------------------------------------------------------
     def send(self, req: OrderRequest) -> str:
-        """Send an order now; return its venue order id (reports arrive through ``on_report``)."""
         if req.client_order_id is None:
             self._n_sent += 1
             req = OrderRequest(req.venue, req.side, req.qty, req.order_type, req.price, req.tif, f"{self._prefix}C{self._n_sent}")
@@ -109,41 +82,24 @@ class StrategyContext:
         self.open_orders[order_id] = req
         return order_id
 
-    def place(
-        self,
-        venue: str,
-        side: Side | str,
-        qty: int,
-        *,
-        price: float | None = None,
-        order_type: OrderType | str | None = None,
-        tif: TimeInForce | str = TimeInForce.DAY,
-    ) -> str:
-        """Send a limit order (``price`` given) or a market order (no price) now; return its order id."""
-        if order_type is None:
-            order_type = OrderType.MARKET if price is None else OrderType.LIMIT
-        return self.send(OrderRequest(venue, side, qty, order_type, price, tif))
-
     def cancel(self, order_id: str) -> None:
         self._sim.cancel(order_id, self.now)
 
     def order(self, order_id: str) -> OrderState:
+        """The venue's view of an order (a backtest convenience; not part of :class:`AlgoContext`)."""
         return self._sim.order(order_id)
 
     # --- timers ---------------------------------------------------------------------------------------
     def set_timer(self, interval_s: float) -> None:
-        """Call ``on_timer`` every ``interval_s`` market seconds from now on."""
         period = int(interval_s * US)
         if period <= 0:
             raise ValueError("timer interval must be positive")
         self._add_timer(self.now + period, period)
 
     def wake_at(self, t_us: int) -> None:
-        """Call ``on_timer`` once at ``t_us`` (now, if that is in the past)."""
         self._add_timer(max(int(t_us), self.now), 0)
 
     def stop(self) -> None:
-        """End the backtest after the current callback (``on_end`` still runs)."""
         self._stopped = True
 
     def _add_timer(self, t: int, period: int) -> None:
@@ -163,12 +119,8 @@ class StrategyContext:
             n += 1
         return n
 
-    def _record(self, report: ExecutionReport) -> None:
-        if report.fill is not None:
-            self.fills.append(report.fill)
-            self.filled[report.side] += report.fill.qty
-        if report.is_terminal:
-            self.open_orders.pop(report.order_id, None)
+
+StrategyContext = BacktestContext  # the name the harness had before the interface was split out
 
 
 @dataclass
@@ -187,6 +139,7 @@ class BacktestResult:
     orders: list[OrderState]
     wall_time_s: float
     events: int = 0  # timer callbacks + reports delivered
+    strategy: Strategy | None = None  # the strategy object at the end (a restored copy after restore_at)
 
     @cached_property
     def tape(self) -> Tape:
@@ -237,11 +190,14 @@ def run_backtest(
     *,
     impact: ImpactParams = DEFAULT_IMPACT,
     id_prefix: str = "",
+    restore_at: int | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` on one simulated day from ``start`` to ``end`` (µs since the open).
 
     Deterministic: the same arguments give the same fills, reports and tape. Reports already in flight at
     ``end`` are delivered afterwards (no timers fire then); orders still resting are left in ``orders``.
+    ``restore_at``: swap the strategy for one restored from its JSON state before the first callback at
+    or after that time (see the module docstring).
     """
     if not 0 <= start < end <= SESSION_US:
         raise ValueError("need 0 <= start < end <= SESSION_US")
@@ -250,21 +206,30 @@ def run_backtest(
     sim = VenueSimulator(market, id_prefix=id_prefix)
     sim.advance(start)
     clock = VirtualClock(day, start)
-    ctx = StrategyContext(market, sim, clock, start, id_prefix)
+    ctx = BacktestContext(market, sim, clock, start, id_prefix)
     arrival_mid = market.mid(start)
     reports: list[ExecutionReport] = []
     events = 0
+
+    def maybe_restore() -> None:
+        nonlocal strategy, restore_at
+        if restore_at is not None and clock.now() >= restore_at:
+            restore_at = None
+            state = json.loads(json.dumps(strategy.state()))
+            strategy = type(strategy).from_state(state)
 
     def deliver(until: int) -> None:
         nonlocal events
         for report in sim.step(until):
             clock.advance_to(sim.time)
             reports.append(report)
-            ctx._record(report)
+            ctx.record(report)
+            maybe_restore()
             strategy.on_report(ctx, report)
             events += 1
         clock.advance_to(sim.time)
 
+    maybe_restore()
     strategy.on_start(ctx)
     while not ctx._stopped:
         target = min(ctx._next_timer(), end)
@@ -274,10 +239,12 @@ def run_backtest(
         if target >= end:
             break
         for _ in range(ctx._due_timers(target)):
+            maybe_restore()
             strategy.on_timer(ctx)
             events += 1
             if ctx._stopped:
                 break
+    maybe_restore()
     strategy.on_end(ctx)
     drain_until = min(SESSION_US, clock.now()) + 2 * max(v.latency_us for v in venues) + 1
     while sim.time < drain_until:
@@ -296,4 +263,5 @@ def run_backtest(
         orders,
         time.perf_counter() - wall,
         events,
+        strategy,
     )

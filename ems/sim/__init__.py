@@ -25,12 +25,12 @@ from ems.sim.clock import (
 )
 from ems.sim.exchange import OrderState, VenueSimulator
 from ems.sim.impact import Footprint, ImpactParams, ImpactState, walk_book
+from ems.sim.instrument import InstrumentParams
 from ems.sim.market import (
     BBO,
     N_LEVELS,
     Bars,
     Book,
-    InstrumentParams,
     Level,
     Market,
     MarketDay,

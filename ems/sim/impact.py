@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ems.sim.clock import US
+from ems.sim.instrument import InstrumentParams
 from ems.sim.orders import Fill, Liquidity, Side
 
 if TYPE_CHECKING:
-    from ems.sim.market import InstrumentParams
     from ems.sim.venues import VenueProfile
 
 LN2 = math.log(2.0)

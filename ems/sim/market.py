@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -43,6 +42,7 @@ import numpy as np
 
 from ems.sim.clock import SESSION_MINUTES, SESSION_SECONDS, US
 from ems.sim.impact import ASK, BID, DEFAULT_IMPACT, Footprint, ImpactParams
+from ems.sim.instrument import InstrumentParams  # re-exported: ``from ems.sim.market import InstrumentParams`` keeps working
 from ems.sim.orders import Fill
 from ems.sim.seeding import rng
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile, venue_map
@@ -61,37 +61,6 @@ _OPEN_SPREAD_BOOST, _OPEN_SPREAD_DECAY_S = 0.8, 900.0  # spreads are wider just 
 _DAY_HALF_LIFE = 60  # days, mean reversion of the daily level to the reference price
 _DAY_WINDOW = 2048  # AR(1) sum truncated here: phi**2048 ~ 5e-11
 _DAY_BLOCK = 256
-
-
-@dataclass(frozen=True, slots=True)
-class InstrumentParams:
-    """Simulation parameters of one instrument (the Instrument row's reference data)."""
-
-    symbol: str
-    reference_price: float
-    adv: int  # average daily volume, shares
-    daily_vol: float  # daily volatility of log price, e.g. 0.02
-    spread_bps: float  # typical quoted spread
-    tick_size: float = 0.01
-    lot_size: int = 100
-
-    def __post_init__(self) -> None:
-        # Accept Decimal / str from a database row; keep floats and ints inside the model.
-        for name in ("reference_price", "daily_vol", "spread_bps", "tick_size"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        for name in ("adv", "lot_size"):
-            object.__setattr__(self, name, int(getattr(self, name)))
-        if min(self.reference_price, self.adv, self.daily_vol, self.spread_bps, self.tick_size, self.lot_size) <= 0:
-            raise ValueError(f"instrument parameters must be positive: {self}")
-
-    @property
-    def price_decimals(self) -> int:
-        return _decimals(self.tick_size)
-
-
-@lru_cache(maxsize=64)
-def _decimals(tick: float) -> int:
-    return max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)
 
 
 def volume_curve(minutes: int = SESSION_MINUTES) -> np.ndarray:

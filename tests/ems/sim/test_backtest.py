@@ -94,3 +94,36 @@ def test_context_shows_only_the_past_and_stop_ends_the_run():
 def test_run_backtest_checks_its_window():
     with pytest.raises(ValueError):
         run_backtest(ACME, Strategy(), start=10 * US, end=10 * US)
+
+
+class Counter(Strategy):
+    """Counts its timers in a JSON state; from_state rebuilds it (the restart contract of run_backtest)."""
+
+    def __init__(self, state=None):
+        self.s = state or {"timers": 0, "orders": 0}
+        self.restored = state is not None
+
+    def state(self):
+        return self.s
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(state)
+
+    def on_start(self, ctx):
+        ctx.set_timer(60)
+
+    def on_timer(self, ctx):
+        self.s["timers"] += 1
+        if self.s["timers"] % 5 == 0:
+            self.s["orders"] += 1
+            ctx.place("XSMA", Side.BUY, 100)
+
+
+def test_restore_at_swaps_in_a_copy_rebuilt_from_json_and_carries_on():
+    straight = run_backtest(ACME, Counter(), seed=1, start=0, end=1_800 * US)
+    first = Counter()
+    restarted = run_backtest(ACME, first, seed=1, start=0, end=1_800 * US, restore_at=900 * US)
+    assert restarted.strategy is not first and restarted.strategy.restored
+    assert restarted.strategy.s == straight.strategy.s == {"timers": 29, "orders": 5}
+    assert restarted.fills == straight.fills
