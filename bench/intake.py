@@ -46,6 +46,7 @@ def _fresh_bench_database() -> None:
 
 _fresh_bench_database()
 runtime.configure()
+runtime.ensure_secret_key()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django  # noqa: E402

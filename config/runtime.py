@@ -105,6 +105,34 @@ def _redis_url() -> str:
     return f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 
 
+SECRET_KEY_FILE = DATA_DIR / "secret_key"
+
+
+def ensure_secret_key() -> None:
+    """Generate the data folder's secret key once (``make run``'s embedded default); keep it across runs.
+
+    Production sets ``SECRET_KEY`` in the environment instead; the settings refuse to start with neither.
+    """
+    if os.environ.get("SECRET_KEY") or SECRET_KEY_FILE.exists():
+        return
+    import secrets
+
+    SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(64))
+
+
+def secret_key() -> str | None:
+    """``SECRET_KEY`` from the environment, else the data folder's key file, else None."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    try:
+        return SECRET_KEY_FILE.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 def configure() -> None:
     """Put ``DATABASE_URL`` and ``REDIS_URL`` into the environment, starting embedded servers if needed."""
     if not os.environ.get("DATABASE_URL"):

@@ -6,10 +6,12 @@ PostgreSQL and Redis are always used; ``config.runtime.configure()`` fills in ``
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import pghistory
+from django.core.exceptions import ImproperlyConfigured
 
 from config import runtime
 
@@ -23,9 +25,36 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-set-SECRET_KEY-in-production"
+# The key comes from the environment or from the data folder's key file that `make run` generates; there
+# is no built-in key. A test run makes one per run (and hands it to the servers it starts via the
+# environment). DEBUG on, without either, gets a random per-process key: sessions do not survive a restart.
+SECRET_KEY = runtime.secret_key()
+if SECRET_KEY is None:
+    if "pytest" in sys.modules or DEBUG:
+        import secrets
+
+        SECRET_KEY = os.environ["SECRET_KEY"] = secrets.token_urlsafe(64)
+    else:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable (production), "
+            f"or run `make run`, which generates one in {runtime.SECRET_KEY_FILE}."
+        )
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+# Served over HTTPS (HTTPS=1): redirect plain HTTP, Secure cookies, HSTS. Behind a proxy that terminates TLS,
+# also set TLS_PROXY_HEADER=1 so Django trusts its X-Forwarded-Proto (only then: a client could forge it).
+HTTPS = env_bool("HTTPS", False)
+if HTTPS:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    if env_bool("TLS_PROXY_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SAMESITE = "Lax"
 
 INSTALLED_APPS = [
     "daphne",
@@ -44,6 +73,7 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "channels",
+    "axes",
     "oms",
     "ems",
     "rfq",
@@ -53,13 +83,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.ApiErrorMiddleware",  # JSON errors on /api/ (413, deep JSON, 500), 503 when the DB is down
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the 429 page (oms.signin).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# A bulk of 5,000 orders is about 1.5 MB of JSON; larger bodies answer 413 (config.middleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -81,11 +117,27 @@ TEMPLATES = [
     },
 ]
 
-# Persistent connections in production; none under pytest, where worker threads of async code would
-# otherwise keep the test database open past its teardown.
-_CONN_MAX_AGE_DEFAULT = "0" if "pytest" in sys.modules else "60"
-DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=int(os.environ.get("CONN_MAX_AGE", _CONN_MAX_AGE_DEFAULT)))}
+# Connections: a bounded pool per process (psycopg_pool through Django's "pool" option). daphne runs each
+# request's sync code in a thread of its own, so without a cap 50 concurrent clients opened 50+ connections
+# and PostgreSQL answered "too many clients". With the pool a request waits up to DB_POOL_TIMEOUT seconds
+# for a connection, then gets a JSON 503 with Retry-After (config.middleware). Budget: processes x
+# DB_POOL_MAX_SIZE must stay below PostgreSQL's max_connections (README, "Scaling out"; PgBouncer beyond).
+# The pytest process itself uses plain, non-persistent connections (its worker threads of async code would
+# otherwise keep the test database open past teardown); the servers a test starts use the pool.
+_POOL_DEFAULT = "0" if "pytest" in sys.modules else "10"
+DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", _POOL_DEFAULT))
+DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 DATABASES["default"].setdefault("OPTIONS", {})
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "1")),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        "max_idle": 300,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "0" if "pytest" in sys.modules else "60"))
 # Server-side parameter binding: psycopg sends values apart from the SQL (faster bulk inserts, prepared plans).
 DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
 # Prepared statements after a query's 5th run on a connection: the intake path repeats the same few
@@ -96,6 +148,16 @@ DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", None if _prepare
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_smart_oms")}
 
 REDIS_URL = os.environ["REDIS_URL"]
+
+# The cache holds what every process must share: API throttle counters and the sign-in audit's
+# once-per-lock flags. Same Redis as Celery and channels, kept apart by its key prefix.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "oms-cache"),
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -121,6 +183,34 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "blotter"
 LOGOUT_REDIRECT_URL = "login"
 
+# Sign-in lockout (django-axes; README, "Security › Sign-in and tokens"). SIGNIN_FAILURE_LIMIT failed
+# sign-ins for one username, or from one address, lock that username / address for SIGNIN_COOLOFF_MINUTES
+# after the last failure, on /login/, the admin's login and POST /api/auth/token/. LockoutBackend refuses
+# before ModelBackend hashes the password. Unlock early: `manage.py axes_reset_username NAME` / `axes_reset_ip IP`.
+AUTHENTICATION_BACKENDS = ["oms.signin.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("SIGNIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("SIGNIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+# Refused attempts are not counted: the lock lifts one cool-off after the last real failure, and a locked
+# client hammering on costs no database write.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Kept False (the default) on purpose: with it, one good sign-in to an attacker's own account would wipe
+# the failures counted against its address, guesses at other accounts included.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "oms.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "oms.signin.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins and sign-outs are in the audit trail already
+
+# API tokens expire API_TOKEN_TTL_HOURS after they were issued (0: never); POST /api/auth/token/ then
+# issues a new one. Admins rotate or revoke tokens in the admin or with `manage.py api_token`.
+_token_ttl_hours = float(os.environ.get("API_TOKEN_TTL_HOURS", str(30 * 24)))
+API_TOKEN_TTL = timedelta(hours=_token_ttl_hours) if _token_ttl_hours > 0 else None
+
+# Behind a load balancer or reverse proxy that appends the client's address to X-Forwarded-For, set
+# TRUSTED_PROXY_COUNT to the number of proxies; 0 (the default) uses REMOTE_ADDR and ignores the header,
+# which a client can write itself. Per-address throttles and lockouts use this one notion of the address.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "oms.api.authentication.CachedTokenAuthentication",
@@ -133,6 +223,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "oms.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "oms.api.errors.exception_handler",
+    # Throttles count in the shared Redis cache (oms.api.throttles). The user rate sits far above an API
+    # client's order intake (bench/intake.py: ~450 requests/s with one token on a 2-core machine); bulk
+    # requests carry 1,000 orders each. Orders per second per source are capped by pre-trade risk anyway.
+    "DEFAULT_THROTTLE_CLASSES": ["oms.api.throttles.AnonThrottle", "oms.api.throttles.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "120/min"),
+        "user": os.environ.get("API_THROTTLE_USER", "5000/s"),
+        "auth_token": os.environ.get("API_THROTTLE_AUTH_TOKEN", "10/min"),  # password exchanges per address
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smart Trading OMS/EMS API",
@@ -144,6 +244,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation declares its error answers with the shared ErrorResponse shape (oms.api.schema).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],  # the API is JSON (forms are the browser's pages)
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "oms.api.schema.declare_error_responses"],
 }
 
 # Row history (django-pghistory): copied foreign keys are not indexed (each index costs every order
@@ -173,14 +276,30 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "audit-verify-hourly": {"task": "oms.tasks.audit_verify_task", "schedule": 3600.0},
+    # Anchors the audit chain's head outside its table every minute; a run that waited past the next is dropped.
+    "audit-checkpoint-every-minute": {"task": "oms.tasks.audit_checkpoint_task", "schedule": 60.0, "options": {"expires": 55.0}},
+    # The risk reference price follows the market model; a refresh that waited past the next one is dropped.
+    "market-prices-refresh": {"task": "ems.tasks.market_prices_refresh", "schedule": 2.0, "options": {"expires": 2.0}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# Audit checkpoints (README, "Security › Audit trail"): the HMAC key that signs the chain's head lives here,
+# never in the database. Empty: derived from SECRET_KEY under key id "dev" (development only; every process
+# must then share SECRET_KEY). Retired keys stay listed ("id:key,id:key") so what they signed still verifies.
+# The checkpoint file is the copy kept outside the database: in a scale-out, storage every process shares.
+AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
+AUDIT_HMAC_KEY_ID = os.environ.get("AUDIT_HMAC_KEY_ID") or ("k1" if AUDIT_HMAC_KEY else "dev")
+AUDIT_HMAC_RETIRED_KEYS = dict(i.split(":", 1) for i in os.environ.get("AUDIT_HMAC_RETIRED_KEYS", "").split(",") if ":" in i)
+AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE") or runtime.DATA_DIR / "audit" / "checkpoints.jsonl")
 
 # Market simulation: wall time -> market time. 60x: a 6.5 h trading day passes in 6.5 minutes.
 SIM_SPEED = float(os.environ.get("SIM_SPEED", "60"))
 SIM_SEED = int(os.environ.get("SIM_SEED", "20261121"))
 # Wall-clock instant (unix seconds) at which simulated day 0 opens; default: the start of the current UTC day.
 SIM_ANCHOR = float(os.environ["SIM_ANCHOR"]) if os.environ.get("SIM_ANCHOR") else None
+# Pre-trade risk measures orders against the live market mid while it is at most this old (wall seconds;
+# refreshed every 2 s), else against the instrument's static reference price.
+RISK_PRICE_MAX_AGE_S = int(os.environ.get("RISK_PRICE_MAX_AGE_S", "30"))
 
 
 LOGGING = {
@@ -189,5 +308,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # 4xx answers are part of the API contract (denials, validation), not server problems.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"},
+                # django-axes: each failed sign-in and lockout (WARNING), not its bookkeeping (INFO).
+                "axes": {"level": "WARNING"}},
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.conf import settings
 from ems.services import venue_profiles
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
 from oms.models import Instrument
+from oms.services.market_price import PriceTick
 
 RECENT_PRINTS = 25
 CHART_MINUTES = 60
@@ -46,6 +48,36 @@ def market_for(instrument: Instrument, day: int, venues=None) -> Market:
     """The simulated market of ``instrument`` on ``day`` over the active venues."""
     venues = venue_profiles() if venues is None else venues
     return _market(instrument_params(instrument), settings.SIM_SEED, day, venues)
+
+
+def market_prices(instruments, *, wall: float | None = None, venues=None) -> list[PriceTick]:
+    """The consolidated bid/ask, mid and last print of each instrument at wall time ``wall`` (default now).
+
+    What the market-data page shows at that moment (same clock, same model), as the OMS stores it for
+    pre-trade risk. The ticks are stamped with ``wall`` itself, at µs precision, so that the market
+    state behind a stored price can be recomputed exactly from its ``as_of``. An instrument whose book
+    has an empty side (no lit venue, or a side we swept) gets no tick: its last price stays and ages.
+    """
+    as_of = datetime.now(UTC) if wall is None else datetime.fromtimestamp(wall, UTC)
+    mt = live_clock().market_time(as_of.timestamp())
+    t = min(mt.t_us, SESSION_US)
+    venues = venue_profiles() if venues is None else venues
+    ticks = []
+    for instrument in instruments:
+        market = market_for(instrument, mt.day, venues)
+        bbo = market.bbo(t)
+        if math.isnan(bbo.bid) or math.isnan(bbo.ask):
+            continue
+        bid, ask = _decimal(bbo.bid), _decimal(bbo.ask)
+        _, n_prints = market.print_range(0, t + 1)
+        last = _decimal(market.price(int(market.print_ticks(n_prints - 1, n_prints)[0]))) if n_prints else None
+        ticks.append(PriceTick(instrument.id, bid, ask, (bid + ask) / 2, last, as_of))
+    return ticks
+
+
+def _decimal(price: float) -> Decimal:
+    # Prices come off the tick grid rounded to the tick's decimals: their shortest repr is the exact price.
+    return Decimal(repr(price))
 
 
 def _px(x: float | None, decimals: int = 6) -> float | None:

@@ -8,4 +8,4 @@ class OmsConfig(AppConfig):
     verbose_name = "Order management"
 
     def ready(self):
-        from oms import auth_audit  # noqa: F401  (connects the sign-in audit receivers)
+        from oms import auth_audit, checks  # noqa: F401  (sign-in audit receivers; deployment checks)

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from oms import roles
 from oms.models import Instrument, Portfolio, RestrictedInstrument, RiskLimit
+from oms.roles import Actor
+from oms.services.tokens import api_token_issue
 
 # symbol, name, reference price, ADV (shares/day), daily volatility, spread (bps)
 INSTRUMENTS = [
@@ -96,12 +97,14 @@ def seed_demo() -> dict:
         instrument=Instrument.objects.get(symbol="NFLX"), portfolio=None,
         defaults={"reason": "On the firm's restricted list (pending corporate action)"},
     )
-    token, _ = Token.objects.get_or_create(user=users[API_CLIENT])
+    # The token printed for the demo must work: an expired one (an old database) is replaced, audited.
+    token = api_token_issue(user=users[API_CLIENT], actor=Actor.system("seed_demo"))
 
     from django.apps import apps
 
     if apps.is_installed("ems"):
-        from ems.demo import seed_venues
+        from ems.demo import seed_market_prices, seed_venues
 
         seed_venues()
+        seed_market_prices()
     return {"accounts": [(u, r or "admin", p) for u, r, p in ACCOUNTS], "api_token": token.key, "api_client": API_CLIENT}

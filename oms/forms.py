@@ -3,7 +3,38 @@ forms only parse the query strings of the search pages."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
+
+# The order fields as a person reads them: the ticket's labels, and the words that replace the API's field
+# names in error messages shown in the browser (the API keeps the field names, in ``field``).
+ORDER_FIELD_LABELS = {
+    "client_order_id": "Client order id",
+    "portfolio": "Portfolio",
+    "instrument": "Instrument",
+    "side": "Side",
+    "quantity": "Quantity",
+    "order_type": "Order type",
+    "limit_price": "Limit price",
+    "time_in_force": "Time in force",
+    "urgency": "Urgency",
+    "strategy": "Strategy",
+    "start_time": "Start time",
+    "end_time": "End time",
+    "max_participation": "Max participation",
+}
+_FIELD_NAME_RE = re.compile(r"\b(" + "|".join(ORDER_FIELD_LABELS) + r")\b")
+
+
+def with_field_labels(text: str) -> str:
+    """Say "Limit price is required", not "limit_price is required": a label opens the sentence, lower case inside it."""
+
+    def label(match: re.Match) -> str:
+        human = ORDER_FIELD_LABELS[match.group(1)]
+        return human if match.start() == 0 else human.lower()
+
+    return _FIELD_NAME_RE.sub(label, text)
 
 # datetime-local inputs send "YYYY-MM-DDTHH:MM[:SS]"; the site runs in UTC, so naive values are UTC.
 _DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S")

@@ -280,6 +280,31 @@ class AuditCheckpoint(models.Model):
         return f"checkpoint #{self.pk} at seq {self.seq}"
 
 
+class AuditSeqHighWater(models.Model):
+    """The highest audit ``seq`` ever handed out (a single row, moved by ``oms_audit_head``).
+
+    New events are numbered above both this mark and the table's head, so a seq freed by deleting the
+    newest events is never handed out again and the gap stays visible. The database refuses to lower the
+    mark or delete the row; it moves in the transaction of the events it numbers, so a rollback leaves no gap.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_seq_high_water_single_row")]
+        triggers = [
+            pgtrigger.Protect(name="audit_seq_high_water_kept", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="audit_seq_high_water_never_lowered", operation=pgtrigger.Update,
+                condition=pgtrigger.Q(new__seq__lt=pgtrigger.F("old__seq")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"audit seq high-water {self.seq}"
+
+
 class MarketPrice(models.Model):
     """The latest market price of an instrument, kept current from the market model through an OMS service.
 

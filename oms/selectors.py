@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
 
-from oms.models import AuditEvent, Instrument, Order
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from oms.models import AuditEvent, Instrument, MarketPrice, Order
 from oms.roles import visible_portfolios
+from oms.services import risk
 
 
 def order_list(*, user) -> QuerySet[Order]:
@@ -27,7 +31,25 @@ def order_events(*, order: Order) -> QuerySet[AuditEvent]:
 
 
 def instrument_list() -> QuerySet[Instrument]:
-    return Instrument.objects.filter(is_active=True).order_by("symbol")
+    """Active instruments with their latest market price (``instrument.market_price``, if any), by symbol."""
+    return Instrument.objects.filter(is_active=True).select_related("market_price").order_by("symbol")
+
+
+def risk_references(instruments, *, now: datetime | None = None) -> dict[int, risk.RiskReference]:
+    """The price pre-trade risk would measure an order in each instrument against now (one query).
+
+    The same rule as the intake applies (``risk.risk_reference``), so the ticket shows the price the
+    order will be checked against.
+    """
+    now = now or timezone.now()
+    instruments = list(instruments)
+    marks = {
+        iid: (mid, as_of)
+        for iid, mid, as_of in MarketPrice.objects.filter(instrument_id__in=[i.id for i in instruments]).values_list(
+            "instrument_id", "mid", "as_of"
+        )
+    }
+    return {i.id: risk.risk_reference(i, marks.get(i.id), now) for i in instruments}
 
 
 def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -19,12 +20,13 @@ from django.views.decorators.http import require_GET, require_POST
 from oms import roles, selectors
 from oms.api.filters import OrderFilter
 from oms.errors import DomainError, RiskDenied, ValidationFailed
-from oms.forms import AuditFilterForm
+from oms.forms import ORDER_FIELD_LABELS, AuditFilterForm, with_field_labels
 from oms.models import OrderType, Side, Strategy, TimeInForce, Urgency
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit
 from oms.services.audit import canonical_json
 from oms.services.intake import new_client_order_id
+from oms.services.risk import price_text
 from oms.states import CANCELLABLE, OrderStatus
 
 BLOTTER_CAP = 200  # newest orders the blotter shows; the header says how many match in all
@@ -71,7 +73,7 @@ def audit_reader_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not roles.can_read_audit(request.user):
-            return render(request, "oms/forbidden.html", {"message": "The audit trail is for compliance."}, status=403)
+            return render(request, "403.html", {"message": "The audit trail is for compliance."}, status=403)
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)
@@ -138,6 +140,8 @@ def _ticket(user, *, values=None, client_order_id=None, errors=None, top_errors=
         "notice": notice,
         "portfolios": roles.tradable_portfolios(user).order_by("code"),
         "choices": TICKET_CHOICES,
+        "labels": ORDER_FIELD_LABELS,
+        "risk_prices": _risk_prices(),
     }
 
 
@@ -164,12 +168,31 @@ def _messages(error: DomainError | None) -> tuple[dict[str, list[dict]], list[di
     if isinstance(error, ValidationFailed):
         for field, problems in error.errors.items():
             for p in problems:
-                put(field, {"code": p["code"], "detail": p["detail"]})
+                put(field, {"code": p["code"], "detail": with_field_labels(p["detail"])})
     elif isinstance(error, RiskDenied):
-        put(error.field, {"code": error.code, "detail": error.detail, "denied": True})
+        put(error.field, {"code": error.code, "detail": with_field_labels(error.detail), "denied": True})
     elif error is not None:
-        top.append({"code": error.code, "detail": error.detail})
+        top.append({"code": error.code, "detail": with_field_labels(error.detail)})
     return by_field, top
+
+
+@login_required
+@require_GET
+def ticket_prices(request):
+    """The price pre-trade risk would check an order in each instrument against now (JSON for the ticket)."""
+    return JsonResponse(_risk_prices())
+
+
+def _risk_prices() -> dict:
+    # Rendered into the ticket too (json_script), so the first paint already shows the live price.
+    instruments = list(selectors.instrument_list())
+    references = selectors.risk_references(instruments)
+    return {"max_age_s": settings.RISK_PRICE_MAX_AGE_S, "prices": {i.symbol: _price_json(references[i.id]) for i in instruments}}
+
+
+def _price_json(ref) -> dict:
+    return {"price": price_text(ref.price), "source": ref.source, "detail": ref.describe(),
+            "as_of": ref.as_of.isoformat() if ref.as_of else None}
 
 
 @login_required
@@ -188,7 +211,11 @@ def order_ticket(request):
         notice = {"kind": "ok", "order": order, "text": f"Order {order.id} {verb}"}
         ticket = _ticket(request.user, values={"portfolio": values["portfolio"]}, notice=notice)
     else:
-        notice = {"kind": "denied", "order": order, "text": f"Order {order.id} denied"} if result.outcome == "denied" else None
+        notice = None
+        if result.outcome == "denied":
+            # The whole reason, under the send button: the field's own line may only have room for its start.
+            notice = {"kind": "denied", "order": order, "text": f"Order {order.id} denied",
+                      "detail": with_field_labels(result.error.detail), "code": result.error.code}
         # Once an order is stored under this id (denied, or a conflicting resend), a retry needs a new id.
         fresh = order is not None or (isinstance(result.error, ValidationFailed) and "client_order_id" in result.error.errors)
         ticket = _ticket(request.user, values=values, client_order_id=None if fresh else client_order_id,
@@ -248,5 +275,5 @@ def audit_search(request):
 @audit_reader_required
 @require_POST
 def audit_verify_view(request):
-    """Recompute the hash chain and say whether it is intact."""
+    """Verify the hash chain against its signed checkpoints and say whether it is intact (anchoring it if so)."""
     return render(request, "oms/_verify_result.html", {"result": audit_verify()})

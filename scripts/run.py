@@ -20,6 +20,7 @@ from config import runtime  # noqa: E402
 
 def main() -> int:
     runtime.configure()
+    runtime.ensure_secret_key()  # kept in .data/secret_key; SECRET_KEY in the environment wins
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     host = env.get("HOST", "127.0.0.1")
     port = env.get("PORT", "8000")

@@ -51,6 +51,27 @@ def _isolated_channel_prefix(request):
     layers.channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache_prefix(request):
+    # Each test gets its own keys in the shared Redis cache: API throttle counts and sign-in flags start at zero.
+    if _django_plugin(request.config):
+        settings = request.getfixturevalue("settings")
+        default = {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}"}
+        settings.CACHES = {**settings.CACHES, "default": default}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_audit_checkpoint_file(request, tmp_path_factory):
+    # Each test gets its own checkpoint file, as it gets its own (rolled back or flushed) checkpoint table:
+    # a line left by another test would be reported as a checkpoint missing from the table.
+    if not _django_plugin(request.config):
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path_factory.getbasetemp() / "audit-checkpoints" / f"{uuid.uuid4().hex}.jsonl"
+    yield
+
+
 @pytest.fixture
 def instrument(db):
     from tests.factories import InstrumentFactory

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
 from oms.errors import DomainError
@@ -20,6 +22,11 @@ _CODES = {
     exceptions.ParseError: "parse_error",
     exceptions.Throttled: "throttled",
 }
+
+
+def field_error(field: str, code: str, detail: str) -> dict:
+    """A ValidationError detail naming one field, with a stable code."""
+    return {field: [ErrorDetail(detail, code=code)]}
 
 
 def _flatten(detail) -> dict[str, list[dict]]:
@@ -40,6 +47,8 @@ def exception_handler(exc, context):
         return Response({"code": "order.illegal_transition", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         field = next(iter(errors))

@@ -1,10 +1,34 @@
 import django_filters
+from django import forms
 
-from oms.models import AuditEvent, Order, Side
+from oms.models import AuditEvent, Instrument, Order, Side
 from oms.states import OrderStatus
 
 
-class OrderFilter(django_filters.FilterSet):
+class StrictFilterForm(forms.Form):
+    """A typed filter given but blank (``created_after=``, ``side=``) is an error, not "no filter".
+
+    The schema types these parameters (date-time, enum), and an empty string is none of them. Text filters
+    may be blank. The browser blotter shares the filter set: there a refused filter is simply not applied.
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field in self.fields.items():
+            if isinstance(field, forms.CharField) or name not in self.data:
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+            if any(v == "" for v in values):
+                self.add_error(name, forms.ValidationError(f"{name} must not be blank", code="blank"))
+        return cleaned
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    class Meta:
+        form = StrictFilterForm
+
+
+class OrderFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices, help_text="Repeat for several")
     instrument = django_filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact")
     portfolio = django_filters.CharFilter(field_name="portfolio__code")
@@ -13,12 +37,12 @@ class OrderFilter(django_filters.FilterSet):
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
-    class Meta:
+    class Meta(StrictFilterSet.Meta):
         model = Order
         fields = ["status", "instrument", "portfolio", "side", "client_order_id", "created_after", "created_before"]
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(StrictFilterSet):
     object_type = django_filters.CharFilter()
     object_id = django_filters.CharFilter()
     actor = django_filters.CharFilter()
@@ -26,6 +50,15 @@ class AuditEventFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
-    class Meta:
+    class Meta(StrictFilterSet.Meta):
         model = AuditEvent
         fields = ["object_type", "object_id", "actor", "event_type", "since", "until"]
+
+
+class InstrumentFilter(StrictFilterSet):
+    symbol = django_filters.CharFilter()
+    currency = django_filters.CharFilter()
+
+    class Meta(StrictFilterSet.Meta):
+        model = Instrument
+        fields = ["symbol", "currency"]

@@ -4,13 +4,28 @@ import copy
 
 from rest_framework import serializers
 
-from oms.models import AuditEvent, Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
+from oms.models import AuditEvent, Instrument, MarketPrice, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
+
+
+class MarketPriceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MarketPrice
+        fields = ["bid", "ask", "mid", "as_of"]
 
 
 class InstrumentSerializer(serializers.ModelSerializer):
+    market_price = MarketPriceSerializer(
+        read_only=True, allow_null=True,
+        help_text="Latest simulated market price (null before the first refresh). Pre-trade risk measures orders "
+                  "against its mid while it is fresher than RISK_PRICE_MAX_AGE_S, else against reference_price.",
+    )
+
     class Meta:
         model = Instrument
-        fields = ["symbol", "name", "currency", "reference_price", "adv", "daily_volatility", "spread_bps", "tick_size", "lot_size"]
+        fields = [
+            "symbol", "name", "currency", "reference_price", "adv", "daily_volatility", "spread_bps", "tick_size", "lot_size",
+            "market_price",
+        ]
 
 
 class PortfolioSerializer(serializers.ModelSerializer):
@@ -131,9 +146,23 @@ class BulkItemResultSerializer(serializers.Serializer):
     code = serializers.CharField(required=False)
     detail = serializers.CharField(required=False)
     field = serializers.CharField(required=False)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.DictField()), required=False,
+                                   help_text="validation_error: the problems of each field, as in ErrorResponse")
 
 
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
+class _FieldProblemSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: required, invalid, invalid_characters, ...")
     detail = serializers.CharField()
-    field = serializers.CharField(required=False)
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    """Every API error: a stable ``code``, a human ``detail``, and for input errors the fields at fault."""
+
+    code = serializers.CharField(help_text="Stable, machine-readable (validation_error, not_found, risk.*, ...)")
+    detail = serializers.CharField()
+    field = serializers.CharField(required=False, help_text="The first field at fault, when one is")
+    errors = serializers.DictField(child=_FieldProblemSerializer(many=True), required=False,
+                                   help_text="validation_error: every field at fault and its problems")
+
+
+ErrorSerializer = ErrorResponseSerializer  # the name the views used first

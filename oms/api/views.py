@@ -3,67 +3,110 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oms import roles, selectors
 from oms.api import serializers as s
-from oms.api.filters import AuditEventFilter, OrderFilter
+from oms.api.authentication import SignInLocked
+from oms.api.filters import AuditEventFilter, InstrumentFilter, OrderFilter
 from oms.api.permissions import CanReadAudit, HasRole
+from oms.api.throttles import AuthTokenThrottle
 from oms.errors import DomainError, ValidationFailed
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit, orders_submit
+from oms.services.intake import CLIENT_ORDER_ID_RE, has_invalid_characters
+from oms.services.tokens import api_token_issue, token_expires_at
+from oms.signin import client_ip, lockout_detail, lockout_retry_after
 
 MAX_BULK = 5000
+# Routes match only well-formed keys, so "/api/orders/abc/cancel/" or "/api/instruments/%00/" is a 404 from
+# the router before any of it reaches int() or SQL.
+ID_REGEX = r"[0-9]{1,18}"  # a bigint
+MAX_ID = 10**18 - 1
+SYMBOL_REGEX = r"[A-Za-z0-9._\-]{1,16}"
+PORTFOLIO_CODE_REGEX = r"[A-Za-z0-9._\-]{1,32}"
 
 
 class TokenApi(APIView):
-    """Exchange a username and password for an API token (``Authorization: Token <key>``)."""
+    """Exchange a username and password for an API token (``Authorization: Token <key>``) and its expiry.
+
+    The user's current token is returned until it expires; then a new one is issued (oms.services.tokens).
+    """
 
     permission_classes = [AllowAny]
     authentication_classes = []
+    # Per client address, before the password is hashed; lockouts per username and address: oms.signin.
+    throttle_classes = [AuthTokenThrottle]
 
     @extend_schema(
         request=inline_serializer("TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}),
-        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: s.ErrorSerializer},
+        responses={
+            200: inline_serializer("TokenResponse", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField(allow_null=True)}),
+            400: s.ErrorSerializer,
+            429: OpenApiResponse(s.ErrorSerializer, description="`auth.locked_out` (too many failed sign-ins) or `throttled`; see Retry-After"),
+        },
     )
     def post(self, request):
-        username, password = request.data.get("username"), request.data.get("password")
-        if not username or not password:
-            raise ValidationFailed({"username" if not username else "password": [{"code": "required", "detail": "username and password are required"}]})
+        data = request.data if isinstance(request.data, dict) else {}
+        username, password = data.get("username"), data.get("password")
+        for name, value in (("username", username), ("password", password)):
+            if not value or not isinstance(value, str):
+                raise ValidationFailed({name: [{"code": "required", "detail": "username and password are required (strings)"}]})
+            if has_invalid_characters(value):  # a NUL would fail in SQL, a lone surrogate in the password hasher
+                raise ValidationFailed({name: [{"code": "invalid_characters", "detail": f"{name} must not contain control characters or invalid Unicode"}]})
         user = authenticate(request, username=username, password=password)
+        if getattr(request, "axes_locked_out", False):
+            retry_after = lockout_retry_after(username, client_ip(request))
+            raise SignInLocked(lockout_detail(retry_after), retry_after)
         if user is None or not user.is_active:
             raise DomainError("auth.invalid_credentials", "Unable to log in with these credentials", status=400)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token = api_token_issue(user=user, actor=Actor.for_user(user, "api"))
+        return Response({"token": token.key, "expires_at": token_expires_at(token)})
 
 
+@extend_schema_view(
+    list=extend_schema(summary="Instruments", responses={200: s.InstrumentSerializer(many=True)}),
+    retrieve=extend_schema(summary="One instrument by symbol", responses={200: s.InstrumentSerializer}),
+)
 class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
     """Instruments a client may trade, with their reference figures."""
 
     serializer_class = s.InstrumentSerializer
     permission_classes = [HasRole]
     lookup_field = "symbol"
-    filterset_fields = ["symbol", "currency"]
+    lookup_value_regex = SYMBOL_REGEX
+    filterset_class = InstrumentFilter
 
     def get_queryset(self):
         return selectors.instrument_list()
 
 
+@extend_schema_view(
+    list=extend_schema(summary="Portfolios you may see", responses={200: s.PortfolioSerializer(many=True)}),
+    retrieve=extend_schema(summary="One portfolio by code", responses={200: s.PortfolioSerializer}),
+)
 class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
     """Portfolios this user or client may trade (traders: all; compliance: all, read-only)."""
 
     serializer_class = s.PortfolioSerializer
     permission_classes = [HasRole]
     lookup_field = "code"
+    lookup_value_regex = PORTFOLIO_CODE_REGEX
 
     def get_queryset(self):
         return roles.visible_portfolios(self.request.user).order_by("code")
+
+
+def _echoed_client_order_id(item) -> str | None:
+    # Echo the item's id only when it is a valid one: a lone surrogate cannot even be encoded in the answer.
+    coid = item.get("client_order_id") if isinstance(item, dict) else None
+    return coid if isinstance(coid, str) and CLIENT_ORDER_ID_RE.fullmatch(coid) else None
 
 
 def _result_response(result) -> Response:
@@ -75,11 +118,17 @@ def _result_response(result) -> Response:
     return Response(s.OrderSerializer(result.order).data, status=result.http_status)
 
 
+@extend_schema_view(
+    list=extend_schema(summary="Orders you may see, newest first", responses={200: s.OrderSerializer(many=True)}),
+    retrieve=extend_schema(summary="One order with its fills, allocations and audit events", responses={200: s.OrderDetailSerializer}),
+)
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Orders: submit (single and bulk, idempotent on client_order_id), list, detail, cancel."""
 
     permission_classes = [HasRole]
     filterset_class = OrderFilter
+    lookup_value_regex = ID_REGEX
+    parser_classes = [JSONParser]  # the API takes JSON; a form body is a 415, as the schema says
 
     def get_queryset(self):
         return selectors.order_list(user=self.request.user)
@@ -104,7 +153,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         request=s.OrderInputSerializer(many=True),
-        responses={207: inline_serializer("BulkResult", {"results": s.BulkItemResultSerializer(many=True)})},
+        responses={
+            207: inline_serializer("BulkResult", {"results": s.BulkItemResultSerializer(many=True)}),
+            400: OpenApiResponse(s.ErrorSerializer, description="Not a list of 1 to 5000 orders (each item is answered on its own in the 207)"),
+        },
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request):
@@ -120,7 +172,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             row = {
                 "index": r.index, "status": r.http_status,
                 "id": r.order.id if r.order else None,
-                "client_order_id": r.order.client_order_id if r.order else (items[r.index].get("client_order_id") if isinstance(items[r.index], dict) else None),
+                "client_order_id": r.order.client_order_id if r.order else _echoed_client_order_id(items[r.index]),
                 "order_status": r.order.status if r.order else None,
             }
             if r.error is not None:
@@ -128,7 +180,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             out.append(row)
         return Response({"results": out}, status=207)
 
-    @extend_schema(request=None, responses={200: s.OrderSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer})
+    @extend_schema(request=None, responses={
+        200: s.OrderSerializer,
+        403: OpenApiResponse(s.ErrorSerializer, description="You may see this order but not cancel it"),
+        404: OpenApiResponse(s.ErrorSerializer, description="No such order among those you may see"),
+        409: OpenApiResponse(s.ErrorSerializer, description="order.not_cancellable: the order is no longer open"),
+    })
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel what is not yet filled."""
@@ -136,6 +193,14 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(s.OrderSerializer(order).data)
 
 
+# One class, an instance per field: a serializer bound under two field names keeps only the last.
+_AuditCheckpoint = type(inline_serializer("AuditCheckpoint", {
+    "id": serializers.IntegerField(), "seq": serializers.IntegerField(), "head_hash": serializers.CharField(),
+    "event_count": serializers.IntegerField(), "created_at": serializers.DateTimeField(),
+}))
+
+
+@extend_schema_view(list=extend_schema(summary="Audit events (compliance only)", responses={200: s.AuditEventSerializer(many=True)}))
 class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The audit trail (compliance only), newest first."""
 
@@ -148,11 +213,25 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses={200: inline_serializer("AuditVerify", {
         "ok": serializers.BooleanField(), "checked": serializers.IntegerField(),
-        "broken_seq": serializers.IntegerField(allow_null=True), "problem": serializers.CharField(),
+        "broken_seq": serializers.IntegerField(allow_null=True),
+        "code": serializers.CharField(help_text="Stable code of the primary problem, e.g. audit.tail_truncated; empty when ok"),
+        "problem": serializers.CharField(), "head_seq": serializers.IntegerField(allow_null=True),
+        "checkpoints": serializers.IntegerField(help_text="Validly signed checkpoints the chain was checked against"),
+        "last_good_checkpoint": _AuditCheckpoint(allow_null=True), "checkpoint_written": _AuditCheckpoint(allow_null=True),
+        "problems": inline_serializer("AuditProblem", {
+            "code": serializers.CharField(), "seq": serializers.IntegerField(allow_null=True), "detail": serializers.CharField(),
+        }, many=True),
+        "problem_count": serializers.IntegerField(),
+        "orphans": inline_serializer("AuditOrphans", {
+            "object_type": serializers.CharField(), "count": serializers.IntegerField(), "ids": serializers.ListField(child=serializers.CharField()),
+        }, many=True),
     })})
     @action(detail=False, methods=["get"])
     def verify(self, request):
-        """Recompute the hash chain: OK, or the first broken link."""
+        """Verify the hash chain against every signed checkpoint and cross-check creation events.
+
+        An intact chain is anchored by a new checkpoint of its head (when the head has moved).
+        """
         return Response(audit_verify().as_dict(), status=status.HTTP_200_OK)
 
 

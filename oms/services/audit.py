@@ -1,4 +1,8 @@
-"""The audit trail: append-only, hash-chained, written inside the caller's transaction."""
+"""The audit trail: append-only, hash-chained, written inside the caller's transaction.
+
+The chain is recomputed by ``chain_walk`` here; ``audit_checkpoint`` anchors its head outside the table and
+``audit_verification`` checks the chain against those anchors.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -85,9 +89,11 @@ def audit_write(prepared: list[tuple]) -> list[dict]:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("the audit trail is written inside the transaction of the change it records")
     with connection.cursor() as cur:
-        cur.execute("SELECT seq, hash FROM oms_audit_head(%s)", [AUDIT_CHAIN_LOCK])
-        row = cur.fetchone()
-    seq, prev = (row[0], row[1]) if row and row[0] is not None else (0, GENESIS_HASH)
+        # Reserves the seqs above the highest ever handed out (0006_audit_seq_high_water): after the newest
+        # events were deleted, the next one is numbered past them and links to the survivor, so the gap stays.
+        cur.execute("SELECT seq, hash FROM oms_audit_head(%s, %s)", [AUDIT_CHAIN_LOCK, len(prepared)])
+        seq, prev = cur.fetchone()
+    prev = prev or GENESIS_HASH
     ts = timezone.now()
     rows = []
     for head, body, before_text, after_text, reason in prepared:
@@ -118,34 +124,54 @@ def audit_record(*, actor: Actor, event_type: str, object_type: str, object_id, 
     return AuditEvent.objects.get(seq=row["seq"])
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    broken_seq: int | None = None
-    problem: str = ""
+# What the chain walk reads of each event, in this order.
+CHAIN_FIELDS = (
+    "seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id",
+    "before", "after", "reason", "prev_hash", "hash",
+)
+
+
+class Problem(NamedTuple):
+    """One thing verification found: a stable ``code``, the event seq it concerns (if any), a sentence."""
+
+    code: str
+    seq: int | None
+    detail: str
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "checked": self.checked, "broken_seq": self.broken_seq, "problem": self.problem}
+        return {"code": self.code, "seq": self.seq, "detail": self.detail}
 
 
-def audit_verify() -> VerifyResult:
-    """Recompute the chain from the first event; report OK or the first broken link."""
-    prev, expected_seq, checked = GENESIS_HASH, 1, 0
-    rows = AuditEvent.objects.order_by("seq").values_list(
-        "seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id",
-        "before", "after", "reason", "prev_hash", "hash",
-    )
-    for seq, ts, actor, actor_type, source, event_type, object_type, object_id, before, after, reason, prev_hash, digest in rows.iterator(chunk_size=5000):
-        if seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq, f"event #{expected_seq} is missing (next is #{seq})")
-        if prev_hash != prev:
-            return VerifyResult(False, checked, seq, f"event #{seq} does not link to event #{seq - 1}")
+NO_PROBLEMS: tuple[Problem, ...] = ()
+
+
+def chain_rows(*, after_seq: int = 0):
+    """The events after ``after_seq`` in chain order, streamed (the chain may hold millions)."""
+    rows = AuditEvent.objects.filter(seq__gt=after_seq).order_by("seq").values_list(*CHAIN_FIELDS)
+    return rows.iterator(chunk_size=5000)
+
+
+def chain_walk(rows, *, prev_hash: str = GENESIS_HASH, next_seq: int = 1):
+    """Recompute the chain over ``rows`` (``CHAIN_FIELDS`` in seq order): yield ``(seq, hash, problems)``.
+
+    ``problems`` is a tuple of ``Problem``, empty for an event that follows the one before it.
+    The walk goes on past a problem, from the row as stored, so later breaks and the hashes at later
+    checkpoints are still seen.
+    """
+    prev, expected = prev_hash, next_seq
+    for seq, ts, actor, actor_type, source, event_type, object_type, object_id, before, after, reason, stored_prev, digest in rows:
+        problems = NO_PROBLEMS
+        if seq != expected:
+            gone = f"event #{expected} is missing" if seq == expected + 1 else f"events #{expected}..#{seq - 1} are missing"
+            problems = (Problem("audit.event_missing", expected, f"{gone} (next is #{seq})"),)
+        elif stored_prev != prev:
+            problems = (Problem("audit.link_broken", seq, f"event #{seq} does not link to event #{seq - 1}"),)
+        # Checked against its own stored link, so an event right after a gap or a broken link is still checked.
         recomputed = event_digest(
-            prev, seq=seq, ts=ts, actor=actor, actor_type=actor_type, source=source, event_type=event_type,
+            stored_prev, seq=seq, ts=ts, actor=actor, actor_type=actor_type, source=source, event_type=event_type,
             object_type=object_type, object_id=object_id, before=before, after=after, reason=reason,
         )
         if recomputed != digest:
-            return VerifyResult(False, checked, seq, f"event #{seq} was altered after it was written")
-        prev, expected_seq, checked = digest, seq + 1, checked + 1
-    return VerifyResult(True, checked)
+            problems = (*problems, Problem("audit.event_altered", seq, f"event #{seq} was altered after it was written"))
+        yield seq, digest, problems
+        prev, expected = digest, seq + 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
@@ -28,8 +28,14 @@ ORDER_FIELDS = (
     "client_order_id", "portfolio", "instrument", "side", "quantity", "order_type", "limit_price",
     "time_in_force", "urgency", "strategy", "start_time", "end_time", "max_participation",
 )
-CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
-ASCII_DIGITS_RE = re.compile(r"[0-9]+")
+# fullmatch only: with match(), "$" also matches before a trailing newline.
+CLIENT_ORDER_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+# NUL and the other C0 controls, and lone surrogates (a string that cannot be encoded as UTF-8): PostgreSQL
+# text refuses NUL, the JSON renderer cannot encode a surrogate, and no field of an order needs either.
+INVALID_CHARACTERS_RE = re.compile("[\x00-\x1f\ud800-\udfff]")
+# An optional minus sign is parsed, so that "-5" is told it must be positive (it is a whole number).
+ASCII_DIGITS_RE = re.compile(r"-?[0-9]+")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_QUANTITY = 10**12  # shares; far above any real order, far below the bigint column
 PRICE_BOUND = Decimal(10) ** 12  # numeric(18, 6)
 # Choice values, computed once (the enums' .values builds a new list on every access).
@@ -54,10 +60,16 @@ class OrderRequest:
     start_time: datetime | None
     end_time: datetime | None
     max_participation: Decimal | None
+    # The price risk measures this order against (live mid or static fallback); set by orders_submit.
+    reference: risk.RiskReference | None = None
+
+    @property
+    def risk_reference(self) -> risk.RiskReference:
+        return self.reference if self.reference is not None else risk.static_reference(self.instrument)
 
     @property
     def notional(self) -> Decimal:
-        px = self.limit_price if self.limit_price is not None else self.instrument.reference_price
+        px = self.limit_price if self.limit_price is not None else self.risk_reference.price
         return (Decimal(self.quantity) * px).quantize(Decimal("0.01"))
 
     @property
@@ -161,6 +173,29 @@ def _datetime(data, errors, field) -> datetime | None:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
+def has_invalid_characters(value: str) -> bool:
+    """Whether a string holds a control character or a lone surrogate (see INVALID_CHARACTERS_RE)."""
+    return INVALID_CHARACTERS_RE.search(value) is not None
+
+
+def printable(value: str) -> str:
+    """``value`` if it is clean, else its escaped form: safe to echo in a message, a log or a JSON key."""
+    return value if not has_invalid_characters(value) else value.encode("unicode_escape").decode("ascii")
+
+
+def _refuse_invalid_characters(data: dict, errors: _Errors) -> dict:
+    """Report every key or string value holding invalid characters, and leave them out of further parsing."""
+    clean = {}
+    for key, value in data.items():
+        if has_invalid_characters(key):
+            errors.add(printable(key), "invalid_characters", "Field names must not contain control characters or invalid Unicode")
+        elif isinstance(value, str) and has_invalid_characters(value):
+            errors.add(key, "invalid_characters", f"{key} must not contain control characters or invalid Unicode")
+        else:
+            clean[key] = value
+    return clean
+
+
 def parse_order(
     data, *, portfolios: dict[str, Portfolio], instruments: dict[str, Instrument], known_portfolios=frozenset(),
 ) -> OrderRequest:
@@ -172,13 +207,16 @@ def parse_order(
     if not isinstance(data, dict):
         raise ValidationFailed({"non_field_errors": [{"code": "invalid", "detail": "Each order must be a JSON object"}]})
     errors = _Errors()
+    data = _refuse_invalid_characters(data, errors)
     for unknown in sorted(set(data) - set(ORDER_FIELDS)):
         errors.add(unknown, "unknown_field", f"Unknown field {unknown!r}")
 
     coid = data.get("client_order_id")
-    if coid in (None, ""):
+    if "client_order_id" in errors.by_field:
+        pass  # invalid characters, reported above
+    elif coid in (None, ""):
         errors.add("client_order_id", "required", "client_order_id is required")
-    elif not isinstance(coid, str) or not CLIENT_ORDER_ID_RE.match(coid):
+    elif not isinstance(coid, str) or not CLIENT_ORDER_ID_RE.fullmatch(coid):
         errors.add("client_order_id", "invalid", "client_order_id: 1-64 characters of letters, digits and . _ : -")
 
     portfolio = None
@@ -216,7 +254,7 @@ def parse_order(
             errors.add("quantity", "invalid", "quantity must be a whole number of shares")
             quantity = None
         elif quantity <= 0:
-            errors.add("quantity", "invalid", "quantity must be greater than zero")
+            errors.add("quantity", "invalid", "quantity must be positive")
             quantity = None
         elif quantity > MAX_QUANTITY:
             errors.add("quantity", "max_value", f"quantity must be at most {MAX_QUANTITY:,}")
@@ -277,9 +315,10 @@ def orders_submit(*, user, actor: Actor, items: list, _throttled: dict[int, bool
     """
     source = actor.source
     now = timezone.now()
-    # One round trip: the reference-data stamp, which client order ids this source has used, and the
-    # day's credit usage of the portfolios named (as the cached reference data maps their codes).
-    stamp, existing_ids, usage = _first_read(source, items, now.date())
+    # One round trip: the reference-data stamp, which client order ids this source has used, the day's
+    # credit usage of the portfolios named and the market mids of the instruments named (as the cached
+    # reference data maps their codes and symbols).
+    stamp, existing_ids, usage, marks = _first_read(source, items, now.date())
     ref = refdata(stamp)
     allowed = tradable_portfolio_ids(user, ref)
     portfolios = ref.portfolios if allowed is None else {c: p for c, p in ref.portfolios.items() if p.id in allowed}
@@ -314,6 +353,7 @@ def orders_submit(*, user, actor: Actor, items: list, _throttled: dict[int, bool
             fresh.append((index, req))
 
     if fresh:
+        fresh = _with_references(fresh, marks, now)
         limits = risk.effective_limits({r.portfolio.id for _, r in fresh}, ref.limits)
         decisions, claimed, _throttled = _gate(fresh, limits, ref.restricted, source, _throttled)
         try:
@@ -383,31 +423,68 @@ def _gate(fresh, limits, restricted, source: str, known_throttled: dict[int, boo
     return decisions, claimed, throttled
 
 
-def _first_read(source: str, items: list, trade_date) -> tuple[int | None, list[int], risk.UsageSnapshot | None]:
-    """The reference-data stamp, the ids of orders already booked under the items' client order ids, and
-    the credit usage of the portfolios the items name (None when nothing is cached to map codes yet).
+# The latest market mid of the instruments with the given ids, one numeric array each: (id, mid, epoch seconds).
+MARKS_SQL = "SELECT ARRAY[instrument_id::numeric, mid, extract(epoch FROM as_of)] FROM oms_marketprice WHERE instrument_id = ANY(%s)"
+
+
+@dataclass(frozen=True)
+class MarketMarks:
+    """Market mids read ahead (in the first round trip) for the instruments in ``covers``: id -> (mid, as_of)."""
+
+    covers: frozenset[int]
+    marks: dict[int, tuple[Decimal, datetime]]
+
+
+def _first_read(source: str, items: list, trade_date) -> tuple[int | None, list[int], risk.UsageSnapshot | None, MarketMarks]:
+    """The reference-data stamp, the ids of orders already booked under the items' client order ids, the
+    credit usage of the portfolios the items name (None when nothing is cached to map codes yet), and the
+    latest market mids of the instruments they name (as far as the cached reference data maps their symbols).
 
     The ids are probed with one array parameter (a 1,000-item IN list costs more to plan than to run).
     """
-    coids = [i["client_order_id"] for i in items if isinstance(i, dict) and isinstance(i.get("client_order_id"), str)]
+    # Only well-formed ids and symbols reach SQL (a NUL byte or a lone surrogate would fail the whole
+    # batch there); the others are refused item by item by parse_order.
+    coids = [i["client_order_id"] for i in items
+             if isinstance(i, dict) and isinstance(i.get("client_order_id"), str) and CLIENT_ORDER_ID_RE.fullmatch(i["client_order_id"])]
     known = cached_refdata()
     pids = sorted({
         known.portfolios[i["portfolio"]].id for i in items
         if known is not None and isinstance(i, dict) and isinstance(i.get("portfolio"), str) and i["portfolio"] in known.portfolios
     })
+    symbols = sorted({i["instrument"].upper() for i in items
+                      if isinstance(i, dict) and isinstance(i.get("instrument"), str) and not has_invalid_characters(i["instrument"])})
+    iids = sorted({known.instruments[s].id for s in symbols if known is not None and s in known.instruments})
     with connection.cursor() as cur:
         cur.execute(
             f"""SELECT ({STAMP_SQL}),
                        ARRAY(SELECT id FROM oms_order WHERE source = %s AND client_order_id = ANY(%s)),
                        ARRAY(SELECT ARRAY[portfolio_id::numeric, gross_notional] FROM oms_portfoliodailyusage
-                             WHERE trade_date = %s AND portfolio_id = ANY(%s))""",
-            [source, coids, trade_date, pids],
+                             WHERE trade_date = %s AND portfolio_id = ANY(%s)),
+                       ARRAY({MARKS_SQL})""",
+            [source, coids, trade_date, pids, iids],
         )
-        stamp, ids, rows = cur.fetchone()
+        stamp, ids, rows, prices = cur.fetchone()
     usage = None
     if known is not None:
         usage = risk.UsageSnapshot(trade_date, frozenset(pids), {int(pid): gross for pid, gross in rows})
-    return stamp, ids, usage
+    return stamp, ids, usage, MarketMarks(frozenset(iids), _marks(prices))
+
+
+def _marks(rows) -> dict[int, tuple[Decimal, datetime]]:
+    return {int(iid): (mid, EPOCH + timedelta(microseconds=int(epoch * 1_000_000))) for iid, mid, epoch in rows}
+
+
+def _with_references(fresh: list[tuple[int, OrderRequest]], read_ahead: MarketMarks, now) -> list[tuple[int, OrderRequest]]:
+    """Give each order the price risk measures it against. Instruments the read-ahead did not cover (a cold
+    or stale reference-data cache) are read here, in one more query for the whole batch."""
+    marks = read_ahead.marks
+    missing = sorted({req.instrument.id for _, req in fresh} - read_ahead.covers)
+    if missing:
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT ARRAY({MARKS_SQL})", [missing])
+            marks = {**marks, **_marks(cur.fetchone()[0])}
+    return [(index, replace(req, reference=risk.risk_reference(req.instrument, marks.get(req.instrument.id), now)))
+            for index, req in fresh]
 
 
 def _existing_orders(ids: list[int]) -> dict[str, Order]:

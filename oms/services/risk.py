@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
@@ -36,6 +36,60 @@ RISK_CODES = {
 def plain(d: Decimal) -> str:
     """A Decimal for people: no trailing zeros and never exponent notation (100, 0.05, 10)."""
     return format(d.normalize(), "f")
+
+
+def price_text(d: Decimal) -> str:
+    """A price for people: at least two decimals, more only where the price has them (415.20, 456.775)."""
+    d = d.normalize()
+    return format(d if d.as_tuple().exponent < -2 else d.quantize(Decimal("0.01")), "f")
+
+
+# --- the price risk measures against ---------------------------------------------------------------
+
+MARKET, STATIC = "market", "reference"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskReference:
+    """The price pre-trade risk measures an order against, and where it came from.
+
+    The live market mid (``oms.MarketPrice``, kept current by the EMS) while it is fresh, else the
+    instrument's static reference price: a price collar around a price the market left long ago would
+    deny orders at the live offer, and value market orders at a price nobody trades at.
+    """
+
+    price: Decimal
+    source: str  # MARKET or STATIC
+    as_of: datetime | None = None  # wall-clock UTC time of the market state (MARKET only)
+    max_age_s: int = 0  # how old a market price may be and still be used (STATIC: why it was not)
+
+    @property
+    def is_live(self) -> bool:
+        return self.source == MARKET
+
+    def describe(self) -> str:
+        """E.g. "market mid 456.77 at 14:02:11 UTC" or "reference price 415.20 (no market price in the last 30 s)"."""
+        if self.is_live:
+            return f"market mid {price_text(self.price)} at {self.as_of:%H:%M:%S} UTC"
+        return f"reference price {price_text(self.price)} (no market price in the last {self.max_age_s} s)"
+
+
+def risk_reference(instrument, mark: tuple[Decimal, datetime] | None, now: datetime) -> RiskReference:
+    """The risk reference of ``instrument`` at ``now`` given its latest market ``mark`` (mid, as_of) or None."""
+    max_age = settings.RISK_PRICE_MAX_AGE_S
+    if mark is not None and now - mark[1] <= timedelta(seconds=max_age):
+        return RiskReference(mark[0], MARKET, mark[1], max_age)
+    return static_reference(instrument)
+
+
+def static_reference(instrument) -> RiskReference:
+    """The fallback: the instrument's static reference price (reference data, set in the admin)."""
+    return RiskReference(instrument.reference_price, STATIC, None, settings.RISK_PRICE_MAX_AGE_S)
+
+
+def _valued_at(req) -> str:
+    # A market order has no price of its own: say which one its notional was taken at.
+    return "" if req.limit_price is not None else f" (market order valued at the {req.risk_reference.describe()})"
 
 
 @dataclass(frozen=True)
@@ -82,14 +136,17 @@ def check_static(req, limits: EffectiveLimits, restricted: dict) -> tuple[str, s
         return "risk.max_quantity", f"Quantity {req.quantity:,} exceeds the maximum of {limits.max_order_quantity:,} per order"
     notional = req.notional
     if limits.max_order_notional is not None and notional > limits.max_order_notional:
-        return "risk.max_notional", f"Notional {notional:,.2f} exceeds the maximum of {limits.max_order_notional:,.2f} per order"
+        return (
+            "risk.max_notional",
+            f"Notional {notional:,.2f} exceeds the maximum of {limits.max_order_notional:,.2f} per order{_valued_at(req)}",
+        )
     if limits.price_collar_pct is not None and req.limit_price is not None:
-        ref = inst.reference_price
-        deviation = abs(req.limit_price - ref) / ref * 100
+        ref = req.risk_reference
+        deviation = abs(req.limit_price - ref.price) / ref.price * 100
         if deviation > limits.price_collar_pct:
             return (
                 "risk.price_collar",
-                f"Limit {req.limit_price} is {deviation:.2f}% from the reference price {plain(ref)}; "
+                f"Limit {req.limit_price} is {deviation:.2f}% from the {ref.describe()}; "
                 f"the collar is ±{plain(limits.price_collar_pct)}%",
             )
     return None
@@ -196,7 +253,7 @@ def _credit_decide(reqs_by_portfolio: dict[int, list], limits: dict[int, Effecti
             if total + n > cap:
                 denied[index] = (
                     "risk.credit_limit",
-                    f"Portfolio {req.portfolio.code} would use {total + n:,.2f} of its daily limit of {cap:,.2f}",
+                    f"Portfolio {req.portfolio.code} would use {total + n:,.2f} of its daily limit of {cap:,.2f}{_valued_at(req)}",
                 )
             else:
                 total += n

@@ -66,5 +66,47 @@
 
   // Our own submits and cancels answer with HX-Trigger: orders-changed; refresh at once, not on the push.
   document.body.addEventListener("orders-changed", function () { schedule(null); });
+
+  // Cancel asks first, in place ("Cancel order 12? Yes, cancel / No"; templates/oms/_cancel.html); only
+  // "Yes" posts. The open question is remembered by order id, so a live re-render of the table (another
+  // order changed) does not close it under the user's cursor.
+  var asking = null;
+
+  function setAsking(wrapper, open) {
+    wrapper.querySelector(".btn-cancel").hidden = open;
+    wrapper.querySelector(".confirm-ask").hidden = !open;
+    wrapper.classList.toggle("is-asking", open);
+  }
+
+  function closeAsking() {
+    var open = asking && document.querySelector('[data-cancel-order="' + asking + '"]');
+    asking = null;
+    if (open) setAsking(open, false);
+  }
+
+  document.addEventListener("click", function (event) {
+    var wrapper = event.target.closest && event.target.closest("[data-cancel-order]");
+    if (!wrapper) return;
+    if (event.target.closest(".btn-cancel")) {
+      closeAsking();
+      asking = wrapper.dataset.cancelOrder;
+      setAsking(wrapper, true);
+      wrapper.querySelector(".btn-confirm-no").focus(); // the safe answer is the default one
+    } else if (event.target.closest(".btn-confirm-no")) {
+      closeAsking();
+      wrapper.querySelector(".btn-cancel").focus();
+    } else if (event.target.closest(".btn-confirm-yes")) {
+      asking = null; // htmx posts it; the refresh that follows removes the button
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && asking) closeAsking();
+  });
+  htmx.onLoad(function () {
+    var open = asking && document.querySelector('[data-cancel-order="' + asking + '"]');
+    if (open) setAsking(open, true);
+    else asking = null; // the order is no longer cancellable (or no longer shown)
+  });
+
   connect();
 })();

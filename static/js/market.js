@@ -5,6 +5,10 @@
   const symbol = initial.symbol;
   const live = document.getElementById("md-live");
   let chart = null;
+  const AXIS_FONT = "11px system-ui, -apple-system, sans-serif";
+  // Market seconds between x ticks: whole clock steps (the open, 09:30, is on every one of them).
+  const X_TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400];
+  const X_TICK_SPACE = 90; // px: "12:40:00" is ~45 px in AXIS_FONT, so neighbours keep a gap of half a label or more
   let lastPrices = {};
 
   function fmt(x, d) { return x === null || x === undefined ? "–" : Number(x).toFixed(d === undefined ? 2 : d); }
@@ -57,22 +61,30 @@
         width: el.clientWidth || 600, height: 260,
         scales: { x: { time: false } },
         axes: [
-          { stroke: "#7c8a99", grid: { stroke: "#1a222c" }, values: (u, vals) => vals.map(clockOf) },
-          { stroke: "#7c8a99", grid: { stroke: "#1a222c" }, size: 60, values: (u, vals) => vals.map((v) => v.toFixed(2)) },
+          {
+            // Ticks on whole clock steps, never closer than X_TICK_SPACE px, so labels cannot run together
+            // at any width; HH:MM once the step is a whole minute (it almost always is), else HH:MM:SS.
+            stroke: "#7c8a99", grid: { stroke: "#1a222c" }, font: AXIS_FONT,
+            space: X_TICK_SPACE, incrs: X_TICK_STEPS,
+            values: (u, vals, axisIdx, space, incr) => vals.map((v) => clockOf(v, incr % 60 !== 0)),
+          },
+          { stroke: "#7c8a99", grid: { stroke: "#1a222c" }, font: AXIS_FONT, size: 60, values: (u, vals) => vals.map((v) => v.toFixed(2)) },
         ],
         series: [{ label: "Time", value: (u, v) => (v === null ? "–" : clockOf(v)) }, { label: "Mid", stroke: "#f0a526", width: 1.5, value: (u, v) => (v === null ? "–" : v.toFixed(3)) }],
         legend: { show: true },
       }, data, el);
+      el.uplot = chart; // for the browser tests, which measure the axis labels
       window.addEventListener("resize", () => chart.setSize({ width: el.clientWidth, height: 260 }));
     } else {
       chart.setData(data);
     }
   }
 
-  function clockOf(s) {
+  function clockOf(s, withSeconds = true) {
     const t = 9 * 3600 + 30 * 60 + Math.floor(s);
     const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
-    return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}`;
+    const hhmm = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
+    return withSeconds ? `${hhmm}:${String(sec).padStart(2, "0")}` : hhmm;
   }
 
   let backoff = 500;

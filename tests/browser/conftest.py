@@ -9,16 +9,13 @@ share one channel-layer prefix, so a push sent from either reaches the pages.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from tests.servers import daphne, database_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SCREENSHOTS = BASE_DIR / "screenshots"
@@ -30,21 +27,8 @@ CHROMIUM_ARGS = [
 SERVER_CHANNELS_PREFIX = f"browser-{uuid.uuid4().hex[:8]}"
 PASSWORD = "secret-pass-1"  # tests.factories.UserFactory's default
 SERVER_LOG: dict[str, str] = {}  # "path": the running daphne's combined stdout/stderr
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database_url(settings_dict: dict) -> str:
-    user = quote(settings_dict.get("USER") or "")
-    password = settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or "5432"
-    return f"postgres://{auth}{host}:{port}/{quote(settings_dict['NAME'])}"
+# The daphne's audit checkpoint file: emptied before each test, as the database is flushed after each.
+SERVER_CHECKPOINT_FILE = Path(tempfile.gettempdir()) / f"browser-audit-checkpoints-{uuid.uuid4().hex[:8]}.jsonl"
 
 
 @pytest.fixture(scope="session")
@@ -53,42 +37,25 @@ def asgi_server(django_db_setup):
     from django.conf import settings
     from django.db import connection
 
-    port = _free_port()
     env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "CHANNELS_PREFIX": SERVER_CHANNELS_PREFIX,
-        "CONN_MAX_AGE": "0",  # hold no idle connection, so the test database can be flushed and dropped
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DB_POOL_MIN_SIZE": "0",  # the pool keeps no connection it does not need, so the database can be dropped
+        "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
     }
-    log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
-    SERVER_LOG["path"] = log.name
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"daphne exited with {proc.returncode}:\n{Path(log.name).read_text()[-4000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not listen on {port}:\n{Path(log.name).read_text()[-4000:]}")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with daphne(env) as (url, log):
+        SERVER_LOG["path"] = str(log)
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def _isolated_audit_checkpoint_file(settings):
+    # Overrides tests/conftest.py: this process and the server share the server's file, fresh for each test.
+    SERVER_CHECKPOINT_FILE.unlink(missing_ok=True)
+    settings.AUDIT_CHECKPOINT_FILE = SERVER_CHECKPOINT_FILE
+    yield
+    SERVER_CHECKPOINT_FILE.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

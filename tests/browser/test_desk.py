@@ -168,8 +168,8 @@ def test_invalid_input_is_shown_next_to_each_field_and_stores_nothing(signed_in,
     submit_ticket(page)
 
     expect(page.locator("#field-instrument .err")).to_contain_text("Unknown instrument 'NOPE'")
-    expect(page.locator("#field-quantity .err")).to_contain_text("quantity is required")
-    expect(page.locator("#field-limit_price .err")).to_contain_text("limit_price is required")
+    expect(page.locator("#field-quantity .err")).to_contain_text("Quantity is required")
+    expect(page.locator("#field-limit_price .err")).to_contain_text("Limit price is required")
     assert not Order.objects.exists()
     assert page.input_value("#ticket [name=client_order_id]") == client_order_id  # nothing stored: reuse it
 

@@ -14,6 +14,7 @@ def test_order_page_shows_the_timeline_after_a_cancel_from_the_blotter(
     row = page.locator(f"#order-row-{order_id}")
 
     row.locator(".btn-cancel").click()
+    row.locator(".btn-confirm-yes").click()
 
     expect(page.locator("#flash")).to_contain_text(f"Order {order_id} cancelled")
     expect(row.locator(".badge")).to_have_text("CANCELLED")

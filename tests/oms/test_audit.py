@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from decimal import Decimal
 from io import StringIO
 
@@ -15,6 +14,7 @@ from oms.models import AuditEvent, Order
 from oms.services import audit_verify
 from oms.services.audit import GENESIS_HASH, event_digest
 from oms.states import OrderStatus
+from tests.oms.audit_helpers import triggers_bypassed
 
 AUDIT_URL = "/api/audit/"
 VERIFY_URL = "/api/audit/verify/"
@@ -22,17 +22,6 @@ VERIFY_URL = "/api/audit/verify/"
 
 def _event(order_id, event_type) -> AuditEvent:
     return AuditEvent.objects.get(object_type="order", object_id=str(order_id), event_type=event_type)
-
-
-@contextmanager
-def _triggers_bypassed():
-    """What an attacker with database access could do: write with the append-only triggers switched off."""
-    with connection.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
-        try:
-            yield cur
-        finally:
-            cur.execute("SET session_replication_role = DEFAULT")
 
 
 def _refused(sql: str, params=()) -> None:
@@ -163,7 +152,11 @@ def test_intact_chain_verifies(trail, compliance, api):
     body = api(compliance).get(VERIFY_URL).json()
 
     assert "OK: 5 audit events" in out.getvalue()
-    assert body == {"ok": True, "checked": 5, "broken_seq": None, "problem": ""}
+    assert {k: body[k] for k in ("ok", "checked", "broken_seq", "code", "problem", "problems", "orphans")} == {
+        "ok": True, "checked": 5, "broken_seq": None, "code": "", "problem": "", "problems": [], "orphans": [],
+    }
+    # The command anchored the head it verified; the API's run found it, and nothing new to anchor.
+    assert (body["last_good_checkpoint"]["seq"], body["checkpoint_written"]) == (5, None)
 
 
 def test_empty_trail_verifies(db):
@@ -261,7 +254,7 @@ TAMPERING = [
     ("sql", "seq", "problem"), TAMPERING, ids=["reason", "after-json", "actor", "timestamp", "deleted-middle-row"],
 )
 def test_tampering_is_reported_at_the_first_broken_seq(sql, seq, problem, trail, compliance, api):
-    with _triggers_bypassed() as cur:
+    with triggers_bypassed() as cur:
         cur.execute(sql)
 
     _assert_broken_at(seq, compliance, api, problem)
@@ -274,7 +267,7 @@ def test_altered_and_rehashed_row_is_detected_at_the_next_link(trail, compliance
         event_type=row.event_type, object_type=row.object_type, object_id=row.object_id, before=row.before,
         after=row.after, reason="forged",
     )
-    with _triggers_bypassed() as cur:
+    with triggers_bypassed() as cur:
         cur.execute("UPDATE oms_auditevent SET reason = 'forged', hash = %s WHERE seq = 2", [forged])
 
     _assert_broken_at(3, compliance, api, "does not link")

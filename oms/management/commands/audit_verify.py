@@ -4,11 +4,31 @@ from oms.services import audit_verify
 
 
 class Command(BaseCommand):
-    help = "Recompute the audit trail's hash chain; print OK or the first broken link (exit 1 if broken)."
+    help = (
+        "Verify the audit trail: the hash chain against every signed checkpoint (table and file) and every "
+        "order's creation event; print OK or what broke (exit 1 if broken). An intact chain gets a new checkpoint."
+    )
 
     def handle(self, *args, **options):
         result = audit_verify()
+        good = result.last_good_checkpoint
+        anchor = (
+            f"last good checkpoint #{good.id}: event #{good.seq} at {good.created_at:%Y-%m-%d %H:%M:%S} UTC"
+            if good else "no checkpoint reached"
+        )
         if result.ok:
-            self.stdout.write(self.style.SUCCESS(f"OK: {result.checked} audit events, chain intact"))
+            written = result.checkpoint_written
+            self.stdout.write(self.style.SUCCESS(
+                f"OK: {result.checked} audit events, chain intact; {result.checkpoints} checkpoint(s) reached, {anchor}"
+            ))
+            if written:
+                self.stdout.write(f"checkpoint #{written.id} written: event #{written.seq} at {written.created_at:%Y-%m-%d %H:%M:%S} UTC")
             return
-        raise CommandError(f"BROKEN at event #{result.broken_seq}: {result.problem} ({result.checked} events verified before it)")
+        for p in result.problems[1:]:
+            self.stderr.write(f"  also {p.code}{f' at #{p.seq}' if p.seq else ''}: {p.detail}")
+        if result.problem_count > len(result.problems):
+            self.stderr.write(f"  ... {result.problem_count - len(result.problems)} more problem(s)")
+        where = f" at event #{result.broken_seq}" if result.broken_seq else ""
+        raise CommandError(
+            f"BROKEN ({result.code}){where}: {result.problem} ({result.checked} events verified before it; {anchor})"
+        )

@@ -1,0 +1,67 @@
+"""Start the real ASGI server (daphne) on the test database in a subprocess, for tests that need real
+HTTP and real concurrency (pytest-django's live_server is single-process WSGI)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for the database Django is connected to (the test database inside a test)."""
+    user = quote(settings_dict.get("USER") or "")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or "5432"
+    return f"postgres://{auth}{host}:{port}/{quote(settings_dict['NAME'])}"
+
+
+@contextmanager
+def daphne(env: dict[str, str], *, wait_s: float = 30):
+    """Run daphne with ``env`` added to this process's environment; yield (base URL, log path)."""
+    port = free_port()
+    # Its own cache prefix: throttle counts and sign-in flags of one server never leak into another's.
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "CACHE_KEY_PREFIX": f"test-server-{uuid.uuid4().hex[:8]}", **env}
+    log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"daphne exited with {proc.returncode}:\n{Path(log.name).read_text()[-4000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not listen on {port}:\n{Path(log.name).read_text()[-4000:]}")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", Path(log.name)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
