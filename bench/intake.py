@@ -106,7 +106,9 @@ def free_port() -> int:
 
 
 def start_server(kind: str, workers: int, port: int) -> subprocess.Popen:
-    env = dict(os.environ)
+    # The orders are priced off the market mids seed_demo wrote; no beat runs here to keep them fresh, so the
+    # server is told to keep using them (risk still reads them in intake's first round trip, as in production).
+    env = dict(os.environ, RISK_PRICE_MAX_AGE_S="86400")
     bindir = Path(sys.executable).parent
     if kind == "gunicorn":
         cmd = [str(bindir / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b", f"127.0.0.1:{port}",
@@ -232,7 +234,8 @@ def main() -> None:
     args = ap.parse_args()
 
     token, portfolio, symbols = prepare()
-    prices = {s: float(p) for s, p in Instrument.objects.values_list("symbol", "reference_price")}
+    # What a client does: price off the live market mid (GET /api/instruments/ market_price), else the reference.
+    prices = {s: float(mid if mid is not None else ref) for s, ref, mid in Instrument.objects.values_list("symbol", "reference_price", "market_price__mid")}
     run = f"B{int(time.time())}"
     rng = random.Random(7)
     port = free_port()
