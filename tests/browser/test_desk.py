@@ -192,6 +192,10 @@ def test_blotter_filters_narrow_the_table(signed_in, pm, portfolio, instrument, 
 
 def test_an_expired_session_sends_the_next_htmx_request_to_the_login_page(signed_in, pm, portfolio):
     page = signed_in(pm)
+    # Let the blotter's own refresh on (re)connect run first: racing the cookie clearing, it would redirect
+    # too and abort this navigation.
+    expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()
 
     page.select_option("#blotter-filters [name=side]", "sell")
