@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from oms.services.intake import has_invalid_characters, printable
+from oms.services.order_parse import has_invalid_characters, printable
 
 logger = logging.getLogger("config.middleware")
 

@@ -20,7 +20,7 @@ from oms.api.throttles import AuthTokenThrottle
 from oms.errors import DomainError, ValidationFailed
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit, orders_submit
-from oms.services.intake import CLIENT_ORDER_ID_RE, has_invalid_characters
+from oms.services.order_parse import CLIENT_ORDER_ID_RE, has_invalid_characters
 from oms.services.tokens import api_token_issue, token_expires_at
 from oms.signin import client_ip, lockout_detail, lockout_retry_after
 

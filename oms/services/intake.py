@@ -1,103 +1,36 @@
-"""Order intake: parse, risk-check, record (accepted or denied), audit, push. One path for browser, API and bulk."""
+"""Order intake: risk-check, record (accepted or denied), audit, push. One path for browser, API and bulk.
+
+Parsing lives in ``order_parse``, cancelling in ``cancel``.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from oms.broadcast import orders_changed_on_commit
 from oms.db import bulk_insert
-from oms.errors import Conflict, DomainError, NotFound, NotPermitted, RiskDenied, ValidationFailed
-from oms.models import Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
+from oms.errors import Conflict, DomainError, RiskDenied
+from oms.models import Order
 from oms.refdata import STAMP_SQL, cached_refdata, refdata
-from oms.roles import Actor, tradable_portfolio_ids, tradable_portfolios
+from oms.roles import Actor, tradable_portfolio_ids
 from oms.services import risk
-from oms.services.audit import PendingEvent, audit_append, audit_prepare, audit_write
-from oms.services.risk import plain
-from oms.states import CANCELLABLE, OrderStatus, check_transition
-
-ORDER_FIELDS = (
-    "client_order_id", "portfolio", "instrument", "side", "quantity", "order_type", "limit_price",
-    "time_in_force", "urgency", "strategy", "start_time", "end_time", "max_participation",
+from oms.services.audit import PendingEvent, audit_prepare, audit_write
+from oms.services.order_parse import (
+    CLIENT_ORDER_ID_RE,
+    EPOCH,
+    OrderRequest,
+    has_invalid_characters,
+    order_content_key,
+    parse_order,
 )
-# fullmatch only: with match(), "$" also matches before a trailing newline.
-CLIENT_ORDER_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
-# NUL and the other C0 controls, and lone surrogates (a string that cannot be encoded as UTF-8): PostgreSQL
-# text refuses NUL, the JSON renderer cannot encode a surrogate, and no field of an order needs either.
-INVALID_CHARACTERS_RE = re.compile("[\x00-\x1f\ud800-\udfff]")
-# An optional minus sign is parsed, so that "-5" is told it must be positive (it is a whole number).
-ASCII_DIGITS_RE = re.compile(r"-?[0-9]+")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_QUANTITY = 10**12  # shares; far above any real order, far below the bigint column
-PRICE_BOUND = Decimal(10) ** 12  # numeric(18, 6)
-# Choice values, computed once (the enums' .values builds a new list on every access).
-SIDES, ORDER_TYPES, TIFS = tuple(Side.values), tuple(OrderType.values), tuple(TimeInForce.values)
-URGENCIES, STRATEGIES = tuple(Urgency.values), tuple(Strategy.values)
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """A parsed, valid order as the client asked for it (not yet risk-checked)."""
-
-    client_order_id: str
-    portfolio: Portfolio
-    instrument: Instrument
-    side: str
-    quantity: int
-    order_type: str
-    limit_price: Decimal | None
-    time_in_force: str
-    urgency: str
-    strategy: str
-    start_time: datetime | None
-    end_time: datetime | None
-    max_participation: Decimal | None
-    # The price risk measures this order against (live mid or static fallback); set by orders_submit.
-    reference: risk.RiskReference | None = None
-
-    @property
-    def risk_reference(self) -> risk.RiskReference:
-        return self.reference if self.reference is not None else risk.static_reference(self.instrument)
-
-    @property
-    def notional(self) -> Decimal:
-        px = self.limit_price if self.limit_price is not None else self.risk_reference.price
-        return (Decimal(self.quantity) * px).quantize(Decimal("0.01"))
-
-    @property
-    def content_key(self) -> tuple:
-        """What must match for a resend of the same client_order_id to count as the same order."""
-        return _content_key(self.portfolio.id, self.instrument.id, self)
-
-    @property
-    def duplicate_key(self) -> tuple:
-        """What "the same order" means for duplicate detection: the economic content."""
-        return _content_key(self.portfolio.id, self.instrument.id, self)[:6]
-
-
-def _norm(d: Decimal | None) -> Decimal | None:
-    return None if d is None else d.normalize()
-
-
-def _content_key(portfolio_id: int, instrument_id: int, o) -> tuple:
-    # The first six fields are the duplicate key (see OrderRequest.duplicate_key).
-    return (
-        portfolio_id, instrument_id, o.side, o.quantity, o.order_type, _norm(o.limit_price),
-        o.time_in_force, o.urgency, o.strategy, o.start_time, o.end_time, _norm(o.max_participation),
-    )
-
-
-def order_content_key(o: Order) -> tuple:
-    """The content key of a stored order (compare with OrderRequest.content_key)."""
-    return _content_key(o.portfolio_id, o.instrument_id, o)
+from oms.states import OrderStatus, check_transition
 
 
 @dataclass
@@ -112,186 +45,6 @@ class IntakeResult:
     @property
     def http_status(self) -> int:
         return {"created": 201, "existing": 200}.get(self.outcome) or self.error.status
-
-
-# --- parsing -------------------------------------------------------------------------------------
-
-
-class _Errors:
-    def __init__(self):
-        self.by_field: dict[str, list[dict]] = {}
-
-    def add(self, field: str, code: str, detail: str) -> None:
-        self.by_field.setdefault(field, []).append({"code": code, "detail": detail})
-
-
-def _choice(data, errors, field, choices, default):
-    value = data.get(field)
-    if value in (None, ""):
-        if default is None:
-            errors.add(field, "required", f"{field} is required")
-        return default
-    if not isinstance(value, str) or value.lower() not in choices:
-        errors.add(field, "invalid", f"{field} must be one of: {', '.join(choices)}")
-        return default
-    return value.lower()
-
-
-def _decimal(data, errors, field, *, below: Decimal, places: int) -> Decimal | None:
-    value = data.get(field)
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        errors.add(field, "invalid", f"{field} must be a number")
-        return None
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        errors.add(field, "invalid", f"{field} must be a number")
-        return None
-    if not d.is_finite():
-        errors.add(field, "invalid", f"{field} must be a finite number")
-        return None
-    # Bounded by the database columns: refuse what they would round or overflow, rather than change it.
-    if abs(d) >= below:
-        errors.add(field, "max_value", f"{field} must be less than {below:,}")
-        return None
-    if d.as_tuple().exponent < -places:
-        errors.add(field, "max_decimals", f"{field} has at most {places} decimal places")
-        return None
-    return d
-
-
-def _datetime(data, errors, field) -> datetime | None:
-    value = data.get(field)
-    if value in (None, ""):
-        return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None:
-        errors.add(field, "invalid", f"{field} must be an ISO 8601 date-time")
-        return None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
-
-
-def has_invalid_characters(value: str) -> bool:
-    """Whether a string holds a control character or a lone surrogate (see INVALID_CHARACTERS_RE)."""
-    return INVALID_CHARACTERS_RE.search(value) is not None
-
-
-def printable(value: str) -> str:
-    """``value`` if it is clean, else its escaped form: safe to echo in a message, a log or a JSON key."""
-    return value if not has_invalid_characters(value) else value.encode("unicode_escape").decode("ascii")
-
-
-def _refuse_invalid_characters(data: dict, errors: _Errors) -> dict:
-    """Report every key or string value holding invalid characters, and leave them out of further parsing."""
-    clean = {}
-    for key, value in data.items():
-        if has_invalid_characters(key):
-            errors.add(printable(key), "invalid_characters", "Field names must not contain control characters or invalid Unicode")
-        elif isinstance(value, str) and has_invalid_characters(value):
-            errors.add(key, "invalid_characters", f"{key} must not contain control characters or invalid Unicode")
-        else:
-            clean[key] = value
-    return clean
-
-
-def parse_order(
-    data, *, portfolios: dict[str, Portfolio], instruments: dict[str, Instrument], known_portfolios=frozenset(),
-) -> OrderRequest:
-    """Validate one order payload; raise ValidationFailed (400) or NotPermitted (403).
-
-    ``portfolios`` are those the caller may trade; ``known_portfolios`` every code that exists (so that
-    someone else's portfolio is a 403, an unknown one a 400).
-    """
-    if not isinstance(data, dict):
-        raise ValidationFailed({"non_field_errors": [{"code": "invalid", "detail": "Each order must be a JSON object"}]})
-    errors = _Errors()
-    data = _refuse_invalid_characters(data, errors)
-    for unknown in sorted(set(data) - set(ORDER_FIELDS)):
-        errors.add(unknown, "unknown_field", f"Unknown field {unknown!r}")
-
-    coid = data.get("client_order_id")
-    if "client_order_id" in errors.by_field:
-        pass  # invalid characters, reported above
-    elif coid in (None, ""):
-        errors.add("client_order_id", "required", "client_order_id is required")
-    elif not isinstance(coid, str) or not CLIENT_ORDER_ID_RE.fullmatch(coid):
-        errors.add("client_order_id", "invalid", "client_order_id: 1-64 characters of letters, digits and . _ : -")
-
-    portfolio = None
-    code = data.get("portfolio")
-    if code in (None, ""):
-        errors.add("portfolio", "required", "portfolio is required")
-    elif not isinstance(code, str):
-        errors.add("portfolio", "invalid", "portfolio must be a portfolio code")
-    else:
-        portfolio = portfolios.get(code)
-        if portfolio is None:
-            if code in known_portfolios:
-                raise NotPermitted("permission.portfolio_not_granted", f"You may not trade portfolio {code}", field="portfolio")
-            errors.add("portfolio", "unknown", f"Unknown portfolio {code!r}")
-
-    instrument = None
-    symbol = data.get("instrument")
-    if symbol in (None, ""):
-        errors.add("instrument", "required", "instrument is required")
-    elif not isinstance(symbol, str) or symbol.upper() not in instruments:
-        errors.add("instrument", "unknown", f"Unknown instrument {symbol!r}")
-    else:
-        instrument = instruments[symbol.upper()]
-
-    side = _choice(data, errors, "side", SIDES, None)
-
-    quantity = data.get("quantity")
-    if quantity in (None, ""):
-        errors.add("quantity", "required", "quantity is required")
-        quantity = None
-    else:
-        if isinstance(quantity, str) and ASCII_DIGITS_RE.fullmatch(quantity.strip()):
-            quantity = int(quantity)
-        if isinstance(quantity, bool) or not isinstance(quantity, int):
-            errors.add("quantity", "invalid", "quantity must be a whole number of shares")
-            quantity = None
-        elif quantity <= 0:
-            errors.add("quantity", "invalid", "quantity must be positive")
-            quantity = None
-        elif quantity > MAX_QUANTITY:
-            errors.add("quantity", "max_value", f"quantity must be at most {MAX_QUANTITY:,}")
-            quantity = None
-        elif instrument is not None and quantity % instrument.lot_size:
-            errors.add("quantity", "lot_size", f"quantity must be a multiple of the lot size {instrument.lot_size}")
-
-    order_type = _choice(data, errors, "order_type", ORDER_TYPES, None)
-    limit_price = _decimal(data, errors, "limit_price", below=PRICE_BOUND, places=6)
-    if order_type == OrderType.LIMIT:
-        if limit_price is None and "limit_price" not in errors.by_field:
-            errors.add("limit_price", "required", "limit_price is required for a limit order")
-        elif limit_price is not None and limit_price <= 0:
-            errors.add("limit_price", "invalid", "limit_price must be greater than zero")
-        elif limit_price is not None and instrument is not None and limit_price % instrument.tick_size:
-            errors.add("limit_price", "tick_size", f"limit_price must be a multiple of the tick size {plain(instrument.tick_size)}")
-    elif order_type == OrderType.MARKET and limit_price is not None:
-        errors.add("limit_price", "not_allowed", "A market order takes no limit_price")
-
-    time_in_force = _choice(data, errors, "time_in_force", TIFS, TimeInForce.DAY)
-    urgency = _choice(data, errors, "urgency", URGENCIES, Urgency.MEDIUM)
-    strategy = _choice(data, errors, "strategy", STRATEGIES, Strategy.AUTO)
-    start_time = _datetime(data, errors, "start_time")
-    end_time = _datetime(data, errors, "end_time")
-    if start_time and end_time and end_time <= start_time:
-        errors.add("end_time", "before_start", "end_time must be after start_time")
-    max_participation = _decimal(data, errors, "max_participation", below=Decimal(10), places=4)
-    if max_participation is not None and not (0 < max_participation <= 1):
-        errors.add("max_participation", "invalid", "max_participation is a fraction between 0 and 1 (e.g. 0.1)")
-
-    if errors.by_field:
-        raise ValidationFailed(errors.by_field)
-    return OrderRequest(
-        client_order_id=coid, portfolio=portfolio, instrument=instrument, side=side, quantity=quantity,
-        order_type=order_type, limit_price=limit_price, time_in_force=time_in_force, urgency=urgency,
-        strategy=strategy, start_time=start_time, end_time=end_time, max_participation=max_participation,
-    )
 
 
 def order_snapshot(o: Order) -> dict:
@@ -605,41 +358,3 @@ def order_submit(*, user, actor: Actor, data: dict) -> IntakeResult:
 def new_client_order_id() -> str:
     """A client order id for orders typed into the browser ticket."""
     return f"WEB-{uuid.uuid4().hex[:20].upper()}"
-
-
-# --- cancel --------------------------------------------------------------------------------------
-
-
-def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
-    """Cancel what is not yet filled. Raise NotFound (not visible), NotPermitted, or Conflict (not open)."""
-    with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("portfolio", "instrument")
-            .filter(pk=order_id, portfolio__in=_visible_ids(user))
-            .first()
-        )
-        if order is None:
-            raise NotFound("not_found", f"No order {order_id}")
-        if not tradable_portfolios(user).filter(pk=order.portfolio_id).exists():
-            raise NotPermitted("permission.read_only", "You may not cancel orders")
-        if order.status not in CANCELLABLE:
-            raise Conflict("order.not_cancellable", f"Order is {order.get_status_display().lower()}; only open orders can be cancelled")
-        before = order.status
-        check_transition(before, OrderStatus.CANCELLED)
-        order.status = OrderStatus.CANCELLED
-        order.save(update_fields=["status", "updated_at"])
-        if order.reserved_notional:
-            # Give back only what this order booked against the credit limit, for its unfilled part.
-            released = (order.reserved_notional * order.remaining_quantity / order.quantity).quantize(Decimal("0.01"))
-            risk.credit_release(portfolio_id=order.portfolio_id, trade_date=order.created_at.date(), notional=released)
-        audit_append([PendingEvent(actor, "order.cancelled", "order", order.id, before={"status": before},
-                                   after={"status": order.status}, reason="cancelled by " + actor.name)])
-        orders_changed_on_commit([order])
-    return order
-
-
-def _visible_ids(user):
-    from oms.roles import visible_portfolios
-
-    return visible_portfolios(user).values("id")

@@ -124,7 +124,7 @@ def test_events_of_one_change_share_a_transaction(pm, order_payload, post_order,
 
 def test_cancel_is_undone_if_its_audit_write_fails(pm, submit, cancel_order, monkeypatch):
     order = submit(pm)
-    monkeypatch.setattr("oms.services.intake.audit_append", lambda events: (_ for _ in ()).throw(RuntimeError("down")))
+    monkeypatch.setattr("oms.services.cancel.audit_append", lambda events: (_ for _ in ()).throw(RuntimeError("down")))
 
     with pytest.raises(RuntimeError):
         cancel_order(pm, order.id)

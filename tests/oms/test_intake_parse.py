@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from oms.errors import ValidationFailed
 from oms.models import Instrument, Portfolio
-from oms.services.intake import parse_order
+from oms.services.order_parse import parse_order
 
 BOOK = Portfolio(id=1, code="BOOK", name="Book")
 ACME = Instrument(id=1, symbol="ACME", name="Acme", reference_price=Decimal("100.00"), adv=1_000_000,
