@@ -65,3 +65,30 @@ def daphne(env: dict[str, str], *, wait_s: float = 30):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], queue: str, *, wait_s: float = 60):
+    """Run a real Celery worker (solo pool) that consumes only ``queue``; yield its log path once it is ready."""
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    log = tempfile.NamedTemporaryFile(prefix="celery-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue, "-l", "info",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"],
+        cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + wait_s
+        while "ready." not in Path(log.name).read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{Path(log.name).read_text()[-4000:]}")
+            time.sleep(0.2)
+        yield Path(log.name)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -1,0 +1,54 @@
+"""The periodic tasks this issue added, run the way beat runs them: sent through Redis to a real Celery
+worker process on the test database (not called in-process)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from tests.servers import celery_worker, database_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _wait_for(predicate, timeout_s: float = 60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_worker_runs_the_market_price_refresh_and_the_audit_checkpoint(instrument, pm, portfolio, order_payload, tmp_path):
+    from ems.services import venues_sync_from_sim
+    from ems.tasks import market_prices_refresh
+    from oms.models import AuditCheckpoint, MarketPrice
+    from oms.roles import Actor
+    from oms.services import order_submit
+    from oms.tasks import audit_checkpoint_task
+
+    venues_sync_from_sim()
+    order_submit(user=pm, actor=Actor.for_user(pm, "api"), data=order_payload())  # something to anchor
+    checkpoint_file = tmp_path / "checkpoints.jsonl"
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {"DATABASE_URL": database_url(connection.settings_dict), "AUDIT_CHECKPOINT_FILE": str(checkpoint_file)}
+
+    with celery_worker(env, queue) as log:
+        market_prices_refresh.apply_async(queue=queue)
+        checkpoint = audit_checkpoint_task.apply_async(queue=queue)
+        assert _wait_for(lambda: MarketPrice.objects.filter(instrument=instrument).exists()), log.read_text()[-3000:]
+        result = checkpoint.get(timeout=60)
+        worker_log = log.read_text()
+
+    price = MarketPrice.objects.get(instrument=instrument)
+    assert 0 < price.bid < price.mid < price.ask
+    assert result["ok"] is True and result["written"] is not None
+    row = AuditCheckpoint.objects.get()
+    line = json.loads(checkpoint_file.read_text().splitlines()[-1])
+    assert line["seq"] == row.seq and line["signature"] == row.signature
+    assert "succeeded" in worker_log and "Traceback" not in worker_log, worker_log[-3000:]
