@@ -58,12 +58,7 @@ def daphne(env: dict[str, str], *, wait_s: float = 30):
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}", Path(log.name)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         log.close()
 
 
@@ -85,10 +80,14 @@ def celery_worker(env: dict[str, str], queue: str, *, wait_s: float = 60):
             time.sleep(0.2)
         yield Path(log.name)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
