@@ -280,6 +280,10 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint-every-minute": {"task": "oms.tasks.audit_checkpoint_task", "schedule": 60.0, "options": {"expires": 55.0}},
     # The risk reference price follows the market model; a refresh that waited past the next one is dropped.
     "market-prices-refresh": {"task": "ems.tasks.market_prices_refresh", "schedule": 2.0, "options": {"expires": 2.0}},
+    # The EMS: group accepted orders into parents (also run just after each acceptance) and re-enqueue the
+    # tick of any working parent whose last tick is older than EMS_STALE_TICK_S (a worker died mid-chain).
+    "ems-aggregation-cycle": {"task": "ems.tasks.aggregation_cycle", "schedule": 1.0, "options": {"expires": 1.0}},
+    "ems-parents-sweep": {"task": "ems.tasks.parents_sweep", "schedule": 2.0, "options": {"expires": 2.0}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
@@ -291,6 +295,13 @@ AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 AUDIT_HMAC_KEY_ID = os.environ.get("AUDIT_HMAC_KEY_ID") or ("k1" if AUDIT_HMAC_KEY else "dev")
 AUDIT_HMAC_RETIRED_KEYS = dict(i.split(":", 1) for i in os.environ.get("AUDIT_HMAC_RETIRED_KEYS", "").split(",") if ":" in i)
 AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE") or runtime.DATA_DIR / "audit" / "checkpoints.jsonl")
+
+# EMS: how often a working parent's algorithm is ticked (wall seconds; resting children fill between ticks
+# and are booked at the next one), after how long without a tick the sweep re-enqueues it, and how long
+# the aggregation cycle waits after an acceptance so that orders arriving together share a parent.
+EMS_TICK_S = float(os.environ.get("EMS_TICK_S", "0.5"))
+EMS_STALE_TICK_S = float(os.environ.get("EMS_STALE_TICK_S", "3"))
+EMS_AGGREGATION_DELAY_S = float(os.environ.get("EMS_AGGREGATION_DELAY_S", "0.5"))
 
 # Market simulation: wall time -> market time. 60x: a 6.5 h trading day passes in 6.5 minutes.
 SIM_SPEED = float(os.environ.get("SIM_SPEED", "60"))

@@ -2,7 +2,16 @@ from django.apps import AppConfig
 
 
 class EmsConfig(AppConfig):
-    """Execution management: venues and the simulated market (parents, children, routing come later)."""
+    """Execution management: venues, the simulated market, parent and child orders, fills, allocation."""
 
     name = "ems"
     verbose_name = "Execution management"
+
+    def ready(self):
+        from oms.services.audit_verification import register_creation_events
+
+        # Each of these rows is written with its creation event in the same transaction.
+        register_creation_events(object_type="parent_order", model="ems.ParentOrder", event_types=["parent_order.created"])
+        register_creation_events(object_type="child_order", model="ems.ChildOrder", event_types=["child_order.placed"])
+        register_creation_events(object_type="fill", model="ems.Fill", event_types=["fill.booked"])
+        register_creation_events(object_type="internal_cross", model="ems.InternalCross", event_types=["internal_cross.booked"])

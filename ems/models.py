@@ -43,3 +43,214 @@ class Venue(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+# --- execution: parent orders, child orders, fills, allocations (issue 8) -------------------------------
+# Statuses are FIX 39 OrdStatus words; the transition tables live in ems/states.py.
+
+class ExecStatus(models.TextChoices):
+    PENDING_NEW = "PENDING_NEW", "Pending new"  # child: sent, the venue has not acknowledged yet
+    ACCEPTED = "ACCEPTED", "Accepted"  # parent: working, nothing filled yet; child: acked, resting
+    PARTIALLY_FILLED = "PARTIALLY_FILLED", "Partially filled"
+    FILLED = "FILLED", "Filled"
+    PENDING_CANCEL = "PENDING_CANCEL", "Pending cancel"
+    CANCELLED = "CANCELLED", "Cancelled"
+    REJECTED = "REJECTED", "Rejected"  # the venue said no (children only)
+    EXPIRED = "EXPIRED", "Expired"  # end of the working window / session close
+
+    @classmethod
+    def terminal(cls) -> frozenset[str]:
+        return frozenset({cls.FILLED, cls.CANCELLED, cls.REJECTED, cls.EXPIRED})
+
+    @classmethod
+    def open(cls) -> frozenset[str]:
+        return frozenset(s for s in cls.values if s not in cls.terminal())
+
+
+class Control(models.TextChoices):
+    """Whether a parent's algorithm may act: orthogonal to its fill status (a paused parent keeps its fills)."""
+
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"  # a trader paused it: its open children were cancelled, it sends nothing
+    HALTED = "halted", "Halted"  # the kill switch stopped it: stays halted until a trader resumes it
+
+
+class ParentOrder(models.Model):
+    """A meta-order: compatible client orders of one instrument and side, net of internal crosses,
+    worked by one execution algorithm."""
+
+    instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="parent_orders")
+    side = models.CharField(max_length=4, choices=[("buy", "Buy"), ("sell", "Sell")])
+    quantity = models.PositiveBigIntegerField(help_text="After netting; reduced when a constituent is cancelled")
+    filled_quantity = models.PositiveBigIntegerField(default=0)
+    notional = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal("0"), help_text="Sum of fill qty x price")
+    avg_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    fees = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal("0"), help_text="Currency; negative = net rebate")
+    # The intent every constituent shares (the aggregation key).
+    order_type = models.CharField(max_length=6, default="market")
+    limit_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    urgency = models.CharField(max_length=6, default="medium")
+    requested_strategy = models.CharField(max_length=6, default="auto")
+    max_participation = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True, help_text="Requested end of the working window")
+    group_key = models.CharField(max_length=255, db_index=True)
+    # What the selection matrix chose, and why.
+    strategy = models.CharField(max_length=6)
+    params = models.JSONField(default=dict, help_text="The algorithm's AlgoParams as JSON")
+    selection_reason = models.TextField(blank=True)
+    arrival_price = models.DecimalField(max_digits=18, decimal_places=6, help_text="Mid when the parent was created")
+    status = models.CharField(max_length=16, choices=ExecStatus.choices, default=ExecStatus.ACCEPTED)
+    control = models.CharField(max_length=8, choices=Control.choices, default=Control.RUNNING)
+    # Market time (the simulator's day and µs since the open) of the working window and the last tick.
+    market_day = models.IntegerField()
+    start_us = models.BigIntegerField()
+    end_us = models.BigIntegerField()
+    last_tick_us = models.BigIntegerField()
+    epoch = models.PositiveIntegerField(default=1, help_text="Plan number: a re-plan (strategy change, cancel, resume) starts a new one")
+    replan = models.CharField(max_length=64, blank=True, help_text="Why the next tick must re-plan (empty: no re-plan pending)")
+    algo_state = models.JSONField(default=dict, help_text="ExecutionAlgo.state() of the current plan")
+    driver_state = models.JSONField(default=dict, help_text="Venue simulator and timers between ticks")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(filled_quantity__lte=models.F("quantity")), name="parent_never_overfilled"),
+            models.CheckConstraint(condition=models.Q(side__in=["buy", "sell"]), name="parent_side_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "control"])]
+
+    def __str__(self) -> str:
+        return f"P{self.pk} {self.side} {self.quantity} {self.instrument_id} {self.strategy}"
+
+    @property
+    def remaining_quantity(self) -> int:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ExecStatus.open()
+
+
+class Constituent(models.Model):
+    """An original order's place in a parent: the quantity it sent to the market (after its internal
+    cross) and what has been allocated to it. One parent per order, enforced by the database."""
+
+    parent = models.ForeignKey(ParentOrder, on_delete=models.PROTECT, related_name="constituents")
+    order = models.OneToOneField("oms.Order", on_delete=models.PROTECT, related_name="constituent")
+    quantity = models.PositiveBigIntegerField()
+    allocated_quantity = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(allocated_quantity__lte=models.F("quantity")), name="constituent_never_overallocated"),
+        ]
+
+
+class InternalCross(models.Model):
+    """Opposing client orders of one instrument filled against each other at the mid (no fee, no impact)."""
+
+    instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="internal_crosses")
+    quantity = models.PositiveBigIntegerField()
+    price = models.DecimalField(max_digits=18, decimal_places=6)
+    market_day = models.IntegerField()
+    market_time_us = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="cross_quantity_positive")]
+
+
+class ChildOrder(models.Model):
+    """A slice of a parent sent to one venue (FIX: our ClOrdID here, the venue's OrderID in venue_order_id)."""
+
+    parent = models.ForeignKey(ParentOrder, on_delete=models.PROTECT, related_name="children")
+    epoch = models.PositiveIntegerField(default=1)
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="child_orders")
+    client_order_id = models.CharField(max_length=64, unique=True)  # FIX 11
+    venue_order_id = models.CharField(max_length=96, unique=True)  # FIX 37
+    side = models.CharField(max_length=4)
+    order_type = models.CharField(max_length=6)
+    time_in_force = models.CharField(max_length=3, default="day")
+    price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    quantity = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=16, blank=True, help_text="passive | take | dark | finish | route")
+    status = models.CharField(max_length=16, choices=ExecStatus.choices, default=ExecStatus.PENDING_NEW)
+    filled_quantity = models.PositiveBigIntegerField(default=0)
+    notional = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal("0"))
+    avg_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    reason = models.CharField(max_length=64, blank=True, help_text="Venue's reason on reject / cancel / expiry")
+    sent_us = models.BigIntegerField(help_text="Market time it was sent, µs since the open")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(filled_quantity__lte=models.F("quantity")), name="child_never_overfilled"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="child_quantity_positive"),
+        ]
+        indexes = [models.Index(fields=["parent", "status"])]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ExecStatus.open()
+
+
+class Fill(models.Model):
+    """One execution (FIX 35=8 with 150=F). ``exec_id`` is unique: a duplicate report is ignored."""
+
+    class Liquidity(models.TextChoices):  # FIX 851 LastLiquidityInd, plus our own kinds
+        MAKER = "maker", "Maker (passive)"
+        TAKER = "taker", "Taker (aggressive)"
+        MID = "mid", "Midpoint (dark)"
+        RFQ = "rfq", "RFQ"
+        INTERNAL = "internal", "Internal cross"
+
+    exec_id = models.CharField(max_length=128, unique=True)  # FIX 17
+    instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="fills")
+    parent = models.ForeignKey(ParentOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="fills")
+    child = models.ForeignKey(ChildOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="fills")
+    cross = models.ForeignKey(InternalCross, null=True, blank=True, on_delete=models.PROTECT, related_name="fills")
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="fills")
+    side = models.CharField(max_length=4)
+    quantity = models.PositiveBigIntegerField()  # FIX 32 LastQty
+    price = models.DecimalField(max_digits=18, decimal_places=6)  # FIX 31 LastPx
+    liquidity = models.CharField(max_length=8, choices=Liquidity.choices)
+    fee = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal("0"), help_text="Currency; negative = rebate")
+    allocated_quantity = models.PositiveBigIntegerField(default=0)
+    market_day = models.IntegerField()
+    market_time_us = models.BigIntegerField(help_text="Transact time, µs since the open (FIX 60)")
+    executed_at = models.DateTimeField(help_text="Wall-clock instant of the transact time under the live clock")
+    booked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="fill_quantity_positive"),
+            models.CheckConstraint(condition=models.Q(allocated_quantity__lte=models.F("quantity")), name="fill_never_overallocated"),
+        ]
+        indexes = [models.Index(fields=["instrument", "market_day", "market_time_us"]), models.Index(fields=["parent", "id"])]
+
+
+class Allocation(models.Model):
+    """Part of a fill given to one original order (pro rata over a parent's constituents, in whole lots)."""
+
+    fill = models.ForeignKey(Fill, on_delete=models.PROTECT, related_name="allocations")
+    order = models.ForeignKey("oms.Order", on_delete=models.PROTECT, related_name="allocations")
+    parent = models.ForeignKey(ParentOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations")
+    quantity = models.PositiveBigIntegerField()
+    price = models.DecimalField(max_digits=18, decimal_places=6)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["fill", "order"], name="allocation_once_per_fill_and_order"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="allocation_quantity_positive"),
+        ]

@@ -320,3 +320,24 @@ class MarketPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} mid {self.mid} @ {self.as_of:%H:%M:%S}"
+
+
+class Position(models.Model):
+    """What a portfolio holds of an instrument, from its allocations: signed quantity (short < 0) and the
+    average cost of the open quantity (FIFO-free average-cost method; realised P&L on reductions)."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="positions")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
+    quantity = models.BigIntegerField(default=0)
+    avg_cost = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    realized_pnl = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal("0"))
+    bought_quantity = models.PositiveBigIntegerField(default=0)
+    sold_quantity = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["portfolio_id", "instrument_id"]
+        constraints = [models.UniqueConstraint(fields=["portfolio", "instrument"], name="position_one_per_portfolio_instrument")]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id}/{self.instrument_id}: {self.quantity}"
