@@ -27,6 +27,7 @@ bench: install
 	$(PY) bench/sim.py
 	$(PY) bench/intake.py
 	$(PY) bench/execution.py
+	$(PY) bench/ems.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,9 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from ems.consumers import MarketDataConsumer
+from ems.consumers import DeskConsumer, MarketDataConsumer
 from oms.consumers import BlotterConsumer
 
 websocket_urlpatterns = [
     path("ws/blotter/", BlotterConsumer.as_asgi()),
     path("ws/market/<str:symbol>/", MarketDataConsumer.as_asgi()),
+    path("ws/desk/", DeskConsumer.as_asgi()),
+    re_path(r"^ws/parent/(?P<parent_id>[0-9]{1,18})/$", DeskConsumer.as_asgi()),
 ]

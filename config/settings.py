@@ -236,7 +236,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smart Trading OMS/EMS API",
-    "DESCRIPTION": "Order intake, reference data and the audit trail. Errors are JSON with a stable `code` and a `detail`.",
+    "DESCRIPTION": "Order intake, reference data, parent orders, fills, positions, the kill switch and the audit trail. Errors are JSON with a stable `code` and a `detail`.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -244,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "oms.states.OrderStatus.choices",
+        "ExecStatusEnum": "ems.models.ExecStatus.choices",
+        "SwitchableStrategyEnum": "ems.api.serializers.SWITCHABLE_STRATEGIES",
+    },
     # Every operation declares its error answers with the shared ErrorResponse shape (oms.api.schema).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],  # the API is JSON (forms are the browser's pages)
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "oms.api.schema.declare_error_responses"],
@@ -284,6 +289,7 @@ CELERY_BEAT_SCHEDULE = {
     # tick of any working parent whose last tick is older than EMS_STALE_TICK_S (a worker died mid-chain).
     "ems-aggregation-cycle": {"task": "ems.tasks.aggregation_cycle", "schedule": 1.0, "options": {"expires": 1.0}},
     "ems-parents-sweep": {"task": "ems.tasks.parents_sweep", "schedule": 2.0, "options": {"expires": 2.0}},
+    "ems-orders-expire-day": {"task": "ems.tasks.orders_expire_day", "schedule": 10.0, "options": {"expires": 10.0}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
@@ -302,6 +308,8 @@ AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE") or runtime.
 EMS_TICK_S = float(os.environ.get("EMS_TICK_S", "0.5"))
 EMS_STALE_TICK_S = float(os.environ.get("EMS_STALE_TICK_S", "3"))
 EMS_AGGREGATION_DELAY_S = float(os.environ.get("EMS_AGGREGATION_DELAY_S", "0.5"))
+# Celery queue of the parents' ticks (empty: the default queue); tests give each worker its own.
+EMS_QUEUE = os.environ.get("EMS_QUEUE") or None
 
 # Market simulation: wall time -> market time. 60x: a 6.5 h trading day passes in 6.5 minutes.
 SIM_SPEED = float(os.environ.get("SIM_SPEED", "60"))

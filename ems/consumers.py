@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from ems import selectors
+from ems.broadcast import DESK_GROUP, parent_group
 from ems.services import venue_profiles
 from oms import roles
 from oms.models import Instrument
@@ -53,3 +54,53 @@ class MarketDataConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await self.send_json({"type": "market", **(await view(self.instrument, venues=self.venues))})
             await asyncio.sleep(PUSH_INTERVAL_S)
+
+
+@database_sync_to_async
+def _desk_access(user, parent_id: int | None) -> bool:
+    if roles.role_of(user) not in roles.DESK_WIDE:
+        return False
+    return parent_id is None or selectors.parent_get(user=user, parent_id=parent_id) is not None
+
+
+class DeskConsumer(AsyncJsonWebsocketConsumer):
+    """``/ws/desk/`` (every parent) and ``/ws/parent/<id>/`` (one parent): ``parent.changed`` hints for
+    the trader desk (traders, compliance, admins; 4403 for anybody else, 4404 for an unknown parent).
+
+    Messages are hints: the page re-fetches its live regions on each one and on every (re)connect.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        raw = self.scope["url_route"]["kwargs"].get("parent_id")
+        parent_id = int(raw) if raw is not None else None
+        # Accepted, then closed with the reason: a close before the handshake reaches the browser as 1006,
+        # which a page would retry forever; 4403 / 4404 tell it to stop.
+        refusal = None
+        if not await _desk_access(user, None):
+            refusal = 4403
+        elif parent_id is not None and not await _desk_access(user, parent_id):
+            refusal = 4404
+        if refusal is not None:
+            await self.accept()
+            await self.close(code=refusal)
+            return
+        self.group = DESK_GROUP if parent_id is None else parent_group(parent_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello"})
+
+    async def disconnect(self, code):
+        group = getattr(self, "group", None)
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def parent_changed(self, event):
+        await self.send_json(event)
+
+    # oms.broadcast coalesces a burst of hints into one "orders.changed" per group: forward it too.
+    async def orders_changed(self, event):
+        await self.send_json(event)

@@ -7,15 +7,23 @@ Nothing here holds the market in memory between requests: a day's arrays are a p
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
+import numpy as np
 from django.conf import settings
+from django.db.models import Prefetch, QuerySet
 
+from ems.algos.cost import pre_trade_estimate
+from ems.algos.selection import select_strategy
+from ems.algos.types import OrderSpec, StrategyName
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
 from ems.services import venue_profiles
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
-from oms.models import Instrument
+from oms import roles
+from oms.models import Instrument, Position
 from oms.services.market_price import PriceTick
 
 RECENT_PRINTS = 25
@@ -125,3 +133,292 @@ def market_view(instrument: Instrument, *, wall: float | None = None, venues=Non
         "volume_2m": int(prints.size.sum()) if n else 0,
         "chart": {"t": [int(x) // US for x in times], "mid": [round(float(m), 6) for m in mids]},
     }
+
+
+# --- execution reads: trader desk, parent page, fills, positions (issue 8) ---------------------------
+# Who sees what: traders, compliance and admins see every parent; a PM or an API client sees the parents
+# that hold one of their portfolios' orders, and of a shared parent only their own constituents and
+# allocations (never another PM's order inside it).
+
+PARENT_PAGE_FILLS = 500  # newest fills the parent page and API detail carry (the count says how many in all)
+
+
+def _desk_wide(user) -> bool:
+    return roles.role_of(user) in roles.DESK_WIDE
+
+
+def _visible_portfolio_ids(user):
+    return roles.visible_portfolios(user).values("id")
+
+
+def parent_list(*, user) -> QuerySet[ParentOrder]:
+    """Parent orders the user may see, newest first, with what a desk row shows (one query)."""
+    qs = ParentOrder.objects.select_related("instrument").order_by("-id")
+    if _desk_wide(user):
+        return qs
+    if roles.role_of(user) is None:
+        return qs.none()
+    mine = Constituent.objects.filter(order__portfolio__in=_visible_portfolio_ids(user)).values("parent_id")
+    return qs.filter(id__in=mine)
+
+
+def parent_get(*, user, parent_id: int) -> ParentOrder | None:
+    return parent_list(user=user).filter(pk=parent_id).first()
+
+
+def parent_constituents(*, user, parent: ParentOrder) -> QuerySet[Constituent]:
+    """The parent's constituents the user may see (a PM: their own portfolios' orders only)."""
+    qs = parent.constituents.select_related("order__portfolio", "order__instrument").order_by("order_id")
+    if not _desk_wide(user):
+        qs = qs.filter(order__portfolio__in=_visible_portfolio_ids(user))
+    return qs
+
+
+def parent_children(*, parent: ParentOrder) -> QuerySet[ChildOrder]:
+    return parent.children.select_related("venue").order_by("-id")
+
+
+def parent_fills(*, parent: ParentOrder) -> QuerySet[Fill]:
+    """The parent's executions (market fills and its internal crosses), newest first."""
+    return Fill.objects.filter(parent=parent).select_related("venue", "child").order_by("-id")
+
+
+def children_by_venue(children) -> list[dict]:
+    """Child orders grouped per venue: count, open count, quantity sent and filled, average fill price."""
+    rows: dict[str, dict] = {}
+    for c in children:
+        r = rows.setdefault(c.venue.code, {"venue": c.venue.code, "kind": c.venue.kind, "children": 0, "open": 0,
+                                           "quantity": 0, "filled": 0, "notional": Decimal("0")})
+        r["children"] += 1
+        r["open"] += c.is_open
+        r["quantity"] += c.quantity
+        r["filled"] += c.filled_quantity
+        r["notional"] += c.notional
+    for r in rows.values():
+        r["avg_price"] = (r["notional"] / r["filled"]).quantize(Decimal("0.000001")) if r["filled"] else None
+        del r["notional"]
+    return sorted(rows.values(), key=lambda r: (-r["filled"], r["venue"]))
+
+
+def slippage_bps(parent: ParentOrder) -> Decimal | None:
+    """Average fill price against the arrival price, in bps; positive = better than arrival.
+
+    A buy that paid less than the arrival mid, or a sell that received more, is positive (sells flip the
+    sign). None before the first fill.
+    """
+    if parent.avg_price is None or not parent.arrival_price:
+        return None
+    sign = 1 if parent.side == "buy" else -1
+    return (sign * (parent.arrival_price - parent.avg_price) / parent.arrival_price * 10_000).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Done against the schedule at market time ``t_us`` (``expected`` None: the parent is closed)."""
+
+    done: int
+    expected: int | None
+    quantity: int
+    t_us: int
+    clock: str
+
+    @property
+    def done_pct(self) -> float:
+        return 100.0 * self.done / self.quantity if self.quantity else 0.0
+
+    @property
+    def expected_pct(self) -> float | None:
+        return None if self.expected is None or not self.quantity else 100.0 * self.expected / self.quantity
+
+    @property
+    def behind(self) -> int | None:
+        """Shares behind the schedule (negative: ahead)."""
+        return None if self.expected is None else self.expected - self.done
+
+    def as_dict(self) -> dict:
+        return {"done": self.done, "expected": self.expected, "quantity": self.quantity, "behind": self.behind,
+                "done_pct": round(self.done_pct, 2),
+                "expected_pct": None if self.expected_pct is None else round(self.expected_pct, 2),
+                "market_time_us": self.t_us, "market_clock": self.clock}
+
+
+def _plan(parent: ParentOrder) -> tuple[list[tuple[int, int]], int]:
+    """The schedule of the parent's current plan as ``[(t_us, cumulative parent qty)]``, and whether it
+    comes from the algorithm.
+
+    The live driver persists ``ExecutionAlgo.state()`` in ``algo_state``; its ``state.sched`` is the
+    plan's own target (cumulative, in the plan's quantity), and ``state.filled`` what the plan has done.
+    A re-plan (strategy change, resume) starts a new plan for what is left, so the parent's expected done
+    is what was done before the plan plus the plan's target. Before the first tick (no plan yet) the
+    schedule is a straight line over the parent's window.
+    """
+    state = (parent.algo_state or {}).get("state") or {}
+    sched = state.get("sched")
+    if sched:
+        before = max(0, parent.filled_quantity - int(state.get("filled") or 0))
+        return [(int(t), before + int(q)) for t, q in sched], True
+    return [(parent.start_us, 0), (max(parent.end_us, parent.start_us + 1), parent.quantity)], False
+
+
+def _target(points: list[tuple[int, int]], t: int) -> float:
+    if t <= points[0][0]:
+        return float(points[0][1])
+    for (t0, q0), (t1, q1) in zip(points, points[1:], strict=False):
+        if t <= t1:
+            return q0 + (q1 - q0) * (t - t0) / max(1, t1 - t0)
+    return float(points[-1][1])
+
+
+def market_now_for(parent: ParentOrder, *, wall: float | None = None) -> int:
+    """Market µs of "now" on the parent's day (the close once its day is over)."""
+    mt = live_clock().market_time(wall)
+    if mt.day > parent.market_day:
+        return SESSION_US
+    if mt.day < parent.market_day:
+        return 0
+    return min(mt.t_us, SESSION_US)
+
+
+def parent_progress(parent: ParentOrder, *, t_us: int | None = None) -> Progress:
+    """How much of the parent is done, and how much its schedule expects done by now."""
+    t = market_now_for(parent) if t_us is None else t_us
+    expected = None
+    if parent.is_open:
+        points, _ = _plan(parent)
+        expected = min(parent.quantity, int(round(_target(points, t))))
+    return Progress(parent.filled_quantity, expected, parent.quantity, t, format_clock(t)[:8])
+
+
+def parent_chart(parent: ParentOrder, *, fills=None, wall: float | None = None) -> dict:
+    """The parent page's charts, JSON-ready: market mid and interval VWAP since the parent's start, our
+    fills (time, price, size), and done vs schedule over time. Times are seconds since the open."""
+    t_now = market_now_for(parent, wall=wall)
+    fills = list(parent_fills(parent=parent)) if fills is None else list(fills)
+    fills.sort(key=lambda f: (f.market_time_us, f.id))
+    t0 = max(0, parent.start_us - 60 * US)
+    if parent.is_open:
+        t1 = t_now
+    else:  # a closed parent: up to a minute after its last tick or fill
+        last = max([parent.last_tick_us] + [f.market_time_us for f in fills])
+        t1 = min(t_now, last + 60 * US)
+    t1 = max(t0 + US, min(SESSION_US, t1))
+    market = market_for(parent.instrument, parent.market_day)
+    step = max(US, (t1 - t0) // 400 // US * US)
+    times, mids = market.mid_series(t0, t1, step)
+    # Interval VWAP: the market's volume-weighted price from the parent's start to each point (the
+    # benchmark a schedule tracks), from one-step bars, cumulated.
+    start = parent.start_us
+    vwap_t, vwap = [], []
+    if t1 > start:
+        bars = market.bars(start, t1, step)
+        vol = np.cumsum(bars.volume)
+        notional = np.cumsum(bars.vwap * bars.volume)
+        for k in range(len(bars.time)):
+            if vol[k] > 0:
+                vwap_t.append(int(bars.time[k] + step) // US)
+                vwap.append(round(float(notional[k] / vol[k]), 6))
+    points, from_algo = _plan(parent)
+    cum, done_t, done_q = 0, [start // US], [0]
+    for f in fills:
+        cum += f.quantity
+        done_t.append(f.market_time_us // US)
+        done_q.append(cum)
+    if parent.is_open:
+        done_t.append(t1 // US)
+        done_q.append(cum)
+    return {
+        "t0": t0 // US, "t1": t1 // US, "now": t_now // US,
+        "arrival": float(parent.arrival_price), "limit": float(parent.limit_price) if parent.limit_price is not None else None,
+        "side": parent.side, "quantity": parent.quantity,
+        "market": {"t": [int(x) // US for x in times], "mid": [round(float(m), 6) for m in mids]},
+        "vwap": {"t": vwap_t, "price": vwap},
+        "fills": [{"t": f.market_time_us / US, "price": float(f.price), "qty": f.quantity, "venue": f.venue.code,
+                   "liquidity": f.liquidity} for f in fills],
+        "done": {"t": done_t, "qty": done_q},
+        "schedule": {"t": [int(t) // US for t, _ in points], "qty": [int(q) for _, q in points], "from_algo": from_algo},
+    }
+
+
+def fill_list(*, user) -> QuerySet[Fill]:
+    """Executions the user may see, newest first. A PM sees the fills allocated to their orders, each
+    with only their own allocations (``fill.my_allocations``)."""
+    qs = Fill.objects.select_related("instrument", "venue").order_by("-id")
+    if _desk_wide(user):
+        return qs.prefetch_related(Prefetch("allocations", queryset=Allocation.objects.select_related("order__portfolio").order_by("id"), to_attr="my_allocations"))
+    if roles.role_of(user) is None:
+        return qs.none()
+    mine = Allocation.objects.filter(order__portfolio__in=_visible_portfolio_ids(user))
+    return qs.filter(id__in=mine.values("fill_id")).prefetch_related(
+        Prefetch("allocations", queryset=mine.select_related("order__portfolio").order_by("id"), to_attr="my_allocations")
+    )
+
+
+def position_list(*, user) -> QuerySet[Position]:
+    """Positions of the portfolios the user may see, by portfolio and instrument."""
+    return (
+        Position.objects.filter(portfolio__in=_visible_portfolio_ids(user))
+        .select_related("portfolio", "instrument", "instrument__market_price")
+        .order_by("portfolio__code", "instrument__symbol")
+    )
+
+
+def position_marks(positions) -> list[dict]:
+    """Each position with its mark (latest market mid, else the reference price), market value and
+    unrealised P&L against its average cost. JSON-ready numbers stay Decimal."""
+    out = []
+    for p in positions:
+        mp = getattr(p.instrument, "market_price", None)
+        mark = mp.mid if mp is not None else p.instrument.reference_price
+        unrealized = (mark - p.avg_cost) * p.quantity if p.avg_cost is not None and p.quantity else Decimal("0")
+        out.append({"position": p, "mark": mark, "market_value": mark * p.quantity, "unrealized_pnl": unrealized})
+    return out
+
+
+@dataclass(frozen=True)
+class TicketEstimate:
+    """What the order ticket shows before sending: the strategy the matrix would pick, and its
+    pre-trade cost (Almgren-Chriss expected cost and its standard deviation, bps and currency)."""
+
+    strategy: str
+    reason: str
+    horizon_s: float
+    end_clock: str
+    expected_bps: float
+    std_bps: float
+    expected_cost: Decimal
+    std_cost: Decimal
+    participation: float | None
+    notional: Decimal
+    currency: str
+    price: Decimal
+    price_source: str
+
+    @property
+    def participation_pct(self) -> float | None:
+        return None if self.participation is None else 100.0 * self.participation
+
+
+def ticket_estimate(*, instrument: Instrument, side: str, quantity: int, limit_price: Decimal | None, urgency: str,
+                    strategy: str, wall: float | None = None) -> TicketEstimate:
+    """Estimate an order as the EMS would work it if it arrived now (``ems.algos.selection`` and
+    ``ems.algos.cost``): same market time, same arrival price (the stored market mid when there is one,
+    else the reference price) and the same matrix as a new parent."""
+    mt = live_clock().market_time(wall)
+    start = min(mt.t_us, SESSION_US - 60 * US)
+    mp = getattr(instrument, "market_price", None)
+    price, source = (mp.mid, "mid") if mp is not None else (instrument.reference_price, "reference")
+    params = instrument_params(instrument)
+    spec = OrderSpec(side, quantity, limit_price=None if limit_price is None else float(limit_price), urgency=urgency,
+                     requested=strategy or None, start=start, price=float(price))
+    selection = select_strategy(spec, params)
+    chosen = selection.strategy
+    horizon = float(selection.params.get("horizon_s") or 0.0)
+    est = pre_trade_estimate(spec, params, chosen if chosen is not StrategyName.AUTO else StrategyName.VWAP, horizon)
+    end_clock = selection.params.get("end_clock") or format_clock(start)[:5]
+    return TicketEstimate(
+        strategy=chosen.value, reason=selection.reason, horizon_s=horizon, end_clock=end_clock,
+        expected_bps=est.expected_cost_bps, std_bps=est.std_cost_bps,
+        expected_cost=Decimal(str(round(est.expected_cost, 2))), std_cost=Decimal(str(round(est.std_cost, 2))),
+        participation=None if est.expected_participation is None or math.isinf(est.expected_participation) else est.expected_participation,
+        notional=Decimal(str(round(est.notional, 2))), currency=instrument.currency, price=price, price_source=source,
+    )

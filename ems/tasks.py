@@ -23,3 +23,52 @@ def market_prices_refresh() -> int:
     written = market_prices_update(prices=ticks)
     log.debug("market prices refreshed: %s of %s instruments", written, len(ticks))
     return written
+
+
+@shared_task(name="ems.tasks.parent_tick", ignore_result=True, acks_late=True)
+def parent_tick(parent_id: int) -> dict | None:
+    """Work one parent order up to market time now; the tick enqueues the next one after its commit.
+
+    Idempotent and safe under ``acks_late``: a redelivered or duplicate tick finds the parent's state
+    already advanced (or the parent locked by the other tick: it returns at once) and moves it only to a
+    later "now"; each fill's unique exec_id is the last word on double booking.
+    """
+    from ems.services.working import parent_tick as tick
+
+    result = tick(parent_id=parent_id)
+    return None if result is None else {"status": result.status, "active": result.active, "fills": result.fills}
+
+
+@shared_task(name="ems.tasks.parents_sweep", ignore_result=True)
+def parents_sweep() -> int:
+    """Restart the tick chains that stopped (a worker died mid-chain); beat runs it every few seconds."""
+    from ems.services.working import parents_sweep as sweep
+
+    return sweep()
+
+
+@shared_task(name="ems.tasks.aggregation_cycle", ignore_result=True, acks_late=True)
+def aggregation_cycle() -> dict:
+    """Group accepted orders into parent orders, netting opposing ones (safe when two run at once)."""
+    from ems.services.aggregation import aggregation_cycle as cycle
+    from oms.roles import Actor
+
+    result = cycle(actor=Actor.system("ems.aggregation_cycle"))
+    return {"aggregated": result.aggregated, "crossed_quantity": result.crossed_quantity}
+
+
+@shared_task(name="ems.tasks.orders_expire_day", ignore_result=True)
+def orders_expire_day() -> int:
+    """Expire DAY orders from an earlier market day that no parent works (beat: every 10 s).
+
+    Market days follow one another under the live clock (SIM_SPEED), so "the end of the day" is the open
+    of the current market day, in wall time. Orders in a parent expire with their parent instead.
+    """
+    from datetime import UTC, datetime
+
+    from oms.roles import Actor
+    from oms.services.lifecycle import orders_expire_day as expire
+
+    clock = selectors.live_clock()
+    opened = datetime.fromtimestamp(clock.wall_time(clock.day, 0), UTC)
+    return expire(before=opened, actor=Actor.system("orders_expire_day"))

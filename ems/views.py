@@ -1,11 +1,56 @@
-"""Browser pages of the EMS (thin)."""
+"""Browser pages of the EMS (thin): market data, the trader desk and parent page, positions, and the
+order ticket's pre-trade estimate. Controls post here with the session; the same services as the API.
 
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
+Who sees what: the execution desk and the parent pages are for the desk-wide roles (trader, compliance
+read-only, admin); a PM gets a 403 there and sees their own executions on the order page and their
+positions on /positions/.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from ems import selectors
+from ems.api.serializers import KILL_SCOPES, SWITCHABLE_STRATEGIES
+from ems.models import Control, ExecStatus
+from ems.services import control
+from ems.sim import format_clock
+from ems.states import IllegalExecTransition
+from oms import roles
+from oms.errors import DomainError
+from oms.models import Portfolio, Side, Urgency
+from oms.roles import Actor
 from oms.selectors import instrument_list
+from oms.services.order_parse import has_invalid_characters
+from oms.views import login_required
+
+PARENTS_CHANGED = "parents-changed"  # htmx event: the desk's live regions re-fetch at once
+DESK_CAP = 200
+MAX_TICKET_QTY = 10**12
+
+
+def desk_required(view):
+    """Traders, compliance (read-only) and admins; a PM or an API client gets a 403 page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if roles.role_of(request.user) not in roles.DESK_WIDE:
+            return render(request, "403.html", {"message": "The execution desk is for traders."}, status=403)
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def _can_act(user) -> bool:
+    return roles.role_of(user) in (roles.TRADER, roles.ADMIN)
+
+
+# --- market data ---------------------------------------------------------------------------------
 
 
 @login_required
@@ -27,3 +72,190 @@ def market(request, symbol: str):
         "instrument": instrument, "instruments": instruments, "view": selectors.market_view(instrument),
         "vol_pct": instrument.daily_volatility * 100,
     })
+
+
+# --- trader desk ---------------------------------------------------------------------------------
+
+DESK_VIEWS = {"working": "Working", "all": "All", "done": "Done"}
+
+
+def _desk_rows(request) -> dict:
+    view = request.GET.get("view", "working")
+    view = view if view in DESK_VIEWS else "working"
+    qs = selectors.parent_list(user=request.user)
+    if view == "working":
+        qs = qs.filter(status__in=ExecStatus.open())
+    elif view == "done":
+        qs = qs.exclude(status__in=ExecStatus.open())
+    parents = list(qs[:DESK_CAP])
+    rows = [{"p": p, "progress": selectors.parent_progress(p), "slippage": selectors.slippage_bps(p)} for p in parents]
+    open_qs = selectors.parent_list(user=request.user).filter(status__in=ExecStatus.open())
+    return {
+        "rows": rows, "view": view, "views": DESK_VIEWS, "can_act": _can_act(request.user),
+        "counts": {
+            "working": open_qs.count(),
+            "paused": open_qs.filter(control=Control.PAUSED).count(),
+            "halted": open_qs.filter(control=Control.HALTED).count(),
+        },
+    }
+
+
+@desk_required
+@require_GET
+def execution_desk(request):
+    """Parent orders with progress vs schedule, strategy and reason, arrival, average, slippage; the kill switch."""
+    context = _desk_rows(request)
+    context.update({
+        "kill_scopes": KILL_SCOPES, "portfolios": Portfolio.objects.order_by("code"), "instruments": instrument_list(),
+    })
+    return render(request, "ems/desk.html", context)
+
+
+@desk_required
+@require_GET
+def execution_desk_table(request):
+    return render(request, "ems/_parents_table.html", _desk_rows(request))
+
+
+# --- parent page -----------------------------------------------------------------------------------
+
+
+def _parent_or_404(request, parent_id: int):
+    parent = selectors.parent_get(user=request.user, parent_id=parent_id)
+    if parent is None:
+        raise Http404("No such parent order")
+    return parent
+
+
+def _parent_context(request, parent) -> dict:
+    children = list(selectors.parent_children(parent=parent))
+    fills = list(selectors.parent_fills(parent=parent)[: selectors.PARENT_PAGE_FILLS])
+    for f in fills:
+        f.clock = format_clock(f.market_time_us)[:12]
+    return {
+        "parent": parent, "progress": selectors.parent_progress(parent), "slippage": selectors.slippage_bps(parent),
+        "constituents": list(selectors.parent_constituents(user=request.user, parent=parent)),
+        "children": children, "venues": selectors.children_by_venue(children), "fills": fills,
+        "fill_count": selectors.parent_fills(parent=parent).count(),
+        "can_act": _can_act(request.user), "strategies": SWITCHABLE_STRATEGIES, "urgencies": Urgency.choices,
+        "open_children": sum(c.is_open for c in children),
+    }
+
+
+@desk_required
+@require_GET
+def parent_detail(request, parent_id: int, partial: bool = False):
+    """One parent: constituents, child orders by venue, fills, charts, and the trader's controls
+    (``partial``: one live part, ``?part=head`` or ``tables``)."""
+    parent = _parent_or_404(request, parent_id)
+    template = "ems/parent.html"
+    if partial:
+        template = "ems/_parent_tables.html" if request.GET.get("part") == "tables" else "ems/_parent_head.html"
+    return render(request, template, _parent_context(request, parent))
+
+
+@desk_required
+@require_GET
+def parent_chart(request, parent_id: int):
+    """The parent page's chart data (JSON): market mid, interval VWAP, our fills, done vs schedule."""
+    parent = _parent_or_404(request, parent_id)
+    return JsonResponse(selectors.parent_chart(parent))
+
+
+def _flash(request, level: str, text: str, *, code: str = "", status: int = 200, trigger: bool = False):
+    response = render(request, "oms/_flash.html", {"level": level, "text": text, "code": code}, status=status)
+    if trigger:
+        response["HX-Trigger"] = PARENTS_CHANGED
+    return response
+
+
+def _run_control(request, service: str, done_text: str, **kwargs):
+    """Call the control service named ``service`` for a trader; answer with a flash message."""
+    if not _can_act(request.user):
+        return _flash(request, "error", "Only a trader may act on parent orders", code="permission.trader_only", status=403)
+    try:
+        getattr(control, service)(actor=Actor.for_user(request.user, "browser"), **kwargs)
+    except IllegalExecTransition as exc:
+        return _flash(request, "error", str(exc), code=exc.code, status=409)
+    except DomainError as exc:
+        return _flash(request, "error", exc.detail, code=exc.code, status=exc.status)
+    return _flash(request, "ok", done_text, trigger=True)
+
+
+@desk_required
+@require_POST
+def parent_control(request, parent_id: int, verb: str):
+    """Pause, resume or cancel a parent from the desk or its page (answers with a flash message)."""
+    parent = _parent_or_404(request, parent_id)
+    done = {"pause": "paused", "resume": "resumed", "cancel": "cancel requested"}
+    return _run_control(request, f"parent_{verb}", f"Parent {parent.id} {done[verb]}", parent_id=parent.id)
+
+
+@desk_required
+@require_POST
+def parent_strategy(request, parent_id: int):
+    """Change a parent's algorithm or urgency (aggressiveness)."""
+    parent = _parent_or_404(request, parent_id)
+    strategy = request.POST.get("strategy", "")
+    urgency = request.POST.get("urgency") or None
+    if strategy not in dict(SWITCHABLE_STRATEGIES) or (urgency is not None and urgency not in Urgency.values):
+        return _flash(request, "error", "Choose a strategy and an urgency from the lists", code="validation_error", status=400)
+    return _run_control(request, "parent_strategy_change", f"Parent {parent.id}: {strategy.upper()}"
+                        + (f", {urgency} urgency" if urgency else ""), parent_id=parent.id, strategy=strategy, urgency=urgency)
+
+
+@desk_required
+@require_POST
+def kill_switch_view(request):
+    """The desk's kill switch: cancel every open child and halt the algorithms in scope."""
+    scope = request.POST.get("scope", "")
+    portfolio = request.POST.get("portfolio") or None if scope == "portfolio" else None
+    instrument = request.POST.get("instrument") or None if scope == "instrument" else None
+    if scope not in dict(KILL_SCOPES) or (scope == "portfolio" and not portfolio) or (scope == "instrument" and not instrument):
+        return _flash(request, "error", "Choose a scope (and its portfolio or instrument)", code="kill_switch.bad_scope", status=400)
+    what = {"all": "everything", "portfolio": f"portfolio {portfolio}", "instrument": f"instrument {instrument}"}[scope]
+    return _run_control(request, "kill_switch", f"Kill switch: halted {what}", scope=scope, portfolio=portfolio,
+                        instrument=instrument)
+
+
+# --- positions -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def positions(request, partial: bool = False):
+    """Positions per portfolio and instrument (a PM: their own portfolios), live on order pushes."""
+    rows = selectors.position_marks(selectors.position_list(user=request.user))
+    return render(request, "ems/_positions_table.html" if partial else "ems/positions.html", {"rows": rows})
+
+
+# --- order ticket: pre-trade estimate ------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def ticket_estimate(request):
+    """The ticket's estimate as the PM types: the strategy the matrix would pick and the pre-trade cost."""
+    g = request.GET
+    if any(has_invalid_characters(v) for v in g.values()):
+        return render(request, "ems/_estimate.html", {})
+    symbol = g.get("instrument", "").strip().split(" ", 1)[0].upper()
+    instrument = next((i for i in instrument_list() if i.symbol == symbol), None)
+    raw_qty = g.get("quantity", "").replace(",", "").replace("_", "").replace(" ", "")
+    quantity = int(raw_qty) if raw_qty.isascii() and raw_qty.isdigit() and len(raw_qty) <= 13 else 0
+    side = g.get("side") if g.get("side") in Side.values else Side.BUY
+    urgency = g.get("urgency") if g.get("urgency") in Urgency.values else Urgency.MEDIUM
+    strategy = g.get("strategy", "auto") if g.get("strategy") in {"auto", "twap", "vwap", "pov", "is", "direct", "rfq"} else "auto"
+    limit = None
+    if g.get("order_type") == "limit" and g.get("limit_price"):
+        try:
+            limit = Decimal(g["limit_price"].replace(",", ""))
+        except InvalidOperation:
+            limit = None
+        if limit is not None and (not limit.is_finite() or limit <= 0):
+            limit = None
+    if instrument is None or not 0 < quantity <= MAX_TICKET_QTY:
+        return render(request, "ems/_estimate.html", {})
+    estimate = selectors.ticket_estimate(instrument=instrument, side=side, quantity=quantity, limit_price=limit,
+                                         urgency=urgency, strategy=strategy)
+    return render(request, "ems/_estimate.html", {"e": estimate})

@@ -16,7 +16,7 @@ def order_list(*, user) -> QuerySet[Order]:
     """Orders the user may see, newest first, with what a blotter row shows."""
     return (
         Order.objects.filter(portfolio__in=visible_portfolios(user).values("id"))
-        .select_related("portfolio", "instrument")
+        .select_related("portfolio", "instrument", "constituent")
         .order_by("-id")
     )
 

@@ -54,6 +54,11 @@ ORDER_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (S.PENDING_CANCEL, S.FILLED),
         # The venue refused the cancel (too late) and the order goes on working.
         (S.PENDING_CANCEL, S.ACCEPTED),
+        # A partial fill while the cancel is pending keeps the order pending cancel (FIX 39 precedence:
+        # Pending Cancel outranks Partially Filled); the cancel then completes with the fills kept.
+        (S.PENDING_CANCEL, S.PENDING_CANCEL),
+        # A DAY order still waiting for its start time when the session closes.
+        (S.PENDING_NEW, S.EXPIRED),
     }
 )
 

@@ -249,7 +249,15 @@ def order_detail(request, order_id: int, partial: bool = False):
     order = selectors.order_get(user=request.user, order_id=order_id)
     if order is None:
         raise Http404("No such order")
-    context = {"order": order, "events": selectors.order_events(order=order), "cancellable": CANCELLABLE}
+    # Executions come from the EMS through the reverse relation (oms never imports ems): this order's
+    # share of each fill, oldest first, and the parent it joined.
+    allocations = list(order.allocations.select_related("fill__venue").order_by("fill__market_time_us", "id"))
+    constituent = getattr(order, "constituent", None)  # RelatedObjectDoesNotExist is an AttributeError
+    context = {
+        "order": order, "events": selectors.order_events(order=order), "cancellable": CANCELLABLE,
+        "allocations": allocations, "parent_id": constituent.parent_id if constituent else None,
+        "allocated": sum(a.quantity for a in allocations), "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,
+    }
     return render(request, "oms/_order_panel.html" if partial else "oms/order_detail.html", context)
 
 

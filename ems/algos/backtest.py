@@ -5,7 +5,8 @@ The strategy sees the world only through :class:`ems.algos.context.AlgoContext` 
 :mod:`ems.sim`. The loop jumps from event to event: a timer, or the delivery of a report; the venues run
 in between (:class:`ems.sim.exchange.VenueSimulator`).
 
-``run_backtest(..., restore_at=t)`` checks the restart story of the live driver: at the first callback at
+The event loop itself is :func:`drive`, shared with the live driver (:mod:`ems.algos.live`), which runs
+it chunk by chunk between Celery ticks. ``run_backtest(..., restore_at=t)`` checks the restart story of the live driver: at the first callback at
 or after ``t`` it serialises the strategy's state through ``json.dumps``, builds a fresh strategy from it
 (``type(strategy).from_state``) and carries on with that one on the same simulator, as a Celery worker
 taking over a crashed one's persisted state would.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import heapq
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -42,6 +44,8 @@ class BacktestContext(AlgoContext):
         self._timer_seq = 0
         self._n_sent = 0
         self._stopped = False
+        self.ended = False  # on_end has run (the event loop is draining the reports still in flight)
+        self.drain_until: int | None = None
 
     # --- time and market ------------------------------------------------------------------------------
     @property
@@ -179,6 +183,84 @@ class BacktestResult:
         return out
 
 
+@dataclass
+class Run:
+    """What one call of :func:`drive` did: the reports delivered, the callbacks made, and the strategy
+    object at the end (``swap`` may have replaced it)."""
+
+    reports: list[ExecutionReport]
+    events: int
+    strategy: Strategy
+
+
+def drive(
+    strategy: Strategy,
+    ctx: BacktestContext,
+    sim: VenueSimulator,
+    until: int,
+    *,
+    end: int,
+    swap: Callable[[Strategy], Strategy] | None = None,
+) -> Run:
+    """The one event loop of every driver: run ``strategy`` from the context's time up to ``until``.
+
+    It jumps from event to event, a due timer or the delivery of a report, the venues running in between;
+    at ``end`` it calls ``on_end`` (once: ``ctx.ended``) and then delivers the reports still in flight
+    for two round trips (``ctx.drain_until``; no timers fire then). Everything it needs to go on lives in
+    ``ctx`` (timers, ended, drain horizon), ``sim`` and the strategy, so calling it again with a later
+    ``until``, or after restoring all three from JSON, continues exactly where it stopped: the backtest
+    calls it once, the live driver once per Celery tick up to market time "now". ``on_start`` is the
+    caller's. ``swap`` is called before each callback and returns the strategy to use from then on (the
+    backtest's ``restore_at``).
+    """
+    clock = ctx._clock
+    reports: list[ExecutionReport] = []
+    events = 0
+    until = max(int(until), sim.time)
+
+    def current() -> Strategy:
+        nonlocal strategy
+        if swap is not None:
+            strategy = swap(strategy)
+        return strategy
+
+    def deliver(t: int) -> None:
+        nonlocal events
+        for report in sim.step(t):
+            clock.advance_to(sim.time)
+            reports.append(report)
+            ctx.record(report)
+            current().on_report(ctx, report)
+            events += 1
+        clock.advance_to(sim.time)
+
+    while not ctx.ended and not ctx._stopped:
+        target = min(ctx._next_timer(), end)
+        if target > until:
+            deliver(until)
+            if sim.time < until:
+                continue  # stopped at a report delivery; the strategy may have reacted
+            return Run(reports, events, strategy)
+        deliver(target)
+        if sim.time < target:
+            continue
+        if target >= end:
+            break
+        for _ in range(ctx._due_timers(target)):
+            current().on_timer(ctx)
+            events += 1
+            if ctx._stopped:
+                break
+    if not ctx.ended:
+        ctx.ended = True
+        current().on_end(ctx)
+        ctx.drain_until = min(SESSION_US, clock.now()) + 2 * max(v.latency_us for v in ctx.venues) + 1
+    horizon = min(ctx.drain_until, until)
+    while sim.time < horizon:
+        deliver(horizon)
+    return Run(reports, events, strategy)
+
+
 def run_backtest(
     instrument_params: InstrumentParams,
     strategy: Strategy,
@@ -208,47 +290,20 @@ def run_backtest(
     clock = VirtualClock(day, start)
     ctx = BacktestContext(market, sim, clock, start, id_prefix)
     arrival_mid = market.mid(start)
-    reports: list[ExecutionReport] = []
-    events = 0
 
-    def maybe_restore() -> None:
-        nonlocal strategy, restore_at
+    def swap(current: Strategy) -> Strategy:
+        nonlocal restore_at
         if restore_at is not None and clock.now() >= restore_at:
             restore_at = None
-            state = json.loads(json.dumps(strategy.state()))
-            strategy = type(strategy).from_state(state)
+            return type(current).from_state(json.loads(json.dumps(current.state())))
+        return current
 
-    def deliver(until: int) -> None:
-        nonlocal events
-        for report in sim.step(until):
-            clock.advance_to(sim.time)
-            reports.append(report)
-            ctx.record(report)
-            maybe_restore()
-            strategy.on_report(ctx, report)
-            events += 1
-        clock.advance_to(sim.time)
-
-    maybe_restore()
+    strategy = swap(strategy)
     strategy.on_start(ctx)
-    while not ctx._stopped:
-        target = min(ctx._next_timer(), end)
-        deliver(target)
-        if sim.time < target:
-            continue  # stopped at a report delivery; the strategy may have reacted
-        if target >= end:
-            break
-        for _ in range(ctx._due_timers(target)):
-            maybe_restore()
-            strategy.on_timer(ctx)
-            events += 1
-            if ctx._stopped:
-                break
-    maybe_restore()
-    strategy.on_end(ctx)
-    drain_until = min(SESSION_US, clock.now()) + 2 * max(v.latency_us for v in venues) + 1
-    while sim.time < drain_until:
-        deliver(drain_until)
+    run = drive(strategy, ctx, sim, SESSION_US * 2, end=end, swap=swap if restore_at is not None else None)
+    strategy = run.strategy
+    reports = run.reports
+    events = run.events
     orders = sim.orders()
     return BacktestResult(
         instrument_params,

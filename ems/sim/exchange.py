@@ -19,6 +19,10 @@ Rules (one :class:`VenueSimulator` runs every venue of one :class:`~ems.sim.mark
   later contra when it shows up (at its seeded instant within its second). A dark MARKET order is an
   unpriced midpoint peg and keeps its time in force.
 * DAY orders still working at the close are EXPIRED. Orders reaching a venue after the close are REJECTED.
+
+Persistence: :meth:`VenueSimulator.state` is plain JSON and :meth:`VenueSimulator.from_state` carries on
+from it exactly (the live driver keeps one simulator per parent order across Celery ticks this way); the
+market's footprint is rebuilt by the caller from the fills, so no worker holds the market in memory.
 """
 
 from __future__ import annotations
@@ -131,6 +135,7 @@ class VenueSimulator:
         self._ccursor = [0] * len(self._dark_index)  # next contra per dark pool
         self._contra_used: dict[tuple[int, int], int] = {}
         self._closed = False
+        self._n = 0  # orders ever sent: numbers venue order ids, and goes on across state() / from_state()
         self._push(SESSION_US, _CLOSE, None)
 
     # --- requests -----------------------------------------------------------------------------------
@@ -140,7 +145,8 @@ class VenueSimulator:
         profile = self.market.venue_by_code.get(req.venue)
         if profile is None:
             raise KeyError(f"unknown venue {req.venue!r}")
-        order_id = f"{self._prefix}{req.venue}-{self.market.params.symbol}-{self.market.day}-{len(self._orders) + 1}"
+        self._n += 1
+        order_id = f"{self._prefix}{req.venue}-{self.market.params.symbol}-{self.market.day}-{self._n}"
         # A lit market order has no limit; on a dark pool a price on any order caps the midpoint.
         lit_market = profile.is_lit and req.order_type is OrderType.MARKET
         limit = None if req.price is None or lit_market else self.market.ticks(req.price)
@@ -189,6 +195,74 @@ class VenueSimulator:
     def busy(self) -> bool:
         """Whether anything is in flight: orders or cancels travelling, reports undelivered, or orders resting."""
         return bool(self._outbox or len(self._events) > (0 if self._closed else 1) or self._lit_resting or self._dark_resting)
+
+    # --- persistence --------------------------------------------------------------------------------
+    def state(self) -> dict:
+        """Return everything needed to carry on later, as plain JSON: time, counters, the orders that may
+        still matter (working, travelling, or with a report not yet delivered), the event heap (arrivals
+        and cancels in flight, the close), the undelivered reports, the print cursor and the dark pools'
+        cursors and used contra. Orders that are done and whose reports were all delivered are dropped
+        (the order counter goes on, so no venue order id or exec id ever repeats).
+
+        The market's footprint is not in it: restore with a :class:`Market` built with ``fills=`` every
+        fill so far, including :meth:`state_fills` (the fills of reports still undelivered)."""
+        keep = {o.order_id for o in self._orders.values() if not o.done}
+        keep.update(payload.order_id for _, _, kind, payload in self._events if kind != _CLOSE)
+        keep.update(r.order_id for _, _, r in self._outbox)
+        return {
+            "v": 1,
+            "time": self.time,
+            "seq": self._seq,
+            "n": self._n,
+            "closed": self._closed,
+            "pcursor": self._pcursor,
+            "ccursor": list(self._ccursor),
+            "contra_used": [[j, k, q] for (j, k), q in self._contra_used.items()],
+            "orders": [_order_state(o) for o in self._orders.values() if o.order_id in keep],
+            "lit_resting": [o.order_id for o in self._lit_resting],
+            "dark_resting": [o.order_id for o in self._dark_resting],
+            "events": [[t, seq, kind, None if payload is None else payload.order_id] for t, seq, kind, payload in self._events],
+            "outbox": [[t, seq, _report_state(r)] for t, seq, r in self._outbox],
+        }
+
+    @classmethod
+    def from_state(cls, market: Market, state: dict, *, id_prefix: str = "") -> VenueSimulator:
+        """Rebuild a simulator from :meth:`state` (e.g. after ``json.loads``) over ``market``."""
+        sim = cls(market, id_prefix=id_prefix)
+        sim.time = int(state["time"])
+        sim._seq = int(state["seq"])
+        sim._n = int(state["n"])
+        sim._closed = bool(state["closed"])
+        sim._pcursor = int(state["pcursor"])
+        sim._ccursor = [int(c) for c in state["ccursor"]]
+        sim._contra_used = {(int(j), int(k)): int(q) for j, k, q in state["contra_used"]}
+        sim._orders = {}
+        for d in state["orders"]:
+            o = sim._order_from_state(d)
+            sim._orders[o.order_id] = o
+        sim._lit_resting = [sim._orders[i] for i in state["lit_resting"]]
+        sim._dark_resting = [sim._orders[i] for i in state["dark_resting"]]
+        # Saved in heap order: a list in heap order is a heap.
+        sim._events = [(int(t), int(seq), int(kind), None if oid is None else sim._orders[oid]) for t, seq, kind, oid in state["events"]]
+        sim._outbox = [(int(t), int(seq), _report_from_state(r)) for t, seq, r in state["outbox"]]
+        heapq.heapify(sim._events)
+        heapq.heapify(sim._outbox)
+        return sim
+
+    @staticmethod
+    def state_fills(state: dict) -> list[Fill]:
+        """The fills of the reports in ``state`` not delivered yet (already in the footprint, not yet booked)."""
+        return [f for f in (_report_from_state(r).fill for _, _, r in state["outbox"]) if f is not None]
+
+    def _order_from_state(self, d: dict) -> _Order:
+        req = OrderRequest(d["venue"], d["side"], d["qty"], d["order_type"], d["price"], d["tif"], d["client_order_id"])
+        o = _Order(d["order_id"], req, self.market.venue_by_code[d["venue"]], d["limit"])
+        o.client_order_id = d["client_order_id"]
+        o.ioc = bool(d["ioc"])
+        o.lit_i, o.dark_j = int(d["lit_i"]), int(d["dark_j"])
+        o.cum, o.notional, o.n_fills = int(d["cum"]), float(d["notional"]), int(d["n_fills"])
+        o.queue, o.done = int(d["queue"]), bool(d["done"])
+        return o
 
     # --- time ---------------------------------------------------------------------------------------
     def advance(self, t_until: int) -> list[ExecutionReport]:
@@ -449,6 +523,42 @@ class VenueSimulator:
                 k += 1
             self._ccursor[j] = k
         return best
+
+
+def _order_state(o: _Order) -> dict:
+    r = o.req
+    return {
+        "order_id": o.order_id, "client_order_id": o.client_order_id, "venue": r.venue, "side": r.side.value,
+        "qty": r.qty, "order_type": r.order_type.value, "price": r.price, "tif": r.tif.value, "limit": o.limit,
+        "ioc": o.ioc, "lit_i": o.lit_i, "dark_j": o.dark_j, "cum": o.cum, "notional": o.notional,
+        "n_fills": o.n_fills, "queue": o.queue, "done": o.done,
+    }
+
+
+def _fill_state(f: Fill) -> dict:
+    return {"exec_id": f.exec_id, "order_id": f.order_id, "client_order_id": f.client_order_id, "venue": f.venue,
+            "side": f.side.value, "qty": f.qty, "price": f.price, "liquidity": f.liquidity.value, "fee": f.fee,
+            "time": f.time, "day": f.day}
+
+
+def _fill_from_state(d: dict) -> Fill:
+    return Fill(d["exec_id"], d["order_id"], d["client_order_id"], d["venue"], Side(d["side"]), int(d["qty"]),
+                float(d["price"]), Liquidity(d["liquidity"]), float(d["fee"]), int(d["time"]), int(d["day"]))
+
+
+def _report_state(r: ExecutionReport) -> dict:
+    return {"kind": r.kind.value, "order_id": r.order_id, "client_order_id": r.client_order_id, "venue": r.venue,
+            "side": r.side.value, "time": r.time, "transact_time": r.transact_time, "order_qty": r.order_qty,
+            "cum_qty": r.cum_qty, "leaves_qty": r.leaves_qty, "avg_price": r.avg_price,
+            "fill": None if r.fill is None else _fill_state(r.fill), "reason": r.reason}
+
+
+def _report_from_state(d: dict) -> ExecutionReport:
+    return ExecutionReport(
+        ReportKind(d["kind"]), d["order_id"], d["client_order_id"], d["venue"], Side(d["side"]), int(d["time"]),
+        int(d["transact_time"]), int(d["order_qty"]), int(d["cum_qty"]), int(d["leaves_qty"]), d["avg_price"],
+        None if d["fill"] is None else _fill_from_state(d["fill"]), d["reason"],
+    )
 
 
 def _queue_ahead(own: list[tuple[int, int]], limit: int, sign: int) -> int:

@@ -2,6 +2,8 @@
 
 import copy
 
+from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oms.models import AuditEvent, Instrument, MarketPrice, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
@@ -100,7 +102,10 @@ class _OrderShape(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_parent(self, obj) -> int | None:
-        return getattr(obj, "parent_id", None)
+        # The EMS's Constituent row (reverse one-to-one ``order.constituent``): read only when the queryset
+        # joined it (select_related("constituent")), so a list never costs a query per order.
+        constituent = obj._state.fields_cache.get("constituent")
+        return constituent.parent_id if constituent is not None else None
 
 
 class OrderSerializer(SharedFieldsMixin, _OrderShape):
@@ -114,6 +119,26 @@ class AuditEventSerializer(serializers.ModelSerializer):
                   "before", "after", "reason", "prev_hash", "hash"]
 
 
+class OrderFillSerializer(serializers.Serializer):
+    exec_id = serializers.CharField(help_text="FIX 17 ExecID of the execution")
+    venue = serializers.CharField()
+    liquidity = serializers.CharField(help_text="maker | taker | mid | rfq | internal")
+    side = serializers.CharField()
+    quantity = serializers.IntegerField(help_text="This order's share of the execution")
+    price = serializers.DecimalField(max_digits=18, decimal_places=6)
+    market_time_us = serializers.IntegerField(help_text="Market time, µs since the 09:30 open")
+    executed_at = serializers.DateTimeField()
+
+
+class OrderAllocationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    fill = serializers.CharField(help_text="ExecID of the fill allocated")
+    parent = serializers.IntegerField(allow_null=True)
+    quantity = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=18, decimal_places=6)
+    created_at = serializers.DateTimeField()
+
+
 class OrderDetailSerializer(CachedFieldsMixin, _OrderShape):
     """One order with its executions, allocations and audit events."""
 
@@ -125,11 +150,31 @@ class OrderDetailSerializer(CachedFieldsMixin, _OrderShape):
         fields = _OrderShape.Meta.fields + ["fills", "allocations", "events"]
         read_only_fields = fields
 
-    def get_fills(self, obj) -> list[dict]:
-        return []  # the EMS books fills against parent orders; nothing is executed before it exists
+    def get_parent(self, obj) -> int | None:
+        try:
+            return obj.constituent.parent_id  # the EMS's row, read through the reverse relation (no import)
+        except ObjectDoesNotExist:
+            return None
 
+    def _allocations(self, obj) -> list:
+        if not hasattr(obj, "_allocation_rows"):
+            obj._allocation_rows = list(obj.allocations.select_related("fill__venue").order_by("fill__market_time_us", "id"))
+        return obj._allocation_rows
+
+    @extend_schema_field(OrderFillSerializer(many=True))
+    def get_fills(self, obj) -> list[dict]:
+        """This order's share of each execution it received (one row per fill, quantity = its allocation)."""
+        return OrderFillSerializer([
+            {"exec_id": a.fill.exec_id, "venue": a.fill.venue.code, "liquidity": a.fill.liquidity, "side": a.fill.side,
+             "quantity": a.quantity, "price": a.price, "market_time_us": a.fill.market_time_us, "executed_at": a.fill.executed_at}
+            for a in self._allocations(obj)
+        ], many=True).data
+
+    @extend_schema_field(OrderAllocationSerializer(many=True))
     def get_allocations(self, obj) -> list[dict]:
-        return []
+        return OrderAllocationSerializer(
+            [{"id": a.id, "fill": a.fill.exec_id, "parent": a.parent_id, "quantity": a.quantity, "price": a.price,
+              "created_at": a.created_at} for a in self._allocations(obj)], many=True).data
 
     def get_events(self, obj) -> list[dict]:
         from oms.selectors import order_events

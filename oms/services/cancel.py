@@ -1,17 +1,25 @@
-"""Cancel an order: what is not yet filled, with its credit given back, audited in the same transaction."""
+"""Cancel an order: what is not yet filled, with its credit given back, audited in the same transaction.
+
+An order already worked inside a parent order (it has a ``constituent``, the EMS's reverse relation: the
+OMS never imports the EMS) cannot be cancelled at once: children of its parent may be at the venues. It
+goes to PENDING_CANCEL and a tick of its parent is enqueued after commit, by task name; the EMS driver
+cancels the parent's children, takes the order's unfilled part out of the parent and closes the order
+CANCELLED with its fills kept. The parent row is not locked here (the lock order puts the parent first),
+and the other orders of the parent are not touched.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
+from celery import current_app
+from django.conf import settings
 from django.db import transaction
 
 from oms.broadcast import orders_changed_on_commit
 from oms.errors import Conflict, NotFound, NotPermitted
 from oms.models import Order
 from oms.roles import Actor, tradable_portfolios, visible_portfolios
-from oms.services import risk
 from oms.services.audit import PendingEvent, audit_append
+from oms.services.lifecycle import order_credit_release
 from oms.states import CANCELLABLE, OrderStatus, check_transition
 
 
@@ -31,16 +39,41 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
         if order.status not in CANCELLABLE:
             raise Conflict("order.not_cancellable", f"Order is {order.get_status_display().lower()}; only open orders can be cancelled")
         before = order.status
+        parent_id = _parent_of(order)
+        if parent_id is not None:
+            return _cancel_in_parent(order, parent_id, actor)
         check_transition(before, OrderStatus.CANCELLED)
         order.status = OrderStatus.CANCELLED
         order.save(update_fields=["status", "updated_at"])
-        if order.reserved_notional:
-            # Give back only what this order booked against the credit limit, for its unfilled part.
-            released = (order.reserved_notional * order.remaining_quantity / order.quantity).quantize(Decimal("0.01"))
-            risk.credit_release(portfolio_id=order.portfolio_id, trade_date=order.created_at.date(), notional=released)
+        order_credit_release(order)  # only what its unfilled part reserved against the daily credit limit
         audit_append([PendingEvent(actor, "order.cancelled", "order", order.id, before={"status": before},
                                    after={"status": order.status}, reason="cancelled by " + actor.name)])
         orders_changed_on_commit([order])
+    return order
+
+
+PARENT_TICK_TASK = "ems.tasks.parent_tick"
+
+
+def _parent_of(order: Order) -> int | None:
+    """The parent order's id if the EMS works this order (through the reverse one-to-one ``constituent``)."""
+    try:
+        return order.constituent.parent_id
+    except AttributeError:  # RelatedObjectDoesNotExist is an AttributeError: not in a parent
+        return None
+
+
+def _cancel_in_parent(order: Order, parent_id: int, actor: Actor) -> Order:
+    before = order.status
+    check_transition(before, OrderStatus.PENDING_CANCEL)
+    order.status = OrderStatus.PENDING_CANCEL
+    order.save(update_fields=["status", "updated_at"])
+    audit_append([PendingEvent(actor, "order.cancel_requested", "order", order.id, before={"status": before},
+                               after={"status": order.status, "parent_id": parent_id},
+                               reason="cancel requested by " + actor.name + "; the parent order's children are cancelled first")])
+    orders_changed_on_commit([order])
+    queue = settings.EMS_QUEUE
+    transaction.on_commit(lambda: current_app.send_task(PARENT_TICK_TASK, args=[parent_id], queue=queue))
     return order
 
 

@@ -5,12 +5,17 @@ Parsing lives in ``order_parse``, cancelling in ``cancel``.
 
 from __future__ import annotations
 
+import logging
+import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -31,6 +36,8 @@ from oms.services.order_parse import (
     parse_order,
 )
 from oms.states import OrderStatus, check_transition
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -347,7 +354,32 @@ def _record(fresh, base_decisions, *, source: str, actor: Actor, user, limits, t
         risk.credit_book(plan, limits, today)  # raises CreditRace; takes the portfolio row locks
         audit_write(prepared)
         orders_changed_on_commit(orders)
+        if any(o.status == OrderStatus.ACCEPTED for o in orders):
+            transaction.on_commit(aggregation_soon)
     return orders
+
+
+# The EMS's aggregation cycle, by task name (the OMS never imports the EMS).
+AGGREGATION_TASK = "ems.tasks.aggregation_cycle"
+AGGREGATION_PENDING_KEY = "oms:aggregation-pending"
+AGGREGATION_EXPIRES_S = 10.0
+
+
+def aggregation_soon() -> None:
+    """Ask the EMS to aggregate the orders just accepted, ``EMS_AGGREGATION_DELAY_S`` from now.
+
+    One request per delay window (a Redis key taken with SET NX): orders accepted meanwhile are caught by
+    the same cycle, so they can share a parent. The request is only a shortcut: Celery beat runs the cycle
+    every second anyway, so a failure to send is logged and never fails the submission (already committed);
+    it expires, so a backlog left while no worker ran does not replay as a burst of cycles.
+    """
+    delay = settings.EMS_AGGREGATION_DELAY_S
+    try:
+        if not cache.add(AGGREGATION_PENDING_KEY, 1, timeout=max(1, math.ceil(delay))):
+            return  # a cycle is already on its way
+        current_app.send_task(AGGREGATION_TASK, countdown=delay, expires=delay + AGGREGATION_EXPIRES_S)
+    except Exception:
+        log.exception("could not request an aggregation cycle (beat will run one)")
 
 
 def order_submit(*, user, actor: Actor, data: dict) -> IntakeResult:

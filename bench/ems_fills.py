@@ -1,0 +1,160 @@
+"""Fills booked per second through the booking service (issue 8 aim: >= 2,000 fills/s).
+
+    python bench/ems_fills.py [--fills 3000] [--single-fills 500] [--constituents 20] [--children 50] [--batch 25]
+                              [--runs 3] [--lot 1] [--modes single,batch]
+
+Against its own database (``smart_oms_bench_fills``, dropped and migrated here), each run builds a working
+parent of ``--constituents`` orders (five portfolios) with ``--children`` child orders, then books
+executions of 100..500 shares at prices around 100:
+
+* ``--single-fills`` one by one through ``fill_book`` (one transaction per fill: a report arriving alone);
+* ``--fills`` in batches of ``--batch`` through ``fills_book`` (one transaction per batch: what the live driver does
+  with the executions one tick of a parent produces).
+
+Every fill is allocated at once to all constituents it reaches (lot 1: every one of them), applied to the
+orders and positions, and audited, exactly as in production. Prints the median fills/s of the runs and
+the per-fill breakdown; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["SMART_OMS_DB_NAME"] = os.environ.get("BENCH_FILLS_DB", "smart_oms_bench_fills")
+if "DATABASE_URL" in os.environ and os.environ.get("BENCH_USE_DATABASE_URL") != "1":
+    del os.environ["DATABASE_URL"]  # never fill a real database with benchmark fills
+
+from config import runtime  # noqa: E402
+
+
+def _fresh_database() -> None:
+    if "--keep-db" in sys.argv or os.environ.get("DATABASE_URL") or not runtime._answers("127.0.0.1", 5432):
+        return
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{os.environ["SMART_OMS_DB_NAME"]}" WITH (FORCE)')
+
+
+_fresh_database()
+runtime.configure()
+runtime.ensure_secret_key()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import logging  # noqa: E402
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from ems.models import ChildOrder, Constituent, ExecStatus, ParentOrder, Venue  # noqa: E402
+from ems.services.booking import Execution, fill_book, fills_book  # noqa: E402
+from oms.models import Instrument, Order, Portfolio  # noqa: E402
+from oms.roles import Actor  # noqa: E402
+from oms.states import OrderStatus  # noqa: E402
+
+ACTOR = Actor.system("bench")
+# The pushes go out as in production; a blotter group nobody reads in this Redis fills up and would log each send.
+logging.getLogger("channels_redis").setLevel(logging.ERROR)
+
+
+def prepare(lot: int) -> tuple[User, Instrument, list[Portfolio], Venue]:
+    call_command("migrate", verbosity=0)
+    user, _ = User.objects.get_or_create(username="bench-fills")
+    instrument, _ = Instrument.objects.update_or_create(
+        symbol="BFILL", defaults=dict(name="Bench fills", reference_price=Decimal("100"), adv=50_000_000,
+                                      daily_volatility=Decimal("0.02"), spread_bps=Decimal("2"), lot_size=lot))
+    portfolios = [Portfolio.objects.get_or_create(code=f"BF-{i}", defaults={"name": f"Bench {i}"})[0] for i in range(5)]
+    venue, _ = Venue.objects.get_or_create(code="XSMA", defaults={"name": "Bench lit", "kind": Venue.Kind.LIT})
+    return user, instrument, portfolios, venue
+
+
+def build(run: str, *, user, instrument, portfolios, venue, constituents: int, children: int, quantity: int, rng) -> list[int]:
+    """A working parent over ``constituents`` orders sized to take ``quantity`` shares; its children's ids."""
+    sizes = [rng.randrange(20, 100) for _ in range(constituents)]
+    per = -(-quantity // sum(sizes))  # every order a multiple of its size, all together at least ``quantity``
+    lot = instrument.lot_size
+    orders = [Order.objects.create(
+        client_order_id=f"{run}-{i}", source="api:bench-fills", portfolio=portfolios[i % len(portfolios)], instrument=instrument,
+        side="buy", quantity=-(-s * per // lot) * lot, order_type="market", status=OrderStatus.ACCEPTED, created_by=user,
+    ) for i, s in enumerate(sizes)]
+    total = sum(o.quantity for o in orders)
+    parent = ParentOrder.objects.create(
+        instrument=instrument, side="buy", quantity=total, group_key=f"bench|{run}", strategy="twap", params={},
+        arrival_price=Decimal("100"), market_day=0, start_us=0, end_us=23_400_000_000, last_tick_us=0,
+    )
+    Constituent.objects.bulk_create([Constituent(parent=parent, order=o, quantity=o.quantity) for o in orders])
+    per_child = -(-total // children)
+    kids = ChildOrder.objects.bulk_create([ChildOrder(
+        parent=parent, venue=venue, client_order_id=f"{run}-C{k}", venue_order_id=f"{run}-V{k}", side="buy",
+        order_type="limit", price=Decimal("101"), quantity=per_child, kind="passive", status=ExecStatus.ACCEPTED, sent_us=0,
+    ) for k in range(children)])
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE ems_fill; ANALYZE ems_allocation; ANALYZE oms_order; ANALYZE oms_auditevent; ANALYZE oms_position")
+    return [c.pk for c in kids]
+
+
+def executions(run: str, child_ids: list[int], n: int, rng) -> list[tuple[int, Execution]]:
+    out = []
+    for i in range(n):
+        out.append((child_ids[i % len(child_ids)], Execution(
+            exec_id=f"{run}-E{i}", venue_code="XSMA", side="buy", quantity=rng.randrange(100, 501),
+            price=Decimal(f"{100 + rng.uniform(-0.5, 0.5):.2f}"), liquidity="maker", fee=Decimal("-0.20"),
+            market_day=0, market_time_us=1_000_000 + i,
+        )))
+    return out
+
+
+def measure(mode: str, args, setup, rng, run: str) -> float:
+    n = args.single_fills if mode == "single" else args.fills
+    child_ids = build(run, constituents=args.constituents, children=args.children, quantity=n * 500, rng=rng, **setup)
+    work = executions(run, child_ids, n, rng)
+    t0 = time.perf_counter()
+    if mode == "single":
+        for child_id, ex in work:
+            fill_book(child_id=child_id, execution=ex, actor=ACTOR)
+    else:
+        for i in range(0, len(work), args.batch):
+            fills_book(executions=work[i:i + args.batch], actor=ACTOR)
+    return len(work) / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fills", type=int, default=3000)
+    parser.add_argument("--single-fills", type=int, default=500)
+    parser.add_argument("--constituents", type=int, default=20)
+    parser.add_argument("--children", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=25)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lot", type=int, default=1)
+    parser.add_argument("--modes", default="single,batch")
+    args, _ = parser.parse_known_args()  # bench/ems.py passes its own arguments through
+    user, instrument, portfolios, venue = prepare(args.lot)
+    setup = dict(user=user, instrument=instrument, portfolios=portfolios, venue=venue)
+    rng = random.Random(20261126)
+    print(f"fill booking: {args.single_fills} single / {args.fills} batched fills per run, parent of {args.constituents} constituents (lot {args.lot}), "
+          f"{args.children} children, {args.runs} runs (median)")
+    for mode in args.modes.split(","):
+        rates = [measure(mode, args, setup, rng, f"{mode[0].upper()}{r}-{int(time.time() * 1000) % 10**8}") for r in range(args.runs)]
+        label = "fill_book, one transaction per fill" if mode == "single" else f"fills_book, batches of {args.batch}"
+        med = statistics.median(rates)
+        print(f"  {label:42s} {med:8.0f} fills/s  ({1e3 / med:.2f} ms/fill; runs: {', '.join(f'{r:.0f}' for r in rates)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

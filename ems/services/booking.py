@@ -1,0 +1,459 @@
+"""Fill booking: the one EMS service every execution goes through (lit, dark, internal, RFQ).
+
+A fill moves its child, its parent and (through the progressive pro-rata allocation of ``ems.allocation``)
+the original orders and their positions, in one transaction with its audit rows. ``exec_id`` is unique in
+the database: a report delivered twice, even by two workers at once, is booked once (``INSERT ... ON
+CONFLICT DO NOTHING`` under the parent's row lock decides).
+
+Lock order (shared by every EMS/OMS writer): ParentOrder -> ChildOrder -> Constituent -> Order (pk order)
+-> Position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ems.allocation import AllocationError, allocate
+from ems.broadcast import parents_changed_on_commit
+from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, InternalCross, ParentOrder, Venue
+from ems.selectors import live_clock
+from ems.states import check_child_transition, check_parent_transition
+from oms.db import bulk_insert, insert_rows
+from oms.errors import Conflict, DomainError, NotFound
+from oms.models import Instrument, Order
+from oms.roles import Actor
+from oms.services.audit import PendingEvent, audit_append
+from oms.services.lifecycle import OrderFill, order_close, orders_fill_prepare, rows_insert_sql, rows_update
+from oms.states import OrderStatus
+
+PRICE_Q = Decimal("0.000001")
+S = ExecStatus
+LIQUIDITY = frozenset(Fill.Liquidity.values)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution report's fill, from any destination (FIX 35=8, 150=F)."""
+
+    exec_id: str  # FIX 17
+    venue_code: str
+    side: str  # buy | sell
+    quantity: int  # FIX 32 LastQty
+    price: Decimal  # FIX 31 LastPx
+    liquidity: str  # Fill.Liquidity (FIX 851)
+    fee: Decimal  # currency, for this fill; negative = rebate
+    market_day: int
+    market_time_us: int  # FIX 60 TransactTime, µs since the open
+
+
+def internal_venue() -> Venue:
+    """The venue internal crosses are booked at (created on first use)."""
+    return Venue.objects.get_or_create(code="INTERNAL", defaults={"name": "Internal cross", "kind": Venue.Kind.INTERNAL})[0]
+
+
+# --- fills of child orders --------------------------------------------------------------------------
+
+
+def fill_book(*, child_id: int, execution: Execution, actor: Actor) -> Fill | None:
+    """Book one execution of a child order; None when its exec_id was booked already (see ``fills_book``)."""
+    booked = fills_book(executions=[(child_id, execution)], actor=actor)
+    return booked[0] if booked else None
+
+
+def fills_book(*, executions: list[tuple[int, Execution]], actor: Actor) -> list[Fill]:
+    """Book executions of child orders in one transaction; return the fills booked (duplicates left out).
+
+    Each new fill: the child's and the parent's filled quantity, notional, average price and status (fees
+    on the parent), allocated at once to the parent's constituents, applied to the orders and their
+    positions (``oms.services.lifecycle.orders_fill_apply``), audited ("fill.booked" with its allocations,
+    and each child / parent status change), pushed after commit. A fill that would over-fill a child or a
+    parent, or reach a closed one, raises and books nothing of the batch.
+    """
+    if not executions:
+        return []
+    for _, ex in executions:
+        _check_execution(ex)
+    with transaction.atomic():
+        child_ids = sorted({cid for cid, _ in executions})
+        parents = {p.pk: p for p in ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument")
+                   .filter(pk__in=ChildOrder.objects.filter(pk__in=child_ids).values("parent_id")).order_by("pk")}
+        parent_ids = sorted(parents)
+        children = {c.pk: c for c in ChildOrder.objects.select_for_update(of=("self",)).select_related("venue")
+                    .filter(pk__in=child_ids).order_by("pk")}
+        missing = set(child_ids) - children.keys()
+        if missing:
+            raise NotFound("child_order.not_found", f"No child order {min(missing)}")
+        constituents = list(Constituent.objects.select_for_update().filter(parent_id__in=parent_ids).order_by("pk"))
+        by_parent: dict[int, list[Constituent]] = {pid: [] for pid in parent_ids}
+        for c in constituents:
+            by_parent[c.parent_id].append(c)
+
+        new = _insert_fills(executions, children, parents)
+        if not new:
+            return []
+        now = timezone.now()
+        events: list[PendingEvent] = []
+        allocations: list[tuple] = []
+        order_fills: list[OrderFill] = []
+        touched_children: dict[int, ChildOrder] = {}
+        touched_parents: dict[int, ParentOrder] = {}
+        for fill in new:
+            child, parent = children[fill.child_id], parents[fill.parent_id]
+            if fill.side != child.side:
+                raise DomainError("fill.bad_side", f"Fill {fill.exec_id} is a {fill.side}; child {child.pk} is a {child.side}")
+            events += _progress(child, "child_order", fill, check_child_transition, now, actor)
+            events += _progress(parent, "parent_order", fill, check_parent_transition, now, actor)
+            parent.fees += fill.fee
+            touched_children[child.pk], touched_parents[parent.pk] = child, parent
+            shares = _allocate(fill, parent, by_parent[parent.pk])
+            for c in by_parent[parent.pk]:
+                q = shares.get(c.order_id)
+                if q:
+                    c.allocated_quantity += q
+                    allocations.append((fill.pk, c.order_id, parent.pk, q, fill.price, now))
+                    order_fills.append(OrderFill(c.order_id, q, fill.price, fill.exec_id))
+            events.append(PendingEvent(actor, "fill.booked", "fill", fill.pk, after=_fill_dict(fill, shares)))
+        rows_update([
+            (ChildOrder, list(touched_children.values()), ["filled_quantity", "notional", "avg_price", "status", "updated_at"]),
+            (ParentOrder, list(touched_parents.values()),
+             ["filled_quantity", "notional", "avg_price", "fees", "status", "completed_at", "updated_at"]),
+            (Constituent, [c for c in constituents if c.parent_id in touched_parents], ["allocated_quantity"]),
+        ])
+        _insert_allocations(allocations)
+        _, order_events = orders_fill_prepare(fills=order_fills, actor=actor)
+        audit_append(events + order_events)
+        parents_changed_on_commit(list(touched_parents.values()))
+    return new
+
+
+def _check_execution(ex: Execution) -> None:
+    if not ex.exec_id or len(ex.exec_id) > 128:
+        raise DomainError("fill.bad_exec_id", "An execution needs an exec_id of 1 to 128 characters")
+    if not isinstance(ex.quantity, int) or isinstance(ex.quantity, bool) or ex.quantity <= 0:
+        raise DomainError("fill.bad_quantity", f"Fill {ex.exec_id}: quantity must be a positive integer")
+    if not isinstance(ex.price, Decimal) or not ex.price.is_finite() or ex.price <= 0:
+        raise DomainError("fill.bad_price", f"Fill {ex.exec_id}: price must be a positive Decimal")
+    if ex.side not in ("buy", "sell"):
+        raise DomainError("fill.bad_side", f"Fill {ex.exec_id}: side must be buy or sell")
+    if ex.liquidity not in LIQUIDITY:
+        raise DomainError("fill.bad_liquidity", f"Fill {ex.exec_id}: liquidity must be one of {sorted(LIQUIDITY)}")
+    if not isinstance(ex.fee, Decimal) or not ex.fee.is_finite():
+        raise DomainError("fill.bad_fee", f"Fill {ex.exec_id}: fee must be a Decimal")
+
+
+def _executed_at(day: int, t_us: int) -> datetime:
+    return datetime.fromtimestamp(live_clock().wall_time(day, t_us), UTC)
+
+
+def _insert_fills(executions, children: dict[int, ChildOrder], parents: dict[int, ParentOrder]) -> list[Fill]:
+    """Insert the executions' fills, skipping exec_ids already booked (here or in the batch); return the new ones."""
+    venues = {c.venue.code: c.venue for c in children.values()}
+    codes = {ex.venue_code for _, ex in executions} - venues.keys()
+    if codes:
+        venues.update({v.code: v for v in Venue.objects.filter(code__in=codes)})
+        if codes - venues.keys():
+            raise NotFound("venue.not_found", f"No venue {sorted(codes - venues.keys())[0]}")
+    fills, seen = [], set()
+    now = timezone.now()
+    for child_id, ex in executions:
+        if ex.exec_id in seen:
+            continue
+        seen.add(ex.exec_id)
+        child = children[child_id]
+        parent = parents[child.parent_id]
+        fills.append(Fill(
+            exec_id=ex.exec_id, instrument_id=parent.instrument_id, parent_id=parent.pk, child_id=child.pk,
+            venue=venues[ex.venue_code], side=ex.side, quantity=ex.quantity, price=ex.price.quantize(PRICE_Q),
+            liquidity=ex.liquidity, fee=ex.fee.quantize(PRICE_Q), allocated_quantity=ex.quantity,
+            market_day=ex.market_day, market_time_us=ex.market_time_us,
+            executed_at=_executed_at(ex.market_day, ex.market_time_us), booked_at=now,
+        ))
+    return _insert_ignoring_duplicates(fills)
+
+
+FILL_COLUMNS = ("exec_id", "instrument", "parent", "child", "cross", "venue", "side", "quantity", "price", "liquidity", "fee",
+                "allocated_quantity", "market_day", "market_time_us", "executed_at", "booked_at")
+ALLOCATION_COLUMNS = ["fill_id", "order_id", "parent_id", "quantity", "price", "created_at"]
+
+
+def _insert_ignoring_duplicates(fills: list[Fill]) -> list[Fill]:
+    fields = [Fill._meta.get_field(name) for name in FILL_COLUMNS]
+    with connection.cursor() as cur:
+        cur.execute(
+            rows_insert_sql(Fill, FILL_COLUMNS, 'ON CONFLICT ("exec_id") DO NOTHING RETURNING "id", "exec_id"'),
+            [[getattr(obj, f.attname) for obj in fills] for f in fields],  # plain values: see rows_update
+        )
+        ids = dict((exec_id, pk) for pk, exec_id in cur.fetchall())
+    new = []
+    for fill in fills:
+        if fill.exec_id in ids:
+            fill.pk = ids[fill.exec_id]
+            fill._state.adding, fill._state.db = False, connection.alias
+            new.append(fill)
+    return new
+
+
+def _insert_allocations(rows: list[tuple]) -> None:
+    """Insert allocation rows ``(fill_id, order_id, parent_id, quantity, price, created_at)``: a multi-row INSERT
+    for a few, COPY for many (a fill over 20 constituents makes 20; a batch of fills, hundreds)."""
+    if rows:
+        insert_rows(Allocation._meta.db_table, "id", ALLOCATION_COLUMNS, rows)
+
+
+def _progress(obj, object_type: str, fill: Fill, check, now, actor: Actor) -> list[PendingEvent]:
+    """Add ``fill`` to a child or parent: quantity, notional, average price, status (audited if it moves)."""
+    filled = obj.filled_quantity + fill.quantity
+    if filled > obj.quantity:
+        raise Conflict(f"{object_type}.overfill",
+                       f"Fill {fill.exec_id} of {fill.quantity} would take {object_type.replace('_', ' ')} {obj.pk} "
+                       f"past its quantity ({obj.filled_quantity} of {obj.quantity} filled)")
+    before = obj.status
+    target = S.FILLED if filled == obj.quantity else S.PENDING_CANCEL if before == S.PENDING_CANCEL else S.PARTIALLY_FILLED
+    if target != before:  # staying put is only ever PARTIALLY_FILLED or PENDING_CANCEL taking one more fill
+        check(before, target)
+    obj.filled_quantity = filled
+    obj.notional += fill.price * fill.quantity
+    obj.avg_price = (obj.notional / filled).quantize(PRICE_Q)
+    obj.status = target
+    obj.updated_at = now
+    if target == S.FILLED and object_type == "parent_order":
+        obj.completed_at = now
+    if target == before:
+        return []
+    return [PendingEvent(actor, f"{object_type}.{target.lower()}", object_type, obj.pk, before={"status": before},
+                         after={"status": target, "filled_quantity": filled, "avg_price": obj.avg_price, "exec_id": fill.exec_id})]
+
+
+def _allocate(fill: Fill, parent: ParentOrder, constituents: list[Constituent]) -> dict[int, int]:
+    wants = [(c.order_id, c.quantity, c.allocated_quantity) for c in constituents]
+    try:
+        return allocate(fill.quantity, wants, parent.instrument.lot_size)
+    except AllocationError as exc:
+        raise Conflict("fill.unallocatable", f"Fill {fill.exec_id} of parent {parent.pk}: {exc}") from exc
+
+
+def _fill_dict(fill: Fill, shares: dict[int, int]) -> dict:
+    return {
+        "exec_id": fill.exec_id, "parent_id": fill.parent_id, "child_id": fill.child_id, "cross_id": fill.cross_id,
+        "venue": fill.venue.code, "side": fill.side, "quantity": fill.quantity, "price": fill.price,
+        "liquidity": fill.liquidity, "fee": fill.fee, "market_day": fill.market_day, "market_time_us": fill.market_time_us,
+        "allocations": [[order_id, q] for order_id, q in sorted(shares.items())],
+    }
+
+
+# --- non-fill reports of child orders ---------------------------------------------------------------
+
+# kind -> (target status, audit event). "cancel_rejected" goes back to working (ACCEPTED or PARTIALLY_FILLED).
+CHILD_REPORTS: dict[str, tuple[str | None, str]] = {
+    "ack": (S.ACCEPTED, "child_order.acked"),
+    "pending_cancel": (S.PENDING_CANCEL, "child_order.cancel_requested"),
+    "cancelled": (S.CANCELLED, "child_order.cancelled"),
+    "rejected": (S.REJECTED, "child_order.rejected"),
+    "expired": (S.EXPIRED, "child_order.expired"),
+    "cancel_rejected": (None, "child_order.cancel_rejected"),
+}
+
+
+def child_report_apply(*, child_id: int, kind: str, reason: str = "", actor: Actor) -> ChildOrder:
+    """Apply a non-fill status report of a child order (ack, cancel asked / done / refused, reject, expiry).
+
+    Idempotent: a report whose effect is already there is a no-op. A late ack (the child already filled or
+    is being cancelled) and a cancel request for a child that is already done are no-ops too; any other move
+    the child table does not have raises ``IllegalExecTransition``. The one-report form of
+    ``child_reports_apply``.
+    """
+    child = ChildOrder.objects.filter(pk=child_id).first()
+    if child is None:
+        raise NotFound("child_order.not_found", f"No child order {child_id}")
+    child_reports_apply(reports=[(child_id, kind, reason)], actor=actor)
+    child.refresh_from_db()
+    return child
+
+
+def child_reports_apply(*, reports: list[tuple[int, str, str]], actor: Actor) -> int:
+    """Apply non-fill reports ``(child_id, kind, reason)`` in the order given, in one transaction: the
+    children locked in pk order by one query, their rows written by one statement, one audit append and
+    one push per parent. Return how many reports changed a child (see ``child_report_apply``)."""
+    for _, kind, _ in reports:
+        if kind not in CHILD_REPORTS:
+            raise DomainError("child_report.bad_kind", f"Unknown child report {kind!r}; expected one of {sorted(CHILD_REPORTS)}")
+    if not reports:
+        return 0
+    with transaction.atomic():
+        ids = sorted({r[0] for r in reports})
+        children = {c.pk: c for c in ChildOrder.objects.select_for_update(of=("self",)).select_related("parent")
+                    .filter(pk__in=ids).order_by("pk")}
+        missing = [i for i in ids if i not in children]
+        if missing:
+            raise NotFound("child_order.not_found", f"No child order {missing[0]}")
+        events, changed, now = [], {}, timezone.now()
+        for child_id, kind, reason in reports:
+            child = children[child_id]
+            target, event_type = CHILD_REPORTS[kind]
+            before = child.status
+            if kind == "ack" and before != S.PENDING_NEW:
+                continue
+            if kind == "pending_cancel" and (before == S.PENDING_CANCEL or before in S.terminal()):
+                continue
+            if kind == "cancel_rejected":
+                if before != S.PENDING_CANCEL:
+                    continue
+                target = S.PARTIALLY_FILLED if child.filled_quantity else S.ACCEPTED
+            if before == target:
+                continue
+            check_child_transition(before, target)
+            child.status, child.updated_at = target, now
+            if reason:
+                child.reason = reason[:64]
+            changed[child.pk] = child
+            events.append(PendingEvent(actor, event_type, "child_order", child.pk, before={"status": before},
+                                       after={"status": target, "filled_quantity": child.filled_quantity, "parent_id": child.parent_id},
+                                       reason=reason))
+        if changed:
+            rows_update([(ChildOrder, list(changed.values()), ["status", "reason", "updated_at"])])
+            audit_append(events)
+            parents_changed_on_commit({c.parent_id: c.parent for c in changed.values()}.values())
+    return len(events)
+
+
+# --- internal crosses -------------------------------------------------------------------------------
+
+
+def internal_cross_book(*, instrument: Instrument, price: Decimal, market_day: int, market_time_us: int,
+                        buys: list[tuple[Order, int]], sells: list[tuple[Order, int]], actor: Actor) -> InternalCross:
+    """Fill opposing orders against each other at ``price`` (the mid): no fee, no venue, no market impact.
+
+    Two fills (venue INTERNAL, liquidity internal, exec ids ``X<cross>-B`` / ``-S``) allocated to the
+    orders, which progress through the order lifecycle (positions included); audited. The caller runs
+    inside its transaction and holds the orders' locks.
+    """
+    qty = _cross_side_quantity(buys, "buy", instrument)
+    if qty != _cross_side_quantity(sells, "sell", instrument):
+        raise DomainError("internal_cross.unbalanced", "A cross needs as many shares bought as sold")
+    price = Decimal(price).quantize(PRICE_Q)
+    if price <= 0:
+        raise DomainError("internal_cross.bad_price", "A cross needs a positive price")
+    with transaction.atomic():
+        venue = internal_venue()
+        cross = InternalCross.objects.create(instrument=instrument, quantity=qty, price=price, market_day=market_day,
+                                             market_time_us=market_time_us)
+        executed_at = _executed_at(market_day, market_time_us)
+        fills = bulk_insert(Fill, [
+            Fill(exec_id=f"X{cross.pk}-{side[0].upper()}", instrument=instrument, cross=cross, venue=venue, side=side,
+                 quantity=qty, price=price, liquidity=Fill.Liquidity.INTERNAL, fee=Decimal(0), allocated_quantity=qty,
+                 market_day=market_day, market_time_us=market_time_us, executed_at=executed_at)
+            for side in ("buy", "sell")
+        ])
+        allocations, order_fills, events = [], [], []
+        for fill, legs in zip(fills, (buys, sells), strict=True):
+            for order, q in legs:
+                allocations.append((fill.pk, order.pk, None, q, price, timezone.now()))
+                order_fills.append(OrderFill(order.pk, q, price, fill.exec_id))
+            events.append(PendingEvent(actor, "fill.booked", "fill", fill.pk,
+                                       after=_fill_dict(fill, {order.pk: q for order, q in legs})))
+        _insert_allocations(allocations)
+        events.insert(0, PendingEvent(actor, "internal_cross.booked", "internal_cross", cross.pk, after={
+            "instrument": instrument.symbol, "quantity": qty, "price": price, "market_day": market_day,
+            "market_time_us": market_time_us, "buys": [[o.pk, q] for o, q in buys], "sells": [[o.pk, q] for o, q in sells],
+        }))
+        _, order_events = orders_fill_prepare(fills=order_fills, actor=actor)
+        audit_append(events + order_events)
+    return cross
+
+
+def _cross_side_quantity(legs: list[tuple[Order, int]], side: str, instrument: Instrument) -> int:
+    ids = [o.pk for o, _ in legs]
+    if len(ids) != len(set(ids)):
+        raise DomainError("internal_cross.duplicate_order", "An order appears twice on one side of a cross")
+    for order, q in legs:
+        if order.side != side or order.instrument_id != instrument.pk:
+            raise DomainError("internal_cross.bad_leg", f"Order {order.pk} is not a {side} of {instrument.symbol}")
+        if not isinstance(q, int) or q <= 0:
+            raise DomainError("internal_cross.bad_quantity", f"Order {order.pk}: cross quantity must be a positive integer")
+    total = sum(q for _, q in legs)
+    if total <= 0:
+        raise DomainError("internal_cross.empty", "A cross needs a buy and a sell")
+    return total
+
+
+# --- closing a parent, releasing a constituent -----------------------------------------------------
+
+CLOSE_EVENTS = {S.FILLED: "parent_order.filled", S.CANCELLED: "parent_order.cancelled", S.EXPIRED: "parent_order.expired"}
+
+
+def parent_order_close(*, parent_id: int, status: str, actor: Actor, reason: str = "") -> ParentOrder:
+    """Close a parent: FILLED (all done), CANCELLED or EXPIRED (the unfilled constituent orders close the
+    same way, their fills kept). It must have no open child order. Closing it again the same way is a no-op;
+    a parent whose cancel is pending is closed CANCELLED even when asked to expire."""
+    if status not in CLOSE_EVENTS:
+        raise DomainError("parent_order.bad_close_status", f"A parent is closed FILLED, CANCELLED or EXPIRED, not {status}")
+    with transaction.atomic():
+        parent = ParentOrder.objects.select_for_update(of=("self",)).filter(pk=parent_id).first()
+        if parent is None:
+            raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+        if parent.status == status:
+            return parent
+        if parent.status in S.terminal():
+            raise Conflict("parent_order.not_open", f"Parent order {parent_id} is {parent.status}")
+        if status == S.EXPIRED and parent.status == S.PENDING_CANCEL:
+            status = S.CANCELLED
+        if status == S.FILLED and parent.filled_quantity < parent.quantity:
+            raise Conflict("parent_order.not_filled", f"Parent order {parent_id} has {parent.remaining_quantity} left to fill")
+        if parent.children.filter(status__in=S.open()).exists():
+            raise Conflict("parent_order.children_open", f"Parent order {parent_id} still has child orders at venues")
+        before = parent.status
+        check_parent_transition(before, status)
+        parent.status, parent.completed_at = status, timezone.now()
+        parent.save(update_fields=["status", "completed_at", "updated_at"])
+        audit_append([PendingEvent(actor, CLOSE_EVENTS[status], "parent_order", parent.pk, before={"status": before},
+                                   after={"status": status, "filled_quantity": parent.filled_quantity, "quantity": parent.quantity},
+                                   reason=reason)])
+        if status != S.FILLED:
+            order_status = OrderStatus.CANCELLED if status == S.CANCELLED else OrderStatus.EXPIRED
+            order_ids = list(Constituent.objects.select_for_update().filter(parent=parent).order_by("pk").values_list("order_id", flat=True))
+            open_orders = Order.objects.filter(pk__in=order_ids).exclude(status__in=OrderStatus.terminal_statuses())
+            for order_id in sorted(open_orders.values_list("pk", flat=True)):
+                order_close(order_id=order_id, status=order_status, actor=actor,
+                            reason=reason or f"parent order {parent.pk} {status.lower()}")
+        parents_changed_on_commit([parent])
+    return parent
+
+
+def constituent_release(*, order_id: int, actor: Actor) -> None:
+    """Take a constituent whose cancel is pending out of its parent once no child is open: the parent keeps
+    only what was allocated to it, the order is CANCELLED with its fills. A parent left with nothing to do
+    is closed (FILLED if it filled anything, else CANCELLED). A release already done is a no-op."""
+    with transaction.atomic():
+        parent_id = Constituent.objects.filter(order_id=order_id).values_list("parent_id", flat=True).first()
+        if parent_id is None:
+            raise NotFound("constituent.not_found", f"Order {order_id} is not in a parent order")
+        parent = ParentOrder.objects.select_for_update(of=("self",)).get(pk=parent_id)
+        constituent = Constituent.objects.select_for_update().get(order_id=order_id)
+        order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.FILLED) and constituent.quantity == constituent.allocated_quantity:
+            return
+        if order.status != OrderStatus.PENDING_CANCEL:
+            raise Conflict("order.not_pending_cancel", f"Order {order_id} is {order.status}, not pending cancel")
+        if parent.children.filter(status__in=S.open()).exists():
+            raise Conflict("parent_order.children_open", f"Parent order {parent_id} still has child orders at venues")
+        released = constituent.quantity - constituent.allocated_quantity
+        before = {"quantity": parent.quantity, "status": parent.status}
+        parent.quantity -= released
+        constituent.quantity = constituent.allocated_quantity
+        constituent.save(update_fields=["quantity"])
+        parent.save(update_fields=["quantity", "updated_at"])
+        audit_append([PendingEvent(actor, "parent_order.reduced", "parent_order", parent.pk, before=before,
+                                   after={"quantity": parent.quantity, "status": parent.status, "order_id": order_id,
+                                          "released": released},
+                                   reason=f"order {order_id} cancelled")])
+        order_close(order_id=order_id, status=OrderStatus.CANCELLED, actor=actor, reason=f"cancelled; {released} released from parent {parent.pk}")
+        if parent.quantity == parent.filled_quantity and parent.is_open:
+            parent_order_close(parent_id=parent.pk, status=S.FILLED if parent.filled_quantity else S.CANCELLED, actor=actor,
+                               reason=f"nothing left after order {order_id} was cancelled")
+        else:
+            parents_changed_on_commit([parent])

@@ -1,0 +1,213 @@
+"""Trader controls over working parent orders: pause, resume, cancel, change strategy, and the kill switch.
+
+Each control is one transaction under the parent's row lock, audited with the trader's Actor. Children
+are cancelled by marking them PENDING_CANCEL here (audited "child_order.cancel_requested", in the same
+transaction); the parent's next tick, enqueued after commit with no delay, sends the cancels to the venues
+and books their reports (a venue order still working is never left without its cancel: the tick cancels
+every open order of a parent that may not work). While a parent is paused, halted, cancelling or
+re-planning its algorithm sends nothing.
+
+Lock order: ParentOrder (pk order) -> ChildOrder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from ems.algos import ALGORITHMS
+from ems.algos.types import StrategyName, Urgency
+from ems.broadcast import parents_changed_on_commit
+from ems.models import ChildOrder, Control, ExecStatus, ParentOrder
+from ems.services.working import parent_tick_enqueue
+from ems.states import IllegalExecTransition, check_child_transition, check_control_transition, check_parent_transition
+from oms.errors import Conflict, DomainError, NotFound
+from oms.roles import Actor
+from oms.services.audit import PendingEvent, audit_append
+
+S = ExecStatus
+SCOPES = ("all", "portfolio", "instrument")
+
+
+class ControlInvalid(DomainError):
+    """A control asked with an input that cannot be right (unknown strategy, scope, urgency)."""
+
+    status = 400
+
+
+@dataclass(frozen=True)
+class KillResult:
+    """What the kill switch did: the parents halted and the child orders whose cancel was sent."""
+
+    scope: str
+    target: str | None
+    parent_ids: tuple[int, ...]
+    parents_halted: int
+    children_cancelled: int
+
+
+def _lock(parent_id: int) -> ParentOrder:
+    parent = ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument").filter(pk=parent_id).first()
+    if parent is None:
+        raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+    if not parent.is_open or parent.status == S.PENDING_CANCEL:
+        raise Conflict("parent_order.not_open", f"Parent order {parent_id} is {parent.get_status_display().lower()}")
+    return parent
+
+
+def _control(parent: ParentOrder, target: str) -> str:
+    before = parent.control
+    try:
+        check_control_transition(before, target)
+    except IllegalExecTransition as exc:
+        raise Conflict(exc.code, f"Parent order {parent.pk} is {before}; it cannot become {target}") from exc
+    parent.control = target
+    return before
+
+
+def _cancel_children(parents: list[ParentOrder], actor: Actor, reason: str) -> int:
+    """Mark every open child of ``parents`` PENDING_CANCEL (audited); the ticks send the cancels."""
+    children = list(
+        ChildOrder.objects.select_for_update(of=("self",)).filter(parent__in=parents, status__in=S.open())
+        .exclude(status=S.PENDING_CANCEL).order_by("pk")
+    )
+    if not children:
+        return 0
+    now = timezone.now()
+    events = []
+    for c in children:
+        check_child_transition(c.status, S.PENDING_CANCEL)
+        events.append(PendingEvent(actor, "child_order.cancel_requested", "child_order", c.pk, before={"status": c.status},
+                                   after={"status": S.PENDING_CANCEL, "filled_quantity": c.filled_quantity, "parent_id": c.parent_id},
+                                   reason=reason))
+        c.status, c.updated_at = S.PENDING_CANCEL, now
+    # Every row takes the same values: one plain UPDATE (bulk_update would build a CASE per row).
+    ChildOrder.objects.filter(pk__in=[c.pk for c in children]).update(status=S.PENDING_CANCEL, updated_at=now)
+    audit_append(events)
+    return len(children)
+
+
+def _audit(actor: Actor, event: str, parent: ParentOrder, before: dict, after: dict, reason: str = "") -> None:
+    audit_append([PendingEvent(actor, event, "parent_order", parent.pk, before=before, after=after, reason=reason)])
+
+
+def _finish(parent: ParentOrder, fields: list[str]) -> ParentOrder:
+    parent.save(update_fields=[*fields, "updated_at"])
+    parents_changed_on_commit([parent])
+    parent_tick_enqueue(parent.pk, countdown=0)
+    return parent
+
+
+def parent_pause(*, parent_id: int, actor: Actor) -> ParentOrder:
+    """Pause a running parent: its open children are cancelled and its algorithm sends nothing until resumed."""
+    with transaction.atomic():
+        parent = _lock(parent_id)
+        before = _control(parent, Control.PAUSED)
+        n = _cancel_children([parent], actor, f"parent {parent.pk} paused by {actor.name}")
+        _audit(actor, "parent_order.paused", parent, {"control": before}, {"control": parent.control, "children_cancelled": n},
+               f"paused by {actor.name}")
+        return _finish(parent, ["control"])
+
+
+def parent_resume(*, parent_id: int, actor: Actor) -> ParentOrder:
+    """Resume a paused or halted parent: a fresh plan for the remaining quantity starts from now."""
+    with transaction.atomic():
+        parent = _lock(parent_id)
+        before = _control(parent, Control.RUNNING)
+        parent.replan = f"resumed by {actor.name}"[:64]
+        _audit(actor, "parent_order.resumed", parent, {"control": before}, {"control": parent.control, "remaining": parent.remaining_quantity},
+               f"resumed by {actor.name}")
+        return _finish(parent, ["control", "replan"])
+
+
+def parent_cancel(*, parent_id: int, actor: Actor) -> ParentOrder:
+    """Cancel a parent: its children are cancelled; once none is open it closes CANCELLED and its orders'
+    unfilled parts are cancelled (their fills kept)."""
+    with transaction.atomic():
+        parent = _lock(parent_id)
+        before = parent.status
+        check_parent_transition(before, S.PENDING_CANCEL)
+        parent.status = S.PENDING_CANCEL
+        n = _cancel_children([parent], actor, f"parent {parent.pk} cancelled by {actor.name}")
+        _audit(actor, "parent_order.cancel_requested", parent, {"status": before},
+               {"status": parent.status, "filled_quantity": parent.filled_quantity, "children_cancelled": n}, f"cancelled by {actor.name}")
+        return _finish(parent, ["status"])
+
+
+def parent_strategy_change(*, parent_id: int, strategy: str, urgency: str | None = None, actor: Actor, reason: str = "") -> ParentOrder:
+    """Change a parent's algorithm and/or urgency: its children are cancelled and a new plan (a new epoch)
+    starts for the remaining quantity from now, to the same end."""
+    try:
+        name = StrategyName(strategy)
+    except ValueError:
+        name = None
+    if name not in ALGORITHMS:
+        raise ControlInvalid("parent_order.bad_strategy", f"Unknown strategy {strategy!r}; one of {sorted(s.value for s in ALGORITHMS)}",
+                             field="strategy")
+    if urgency is not None and urgency not in {u.value for u in Urgency}:
+        raise ControlInvalid("parent_order.bad_urgency", f"Unknown urgency {urgency!r}", field="urgency")
+    with transaction.atomic():
+        parent = _lock(parent_id)
+        before = {"strategy": parent.strategy, "urgency": parent.urgency, "params": parent.params}
+        cls = ALGORITHMS[name]
+        params = {k: v for k, v in parent.params.items() if k in {f for f in cls.Params.__dataclass_fields__}}
+        if urgency is not None:
+            params["urgency"] = urgency
+            parent.urgency = urgency
+        parent.params = cls.Params.from_dict(params).to_dict()
+        parent.strategy = name.value
+        why = reason or f"changed by {actor.name}"
+        parent.replan = f"strategy {name.value}/{parent.urgency}: {why}"[:64]
+        parent.selection_reason = f"{parent.selection_reason}\n{timezone.now():%H:%M:%S} trader override -> {name.value.upper()} ({parent.urgency}): {why}".strip()
+        n = _cancel_children([parent], actor, f"parent {parent.pk} re-planned by {actor.name}")
+        _audit(actor, "parent_order.strategy_changed", parent, before,
+               {"strategy": parent.strategy, "urgency": parent.urgency, "params": parent.params, "children_cancelled": n}, why)
+        return _finish(parent, ["strategy", "urgency", "params", "replan", "selection_reason"])
+
+
+def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | None = None, actor: Actor) -> KillResult:
+    """Halt every open parent in scope (all | portfolio <code> | instrument <symbol>) and cancel every open
+    child order of theirs, in one transaction; the parents' ticks run at once after commit to send the
+    cancels to the venues. Halted parents stay halted until a trader resumes each one."""
+    qs = ParentOrder.objects.filter(status__in=S.open())
+    target = None
+    if scope == "all":
+        pass
+    elif scope == "portfolio":
+        if not portfolio:
+            raise ControlInvalid("kill_switch.bad_scope", "Scope portfolio needs a portfolio code", field="portfolio")
+        qs, target = qs.filter(constituents__order__portfolio__code=portfolio).distinct(), portfolio
+    elif scope == "instrument":
+        if not instrument:
+            raise ControlInvalid("kill_switch.bad_scope", "Scope instrument needs an instrument symbol", field="instrument")
+        qs, target = qs.filter(instrument__symbol=instrument), instrument
+    else:
+        raise ControlInvalid("kill_switch.bad_scope", f"Scope must be one of {', '.join(SCOPES)}", field="scope")
+    with transaction.atomic():
+        ids = list(qs.values_list("pk", flat=True))
+        parents = list(ParentOrder.objects.select_for_update(of=("self",)).filter(pk__in=ids, status__in=S.open()).order_by("pk"))
+        halted = []
+        events = []
+        for p in parents:
+            if p.control == Control.HALTED:
+                continue
+            before = _control(p, Control.HALTED)
+            halted.append(p)
+            events.append(PendingEvent(actor, "parent_order.halted", "parent_order", p.pk, before={"control": before},
+                                       after={"control": p.control, "scope": scope, "target": target}, reason="kill switch"))
+        now = timezone.now()
+        for p in halted:
+            p.updated_at = now
+        ParentOrder.objects.filter(pk__in=[p.pk for p in halted]).update(control=Control.HALTED, updated_at=now)
+        n = _cancel_children(parents, actor, "kill switch")
+        events.append(PendingEvent(actor, "kill_switch.engaged", "kill_switch", f"{scope}:{target or '*'}",
+                                   after={"scope": scope, "target": target, "parents_halted": len(halted),
+                                          "children_cancelled": n, "parent_ids": [p.pk for p in parents]},
+                                   reason=f"kill switch engaged by {actor.name}"))
+        audit_append(events)
+        parents_changed_on_commit(parents)
+        for p in parents:
+            parent_tick_enqueue(p.pk, countdown=0)
+    return KillResult(scope, target, tuple(p.pk for p in parents), len(halted), n)
