@@ -13,3 +13,37 @@ def seed_market_prices() -> None:
     from ems.tasks import market_prices_refresh
 
     market_prices_refresh()
+
+
+# A morning's first orders, so the execution desk has parents at work on a fresh start: two PMs buying
+# AAPL together (one parent), a sell that nets against them, and a few single names with other intents.
+DEMO_ORDERS = [
+    ("pm1", "GROWTH-US", "AAPL", "buy", 60_000, "medium", "auto"),
+    ("pm2", "MACRO-EQ", "AAPL", "buy", 40_000, "medium", "auto"),
+    ("pm2", "QUANT-LS", "AAPL", "sell", 15_000, "medium", "auto"),
+    ("pm1", "VALUE-US", "JPM", "buy", 25_000, "low", "vwap"),
+    ("pm2", "MACRO-EQ", "MSFT", "sell", 30_000, "medium", "twap"),
+    ("pm1", "GROWTH-US", "NVDA", "buy", 200_000, "high", "auto"),
+]
+
+
+def seed_demo_orders() -> int:
+    """Submit the demo orders through the OMS intake, once per market day (client order ids carry the day).
+
+    Return how many were created (0 when today's are already there)."""
+    from django.contrib.auth import get_user_model
+
+    from ems.selectors import live_clock
+    from oms.roles import Actor
+    from oms.services import orders_submit
+
+    day = live_clock().market_time().day
+    users = get_user_model().objects.in_bulk([u for u, *_ in DEMO_ORDERS], field_name="username")
+    created = 0
+    for n, (username, portfolio, symbol, side, qty, urgency, strategy) in enumerate(DEMO_ORDERS, 1):
+        user = users[username]
+        item = {"client_order_id": f"DEMO-D{day}-{n}", "portfolio": portfolio, "instrument": symbol, "side": side,
+                "quantity": qty, "order_type": "market", "time_in_force": "day", "urgency": urgency, "strategy": strategy}
+        results = orders_submit(user=user, actor=Actor.for_user(user, "browser"), items=[item])
+        created += results[0].outcome == "created"
+    return created

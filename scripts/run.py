@@ -36,11 +36,15 @@ def main() -> int:
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
     time.sleep(2)
+    # Today's demo orders go through the OMS like any other: the worker aggregates and works them.
+    demo = subprocess.run([py, "manage.py", "demo_orders"], cwd=ROOT, env=env, capture_output=True, text=True)
     print("\n" + "=" * 72)
     print(f"Smart Trading OMS/EMS is running at  http://{host}:{port}/")
     print(f"  API docs  http://{host}:{port}/api/docs/     admin  http://{host}:{port}/admin/")
     print(f"  database  {runtime_safe(env['DATABASE_URL'])}     redis  {env['REDIS_URL']}")
     print(seed.stdout.rstrip())
+    print(demo.stdout.rstrip() or demo.stderr.strip().splitlines()[-1:])
+    print(f"  trader desk  http://{host}:{port}/desk/execution/   (log in as trader)")
     print("Ctrl-C stops web, worker and beat.")
     print("=" * 72 + "\n", flush=True)
 

@@ -10,14 +10,9 @@ from ems import selectors
 from ems.models import ExecStatus
 from tests.ems import factories as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]
 
 PARENTS = "/api/parent-orders/"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

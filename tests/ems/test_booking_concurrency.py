@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from ems.models import Allocation, ChildOrder, ExecStatus, Fill, ParentOrder
 from ems.services.booking import Execution, fill_book, fills_book
 from oms.errors import DomainError
 from oms.models import AuditEvent, Order, Position
 from oms.roles import Actor
+from tests.concurrency import run_together
 from tests.ems import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,27 +23,6 @@ def ex(exec_id: str, quantity: int, price: str = "100.00") -> Execution:
                      liquidity="maker", fee=Decimal("0.10"), market_day=0, market_time_us=1_000_000)
 
 
-def run_together(fns) -> tuple[list, list[BaseException]]:
-    """Run each fn in its own thread (own connection), released by one barrier; return (results, errors)."""
-    barrier = threading.Barrier(len(fns))
-    results, errors = [None] * len(fns), []
-
-    def worker(i, fn):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(fns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread did not finish"
-    return results, errors
 
 
 @pytest.fixture

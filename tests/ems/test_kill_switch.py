@@ -10,22 +10,11 @@ from ems.services.control import kill_switch, parent_resume
 from ems.services.working import parent_tick
 from oms.errors import DomainError
 from oms.models import AuditEvent
-from oms.roles import Actor
 from tests.ems import factories as f
-from tests.ems.live_helpers import MarketClock, check_invariants, tick_until_done, working_parent
+from tests.ems.live_helpers import check_invariants, tick_until_done, working_parent
 from tests.factories import PortfolioFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clock(settings):
-    return MarketClock(settings)
-
-
-@pytest.fixture
-def actor(trader):
-    return Actor.for_user(trader, "api")
 
 
 @pytest.fixture

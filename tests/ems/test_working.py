@@ -13,14 +13,9 @@ from oms.roles import Actor
 from oms.services import order_cancel
 from oms.states import OrderStatus
 from tests.ems import factories as f
-from tests.ems.live_helpers import MarketClock, check_invariants, tick_until_done, working_parent
+from tests.ems.live_helpers import check_invariants, tick_until_done, working_parent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clock(settings):
-    return MarketClock(settings)
 
 
 def _types(object_type, ids):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection
+
+from tests.concurrency import run_together
 
 ORDERS_URL = "/api/orders/"
 BULK_URL = "/api/orders/bulk/"
@@ -161,25 +161,7 @@ def run_concurrently():
     """
 
     def run(fns):
-        barrier = threading.Barrier(len(fns))
-        results: list = [None] * len(fns)
-        errors: list = []
-
-        def worker(i, fn):
-            try:
-                barrier.wait(timeout=30)
-                results[i] = fn()
-            except BaseException as exc:  # noqa: BLE001 - reported to the test below
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(fns)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a thread did not finish"
+        results, errors = run_together(fns)
         if errors:
             raise errors[0]
         return results
