@@ -248,6 +248,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "oms.states.OrderStatus.choices",
         "ExecStatusEnum": "ems.models.ExecStatus.choices",
         "SwitchableStrategyEnum": "ems.api.serializers.SWITCHABLE_STRATEGIES",
+        "StrategyEnum": "oms.models.Strategy.choices",
     },
     # Every operation declares its error answers with the shared ErrorResponse shape (oms.api.schema).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],  # the API is JSON (forms are the browser's pages)
