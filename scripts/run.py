@@ -43,7 +43,7 @@ def main() -> int:
     print(f"  API docs  http://{host}:{port}/api/docs/     admin  http://{host}:{port}/admin/")
     print(f"  database  {runtime_safe(env['DATABASE_URL'])}     redis  {env['REDIS_URL']}")
     print(seed.stdout.rstrip())
-    print(demo.stdout.rstrip() or demo.stderr.strip().splitlines()[-1:])
+    print(demo.stdout.rstrip() or "Demo orders not submitted: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
     print(f"  trader desk  http://{host}:{port}/desk/execution/   (log in as trader)")
     print("Ctrl-C stops web, worker and beat.")
     print("=" * 72 + "\n", flush=True)
