@@ -28,35 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SMART_OMS_DB_NAME", "smart_oms_bench_aggregation")
-if "DATABASE_URL" in os.environ and os.environ.get("BENCH_USE_DATABASE_URL") != "1":
-    del os.environ["DATABASE_URL"]  # never fill a real database with benchmark orders
-OWN_DATABASE = not os.environ.get("DATABASE_URL")  # read before importing config (which sets it)
 # Pushes and Celery messages of the bench stay in its own namespaces: nothing reaches a running app or worker.
 os.environ.setdefault("CHANNELS_PREFIX", "bench-aggregation")
 os.environ.setdefault("CACHE_KEY_PREFIX", "bench-aggregation")
 DISCARD_QUEUE = "bench-aggregation-discard"  # the parents' first ticks go here, and are deleted at the end
 
-from config import runtime  # noqa: E402
+from benchdb import django_on_own_database  # noqa: E402
 
-
-def _fresh_bench_database() -> None:
-    if not OWN_DATABASE or not runtime._answers("127.0.0.1", 5432):
-        return
-    import psycopg
-
-    with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{os.environ["SMART_OMS_DB_NAME"]}" WITH (FORCE)')
-    runtime._create_database_if_missing()
-
-
-_fresh_bench_database()
-runtime.configure()
-runtime.ensure_secret_key()
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-import django  # noqa: E402
-
-django.setup()
+OWN_DATABASE = django_on_own_database()
 
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402

@@ -30,29 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["SMART_OMS_DB_NAME"] = os.environ.get("BENCH_FILLS_DB", "smart_oms_bench_fills")
-if "DATABASE_URL" in os.environ and os.environ.get("BENCH_USE_DATABASE_URL") != "1":
-    del os.environ["DATABASE_URL"]  # never fill a real database with benchmark fills
 
-from config import runtime  # noqa: E402
+from benchdb import django_on_own_database  # noqa: E402
 
-
-def _fresh_database() -> None:
-    if "--keep-db" in sys.argv or os.environ.get("DATABASE_URL") or not runtime._answers("127.0.0.1", 5432):
-        return
-    import psycopg
-
-    with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{os.environ["SMART_OMS_DB_NAME"]}" WITH (FORCE)')
-
-
-_fresh_database()
-runtime.configure()
-runtime.ensure_secret_key()
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-import django  # noqa: E402
-
-django.setup()
+django_on_own_database(keep="--keep-db" in sys.argv)
 
 import logging  # noqa: E402
 

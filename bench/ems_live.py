@@ -54,9 +54,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["SMART_OMS_DB_NAME"] = os.environ.get("BENCH_LIVE_DB", "smart_oms_bench_ems_live")
-if "DATABASE_URL" in os.environ and os.environ.get("BENCH_USE_DATABASE_URL") != "1":
-    del os.environ["DATABASE_URL"]  # never fill a real database with benchmark orders
-OWN_DATABASE = not os.environ.get("DATABASE_URL")  # read before importing config (which sets it)
 
 from ems.sim.clock import SESSION_US, US  # noqa: E402  (pure Python, no Django)
 
@@ -68,27 +65,9 @@ os.environ["SIM_ANCHOR"] = repr(time.time() - (DAY * SESSION_US + 30 * 60 * US) 
 os.environ["CHANNELS_PREFIX"] = f"bench-ems-live-{os.getpid()}"
 os.environ["EMS_QUEUE"] = QUEUE = f"bench-ems-live-{os.getpid()}"  # ticks go to the worker started here, nowhere else
 
-from config import runtime  # noqa: E402
+from benchdb import django_on_own_database  # noqa: E402
 
-
-def _fresh_bench_database() -> None:
-    if not OWN_DATABASE or not runtime._answers("127.0.0.1", 5432):
-        return
-    import psycopg
-
-    with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{os.environ["SMART_OMS_DB_NAME"]}" WITH (FORCE)')
-    runtime._create_database_if_missing()
-
-
-_fresh_bench_database()
-runtime.configure()
-runtime.ensure_secret_key()
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-import django  # noqa: E402
-
-django.setup()
+OWN_DATABASE = django_on_own_database()
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
