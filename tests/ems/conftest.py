@@ -1,11 +1,9 @@
-"""Fixtures of the EMS tests."""
+"""Fixtures of the EMS tests. Imports of Django code stay inside the fixtures: `make test-fast` loads this
+file for the pure simulator and algorithm tests without Django (`-p no:django`)."""
 
 from __future__ import annotations
 
 import pytest
-
-from oms.roles import Actor
-from tests.ems.live_helpers import MarketClock
 
 
 @pytest.fixture
@@ -16,9 +14,13 @@ def fast_password_hasher(settings):
 @pytest.fixture
 def clock(settings):
     """Market time under the test's control (see MarketClock)."""
+    from tests.ems.live_helpers import MarketClock
+
     return MarketClock(settings)
 
 
 @pytest.fixture
 def actor(trader):
+    from oms.roles import Actor
+
     return Actor.for_user(trader, "api")
