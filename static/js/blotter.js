@@ -9,19 +9,8 @@
   "use strict";
 
   var DEBOUNCE_MS = 150;
-  var MAX_BACKOFF_MS = 15000;
-  var LABELS = { connecting: "Connecting", live: "Live", off: "Disconnected" };
-  var indicator = document.getElementById("live-indicator");
-  var attempts = 0;
   var flushTimer = null;
   var pending = { all: false, ids: new Set() };
-
-  function setState(state, title) {
-    if (!indicator) return;
-    indicator.dataset.state = state;
-    indicator.textContent = LABELS[state];
-    indicator.title = title || "Live updates";
-  }
 
   function flush() {
     flushTimer = null;
@@ -38,30 +27,6 @@
     if (message && message.type === "order.changed" && message.id != null) pending.ids.add(String(message.id));
     else pending.all = true;
     if (!flushTimer) flushTimer = setTimeout(flush, DEBOUNCE_MS);
-  }
-
-  function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + "/ws/blotter/");
-    setState("connecting");
-    socket.onmessage = function (event) {
-      var message;
-      try { message = JSON.parse(event.data); } catch (e) { return; }
-      if (message.type === "hello") {
-        attempts = 0;
-        setState("live");
-        schedule(null); // catch up on whatever changed while we were away
-      } else {
-        schedule(message);
-      }
-    };
-    socket.onclose = function (event) {
-      if (event.code === 4401) { setState("off", "Signed out: reload to sign in again"); return; }
-      if (event.code === 4403) { setState("off", "No live feed for this account"); return; }
-      var delay = Math.min(MAX_BACKOFF_MS, 500 * Math.pow(2, attempts++)) * (0.75 + Math.random() / 2);
-      setState("off", "Reconnecting in " + Math.round(delay / 1000) + " s");
-      setTimeout(connect, delay);
-    };
   }
 
   // Our own submits and cancels answer with HX-Trigger: orders-changed; refresh at once, not on the push.
@@ -108,5 +73,6 @@
     else asking = null; // the order is no longer cancellable (or no longer shown)
   });
 
-  connect();
+  // "hello" comes on every (re)connect: catch up on whatever changed while we were away.
+  liveSocket("/ws/blotter/", function (message) { schedule(message.type === "hello" ? null : message); });
 })();

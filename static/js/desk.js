@@ -11,19 +11,8 @@
   "use strict";
 
   var DEBOUNCE_MS = 200;
-  var MAX_BACKOFF_MS = 15000;
-  var LABELS = { connecting: "Connecting", live: "Live", off: "Disconnected" };
-  var indicator = document.getElementById("live-indicator");
   var socketEl = document.getElementById("live-socket");
-  var attempts = 0;
   var flushTimer = null;
-
-  function setState(state, title) {
-    if (!indicator) return;
-    indicator.dataset.state = state;
-    indicator.textContent = LABELS[state];
-    indicator.title = title || "Live updates";
-  }
 
   function flush() {
     flushTimer = null;
@@ -33,26 +22,6 @@
 
   function schedule() {
     if (!flushTimer) flushTimer = setTimeout(flush, DEBOUNCE_MS);
-  }
-
-  function connect() {
-    if (!socketEl) return;
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + socketEl.dataset.ws);
-    setState("connecting");
-    socket.onmessage = function (event) {
-      var message;
-      try { message = JSON.parse(event.data); } catch (e) { return; }
-      if (message.type === "hello") { attempts = 0; setState("live"); }
-      schedule();
-    };
-    socket.onclose = function (event) {
-      if (event.code === 4401) { setState("off", "Signed out: reload to sign in again"); return; }
-      if (event.code === 4403 || event.code === 4404) { setState("off", "No live feed for this page"); return; }
-      var delay = Math.min(MAX_BACKOFF_MS, 500 * Math.pow(2, attempts++)) * (0.75 + Math.random() / 2);
-      setState("off", "Reconnecting in " + Math.round(delay / 1000) + " s");
-      setTimeout(connect, delay);
-    };
   }
 
   document.body.addEventListener("parents-changed", schedule);
@@ -107,5 +76,5 @@
   });
 
   syncKill();
-  connect();
+  if (socketEl) liveSocket(socketEl.dataset.ws, schedule);
 })();
