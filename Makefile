@@ -21,13 +21,14 @@ test: install
 
 # Pure-Python tests only (no database): the simulator and the algorithms.
 test-fast: install
-	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim tests/ems/algos
+	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim tests/ems/algos tests/rfq/test_pricing.py tests/rfq/test_scoring.py
 
 bench: install
 	$(PY) bench/sim.py
 	$(PY) bench/intake.py
 	$(PY) bench/execution.py
 	$(PY) bench/ems.py
+	$(PY) bench/rfq.py
 
 lint: install
 	$(VENV)/bin/ruff check .

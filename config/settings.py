@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
         "ExecStatusEnum": "ems.models.ExecStatus.choices",
         "SwitchableStrategyEnum": "ems.api.serializers.SWITCHABLE_STRATEGIES",
         "StrategyEnum": "oms.models.Strategy.choices",
+        "RfqStatusEnum": "rfq.models.RfqStatus.choices",
     },
     # Every operation declares its error answers with the shared ErrorResponse shape (oms.api.schema).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],  # the API is JSON (forms are the browser's pages)
@@ -291,6 +292,8 @@ CELERY_BEAT_SCHEDULE = {
     "ems-aggregation-cycle": {"task": "ems.tasks.aggregation_cycle", "schedule": 1.0, "options": {"expires": 1.0}},
     "ems-parents-sweep": {"task": "ems.tasks.parents_sweep", "schedule": 2.0, "options": {"expires": 2.0}},
     "ems-orders-expire-day": {"task": "ems.tasks.orders_expire_day", "schedule": 10.0, "options": {"expires": 10.0}},
+    # RFQ windows are closed by a task enqueued for their end; this closes any whose task was lost.
+    "rfq-sweep": {"task": "rfq.tasks.rfqs_sweep", "schedule": 1.0, "options": {"expires": 1.0}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
@@ -311,6 +314,14 @@ EMS_STALE_TICK_S = float(os.environ.get("EMS_STALE_TICK_S", "3"))
 EMS_AGGREGATION_DELAY_S = float(os.environ.get("EMS_AGGREGATION_DELAY_S", "0.5"))
 # Celery queue of the parents' ticks (empty: the default queue); tests give each worker its own.
 EMS_QUEUE = os.environ.get("EMS_QUEUE") or None
+
+# RFQ platform: the response window (wall seconds), how many providers a request goes to, the threshold an
+# EMS-started request executes within (bps from the mid at request) and how many requests the EMS makes
+# for one parent before it works the rest with IS.
+RFQ_WINDOW_S = float(os.environ.get("RFQ_WINDOW_S", "5"))
+RFQ_PROVIDERS_PER_REQUEST = int(os.environ.get("RFQ_PROVIDERS_PER_REQUEST", "4"))
+RFQ_AUTO_THRESHOLD_BPS = float(os.environ.get("RFQ_AUTO_THRESHOLD_BPS", "50"))
+RFQ_MAX_ROUNDS = int(os.environ.get("RFQ_MAX_ROUNDS", "2"))
 
 # Market simulation: wall time -> market time. 60x: a 6.5 h trading day passes in 6.5 minutes.
 SIM_SPEED = float(os.environ.get("SIM_SPEED", "60"))

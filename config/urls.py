@@ -17,7 +17,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("oms.api.urls")),
     path("api/", include("ems.api.urls")),
+    path("api/", include("rfq.api.urls")),
     path("", include("ems.urls")),
+    path("", include("rfq.urls")),
     path("", include("oms.urls")),
 ]
 

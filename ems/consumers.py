@@ -101,6 +101,10 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
     async def parent_changed(self, event):
         await self.send_json(event)
 
+    # The RFQ platform tells the desk about requests and quotes (rfq.broadcast): forward them too.
+    async def rfq_changed(self, event):
+        await self.send_json(event)
+
     # oms.broadcast coalesces a burst of hints into one "orders.changed" per group: forward it too.
     async def orders_changed(self, event):
         await self.send_json(event)

@@ -16,7 +16,8 @@ def seed_market_prices() -> None:
 
 
 # A morning's first orders, so the execution desk has parents at work on a fresh start: two PMs buying
-# AAPL together (one parent), a sell that nets against them, and a few single names with other intents.
+# AAPL together (one parent), a sell that nets against them, a few single names with other intents and a
+# block sent to the RFQ platform.
 DEMO_ORDERS = [
     ("pm1", "GROWTH-US", "AAPL", "buy", 60_000, "medium", "auto"),
     ("pm2", "MACRO-EQ", "AAPL", "buy", 40_000, "medium", "auto"),
@@ -24,6 +25,8 @@ DEMO_ORDERS = [
     ("pm1", "VALUE-US", "JPM", "buy", 25_000, "low", "vwap"),
     ("pm2", "MACRO-EQ", "MSFT", "sell", 30_000, "medium", "twap"),
     ("pm1", "GROWTH-US", "NVDA", "buy", 200_000, "high", "auto"),
+    # A block the PM sends to dealers: the RFQ platform asks the liquidity providers and executes within its threshold.
+    ("pm2", "MACRO-EQ", "XOM", "buy", 120_000, "medium", "rfq"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""EMS reference data. Parent/child orders, fills and allocations arrive with the execution issues."""
+"""EMS data: venues, parent and child orders, internal crosses, fills and allocations."""
 
 from decimal import Decimal
 
@@ -83,6 +83,8 @@ class ParentOrder(models.Model):
     side = models.CharField(max_length=4, choices=[("buy", "Buy"), ("sell", "Sell")])
     quantity = models.PositiveBigIntegerField(help_text="After netting; reduced when a constituent is cancelled")
     filled_quantity = models.PositiveBigIntegerField(default=0)
+    reserved_quantity = models.PositiveBigIntegerField(
+        default=0, help_text="Held by an outside destination (an open RFQ): the algorithm does not work it")
     notional = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal("0"), help_text="Sum of fill qty x price")
     avg_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
     fees = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal("0"), help_text="Currency; negative = net rebate")
@@ -118,6 +120,9 @@ class ParentOrder(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(filled_quantity__lte=models.F("quantity")), name="parent_never_overfilled"),
+            # What an RFQ holds can never be filled by the algorithm as well.
+            models.CheckConstraint(condition=models.Q(reserved_quantity__lte=models.F("quantity") - models.F("filled_quantity")),
+                                   name="parent_reserved_within_remaining"),
             models.CheckConstraint(condition=models.Q(side__in=["buy", "sell"]), name="parent_side_valid"),
         ]
         indexes = [models.Index(fields=["status", "control"])]
@@ -128,6 +133,11 @@ class ParentOrder(models.Model):
     @property
     def remaining_quantity(self) -> int:
         return self.quantity - self.filled_quantity
+
+    @property
+    def workable_quantity(self) -> int:
+        """What the algorithm may work: the remaining quantity less what an outside destination holds."""
+        return self.quantity - self.filled_quantity - self.reserved_quantity
 
     @property
     def is_open(self) -> bool:
@@ -179,7 +189,7 @@ class ChildOrder(models.Model):
     time_in_force = models.CharField(max_length=3, default="day")
     price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
     quantity = models.PositiveBigIntegerField()
-    kind = models.CharField(max_length=16, blank=True, help_text="passive | take | dark | finish | route")
+    kind = models.CharField(max_length=16, blank=True, help_text="passive | take | dark | finish | route | rfq")
     status = models.CharField(max_length=16, choices=ExecStatus.choices, default=ExecStatus.PENDING_NEW)
     filled_quantity = models.PositiveBigIntegerField(default=0)
     notional = models.DecimalField(max_digits=24, decimal_places=6, default=Decimal("0"))

@@ -127,7 +127,8 @@ def _parent_or_404(request, parent_id: int):
     return parent
 
 
-def _parent_context(request, parent) -> dict:
+def parent_page_context(request, parent) -> dict:
+    """What the parent page renders (the RFQ platform re-shows it with a refused request form)."""
     children = list(selectors.parent_children(parent=parent))
     fills = list(selectors.parent_fills(parent=parent)[: selectors.PARENT_PAGE_FILLS])
     for f in fills:
@@ -151,7 +152,7 @@ def parent_detail(request, parent_id: int, partial: bool = False):
     template = "ems/parent.html"
     if partial:
         template = "ems/_parent_tables.html" if request.GET.get("part") == "tables" else "ems/_parent_head.html"
-    return render(request, template, _parent_context(request, parent))
+    return render(request, template, parent_page_context(request, parent))
 
 
 @desk_required

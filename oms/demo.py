@@ -107,4 +107,8 @@ def seed_demo() -> dict:
 
         seed_venues()
         seed_market_prices()
+    if apps.is_installed("rfq"):
+        from rfq.demo import seed_liquidity_providers
+
+        seed_liquidity_providers()
     return {"accounts": [(u, r or "admin", p) for u, r, p in ACCOUNTS], "api_token": token.key, "api_client": API_CLIENT}

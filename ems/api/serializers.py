@@ -41,7 +41,7 @@ class ParentOrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = ParentOrder
         fields = [
-            "id", "instrument", "currency", "side", "quantity", "filled_quantity", "avg_price", "notional", "fees",
+            "id", "instrument", "currency", "side", "quantity", "filled_quantity", "reserved_quantity", "avg_price", "notional", "fees",
             "order_type", "limit_price", "urgency", "requested_strategy", "strategy", "selection_reason",
             "arrival_price", "slippage_bps", "status", "control", "progress", "epoch", "market_day", "start_us",
             "end_us", "last_tick_us", "created_at", "updated_at", "completed_at",

@@ -24,10 +24,10 @@ from ems.states import IllegalExecTransition
 from oms import roles
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
+from oms.api.validation import validated_body
 from oms.api.views import ID_REGEX
-from oms.errors import Conflict, ValidationFailed
+from oms.errors import Conflict
 from oms.roles import Actor
-from oms.services.order_parse import has_invalid_characters
 
 TRADER_ROLES = frozenset({roles.TRADER, roles.ADMIN})
 
@@ -39,25 +39,6 @@ class IsTraderForWrites(BasePermission):
 
     def has_permission(self, request, view):
         return request.method in SAFE_METHODS or roles.role_of(request.user) in TRADER_ROLES
-
-
-def _validated(serializer_class, request) -> dict:
-    if not isinstance(request.data, dict):
-        raise ValidationFailed({"non_field_errors": [{"code": "invalid", "detail": "Send a JSON object"}]})
-    for field, value in request.data.items():
-        # Checked before the serializer, whose messages echo the value: a lone surrogate could not even be
-        # encoded in the answer, and a NUL must never reach SQL.
-        if has_invalid_characters(str(field)) or (isinstance(value, str) and has_invalid_characters(value)):
-            name = field if isinstance(field, str) and not has_invalid_characters(field) else "non_field_errors"
-            raise ValidationFailed({name: [{"code": "invalid_characters", "detail": "must not contain control characters or invalid Unicode"}]})
-    serializer = serializer_class(data=request.data)
-    if not serializer.is_valid():
-        errors = {
-            field: [{"code": getattr(e, "code", "invalid"), "detail": str(e)} for e in (errs if isinstance(errs, list) else [errs])]
-            for field, errs in serializer.errors.items()
-        }
-        raise ValidationFailed(errors)
-    return serializer.validated_data
 
 
 def _act(fn, **kwargs):
@@ -126,7 +107,7 @@ class ParentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"])
     def strategy(self, request, pk=None):
         """Change the algorithm or its aggressiveness (urgency); the rest is re-planned from now."""
-        data = _validated(s.StrategyChangeInputSerializer, request)
+        data = validated_body(s.StrategyChangeInputSerializer, request)
         return self._control(control.parent_strategy_change, pk, strategy=data["strategy"], urgency=data.get("urgency"))
 
 
@@ -143,7 +124,7 @@ class KillSwitchApi(APIView):
         403: OpenApiResponse(ErrorSerializer, description="`permission.trader_only` / `permission.read_only`"),
     })
     def post(self, request):
-        data = _validated(s.KillSwitchInputSerializer, request)
+        data = validated_body(s.KillSwitchInputSerializer, request)
         result = _act(control.kill_switch, scope=data["scope"], portfolio=data.get("portfolio"), instrument=data.get("instrument"),
                       actor=Actor.for_user(request.user, "api"))
         return Response(kill_result(data, result))

@@ -27,8 +27,8 @@ every acceptance) does, in **one transaction**:
    Not in the key: portfolio and source (pooling the PMs' orders is the point), start time (only orders
    whose start has passed are candidates: a parent starts now).
 4. **Parents**: one per group, each planned by the strategy selection matrix
-   (:func:`parent_order_plan`): strategy, ``AlgoParams`` and the matrix's reason (RFQ falls back to IS
-   until the RFQ platform exists; an IOC group is worked DIRECT); arrival price = the live mid; the window
+   (:func:`parent_order_plan`): strategy, ``AlgoParams`` and the matrix's reason (RFQ goes to the RFQ
+   platform, or IS when no destination is registered; an IOC group is worked DIRECT); arrival price = the live mid; the window
    from the market clock (:func:`window_end`). Parents and constituents are written with one statement
    each, the audit events (``parent_order.created``, ``order.aggregated``) with one more. After commit:
    pushes to blotters and the desk, and the first tick of each parent is enqueued (by task name).
@@ -65,9 +65,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ems.algos import ALGORITHMS
+from ems.algos.base import AlgoParams
 from ems.algos.selection import MAX_PARTICIPATION, select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.broadcast import parents_changed_on_commit
+from ems.destinations import destination_for
 from ems.models import Constituent, Control, ExecStatus, ParentOrder
 from ems.netting import NetCandidate, net
 from ems.selectors import instrument_params, live_clock, market_prices
@@ -87,7 +89,7 @@ ATTEMPTS = 3  # a cycle that lost the constituent race runs again (see the modul
 MIN_WINDOW_US = 60 * US  # a parent gets at least a minute (or up to the close): the algorithm's finish takes the rest
 PRICE_Q = Decimal("0.000001")
 FIRST_TICK_TASK = "ems.tasks.parent_tick"
-RFQ_FALLBACK = "RFQ platform not available yet: worked by IS"
+RFQ_FALLBACK = "no RFQ platform registered: worked by IS"
 IOC_REASON = "immediate or cancel: DIRECT"
 # The unique index PostgreSQL gives Constituent.order (OneToOneField): the last word on "one parent per order".
 CONSTITUENT_ORDER_UNIQUE = "ems_constituent_order_id_key"
@@ -269,8 +271,9 @@ def parent_order_plan(
     """Ask the selection matrix for a parent's strategy and turn its parameters into the algorithm's AlgoParams.
 
     ``end_us`` is the parent's window end (the matrix's end cap); the algorithm's own ``end`` is the
-    matrix's (a schedule may aim to finish earlier), the window end for DIRECT. RFQ, until the RFQ
-    platform exists, falls back to IS over the window and says so in the reason. An IOC parent is worked
+    matrix's (a schedule may aim to finish earlier), the window end for DIRECT. RFQ is kept when a
+    destination works it (``ems.destinations``: the RFQ platform registers itself); without one it falls
+    back to IS over the window and says so in the reason. An IOC parent is worked
     DIRECT (what the market gives now), whatever the PM asked for: no schedule is immediate.
     """
     ioc = time_in_force == "ioc"
@@ -283,7 +286,7 @@ def parent_order_plan(
     )
     selection = select_strategy(spec, instrument)
     strategy, p, reason, code = selection.strategy, selection.params, selection.reason, selection.reason_code
-    if strategy is StrategyName.RFQ:
+    if strategy is StrategyName.RFQ and destination_for(StrategyName.RFQ.value) is None:
         strategy, p, reason, code = StrategyName.IS, {}, f"{reason}; {RFQ_FALLBACK}", f"{code}.rfq_fallback_is"
     if ioc:
         reason = f"{IOC_REASON}; {reason}"
@@ -306,7 +309,9 @@ def parent_order_plan(
         kw |= {"rate": rate, "band": band}
     if strategy is StrategyName.DIRECT:
         kw["mode"] = p.get("router_mode")
-    params = ALGORITHMS[strategy].Params(**kw).to_dict()
+    # RFQ is worked by its destination (the RFQ platform), not an algorithm: the parameters every algorithm
+    # shares are kept, so a trader can switch it to one, and the EMS fall back to IS.
+    params = (AlgoParams if strategy is StrategyName.RFQ else ALGORITHMS[strategy].Params)(**kw).to_dict()
     return ParentPlan(strategy, params, reason, code)
 
 

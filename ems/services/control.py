@@ -1,6 +1,8 @@
 """Trader controls over working parent orders: pause, resume, cancel, change strategy, and the kill switch.
 
-Each control is one transaction under the parent's row lock, audited with the trader's Actor. Children
+Each control is one transaction under the parent's row lock, audited with the trader's Actor. What an
+outside destination holds for a parent (an open RFQ) is stopped after commit (``ems.destinations``) on a
+pause, a cancel, the kill switch and a switch away from the RFQ strategy. Children
 are cancelled by marking them PENDING_CANCEL here (audited "child_order.cancel_requested", in the same
 transaction); the parent's next tick, enqueued after commit with no delay, sends the cancels to the venues
 and books their reports (a venue order still working is never left without its cancel: the tick cancels
@@ -20,6 +22,7 @@ from django.utils import timezone
 from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName, Urgency
 from ems.broadcast import parents_changed_on_commit
+from ems.destinations import destination_for, parents_stop_on_commit
 from ems.models import ChildOrder, Control, ExecStatus, ParentOrder
 from ems.services.working import parent_tick_enqueue
 from ems.states import IllegalExecTransition, check_child_transition, check_control_transition, check_parent_transition
@@ -106,6 +109,7 @@ def parent_pause(*, parent_id: int, actor: Actor) -> ParentOrder:
         parent = _lock(parent_id)
         before = _control(parent, Control.PAUSED)
         n = _cancel_children([parent], actor, f"parent {parent.pk} paused by {actor.name}")
+        parents_stop_on_commit([parent], reason=f"parent paused by {actor.name}")
         _audit(actor, "parent_order.paused", parent, {"control": before}, {"control": parent.control, "children_cancelled": n},
                f"paused by {actor.name}")
         return _finish(parent, ["control"])
@@ -131,6 +135,7 @@ def parent_cancel(*, parent_id: int, actor: Actor) -> ParentOrder:
         check_parent_transition(before, S.PENDING_CANCEL)
         parent.status = S.PENDING_CANCEL
         n = _cancel_children([parent], actor, f"parent {parent.pk} cancelled by {actor.name}")
+        parents_stop_on_commit([parent], reason=f"parent cancelled by {actor.name}")
         _audit(actor, "parent_order.cancel_requested", parent, {"status": before},
                {"status": parent.status, "filled_quantity": parent.filled_quantity, "children_cancelled": n}, f"cancelled by {actor.name}")
         return _finish(parent, ["status"])
@@ -162,6 +167,8 @@ def parent_strategy_change(*, parent_id: int, strategy: str, urgency: str | None
         parent.replan = f"strategy {name.value}/{parent.urgency}: {why}"[:64]
         parent.selection_reason = f"{parent.selection_reason}\n{timezone.now():%H:%M:%S} trader override -> {name.value.upper()} ({parent.urgency}): {why}".strip()
         n = _cancel_children([parent], actor, f"parent {parent.pk} re-planned by {actor.name}")
+        if destination_for(before["strategy"]) is not None:  # it leaves the RFQ platform: its open request goes
+            parents_stop_on_commit([parent], reason=f"strategy changed to {name.value} by {actor.name}")
         _audit(actor, "parent_order.strategy_changed", parent, before,
                {"strategy": parent.strategy, "urgency": parent.urgency, "params": parent.params, "children_cancelled": n}, why)
         return _finish(parent, ["strategy", "urgency", "params", "replan", "selection_reason"])
@@ -202,6 +209,7 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
             p.updated_at = now
         ParentOrder.objects.filter(pk__in=[p.pk for p in halted]).update(control=Control.HALTED, updated_at=now)
         n = _cancel_children(parents, actor, "kill switch")
+        parents_stop_on_commit(parents, reason="kill switch")
         events.append(PendingEvent(actor, "kill_switch.engaged", "kill_switch", f"{scope}:{target or '*'}",
                                    after={"scope": scope, "target": target, "parents_halted": len(halted),
                                           "children_cancelled": n, "parent_ids": [p.pk for p in parents]},

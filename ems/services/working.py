@@ -46,6 +46,7 @@ from ems.algos.base import ExecutionAlgo
 from ems.algos.live import LiveContext, drive, live_state, pending_fills
 from ems.algos.types import StrategyName
 from ems.broadcast import parents_changed_on_commit
+from ems.destinations import Destination, destination_for, parents_stop_on_commit
 from ems.models import ChildOrder, Constituent, Control, ExecStatus, ParentOrder, Venue
 from ems.models import Fill as FillRow
 from ems.selectors import instrument_params, live_clock
@@ -141,7 +142,8 @@ def parent_tick(*, parent_id: int) -> TickResult | None:
         )
         if parent is None:
             return None
-        driver = _Driver(parent)
+        destination = destination_for(parent.strategy)
+        driver = _DestinationDriver(parent, destination) if destination is not None else _Driver(parent)
         result = driver.run()
         if result.active:
             parent_tick_enqueue(parent.pk, countdown=result.next_tick_s)
@@ -176,6 +178,9 @@ class _Driver:
             self._refresh()
         if not self._strategy_may_act():
             self._quiesce()
+        stop = _stop_reason(p, self.now, self._end(), self._pending_cancel_orders())
+        if stop:
+            parents_stop_on_commit([p], reason=stop)
         self._settle()
         return self._save()
 
@@ -188,7 +193,8 @@ class _Driver:
         return self._working() and self.strategy is not None and self.ctx is not None and not self.ctx.ended
 
     def _refresh(self) -> None:
-        self.parent.refresh_from_db(fields=["status", "quantity", "filled_quantity", "control", "notional", "avg_price", "fees", "completed_at"])
+        self.parent.refresh_from_db(fields=["status", "quantity", "filled_quantity", "reserved_quantity", "control", "notional",
+                                            "avg_price", "fees", "completed_at"])
 
     def _end(self) -> int:
         return min(self.parent.end_us, SESSION_US)
@@ -272,7 +278,7 @@ class _Driver:
     def _new_epoch(self, *, first: bool) -> None:
         """Start a plan: a new algorithm for what is left, from now to the parent's end."""
         p = self.parent
-        remaining = p.remaining_quantity
+        remaining = p.workable_quantity  # what an open RFQ holds is not the algorithm's to work
         start = self.sim.time if first else self.now
         # The first plan keeps the end the selection matrix gave it; a re-plan works to the parent's end.
         end = min(int(p.params.get("end", p.end_us)), self._end()) if first else self._end()
@@ -330,6 +336,8 @@ class _Driver:
         self._refresh()
         if not idle or not p.is_open:
             return
+        if p.reserved_quantity and _stop_reason(p, self.now, self._end(), self._pending_cancel_orders()):
+            return  # a destination (an RFQ) still holds part of it: it was asked to stop; its close ticks us
         if p.status == S.PENDING_CANCEL:
             parent_order_close(parent_id=p.pk, status=S.CANCELLED, actor=ACTOR, reason="cancel requested")
         elif self._pending_cancel_orders():
@@ -380,7 +388,7 @@ class _Driver:
             # Runs of the same kind go in one batch; a change of kind flushes, so the order stays the journal's.
             if new_children:
                 created = ChildOrder.objects.bulk_create(new_children)
-                audit_append([PendingEvent(ACTOR, "child_order.placed", "child_order", c.pk, after=_child_dict(c)) for c in created])
+                audit_append([PendingEvent(ACTOR, "child_order.placed", "child_order", c.pk, after=child_audit_dict(c)) for c in created])
                 for c in created:
                     children[c.venue_order_id] = c
                 new_children.clear()
@@ -444,7 +452,8 @@ def _child_kind(reason: str, venue_kind: str) -> str:
     return {"passive": "passive", "finish": "finish"}.get(action, "take")
 
 
-def _child_dict(c: ChildOrder) -> dict:
+def child_audit_dict(c: ChildOrder) -> dict:
+    """A child order as its ``child_order.placed`` audit row records it (the RFQ platform's children too)."""
     return {"parent_id": c.parent_id, "epoch": c.epoch, "venue": c.venue.code, "client_order_id": c.client_order_id,
             "venue_order_id": c.venue_order_id, "side": c.side, "order_type": c.order_type, "time_in_force": c.time_in_force,
             "price": c.price, "quantity": c.quantity, "kind": c.kind, "reason": c.reason, "sent_us": c.sent_us}
@@ -455,6 +464,101 @@ def _execution(f: SimFill) -> Execution:
         exec_id=f.exec_id, venue_code=f.venue, side=f.side.value, quantity=int(f.qty), price=Decimal(repr(f.price)),
         liquidity=f.liquidity.value, fee=Decimal(repr(f.fee)), market_day=f.day, market_time_us=f.time,
     )
+
+
+def _stop_reason(parent: ParentOrder, now: int, end: int, pending_cancel_orders: list[int]) -> str:
+    """Why what a destination holds for ``parent`` must be stopped ("" = it may go on). A pause stops it once
+    (the pause control asks), so that a trader may then start an RFQ on the paused parent."""
+    if parent.status == S.PENDING_CANCEL:
+        return "parent cancelled"
+    if parent.control == Control.HALTED:
+        return "kill switch"
+    if pending_cancel_orders:
+        return "a constituent order is being cancelled"
+    if now >= end:
+        return "end of the working window"
+    return ""
+
+
+class _DestinationDriver:
+    """One tick of a parent whose strategy a destination works (the RFQ platform; ``ems.destinations``).
+
+    No algorithm and no simulated venue: while the parent is working and running, holds nothing at the
+    destination and has something left, the destination is asked to work it (an RFQ round); when it declines
+    (its rounds are spent, a round executed nothing, nobody quotes), the rest is worked by IS from now to the
+    parent's end, recorded in the selection reason and audited, and the next tick runs the algorithm. A
+    parent that must stop asks the destination to stop and settles (cancelled, expired, constituents
+    released) once nothing is held. The destination's closes enqueue the next tick; the chain also ticks
+    every ``EMS_TICK_S`` so the end of the window is seen.
+    """
+
+    def __init__(self, parent: ParentOrder, destination: Destination) -> None:
+        self.parent = parent
+        self.destination = destination
+        self.now = max(market_now(parent), parent.last_tick_us)
+        self._pc: list[int] | None = None
+
+    def _pending_cancel_orders(self) -> list[int]:
+        if self._pc is None:
+            self._pc = list(Constituent.objects.filter(parent=self.parent, order__status=OrderStatus.PENDING_CANCEL)
+                            .order_by("order_id").values_list("order_id", flat=True))
+        return self._pc
+
+    def _end(self) -> int:
+        return min(self.parent.end_us, SESSION_US)
+
+    def run(self) -> TickResult:
+        p = self.parent
+        if not p.is_open:
+            return self._result(active=False)
+        stop = _stop_reason(p, self.now, self._end(), self._pending_cancel_orders())
+        if stop:
+            parents_stop_on_commit([p], reason=stop)
+            if not p.reserved_quantity:
+                self._settle()  # closes it, or releases the cancelled constituents and goes on with the rest
+                self._pc = None
+                stop = _stop_reason(p, self.now, self._end(), self._pending_cancel_orders()) if p.is_open else "closed"
+        if not stop and p.status in WORKING and p.control == Control.RUNNING and not p.reserved_quantity and p.workable_quantity > 0:
+            p.replan = ""
+            why = self.destination.parent_work(p, actor=ACTOR)
+            p.refresh_from_db(fields=["reserved_quantity", "status", "filled_quantity"])
+            if why is not None:
+                self._fall_back(why)
+        p.last_tick_us = max(p.last_tick_us, self.now)
+        p.driver_state = {"active": p.is_open, "destination": self.destination.strategy}
+        p.save(update_fields=["last_tick_us", "driver_state", "replan", "strategy", "params", "selection_reason", "epoch", "updated_at"])
+        return self._result(active=p.is_open and p.control != Control.PAUSED)
+
+    def _settle(self) -> None:
+        p = self.parent
+        if p.status == S.PENDING_CANCEL:
+            parent_order_close(parent_id=p.pk, status=S.CANCELLED, actor=ACTOR, reason="cancel requested")
+        elif self._pending_cancel_orders():
+            for order_id in self._pending_cancel_orders():
+                constituent_release(order_id=order_id, actor=ACTOR)
+        elif self.now >= self._end():
+            parent_order_close(parent_id=p.pk, status=S.EXPIRED, actor=ACTOR, reason="end of the working window")
+        p.refresh_from_db(fields=["status", "quantity", "filled_quantity", "reserved_quantity", "completed_at"])
+
+    def _fall_back(self, why: str) -> None:
+        """Work what is left with IS from now to the parent's end (the destination would not). Not through the
+        selection matrix: it would send a block straight back to the destination."""
+        p = self.parent
+        cls = ALGORITHMS[StrategyName.IS]
+        params = cls.Params.from_dict({**p.params, "qty": p.workable_quantity, "start": self.now, "end": self._end()}).to_dict()
+        before = {"strategy": p.strategy, "params": p.params}
+        p.strategy, p.params = StrategyName.IS.value, params
+        p.replan = f"{before['strategy']} fallback: is"
+        stamp = timezone.now().strftime("%H:%M:%S")
+        p.selection_reason = f"{p.selection_reason}\n{stamp} {why}: the rest ({p.workable_quantity:,}) is worked by IS".strip()
+        audit_append([PendingEvent(ACTOR, "parent_order.strategy_changed", "parent_order", p.pk, before=before,
+                                   after={"strategy": p.strategy, "params": p.params, "quantity": p.workable_quantity}, reason=why)])
+        parents_changed_on_commit([p])
+
+    def _result(self, *, active: bool) -> TickResult:
+        p = self.parent
+        return TickResult(p.pk, p.status, p.control, p.epoch, self.now, sent=0, cancels=0, reports=0, fills=0, active=active,
+                          next_tick_s=settings.EMS_TICK_S if active else None)
 
 
 def parents_sweep() -> int:

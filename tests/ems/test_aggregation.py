@@ -202,7 +202,10 @@ def test_a_pov_parent_gets_a_valid_rate_and_band_even_under_a_tight_participatio
     assert params.rate + params.band <= 0.05 + 1e-12 and 0 < params.band < params.rate
 
 
-def test_rfq_falls_back_to_is_and_says_so(market, submit):
+def test_rfq_falls_back_to_is_and_says_so_when_no_destination_works_it(market, submit, monkeypatch):
+    from ems import destinations
+
+    monkeypatch.setattr(destinations, "_REGISTRY", {})
     submit("sell", 5000, strategy="rfq")
 
     aggregation_cycle(actor=SYSTEM)
@@ -210,6 +213,21 @@ def test_rfq_falls_back_to_is_and_says_so(market, submit):
     parent = ParentOrder.objects.get()
     assert parent.strategy == "is" and parent.selection_reason.endswith(RFQ_FALLBACK)
     assert ALGORITHMS[StrategyName.IS].Params.from_dict(parent.params).end == parent.end_us
+
+
+def test_an_rfq_parent_stays_rfq_when_the_rfq_platform_is_registered_and_keeps_the_shared_parameters(market, submit):
+    from ems.destinations import destination_for
+
+    assert destination_for("rfq") is not None  # the rfq app registers itself from its AppConfig
+    submit("sell", 5000, strategy="rfq")
+
+    aggregation_cycle(actor=SYSTEM)
+
+    parent = ParentOrder.objects.get()
+    assert parent.strategy == "rfq" and RFQ_FALLBACK not in parent.selection_reason
+    # A trader can switch it to any algorithm: the parameters every algorithm shares are there.
+    twap = ALGORITHMS[StrategyName.TWAP].Params.from_dict(parent.params)
+    assert twap.qty == 5000 and twap.side.value == "sell" and twap.end == parent.end_us
 
 
 def test_a_direct_parent_carries_its_routing_mode(market, submit):

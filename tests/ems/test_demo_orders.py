@@ -22,10 +22,10 @@ def test_demo_orders_are_submitted_once_per_day_and_aggregated_with_a_cross(sett
     call_command("seed_demo", stdout=StringIO())
     out = StringIO()
     call_command("demo_orders", stdout=out)
-    assert "Demo orders submitted: 6" in out.getvalue()
+    assert "Demo orders submitted: 7" in out.getvalue()
     call_command("demo_orders", stdout=(again := StringIO()))
     assert "Demo orders submitted: 0" in again.getvalue()
-    assert Order.objects.filter(client_order_id__startswith="DEMO-", status=OrderStatus.ACCEPTED).count() == 6
+    assert Order.objects.filter(client_order_id__startswith="DEMO-", status=OrderStatus.ACCEPTED).count() == 7
 
     aggregation_cycle(actor=Actor.system("test"))
 
@@ -35,4 +35,6 @@ def test_demo_orders_are_submitted_once_per_day_and_aggregated_with_a_cross(sett
     aapl = ParentOrder.objects.get(instrument__symbol="AAPL")
     assert (aapl.side, aapl.quantity, aapl.constituents.count()) == ("buy", 85_000, 2)
     assert Order.objects.get(client_order_id__endswith="-3").status == OrderStatus.FILLED
-    assert ParentOrder.objects.count() == 4  # AAPL, JPM, MSFT, NVDA
+    assert ParentOrder.objects.count() == 5  # AAPL, JPM, MSFT, NVDA, XOM
+    # The XOM block the PM asked dealers for is worked by the RFQ platform.
+    assert ParentOrder.objects.get(instrument__symbol="XOM").strategy == "rfq"

@@ -1,0 +1,71 @@
+"""Websocket consumer of the RFQ platform (thin): ``/ws/rfq/<id>/``, one RFQ's ladder live."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from oms import roles
+from rfq import selectors
+from rfq.broadcast import rfq_group
+
+
+@database_sync_to_async
+def _refusal(user, rfq_id: int) -> tuple[int, str] | None:
+    if roles.role_of(user) is None:
+        return 4403, "no OMS role"
+    if selectors.rfq_get(user=user, rfq_id=rfq_id) is None:
+        return 4404, "no such RFQ among those you may see"
+    return None
+
+
+@database_sync_to_async
+def _detail(user, rfq_id: int) -> dict | None:
+    from rfq.api.serializers import RfqDetailSerializer
+
+    rfq = selectors.rfq_list(user=user).select_related("requested_by", "executed_quote__provider").filter(pk=rfq_id).first()
+    return None if rfq is None else RfqDetailSerializer(rfq).data
+
+
+class RfqConsumer(AsyncJsonWebsocketConsumer):
+    """``/ws/rfq/<id>/``: quotes as they arrive, the execution and the close of one RFQ.
+
+    Who may connect is who may read the RFQ (the API's rule): traders, compliance and admins any, a PM or
+    API client those of parents holding their orders. Refusals are accepted, then closed with a code and
+    a reason (4401 not signed in, 4403 no role, 4404 unknown or not visible; daphne 4.2 passes the code on
+    but not the reason): a close before the handshake reaches a browser as 1006, which a page would retry
+    forever.
+
+    On connect it joins the RFQ's group, then sends ``{"type": "hello", "rfq": <the API's detail>}``, built
+    after joining so that no change falls between the snapshot and the first push. It then forwards every
+    ``rfq.changed`` (``rfq.broadcast``: the event, the RFQ's status and the quote that changed) and the
+    publisher's coalesced ``orders.changed`` hint (several changes sent together under load); a page
+    re-fetches ``GET /api/rfqs/<id>/`` on either when it needs the whole ladder.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        rfq_id = int(self.scope["url_route"]["kwargs"]["rfq_id"])
+        if user is None or not user.is_authenticated:
+            refusal = (4401, "sign in first")
+        else:
+            refusal = await _refusal(user, rfq_id)
+        if refusal is not None:
+            await self.accept()
+            await self.close(code=refusal[0], reason=refusal[1])
+            return
+        self.group = rfq_group(rfq_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "rfq": await _detail(user, rfq_id)})
+
+    async def disconnect(self, code):
+        group = getattr(self, "group", None)
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def rfq_changed(self, event):
+        await self.send_json(event)
+
+    async def orders_changed(self, event):
+        await self.send_json(event)

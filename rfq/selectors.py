@@ -1,0 +1,204 @@
+"""RFQ reads: provider profiles and scorecards, the market a provider prices from, who may see which
+request, the consolidated ladder and the response window.
+
+**Scorecards** (:func:`provider_scorecards`) are computed from history on every call, never typed in, with a
+fixed number of grouped queries however many providers there are:
+
+* ``requests``: the requests it was sent (``Dissemination`` rows);
+* ``responses``: those it answered in time with a quote (``Dissemination.response == "quoted"``; a late
+  quote, refused, does not count);
+* ``quotes_accepted``: its quotes we executed (``Quote.status == accepted``);
+* ``mean_bps_from_mid``: the mean cost of its quotes against the mid at request (``Quote.bps_from_mid``),
+  refused ones left out;
+* ``markout_bps``: over its most recent :data:`MARKOUT_MAX_EXECUTIONS` executions (RFQs executed on its quote;
+  the fill is the EMS fill on ``RFQ.child``), the simulated market's mid :data:`MARKOUT_HORIZON_US` (60 s
+  market time) after the fill minus the mid at the fill, in bps of the latter, signed in the direction of
+  our trade (a buy whose mid then rose: positive) and weighted by the fill's quantity. It is a *mid move*
+  so that it measures what the market did after we traded with the provider (leakage), not the spread we
+  paid, which ``mean_bps_from_mid`` already counts. Executions whose horizon has not yet passed in market
+  time are left out (the model could tell the future; a desk cannot).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
+
+from ems.models import ChildOrder, Constituent, ExecStatus, Fill, ParentOrder
+from ems.selectors import live_clock, market_for, market_prices
+from ems.services import venue_profiles
+from ems.sim import DEFAULT_VENUES, SESSION_US, US
+from oms import roles
+from oms.models import Instrument, MarketPrice
+from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote, QuoteStatus, RfqStatus
+from rfq.pricing import MarketSnapshot, ProviderProfile
+from rfq.scoring import ScorecardStats
+
+MARKOUT_HORIZON_US = 60 * US
+MARKOUT_MAX_EXECUTIONS = 500  # per provider, most recent first: a scorecard follows the provider's current behaviour
+
+
+def provider_profile(lp: LiquidityProvider) -> ProviderProfile:
+    """The pricing model's view of a provider row (floats and ints)."""
+    return ProviderProfile(
+        code=lp.code, response_probability=float(lp.response_probability),
+        latency_ms_median=float(lp.latency_ms_median), latency_ms_sigma=float(lp.latency_ms_sigma),
+        base_spread_bps=float(lp.base_spread_bps), size_coef_bps=float(lp.size_coef_bps), vol_coef=float(lp.vol_coef),
+        skew_bps=float(lp.skew_bps), max_size=int(lp.max_size), partial_probability=float(lp.partial_probability),
+        quote_life_ms=int(lp.quote_life_ms), last_look_reject_probability=float(lp.last_look_reject_probability),
+        last_look_tolerance_bps=float(lp.last_look_tolerance_bps), seed=int(lp.seed),
+    )
+
+
+def market_snapshot(instrument: Instrument) -> MarketSnapshot:
+    """The market a provider prices ``instrument`` from now: the live simulated mid; else the last stored
+    market price (the live book has an empty side); else the reference price."""
+    venues = venue_profiles()
+    # The market model needs a lit venue; with every lit venue switched off there is no live book.
+    ticks = market_prices([instrument], venues=venues) if any(v.is_lit for v in venues) else []
+    if ticks:
+        mid = float(ticks[0].mid)
+    else:
+        stored = MarketPrice.objects.filter(instrument=instrument).values_list("mid", flat=True).first()
+        mid = float(stored if stored is not None else instrument.reference_price)
+    return MarketSnapshot(mid=mid, daily_vol=float(instrument.daily_volatility), adv=int(instrument.adv),
+                          tick_size=float(instrument.tick_size), lot_size=int(instrument.lot_size))
+
+
+def eligible_providers(instrument: Instrument) -> QuerySet[LiquidityProvider]:
+    """Active providers that quote ``instrument`` (a provider with no instruments selected quotes all)."""
+    through = LiquidityProvider.instruments.through.objects.filter(liquidityprovider_id=OuterRef("pk"))
+    return (LiquidityProvider.objects.filter(is_active=True)
+            .filter(~Exists(through) | Exists(through.filter(instrument_id=instrument.pk)))
+            .order_by("code"))
+
+
+def provider_scorecards(providers: Iterable[LiquidityProvider] | QuerySet[LiquidityProvider] | None = None) -> dict[int, ScorecardStats]:
+    """Every given provider's scorecard (default: all providers), keyed by provider id; see the module docstring."""
+    providers = LiquidityProvider.objects.all() if providers is None else providers
+    codes = {lp.pk: lp.code for lp in providers}
+    if not codes:
+        return {}
+    ids = list(codes)
+
+    sent = {r["provider_id"]: r for r in Dissemination.objects.filter(provider_id__in=ids).values("provider_id").order_by()
+            .annotate(requests=Count("id"), responses=Count("id", filter=Q(response="quoted")))}
+    quoted = {r["provider_id"]: r for r in Quote.objects.filter(provider_id__in=ids).values("provider_id").order_by()
+              .annotate(accepted=Count("id", filter=Q(status=QuoteStatus.ACCEPTED)),
+                        bps=Avg("bps_from_mid", filter=~Q(status=QuoteStatus.REFUSED)))}
+    markouts = _markouts(ids)
+
+    cards = {}
+    for pk, code in codes.items():
+        s, q = sent.get(pk, {}), quoted.get(pk, {})
+        m, n = markouts.get(pk, (None, 0))
+        cards[pk] = ScorecardStats(
+            provider_id=pk, code=code, requests=s.get("requests", 0), responses=s.get("responses", 0),
+            quotes_accepted=q.get("accepted", 0), mean_bps_from_mid=None if q.get("bps") is None else float(q["bps"]),
+            markout_bps=m, executions=n,
+        )
+    return cards
+
+
+def _markouts(provider_ids: list[int]) -> dict[int, tuple[float | None, int]]:
+    """provider id -> (quantity-weighted markout in bps, executions counted)."""
+    executed = (RFQ.objects.filter(status=RfqStatus.EXECUTED, executed_quote__provider_id__in=provider_ids, child__isnull=False)
+                .annotate(provider_id=F("executed_quote__provider_id"),
+                          n=Window(RowNumber(), partition_by=[F("executed_quote__provider_id")], order_by=F("id").desc()))
+                .filter(n__lte=MARKOUT_MAX_EXECUTIONS)
+                .values_list("provider_id", "child_id", "instrument_id", "side"))
+    by_child = {child_id: (provider_id, instrument_id, side) for provider_id, child_id, instrument_id, side in executed}
+    if not by_child:
+        return {}
+    fills = list(Fill.objects.filter(child_id__in=list(by_child)).values_list("child_id", "quantity", "market_day", "market_time_us"))
+    instruments = Instrument.objects.in_bulk({by_child[c][1] for c, *_ in fills})
+    venues = venue_profiles()
+    if not any(v.is_lit for v in venues):  # the mid path does not depend on the venue set; the model needs a lit one
+        venues = DEFAULT_VENUES
+    now_abs = live_clock().market_time().absolute_us
+    sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # weighted bps, quantity, executions
+    counted: dict[int, set[int]] = defaultdict(set)
+    for child_id, quantity, day, t_us in fills:
+        if day * SESSION_US + t_us + MARKOUT_HORIZON_US > now_abs:
+            continue  # its horizon is still in the future
+        provider_id, instrument_id, side = by_child[child_id]
+        market = market_for(instruments[instrument_id], day, venues)
+        mid0, mid1 = market.mid(t_us), market.mid(min(t_us + MARKOUT_HORIZON_US, SESSION_US))
+        if not (mid0 > 0 and math.isfinite(mid1)):
+            continue
+        move = (mid1 - mid0) / mid0 * 10_000 * (1 if side == "buy" else -1)
+        acc = sums[provider_id]
+        acc[0] += move * quantity
+        acc[1] += quantity
+        counted[provider_id].add(child_id)
+    return {pk: (round(w / q, 4) if q else None, len(counted[pk])) for pk, (w, q, _) in sums.items()}
+
+
+def rfq_list(*, user) -> QuerySet[RFQ]:
+    """RFQs the user may see, newest first: the desk (trader, compliance, admin) all; a PM or API client
+    those of parents holding an order of a portfolio they may see; anyone else none."""
+    qs = RFQ.objects.select_related("instrument", "parent").order_by("-id")
+    role = roles.role_of(user)
+    if role in roles.DESK_WIDE:
+        return qs
+    if role is None:
+        return qs.none()
+    mine = Constituent.objects.filter(order__portfolio__in=roles.visible_portfolios(user).values("id")).values("parent_id")
+    return qs.filter(parent_id__in=mine)
+
+
+def rfq_get(*, user, rfq_id: int) -> RFQ | None:
+    return rfq_list(user=user).filter(pk=rfq_id).first()
+
+
+def _is_live(quote: Quote, now: datetime) -> bool:
+    return quote.status == QuoteStatus.LIVE and quote.valid_until > now
+
+
+def rfq_ladder(rfq: RFQ) -> list[dict]:
+    """The RFQ's quotes best first for our side (a buy: lowest price first; a sell: highest), ties by arrival.
+
+    Each row: the quote's fields, the provider's code and name, ``is_best`` (the best quote still live and
+    within its life: the one a click would take), ``bps_from_mid`` (cost vs the mid at request) and
+    ``seconds_left`` of its life (0 once it is not live). Values are Decimal / datetime (a serializer's job).
+    """
+    now = datetime.now(UTC)
+    quotes = list(rfq.quotes.select_related("provider"))
+    sign = 1 if rfq.side == "buy" else -1
+    quotes.sort(key=lambda q: (sign * q.price, q.received_at, q.pk))
+    best = next((q.pk for q in quotes if _is_live(q, now)), None)
+    return [
+        {
+            "id": q.pk, "provider": q.provider.code, "provider_name": q.provider.name, "provider_id": q.provider_id,
+            "price": q.price, "size": q.size, "bps_from_mid": q.bps_from_mid,
+            "bid_price": q.bid_price, "bid_size": q.bid_size, "ask_price": q.ask_price, "ask_size": q.ask_size,
+            "mid_at_quote": q.mid_at_quote, "status": q.status, "status_reason": q.status_reason,
+            "received_at": q.received_at, "valid_until": q.valid_until, "is_best": q.pk == best,
+            "seconds_left": round(max(0.0, (q.valid_until - now).total_seconds()), 3) if _is_live(q, now) else 0.0,
+        }
+        for q in quotes
+    ]
+
+
+def rfq_window(rfq: RFQ) -> dict:
+    """The response window as the server enforces it: its end, seconds left, whether it is open, and the
+    server's clock (a page corrects its countdown for its own clock's offset)."""
+    now = datetime.now(UTC)
+    ends = rfq.window_ends_at
+    left = max(0.0, (ends - now).total_seconds()) if ends else 0.0
+    return {"ends_at": ends.isoformat() if ends else None, "seconds_left": round(left, 3),
+            "open": bool(rfq.is_open and ends and now < ends), "server_time": now.isoformat()}
+
+
+def quantity_available(parent: ParentOrder) -> int:
+    """What an RFQ may hold of ``parent``, in whole lots: its remaining quantity less what other RFQs hold
+    and what its algorithm's open child orders still have at the venues."""
+    at_venues = (ChildOrder.objects.filter(parent_id=parent.pk, status__in=ExecStatus.open()).exclude(kind="rfq")
+                 .aggregate(q=Sum(F("quantity") - F("filled_quantity")))["q"] or 0)
+    lot = max(int(parent.instrument.lot_size), 1)
+    return max(0, parent.remaining_quantity - parent.reserved_quantity - at_venues) // lot * lot

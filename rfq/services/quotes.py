@@ -1,0 +1,164 @@
+"""Providers' answers: a quote (``quote_submit``) or a decline (``quote_decline``), by the opaque reference the
+provider was sent. This is the inbound path a provider's adapter calls (here, the simulated market makers'
+``rfq.tasks.provider_respond``).
+
+* **The window is the server's**: a quote that arrives at or after ``RFQ.window_ends_at`` (server time), or
+  once the request is closed, is stored REFUSED from the start (its dissemination answered "late"), audited
+  ``quote.refused`` and returned: it never reaches the ladder, and it still counts in the provider's
+  scorecard. Nothing a browser does moves the window.
+* **Our side of a quote**: a buy trades at the provider's offer, a sell at its bid; ``price`` / ``size`` are
+  that side, ``bps_from_mid`` its cost against the mid at request. A quote is firm for its life, capped at
+  the window's end.
+* The first quote moves the RFQ SENT -> QUOTING. In auto mode executing "as soon as a quote meets the
+  threshold", a quote within the thresholds and the parent's limit is executed at once
+  (``rfq.services.execution.execute_best``, last look included).
+* Every provider asked declined (and nobody quoted): the RFQ is REJECTED and its reservation released.
+
+A provider answering twice (a redelivered task) gets its first answer back: one quote per dissemination,
+enforced by the database.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from oms.errors import Conflict, DomainError, NotFound
+from oms.roles import Actor
+from oms.services.audit import PendingEvent, audit_append
+from rfq.models import Dissemination, Quote, QuoteStatus, RfqExecuteAt, RfqMode, RfqStatus
+from rfq.services.common import (
+    PRICE_Q,
+    bps_from_mid,
+    parent_lock,
+    parent_working,
+    push,
+    quote_dict,
+    quotes_lock,
+    rfq_close,
+    rfq_lock,
+    rfq_move,
+    within_limit,
+    within_threshold,
+)
+from rfq.services.execution import execute_best
+
+
+def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | None, ask_price: Decimal | None,
+                 ask_size: int | None, life_ms: int, mid_at_quote: Decimal, actor: Actor, reason: str = "") -> Quote:
+    """Record a provider's quote for the request it was sent as ``reference`` (module docstring); ``reason``
+    is the provider's own note, kept in the audit trail."""
+    dissemination = _dissemination(reference)
+    _check_side(bid_price, bid_size, "bid")
+    _check_side(ask_price, ask_size, "ask")
+    if not isinstance(life_ms, int) or isinstance(life_ms, bool) or life_ms <= 0:
+        raise DomainError("quote.bad_life", "life_ms must be a positive whole number of milliseconds", field="life_ms")
+    if not isinstance(mid_at_quote, Decimal) or not mid_at_quote.is_finite() or mid_at_quote <= 0:
+        raise DomainError("quote.bad_mid", "mid_at_quote must be a positive Decimal", field="mid_at_quote")
+    with transaction.atomic():
+        rfq = rfq_lock(dissemination.rfq_id)
+        existing = Quote.objects.filter(dissemination=dissemination).select_related("provider").first()
+        if existing is not None:
+            return existing
+        dissemination.refresh_from_db(fields=["response"])
+        if dissemination.response == "declined":
+            raise Conflict("quote.already_declined", "This request was declined already")
+        price, size = (ask_price, ask_size) if rfq.side == "buy" else (bid_price, bid_size)
+        if price is None:
+            side = "an offer (ask)" if rfq.side == "buy" else "a bid"
+            raise DomainError("quote.missing_side", f"The request needs {side}", field="ask_price" if rfq.side == "buy" else "bid_price")
+        now = timezone.now()
+        late = rfq.window_ends_at is None or now >= rfq.window_ends_at or not rfq.is_open
+        provider = dissemination.provider
+        quote = Quote.objects.create(
+            rfq=rfq, provider=provider, dissemination=dissemination, bid_price=_px(bid_price), bid_size=bid_size,
+            ask_price=_px(ask_price), ask_size=ask_size, price=_px(price), size=size,
+            bps_from_mid=bps_from_mid(rfq.side, _px(price), rfq.mid_at_request), mid_at_quote=mid_at_quote.quantize(PRICE_Q),
+            status=QuoteStatus.REFUSED if late else QuoteStatus.LIVE, received_at=now,
+            valid_until=min(now + timedelta(milliseconds=life_ms), rfq.window_ends_at or now),
+            status_reason=_late_reason(rfq, now) if late else "",
+        )
+        dissemination.response, dissemination.responded_at = ("late" if late else "quoted"), now
+        dissemination.save(update_fields=["response", "responded_at"])
+        if late:
+            audit_append([PendingEvent(actor, "quote.refused", "quote", quote.pk, after=quote_dict(quote),
+                                       reason=f"{provider.code}: {quote.status_reason}")])
+            push(rfq, "refused", quote)
+            return quote
+
+        events = [PendingEvent(actor, "quote.received", "quote", quote.pk, after=quote_dict(quote),
+                               reason=f"{provider.code}: {reason or 'quoted'}")]
+        if rfq.status == RfqStatus.SENT:
+            events.append(rfq_move(rfq, RfqStatus.QUOTING, actor=actor, event="rfq.quoting", reason=f"first quote, from {provider.code}"))
+            rfq.save(update_fields=["status", "updated_at"])
+        executed = False
+        if rfq.mode == RfqMode.AUTO and rfq.execute_at == RfqExecuteAt.QUOTE and within_threshold(rfq, quote):
+            quotes = quotes_lock([rfq.pk])
+            parent = parent_lock(rfq.parent_id)
+            locked = next(q for q in quotes if q.pk == quote.pk)
+            if parent_working(parent) and within_limit(parent, locked.price):
+                attempt = execute_best(rfq, parent, [locked], quotes=quotes, actor=actor, deadline=rfq.window_ends_at)
+                events += attempt.events
+                executed = attempt.quote is not None
+                quote = locked
+        audit_append(events)
+        if not executed:
+            push(rfq, "quote", quote)
+    return quote
+
+
+def quote_decline(*, reference: str, actor: Actor, reason: str = "") -> None:
+    """Record that a provider declined; every provider asked declined (no quote): the RFQ is REJECTED."""
+    dissemination = _dissemination(reference)
+    with transaction.atomic():
+        rfq = rfq_lock(dissemination.rfq_id)
+        dissemination.refresh_from_db(fields=["response", "responded_at"])
+        if dissemination.response:
+            return  # answered already (a redelivered task): the first answer stands
+        now = timezone.now()
+        dissemination.response, dissemination.responded_at = "declined", now
+        dissemination.save(update_fields=["response", "responded_at"])
+        code = dissemination.provider.code
+        events = [PendingEvent(actor, "rfq.declined", "rfq", rfq.pk, after={"provider": code, "rank": dissemination.rank},
+                               reason=f"{code}: {reason or 'declined'}")]
+        responses = list(Dissemination.objects.filter(rfq=rfq).values_list("response", flat=True))
+        if rfq.status == RfqStatus.SENT and all(r == "declined" for r in responses):
+            quotes = quotes_lock([rfq.pk])
+            parent = parent_lock(rfq.parent_id)
+            events += rfq_close(rfq, RfqStatus.REJECTED, quotes=quotes, parent=parent, actor=actor, now=now,
+                                reason=f"all {len(responses)} providers asked declined")
+            audit_append(events)
+            push(rfq, "rejected")
+            return
+        audit_append(events)
+        push(rfq, "declined")
+
+
+def _dissemination(reference: str) -> Dissemination:
+    d = Dissemination.objects.select_related("provider").filter(reference=reference).first() if isinstance(reference, str) else None
+    if d is None:
+        raise NotFound("rfq.reference_not_found", "No request was sent with this reference")
+    return d
+
+
+def _check_side(price, size, side: str) -> None:
+    if price is None and size is None:
+        return
+    if not isinstance(price, Decimal) or not price.is_finite() or price <= 0:
+        raise DomainError("quote.bad_price", f"The {side} price must be a positive Decimal", field=f"{side}_price")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise DomainError("quote.bad_size", f"The {side} size must be a positive whole number of shares", field=f"{side}_size")
+
+
+def _px(price: Decimal | None) -> Decimal | None:
+    return None if price is None else price.quantize(PRICE_Q)
+
+
+def _late_reason(rfq, now) -> str:
+    if not rfq.is_open:
+        return f"arrived after the RFQ was {rfq.status}"
+    late_ms = (now - rfq.window_ends_at).total_seconds() * 1000
+    return f"arrived {late_ms:.0f} ms after the window closed"

@@ -1,0 +1,247 @@
+"""Opening a request for quote: checks, the reservation on the parent, the short list of providers from
+their scorecards, and the anonymous dissemination.
+
+``rfq_create`` (a trader, the API) and ``rfq.services.destination.RfqDestination.parent_work`` (an EMS round)
+both end in :func:`rfq_open`, which runs with the parent locked and only inserts RFQ rows (the EMS calls it
+inside a parent's tick: no RFQ is locked while the parent is held).
+
+1. **How much**: by default what is available on the parent, in whole lots: its remaining quantity less
+   what other RFQs hold (``reserved_quantity``) and what its algorithm's open child orders still have at
+   the venues. Asking for more is refused (``rfq.quantity_unavailable``): the same shares can never be
+   both at a venue and with a dealer.
+2. **Who is asked**: the active providers that quote the instrument, scored from their history
+   (``rfq.selectors.provider_scorecards`` -> ``rfq.scoring.select_providers``): the best
+   ``RFQ_PROVIDERS_PER_REQUEST`` are asked. Each choice is kept with its rank, score and the scorecard
+   figures behind it (``Dissemination.reason``), and the whole choice in ``RFQ.selection_reason`` and the
+   ``rfq.created`` audit event. Nobody to ask: the RFQ is REJECTED at once and nothing is reserved.
+3. **What they are sent** (``Dissemination.payload``, the simulated market maker's only input): an opaque
+   reference new for every provider and request, the instrument, the side (ours, or ``two_way`` to hide
+   it), the size, the window's end and when it was sent. Never the portfolio, the PM, the firm, the parent
+   or any order id.
+4. **Reservation**: ``parent.reserved_quantity += quantity`` in the same transaction; an algorithm working
+   the parent re-plans for what is left (``parent.replan``).
+5. **Window**: ``window_ends_at = now + window_s`` (server time; the server alone decides what is late).
+   After commit, each provider's answer is scheduled after its latency
+   (``rfq.pricing.response_latency_ms``) and the window's close at its end.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ems.broadcast import parents_changed_on_commit
+from ems.models import ParentOrder
+from ems.selectors import live_clock
+from oms.errors import Conflict, DomainError, NotFound
+from oms.models import Instrument
+from oms.roles import Actor
+from oms.services.audit import PendingEvent, audit_append
+from rfq.models import RFQ, Dissemination, LiquidityProvider, RfqDirection, RfqExecuteAt, RfqMode, RfqStatus
+from rfq.pricing import MarketSnapshot, response_latency_ms
+from rfq.scoring import ScorecardStats, Selected, select_providers
+from rfq.selectors import eligible_providers, market_snapshot, provider_profile, provider_scorecards, quantity_available
+from rfq.services.common import (
+    PRICE_Q,
+    PROVIDER_RESPOND,
+    WINDOW_CLOSE,
+    algorithm_works,
+    parent_check_working,
+    parent_lock,
+    push,
+    rfq_dict,
+    rfq_move,
+    tasks_send_on_commit,
+)
+
+MAX_WINDOW_S = Decimal(60)
+MAX_PROVIDERS = 20
+SOURCES = ("desk", "api", "ems")
+
+
+@dataclass(frozen=True)
+class RfqSpec:
+    """A request's terms, checked (everything but what depends on the parent)."""
+
+    quantity: int | None
+    direction: str | None
+    mode: str
+    execute_at: str
+    threshold_bps: Decimal | None
+    threshold_price: Decimal | None
+    window_s: Decimal
+    providers: int
+    source: str
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """The short list for a request and why (empty: nobody can be asked)."""
+
+    selected: tuple[Selected, ...]
+    providers: dict[int, LiquidityProvider]
+    reason: str
+
+
+def rfq_create(*, parent_id: int, actor: Actor, quantity: int | None = None, direction: str | None = None, mode: str = "click",
+               execute_at: str = "quote", threshold_bps: Decimal | None = None, threshold_price: Decimal | None = None,
+               window_s: Decimal | None = None, providers: int | None = None, source: str = "desk", user=None) -> RFQ:
+    """Ask a short list of providers to quote (part of) a parent order (see the module docstring)."""
+    spec = rfq_spec(quantity=quantity, direction=direction, mode=mode, execute_at=execute_at, threshold_bps=threshold_bps,
+                    threshold_price=threshold_price, window_s=window_s, providers=providers, source=source)
+    instrument_id = ParentOrder.objects.filter(pk=parent_id).values_list("instrument_id", flat=True).first()
+    if instrument_id is None:
+        raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+    # Scorecards and the market are read before the parent is locked: they need no lock, and they take a while.
+    instrument = Instrument.objects.get(pk=instrument_id)
+    choice = providers_choose(instrument, spec.providers)
+    market = market_snapshot(instrument)
+    with transaction.atomic():
+        parent = parent_lock(parent_id)
+        return rfq_open(parent, spec, choice=choice, market=market, actor=actor, user=user, round_no=0)
+
+
+def rfq_spec(*, quantity=None, direction=None, mode="click", execute_at="quote", threshold_bps=None, threshold_price=None,
+             window_s=None, providers=None, source="desk") -> RfqSpec:
+    """Check a request's terms; raise a DomainError naming the field."""
+    if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0):
+        raise DomainError("rfq.bad_quantity", "Quantity must be a positive whole number of shares", field="quantity")
+    if direction is not None and direction not in RfqDirection.values:
+        raise DomainError("rfq.bad_direction", f"Direction must be one of {', '.join(RfqDirection.values)}", field="direction")
+    if mode not in RfqMode.values:
+        raise DomainError("rfq.bad_mode", f"Mode must be one of {', '.join(RfqMode.values)}", field="mode")
+    if execute_at not in RfqExecuteAt.values:
+        raise DomainError("rfq.bad_execute_at", f"execute_at must be one of {', '.join(RfqExecuteAt.values)}", field="execute_at")
+    t_bps = _decimal(threshold_bps, "threshold_bps", "rfq.bad_threshold")
+    t_price = _decimal(threshold_price, "threshold_price", "rfq.bad_threshold")
+    if t_bps is not None and not Decimal(-1000) <= t_bps <= Decimal(10_000):
+        raise DomainError("rfq.bad_threshold", "threshold_bps must be between -1000 and 10000", field="threshold_bps")
+    if t_price is not None and t_price <= 0:
+        raise DomainError("rfq.bad_threshold", "threshold_price must be positive", field="threshold_price")
+    if mode == RfqMode.AUTO and t_bps is None and t_price is None:
+        raise DomainError("rfq.threshold_required", "Auto-execution needs threshold_bps or threshold_price", field="threshold_bps")
+    window = Decimal(str(settings.RFQ_WINDOW_S)) if window_s is None else _decimal(window_s, "window_s", "rfq.bad_window")
+    if not Decimal(0) < window <= MAX_WINDOW_S:
+        raise DomainError("rfq.bad_window", f"The window must be more than 0 and at most {MAX_WINDOW_S} seconds", field="window_s")
+    n = settings.RFQ_PROVIDERS_PER_REQUEST if providers is None else providers
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_PROVIDERS:
+        raise DomainError("rfq.bad_providers", f"Providers must be a whole number from 1 to {MAX_PROVIDERS}", field="providers")
+    if source not in SOURCES:
+        raise DomainError("rfq.bad_source", f"Source must be one of {', '.join(SOURCES)}", field="source")
+    return RfqSpec(quantity, direction, mode, execute_at, t_bps, t_price, window.quantize(Decimal("0.001")), n, source)
+
+
+def _decimal(value, field: str, code: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        d = None
+    if d is None or not d.is_finite() or isinstance(value, bool):
+        raise DomainError(code, f"{field} must be a number", field=field)
+    return d
+
+
+def providers_choose(instrument: Instrument, n: int) -> ProviderChoice:
+    """The ``n`` best-scoring active providers that quote ``instrument``, with the reason of the choice."""
+    eligible = list(eligible_providers(instrument))
+    if not eligible:
+        return ProviderChoice((), {}, f"no active liquidity provider quotes {instrument.symbol}")
+    cards = provider_scorecards(eligible)
+    stats = [cards.get(lp.pk) or ScorecardStats(lp.pk, lp.code, 0, 0, 0, None, None, 0) for lp in eligible]
+    selected = tuple(select_providers(stats, n))
+    lines = "; ".join(f"{s.rank}. {s.code} score {s.score:.1f} ({s.reason})" for s in selected)
+    left_out = len(eligible) - len(selected)
+    reason = (f"{len(selected)} of {len(eligible)} eligible providers by scorecard"
+              f"{f' ({left_out} scored lower)' if left_out else ''}: {lines}")
+    return ProviderChoice(selected, {lp.pk: lp for lp in eligible}, reason)
+
+
+def rfq_open(parent: ParentOrder, spec: RfqSpec, *, choice: ProviderChoice, market: MarketSnapshot, actor: Actor, user=None,
+             round_no: int) -> RFQ:
+    """Record, reserve and disseminate a request for ``parent`` (locked by the caller); see the module docstring."""
+    parent_check_working(parent)
+    direction = spec.direction or RfqDirection.TWO_WAY
+    if direction not in (parent.side, RfqDirection.TWO_WAY):
+        raise DomainError("rfq.bad_direction", f"Parent order {parent.pk} is a {parent.side}: ask for {parent.side} or two_way",
+                          field="direction")
+    instrument = parent.instrument
+    lot = instrument.lot_size
+    available = quantity_available(parent)
+    quantity = spec.quantity if spec.quantity is not None else available
+    if spec.quantity is not None and spec.quantity % lot:
+        raise DomainError("rfq.bad_quantity", f"Quantity must be a whole number of lots of {lot}", field="quantity")
+    if quantity <= 0 or quantity > available:
+        raise Conflict("rfq.quantity_unavailable",
+                       f"Parent order {parent.pk} has {available:,} shares available for an RFQ "
+                       f"({parent.remaining_quantity:,} remaining, {parent.reserved_quantity:,} held by RFQs, the rest at venues)",
+                       field="quantity")
+
+    now = timezone.now()
+    mt = live_clock().market_time(now.timestamp())
+    rfq = RFQ.objects.create(
+        parent=parent, instrument=instrument, side=parent.side, direction=direction, quantity=quantity, status=RfqStatus.CREATED,
+        mode=spec.mode, execute_at=spec.execute_at, threshold_bps=spec.threshold_bps, threshold_price=spec.threshold_price,
+        window_s=spec.window_s, mid_at_request=Decimal(repr(market.mid)).quantize(PRICE_Q), market_day=mt.day,
+        market_time_us=mt.t_us, round=round_no, source=spec.source, requested_by=user, selection_reason=choice.reason,
+    )
+    events = [PendingEvent(actor, "rfq.created", "rfq", rfq.pk, after={
+        **rfq_dict(rfq), "providers": [[s.code, s.rank, s.score, s.reason] for s in choice.selected],
+    }, reason=choice.reason)]
+
+    if not choice.selected:
+        rfq.closed_at, rfq.close_reason = now, choice.reason[:200]
+        events.append(rfq_move(rfq, RfqStatus.REJECTED, actor=actor, event="rfq.rejected", reason=choice.reason))
+        rfq.save(update_fields=["status", "closed_at", "close_reason", "updated_at"])
+        audit_append(events)
+        push(rfq, "rejected")
+        return rfq
+
+    events += _reserve(parent, rfq, actor)
+    rfq.sent_at, rfq.window_ends_at = now, now + timedelta(seconds=float(spec.window_s))
+    disseminations = _disseminate(rfq, choice)
+    events.append(rfq_move(rfq, RfqStatus.SENT, actor=actor, event="rfq.sent", reason=f"sent to {len(disseminations)} providers",
+                           after={"window_ends_at": rfq.window_ends_at, "providers": [d.provider.code for d in disseminations]}))
+    rfq.save(update_fields=["status", "sent_at", "window_ends_at", "updated_at"])
+    audit_append(events)
+
+    tasks = [(PROVIDER_RESPOND, [d.pk], response_latency_ms(provider_profile(d.provider), d.reference) / 1000)
+             for d in disseminations]
+    tasks.append((WINDOW_CLOSE, [rfq.pk], float(spec.window_s)))
+    tasks_send_on_commit(tasks)
+    push(rfq, "sent")
+    parents_changed_on_commit([parent])
+    return rfq
+
+
+def _reserve(parent: ParentOrder, rfq: RFQ, actor: Actor) -> list[PendingEvent]:
+    before = parent.reserved_quantity
+    parent.reserved_quantity = before + rfq.quantity
+    fields = ["reserved_quantity", "updated_at"]
+    if algorithm_works(parent):
+        parent.replan = f"RFQ {rfq.pk} holds {rfq.quantity} shares"[:64]
+        fields.append("replan")
+    parent.save(update_fields=fields)
+    return [PendingEvent(actor, "parent_order.reserved", "parent_order", parent.pk, before={"reserved_quantity": before},
+                         after={"reserved_quantity": parent.reserved_quantity, "rfq_id": rfq.pk, "reserved": rfq.quantity},
+                         reason=f"RFQ {rfq.pk} holds {rfq.quantity:,} shares")]
+
+
+def _disseminate(rfq: RFQ, choice: ProviderChoice) -> list[Dissemination]:
+    rows = []
+    for s in choice.selected:
+        reference = secrets.token_hex(12)  # opaque, new per provider and request: nothing to correlate
+        rows.append(Dissemination(
+            rfq=rfq, provider=choice.providers[s.provider_id], reference=reference, rank=s.rank,
+            score=Decimal(str(s.score)).quantize(Decimal("0.0001")), reason=s.reason[:240], sent_at=rfq.sent_at,
+            payload={"reference": reference, "instrument": rfq.instrument.symbol, "side": rfq.direction, "quantity": rfq.quantity,
+                     "window_ends_at": rfq.window_ends_at.isoformat(), "sent_at": rfq.sent_at.isoformat()},
+        ))
+    return Dissemination.objects.bulk_create(rows)

@@ -1,0 +1,210 @@
+"""The RFQ ladder in a real browser, on a real ASGI server and a real Celery worker running the simulated
+market makers: a trader opens a parent on the desk, requests quotes (click to trade, a 20 s window),
+watches the quotes arrive in the ladder without a reload, clicks Execute on the best one, reads the
+result, and the parent page shows the fill (liquidity RFQ).
+
+The session's daphne (tests/browser/conftest.py) sends Celery tasks to the default queue; this test runs
+its own daphne and worker on a queue of their own (EMS_QUEUE), so that the providers' answers scheduled by
+the server are run by this test's worker and nobody else's.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from ems.models import Fill
+from ems.selectors import live_clock
+from rfq.models import RFQ, LiquidityProvider, Quote, QuoteStatus, RfqStatus
+from rfq.selectors import market_snapshot
+from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
+from tests.ems import factories as f
+from tests.ems.live_helpers import MarketClock, working_parent
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SHOTS = Path("/tmp/shots")
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+# Four makers that always answer, at clearly different times (median latency, ms) and prices, whose quotes
+# stay firm for the whole window and who never reject on last look; and one that always declines.
+MAKERS = [
+    ("NRTH", "Northgate Bank", 400, "2.0"),
+    ("BLCK", "Blockhouse Capital", 1800, "6.0"),
+    ("AXEB", "Axe Brothers", 3200, "4.0"),
+    ("RGNL", "Riverside Regional", 4600, "9.0"),
+]
+
+
+@pytest.fixture
+def makers(db):
+    common = {"response_probability": Decimal("1"), "latency_ms_sigma": Decimal("0.05"), "quote_life_ms": 60_000,
+              "last_look_reject_probability": Decimal("0"), "last_look_tolerance_bps": Decimal("10000"),
+              "partial_probability": Decimal("0"), "max_size": 1_000_000, "size_coef_bps": Decimal("0.5"), "vol_coef": Decimal("0.1")}
+    out = [LiquidityProvider.objects.create(code=code, name=name, latency_ms_median=latency, base_spread_bps=Decimal(spread),
+                                            seed=k + 1, **common)
+           for k, (code, name, latency, spread) in enumerate(MAKERS)]
+    out.append(LiquidityProvider.objects.create(code="FLKY", name="Flakestone Trading", response_probability=Decimal("0"),
+                                                latency_ms_median=900, seed=9))
+    return out
+
+
+@pytest.fixture
+def live_stack(settings, parent):
+    """A daphne and a Celery worker of this test's own (queue, channel-layer prefix), on the test database and
+    the market clock the test set; yields the server's base URL."""
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    from tests.servers import celery_worker, daphne, database_url
+
+    queue = f"test-rfq-ui-{uuid.uuid4().hex[:8]}"
+    env = {
+        "DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": django_settings.REDIS_URL,
+        "CHANNELS_PREFIX": f"rfq-ui-{uuid.uuid4().hex[:8]}", "EMS_QUEUE": queue, "EMS_TICK_S": "0.5",
+        "SIM_ANCHOR": repr(settings.SIM_ANCHOR), "SIM_SPEED": repr(settings.SIM_SPEED), "DB_POOL_MIN_SIZE": "0",
+        "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
+    }
+    with daphne(env) as (url, server_log), celery_worker(env, queue) as worker_log:
+        yield url
+        logs = server_log.read_text() + worker_log.read_text()
+    assert "Traceback" not in logs, logs[-4000:]
+
+
+@pytest.fixture
+def parent(pm, portfolio, other_pm, other_portfolio, instrument, settings):
+    """A TWAP buy parent of 10,000 ACME pooling two PMs' orders, started now (market time at wall speed)."""
+    MarketClock(settings)  # market time now: day 2, 10:30, at wall speed (the server and worker get the same)
+    now = live_clock().market_time()
+    orders = [f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=6_000),
+              f.order(portfolio=other_portfolio, instrument=instrument, user=other_pm, quantity=4_000)]
+    p = working_parent(instrument=instrument, orders=orders, start_us=now.t_us, day=now.day, window_s=60 * 60)
+    # Arrival at the simulated market's mid now, as aggregation would record it (the helper's is a fixed 100).
+    p.arrival_price = Decimal(f"{market_snapshot(instrument).mid:.4f}")
+    p.save(update_fields=["arrival_price"])
+    return p
+
+
+def sign_in(browser, base_url: str, user):
+    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    return context, page
+
+
+def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, parent, makers):
+    context, page = sign_in(browser, live_stack, trader)
+    try:
+        _run(page, parent)
+    finally:
+        context.close()
+
+
+def _run(page, parent):
+    # The desk, then the parent's page with its "Request quotes" form.
+    page.goto("/desk/execution/")
+    page.locator(f"#parent-row-{parent.id} a", has_text=f"P{parent.id}").click()
+    page.wait_for_url(f"**/desk/parents/{parent.id}/")
+    form = page.locator("#rfq-form")
+    expect(form).to_be_visible()
+    expect(form.locator(".hint").first).to_contain_text("available now: 10,000")
+    expect(page.locator("#parent-rfqs")).to_contain_text("No request for quote yet")
+    shot(page, "rfq_parent_form")
+
+    # Asking for more than is available is refused in the form itself (what was typed stays).
+    page.fill("#rq-quantity", "20000")
+    page.fill("#rq-window", "20")
+    page.click("#rfq-submit")
+    expect(page.locator("#rfq-request .rfq-form-error")).to_contain_text("rfq.quantity_unavailable")
+    expect(page.locator("#rq-window")).to_have_value("20")
+    assert page.url.endswith(f"/desk/parents/{parent.id}/") and not RFQ.objects.exists()
+
+    page.fill("#rq-quantity", "4000")
+    expect(page.locator("#rq-direction-two_way")).to_be_checked()
+    expect(page.locator("#rq-mode-click")).to_be_checked()
+    page.click("#rfq-submit")
+    page.wait_for_url("**/rfq/*/")
+    rfq = RFQ.objects.get(parent=parent)
+    assert page.url.endswith(f"/rfq/{rfq.id}/")
+    assert (rfq.quantity, rfq.direction, rfq.mode, rfq.window_s) == (4000, "two_way", "click", Decimal("20.000"))
+    assert rfq.disseminations.count() == 4  # RFQ_PROVIDERS_PER_REQUEST of the five
+
+    # The ladder fills as the makers answer, pushed over /ws/rfq/<id>/: no reload (the marker survives).
+    page.evaluate("window.__samePage = true")
+    expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
+    expect(page.locator("#rfq-clock.is-open")).to_be_visible()
+    rows = page.locator("#rfq-ladder tbody tr[data-quote-id]")
+    expect(rows).to_have_count(1, timeout=10_000)
+    first_seen = rows.count()
+    asked = {d.provider.code for d in rfq.disseminations.select_related("provider")}
+    quoting = len(asked - {"FLKY"})
+    expect(rows).to_have_count(quoting, timeout=15_000)
+    assert first_seen < quoting  # they arrived one after another, not all at once
+    assert page.evaluate("window.__samePage") is True
+    expect(page.locator("#rfq-ladder tr.is-best")).to_have_count(1)
+    countdown = page.locator("#rfq-countdown").inner_text()
+    assert countdown.endswith("s") and 0 < float(countdown.split()[0]) <= 20
+    if "FLKY" in asked:
+        expect(page.locator("#rfq-asked tr[data-provider=FLKY]")).to_contain_text("declined")
+    expect(page.locator("#rfq-head .badge")).to_have_text("QUOTING")
+    shot(page, "rfq_ladder_quoting")
+
+    # One click on the best quote: executed, the result panel says what we did and where the fill is.
+    best_id = int(page.locator("#rfq-ladder tr.is-best").get_attribute("data-quote-id"))
+    page.locator("#rfq-ladder tr.is-best .btn-exec").click()
+    expect(page.locator("#rfq-result")).to_contain_text("Executed")
+    expect(page.locator("#rfq-outcome")).to_contain_text("Executed: bought 4,000 ACME")
+    expect(page.locator("#rfq-head .badge")).to_have_text("EXECUTED")
+    expect(page.locator("#rfq-ladder .btn-exec")).to_have_count(0)
+    expect(page.locator(f"#quote-{best_id}")).to_have_attribute("data-status", "accepted")
+    shot(page, "rfq_ladder_executed")
+
+    rfq.refresh_from_db()
+    quotes = list(Quote.objects.filter(rfq=rfq))
+    best = min(quotes, key=lambda q: q.price)  # we buy: the lowest offer
+    assert (rfq.status, rfq.executed_quote_id, rfq.executed_quantity, rfq.executed_price) == (
+        RfqStatus.EXECUTED, best.id, 4000, best.price)
+    assert best_id == best.id
+    assert all(q.status == QuoteStatus.EXPIRED for q in quotes if q.pk != best.pk)
+
+    # The parent page shows the fill, liquidity RFQ, and the request in its list.
+    page.locator("#rfq-result a", has_text="See the fill").click()
+    page.wait_for_url(f"**/desk/parents/{parent.id}/**")
+    exec_id = f"RFQ{rfq.id}-Q{best.id}"
+    fill_row = page.locator("#fills tbody tr", has_text=exec_id)
+    expect(fill_row).to_have_count(1)
+    expect(fill_row).to_contain_text("rfq")
+    expect(fill_row).to_contain_text("4,000")
+    expect(page.locator(f"#parent-rfq-{rfq.id}")).to_contain_text("EXECUTED")
+    fill = Fill.objects.get(exec_id=exec_id)
+    assert (fill.liquidity, fill.quantity, fill.price) == ("rfq", 4000, best.price)
+    deadline = time.monotonic() + 5
+    while fill.allocated_quantity != 4000 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        fill.refresh_from_db()
+    assert fill.allocated_quantity == 4000  # shared by the two PMs' orders like any other fill
+    shot(page, "rfq_parent_fill")
+
+    # And the RFQ list: the request with its best quote and execution.
+    page.click("nav.nav a:text-is('RFQ')")
+    page.wait_for_url("**/rfq/")
+    page.click(".seg-links a:text-is('All')")
+    row = page.locator(f"#rfq-row-{rfq.id}")
+    expect(row).to_contain_text("EXECUTED")
+    expect(row).to_contain_text(f"4,000 @ {best.price:.4f}")
+    shot(page, "rfq_list")
