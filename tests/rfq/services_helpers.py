@@ -1,21 +1,17 @@
-"""Shared arrangements of the RFQ service tests: liquidity providers with known behaviour, a block parent
+"""Shared arrangements of the RFQ tests (the fixtures are in conftest.py): liquidity providers with known behaviour, a block parent
 over two PMs' orders, and a provider's answer sent through the real inbound service."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
-
-import pytest
 
 from ems.models import ParentOrder
 from ems.services import venues_sync_from_sim
 from oms.models import AuditEvent
 from oms.roles import Actor
 from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote
-from rfq.services import quote_decline, quote_submit
+from rfq.services import quote_decline, quote_submit, rfq_create
 from tests.ems import factories as f
-from tests.ems.live_helpers import MarketClock
 
 PROVIDER_ACTOR = Actor.system("test.provider")
 
@@ -87,22 +83,7 @@ def mid_price(rfq: RFQ, bps: float) -> str:
     return str((mid * (1 + Decimal(sign * bps) / Decimal(10_000))).quantize(Decimal("0.01")))
 
 
-# Fixtures, imported by the test modules as ``*_fixture`` (the EMS's conftest does not reach tests/rfq).
-
-
-@pytest.fixture(name="clock")
-def clock_fixture(settings):
-    """Market time under the test's control (tests.ems.live_helpers.MarketClock)."""
-    return MarketClock(settings)
-
-
-@pytest.fixture(name="actor")
-def actor_fixture(trader):
-    return Actor.for_user(trader, "api")
-
-
-@pytest.fixture(name="tick_queue")
-def tick_queue_fixture(settings):
-    """A queue of this test's own: the tasks sent after commit reach no worker of another run."""
-    settings.EMS_QUEUE = f"test-rfq-{uuid.uuid4().hex[:8]}"
-    return settings.EMS_QUEUE
+def rfq_for(parent: ParentOrder, user, *, quantity: int = 4000, window_s: str = "30", **kwargs) -> RFQ:
+    """An RFQ a trader started for the parent over the API (sent to every eligible provider, up to the default count)."""
+    return rfq_create(parent_id=parent.pk, actor=Actor.for_user(user, "api"), quantity=quantity,
+                      window_s=Decimal(window_s), source="api", user=user, **kwargs)

@@ -8,7 +8,7 @@ import pytest
 
 from ems.models import ExecStatus, Fill
 from rfq.models import RFQ, QuoteStatus, RfqStatus
-from tests.rfq.test_api import market, parent, provider, providers, quote, rfq_for  # noqa: F401  (fixtures)
+from tests.rfq.services_helpers import quote, rfq_for
 
 pytestmark = [pytest.mark.django_db]
 
@@ -23,13 +23,13 @@ def client(api, trader):
 
 
 @pytest.fixture
-def quoted(parent, providers, trader):  # noqa: F811
+def quoted(parent, providers, trader):
     """An open RFQ of 4,000 on the parent with one live quote."""
     rfq = rfq_for(parent, trader)
     return rfq, quote(rfq, "LPA", "100.10")
 
 
-def _nothing_created(parent):  # noqa: F811
+def _nothing_created(parent):
     assert not RFQ.objects.exists()
     parent.refresh_from_db()
     assert parent.reserved_quantity == 0
@@ -89,7 +89,7 @@ def _unchanged(rfq, q):
     ({"direction": "\ud800"}, "direction"),
     ({"direction": "x" * 100_000}, "direction"),
 ])
-def test_create_refuses_bad_bodies(client, parent, providers, body, field):  # noqa: F811
+def test_create_refuses_bad_bodies(client, parent, providers, body, field):
     body = {k: (str(parent.id) if v == "{parent}" else v) for k, v in body.items()}
     if field not in ("parent", "non_field_errors"):
         body = {"parent": parent.id, **body}
@@ -102,14 +102,14 @@ def test_create_refuses_bad_bodies(client, parent, providers, body, field):  # n
 
 
 @pytest.mark.parametrize("body", [[{"parent": 1}], "parent", None, 7, []])
-def test_create_refuses_a_body_that_is_not_an_object(client, parent, body):  # noqa: F811
+def test_create_refuses_a_body_that_is_not_an_object(client, parent, body):
     response = client.post(RFQS, data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400 and response.json()["field"] == "non_field_errors"
     _nothing_created(parent)
 
 
-def test_create_on_an_unknown_parent_is_404(client, providers):  # noqa: F811
+def test_create_on_an_unknown_parent_is_404(client, providers):
     response = client.post(RFQS, {"parent": 999_999_999}, format="json")
 
     assert response.status_code == 404 and response.json()["code"] == "parent_order.not_found"
@@ -122,14 +122,14 @@ def test_create_on_an_unknown_parent_is_404(client, providers):  # noqa: F811
     ({"mode": "auto", "execute_at": "window_end", "threshold_bps": None}, 400, "rfq.threshold_required"),
     ({"quantity": 10_001}, 409, "rfq.quantity_unavailable"),
 ])
-def test_create_refusals_of_the_service_keep_their_codes(client, parent, providers, body, status, code):  # noqa: F811
+def test_create_refusals_of_the_service_keep_their_codes(client, parent, providers, body, status, code):
     response = client.post(RFQS, {"parent": parent.id, **body}, format="json")
 
     assert (response.status_code, response.json()["code"]) == (status, code), response.json()
     _nothing_created(parent)
 
 
-def test_a_second_rfq_cannot_take_what_the_first_holds(client, parent, providers):  # noqa: F811
+def test_a_second_rfq_cannot_take_what_the_first_holds(client, parent, providers):
     assert client.post(RFQS, {"parent": parent.id, "quantity": 8000}, format="json").status_code == 201
 
     response = client.post(RFQS, {"parent": parent.id, "quantity": 3000}, format="json")
@@ -140,7 +140,7 @@ def test_a_second_rfq_cannot_take_what_the_first_holds(client, parent, providers
 
 
 @pytest.mark.parametrize("change", [{"status": ExecStatus.CANCELLED}, {"status": ExecStatus.FILLED}, {"control": "halted"}])
-def test_create_on_a_parent_not_working_is_409(client, parent, providers, change):  # noqa: F811
+def test_create_on_a_parent_not_working_is_409(client, parent, providers, change):
     type(parent).objects.filter(pk=parent.pk).update(**change)
 
     response = client.post(RFQS, {"parent": parent.id, "quantity": 100}, format="json")
@@ -205,7 +205,7 @@ def test_cancel_refuses_bad_bodies(client, quoted, body, field):
     _unchanged(rfq, q)
 
 
-def test_malformed_deep_huge_and_non_json_bodies(client, quoted, parent):  # noqa: F811
+def test_malformed_deep_huge_and_non_json_bodies(client, quoted, parent):
     rfq, q = quoted
     cases = [
         (b"{not json", "application/json", 400, "parse_error"),

@@ -9,7 +9,7 @@ from ems.models import Fill
 from rfq.models import RFQ, QuoteStatus, RfqStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import working_parent
-from tests.rfq.test_api import market, parent, providers, quote, rfq_for  # noqa: F401  (fixtures)
+from tests.rfq.services_helpers import quote, rfq_for
 
 pytestmark = [pytest.mark.django_db]
 
@@ -18,13 +18,13 @@ LPS = "/api/liquidity-providers/"
 
 
 @pytest.fixture
-def quoted(parent, providers, trader):  # noqa: F811
+def quoted(parent, providers, trader):
     rfq = rfq_for(parent, trader)
     return rfq, quote(rfq, "LPA", "100.10")
 
 
 @pytest.fixture
-def theirs(other_pm, other_portfolio, instrument, providers, trader, market):  # noqa: F811
+def theirs(other_pm, other_portfolio, instrument, providers, trader, market):
     """An RFQ on a parent holding only pm_b's order."""
     other = working_parent(instrument=instrument, orders=[f.order(portfolio=other_portfolio, instrument=instrument, user=other_pm, quantity=2000)])
     return rfq_for(other, trader, quantity=1000)
@@ -32,7 +32,7 @@ def theirs(other_pm, other_portfolio, instrument, providers, trader, market):  #
 
 @pytest.mark.parametrize("who", ["pm", "compliance", "api_client_user"])
 @pytest.mark.parametrize("action", ["create", "accept", "cancel"])
-def test_only_traders_request_accept_and_cancel(request, api, quoted, parent, who, action):  # noqa: F811
+def test_only_traders_request_accept_and_cancel(request, api, quoted, parent, who, action):
     rfq, q = quoted
     user = request.getfixturevalue(who)
     path, body = {
@@ -50,7 +50,7 @@ def test_only_traders_request_accept_and_cancel(request, api, quoted, parent, wh
     assert (rfq.status, q.status, RFQ.objects.count(), Fill.objects.count()) == (RfqStatus.QUOTING, QuoteStatus.LIVE, 1, 0)
 
 
-def test_an_admin_may_request_and_accept(api, admin_user, parent, providers):  # noqa: F811
+def test_an_admin_may_request_and_accept(api, admin_user, parent, providers):
     client = api(admin_user)
     created = client.post(RFQS, {"parent": parent.id, "quantity": 500}, format="json")
     assert created.status_code == 201, created.json()
@@ -90,7 +90,7 @@ def test_a_pm_acting_on_an_rfq_they_cannot_see_is_still_told_trader_only(api, pm
     assert response.status_code == 403 and response.json()["code"] == "permission.trader_only"
 
 
-def test_an_api_client_sees_the_rfqs_of_its_own_portfolios(api, api_client_user, client_portfolio, instrument, providers, trader, market, theirs):  # noqa: F811
+def test_an_api_client_sees_the_rfqs_of_its_own_portfolios(api, api_client_user, client_portfolio, instrument, providers, trader, market, theirs):
     mine = working_parent(instrument=instrument, orders=[f.order(portfolio=client_portfolio, instrument=instrument, user=api_client_user, quantity=3000)])
     rfq = rfq_for(mine, trader, quantity=1000)
 
@@ -99,7 +99,7 @@ def test_an_api_client_sees_the_rfqs_of_its_own_portfolios(api, api_client_user,
 
 
 @pytest.mark.parametrize("who", ["pm", "api_client_user"])
-def test_the_providers_scorecards_are_for_the_desk(request, api, providers, who):  # noqa: F811
+def test_the_providers_scorecards_are_for_the_desk(request, api, providers, who):
     response = api(request.getfixturevalue(who)).get(LPS)
     assert response.status_code == 403 and response.json()["code"] == "permission.desk_only"
 

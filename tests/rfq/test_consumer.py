@@ -30,7 +30,7 @@ from config.routing import websocket_urlpatterns
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent
 from tests.factories import UserFactory
-from tests.rfq.test_api import provider, quote, rfq_for
+from tests.rfq.services_helpers import provider, quote, rfq_for
 from tests.servers import daphne, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)

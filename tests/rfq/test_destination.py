@@ -24,15 +24,7 @@ from rfq.models import RFQ, Dissemination, LiquidityProvider, QuoteStatus, RfqSt
 from rfq.services import rfq_create, rfq_window_close
 from tests.ems.live_helpers import check_invariants
 from tests.factories import InstrumentFactory
-from tests.rfq.services_helpers import (  # noqa: F401
-    actor_fixture,
-    clock_fixture,
-    events,
-    mid_price,
-    providers,
-    quote,
-    tick_queue_fixture,
-)
+from tests.rfq.services_helpers import mid_price, providers, quote
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system("rfq.test")

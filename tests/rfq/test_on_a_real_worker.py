@@ -18,7 +18,7 @@ from rfq.models import RFQ, Dissemination, Quote, QuoteStatus, RfqStatus
 from rfq.services import quote_accept, rfq_create
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, check_invariants, working_parent
-from tests.rfq.services_helpers import actor_fixture, provider  # noqa: F401
+from tests.rfq.services_helpers import provider
 from tests.servers import celery_worker, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)

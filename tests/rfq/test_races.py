@@ -20,15 +20,7 @@ from rfq.models import RFQ, QuoteStatus, RfqStatus
 from rfq.services import AcceptResult, quote_accept, rfq_create, rfq_window_close
 from tests.concurrency import run_together
 from tests.ems.live_helpers import check_invariants
-from tests.rfq.services_helpers import (  # noqa: F401
-    actor_fixture,
-    block_parent,
-    clock_fixture,
-    mid_price,
-    providers,
-    quote,
-    tick_queue_fixture,
-)
+from tests.rfq.services_helpers import block_parent, mid_price, providers, quote
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 4

@@ -18,15 +18,7 @@ from oms.states import OrderStatus
 from rfq.models import RFQ, LiquidityProvider, Quote, QuoteStatus, RfqStatus
 from rfq.services import quote_accept, rfq_create, rfq_window_close
 from tests.ems.live_helpers import check_invariants
-from tests.rfq.services_helpers import (  # noqa: F401
-    actor_fixture,
-    block_parent,
-    clock_fixture,
-    events,
-    mid_price,
-    providers,
-    quote,
-)
+from tests.rfq.services_helpers import block_parent, events, mid_price, providers, quote
 
 pytestmark = pytest.mark.django_db
 

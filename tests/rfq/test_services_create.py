@@ -17,7 +17,7 @@ from oms.models import AuditEvent
 from rfq.models import RFQ, Dissemination, RfqStatus
 from rfq.services import rfq_cancel, rfq_create
 from tests.ems import factories as f
-from tests.rfq.services_helpers import actor_fixture, block_parent, clock_fixture, decline, events, mid_price, providers, quote  # noqa: F401
+from tests.rfq.services_helpers import block_parent, decline, events, mid_price, providers, quote
 
 pytestmark = pytest.mark.django_db
 

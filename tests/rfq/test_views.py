@@ -16,8 +16,7 @@ from ems.models import Fill
 from oms.models import AuditEvent
 from rfq.models import RFQ, Quote, QuoteStatus, RfqStatus
 from tests.ems import factories as f
-from tests.ems.live_helpers import MarketClock, working_parent
-from tests.rfq.test_api import provider, quote, rfq_for
+from tests.rfq.services_helpers import quote, rfq_for
 
 pytestmark = pytest.mark.django_db
 
@@ -27,22 +26,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture(autouse=True)
 def _fast_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def market(settings):
-    return MarketClock(settings)
-
-
-@pytest.fixture
-def providers(db):
-    return [provider("LPA", seed=1), provider("LPB", seed=2), provider("LPC", seed=3)]
-
-
-@pytest.fixture
-def parent(pm, portfolio, instrument, market):
-    """A working TWAP buy parent of 10,000 ACME (one order of pm_a's), nothing at the venues yet."""
-    return working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=10_000)])
 
 
 @pytest.fixture
