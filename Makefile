@@ -21,7 +21,7 @@ test: install
 
 # Pure-Python tests only (no database): the simulator and the algorithms.
 test-fast: install
-	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim tests/ems/algos tests/rfq/test_pricing.py tests/rfq/test_scoring.py
+	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim tests/ems/algos tests/rfq/test_pricing.py tests/rfq/test_scoring.py tests/tca/test_measures.py tests/tca/test_benchmarks.py tests/tca/test_replay.py
 
 bench: install
 	$(PY) bench/sim.py
@@ -29,6 +29,7 @@ bench: install
 	$(PY) bench/execution.py
 	$(PY) bench/ems.py
 	$(PY) bench/rfq.py
+	$(PY) bench/tca.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -250,6 +250,9 @@ SPECTACULAR_SETTINGS = {
         "SwitchableStrategyEnum": "ems.api.serializers.SWITCHABLE_STRATEGIES",
         "StrategyEnum": "oms.models.Strategy.choices",
         "RfqStatusEnum": "rfq.models.RfqStatus.choices",
+        # Two choice sets are called "mode": an RFQ's (keeps its name) and a what-if's DIRECT routing mode.
+        "ModeEnum": "rfq.models.RfqMode.choices",
+        "RoutingModeEnum": "tca.api.serializers.ROUTING_MODES",
     },
     # Every operation declares its error answers with the shared ErrorResponse shape (oms.api.schema).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],  # the API is JSON (forms are the browser's pages)
@@ -294,6 +297,10 @@ CELERY_BEAT_SCHEDULE = {
     "ems-orders-expire-day": {"task": "ems.tasks.orders_expire_day", "schedule": 10.0, "options": {"expires": 10.0}},
     # RFQ windows are closed by a task enqueued for their end; this closes any whose task was lost.
     "rfq-sweep": {"task": "rfq.tasks.rfqs_sweep", "schedule": 1.0, "options": {"expires": 1.0}},
+    # TCA: closed parents' benchmarks and costs are computed once their markouts have matured; the books
+    # (fills, allocations, orders, internal crosses) are reconciled and the result audited.
+    "tca-refresh": {"task": "tca.tasks.tca_refresh", "schedule": 5.0, "options": {"expires": 5.0}},
+    "tca-reconcile": {"task": "tca.tasks.reconciliation_run", "schedule": 300.0, "options": {"expires": 300.0}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 

@@ -18,8 +18,10 @@ urlpatterns = [
     path("api/", include("oms.api.urls")),
     path("api/", include("ems.api.urls")),
     path("api/", include("rfq.api.urls")),
+    path("api/", include("tca.api.urls")),
     path("", include("ems.urls")),
     path("", include("rfq.urls")),
+    path("", include("tca.urls")),
     path("", include("oms.urls")),
 ]
 

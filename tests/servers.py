@@ -17,6 +17,17 @@ from urllib.parse import quote
 BASE_DIR = Path(__file__).resolve().parents[1]
 
 
+def wait_for(predicate, timeout_s: float = 60, *, every_s: float = 0.1) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout_s`` has passed (False): what a server or a
+    worker process does is seen from the test through the database."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every_s)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,24 +4,15 @@ worker process on the test database (not called in-process)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
 from django.db import connection
 
-from tests.servers import celery_worker, database_url
+from tests.servers import celery_worker, database_url, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _wait_for(predicate, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_a_worker_runs_the_market_price_refresh_and_the_audit_checkpoint(instrument, pm, portfolio, order_payload, tmp_path):
@@ -41,7 +32,7 @@ def test_a_worker_runs_the_market_price_refresh_and_the_audit_checkpoint(instrum
     with celery_worker(env, queue) as log:
         market_prices_refresh.apply_async(queue=queue)
         checkpoint = audit_checkpoint_task.apply_async(queue=queue)
-        assert _wait_for(lambda: MarketPrice.objects.filter(instrument=instrument).exists()), log.read_text()[-3000:]
+        assert wait_for(lambda: MarketPrice.objects.filter(instrument=instrument).exists()), log.read_text()[-3000:]
         result = checkpoint.get(timeout=60)
         worker_log = log.read_text()
 

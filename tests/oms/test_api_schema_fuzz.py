@@ -33,6 +33,11 @@ MAX_EXAMPLES = 12
 #   The bulk answers these per item inside its 207.
 # - rfqs_create: the request's cross-field rules (side vs direction, auto mode needs a threshold, the
 #   window's range) and the parent's state (quantity available, parent working): 400 / 404 / 409 with codes.
+# - tca_summary_retrieve, tca_best_execution_retrieve, tca_fills_list: an instrument or portfolio filter that
+#   names nothing that exists (the schema promises a well-formed symbol or code, not that it exists): 400
+#   tca.bad_filter naming the parameter.
+# - tca_executions_import_create: the CSV's content (its header, each row's values, its size in rows) is
+#   checked line by line: 400 tca.import_* (nothing stored), 413 tca.import_too_large.
 CONFIG = """
 seed = 20261125
 
@@ -70,6 +75,22 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "409",
 [[operations]]
 include-operation-id = "rfqs_create"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "409", "429"]
+
+[[operations]]
+include-operation-id = "tca_summary_retrieve"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "429"]
+
+[[operations]]
+include-operation-id = "tca_best_execution_retrieve"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "429"]
+
+[[operations]]
+include-operation-id = "tca_fills_list"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "429"]
+
+[[operations]]
+include-operation-id = "tca_executions_import_create"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "413", "429"]
 
 # A bulk answers every item, valid or not, in its 207 (one bad item must not fail 4,999 good ones):
 # a schema-invalid item is refused in its own row, not by a 4xx for the request.

@@ -5,7 +5,6 @@ and an auto window-end RFQ executes on the quote, allocated to the parent's two 
 
 from __future__ import annotations
 
-import time
 import uuid
 from decimal import Decimal
 
@@ -19,18 +18,10 @@ from rfq.services import quote_accept, rfq_create
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, check_invariants, working_parent
 from tests.rfq.services_helpers import provider
-from tests.servers import celery_worker, database_url
+from tests.servers import celery_worker, database_url, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _wait_for(predicate, timeout_s: float = 60) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def test_the_simulated_makers_answer_on_a_worker_and_the_window_close_auto_execu
         rfq = rfq_create(parent_id=parent.pk, actor=actor, mode="auto", execute_at="window_end", threshold_bps=Decimal("50"),
                          window_s=Decimal("1.5"))
         assert rfq.status == RfqStatus.SENT
-        done = _wait_for(lambda: not Dissemination.objects.filter(rfq=rfq, response="").exists()
+        done = wait_for(lambda: not Dissemination.objects.filter(rfq=rfq, response="").exists()
                          and RFQ.objects.get(pk=rfq.pk).status == RfqStatus.EXECUTED)
         worker_log = log.read_text()
     assert done, worker_log[-4000:]
@@ -91,7 +82,7 @@ def test_a_trader_clicks_a_quote_that_arrived_from_a_worker(worker_env, parent, 
 
     with celery_worker(env, queue) as log:
         rfq = rfq_create(parent_id=parent.pk, actor=actor, window_s=Decimal("20"))
-        assert _wait_for(lambda: Quote.objects.filter(rfq=rfq, status=QuoteStatus.LIVE).count() == 2, 30), log.read_text()[-4000:]
+        assert wait_for(lambda: Quote.objects.filter(rfq=rfq, status=QuoteStatus.LIVE).count() == 2, 30), log.read_text()[-4000:]
         best = min(Quote.objects.filter(rfq=rfq), key=lambda q: q.price)
 
         result = quote_accept(rfq_id=rfq.pk, quote_id=best.pk, actor=actor)

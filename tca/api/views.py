@@ -1,0 +1,495 @@
+"""REST endpoints of transaction cost analysis (DESIGN.md §7, issue 10), under ``/api/tca/``. Thin: parse and
+validate, call one ``tca.selectors`` read or ``tca.services`` verb, serialize or export.
+
+| endpoint | what |
+|---|---|
+| ``GET parent-orders/{id}/`` | one closed parent's TCA: benchmarks, slippage, IS waterfall, fills, venues, markouts, orders |
+| ``POST parent-orders/{id}/what-if/`` | replay it with another algorithm / parameters on the same market path |
+| ``GET what-ifs/``, ``GET what-ifs/{id}/`` | replays (``?parent=``), one replay side by side with the actual execution |
+| ``GET summary/?group_by=venue|algorithm|portfolio|period`` | costs grouped, filtered (instrument, strategy, portfolio, side, day_from, day_to) |
+| ``GET best-execution/`` | per venue: volume, orders, passive / aggressive / midpoint share, spread, cost, markout, fill rate |
+| ``GET fills/`` | our fills with their benchmarks at the fill |
+| ``POST executions/import/`` | outside executions as CSV (``text/csv`` body or multipart ``file``) -> per-row and total slippage |
+| ``GET executions/imports/``, ``GET executions/imports/{id}/`` | imported sets, reopened |
+| ``GET reconciliation/`` | the latest reconciliation runs and their breaks |
+
+Exports: the parent report, the summary, the best-execution report, an imported set and the fills answer
+``?format=csv`` or ``?format=xlsx`` (or ``Accept: text/csv`` / the XLSX type) with a file
+(``tca.exports``); any error stays JSON. Unknown ``format`` values are a 400 naming ``format``.
+
+Roles: every role reads TCA; what each sees is the selectors' business: a PM or an API client sees the TCA
+of parents holding an order of a portfolio of theirs (another parent is a 404), and the summary, the
+best-execution report and the fills of their portfolios only; traders, compliance and admins see all.
+The reconciliation is the desk's (trader, compliance, admin; others 403 ``permission.desk_only``).
+A what-if replay changes no order, parent, fill or allocation (it stores the replay and its audit row):
+traders, compliance and admins may run one; a PM or an API client gets 403 ``permission.desk_only`` (a
+parent pools several PMs' orders; replaying it is the desk's analysis). Importing outside executions is
+for any role that may write (compliance: 403 ``permission.read_only``).
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ems import selectors as ems_selectors
+from oms import roles
+from oms.api.errors import field_error
+from oms.api.permissions import HasRole
+from oms.api.serializers import ErrorSerializer
+from oms.api.validation import ClosedBodySchema, validated_body
+from oms.api.views import ID_REGEX
+from oms.errors import DomainError, NotFound, ValidationFailed
+from oms.roles import Actor
+from oms.services.order_parse import has_invalid_characters
+from tca import exports, selectors, services
+from tca.api import serializers as s
+from tca.api.filters import (
+    FillsQuerySerializer,
+    ReportFiltersSerializer,
+    SummaryQuerySerializer,
+    WhatIfQuerySerializer,
+    report_filters,
+    validated_query,
+)
+from tca.models import ReconciliationRun, WhatIf
+from tca.services.imports import MAX_BYTES  # an upload over it is refused before it is read
+
+MAX_EXPORT_FILLS = 200_000  # a fills export over this asks for narrower filters (a day, an instrument, a parent)
+FORMAT_PARAM = "format"  # settings URL_FORMAT_OVERRIDE (DRF's default)
+
+
+# --- permissions ----------------------------------------------------------------------------------------
+
+
+class HasAnyRole(BasePermission):
+    """An authenticated user with an OMS role (compliance included, for a write that changes no order)."""
+
+    message = {"code": "permission.no_role", "detail": "Your account has no OMS role"}
+
+    def has_permission(self, request, view):
+        return roles.role_of(request.user) is not None
+
+
+class IsDeskRole(BasePermission):
+    """Traders, compliance and admins."""
+
+    message = {"code": "permission.desk_only", "detail": "This is for the trading desk (traders, compliance, admins)"}
+
+    def has_permission(self, request, view):
+        return roles.role_of(request.user) in roles.DESK_WIDE
+
+
+# --- exports: content negotiation on ?format= -----------------------------------------------------------
+
+
+class CSVRenderer(BaseRenderer):
+    """``text/csv``: the view hands over the file (tca.exports); errors are JSON (ExportMixin)."""
+
+    media_type = "text/csv"
+    format = exports.CSV
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class XLSXRenderer(BaseRenderer):
+    media_type = exports.CONTENT_TYPES[exports.XLSX]
+    format = exports.XLSX
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class ExportNegotiation(DefaultContentNegotiation):
+    """``?format=`` outside json|csv|xlsx is not a 404 (DRF's answer): JSON is chosen and the view refuses
+    the parameter with a 400 once the caller is authenticated."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        fmt = request.query_params.get(FORMAT_PARAM)
+        if fmt is not None and fmt not in {r.format for r in renderers}:
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+FORMAT_PARAMETER = OpenApiParameter(
+    FORMAT_PARAM, str, enum=["json", *exports.FORMATS], required=False,
+    description="json (default), or a file: csv (RFC 4180, UTF-8) or xlsx (one worksheet per table)")
+
+
+def export_responses(json_serializer, *, extra: dict | None = None) -> dict:
+    """The 200 answers of an exportable report: JSON, CSV and XLSX."""
+    return {
+        (200, "application/json"): json_serializer,
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="`?format=csv`: the report as a CSV file (attachment)"),
+        (200, exports.CONTENT_TYPES[exports.XLSX]): OpenApiResponse(OpenApiTypes.BINARY, description="`?format=xlsx`: an XLSX workbook"),
+        400: OpenApiResponse(ErrorSerializer, description="`validation_error`: a parameter (`field` names it: `format`, a filter) is not valid"),
+        **(extra or {}),
+    }
+
+
+class ExportMixin:
+    """JSON by default; ``?format=csv|xlsx`` (or the Accept header) answers a file from tca.exports."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer, XLSXRenderer]
+    content_negotiation_class = ExportNegotiation
+    export_actions: frozenset[str] | None = None  # a viewset's actions that export (None: every handler)
+
+    def get_renderers(self):
+        action_name = getattr(self, "action", None)
+        if self.export_actions is not None and action_name is not None and action_name not in self.export_actions:
+            return [JSONRenderer()]
+        return super().get_renderers()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles first
+        fmt = request.query_params.get(FORMAT_PARAM)
+        bad = fmt is not None and fmt not in {r.format for r in self.get_renderers()}
+        # A method the view does not serve is a 405 whatever its query string says.
+        served = request.method.lower() in self.http_method_names and hasattr(self, request.method.lower())
+        if bad and served:
+            raise ValidationError(field_error(FORMAT_PARAM, "invalid_choice", f"format must be one of json, {', '.join(exports.FORMATS)}"))
+
+    def export_format(self) -> str | None:
+        fmt = getattr(getattr(self.request, "accepted_renderer", None), "format", None)
+        return fmt if fmt in exports.FORMATS else None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # A Response here is JSON data (an error, or a JSON answer): never hand it to the file renderers.
+        if isinstance(response, Response) and getattr(getattr(request, "accepted_renderer", None), "format", None) in exports.FORMATS:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+# --- one parent's report and its what-if replays ---------------------------------------------------------
+
+
+_PARENT_404 = OpenApiResponse(ErrorSerializer, description="`not_found`: no such parent order among those you may see")
+
+
+def _report_or_404(user, parent_id: int) -> dict:
+    # A parent still working (or closed moments ago) gets a provisional report computed now (`provisional`).
+    report = selectors.parent_report(user=user, parent_id=parent_id)
+    if report is None:
+        raise NotFound("not_found", f"No parent order {parent_id}")
+    return report
+
+
+@extend_schema_view(retrieve=extend_schema(
+    summary="One parent's TCA: benchmarks, slippage (bps and currency), IS waterfall, fills, venues, markouts, orders",
+    parameters=[FORMAT_PARAMETER], responses=export_responses(s.ParentReportSerializer, extra={404: _PARENT_404}),
+))
+class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
+    """TCA of one closed parent order, and what-if replays of it."""
+
+    export_actions = frozenset({"retrieve"})
+    permission_classes = [HasRole]
+    lookup_value_regex = ID_REGEX
+    parser_classes = [JSONParser]
+    schema = ClosedBodySchema()
+
+    def get_permissions(self):
+        if self.action == "what_if":
+            return [HasAnyRole(), IsDeskRole()]
+        return super().get_permissions()
+
+    def retrieve(self, request, pk=None):
+        report = _report_or_404(request.user, int(pk))
+        fmt = self.export_format()
+        if fmt:
+            return exports.export_response(s.parent_report_tables(report), fmt, f"tca-parent-{int(pk)}")
+        return Response(s.ParentReportSerializer(report).data)
+
+    @extend_schema(
+        summary="Replay a completed parent with another algorithm or parameters on the same market path",
+        description=(
+            "Runs the algorithm on the simulated venues over the market rebuilt exactly as it was (deterministic), without "
+            "this parent's own fills (other parents' kept), and answers the replay with the actual execution side by side. "
+            "It changes no order, parent, fill or allocation: the replay is stored (GET /api/tca/what-ifs/{id}/) and audited. "
+            "Traders, compliance and admins."),
+        request=s.WhatIfInputSerializer,
+        responses={
+            201: s.WhatIfSerializer,
+            400: OpenApiResponse(ErrorSerializer, description=(
+                "`validation_error` (`field`: strategy or params; the detail names the parameter) or `tca.bad_params` "
+                "(a parameter of another algorithm, min_child over max_child, a window the algorithm refuses)")),
+            403: OpenApiResponse(ErrorSerializer, description="`permission.desk_only`: replays are the desk's (a PM or an API client may not)"),
+            404: _PARENT_404,
+            409: OpenApiResponse(ErrorSerializer, description="`tca.parent_not_closed`: only a completed parent is replayed"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="what-if")
+    def what_if(self, request, pk=None):
+        data = validated_body(s.WhatIfInputSerializer, request, closed=True)
+        params = data.get("params") or {}
+        if ems_selectors.parent_get(user=request.user, parent_id=int(pk)) is None:
+            raise NotFound("not_found", f"No parent order {int(pk)}")
+        run = services.what_if_run(parent_id=int(pk), strategy=data["strategy"], params=params, user=request.user,
+                                   actor=Actor.for_user(request.user, "api"))
+        return Response(s.WhatIfSerializer(selectors.what_if_report(run)).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="What-if replays of the parents you may see, newest first", parameters=[WhatIfQuerySerializer],
+                       responses={200: s.WhatIfListSerializer(many=True)}),
+    retrieve=extend_schema(summary="One what-if replay: the actual execution and the replay side by side",
+                           responses={200: s.WhatIfSerializer, 404: OpenApiResponse(ErrorSerializer, description="`not_found`")}),
+)
+class WhatIfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Stored what-if replays; a PM reads those of the parents holding their orders."""
+
+    serializer_class = s.WhatIfListSerializer
+    permission_classes = [HasRole]
+    lookup_value_regex = ID_REGEX
+
+    def get_queryset(self):
+        # Replays follow their parent's visibility (ems.selectors.parent_list: a PM's parents only).
+        visible = ems_selectors.parent_list(user=self.request.user).order_by().values("id")
+        qs = WhatIf.objects.filter(parent_id__in=visible).select_related("requested_by").order_by("-id")
+        parent = validated_query(WhatIfQuerySerializer, self.request).get("parent")
+        return qs if parent is None else qs.filter(parent_id=parent)
+
+    def retrieve(self, request, pk=None):
+        what_if = selectors.what_if_get(user=request.user, what_if_id=int(pk))
+        if what_if is None:
+            raise NotFound("not_found", f"No what-if replay {int(pk)}")
+        return Response(s.WhatIfSerializer(selectors.what_if_report(what_if)).data)
+
+
+# --- summary, best execution, fills ---------------------------------------------------------------------
+
+
+class SummaryApi(ExportMixin, APIView):
+    """Closed parents' costs grouped by venue, algorithm, portfolio or period (market day), with filters."""
+
+    permission_classes = [HasRole]
+
+    @extend_schema(
+        summary="TCA summary: costs grouped by venue, algorithm, portfolio or period (quantity-weighted)",
+        parameters=[SummaryQuerySerializer, FORMAT_PARAMETER], responses=export_responses(s.SummarySerializer),
+    )
+    def get(self, request):
+        query = validated_query(SummaryQuerySerializer, request)
+        filters = report_filters(query)
+        rows = selectors.summary(user=request.user, group_by=query["group_by"], filters=filters)
+        fmt = self.export_format()
+        if fmt:
+            return exports.export_response([s.summary_table(rows, query["group_by"])], fmt, f"tca-summary-{query['group_by']}")
+        return Response(s.SummarySerializer({"group_by": query["group_by"], "filters": filters,
+                                             "rows": [s.summary_row(r) for r in rows]}).data)
+
+
+class BestExecutionApi(ExportMixin, APIView):
+    """Best-execution report per venue (MiFID II RTS 28 / SEC Rule 606 in spirit)."""
+
+    permission_classes = [HasRole]
+
+    @extend_schema(
+        summary="Best-execution report per venue: volume, orders, passive / aggressive / midpoint share, spread, cost, markout",
+        parameters=[ReportFiltersSerializer, FORMAT_PARAMETER], responses=export_responses(s.BestExecutionSerializer),
+    )
+    def get(self, request):
+        filters = report_filters(validated_query(ReportFiltersSerializer, request))
+        rows = selectors.best_execution(user=request.user, filters=filters)
+        fmt = self.export_format()
+        if fmt:
+            return exports.export_response([s.best_execution_table(rows)], fmt, "tca-best-execution")
+        return Response(s.BestExecutionSerializer({"filters": filters, "rows": rows}).data)
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Our fills with their benchmarks at the fill (mid, spread, markouts, slippage vs arrival and interval VWAP)",
+    parameters=[FillsQuerySerializer, FORMAT_PARAMETER],
+    responses=export_responses(s.FillTCASerializer(many=True), extra={
+        400: OpenApiResponse(ErrorSerializer, description=(
+            f"`validation_error` (a filter or `format`) or `tca.export_too_large` (over {MAX_EXPORT_FILLS:,} fills: narrow the filters)")),
+    }),
+))
+class FillTCAViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The fills under the reports, filtered like them (and by parent or venue); paginated as JSON, whole as a file."""
+
+    permission_classes = [HasRole]
+    serializer_class = s.FillTCASerializer
+
+    def get_queryset(self):
+        query = validated_query(FillsQuerySerializer, self.request)
+        qs = selectors.fills_for_export(user=self.request.user, filters=report_filters(query))
+        # parent and venue narrow the selector's set (they are no grouping filters of the reports).
+        if query.get("parent") is not None:
+            qs = qs.filter(parent_id=query["parent"])
+        if query.get("venue"):
+            qs = qs.filter(venue__code__iexact=query["venue"])
+        return qs
+
+    def list(self, request, *args, **kwargs):
+        qs = self.get_queryset()
+        fmt = self.export_format()
+        if fmt:
+            rows = list(qs[: MAX_EXPORT_FILLS + 1])
+            if len(rows) > MAX_EXPORT_FILLS:
+                raise DomainError("tca.export_too_large", f"More than {MAX_EXPORT_FILLS:,} fills: narrow the filters (days, instrument, parent)")
+            return exports.export_response([s.fills_table(rows)], fmt, "tca-fills")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(s.FillTCASerializer([s.fill_row(f) for f in page], many=True).data)
+
+
+# --- imports of outside executions ----------------------------------------------------------------------
+
+
+class CSVTextParser(BaseParser):
+    """A ``text/csv`` body as text: UTF-8 (a byte-order mark is dropped) unless ``charset=`` says otherwise."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        params = {}
+        for part in (media_type or "").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            params[key.lower()] = value.strip('"')
+        charset = params.get("charset", "utf-8")
+        try:
+            codec = codecs.lookup(charset).name
+        except LookupError as exc:
+            raise ParseError({"code": "tca.import_encoding", "detail": f"Unknown charset {charset[:40]!r}: send UTF-8"}) from exc
+        try:
+            return stream.read().decode("utf-8-sig" if codec == "utf-8" else codec)
+        except UnicodeDecodeError as exc:
+            raise ParseError({"code": "tca.import_encoding", "detail": f"The body is not {codec} text (save the file as CSV UTF-8)"}) from exc
+
+
+_IMPORT_HEADER = "child_order_id,timestamp,venue,order_type,side,quantity,price,benchmark_price"
+
+
+class ImportApi(APIView):
+    """Import a CSV of outside executions and answer each row's slippage against its benchmark price and the
+    quantity-weighted totals. One bad row refuses the whole file: nothing is stored."""
+
+    permission_classes = [HasRole]
+    parser_classes = [CSVTextParser, MultiPartParser]
+    schema = ClosedBodySchema()  # the multipart body has the fields file and name, no other
+
+    @extend_schema(
+        operation_id="tca_executions_import_create",
+        summary="Import outside executions (CSV) for TCA: per-row slippage and quantity-weighted totals",
+        description=(
+            f"The CSV's header is exactly `{_IMPORT_HEADER}`; timestamps are ISO 8601 with an offset; side buy|sell; quantity a "
+            "whole number; prices positive. Send it as the body (`Content-Type: text/csv`, UTF-8, at most 10 MiB; `?name=` "
+            "names the set) or as the multipart field `file` (at most 20 MB, up to 100,000 rows) with an optional field `name`. "
+            "Slippage bps = s (benchmark - price) / benchmark x 1e4, s = +1 buy / -1 sell: positive = better than the benchmark."),
+        parameters=[OpenApiParameter("name", str, required=False, description="text/csv body: a name for the set (at most 200 characters)")],
+        request={
+            "text/csv": {"type": "string", "description": f"The CSV file; first line `{_IMPORT_HEADER}`"},
+            "multipart/form-data": s.ImportUploadSerializer,
+        },
+        responses={
+            201: s.ImportSetDetailSerializer,
+            400: OpenApiResponse(s.ImportErrorResponseSerializer, description=(
+                "Nothing stored. `tca.import_invalid` (`errors`: each bad row's line, field, code and detail), `tca.import_empty`, "
+                "`tca.import_bad_header`, `tca.import_encoding` (not UTF-8), `tca.import_too_large` (over 100,000 rows), "
+                "`validation_error` (the multipart `file` or `name`), `parse_error` (a malformed multipart body)")),
+            403: OpenApiResponse(ErrorSerializer, description="`permission.read_only`: compliance imports nothing"),
+            413: OpenApiResponse(ErrorSerializer, description=(
+                "`tca.import_too_large` (an upload over 20 MB) or `request_too_large` (a text/csv body over 10 MiB: upload it as multipart)")),
+            415: OpenApiResponse(ErrorSerializer, description="`unsupported_media_type`: send text/csv or multipart/form-data"),
+        },
+    )
+    def post(self, request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > MAX_BYTES + 64 * 1024:  # refused before the upload is read
+            raise DomainError("tca.import_too_large", f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it", status=413)
+        if request.content_type.startswith("multipart/"):
+            text, name = self._multipart(request)
+        else:
+            text = request.data if isinstance(request.data, str) else ""  # an empty body parses to {}
+            name = request.query_params.get("name", "")
+            self._check_name(name)
+        import_set = services.executions_import(name=name.strip() or "API import", text=text, user=request.user,
+                                                actor=Actor.for_user(request.user, "api"))
+        return Response(s.ImportSetDetailSerializer(selectors.import_set_report(import_set)).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _check_name(name) -> None:
+        if not isinstance(name, str) or has_invalid_characters(name) or len(name) > s.IMPORT_NAME_MAX:
+            raise ValidationFailed({"name": [{"code": "invalid", "detail": f"name: at most {s.IMPORT_NAME_MAX} characters, no control characters"}]})
+
+    def _multipart(self, request) -> tuple[str, str]:
+        for key in request.data:
+            if key not in ("file", "name"):
+                raise ValidationFailed({"non_field_errors": [{"code": "unknown_field", "detail": "Send the fields file and (optionally) name"}]})
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationFailed({"file": [{"code": "required", "detail": "Attach the CSV as the multipart field file"}]})
+        if upload.size > MAX_BYTES:
+            raise DomainError("tca.import_too_large", f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it",
+                              field="file", status=413)
+        name = request.data.get("name", "")
+        self._check_name(name)
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DomainError("tca.import_encoding", "The file is not UTF-8 text (save it as CSV UTF-8)", field="file") from exc
+        return text, name or (upload.name or "")[: s.IMPORT_NAME_MAX]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Imported sets of outside executions you may see, newest first",
+                       responses={200: s.ImportSetSerializer(many=True)}),
+    retrieve=extend_schema(summary="One imported set with every row's slippage and the totals", parameters=[FORMAT_PARAMETER],
+                           responses=export_responses(s.ImportSetDetailSerializer, extra={
+                               404: OpenApiResponse(ErrorSerializer, description="`not_found`: no such set among those you may see")})),
+)
+class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Imported sets, kept whole and reopened here (a PM: their own; the desk: all)."""
+
+    export_actions = frozenset({"retrieve"})
+    permission_classes = [HasRole]
+    lookup_value_regex = ID_REGEX
+
+    def get_serializer_class(self):
+        return s.ImportSetDetailSerializer if self.action == "retrieve" else s.ImportSetSerializer
+
+    def get_queryset(self):
+        return selectors.import_sets(user=self.request.user)
+
+    def retrieve(self, request, pk=None):
+        import_set = selectors.import_set_get(user=request.user, set_id=int(pk))
+        if import_set is None:
+            raise NotFound("not_found", f"No imported set {int(pk)}")
+        report = selectors.import_set_report(import_set)
+        fmt = self.export_format()
+        if fmt:
+            return exports.export_response([s.import_set_table(report)], fmt, f"tca-import-{import_set.pk}")
+        return Response(s.ImportSetDetailSerializer(report).data)
+
+
+# --- reconciliation -------------------------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Reconciliation runs, newest first: fills vs allocations vs orders vs internal crosses, and the breaks found",
+    responses={200: s.ReconciliationRunSerializer(many=True),
+               403: OpenApiResponse(ErrorSerializer, description="`permission.desk_only`: for traders, compliance and admins")},
+))
+class ReconciliationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The books reconciled every 5 minutes (tca.tasks.reconciliation_run); each run is also in the audit trail."""
+
+    serializer_class = s.ReconciliationRunSerializer
+    permission_classes = [HasRole, IsDeskRole]
+
+    def get_queryset(self):
+        return ReconciliationRun.objects.order_by("-id")

@@ -1,0 +1,173 @@
+"""Transaction cost measures: pure functions of prices and quantities (no Django, no market model).
+
+Floats in, floats out; Decimals from the database are accepted at the edges (``float(x)``). ``side`` is
+``"buy"`` or ``"sell"`` (or an :class:`ems.sim.orders.Side`); ``s`` below is its sign, +1 buy, -1 sell.
+
+Two sign conventions, chosen so that each figure reads the way a trader reads it:
+
+* **Slippage and markouts are scores: positive = better for us.**
+  Slippage of a price (or average price) ``P`` against a benchmark ``B``:
+  ``bps = s (B - P) / B * 1e4`` and ``ccy = s (B - P) q`` (currency saved). A buy below its benchmark and a
+  sell above it are positive; paying up is negative.
+  Markout after a fill at ``p``, ``h`` seconds later (:data:`MARKOUT_HORIZONS_S`):
+  ``s (mid(t + h) - p) / p * 1e4``: positive = the price went our way after we traded; persistently
+  negative markouts at a venue are adverse selection (toxic flow).
+* **Implementation shortfall components are costs: positive = cost to us** (Perold 1988), in currency.
+  For a parent of ``X`` shares, decision price ``D`` (the quantity-weighted mid when its orders were
+  accepted), arrival price ``A`` (the mid when the parent was created), fills ``(q_i, p_i)`` at mids
+  ``m_i``, ``Q = sum q_i``, end price ``E`` (the mid at the end of the window) and fees ``F``::
+
+      delay       = s (A - D) Q                 the price moved between the decision and the arrival
+      timing      = s sum q_i (m_i - A)         the price moved while we worked (drift + our own impact)
+      impact      = s sum q_i (p_i - m_i)       what each fill paid over the mid (half-spread, sweeps)
+      opportunity = s (X - Q) (E - D)           what the unfilled part would have cost at the end
+      fees        = F                           explicit costs (negative: net rebates)
+      total       = delay + timing + impact + opportunity + fees
+                  = s (sum q_i p_i - Q D) + opportunity + F          (the telescoping identity)
+
+  Each component in bps is ``component / (X D) * 1e4`` (of the paper portfolio's value), so the bps add up
+  too. The filled part's shortfall is minus its slippage against ``D``:
+  ``delay + timing + impact = -slippage_ccy(side, avg_price, D, Q)``.
+
+Spread measures of one fill at ``p`` with the consolidated quote ``bid / ask`` and the mid ``m``:
+``spread capture = s (mid_q - p) / (spread / 2)`` with ``mid_q = (bid + ask) / 2``: 1 = traded at our own
+side's touch (bought at the bid), 0 = at the midpoint, -1 = paid the far touch, below -1 = through it;
+``effective spread = 2 |p - m| / m * 1e4`` bps (always >= 0: what a round trip at that price would cost).
+
+Participation = our filled quantity / the market's volume over the window, the market's prints being the
+other participants' (ours are not on the simulated tape): the ratio the algorithms' ``max_participation``
+caps.
+
+Aggregates are quantity-weighted (:func:`weighted_bps`): a 10,000-share fill counts a hundred times a
+100-share one; across prices, weight by notional (``q * B``) so that the result is the bps of the summed
+currency amounts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MARKOUT_HORIZONS_S = (1, 10, 60, 300)
+IS_COMPONENTS = ("delay", "timing", "impact", "opportunity", "fees", "total")
+
+
+def side_sign(side: str) -> int:
+    """Return +1 for a buy and -1 for a sell."""
+    s = str(getattr(side, "value", side)).lower()
+    if s == "buy":
+        return 1
+    if s == "sell":
+        return -1
+    raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+
+
+def _positive(name: str, x) -> float:
+    v = float(x)
+    if not v > 0 or math.isinf(v):
+        raise ValueError(f"{name} must be a positive price, got {x!r}")
+    return v
+
+
+def slippage_bps(side: str, price: float, benchmark: float) -> float:
+    """Return ``s (B - P) / B * 1e4``: positive = better than the benchmark."""
+    b = _positive("benchmark", benchmark)
+    return side_sign(side) * (b - float(price)) / b * 1e4
+
+
+def slippage_ccy(side: str, price: float, benchmark: float, qty: int) -> float:
+    """Return ``s (B - P) q`` in currency: positive = saved against the benchmark."""
+    return side_sign(side) * (float(benchmark) - float(price)) * int(qty)
+
+
+def weighted_bps(rows: Iterable[tuple[float, float]]) -> float | None:
+    """Return ``sum bps * w / sum w`` over ``(bps, weight)`` rows; rows whose bps is None are left out
+    (a fill with no benchmark). None when no weight is left."""
+    num = den = 0.0
+    for bps, w in rows:
+        if bps is None:
+            continue
+        w = float(w)
+        num += float(bps) * w
+        den += w
+    return num / den if den else None
+
+
+@dataclass(frozen=True)
+class FillPoint:
+    """One fill as the shortfall sees it: quantity, price, the mid at that instant, its fee (currency,
+    positive = paid)."""
+
+    side: str
+    qty: int
+    price: float
+    mid: float
+    fee: float = 0.0
+    time_us: int = 0
+    venue: str = ""
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Implementation shortfall of a parent in currency (positive = cost) and in bps of ``X * D``."""
+
+    delay: float
+    timing: float
+    impact: float
+    opportunity: float
+    fees: float
+    total: float
+    bps: dict[str, float] = field(default_factory=dict)  # the same keys (IS_COMPONENTS)
+
+
+def implementation_shortfall(
+    *, side: str, quantity: int, decision: float, arrival: float, end_price: float, fills: list[FillPoint]
+) -> Shortfall:
+    """Decompose a parent's implementation shortfall (module docstring) into delay, timing, impact,
+    opportunity and fees."""
+    s = side_sign(side)
+    x = int(quantity)
+    if x <= 0:
+        raise ValueError("quantity must be positive")
+    d, a, e = _positive("decision", decision), _positive("arrival", arrival), _positive("end_price", end_price)
+    q = sum(int(f.qty) for f in fills)
+    if q > x:
+        raise ValueError(f"fills ({q}) exceed the parent quantity ({x})")
+    if any(side_sign(f.side) != s for f in fills):
+        raise ValueError("every fill must be on the parent's side")
+    delay = s * (a - d) * q
+    timing = s * sum(f.qty * (float(f.mid) - a) for f in fills)
+    impact = s * sum(f.qty * (float(f.price) - float(f.mid)) for f in fills)
+    opportunity = s * (x - q) * (e - d)
+    fees = sum(float(f.fee) for f in fills)
+    total = delay + timing + impact + opportunity + fees
+    values = dict(zip(IS_COMPONENTS, (delay, timing, impact, opportunity, fees, total), strict=True))
+    paper = x * d
+    return Shortfall(**values, bps={k: v / paper * 1e4 for k, v in values.items()})
+
+
+def markout_bps(side: str, price: float, mid_after: float) -> float:
+    """Return ``s (mid_after - p) / p * 1e4``: positive = the price moved our way after the fill."""
+    p = _positive("price", price)
+    return side_sign(side) * (float(mid_after) - p) / p * 1e4
+
+
+def spread_capture(side: str, price: float, bid: float, ask: float) -> float | None:
+    """Return ``s (mid - p) / (spread / 2)`` against the quote (1 = our own touch, 0 = mid, -1 = far
+    touch); None without a two-sided, uncrossed quote."""
+    bid, ask = float(bid), float(ask)
+    if not (math.isfinite(bid) and math.isfinite(ask)) or ask <= bid:
+        return None
+    return side_sign(side) * ((bid + ask) / 2.0 - float(price)) / ((ask - bid) / 2.0)
+
+
+def effective_spread_bps(price: float, mid: float) -> float:
+    """Return ``2 |p - mid| / mid * 1e4``."""
+    m = _positive("mid", mid)
+    return 2.0 * abs(float(price) - m) / m * 1e4
+
+
+def participation(filled: int, market_volume: int) -> float | None:
+    """Return our filled quantity as a fraction of the market volume (None: the market printed nothing)."""
+    return int(filled) / int(market_volume) if int(market_volume) > 0 else None

@@ -1,0 +1,818 @@
+"""TCA reads: the market rebuilt with our fills, one parent's figures and report, and the groupings
+(summary, best execution) the database computes.
+
+**The market.** Every benchmark is read off the deterministic market of the instrument-day rebuilt
+exactly as the live driver rebuilds it (``ems.services.working._Driver._market``): the seeded model plus
+every lit and dark fill of ours on that instrument-day (:func:`day_market`), so the mids, quotes and prints
+carry the impact of all our trading. RFQ fills and internal crosses leave no footprint (the driver does
+not give them to the model either).
+
+**Signs** (``tca.measures``): slippage and markouts in bps are scores, **positive = better than the
+benchmark** (bought below it, sold above it; the price moved our way after the fill); implementation
+shortfall components are **costs** in currency (positive = cost). Interval VWAP is the market's prints
+over the window, **our own prints excluded** (the simulated tape is the other participants'; a VWAP that
+contains our trades compares a large order partly with itself and flatters it).
+
+**Groupings are SQL.** :func:`summary` and :func:`best_execution` are ``GROUP BY`` aggregates over Fill,
+FillMetrics, ParentTCA, Allocation and Order (one query per figure family, never a loop over fills), on
+the per-fill and per-parent figures stored once by ``tca.services.parent_tca_compute``. Every average is
+quantity-weighted, with notional weights where the benchmark prices differ: the slippage of a group is
+``sum s q (B - p) / sum q B * 1e4``, i.e. the bps of the summed currency amounts. Only parents whose TCA
+has been computed (closed ones, ``tca.tasks.tca_refresh``) are in the groupings.
+
+**Who sees what** (``ems.selectors.parent_list``): traders, compliance and admins everything; a PM (or an
+API client) the parents holding an order of a portfolio they may see, and of a shared parent only their
+own orders' constituent lines; nobody else anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import NullIf
+
+from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, ParentOrder, Venue
+from ems.selectors import instrument_params, live_clock, market_now_for, parent_chart, parent_list
+from ems.services.venues import venue_profiles
+from ems.sim.clock import SESSION_US, US, format_clock
+from ems.sim.market import Market
+from ems.sim.orders import Fill as SimFill
+from ems.sim.orders import Liquidity, Side
+from oms import roles
+from oms.errors import DomainError
+from oms.models import AuditEvent, Instrument, Portfolio
+from tca.benchmarks import Benchmarks, fill_benchmarks, parent_benchmarks
+from tca.measures import (
+    IS_COMPONENTS,
+    MARKOUT_HORIZONS_S,
+    FillPoint,
+    Shortfall,
+    implementation_shortfall,
+    participation,
+    side_sign,
+    slippage_bps,
+)
+from tca.models import FillMetrics, ImportSet, ParentTCA, ReconciliationRun, WhatIf
+
+PX_Q = Decimal("0.000001")
+BPS_Q = Decimal("0.0001")
+BPS_MAX = Decimal("99999999.9999")  # what a BPS column (12 digits, 4 decimals) holds
+CLOSED = (ExecStatus.FILLED, ExecStatus.CANCELLED, ExecStatus.EXPIRED)
+MARKET_KINDS = (Venue.Kind.LIT, Venue.Kind.DARK)  # fills that leave a footprint on the simulated market
+BENCHMARKS = ("arrival", "decision", "interval_vwap", "interval_twap", "open", "close", "prev_close")
+GROUP_BYS = ("venue", "algorithm", "portfolio", "period")
+FILTERS = ("instrument", "strategy", "portfolio", "side", "day_from", "day_to")
+GROUPING_WORK_MEM = "64MB"  # per sort / hash node of a grouping query (see _rollup)
+REPORT_FILLS = 1000  # fills a parent report lists (the venue breakdown and figures cover them all)
+_DEC = DecimalField(max_digits=38, decimal_places=10)
+
+
+# --- the market of an instrument-day ------------------------------------------------------------------
+
+def _sim_fill(exec_id, venue, side, qty, price, liquidity, fee, t, day) -> SimFill:
+    return SimFill(exec_id, "", "", venue, Side(side), int(qty), float(price), Liquidity(liquidity), float(fee), int(t), day)
+
+
+def our_market_fills(instrument_id: int, day: int, *, exclude_parent_id: int | None = None) -> list[SimFill]:
+    """Every lit / dark fill of ours on the instrument-day, as the simulator's fills (time order)."""
+    qs = Fill.objects.filter(instrument_id=instrument_id, market_day=day, venue__kind__in=MARKET_KINDS)
+    if exclude_parent_id is not None:
+        qs = qs.exclude(parent_id=exclude_parent_id)
+    rows = qs.order_by("market_time_us", "id").values_list(
+        "exec_id", "venue__code", "side", "quantity", "price", "liquidity", "fee", "market_time_us")
+    return [_sim_fill(*r, day) for r in rows]
+
+
+def market_with(instrument: Instrument, day: int, fills: list[SimFill]) -> Market:
+    """The seeded market of the instrument-day with ``fills`` as our footprint (the live driver's recipe)."""
+    return Market(instrument_params(instrument), seed=settings.SIM_SEED, day=day, venues=venue_profiles(), fills=fills)
+
+
+_MARKETS: OrderedDict[tuple, Market] = OrderedDict()
+_MARKETS_MAX = 16
+
+
+def day_market(instrument: Instrument, day: int) -> Market:
+    """The market of the instrument-day rebuilt with every lit / dark fill of ours on it.
+
+    Kept per process while the day's fills are unchanged (fills are append-only: their count and highest id
+    say whether a new one arrived), so a report shown twice does not replay the footprint twice.
+    """
+    stamp = Fill.objects.filter(instrument_id=instrument.pk, market_day=day, venue__kind__in=MARKET_KINDS).aggregate(
+        n=Count("id"), last=Max("id"))
+    key = (instrument.pk, day, stamp["n"], stamp["last"], settings.SIM_SEED, venue_profiles(), instrument_params(instrument))
+    market = _MARKETS.get(key)
+    if market is None:
+        market = market_with(instrument, day, our_market_fills(instrument.pk, day))
+        _MARKETS[key] = market
+        while len(_MARKETS) > _MARKETS_MAX:
+            _MARKETS.popitem(last=False)
+    else:
+        _MARKETS.move_to_end(key)
+    return market
+
+
+# --- one parent's figures -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ParentFigures:
+    """A parent's TCA computed from the market (not saved): the ParentTCA and FillMetrics rows to store,
+    the fills they describe (time order), and the measures behind them."""
+
+    tca: ParentTCA
+    metrics: list[FillMetrics]
+    fills: list[Fill]
+    benchmarks: Benchmarks
+    shortfall: Shortfall
+    decision_price: float
+
+
+def _dec(x: float | None, q: Decimal = PX_Q, *, limit: Decimal | None = None) -> Decimal | None:
+    if x is None or not math.isfinite(x):
+        return None
+    d = Decimal(repr(float(x))).quantize(q)
+    if limit is not None and abs(d) > limit:
+        return None  # a figure the column cannot hold (a price near zero): shown as missing, never wrapped
+    return d
+
+
+def _bps(x: float | None) -> Decimal | None:
+    return _dec(x, BPS_Q, limit=BPS_MAX)
+
+
+def window_end(parent: ParentOrder, fills: list[Fill]) -> int:
+    """Market µs the parent's execution window ends: its last fill when FILLED, else where it stopped
+    working (its last tick, capped at its end and the close); "now" for a parent still working."""
+    last_fill = max((f.market_time_us for f in fills), default=parent.start_us)
+    if parent.status == ExecStatus.FILLED:
+        return max(last_fill, parent.start_us)
+    if parent.status in CLOSED:
+        stopped = min(parent.last_tick_us, parent.end_us, SESSION_US)
+    else:
+        stopped = min(market_now_for(parent), SESSION_US)
+    return max(stopped, last_fill, parent.start_us)
+
+
+def decision_price(parent: ParentOrder, market: Market) -> float:
+    """The quantity-weighted mid when the parent's orders were accepted (their intake time on the market
+    clock). An order accepted on another market day counts at the parent's start."""
+    clock = live_clock()
+    num = den = 0.0
+    for quantity, created_at in Constituent.objects.filter(parent=parent).values_list("quantity", "order__created_at"):
+        mt = clock.market_time(created_at.timestamp())
+        t = min(max(mt.t_us, 0), parent.end_us, SESSION_US) if mt.day == parent.market_day else parent.start_us
+        num += quantity * market.mid(t)
+        den += quantity
+    return num / den if den else float(parent.arrival_price)
+
+
+def prev_day_market(instrument: Instrument, day: int) -> Market | None:
+    return day_market(instrument, day - 1) if day > 0 else None
+
+
+def parent_figures(parent: ParentOrder, *, market: Market | None = None, prev_market: Market | None = None) -> ParentFigures:
+    """Compute a parent's benchmarks, per-fill metrics and implementation shortfall on the rebuilt market."""
+    inst = parent.instrument
+    market = market if market is not None else day_market(inst, parent.market_day)
+    prev_market = prev_market if prev_market is not None else prev_day_market(inst, parent.market_day)
+    fills = list(Fill.objects.filter(parent=parent).select_related("venue").order_by("market_time_us", "id"))
+    end = window_end(parent, fills)
+    bench = parent_benchmarks(market, prev_market, start_us=parent.start_us, end_us=end, arrival=float(parent.arrival_price))
+    decision = decision_price(parent, market)
+    metrics, points = [], []
+    for f in fills:
+        fb = fill_benchmarks(market, side=f.side, price=float(f.price), time_us=f.market_time_us)
+        metrics.append(FillMetrics(
+            fill=f, mid=_dec(fb.mid), spread_bps=_bps(fb.spread_bps), effective_spread_bps=_bps(fb.effective_spread_bps),
+            spread_capture=_dec(fb.spread_capture, BPS_Q, limit=Decimal("999999.9999")),
+            **{f"markout_{h}s_bps": _bps(fb.markouts.get(h)) for h in MARKOUT_HORIZONS_S},
+        ))
+        points.append(FillPoint(side=f.side, qty=f.quantity, price=float(f.price), mid=fb.mid, fee=float(f.fee),
+                                time_us=f.market_time_us, venue=f.venue.code))
+    shortfall = implementation_shortfall(side=parent.side, quantity=parent.quantity, decision=decision,
+                                         arrival=float(parent.arrival_price), end_price=bench.end_price, fills=points)
+    filled = sum(f.quantity for f in fills)
+    notional = sum((f.price * f.quantity for f in fills), Decimal(0))
+    fees = sum((f.fee for f in fills), Decimal(0))
+    avg = (notional / filled).quantize(PX_Q) if filled else None
+    prices = {"arrival": bench.arrival, "interval_vwap": bench.interval_vwap, "interval_twap": bench.interval_twap,
+              "open": bench.open, "close": bench.close, "prev_close": bench.prev_close}
+    slip = {name: (_bps(slippage_bps(parent.side, float(avg), b)) if avg is not None and b else None) for name, b in prices.items()}
+    tca = ParentTCA(
+        parent=parent, instrument=inst, side=parent.side, strategy=parent.strategy, market_day=parent.market_day,
+        start_us=parent.start_us, end_us=end, quantity=parent.quantity, filled_quantity=filled, avg_price=avg,
+        notional=notional.quantize(PX_Q), fees=fees.quantize(PX_Q), decision_price=_dec(decision),
+        arrival_price=parent.arrival_price, interval_vwap=_dec(bench.interval_vwap), interval_twap=_dec(bench.interval_twap),
+        open_price=_dec(bench.open), close_price=_dec(bench.close), prev_close=_dec(bench.prev_close),
+        slippage_arrival_bps=slip["arrival"], slippage_vwap_bps=slip["interval_vwap"], slippage_twap_bps=slip["interval_twap"],
+        slippage_open_bps=slip["open"], slippage_close_bps=slip["close"], slippage_prev_close_bps=slip["prev_close"],
+        **{f"is_{k}": _dec(getattr(shortfall, k)) for k in IS_COMPONENTS},
+        participation=_dec(participation(filled, bench.market_volume)),
+    )
+    return ParentFigures(tca, metrics, fills, bench, shortfall, decision)
+
+
+# --- visibility -------------------------------------------------------------------------------------------
+
+def _desk_wide(user) -> bool:
+    return roles.role_of(user) in roles.DESK_WIDE
+
+
+def _my_parent_ids(user):
+    """Subquery of the parents the user may see (None: every parent)."""
+    if _desk_wide(user):
+        return None
+    return parent_list(user=user).values("id")
+
+
+def tca_parent_get(*, user, parent_id: int) -> ParentOrder | None:
+    """The parent if the user may see it (``ems.selectors.parent_list`` semantics)."""
+    return parent_list(user=user).filter(pk=parent_id).first()
+
+
+# --- one parent's report --------------------------------------------------------------------------------
+
+def _f(x) -> float | None:
+    return None if x is None else float(x)
+
+
+def _fills_json(fills: list[Fill], metrics: dict[int, FillMetrics], arrival: float) -> list[dict]:
+    out = []
+    for f in fills[:REPORT_FILLS]:
+        m = metrics.get(f.pk)
+        out.append({
+            "id": f.pk, "exec_id": f.exec_id, "t_us": f.market_time_us, "clock": format_clock(f.market_time_us)[:12],
+            "venue": f.venue.code, "liquidity": f.liquidity, "quantity": f.quantity, "price": f.price, "fee": f.fee,
+            "slippage_arrival_bps": round(slippage_bps(f.side, float(f.price), arrival), 4),
+            "mid": None if m is None else m.mid,
+            "spread_bps": None if m is None else m.spread_bps,
+            "effective_spread_bps": None if m is None else m.effective_spread_bps,
+            "spread_capture": None if m is None else m.spread_capture,
+            **{f"markout_{h}s_bps": None if m is None else getattr(m, f"markout_{h}s_bps") for h in MARKOUT_HORIZONS_S},
+        })
+    return out
+
+
+def _sign():
+    return Case(When(side="buy", then=Value(1)), default=Value(-1))
+
+
+def _wavg(num, den) -> float | None:
+    return float(num) / float(den) if num is not None and den else None
+
+
+def _venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict], dict]:
+    """The parent's fills grouped by venue in SQL, with their quantity-weighted markout curve."""
+    q, p = F("quantity"), F("price")
+    markouts = {f"m{h}": Sum(q * F(f"tca__markout_{h}s_bps"), output_field=_DEC) for h in MARKOUT_HORIZONS_S}
+    markout_w = {f"w{h}": Sum("quantity", filter=Q(**{f"tca__markout_{h}s_bps__isnull": False})) for h in MARKOUT_HORIZONS_S}
+    rows = list(
+        Fill.objects.filter(parent_id=parent_id).values("venue__code", "venue__kind").annotate(
+            n_fills=Count("id"), qty=Sum("quantity"), value=Sum(q * p, output_field=_DEC), sum_fees=Sum("fee"),
+            slip=Sum(_sign() * q * (Value(arrival) - p), output_field=_DEC),
+            eff=Sum(q * F("tca__effective_spread_bps"), output_field=_DEC),
+            eff_w=Sum("quantity", filter=Q(tca__effective_spread_bps__isnull=False)),
+            **markouts, **markout_w,
+        ).order_by("-qty", "venue__code")
+    )
+    total = sum(r["qty"] for r in rows) or 0
+    venues, curve_rows = [], []
+    for r in rows:
+        venues.append({
+            "venue": r["venue__code"], "kind": r["venue__kind"], "fills": r["n_fills"], "quantity": r["qty"],
+            "share": r["qty"] / total if total else None, "notional": r["value"],
+            "avg_price": (r["value"] / r["qty"]).quantize(PX_Q), "fees": r["sum_fees"],
+            "slippage_arrival_bps": _wavg(r["slip"] * 10_000, r["qty"] * arrival) if arrival else None,
+            "effective_spread_bps": _wavg(r["eff"], r["eff_w"]),
+            **{f"markout_{h}s_bps": _wavg(r[f"m{h}"], r[f"w{h}"]) for h in MARKOUT_HORIZONS_S},
+        })
+        curve_rows.append({"venue": r["venue__code"], "bps": [_wavg(r[f"m{h}"], r[f"w{h}"]) for h in MARKOUT_HORIZONS_S]})
+    totals = {h: (sum(float(r[f"m{h}"] or 0) for r in rows), sum(r[f"w{h}"] or 0 for r in rows)) for h in MARKOUT_HORIZONS_S}
+    curve = {"horizons_s": list(MARKOUT_HORIZONS_S), "by_venue": curve_rows,
+             "all": [(n / w if w else None) for n, w in totals.values()]}
+    return venues, curve
+
+
+def _constituent_lines(user, parent: ParentOrder, tca: ParentTCA) -> list[dict]:
+    """Each original order's fills through its allocations (SQL grouping), with its slippage against the
+    parent's arrival and interval VWAP. A PM sees only their own orders' lines."""
+    qs = Allocation.objects.filter(parent=parent)
+    cons = Constituent.objects.filter(parent=parent)
+    if not _desk_wide(user):
+        mine = roles.visible_portfolios(user).values("id")
+        qs, cons = qs.filter(order__portfolio__in=mine), cons.filter(order__portfolio__in=mine)
+    q, p = F("quantity"), F("price")
+    agg = {r["order_id"]: r for r in qs.values("order_id").annotate(
+        alloc_qty=Sum("quantity"), alloc_value=Sum(q * p, output_field=_DEC))}
+    a, v, s = tca.arrival_price, tca.interval_vwap, side_sign(parent.side)
+    out = []
+    for c in cons.select_related("order__portfolio").order_by("order_id"):
+        r = agg.get(c.order_id)
+        filled = r["alloc_qty"] if r else 0
+        notional = r["alloc_value"] if r else Decimal(0)
+        avg = (notional / filled).quantize(PX_Q) if filled else None
+        out.append({
+            "order_id": c.order_id, "client_order_id": c.order.client_order_id, "portfolio": c.order.portfolio.code,
+            "side": c.order.side, "quantity": c.quantity, "filled_quantity": filled, "avg_price": avg,
+            "slippage_arrival_bps": round(slippage_bps(parent.side, float(avg), float(a)), 4) if avg else None,
+            "slippage_arrival_ccy": (s * (a * filled - notional)).quantize(PX_Q) if filled else Decimal(0),
+            "slippage_vwap_bps": round(slippage_bps(parent.side, float(avg), float(v)), 4) if avg and v else None,
+        })
+    return out
+
+
+def parent_report(*, user, parent_id: int) -> dict | None:
+    """One parent's TCA, JSON-ready; None when the user may not see it (or it does not exist).
+
+    Keys:
+      ``parent``: id, instrument, side, strategy, status, quantity, filled_quantity, avg_price, fees, market_day,
+        start_us, end_us (the window), start_clock, end_clock, participation (fraction of the market's volume).
+      ``provisional``: True when the figures were computed now rather than stored (a parent still working,
+        or closed but not yet refreshed); ``computed_at`` of the stored row otherwise.
+      ``benchmarks``: [{name, price, slippage_bps, slippage_ccy}] for arrival, decision, interval_vwap,
+        interval_twap, open, close, prev_close (price None: not available; positive = better than it).
+      ``shortfall``: {delay, timing, impact, opportunity, fees, total} in currency (positive = cost) and
+        ``bps`` (same keys, of quantity x decision price); ``waterfall``: [{component, ccy, bps}] in that order.
+      ``fills``: the parent's fills in time order (at most ``REPORT_FILLS``; ``fills_total`` counts all), each
+        {id, exec_id, t_us, clock, venue, liquidity, quantity, price, fee, slippage_arrival_bps, mid, spread_bps,
+        effective_spread_bps, spread_capture, markout_1s_bps, markout_10s_bps, markout_60s_bps, markout_300s_bps}.
+      ``series``: ``ems.selectors.parent_chart``'s shape (t0, t1, now, arrival, limit, side, quantity, market{t, mid},
+        vwap{t, price}, fills[{t, price, qty, venue, liquidity}], done{t, qty}, schedule{t, qty, from_algo}), times in
+        seconds since the open; market mid and cumulative interval VWAP from the market rebuilt with our fills.
+      ``venues``: [{venue, kind, fills, quantity, share, notional, avg_price, fees, slippage_arrival_bps,
+        effective_spread_bps, markout_1s_bps ... markout_300s_bps}] (SQL grouping, quantity-weighted).
+      ``markouts``: {horizons_s: [1, 10, 60, 300], by_venue: [{venue, bps: [4 values]}], all: [4 values]}.
+      ``constituents``: [{order_id, client_order_id, portfolio, side, quantity, filled_quantity, avg_price,
+        slippage_arrival_bps, slippage_arrival_ccy, slippage_vwap_bps}] (a PM: their own orders only).
+      ``what_ifs``: [{id, strategy, created_at}] replays of this parent.
+    """
+    parent = parent_list(user=user).filter(pk=parent_id).first()
+    if parent is None:
+        return None
+    stored = ParentTCA.objects.filter(parent=parent).first()
+    if stored is not None:
+        tca = stored
+        fills = list(Fill.objects.filter(parent=parent).select_related("venue").order_by("market_time_us", "id"))
+        metrics = {m.fill_id: m for m in FillMetrics.objects.filter(fill__parent=parent)}
+        shortfall = {k: getattr(tca, f"is_{k}") for k in IS_COMPONENTS}
+        paper = tca.quantity * tca.decision_price
+        shortfall["bps"] = {k: (float(v) / float(paper) * 1e4 if paper else None) for k, v in list(shortfall.items())}
+    else:
+        figures = parent_figures(parent)
+        tca, fills = figures.tca, figures.fills
+        metrics = {m.fill.pk: m for m in figures.metrics}
+        shortfall = {k: _dec(getattr(figures.shortfall, k)) for k in IS_COMPONENTS}
+        shortfall["bps"] = dict(figures.shortfall.bps)
+    arrival = float(tca.arrival_price)
+    prices = {"arrival": tca.arrival_price, "decision": tca.decision_price, "interval_vwap": tca.interval_vwap,
+              "interval_twap": tca.interval_twap, "open": tca.open_price, "close": tca.close_price, "prev_close": tca.prev_close}
+    benchmarks = []
+    for name in BENCHMARKS:
+        b = prices[name]
+        ok = b is not None and tca.avg_price is not None and b > 0
+        benchmarks.append({
+            "name": name, "price": b,
+            "slippage_bps": round(slippage_bps(tca.side, float(tca.avg_price), float(b)), 4) if ok else None,
+            "slippage_ccy": (side_sign(tca.side) * (b * tca.filled_quantity - tca.notional)).quantize(PX_Q) if ok else None,
+        })
+    venues, curve = _venue_breakdown(parent.pk, tca.arrival_price)
+    series = parent_chart(parent, fills=fills)
+    market = day_market(parent.instrument, parent.market_day)
+    t0, t1 = series["t0"] * US, series["t1"] * US
+    step = max(US, (t1 - t0) // 400 // US * US)
+    times, mids = market.mid_series(t0, t1, step)
+    series["market"] = {"t": [int(x) // US for x in times], "mid": [round(float(m), 6) for m in mids]}
+    series["vwap"] = _cumulative_vwap(market, parent.start_us, t1, step)
+    return {
+        "parent": {
+            "id": parent.pk, "instrument": parent.instrument.symbol, "side": parent.side, "strategy": parent.strategy,
+            "status": parent.status, "quantity": parent.quantity, "filled_quantity": tca.filled_quantity,
+            "avg_price": tca.avg_price, "fees": tca.fees, "notional": tca.notional, "market_day": tca.market_day,
+            "start_us": tca.start_us, "end_us": tca.end_us, "start_clock": format_clock(tca.start_us)[:8],
+            "end_clock": format_clock(tca.end_us)[:8], "participation": _f(tca.participation),
+        },
+        "provisional": stored is None,
+        "computed_at": stored.computed_at if stored is not None else None,
+        "benchmarks": benchmarks,
+        "shortfall": shortfall,
+        "waterfall": [{"component": k, "ccy": shortfall[k], "bps": shortfall["bps"].get(k)} for k in IS_COMPONENTS],
+        "fills": _fills_json(fills, metrics, arrival),
+        "fills_total": len(fills),
+        "series": series,
+        "venues": venues,
+        "markouts": curve,
+        "constituents": _constituent_lines(user, parent, tca),
+        "what_ifs": [{"id": w.pk, "strategy": w.strategy, "created_at": w.created_at}
+                     for w in WhatIf.objects.filter(parent=parent).order_by("-id")[:20]],
+    }
+
+
+def _cumulative_vwap(market: Market, start: int, t1: int, step: int) -> dict:
+    """The market's VWAP from ``start`` to each step (our prints are not on the tape)."""
+    if t1 <= start:
+        return {"t": [], "price": []}
+    bars = market.bars(start, t1, step)
+    vol, notional = 0, 0.0
+    ts, px = [], []
+    for k in range(len(bars.time)):
+        vol += int(bars.volume[k])
+        notional += float(bars.vwap[k]) * int(bars.volume[k])
+        if vol:
+            ts.append(int(bars.time[k] + step) // US)
+            px.append(round(notional / vol, 6))
+    return {"t": ts, "price": px}
+
+
+# --- groupings: summary and best execution --------------------------------------------------------------
+
+def _int_filter(filters: dict, name: str) -> int | None:
+    raw = filters.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise DomainError("tca.bad_filter", f"{name} must be a market day number", field=name) from None
+
+
+def _clean_filters(filters: dict | None) -> dict:
+    """Validate the filters every grouping takes; unknown names and bad values are refused with a code."""
+    filters = dict(filters or {})
+    unknown = sorted(set(filters) - set(FILTERS))
+    if unknown:
+        raise DomainError("tca.bad_filter", f"Unknown filter {unknown[0]!r}; expected some of {', '.join(FILTERS)}", field=unknown[0])
+    out: dict = {}
+    inst = filters.get("instrument")
+    if inst not in (None, ""):
+        row = Instrument.objects.filter(Q(symbol=str(inst)) | Q(pk=int(inst)) if str(inst).isdigit() else Q(symbol=str(inst))).first()
+        if row is None:
+            raise DomainError("tca.bad_filter", f"No instrument {inst}", field="instrument")
+        out["instrument"] = row.pk
+    strategy = filters.get("strategy")
+    if strategy not in (None, ""):
+        out["strategy"] = str(strategy).lower()
+    pf = filters.get("portfolio")
+    if pf not in (None, ""):
+        row = Portfolio.objects.filter(Q(code=str(pf)) | Q(pk=int(pf)) if str(pf).isdigit() else Q(code=str(pf))).first()
+        if row is None:
+            raise DomainError("tca.bad_filter", f"No portfolio {pf}", field="portfolio")
+        out["portfolio"] = row.pk
+    side = filters.get("side")
+    if side not in (None, ""):
+        if str(side).lower() not in ("buy", "sell"):
+            raise DomainError("tca.bad_filter", "side must be buy or sell", field="side")
+        out["side"] = str(side).lower()
+    for name in ("day_from", "day_to"):
+        v = _int_filter(filters, name)
+        if v is not None:
+            out[name] = v
+    return out
+
+
+def _tca_q(f: dict, prefix: str) -> Q:
+    """Filters on ParentTCA columns reached through ``prefix`` ("" on ParentTCA itself)."""
+    q = Q()
+    if "instrument" in f:
+        q &= Q(**{f"{prefix}instrument_id": f["instrument"]})
+    if "strategy" in f:
+        q &= Q(**{f"{prefix}strategy": f["strategy"]})
+    if "side" in f:
+        q &= Q(**{f"{prefix}side": f["side"]})
+    if "day_from" in f:
+        q &= Q(**{f"{prefix}market_day__gte": f["day_from"]})
+    if "day_to" in f:
+        q &= Q(**{f"{prefix}market_day__lte": f["day_to"]})
+    return q
+
+
+def _parent_scope(user, f: dict, parent_field: str) -> Q:
+    """Parents the user may see, holding an order of the filtered portfolio."""
+    q = Q()
+    mine = _my_parent_ids(user)
+    if mine is not None:
+        q &= Q(**{f"{parent_field}__in": mine})
+    if "portfolio" in f:
+        q &= Q(**{f"{parent_field}__in": Constituent.objects.filter(order__portfolio_id=f["portfolio"]).values("parent_id")})
+    return q
+
+
+def _row(key, *, parents, fills, quantity, notional, fees, arr_num, arr_den, vwap_num, vwap_den, is_num, is_den) -> dict:
+    return {
+        "key": key, "parents": int(parents or 0), "fills": int(fills or 0), "quantity": int(quantity or 0),
+        "notional": (notional or Decimal(0)).quantize(PX_Q), "fees": (fees or Decimal(0)).quantize(PX_Q),
+        "slippage_arrival_bps": _wavg(arr_num * 10_000 if arr_num is not None else None, arr_den),
+        "slippage_vwap_bps": _wavg(vwap_num * 10_000 if vwap_num is not None else None, vwap_den),
+        "is_bps": _wavg(is_num * 10_000 if is_num is not None else None, is_den),
+    }
+
+
+def summary(*, user, group_by: str, filters: dict | None = None) -> list[dict]:
+    """TCA grouped by venue, algorithm, portfolio or period (market day), as SQL aggregates.
+
+    ``filters``: instrument (symbol or id), strategy, portfolio (code or id), side, day_from, day_to (market
+    days, inclusive). Unknown filters or values raise ``DomainError`` ``tca.bad_filter``; an unknown
+    ``group_by`` ``tca.bad_group_by``.
+
+    Each row: ``key`` (venue code | strategy | portfolio code | market day), ``parents`` (distinct), ``fills``,
+    ``quantity``, ``notional`` (Decimal), ``fees`` (Decimal, negative = net rebates), ``slippage_arrival_bps``
+    and ``slippage_vwap_bps`` (positive = better than the benchmark: ``sum s q (B - p) / sum q B``),
+    ``is_bps`` (implementation shortfall, positive = cost, of quantity x decision price).
+
+    How each grouping counts: *venue* — the venue's fills (a parent's opportunity cost belongs to no venue,
+    so ``is_bps`` is the executed shortfall ``s q (p - D)`` plus the fills' fees over ``q D``); *algorithm* and
+    *period* — whole parents (``ParentTCA``: shortfall including opportunity cost, over ``X D``); *portfolio*
+    — each order's allocations (fees pro rata of the fill) plus its share of its parent's opportunity cost
+    (its unfilled quantity / the parent's), over its constituent quantity x D. Rows by descending quantity.
+    """
+    if group_by not in GROUP_BYS:
+        raise DomainError("tca.bad_group_by", f"group_by must be one of {', '.join(GROUP_BYS)}", field="group_by")
+    f = _clean_filters(filters)
+    if group_by == "venue":
+        rows = _summary_by_venue(user, f)
+    elif group_by == "portfolio":
+        rows = _summary_by_portfolio(user, f)
+    else:
+        rows = _summary_by_parent(user, f, "strategy" if group_by == "algorithm" else "market_day")
+    return sorted(rows, key=lambda r: (-r["quantity"], str(r["key"])))
+
+
+def _rollup(inner: QuerySet, select: str, joins: str, group: str) -> list[dict]:
+    """Aggregate the per-parent rows of ``inner`` (a grouped ORM queryset: its filters and visibility stay in the
+    ORM) joined to their ParentTCA: ``SELECT <select> FROM (inner) per <joins> GROUP BY <group>``.
+
+    Two levels because it is much cheaper: the fills are summed once per (group, parent) in plain columns
+    (count, quantity, value, fees), and the benchmark arithmetic runs on those few rows, not on every fill.
+    """
+    sql, params = inner.query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cur:
+        # Enough memory to group a million fills in a hash table rather than by an external sort on disk (4 MB,
+        # the default, spills), and no JIT: compiling the expressions costs more than it saves on a few
+        # hundred thousand rows. SET LOCAL: for this transaction only.
+        cur.execute(f"SET LOCAL work_mem = '{GROUPING_WORK_MEM}'; SET LOCAL jit = off")
+        cur.execute(f"SELECT {select} FROM ({sql}) per {joins} GROUP BY {group}", params)
+        cols = [c.name for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+# Per-parent sums joined to ParentTCA ``t``: sg is the parent's side sign, per.q / per.v / per.fee the group's
+# quantity, value (sum q p) and fees in that parent.
+_SG = "(CASE WHEN t.side = 'buy' THEN 1 ELSE -1 END)"
+_SLIPPAGE_SQL = f"""
+    sum({_SG} * (t.arrival_price * per.q - per.v)) AS arr_num, sum(t.arrival_price * per.q) AS arr_den,
+    sum({_SG} * (t.interval_vwap * per.q - per.v)) AS vwap_num, sum(t.interval_vwap * per.q) AS vwap_den"""
+
+
+def _summary_by_venue(user, f: dict) -> list[dict]:
+    qs = Fill.objects.filter(Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id"))
+    inner = qs.values(vid=F("venue_id"), pid=F("parent_id")).annotate(
+        n=Count("id"), q=Sum("quantity"), v=Sum(F("quantity") * F("price"), output_field=_DEC), fee=Sum("fee")).order_by()
+    rows = _rollup(inner, f"""ve.code AS key, count(*) AS parents, sum(per.n) AS fills, sum(per.q) AS qty, sum(per.v) AS notional,
+        sum(per.fee) AS fees, {_SLIPPAGE_SQL},
+        sum({_SG} * (per.v - t.decision_price * per.q) + per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
+                   "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
+    return [_row(r["key"], parents=r["parents"], fills=r["fills"], quantity=r["qty"], notional=r["notional"], fees=r["fees"],
+                 arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"], vwap_den=r["vwap_den"],
+                 is_num=r["is_num"], is_den=r["is_den"]) for r in rows]
+
+
+def _summary_by_parent(user, f: dict, column: str) -> list[dict]:
+    filled, notional = F("filled_quantity"), F("notional")
+    a, v = F("arrival_price"), F("interval_vwap")
+    qs = ParentTCA.objects.filter(_tca_q(f, "") & _parent_scope(user, f, "parent_id"))
+    rows = qs.values(key=F(column)).annotate(
+        n_parents=Count("pk"), qty=Sum("filled_quantity"), sum_notional=Sum("notional"), sum_fees=Sum("fees"),
+        arr_num=Sum(_sign() * (filled * a - notional), output_field=_DEC), arr_den=Sum(filled * a, output_field=_DEC),
+        vwap_num=Sum(_sign() * (filled * v - notional), output_field=_DEC), vwap_den=Sum(filled * v, output_field=_DEC),
+        is_num=Sum("is_total"), is_den=Sum(F("quantity") * F("decision_price"), output_field=_DEC),
+    )
+    fills = Fill.objects.filter(Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id"))
+    inner = fills.values(pid=F("parent_id")).annotate(n=Count("id")).order_by()
+    counts = {r["key"]: r["fills"] for r in _rollup(inner, f"t.{column} AS key, sum(per.n) AS fills",
+                                                    "JOIN tca_parenttca t ON t.parent_id = per.pid", f"t.{column}")}
+    return [_row(r["key"], parents=r["n_parents"], fills=counts.get(r["key"], 0), quantity=r["qty"], notional=r["sum_notional"],
+                 fees=r["sum_fees"], arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"], vwap_den=r["vwap_den"],
+                 is_num=r["is_num"], is_den=r["is_den"]) for r in rows]
+
+
+def _portfolio_scope(user, f: dict) -> Q:
+    q = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__")
+    if "portfolio" in f:
+        q &= Q(order__portfolio_id=f["portfolio"])
+    if not _desk_wide(user):
+        q &= Q(order__portfolio__in=roles.visible_portfolios(user).values("id"))
+    return q
+
+
+def _summary_by_portfolio(user, f: dict) -> list[dict]:
+    inner = Allocation.objects.filter(_portfolio_scope(user, f)).values(pf=F("order__portfolio_id"), pid=F("parent_id")).annotate(
+        n=Count("fill_id", distinct=True), q=Sum("quantity"), v=Sum(F("quantity") * F("price"), output_field=_DEC)).order_by()
+    # Fees: the order's share of its parent's filled quantity (what pro-rata allocation gives each fill, up to lot rounding).
+    fee = "t.fees * per.q / NULLIF(t.filled_quantity, 0)"
+    rows = _rollup(inner, f"""po.code AS key, count(*) AS parents, sum(per.n) AS fills, sum(per.q) AS qty, sum(per.v) AS notional,
+        sum({fee}) AS fees, {_SLIPPAGE_SQL}, sum({_SG} * (per.v - t.decision_price * per.q) + coalesce({fee}, 0)) AS ex_num""",
+                   "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN oms_portfolio po ON po.id = per.pf", "po.code")
+    # Each order's share of its parent's opportunity cost and its paper value (quantity x decision price).
+    unfilled = F("parent__tca__quantity") - F("parent__tca__filled_quantity")
+    opp = {r["key"]: r for r in Constituent.objects.filter(_portfolio_scope(user, f)).values(key=F("order__portfolio__code")).annotate(
+        opp=Sum(F("parent__tca__is_opportunity") * (F("quantity") - F("allocated_quantity")) / NullIf(unfilled, 0), output_field=_DEC),
+        paper=Sum(F("quantity") * F("parent__tca__decision_price"), output_field=_DEC),
+    )}
+    out = []
+    for r in rows:
+        o = opp.get(r["key"], {})
+        is_num = (r["ex_num"] or Decimal(0)) + (o.get("opp") or Decimal(0))
+        out.append(_row(r["key"], parents=r["parents"], fills=r["fills"], quantity=r["qty"], notional=r["notional"],
+                        fees=r["fees"], arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"],
+                        vwap_den=r["vwap_den"], is_num=is_num, is_den=o.get("paper")))
+    return out
+
+
+LIQUIDITY_SHARES = {"passive": "maker", "aggressive": "taker", "midpoint": "mid", "rfq": "rfq", "internal": "internal"}
+
+
+def best_execution(*, user, filters: dict | None = None) -> list[dict]:
+    """Per venue, in the spirit of MiFID II RTS 28 / SEC Rule 606, as SQL aggregates.
+
+    Scope: the fills of parents whose TCA is computed, and internal crosses (``filters`` as :func:`summary`;
+    a strategy filter leaves the crosses out). Each row: ``venue``, ``kind``, ``volume`` (shares), ``volume_share``
+    (of all rows), ``notional``, ``orders`` (distinct parents), ``children`` (distinct child orders filled),
+    ``fills``, ``passive_share`` / ``aggressive_share`` / ``midpoint_share`` / ``rfq_share`` / ``internal_share``
+    (of the venue's volume, by liquidity flag), ``effective_spread_bps`` (quantity-weighted),
+    ``cost_arrival_bps`` (slippage against the parent's arrival: positive = better), ``markout_60s_bps``
+    (quantity-weighted, positive = the price went our way), ``fees``, ``child_quantity_sent`` and ``fill_rate``
+    (quantity our child orders filled there / quantity they asked for; None for a venue without child orders).
+    Rows by volume.
+    """
+    f = _clean_filters(filters)
+    scope = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__")
+    if "strategy" not in f:
+        cross = Q(cross__isnull=False)
+        for name, col in (("instrument", "instrument_id"), ("side", "side")):
+            if name in f:
+                cross &= Q(**{col: f[name]})
+        if "day_from" in f:
+            cross &= Q(market_day__gte=f["day_from"])
+        if "day_to" in f:
+            cross &= Q(market_day__lte=f["day_to"])
+        scope |= cross
+    mine = _my_parent_ids(user)
+    if mine is not None or "portfolio" in f:
+        allowed = Q()
+        if mine is not None:
+            visible = roles.visible_portfolios(user).values("id")
+            allowed &= Q(parent_id__in=mine) | Exists(Allocation.objects.filter(fill=OuterRef("pk"), order__portfolio__in=visible))
+        if "portfolio" in f:
+            allowed &= Exists(Allocation.objects.filter(fill=OuterRef("pk"), order__portfolio_id=f["portfolio"]))
+        scope &= allowed
+    q = F("quantity")
+    shares = {f"l_{k}": Sum("quantity", filter=Q(liquidity=v)) for k, v in LIQUIDITY_SHARES.items()}
+    inner = Fill.objects.filter(scope).values(vid=F("venue_id"), pid=F("parent_id")).annotate(
+        n=Count("id"), q=Sum("quantity"), v=Sum(q * F("price"), output_field=_DEC), fee=Sum("fee"),
+        child_q=Sum("quantity", filter=Q(child__isnull=False)),
+        eff=Sum(q * F("tca__effective_spread_bps"), output_field=_DEC), eff_w=Sum("quantity", filter=Q(tca__effective_spread_bps__isnull=False)),
+        m60=Sum(q * F("tca__markout_60s_bps"), output_field=_DEC), m60_w=Sum("quantity", filter=Q(tca__markout_60s_bps__isnull=False)),
+        **shares,
+    ).order_by()
+    rows = _rollup(inner, f"""per.vid AS venue_id, ve.code AS venue, ve.kind AS kind, sum(per.q) AS volume, sum(per.v) AS notional,
+        count(per.pid) AS orders, sum(per.n) AS fills, sum(per.fee) AS fees,
+        sum(per.child_q) AS child_volume, sum(per.eff) AS eff, sum(per.eff_w) AS eff_w, sum(per.m60) AS m60, sum(per.m60_w) AS m60_w,
+        sum({_SG} * (t.arrival_price * per.q - per.v)) AS arr_num, sum(t.arrival_price * per.q) AS arr_den,
+        {", ".join(f"sum(per.l_{k}) AS l_{k}" for k in LIQUIDITY_SHARES)}""",
+                   "LEFT JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "per.vid, ve.code, ve.kind")
+    child_scope = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id")
+    # Child orders per venue from their own table (cheaper than counting distinct children over the fills).
+    sent = {v: (q, n) for v, q, n in ChildOrder.objects.filter(child_scope).values_list("venue_id").annotate(
+        q=Sum("quantity"), n=Count("id", filter=Q(filled_quantity__gt=0)))}
+    total = int(sum(r["volume"] for r in rows))
+    out = []
+    for r in rows:
+        vol = int(r["volume"])  # raw SQL sums of integers come back as numeric: JSON wants ints and floats
+        sent_q, children = sent.get(r["venue_id"], (None, 0))
+        out.append({
+            "venue": r["venue"], "kind": r["kind"], "volume": vol, "volume_share": vol / total if total else None,
+            "notional": r["notional"].quantize(PX_Q), "orders": int(r["orders"]), "children": children, "fills": int(r["fills"]),
+            **{f"{k}_share": int(r[f"l_{k}"] or 0) / vol for k in LIQUIDITY_SHARES},
+            "effective_spread_bps": _wavg(r["eff"], r["eff_w"]),
+            "cost_arrival_bps": _wavg(r["arr_num"] * 10_000 if r["arr_num"] is not None else None, r["arr_den"]),
+            "markout_60s_bps": _wavg(r["m60"], r["m60_w"]),
+            "fees": (r["fees"] or Decimal(0)).quantize(PX_Q),
+            "child_quantity_sent": sent_q,
+            "fill_rate": int(r["child_volume"] or 0) / sent_q if sent_q else None,
+        })
+    return sorted(out, key=lambda r: (-r["volume"], r["venue"]))
+
+
+def fills_for_export(*, user, filters: dict | None = None) -> QuerySet[Fill]:
+    """Every fill of a parent whose TCA is computed that the user may see, with its FillMetrics (``fill.tca``),
+    parent TCA (``fill.parent.tca``), venue and instrument, in time order (for CSV / XLSX). ``filters`` as
+    :func:`summary`."""
+    f = _clean_filters(filters)
+    scope = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id")
+    return (Fill.objects.filter(scope).select_related("tca", "parent__tca", "venue", "instrument")
+            .order_by("market_day", "market_time_us", "id"))
+
+
+# --- imported executions ----------------------------------------------------------------------------------
+
+def import_sets(*, user) -> QuerySet[ImportSet]:
+    """Imported sets the user may reopen, newest first: the desk and compliance see all, others their own."""
+    if roles.role_of(user) is None:
+        return ImportSet.objects.none()
+    qs = ImportSet.objects.select_related("uploaded_by").order_by("-id")
+    return qs if _desk_wide(user) else qs.filter(uploaded_by=user)
+
+
+def import_set_get(*, user, set_id) -> ImportSet | None:
+    try:
+        pk = int(set_id)
+    except (TypeError, ValueError):
+        return None
+    return import_sets(user=user).filter(pk=pk).first()
+
+
+def import_set_report(import_set: ImportSet) -> dict:
+    """An imported set as the API returns it and the page shows it (JSON-ready).
+
+    Keys: ``id``, ``name``, ``source``, ``uploaded_by`` (username or None), ``created_at``, ``rows`` — each
+    {line, child_order_id, timestamp, venue, order_type, side, quantity, price, benchmark_price, slippage_bps,
+    slippage_ccy} in file order — and ``totals`` {rows, quantity, avg_price, avg_benchmark, slippage_bps,
+    slippage_ccy} (quantity-weighted; slippage positive = better than the benchmark).
+    """
+    rows = list(import_set.executions.order_by("line").values(
+        "line", "child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price", "benchmark_price",
+        "slippage_bps", "slippage_ccy"))
+    return {
+        "id": import_set.pk, "name": import_set.name, "source": import_set.source,
+        "uploaded_by": import_set.uploaded_by.get_username() if import_set.uploaded_by_id else None,
+        "created_at": import_set.created_at, "rows": rows,
+        "totals": {"rows": import_set.rows, "quantity": import_set.quantity, "avg_price": import_set.avg_price,
+                   "avg_benchmark": import_set.avg_benchmark, "slippage_bps": import_set.slippage_bps,
+                   "slippage_ccy": import_set.slippage_ccy},
+    }
+
+
+# --- what-if replays --------------------------------------------------------------------------------------
+
+def what_if_get(*, user, what_if_id) -> WhatIf | None:
+    """A what-if replay of a parent the user may see."""
+    try:
+        pk = int(what_if_id)
+    except (TypeError, ValueError):
+        return None
+    return WhatIf.objects.filter(pk=pk, parent__in=parent_list(user=user).values("id")).select_related("parent__instrument").first()
+
+
+def what_if_report(what_if: WhatIf) -> dict:
+    """The two executions side by side, JSON-ready.
+
+    Keys: ``id``, ``parent_id``, ``instrument``, ``side``, ``strategy`` and ``params`` (what the replay ran with),
+    ``created_at``, ``original`` and ``what_if`` — each an execution summary (see
+    ``tca.services.what_if.execution_summary``: strategy, quantity, filled, avg_price, notional, fees, fills,
+    end_us, participation, benchmarks{name: price}, slippage{name: {bps, ccy}}, shortfall{component: ccy, bps{}},
+    venues[{venue, fills, quantity, notional, avg_price, fees}]) plus ``executions``: [{t, clock, venue, liquidity,
+    qty, price, fee}] in time order (t in seconds since the open).
+    """
+    p = what_if.parent
+    original = [{"t": t / US, "clock": format_clock(t)[:12], "venue": venue, "liquidity": liq, "qty": qty, "price": float(price),
+                 "fee": float(fee)}
+                for t, venue, liq, qty, price, fee in Fill.objects.filter(parent=p).order_by("market_time_us", "id").values_list(
+                    "market_time_us", "venue__code", "liquidity", "quantity", "price", "fee")]
+    replayed = [{"t": t / US, "clock": format_clock(int(t))[:12], "venue": venue, "liquidity": liq, "qty": qty, "price": price,
+                 "fee": fee} for t, venue, liq, qty, price, fee in what_if.fills]
+    return {
+        "id": what_if.pk, "parent_id": p.pk, "instrument": p.instrument.symbol, "side": p.side, "strategy": what_if.strategy,
+        "params": what_if.params, "created_at": what_if.created_at,
+        "original": {**what_if.summary.get("original", {}), "executions": original},
+        "what_if": {**what_if.summary.get("what_if", {}), "executions": replayed},
+    }
+
+
+def reconciliation_runs(*, user, limit: int = 20):
+    """The latest reconciliation runs (desk and compliance only; others get none)."""
+    if not _desk_wide(user):
+        return ReconciliationRun.objects.none()
+    return ReconciliationRun.objects.order_by("-id")[:limit]
+
+
+def audit_events_for(object_type: str, object_id) -> QuerySet[AuditEvent]:
+    """The audit events of one TCA object (reconciliation run, import set, what-if)."""
+    return AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id)).order_by("seq")

@@ -1,0 +1,229 @@
+"""Import of executions done elsewhere, for their TCA: a CSV in, per-row slippage and totals out.
+
+The file (UTF-8, an optional byte-order mark) has exactly this header, then one execution per line::
+
+    child_order_id,timestamp,venue,order_type,side,quantity,price,benchmark_price
+
+* ``child_order_id``: 1-64 characters; ``venue``: 1-32; ``order_type``: 1-16 (kept as given, lower-cased);
+* ``timestamp``: ISO 8601 **with** a UTC offset (``2026-11-26T14:30:00.250+01:00`` or ``...Z``); a time
+  without an offset is refused, not guessed;
+* ``side``: ``buy`` or ``sell``; ``quantity``: a whole number > 0;
+* ``price``, ``benchmark_price``: decimal numbers > 0 with at most 6 decimals (no exponent, no NaN).
+
+Each row gets its slippage against its benchmark, ``bps = s (B - P) / B * 1e4`` and ``ccy = s (B - P) q``
+(s = +1 buy, -1 sell: **positive = better than the benchmark**); the set gets quantity-weighted totals:
+``avg_price = sum q P / sum q``, ``avg_benchmark = sum q B / sum q``, ``slippage_bps = sum s q (B - P) /
+sum q B * 1e4`` (the bps of the summed currency amounts) and ``slippage_ccy = sum s q (B - P)``.
+
+All or nothing: a file with any bad row is refused whole (``ImportRejected``, code ``tca.import_invalid``,
+every bad row listed as ``{line, field, code, detail}``, line 1 being the header), as is an empty file
+(``tca.import_empty``: nothing, or only a header), a wrong header (``tca.import_bad_header``) and a file over
+``MAX_ROWS`` rows or ``MAX_BYTES`` (``tca.import_too_large``). A good file is stored as one ``ImportSet`` with
+its ``ImportedExecution`` rows (COPY) and the audit event ``tca.import`` in one transaction, and can be
+reopened (``tca.selectors.import_set_get`` / ``import_set_report``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from oms import roles
+from oms.db import insert_rows
+from oms.errors import DomainError, NotPermitted
+from oms.roles import Actor
+from oms.services.audit import PendingEvent, audit_append
+from tca.models import ImportedExecution, ImportSet
+
+HEADER = ("child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price", "benchmark_price")
+MAX_ROWS = 100_000
+MAX_BYTES = 20 * 1024 * 1024
+ERRORS_LISTED = 1000  # a file of 100,000 bad rows lists this many (``errors_total`` counts all)
+PX_Q = Decimal("0.000001")
+BPS_Q = Decimal("0.0001")
+MAX_PRICE = Decimal("999999999999.999999")  # what the price columns (18 digits, 6 decimals) hold
+MAX_BPS = Decimal("99999999.9999")
+MAX_CCY = Decimal("999999999999999999.999999")
+MAX_QTY = 2**63 - 1
+_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_INT = re.compile(r"^[+-]?\d+$")
+IMPORTERS = frozenset({roles.PM, roles.TRADER, roles.API_CLIENT, roles.ADMIN})
+
+
+class ImportRejected(DomainError):
+    """A CSV that imports nothing: ``code`` says why; ``extra["errors"]`` lists each bad row."""
+
+    status = 400
+
+
+def _text_size(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def _error(line: int, field: str | None, code: str, detail: str) -> dict:
+    return {"line": line, "field": field, "code": code, "detail": detail}
+
+
+def _decimal(raw: str, line: int, field: str, errors: list) -> Decimal | None:
+    if not _DECIMAL.match(raw):
+        errors.append(_error(line, field, "not_a_number", f"{field} {raw[:40]!r} is not a decimal number"))
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        errors.append(_error(line, field, "not_a_number", f"{field} {raw[:40]!r} is not a decimal number"))
+        return None
+    if value <= 0:
+        errors.append(_error(line, field, "not_positive", f"{field} must be greater than 0, not {raw}"))
+        return None
+    if value > MAX_PRICE:
+        errors.append(_error(line, field, "too_large", f"{field} {raw} is too large"))
+        return None
+    if value != value.quantize(PX_Q, rounding=ROUND_DOWN):
+        errors.append(_error(line, field, "too_many_decimals", f"{field} {raw} has more than 6 decimals"))
+        return None
+    return value
+
+
+def _row(values: list[str], line: int, errors: list) -> dict | None:
+    """Parse one data row; append its problems to ``errors`` (all of them, not just the first)."""
+    before = len(errors)
+    if len(values) != len(HEADER):
+        errors.append(_error(line, None, "column_count", f"expected {len(HEADER)} values, found {len(values)}"))
+        return None
+    raw = dict(zip(HEADER, (v.strip() for v in values), strict=True))
+    for field, most in (("child_order_id", 64), ("venue", 32), ("order_type", 16)):
+        if not raw[field]:
+            errors.append(_error(line, field, "required", f"{field} is required"))
+        elif len(raw[field]) > most:
+            errors.append(_error(line, field, "too_long", f"{field} is longer than {most} characters"))
+    ts = None
+    try:
+        ts = datetime.fromisoformat(raw["timestamp"]) if raw["timestamp"] else None
+        if ts is None:
+            errors.append(_error(line, "timestamp", "required", "timestamp is required"))
+        elif ts.tzinfo is None or ts.utcoffset() is None:
+            errors.append(_error(line, "timestamp", "timestamp_no_offset",
+                                 f"timestamp {raw['timestamp'][:40]!r} has no UTC offset (add Z or +hh:mm)"))
+            ts = None
+    except ValueError:
+        errors.append(_error(line, "timestamp", "bad_timestamp", f"timestamp {raw['timestamp'][:40]!r} is not ISO 8601"))
+    side = raw["side"].lower()
+    if side not in ("buy", "sell"):
+        errors.append(_error(line, "side", "bad_side", f"side must be buy or sell, not {raw['side'][:20]!r}"))
+    qty = None
+    if not _INT.match(raw["quantity"]):
+        errors.append(_error(line, "quantity", "not_integer", f"quantity {raw['quantity'][:40]!r} is not a whole number"))
+    else:
+        qty = int(raw["quantity"])
+        if qty <= 0:
+            errors.append(_error(line, "quantity", "not_positive", f"quantity must be greater than 0, not {qty}"))
+        elif qty > MAX_QTY:
+            errors.append(_error(line, "quantity", "too_large", "quantity is too large"))
+    price = _decimal(raw["price"], line, "price", errors)
+    bench = _decimal(raw["benchmark_price"], line, "benchmark_price", errors)
+    if len(errors) > before:
+        return None
+    s = 1 if side == "buy" else -1
+    bps = (s * (bench - price) / bench * 10_000).quantize(BPS_Q)
+    ccy = (s * (bench - price) * qty).quantize(PX_Q)
+    if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
+        errors.append(_error(line, "price", "out_of_range", "the slippage of this row against its benchmark is out of range"))
+        return None
+    return {"line": line, "child_order_id": raw["child_order_id"], "timestamp": ts, "venue": raw["venue"],
+            "order_type": raw["order_type"].lower(), "side": side, "quantity": qty, "price": price,
+            "benchmark_price": bench, "slippage_bps": bps, "slippage_ccy": ccy}
+
+
+def executions_parse(text: str) -> list[dict]:
+    """Parse and check a whole file; return its rows or raise ``ImportRejected`` (see the module docstring)."""
+    if _text_size(text) > MAX_BYTES:
+        raise ImportRejected("tca.import_too_large", f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise ImportRejected("tca.import_empty", "The file is empty: expected the header " + ",".join(HEADER) + " and rows")
+    if "\x00" in text:
+        lines = [n for n, chunk in enumerate(text.split("\n"), start=1) if "\x00" in chunk][:ERRORS_LISTED]
+        errors = [_error(n, None, "nul_byte", "the line contains a NUL byte (not a text CSV?)") for n in lines]
+        raise ImportRejected("tca.import_invalid", f"{len(lines)} line(s) contain NUL bytes", extra={"errors": errors, "errors_total": len(errors)})
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise ImportRejected("tca.import_bad_header", f"The header cannot be read: {exc}") from None
+    found = tuple(h.strip().lower() for h in header)
+    if found != HEADER:
+        raise ImportRejected("tca.import_bad_header",
+                             f"The header must be exactly {','.join(HEADER)}; found {','.join(h.strip() for h in header)[:200]}",
+                             extra={"expected": list(HEADER), "found": [h.strip() for h in header][:20]})
+    rows: list[dict] = []
+    errors: list[dict] = []
+    line = reader.line_num
+    n = 0
+    while True:
+        start = line + 1  # a quoted value may span lines: a row is named by the line it starts on
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(_error(start, None, "bad_csv", str(exc)))
+            break
+        line = reader.line_num
+        if not values or all(not v.strip() for v in values):
+            continue  # a blank line
+        n += 1
+        if n > MAX_ROWS:
+            raise ImportRejected("tca.import_too_large", f"The file has more than {MAX_ROWS:,} rows")
+        row = _row(values, start, errors)
+        if row is not None:
+            rows.append(row)
+    if errors:
+        raise ImportRejected("tca.import_invalid", f"{len(errors)} problem(s) in the file; nothing was imported",
+                             extra={"errors": errors[:ERRORS_LISTED], "errors_total": len(errors)})
+    if not rows:
+        raise ImportRejected("tca.import_empty", "The file has a header but no executions")
+    return rows
+
+
+def executions_totals(rows: list[dict]) -> dict:
+    """Quantity-weighted totals of parsed rows: quantity, avg_price, avg_benchmark, slippage_bps and _ccy."""
+    qty = sum(r["quantity"] for r in rows)
+    notional = sum(r["quantity"] * r["price"] for r in rows)
+    bench = sum(r["quantity"] * r["benchmark_price"] for r in rows)
+    ccy = sum(r["slippage_ccy"] for r in rows)
+    return {"rows": len(rows), "quantity": qty, "avg_price": (notional / qty).quantize(PX_Q),
+            "avg_benchmark": (bench / qty).quantize(PX_Q),
+            "slippage_bps": max(-MAX_BPS, min(MAX_BPS, (ccy / bench * 10_000).quantize(BPS_Q))),
+            "slippage_ccy": ccy.quantize(PX_Q)}
+
+
+_COLUMNS = ["import_set_id", "line", "child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price",
+            "benchmark_price", "slippage_bps", "slippage_ccy"]
+
+
+def executions_import(*, name: str, text: str, user, actor: Actor) -> ImportSet:
+    """Import a CSV of outside executions whole (or raise ``ImportRejected``); audited "tca.import".
+
+    Anyone who works orders may import (PM, trader, API client, admin); compliance reads imported sets but
+    changes nothing, so it is refused (``tca.import_not_permitted``).
+    """
+    if roles.role_of(user) not in IMPORTERS:
+        raise NotPermitted("tca.import_not_permitted", "Your role may not import executions")
+    name = (name or "").strip()[:200] or f"import {timezone.now():%Y-%m-%d %H:%M:%S}"
+    rows = executions_parse(text)
+    totals = executions_totals(rows)
+    with transaction.atomic():
+        import_set = ImportSet.objects.create(name=name, uploaded_by=user if getattr(user, "pk", None) else None,
+                                              source=actor.source, **totals)
+        insert_rows(ImportedExecution._meta.db_table, "id", _COLUMNS,
+                    [[import_set.pk, *(r[c] for c in _COLUMNS[1:])] for r in rows])
+        audit_append([PendingEvent(actor, "tca.import", "import_set", import_set.pk, after={"name": name, **totals})])
+    return import_set

@@ -1,0 +1,258 @@
+"""The TCA pages in a real browser: a parent worked to completion by the live driver (ems.services.working
+.parent_tick with a moving market clock, as tests/ems/test_working.py does), its TCA computed by
+tca.services.parent_tca_compute, then read as a trader and as a PM: the summary's chart and filters, an
+export downloaded, the parent's report with its charts drawn (canvas pixels, legend values), a what-if
+replay side by side, the best-execution report, and a CSV import with its totals.
+
+The server is a daphne of this test's own, started after the parent is done, on the same market clock
+(SIM_ANCHOR / SIM_SPEED), so "now" on the server is where the test left it. No Celery worker: the pages
+call the TCA services in the request (a what-if replay, an import) and read what is stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tca.models import ImportSet, ParentTCA, WhatIf
+from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
+from tests.tca.builders import closed_parent
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SHOTS = Path("/tmp/shots")
+GOOD_CSV = (
+    "child_order_id,timestamp,venue,order_type,side,quantity,price,benchmark_price\n"
+    "EXT-1,2026-03-02T14:31:05.250+00:00,XNYS,limit,buy,1000,100.10,100.00\n"
+    "EXT-2,2026-03-02T14:32:00+01:00,ARCX,market,sell,500,99.90,100.00\n"
+    "EXT-3,2026-03-02T14:35:10Z,XNYS,limit,buy,1500,99.95,100.00\n"
+)
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # a full-page picture taken scrolled shows the sticky bar mid-page
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def done_parent(settings, instrument, portfolio, pm, other_portfolio, other_pm):
+    """A TWAP buy of 12,000 ACME pooling two PMs' orders, worked to FILLED by the live driver, TCA computed."""
+    return closed_parent(settings, instrument=instrument, portfolio=portfolio, pm=pm, other_portfolio=other_portfolio,
+                         other_pm=other_pm, window_s=12 * 60, settle_s=6 * 60)
+
+
+@pytest.fixture
+def tca_server(settings, done_parent):
+    """A daphne of this test's own on the test database and the market clock the test left; yields its URL."""
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    from tests.servers import daphne, database_url
+
+    env = {
+        "DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": django_settings.REDIS_URL,
+        "CHANNELS_PREFIX": f"tca-ui-{uuid.uuid4().hex[:8]}", "SIM_ANCHOR": repr(settings.SIM_ANCHOR),
+        "SIM_SPEED": repr(settings.SIM_SPEED), "DB_POOL_MIN_SIZE": "0", "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
+    }
+    with daphne(env) as (url, log):
+        yield url
+        text = log.read_text()
+    assert "Traceback" not in text, text[-4000:]
+
+
+def sign_in(browser, base_url: str, user):
+    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    return context, page
+
+
+def painted(page, selector: str) -> int:
+    """How many pixels of the chart's canvas are painted (not transparent): a drawn chart has thousands."""
+    return page.evaluate("""(sel) => {
+        const c = document.querySelector(sel + ' canvas');
+        if (!c) return 0;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+    }""", selector)
+
+
+def test_a_trader_reads_the_summary_filters_it_exports_opens_the_report_and_replays_it(browser, tca_server, trader, done_parent):
+    context, page = sign_in(browser, tca_server, trader)
+    try:
+        _summary(page, done_parent)
+        _parent_report(page, done_parent)
+        _what_if(page, done_parent)
+        _best_execution(page, done_parent)
+        _imports(page)
+    finally:
+        context.close()
+
+
+def _summary(page, parent):
+    page.click("nav.nav >> text=TCA")
+    page.wait_for_url("**/tca/")
+    rows = page.locator("#tca-summary-table tbody tr[data-key]")
+    venues = set(parent.fills.values_list("venue__code", flat=True))
+    expect(rows).to_have_count(len(venues))
+    expect(page.locator("#chart-summary")).to_have_attribute("data-drawn", "1")
+    assert painted(page, "#chart-summary") > 2000
+    expect(page.locator("#chart-summary .u-legend")).to_contain_text("vs interval VWAP")
+    expect(page.locator("#tca-parents tbody tr")).to_have_count(1)
+    shot(page, "tca_summary")
+
+    # Group by algorithm: one row, TWAP, with the stored slippage vs arrival.
+    page.locator("#tca-group-by a[data-group=algorithm]").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-key", "twap")
+    bps = float(ParentTCA.objects.get(parent=parent).slippage_arrival_bps)
+    expect(rows.first.locator("td").nth(5)).to_contain_text(f"{'+' if bps > 0 else ''}{bps:.1f} bp")
+
+    # A filter that matches nothing empties the table and the list; clearing brings them back.
+    page.select_option("#id_side", "sell")
+    page.click("#tca-apply")
+    expect(page.locator("#tca-summary-table tbody")).to_contain_text("No analysed parent matches these filters.")
+    expect(page.locator("#tca-parents tbody")).to_contain_text("No parent analysed yet")
+    assert "side=sell" in page.url and "group_by=algorithm" in page.url
+    page.select_option("#id_side", "buy")
+    page.fill("#id_day_from", str(parent.market_day))
+    page.fill("#id_day_to", str(parent.market_day))
+    page.click("#tca-apply")
+    expect(rows).to_have_count(1)
+
+    # The export downloads the table as it is filtered.
+    with page.expect_download() as info:
+        page.locator(".tca-exports").first.locator("a[data-format=csv]").click()
+    download = info.value
+    assert download.suggested_filename == "tca-summary-algorithm.csv"
+    table = list(csv.reader(io.StringIO(Path(download.path()).read_text())))
+    assert table[0][0] == "algorithm"  # the grouping is the first column
+    assert [r for r in table[1:] if r and "twap" in r]
+    with page.expect_download() as info:
+        page.locator(".tca-exports").first.locator("a[data-format=xlsx]").click()
+    assert info.value.suggested_filename == "tca-summary-algorithm.xlsx"
+    assert Path(info.value.path()).read_bytes()[:2] == b"PK"  # a zip: the XLSX container
+
+
+def _parent_report(page, parent):
+    page.locator(f"#tca-parents a[href='/tca/parents/{parent.pk}/']").click()
+    page.wait_for_url(f"**/tca/parents/{parent.pk}/")
+    for chart in ("#chart-waterfall", "#chart-price", "#chart-progress", "#chart-markouts"):
+        expect(page.locator(chart)).to_have_attribute("data-drawn", "1")
+        assert painted(page, chart) > 2000, chart
+    expect(page.locator("#chart-price")).to_have_attribute("data-fills", str(parent.fills.count()))
+    expect(page.locator("#chart-price .u-legend")).to_contain_text("Interval VWAP")
+    expect(page.locator("#chart-progress .u-legend")).to_contain_text("Schedule")
+    expect(page.locator("#chart-progress .u-legend")).to_contain_text("12,000")  # the end's values, before any hover
+    # Legend values written out: each venue's markouts at 1 s .. 5 min.
+    legend = page.locator("#tca-markout-legend li")
+    expect(legend.first).to_contain_text("1 s")
+    expect(legend.first).to_contain_text("5 min")
+    assert "bp" in legend.first.inner_text()
+    expect(page.locator("#tca-benchmarks tbody tr")).to_have_count(7)
+    expect(page.locator("#tca-verdict")).to_contain_text("Bought 12,000 of 12,000 ACME")
+    expect(page.locator("#tca-shortfall [data-component=total]")).to_contain_text("bp")
+    # Hovering the price chart shows the values at that time in its legend.
+    box = page.locator("#chart-price .u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    expect(page.locator("#chart-price .u-legend .u-series").nth(1)).not_to_contain_text("–")
+    shot(page, "tca_parent")
+
+    # The desk's parent page links to this report now that the parent is closed, and back.
+    page.click("#tca-parent-head >> text=Parent page")
+    page.wait_for_url(f"**/desk/parents/{parent.pk}/")
+    page.click("#tca-report-link")
+    page.wait_for_url(f"**/tca/parents/{parent.pk}/")
+    expect(page.locator("#chart-waterfall")).to_have_attribute("data-drawn", "1")
+
+
+def _what_if(page, parent):
+    form = page.locator("#what-if-form")
+    expect(form).to_be_visible()
+    page.select_option("#wi-strategy", "vwap")
+    page.select_option("#wi-urgency", "high")
+    page.click("#wi-submit")
+    page.wait_for_url("**what_if=*")
+    run = WhatIf.objects.get(parent=parent)
+    result = page.locator("#what-if-result")
+    expect(result).to_have_attribute("data-what-if", str(run.pk))
+    expect(result).to_contain_text("VWAP instead of TWAP")
+    expect(page.locator("#what-if-figures")).to_contain_text("Interval VWAP")
+    for chart in ("#chart-whatif-progress", "#chart-whatif-price"):
+        expect(page.locator(chart)).to_have_attribute("data-drawn", "1")
+        assert painted(page, chart) > 2000, chart
+    expect(page.locator("#chart-whatif-progress .u-legend")).to_contain_text("What-if · VWAP")
+    replayed = f"{sum(x[3] for x in run.fills):,}"
+    expect(page.locator("#chart-whatif-progress .u-legend .u-series").nth(2)).to_contain_text(replayed)
+    page.locator("#what-if").scroll_into_view_if_needed()
+    shot(page, "tca_whatif")
+
+
+def _best_execution(page, parent):
+    page.click("nav.nav >> text=TCA")
+    page.click(".tca-tabs >> text=Best execution")
+    page.wait_for_url("**/tca/best-execution/")
+    venues = set(parent.fills.values_list("venue__code", flat=True))
+    expect(page.locator("#tca-bestex tbody tr[data-venue]")).to_have_count(len(venues))
+    expect(page.locator("#tca-bestex .mix").first).to_be_visible()
+    shot(page, "tca_best_execution")
+    page.fill("#id_day_from", str(parent.market_day + 1))
+    page.click("#tca-apply")
+    expect(page.locator("#tca-bestex tbody")).to_contain_text("No executions in this period.")
+
+
+def _imports(page, tmp=Path("/tmp")):
+    page.click(".tca-tabs >> text=Imported executions")
+    page.wait_for_url("**/tca/imports/")
+    bad = tmp / f"tca-bad-{uuid.uuid4().hex[:6]}.csv"
+    bad.write_text(GOOD_CSV + "EXT-4,2026-03-02T14:36:00,XNYS,limit,hold,10,abc,100\n")
+    page.set_input_files("#imp-file", str(bad))
+    page.click("#imp-submit")
+    errors = page.locator("#tca-import-error-rows tbody tr")
+    expect(page.locator("#tca-import-errors")).to_contain_text("Nothing was imported.")
+    expect(errors).to_have_count(3)  # line 5: timestamp without offset, side, price
+    assert not ImportSet.objects.exists()
+    shot(page, "tca_import_errors")
+
+    good = tmp / f"tca-good-{uuid.uuid4().hex[:6]}.csv"
+    good.write_text(GOOD_CSV)
+    page.fill("#imp-name", "Broker X, March")
+    page.set_input_files("#imp-file", str(good))
+    page.click("#imp-submit")
+    page.wait_for_url("**/tca/imports/*/")
+    s = ImportSet.objects.get()
+    # buy 1000 @ 100.10 vs 100 (-10 bp), sell 500 @ 99.90 vs 100 (-10 bp), buy 1500 @ 99.95 vs 100 (+5 bp):
+    # sum s q (B - P) = -100 - 50 + 75 = -75 over sum q B = 300,000 -> -2.5 bp.
+    expect(page.locator("#tca-import-bps")).to_have_text("-2.5 bp")
+    expect(page.locator("#tca-import-totals")).to_contain_text("3,000")
+    expect(page.locator("#tca-import-rows tbody tr")).to_have_count(3)
+    assert (s.name, s.rows, s.quantity) == ("Broker X, March", 3, 3000)
+    shot(page, "tca_import")
+    page.click(".crumbs >> text=Imported executions")
+    expect(page.locator(f"#tca-import-sets a[href='/tca/imports/{s.pk}/']")).to_be_visible()
+
+
+def test_a_pm_reads_their_parent_s_report_without_the_what_if_form(browser, tca_server, pm, done_parent):
+    context, page = sign_in(browser, tca_server, pm)
+    try:
+        page.goto(f"/tca/parents/{done_parent.pk}/")
+        expect(page.locator("#chart-waterfall")).to_have_attribute("data-drawn", "1")
+        expect(page.locator("#what-if-form")).to_have_count(0)
+        expect(page.locator("#tca-constituents tbody tr")).to_have_count(1)  # their own order only
+        expect(page.locator("#tca-constituents")).to_contain_text("PM-A-GROWTH")
+        shot(page, "tca_parent_pm")
+    finally:
+        context.close()
