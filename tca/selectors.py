@@ -733,6 +733,26 @@ def fills_for_export(*, user, filters: dict | None = None) -> QuerySet[Fill]:
 
 # --- imported executions ----------------------------------------------------------------------------------
 
+def analysed_parents(*, user, filters: dict) -> QuerySet[ParentTCA]:
+    """The newest parents with a TCA that the user may see, under the same filters as the summary."""
+    visible = parent_list(user=user).order_by().values("id")
+    qs = ParentTCA.objects.filter(parent_id__in=visible).select_related("parent", "instrument")
+    if "instrument" in filters:
+        qs = qs.filter(instrument__symbol=filters["instrument"])
+    if "strategy" in filters:
+        qs = qs.filter(strategy=filters["strategy"])
+    if "side" in filters:
+        qs = qs.filter(side=filters["side"])
+    if "day_from" in filters:
+        qs = qs.filter(market_day__gte=filters["day_from"])
+    if "day_to" in filters:
+        qs = qs.filter(market_day__lte=filters["day_to"])
+    if "portfolio" in filters:
+        qs = qs.filter(parent_id__in=parent_list(user=user).order_by()
+                       .filter(constituents__order__portfolio__code=filters["portfolio"]).values("id"))
+    return qs.order_by("-parent_id")
+
+
 def import_sets(*, user) -> QuerySet[ImportSet]:
     """Imported sets the user may reopen, newest first: the desk and compliance see all, others their own."""
     if roles.role_of(user) is None:

@@ -125,26 +125,6 @@ def _exports(api_path: str, filters: dict, **extra) -> list[dict]:
 # --- summary -------------------------------------------------------------------------------------
 
 
-def _analysed_parents(user, filters: dict):
-    """The newest parents with a TCA that the user may see, under the same filters as the summary."""
-    visible = ems_selectors.parent_list(user=user).order_by().values("id")
-    qs = ParentTCA.objects.filter(parent_id__in=visible).select_related("parent", "instrument")
-    if "instrument" in filters:
-        qs = qs.filter(instrument__symbol=filters["instrument"])
-    if "strategy" in filters:
-        qs = qs.filter(strategy=filters["strategy"])
-    if "side" in filters:
-        qs = qs.filter(side=filters["side"])
-    if "day_from" in filters:
-        qs = qs.filter(market_day__gte=filters["day_from"])
-    if "day_to" in filters:
-        qs = qs.filter(market_day__lte=filters["day_to"])
-    if "portfolio" in filters:
-        qs = qs.filter(parent_id__in=ems_selectors.parent_list(user=user).order_by()
-                       .filter(constituents__order__portfolio__code=filters["portfolio"]).values("id"))
-    return qs.order_by("-parent_id")
-
-
 @role_required
 @require_GET
 def summary(request):
@@ -160,7 +140,7 @@ def summary(request):
         except DomainError as exc:  # a filter the form let through but the selector refuses: say so on the form
             form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
             valid, filters = False, {}
-    parents_qs = _analysed_parents(request.user, filters) if valid else ParentTCA.objects.none()
+    parents_qs = selectors.analysed_parents(user=request.user, filters=filters) if valid else ParentTCA.objects.none()
     chart = {
         "group_by": dict(GROUPS)[group_by],
         "keys": [str(r["key"]) for r in rows],
