@@ -312,6 +312,34 @@ def _venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict], dict
     return venues, curve
 
 
+def _child_breakdown(parent_id: int, side: str, arrival: Decimal) -> list[dict]:
+    """The parent's child orders with what they filled, against the arrival price and against the mid at each
+    fill (the spread and impact the child paid), grouped in SQL; quantity-weighted, positive = better."""
+    q, p = F("quantity"), F("price")
+    sign = 1 if side == "buy" else -1
+    rows = (
+        Fill.objects.filter(parent_id=parent_id, child__isnull=False)
+        .values("child_id", "child__client_order_id", "child__venue__code", "child__kind", "child__order_type",
+                "child__quantity", "child__status", "child__sent_us")
+        .annotate(n_fills=Count("id"), qty=Sum("quantity"), value=Sum(q * p, output_field=_DEC),
+                  vs_mid=Sum(q * (F("tca__mid") - p), output_field=_DEC), mid_value=Sum(q * F("tca__mid"), output_field=_DEC))
+        .order_by("child__sent_us", "child_id")
+    )
+    out = []
+    for r in rows:
+        saved = sign * (arrival * r["qty"] - r["value"])
+        out.append({
+            "child_id": r["child_id"], "client_order_id": r["child__client_order_id"], "venue": r["child__venue__code"],
+            "kind": r["child__kind"], "order_type": r["child__order_type"], "quantity": r["child__quantity"],
+            "status": r["child__status"], "sent_clock": format_clock(r["child__sent_us"])[:12], "fills": r["n_fills"],
+            "filled_quantity": r["qty"], "avg_price": (r["value"] / r["qty"]).quantize(PX_Q),
+            "slippage_arrival_bps": _wavg(saved * 10_000, arrival * r["qty"]) if arrival else None,
+            "slippage_arrival_ccy": saved.quantize(PX_Q),
+            "vs_mid_bps": _wavg(sign * r["vs_mid"] * 10_000, r["mid_value"]) if r["mid_value"] else None,
+        })
+    return out
+
+
 def _constituent_lines(user, parent: ParentOrder, tca: ParentTCA) -> list[dict]:
     """Each original order's fills through its allocations (SQL grouping), with its slippage against the
     parent's arrival and interval VWAP. A PM sees only their own orders' lines."""
@@ -361,6 +389,9 @@ def parent_report(*, user, parent_id: int) -> dict | None:
       ``venues``: [{venue, kind, fills, quantity, share, notional, avg_price, fees, slippage_arrival_bps,
         effective_spread_bps, markout_1s_bps ... markout_300s_bps}] (SQL grouping, quantity-weighted).
       ``markouts``: {horizons_s: [1, 10, 60, 300], by_venue: [{venue, bps: [4 values]}], all: [4 values]}.
+      ``children``: [{child_id, client_order_id, venue, kind, order_type, quantity, status, sent_clock, fills,
+        filled_quantity, avg_price, slippage_arrival_bps, slippage_arrival_ccy, vs_mid_bps}] the child orders that
+        filled (SQL grouping; vs_mid_bps: against the mid at each fill, what the child paid for spread and impact).
       ``constituents``: [{order_id, client_order_id, portfolio, side, quantity, filled_quantity, avg_price,
         slippage_arrival_bps, slippage_arrival_ccy, slippage_vwap_bps}] (a PM: their own orders only).
       ``what_ifs``: [{id, strategy, created_at}] replays of this parent.
@@ -420,6 +451,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         "series": series,
         "venues": venues,
         "markouts": curve,
+        "children": _child_breakdown(parent.pk, parent.side, tca.arrival_price),
         "constituents": _constituent_lines(user, parent, tca),
         "what_ifs": [{"id": w.pk, "strategy": w.strategy, "created_at": w.created_at}
                      for w in WhatIf.objects.filter(parent=parent).order_by("-id")[:20]],

@@ -331,7 +331,7 @@ def _parent_view(report: dict, parent) -> dict:
         "vs_arrival": benchmarks[0]["bps"] if benchmarks else None,
         "vs_vwap": next((b["bps"] for b in benchmarks if b["key"] == "interval_vwap"), None),
         "verdict": _verdict(report, currency),
-        "venues": report["venues"], "markout_lines": lines, "constituents": report["constituents"],
+        "venues": report["venues"], "markout_lines": lines, "children": report["children"], "constituents": report["constituents"],
         "fills": report["fills"], "fills_total": report["fills_total"], "charts": charts,
     }
 

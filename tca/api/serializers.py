@@ -560,6 +560,25 @@ class ReportOrderSerializer(serializers.Serializer):
     slippage_vwap_bps = serializers.FloatField(allow_null=True)
 
 
+class ReportChildSerializer(serializers.Serializer):
+    """A child order that filled: against the arrival price, and against the mid at each fill (spread + impact)."""
+
+    child_id = serializers.IntegerField()
+    client_order_id = serializers.CharField()
+    venue = serializers.CharField()
+    kind = serializers.CharField()
+    order_type = serializers.CharField()
+    quantity = serializers.IntegerField(help_text="What the child asked for")
+    status = serializers.CharField()
+    sent_clock = serializers.CharField()
+    fills = serializers.IntegerField()
+    filled_quantity = serializers.IntegerField()
+    avg_price = serializers.DecimalField(**PX)
+    slippage_arrival_bps = serializers.FloatField(allow_null=True, help_text="Positive = better than arrival")
+    slippage_arrival_ccy = serializers.DecimalField(**WIDE, allow_null=True)
+    vs_mid_bps = serializers.FloatField(allow_null=True, help_text="Against the mid at each fill; positive = better")
+
+
 class ReportWhatIfSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     strategy = serializers.CharField()
@@ -582,6 +601,7 @@ class ParentReportSerializer(serializers.Serializer):
         "fills [{t, price, qty, venue, liquidity}], done {t, qty}, schedule {t, qty}, t0, t1, arrival, limit"))
     venues = ReportVenueSerializer(many=True)
     markouts = MarkoutCurveSerializer()
+    children = ReportChildSerializer(many=True, help_text="Each child order that filled, quantity-weighted")
     constituents = ReportOrderSerializer(many=True, help_text="Each original order's slippage (a PM: their own orders only)")
     what_ifs = ReportWhatIfSerializer(many=True)
 
@@ -629,6 +649,7 @@ def parent_report_tables(report: dict) -> list[exports.Table]:
         exports.rows_table("venues", report["venues"], list(ReportVenueSerializer().fields)),
         exports.Table("markouts", ["venue", *horizons],
                       [*([v["venue"], *v["bps"]] for v in curve["by_venue"]), ["ALL", *curve["all"]]]),
+        exports.rows_table("children", report["children"], list(ReportChildSerializer().fields)),
         exports.rows_table("orders", report["constituents"], list(ReportOrderSerializer().fields)),
         exports.rows_table("fills", report["fills"], list(ReportFillSerializer().fields)),
     ]

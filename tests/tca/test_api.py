@@ -91,7 +91,7 @@ def test_the_parent_report_exports_as_csv_sections_and_as_an_xlsx_workbook(api, 
     assert as_csv.status_code == 200 and as_csv["Content-Type"] == "text/csv; charset=utf-8"
     assert as_csv["Content-Disposition"] == f'attachment; filename="tca-parent-{parent.pk}.csv"'
     sections = _sections(as_csv.content)
-    assert list(sections) == ["parent", "benchmarks", "shortfall", "venues", "markouts", "orders", "fills"]
+    assert list(sections) == ["parent", "benchmarks", "shortfall", "venues", "markouts", "children", "orders", "fills"]
     assert sections["benchmarks"][0] == ["name", "price", "slippage_bps", "slippage_ccy"]
     arrival = next(r for r in sections["benchmarks"][1:] if r[0] == "arrival")
     assert Decimal(arrival[1]) == tca.arrival_price
@@ -99,7 +99,7 @@ def test_the_parent_report_exports_as_csv_sections_and_as_an_xlsx_workbook(api, 
 
     book = _workbook(as_xlsx)
     assert as_xlsx["Content-Disposition"] == f'attachment; filename="tca-parent-{parent.pk}.xlsx"'
-    assert book.sheetnames == ["parent", "benchmarks", "shortfall", "venues", "markouts", "orders", "fills"]
+    assert book.sheetnames == ["parent", "benchmarks", "shortfall", "venues", "markouts", "children", "orders", "fills"]
     rows = list(book["benchmarks"].iter_rows(values_only=True))
     assert rows[0] == ("name", "price", "slippage_bps", "slippage_ccy")
     assert next(r for r in rows if r[0] == "arrival")[1] == pytest.approx(float(tca.arrival_price))

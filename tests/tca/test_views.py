@@ -89,6 +89,27 @@ def test_a_pm_reads_the_report_of_their_parent_with_benchmarks_waterfall_and_cha
     assert 'id="what-if-form"' not in html
 
 
+def test_each_child_order_has_its_slippage_and_the_children_add_up_to_the_parent(client, trader, done_parent):
+    from django.db.models import Sum
+
+    from ems.models import ChildOrder
+    from tca.selectors import parent_report
+
+    report = parent_report(user=trader, parent_id=done_parent.pk)
+    children = report["children"]
+    filled = ChildOrder.objects.filter(parent=done_parent, filled_quantity__gt=0)
+    assert [c["child_id"] for c in children] == sorted(filled.values_list("pk", flat=True),
+                                                        key=lambda pk: (filled.get(pk=pk).sent_us, pk))
+    assert sum(c["filled_quantity"] for c in children) == done_parent.filled_quantity
+    assert sum(c["filled_quantity"] for c in children) == filled.aggregate(q=Sum("filled_quantity"))["q"]
+    arrival = next(b for b in report["benchmarks"] if b["name"] == "arrival")
+    # Currency slippage is additive: the children's saved amounts sum to the parent's (within rounding).
+    assert abs(sum(c["slippage_arrival_ccy"] for c in children) - arrival["slippage_ccy"]) < Decimal("0.01")
+    body = _login(client, trader).get(reverse("tca-parent", args=[done_parent.pk])).content.decode()
+    table = re.search(r'<table class="grid tca-table" id="tca-children">.*?</table>', body, re.S).group(0)
+    assert table.count("<tr><td class=\"mono\">") == len(children)
+
+
 def test_a_pm_without_an_order_in_the_parent_gets_a_404(client, lone_pm, done_parent):
     assert _login(client, lone_pm).get(reverse("tca-parent", args=[done_parent.pk])).status_code == 404
 
