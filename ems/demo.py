@@ -1,17 +1,30 @@
-"""Demo venues, seeded from the simulator's default profiles, and the first market prices."""
+"""The EMS's demo data: venues seeded from the simulator's default profiles, the first market prices, and
+(``manage.py demo_orders``) a morning's first orders."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from ems.selectors import live_clock
+from ems.services import venues_sync_from_sim
+from ems.tasks import market_prices_refresh
+from oms.roles import Actor
+from oms.services import orders_submit
+
+
+def seed_demo() -> None:
+    """The EMS's part of ``manage.py seed_demo`` (after the OMS's instruments): venues, then market prices."""
+    seed_venues()
+    seed_market_prices()
 
 
 def seed_venues() -> None:
-    from ems.services import venues_sync_from_sim
-
     venues_sync_from_sim()
 
 
 def seed_market_prices() -> None:
     """Refresh the market prices once now, so the first order after start-up is checked against the market
     (beat refreshes them every 2 s from then on)."""
-    from ems.tasks import market_prices_refresh
-
     market_prices_refresh()
 
 
@@ -34,12 +47,6 @@ def seed_demo_orders() -> int:
     """Submit the demo orders through the OMS intake, once per market day (client order ids carry the day).
 
     Return how many were created (0 when today's are already there)."""
-    from django.contrib.auth import get_user_model
-
-    from ems.selectors import live_clock
-    from oms.roles import Actor
-    from oms.services import orders_submit
-
     day = live_clock().market_time().day
     users = get_user_model().objects.in_bulk([u for u, *_ in DEMO_ORDERS], field_name="username")
     created = 0

@@ -1,4 +1,5 @@
-"""Demo reference data and accounts (idempotent). Used by ``manage.py seed_demo`` and ``make run``."""
+"""The OMS's demo reference data and accounts (idempotent), the first part ``manage.py seed_demo`` (and so
+``make run``) seeds; each app seeds its own part in its ``demo.seed_demo``."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ API_CLIENT = "bridge"
 
 @transaction.atomic
 def seed_demo() -> dict:
-    """Create or refresh the demo data; return the logins and the API token to print."""
+    """Create or refresh the OMS's demo data; return the logins and the API token to print."""
     for name in roles.ROLE_GROUPS:
         Group.objects.get_or_create(name=name)
     users = {}
@@ -99,16 +100,4 @@ def seed_demo() -> dict:
     )
     # The token printed for the demo must work: an expired one (an old database) is replaced, audited.
     token = api_token_issue(user=users[API_CLIENT], actor=Actor.system("seed_demo"))
-
-    from django.apps import apps
-
-    if apps.is_installed("ems"):
-        from ems.demo import seed_market_prices, seed_venues
-
-        seed_venues()
-        seed_market_prices()
-    if apps.is_installed("rfq"):
-        from rfq.demo import seed_liquidity_providers
-
-        seed_liquidity_providers()
     return {"accounts": [(u, r or "admin", p) for u, r, p in ACCOUNTS], "api_token": token.key, "api_client": API_CLIENT}

@@ -1,4 +1,5 @@
-"""Demo liquidity providers (idempotent: created or brought back to the profile below, by code), called by ``oms.demo.seed_demo``.
+"""Demo liquidity providers (idempotent: created or brought back to the profile below, by code): the RFQ
+platform's part of ``manage.py seed_demo``.
 
 Seven simulated market makers with clearly different behaviour, so that the scorecards, the choice of
 providers and the ladder have something to show. Each has its own seed (reproducible answers per request).
@@ -53,6 +54,11 @@ PROVIDERS: list[tuple[str, str, tuple[str, ...] | None, dict]] = [
 
 _DECIMAL_FIELDS = {"response_probability", "latency_ms_sigma", "base_spread_bps", "size_coef_bps", "vol_coef", "skew_bps",
                    "partial_probability", "last_look_reject_probability", "last_look_tolerance_bps"}
+
+
+def seed_demo() -> None:
+    """The RFQ platform's part of ``manage.py seed_demo`` (after the OMS's instruments)."""
+    seed_liquidity_providers()
 
 
 @transaction.atomic
