@@ -45,7 +45,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from ems.selectors import market_prices  # noqa: E402
 from ems.services import venues_sync_from_sim  # noqa: E402
 from ems.services.aggregation import aggregation_cycle  # noqa: E402
-from oms import roles  # noqa: E402
+from oms import role_names  # noqa: E402
 from oms.models import Instrument, Portfolio  # noqa: E402
 from oms.roles import Actor  # noqa: E402
 from oms.services import orders_submit  # noqa: E402
@@ -58,7 +58,7 @@ def prepare():
     call_command("migrate", verbosity=0)
     venues_sync_from_sim()
     user, _ = User.objects.get_or_create(username="bench-aggregation")
-    user.groups.set([Group.objects.get_or_create(name=roles.API_CLIENT)[0]])
+    user.groups.set([Group.objects.get_or_create(name=role_names.API_CLIENT)[0]])
     portfolio, _ = Portfolio.objects.get_or_create(code="BENCH-AGG", defaults={"name": "Aggregation bench"})
     portfolio.members.add(user)
     instruments = [

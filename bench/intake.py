@@ -62,7 +62,7 @@ from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from oms import roles  # noqa: E402
+from oms import role_names  # noqa: E402
 from oms.models import Instrument, Portfolio, RiskLimit  # noqa: E402
 
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
@@ -74,7 +74,7 @@ def prepare() -> tuple[str, str, list[str]]:
     call_command("migrate", verbosity=0)
     call_command("seed_demo", stdout=open(os.devnull, "w"))
     user, _ = User.objects.get_or_create(username="bench-client")
-    user.groups.set([Group.objects.get(name=roles.API_CLIENT)])
+    user.groups.set([Group.objects.get(name=role_names.API_CLIENT)])
     portfolio, _ = Portfolio.objects.get_or_create(code="BENCH", defaults={"name": "Benchmark book"})
     portfolio.members.add(user)
     RiskLimit.objects.update_or_create(

@@ -21,7 +21,7 @@ from ems.models import Control, ExecStatus
 from ems.services import control
 from ems.sim import format_clock
 from ems.states import IllegalExecTransition
-from oms import roles
+from oms import role_names, roles
 from oms.errors import DomainError
 from oms.models import Portfolio, Side, Urgency
 from oms.roles import Actor
@@ -47,7 +47,7 @@ def desk_required(view):
 
 
 def _can_act(user) -> bool:
-    return roles.role_of(user) in (roles.TRADER, roles.ADMIN)
+    return roles.role_of(user) in (role_names.TRADER, role_names.ADMIN)
 
 
 # --- market data ---------------------------------------------------------------------------------

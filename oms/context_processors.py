@@ -1,4 +1,4 @@
-from oms import roles
+from oms import role_names, roles
 
 
 def role_context(request):
@@ -6,6 +6,6 @@ def role_context(request):
     role = roles.role_of(getattr(request, "user", None))
     return {
         "user_role": role,
-        "can_trade": role not in (None, roles.COMPLIANCE),
-        "can_read_audit": role in (roles.COMPLIANCE, roles.ADMIN),
+        "can_trade": role not in (None, role_names.COMPLIANCE),
+        "can_read_audit": role in (role_names.COMPLIANCE, role_names.ADMIN),
     }

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from oms import roles
+from oms import role_names
 from oms.models import Instrument, Portfolio, RestrictedInstrument, RiskLimit
 from oms.roles import Actor
 from oms.services.tokens import api_token_issue
@@ -47,11 +47,11 @@ PORTFOLIOS = [
 
 # username, role group (None = superuser), password shown by `make run`
 ACCOUNTS = [
-    ("pm1", roles.PM, "pm1-demo-pass"),
-    ("pm2", roles.PM, "pm2-demo-pass"),
-    ("trader", roles.TRADER, "trader-demo-pass"),
-    ("compliance", roles.COMPLIANCE, "compliance-demo-pass"),
-    ("bridge", roles.API_CLIENT, "bridge-demo-pass"),
+    ("pm1", role_names.PM, "pm1-demo-pass"),
+    ("pm2", role_names.PM, "pm2-demo-pass"),
+    ("trader", role_names.TRADER, "trader-demo-pass"),
+    ("compliance", role_names.COMPLIANCE, "compliance-demo-pass"),
+    ("bridge", role_names.API_CLIENT, "bridge-demo-pass"),
     ("admin", None, "admin-demo-pass"),
 ]
 API_CLIENT = "bridge"
@@ -60,7 +60,7 @@ API_CLIENT = "bridge"
 @transaction.atomic
 def seed_demo() -> dict:
     """Create or refresh the OMS's demo data; return the logins and the API token to print."""
-    for name in roles.ROLE_GROUPS:
+    for name in role_names.ROLE_GROUPS:
         Group.objects.get_or_create(name=name)
     users = {}
     for username, role, password in ACCOUNTS:

@@ -18,6 +18,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from oms.models import Instrument, Portfolio, RestrictedInstrument, RiskLimit
+from oms.role_names import role_for
 
 
 @dataclass(frozen=True)
@@ -49,20 +50,16 @@ def current_stamp() -> int | None:
 def _load(stamp: int | None) -> RefData:
     from django.contrib.auth.models import User
 
-    from oms import roles
-
     members: dict[int, set[int]] = {}
     for user_id, portfolio_id in Portfolio.members.through.objects.values_list("user_id", "portfolio_id"):
         members.setdefault(user_id, set()).add(portfolio_id)
     groups: dict[int, set[str]] = {}
     for user_id, name in User.groups.through.objects.values_list("user_id", "group__name"):
         groups.setdefault(user_id, set()).add(name)
-    role_map = {}
-    for user_id, is_superuser in User.objects.filter(is_active=True).values_list("id", "is_superuser"):
-        names = groups.get(user_id, set())
-        role_map[user_id] = roles.ADMIN if is_superuser else next(
-            (r for r in (roles.COMPLIANCE, roles.TRADER, roles.PM, roles.API_CLIENT) if r in names), ""
-        )
+    role_map = {
+        user_id: role_for(groups.get(user_id, set()), is_superuser=is_superuser)
+        for user_id, is_superuser in User.objects.filter(is_active=True).values_list("id", "is_superuser")
+    }
     return RefData(
         stamp=stamp,
         instruments={i.symbol: i for i in Instrument.objects.filter(is_active=True)},

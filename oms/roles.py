@@ -6,12 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-PM = "pm"
-TRADER = "trader"
-COMPLIANCE = "compliance"
-API_CLIENT = "api_client"
-ADMIN = "admin"
-ROLE_GROUPS = (PM, TRADER, COMPLIANCE, API_CLIENT)
+from oms.role_names import ADMIN, API_CLIENT, COMPLIANCE, PM, TRADER
+
 # Roles that see every portfolio; the others see only the portfolios they are members of.
 DESK_WIDE = frozenset({TRADER, COMPLIANCE, ADMIN})
 

@@ -35,7 +35,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ems import selectors as ems_selectors
 from ems.views import desk_required, parent_page_context
-from oms import roles
+from oms import role_names, roles
 from oms.errors import DomainError
 from oms.roles import Actor
 from rfq import selectors, services
@@ -49,7 +49,7 @@ MAX_INPUT_CHARS = 32  # a number typed into the form is never longer; anything l
 
 
 def _can_act(user) -> bool:
-    return roles.role_of(user) in (roles.TRADER, roles.ADMIN)
+    return roles.role_of(user) in (role_names.TRADER, role_names.ADMIN)
 
 
 def _is_htmx(request) -> bool:

@@ -42,7 +42,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ems import selectors as ems_selectors
 from ems.api.serializers import SWITCHABLE_STRATEGIES
-from oms import roles
+from oms import role_names, roles
 from oms.errors import DomainError
 from oms.models import Urgency
 from oms.roles import Actor
@@ -71,7 +71,7 @@ def role_required(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if roles.role_of(request.user) not in (roles.PM, *roles.DESK_WIDE):
+        if roles.role_of(request.user) not in (role_names.PM, *roles.DESK_WIDE):
             return render(request, "403.html", {"message": "Transaction cost analysis is for PMs, traders and compliance."}, status=403)
         return view(request, *args, **kwargs)
 
@@ -475,7 +475,7 @@ def best_execution(request):
 def _imports_context(request, **extra) -> dict:
     # Compliance reads every import and changes nothing: no upload form for it.
     return {"sets": list(selectors.import_sets(user=request.user)[:IMPORT_SETS_CAP]), "errors": [], "errors_total": 0, "error": None,
-            "name": "", "can_import": roles.role_of(request.user) != roles.COMPLIANCE, **extra}
+            "name": "", "can_import": roles.role_of(request.user) != role_names.COMPLIANCE, **extra}
 
 
 @role_required

@@ -21,7 +21,7 @@ from ems.api import serializers as s
 from ems.api.filters import FillFilter, ParentOrderFilter, PositionFilter
 from ems.services import control
 from ems.states import IllegalExecTransition
-from oms import roles
+from oms import role_names, roles
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import validated_body
@@ -29,7 +29,7 @@ from oms.api.views import ID_REGEX
 from oms.errors import Conflict
 from oms.roles import Actor
 
-TRADER_ROLES = frozenset({roles.TRADER, roles.ADMIN})
+TRADER_ROLES = frozenset({role_names.TRADER, role_names.ADMIN})
 
 
 class IsTraderForWrites(BasePermission):

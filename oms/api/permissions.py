@@ -1,6 +1,6 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from oms import roles
+from oms import role_names, roles
 
 
 class HasRole(BasePermission):
@@ -12,7 +12,7 @@ class HasRole(BasePermission):
         role = roles.role_of(request.user)
         if role is None:
             return False
-        if role == roles.COMPLIANCE and request.method not in SAFE_METHODS:
+        if role == role_names.COMPLIANCE and request.method not in SAFE_METHODS:
             self.message = {"code": "permission.read_only", "detail": "Compliance has read-only access"}
             return False
         return True

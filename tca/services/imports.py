@@ -34,7 +34,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from oms import roles
+from oms import role_names, roles
 from oms.db import insert_rows
 from oms.errors import DomainError, NotPermitted
 from oms.roles import Actor
@@ -53,7 +53,7 @@ MAX_CCY = Decimal("999999999999999999.999999")
 MAX_QTY = 2**63 - 1
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INT = re.compile(r"^[+-]?\d+$")
-IMPORTERS = frozenset({roles.PM, roles.TRADER, roles.API_CLIENT, roles.ADMIN})
+IMPORTERS = frozenset({role_names.PM, role_names.TRADER, role_names.API_CLIENT, role_names.ADMIN})
 
 
 class ImportRejected(DomainError):

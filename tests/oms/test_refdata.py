@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
-from oms import roles
+from oms import role_names
 from oms.models import RiskLimit
 from oms.refdata import refdata
 from tests.factories import RestrictedInstrumentFactory
@@ -40,7 +40,7 @@ def test_removing_a_member_stops_the_next_order(warm, pm, portfolio, post_order,
 
 
 def test_role_change_is_seen_by_the_next_request(warm, pm, api):
-    pm.groups.set([Group.objects.get_or_create(name=roles.COMPLIANCE)[0]])
+    pm.groups.set([Group.objects.get_or_create(name=role_names.COMPLIANCE)[0]])
 
     response = api(pm).post("/api/orders/", {}, format="json")
 
