@@ -10,7 +10,6 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from ems import selectors
 from ems.broadcast import DESK_GROUP, parent_group
-from ems.services import venue_profiles
 from oms import roles
 from oms.models import Instrument
 
@@ -22,7 +21,7 @@ def _load(symbol: str, user):
     if roles.role_of(user) is None:
         return None, None
     instrument = Instrument.objects.filter(symbol=symbol.upper(), is_active=True).first()
-    return instrument, venue_profiles()
+    return instrument, selectors.venue_profiles()
 
 
 class MarketDataConsumer(AsyncJsonWebsocketConsumer):

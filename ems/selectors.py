@@ -19,12 +19,11 @@ from django.db.models import Prefetch, QuerySet
 from ems.algos.cost import pre_trade_estimate
 from ems.algos.selection import select_strategy
 from ems.algos.types import OrderSpec, StrategyName
-from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
-from ems.services import venue_profiles
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
+from ems.sim.venues import DEFAULT_VENUES, VenueProfile
 from oms import roles
-from oms.models import Instrument, Position
-from oms.services.market_price import PriceTick
+from oms.models import Instrument, Position, PriceTick
 
 RECENT_PRINTS = 25
 CHART_MINUTES = 60
@@ -45,6 +44,26 @@ def instrument_params(instrument: Instrument) -> InstrumentParams:
         daily_vol=instrument.daily_volatility, spread_bps=instrument.spread_bps,
         tick_size=instrument.tick_size, lot_size=instrument.lot_size,
     )
+
+
+def venue_profile(venue: Venue) -> VenueProfile:
+    """The simulator profile of a Venue row (fees and factors as floats, as ems.sim works in floats)."""
+    defaults = next((p for p in DEFAULT_VENUES if p.code == venue.code), None)
+    extra = {}
+    if defaults is not None:  # knobs the admin does not edit keep the simulator's documented defaults
+        extra = {"refill_half_life_s": defaults.refill_half_life_s, "leakage": defaults.leakage}
+    return VenueProfile(
+        code=venue.code, name=venue.name, kind=venue.kind,
+        maker_fee=float(venue.maker_fee), taker_fee=float(venue.taker_fee), latency_us=venue.latency_us,
+        depth_factor=float(venue.depth_factor), market_share=float(venue.market_share),
+        fill_probability=float(venue.fill_probability), min_size=venue.min_size, mid_fee=float(venue.mid_fee),
+        **extra,
+    )
+
+
+def venue_profiles(*, kinds: tuple[str, ...] = (Venue.Kind.LIT, Venue.Kind.DARK)) -> tuple[VenueProfile, ...]:
+    """Profiles of the active simulated venues, in code order (the market model's venue set)."""
+    return tuple(venue_profile(v) for v in Venue.objects.filter(status=Venue.Status.ACTIVE, kind__in=kinds).order_by("code"))
 
 
 @lru_cache(maxsize=64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import pghistory
@@ -320,6 +322,21 @@ class MarketPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} mid {self.mid} @ {self.as_of:%H:%M:%S}"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTick:
+    """One instrument's market at one moment: consolidated best bid and offer, their mid, the last print.
+
+    What the EMS reads off its market model (``ems.selectors.market_prices``) and the OMS stores as a
+    ``MarketPrice`` row (``oms.services.market_prices_update``)."""
+
+    instrument_id: int
+    bid: Decimal
+    ask: Decimal
+    mid: Decimal
+    last: Decimal | None
+    as_of: datetime  # wall-clock UTC time of the market state the figures were taken from
 
 
 class Position(models.Model):

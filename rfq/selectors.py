@@ -30,8 +30,7 @@ from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, 
 from django.db.models.functions import RowNumber
 
 from ems.models import ChildOrder, Constituent, ExecStatus, Fill, ParentOrder
-from ems.selectors import live_clock, market_for, market_prices
-from ems.services import venue_profiles
+from ems.selectors import live_clock, market_for, market_prices, venue_profiles
 from ems.sim import DEFAULT_VENUES, SESSION_US, US
 from oms import roles
 from oms.models import Instrument, MarketPrice

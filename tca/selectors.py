@@ -51,8 +51,7 @@ from django.db.models import (
 from django.db.models.functions import NullIf
 
 from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, ParentOrder, Venue
-from ems.selectors import instrument_params, live_clock, market_now_for, parent_chart, parent_list
-from ems.services.venues import venue_profiles
+from ems.selectors import instrument_params, live_clock, market_now_for, parent_chart, parent_list, venue_profiles
 from ems.sim.clock import SESSION_US, US, format_clock
 from ems.sim.market import Market
 from ems.sim.orders import Fill as SimFill

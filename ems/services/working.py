@@ -49,9 +49,8 @@ from ems.broadcast import parents_changed_on_commit
 from ems.destinations import Destination, destination_for, parents_stop_on_commit
 from ems.models import ChildOrder, Constituent, Control, ExecStatus, ParentOrder, Venue
 from ems.models import Fill as FillRow
-from ems.selectors import instrument_params, live_clock
+from ems.selectors import instrument_params, live_clock, venue_profiles
 from ems.services.booking import Execution, child_reports_apply, constituent_release, fills_book, parent_order_close
-from ems.services.venues import venue_profiles
 from ems.sim.clock import SESSION_US, US
 from ems.sim.exchange import VenueSimulator
 from ems.sim.market import Market

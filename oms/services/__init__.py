@@ -5,6 +5,6 @@ from oms.services.audit_checkpoint import audit_checkpoint_write
 from oms.services.audit_verification import audit_verify
 from oms.services.cancel import order_cancel
 from oms.services.intake import order_submit, orders_submit
-from oms.services.market_price import PriceTick, market_prices_update
+from oms.services.market_price import market_prices_update
 
-__all__ = ["audit_checkpoint_write", "audit_record", "audit_verify", "order_cancel", "order_submit", "orders_submit", "PriceTick", "market_prices_update"]
+__all__ = ["audit_checkpoint_write", "audit_record", "audit_verify", "order_cancel", "order_submit", "orders_submit", "market_prices_update"]

@@ -9,23 +9,9 @@ invalidates the intake's per-process reference-data cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-
 from django.db import connection
 
-
-@dataclass(frozen=True, slots=True)
-class PriceTick:
-    """One instrument's market at one moment: consolidated best bid and offer, their mid, the last print."""
-
-    instrument_id: int
-    bid: Decimal
-    ask: Decimal
-    mid: Decimal
-    last: Decimal | None
-    as_of: datetime  # wall-clock UTC time of the market state the figures were taken from
+from oms.models import PriceTick
 
 
 def market_prices_update(*, prices: list[PriceTick]) -> int:

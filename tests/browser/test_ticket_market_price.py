@@ -8,7 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from oms.services import PriceTick, market_prices_update
+from oms.models import PriceTick
+from oms.services import market_prices_update
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

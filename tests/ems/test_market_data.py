@@ -7,8 +7,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.urls import re_path
 
 from ems.models import Venue
-from ems.selectors import live_clock, market_view
-from ems.services import venue_profile, venue_profiles, venues_sync_from_sim
+from ems.selectors import live_clock, market_view, venue_profile, venue_profiles
+from ems.services import venues_sync_from_sim
 from ems.sim import DEFAULT_VENUES, N_LEVELS
 
 

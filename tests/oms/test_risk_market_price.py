@@ -22,10 +22,10 @@ from ems.services import venues_sync_from_sim
 from ems.sim import SESSION_US, US
 from ems.tasks import market_prices_refresh
 from oms import refdata
-from oms.models import MarketPrice, PortfolioDailyUsage
+from oms.models import MarketPrice, PortfolioDailyUsage, PriceTick
 from oms.refdata import current_stamp
 from oms.roles import Actor
-from oms.services import PriceTick, market_prices_update, orders_submit
+from oms.services import market_prices_update, orders_submit
 from oms.services.risk import price_text
 from tests.factories import InstrumentFactory
 

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 
 from ems.models import ExecStatus, Fill, ParentOrder
-from ems.selectors import instrument_params, market_for
-from ems.services.venues import venue_profiles, venues_sync_from_sim
+from ems.selectors import instrument_params, market_for, venue_profiles
+from ems.services.venues import venues_sync_from_sim
 from ems.sim.clock import SESSION_US, US
 from ems.sim.market import Market
 from tca.measures import MARKOUT_HORIZONS_S
