@@ -5,8 +5,8 @@ from django import forms
 from drf_spectacular.utils import extend_schema_field
 
 from ems.models import Control, ExecStatus, Fill, ParentOrder
+from oms.api.constants import MAX_ID
 from oms.api.filters import StrictFilterSet
-from oms.api.views import MAX_ID
 from oms.models import Position, Side, Strategy
 
 

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from ems import selectors
 from ems.models import Allocation, ChildOrder, Constituent, Control, ExecStatus, Fill, ParentOrder
-from oms.api.views import PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
+from oms.api.constants import PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
 from oms.models import Position, Urgency
 
 # Strategies a trader may switch a working parent to (RFQ is launched from the RFQ ladder, not here).

@@ -12,33 +12,21 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ems import selectors
 from ems.api import serializers as s
 from ems.api.filters import FillFilter, ParentOrderFilter, PositionFilter
+from ems.api.permissions import IsTraderForWrites
 from ems.services import control
 from ems.states import IllegalExecTransition
-from oms import role_names, roles
+from oms.api.constants import ID_REGEX
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import validated_body
-from oms.api.views import ID_REGEX
 from oms.errors import Conflict
 from oms.roles import Actor
-
-TRADER_ROLES = frozenset({role_names.TRADER, role_names.ADMIN})
-
-
-class IsTraderForWrites(BasePermission):
-    """Reads follow HasRole; every write (a control, the kill switch) is for traders."""
-
-    message = {"code": "permission.trader_only", "detail": "Only a trader may act on parent orders"}
-
-    def has_permission(self, request, view):
-        return request.method in SAFE_METHODS or roles.role_of(request.user) in TRADER_ROLES
 
 
 def _act(fn, **kwargs):

@@ -7,6 +7,8 @@ added here, so that the schema names every status the API sends and a client can
 
 from __future__ import annotations
 
+from oms.api.constants import MAX_BULK, MAX_ID, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
+
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 # What config.middleware lets through in a query string: no C0 control character (NUL included).
 NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f]*$"
@@ -62,8 +64,6 @@ def declare_error_responses(result, generator, request, public):
 def _constrain_parameters(operation: dict) -> None:
     """Say in the schema what the API refuses: text query parameters with control characters (400), and
     path keys outside the routes' patterns (404: they match no route)."""
-    from oms.api.views import MAX_ID, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
-
     path_patterns = {"symbol": SYMBOL_REGEX, "code": PORTFOLIO_CODE_REGEX}
     for param in operation.get("parameters", []):
         schema = param.get("schema", {})
@@ -77,8 +77,6 @@ def _constrain_parameters(operation: dict) -> None:
 
 
 def _bound_bulk(operation: dict) -> None:
-    from oms.api.views import MAX_BULK
-
     for media in operation.get("requestBody", {}).get("content", {}).values():
         schema = media.get("schema", {})
         if schema.get("type") == "array":

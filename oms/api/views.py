@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from oms import roles, selectors
 from oms.api import serializers as s
 from oms.api.authentication import SignInLocked
+from oms.api.constants import ID_REGEX, MAX_BULK, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
 from oms.api.filters import AuditEventFilter, InstrumentFilter, OrderFilter
 from oms.api.permissions import CanReadAudit, HasRole
 from oms.api.throttles import AuthTokenThrottle
@@ -23,14 +24,6 @@ from oms.services import audit_verify, order_cancel, order_submit, orders_submit
 from oms.services.order_parse import CLIENT_ORDER_ID_RE, has_invalid_characters
 from oms.services.tokens import api_token_issue, token_expires_at
 from oms.signin import client_ip, lockout_detail, lockout_retry_after
-
-MAX_BULK = 5000
-# Routes match only well-formed keys, so "/api/orders/abc/cancel/" or "/api/instruments/%00/" is a 404 from
-# the router before any of it reaches int() or SQL.
-ID_REGEX = r"[0-9]{1,18}"  # a bigint
-MAX_ID = 10**18 - 1
-SYMBOL_REGEX = r"[A-Za-z0-9._\-]{1,16}"
-PORTFOLIO_CODE_REGEX = r"[A-Za-z0-9._\-]{1,32}"
 
 
 class TokenApi(APIView):

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ems.models import Fill
-from oms.api.views import MAX_ID
+from oms.api.constants import MAX_ID
 from rfq import selectors
 from rfq.models import RFQ, Dissemination, LiquidityProvider, RfqDirection, RfqExecuteAt, RfqMode, RfqStatus
 

@@ -23,12 +23,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from ems import selectors as ems_selectors
-from ems.api.views import IsTraderForWrites
+from ems.api.permissions import IsTraderForWrites
 from oms import roles
+from oms.api.constants import ID_REGEX
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
-from oms.api.views import ID_REGEX
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
 from rfq import scoring, selectors, services

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from oms.api.views import MAX_ID, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
+from oms.api.constants import MAX_ID, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
 from oms.errors import ValidationFailed
 from oms.models import Side
 

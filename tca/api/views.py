@@ -45,11 +45,11 @@ from rest_framework.views import APIView
 
 from ems import selectors as ems_selectors
 from oms import roles
+from oms.api.constants import ID_REGEX
 from oms.api.errors import field_error
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
-from oms.api.views import ID_REGEX
 from oms.errors import DomainError, NotFound, ValidationFailed
 from oms.roles import Actor
 from oms.services.order_parse import has_invalid_characters
