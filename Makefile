@@ -19,9 +19,9 @@ run: install
 test: install
 	$(PY) -m pytest
 
-# Pure-Python tests only (no database): the simulator and the algorithms.
+# Pure-Python tests only (no database): the simulator and the algorithms, and the layering of the imports.
 test-fast: install
-	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/ems/sim tests/ems/algos tests/rfq/test_pricing.py tests/rfq/test_scoring.py tests/tca/test_measures.py tests/tca/test_benchmarks.py tests/tca/test_replay.py
+	$(PY) -m pytest -p no:django -W ignore::pytest.PytestConfigWarning tests/test_layering.py tests/ems/sim tests/ems/algos tests/rfq/test_pricing.py tests/rfq/test_scoring.py tests/tca/test_measures.py tests/tca/test_benchmarks.py tests/tca/test_replay.py
 
 bench: install
 	$(PY) bench/sim.py
