@@ -48,6 +48,9 @@ class IntakeResult:
     outcome: str
     order: Order | None = None
     error: DomainError | None = None
+    # "same_as" (while the batch is answered): the index of the first item with this client_order_id,
+    # whose answer this one repeats.
+    first_index: int | None = None
 
     @property
     def http_status(self) -> int:
@@ -68,11 +71,40 @@ def order_snapshot(o: Order) -> dict:
 # --- submission ----------------------------------------------------------------------------------
 
 
-def orders_submit(*, user, actor: Actor, items: list, _throttled: dict[int, bool] | None = None, _attempt: int = 0) -> list[IntakeResult]:
+def orders_submit(*, user, actor: Actor, items: list) -> list[IntakeResult]:
     """Submit orders (one or many): each is created ACCEPTED or DENIED, or answered idempotently, or refused.
 
     Everything created is written in one transaction together with its audit events.
+
+    A submission that loses a client_order_id race (a concurrent request took one of its ids first; its
+    row is committed by the time the unique index says so) is submitted again: the next first read finds
+    the winner and answers as it was answered. A batch is retried item by item, so that one more race
+    costs one item a retry, not the whole batch. The messages are not counted against the rate limit twice.
     """
+    outcome = _submit(user, actor, items, known_throttled=None, may_retry=True)
+    if not isinstance(outcome, _LostRace):
+        return outcome
+    return [_reindex(_resubmit(user, actor, item, outcome.throttled.get(index, False)), index) for index, item in enumerate(items)]
+
+
+@dataclass(frozen=True)
+class _LostRace:
+    throttled: dict[int, bool]  # per item index: already counted as throttled (see _gate)
+
+
+def _resubmit(user, actor: Actor, item, throttled: bool) -> IntakeResult:
+    """Submit one item again after a lost race, at most RACE_ATTEMPTS times; the last loss is raised."""
+    for _ in range(RACE_ATTEMPTS - 1):
+        outcome = _submit(user, actor, [item], known_throttled={0: throttled}, may_retry=True)
+        if not isinstance(outcome, _LostRace):
+            return outcome[0]
+        throttled = outcome.throttled.get(0, False)
+    return _submit(user, actor, [item], known_throttled={0: throttled}, may_retry=False)[0]
+
+
+def _submit(user, actor: Actor, items: list, *, known_throttled: dict[int, bool] | None, may_retry: bool) -> list[IntakeResult] | _LostRace:
+    """One attempt at ``orders_submit``. ``known_throttled``: a retry's throttle flags per item (None on the
+    first attempt: count the messages). A lost client_order_id race is returned when ``may_retry``, else raised."""
     source = actor.source
     now = timezone.now()
     # One round trip: the reference-data stamp, which client order ids this source has used, the day's
@@ -103,11 +135,10 @@ def orders_submit(*, user, actor: Actor, items: list, _throttled: dict[int, bool
         elif req.client_order_id in first_in_batch:
             first_index, first_req = first_in_batch[req.client_order_id]
             results[index] = (
-                IntakeResult(index, "same_as", error=None, order=None)
+                IntakeResult(index, "same_as", first_index=first_index)
                 if first_req.content_key == req.content_key
                 else IntakeResult(index, "error", error=_conflict(req.client_order_id))
             )
-            results[index].first_index = first_index
         else:
             first_in_batch[req.client_order_id] = (index, req)
             fresh.append((index, req))
@@ -115,23 +146,13 @@ def orders_submit(*, user, actor: Actor, items: list, _throttled: dict[int, bool
     if fresh:
         fresh = _with_references(fresh, marks, now)
         limits = risk.effective_limits({r.portfolio.id for _, r in fresh}, ref.limits)
-        decisions, claimed, _throttled = _gate(fresh, limits, ref.restricted, source, _throttled)
+        decisions, claimed, throttled = _gate(fresh, limits, ref.restricted, source, known_throttled)
         try:
             created = _create(fresh, decisions, claimed, source=source, actor=actor, user=user, limits=limits, now=now, usage=usage)
         except IntegrityError as exc:
-            # A concurrent request took one of these client_order_ids first (its row is committed by the
-            # time the unique index says so). Submit again: the next first read finds the winner and
-            # answers as it was answered. The messages are not counted against the rate limit twice.
-            if not _lost_client_order_id_race(exc) or _attempt >= RACE_ATTEMPTS:
+            if not _lost_client_order_id_race(exc) or not may_retry:
                 raise
-            if len(items) == 1:
-                return orders_submit(user=user, actor=actor, items=items, _throttled=_throttled, _attempt=_attempt + 1)
-            # Item by item, so that one more race costs one item a retry, not the whole batch.
-            return [
-                _reindex(orders_submit(user=user, actor=actor, items=[item], _throttled={0: _throttled.get(index, False)},
-                                       _attempt=_attempt + 1)[0], index)
-                for index, item in enumerate(items)
-            ]
+            return _LostRace(throttled)
         for index, result in created.items():
             results[index] = result
 
