@@ -1,5 +1,5 @@
 """Strategy selection matrix: one test per row (the row decides, and the reason names the deciding inputs),
-the PM's request kept or overruled with a reason, and the README table rendered from the same rows."""
+the PM's request kept or overruled with a reason, and the table in docs/execution.md rendered from the same rows."""
 
 from pathlib import Path
 
@@ -138,9 +138,9 @@ def test_order_features_classify_limit_orders():
     assert order_features(OrderSpec("sell", 100, limit_price=99.97), LIQUID)["order"] == "marketable limit"
 
 
-def test_the_readme_shows_the_matrix_as_the_code_renders_it():
+def test_the_docs_show_the_matrix_as_the_code_renders_it():
     table = matrix_markdown()
     assert table.count("\n") == len(MATRIX) + 1
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    assert "## Strategy selection" in readme
-    assert table in readme
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "execution.md").read_text()
+    assert "## Strategy selection" in doc
+    assert table in doc
