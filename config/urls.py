@@ -8,6 +8,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.middleware import api_error, is_api, is_database_unavailable, request_too_large, service_unavailable
+from oms.error_codes import PermissionErrorCode
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -40,7 +41,7 @@ def handler400(request, exception=None):
 
 def handler403(request, exception=None):
     if is_api(request):
-        return api_error(403, "permission.denied", "You do not have permission to do this")
+        return api_error(403, PermissionErrorCode.DENIED, "You do not have permission to do this")
     return defaults.permission_denied(request, exception)
 
 

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from oms.audit_events import AuditEventType
+
 
 class TcaConfig(AppConfig):
     """Transaction cost analysis: benchmarks, reports, reconciliation, imports of outside executions, what-if replays."""
@@ -12,6 +14,6 @@ class TcaConfig(AppConfig):
 
         # Each of these rows is written with its creation event in the same transaction. (ParentTCA and
         # FillMetrics are derived figures, recomputable from the book: not audited.)
-        register_creation_events(object_type="reconciliation", model="tca.ReconciliationRun", event_types=["tca.reconciliation"])
-        register_creation_events(object_type="import_set", model="tca.ImportSet", event_types=["tca.import"])
-        register_creation_events(object_type="what_if", model="tca.WhatIf", event_types=["tca.what_if"])
+        register_creation_events(object_type="reconciliation", model="tca.ReconciliationRun", event_types=[AuditEventType.TCA_RECONCILIATION])
+        register_creation_events(object_type="import_set", model="tca.ImportSet", event_types=[AuditEventType.TCA_IMPORT])
+        register_creation_events(object_type="what_if", model="tca.WhatIf", event_types=[AuditEventType.TCA_WHAT_IF])

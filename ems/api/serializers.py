@@ -9,7 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ems import selectors
-from ems.models import Allocation, ChildOrder, Constituent, Control, ExecStatus, Fill, ParentOrder
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
+from ems.states import Control, ExecStatus
 from oms.api.views import PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
 from oms.models import Position, Urgency
 

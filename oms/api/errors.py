@@ -8,13 +8,14 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
+from oms.error_codes import AuthErrorCode, PermissionErrorCode
 from oms.errors import DomainError
-from oms.states import IllegalOrderTransition
+from oms.states import IllegalTransition
 
 _CODES = {
-    exceptions.NotAuthenticated: "auth.not_authenticated",
-    exceptions.AuthenticationFailed: "auth.failed",
-    exceptions.PermissionDenied: "permission.denied",
+    exceptions.NotAuthenticated: AuthErrorCode.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: AuthErrorCode.FAILED,
+    exceptions.PermissionDenied: PermissionErrorCode.DENIED,
     exceptions.NotFound: "not_found",
     exceptions.MethodNotAllowed: "method_not_allowed",
     exceptions.NotAcceptable: "not_acceptable",
@@ -40,11 +41,12 @@ def _flatten(detail) -> dict[str, list[dict]]:
 
 
 def exception_handler(exc, context):
-    """DRF exception handler: DomainError -> its status and code; DRF errors -> a stable code."""
+    """DRF exception handler: DomainError -> its status and code; IllegalTransition -> 409 and its table's code;
+    DRF errors -> a stable code."""
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
-    if isinstance(exc, IllegalOrderTransition):
-        return Response({"code": "order.illegal_transition", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, IllegalTransition):  # an order, parent, child, control, RFQ or quote: the table's code
+        return Response({"code": exc.code, "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

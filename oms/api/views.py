@@ -17,6 +17,7 @@ from oms.api.authentication import SignInLocked
 from oms.api.filters import AuditEventFilter, InstrumentFilter, OrderFilter
 from oms.api.permissions import CanReadAudit, HasRole
 from oms.api.throttles import AuthTokenThrottle
+from oms.error_codes import AuthErrorCode
 from oms.errors import DomainError, ValidationFailed
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit, orders_submit
@@ -65,7 +66,7 @@ class TokenApi(APIView):
             retry_after = lockout_retry_after(username, client_ip(request))
             raise SignInLocked(lockout_detail(retry_after), retry_after)
         if user is None or not user.is_active:
-            raise DomainError("auth.invalid_credentials", "Unable to log in with these credentials", status=400)
+            raise DomainError(AuthErrorCode.INVALID_CREDENTIALS, "Unable to log in with these credentials", status=400)
         token = api_token_issue(user=user, actor=Actor.for_user(user, "api"))
         return Response({"token": token.key, "expires_at": token_expires_at(token)})
 

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from oms.error_codes import PermissionErrorCode
 from oms.errors import NotPermitted, ValidationFailed
 from oms.models import Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
 from oms.services import risk
@@ -204,7 +205,7 @@ def parse_order(
         portfolio = portfolios.get(code)
         if portfolio is None:
             if code in known_portfolios:
-                raise NotPermitted("permission.portfolio_not_granted", f"You may not trade portfolio {code}", field="portfolio")
+                raise NotPermitted(PermissionErrorCode.PORTFOLIO_NOT_GRANTED, f"You may not trade portfolio {code}", field="portfolio")
             errors.add("portfolio", "unknown", f"Unknown portfolio {code!r}")
 
     instrument = None

@@ -50,6 +50,7 @@ from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
 from oms.api.views import ID_REGEX
+from oms.error_codes import PermissionErrorCode
 from oms.errors import DomainError, NotFound, ValidationFailed
 from oms.roles import Actor
 from oms.services.order_parse import has_invalid_characters
@@ -63,6 +64,7 @@ from tca.api.filters import (
     report_filters,
     validated_query,
 )
+from tca.error_codes import TcaErrorCode
 from tca.models import ReconciliationRun, WhatIf
 from tca.services.imports import MAX_BYTES  # an upload over it is refused before it is read
 
@@ -76,7 +78,7 @@ FORMAT_PARAM = "format"  # settings URL_FORMAT_OVERRIDE (DRF's default)
 class HasAnyRole(BasePermission):
     """An authenticated user with an OMS role (compliance included, for a write that changes no order)."""
 
-    message = {"code": "permission.no_role", "detail": "Your account has no OMS role"}
+    message = {"code": PermissionErrorCode.NO_ROLE, "detail": "Your account has no OMS role"}
 
     def has_permission(self, request, view):
         return roles.role_of(request.user) is not None
@@ -85,7 +87,7 @@ class HasAnyRole(BasePermission):
 class IsDeskRole(BasePermission):
     """Traders, compliance and admins."""
 
-    message = {"code": "permission.desk_only", "detail": "This is for the trading desk (traders, compliance, admins)"}
+    message = {"code": PermissionErrorCode.DESK_ONLY, "detail": "This is for the trading desk (traders, compliance, admins)"}
 
     def has_permission(self, request, view):
         return roles.role_of(request.user) in roles.DESK_WIDE
@@ -342,7 +344,7 @@ class FillTCAViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericViewSet
         if fmt:
             rows = list(qs[: MAX_EXPORT_FILLS + 1])
             if len(rows) > MAX_EXPORT_FILLS:
-                raise DomainError("tca.export_too_large", f"More than {MAX_EXPORT_FILLS:,} fills: narrow the filters (days, instrument, parent)")
+                raise DomainError(TcaErrorCode.EXPORT_TOO_LARGE, f"More than {MAX_EXPORT_FILLS:,} fills: narrow the filters (days, instrument, parent)")
             return exports.export_response([s.fills_table(rows)], fmt, "tca-fills")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.FillTCASerializer([s.fill_row(f) for f in page], many=True).data)
@@ -365,11 +367,11 @@ class CSVTextParser(BaseParser):
         try:
             codec = codecs.lookup(charset).name
         except LookupError as exc:
-            raise ParseError({"code": "tca.import_encoding", "detail": f"Unknown charset {charset[:40]!r}: send UTF-8"}) from exc
+            raise ParseError({"code": TcaErrorCode.IMPORT_ENCODING, "detail": f"Unknown charset {charset[:40]!r}: send UTF-8"}) from exc
         try:
             return stream.read().decode("utf-8-sig" if codec == "utf-8" else codec)
         except UnicodeDecodeError as exc:
-            raise ParseError({"code": "tca.import_encoding", "detail": f"The body is not {codec} text (save the file as CSV UTF-8)"}) from exc
+            raise ParseError({"code": TcaErrorCode.IMPORT_ENCODING, "detail": f"The body is not {codec} text (save the file as CSV UTF-8)"}) from exc
 
 
 _IMPORT_HEADER = "child_order_id,timestamp,venue,order_type,side,quantity,price,benchmark_price"
@@ -411,7 +413,7 @@ class ImportApi(APIView):
     def post(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > MAX_BYTES + 64 * 1024:  # refused before the upload is read
-            raise DomainError("tca.import_too_large", f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it", status=413)
+            raise DomainError(TcaErrorCode.IMPORT_TOO_LARGE, f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it", status=413)
         if request.content_type.startswith("multipart/"):
             text, name = self._multipart(request)
         else:
@@ -435,14 +437,14 @@ class ImportApi(APIView):
         if upload is None:
             raise ValidationFailed({"file": [{"code": "required", "detail": "Attach the CSV as the multipart field file"}]})
         if upload.size > MAX_BYTES:
-            raise DomainError("tca.import_too_large", f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it",
+            raise DomainError(TcaErrorCode.IMPORT_TOO_LARGE, f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it",
                               field="file", status=413)
         name = request.data.get("name", "")
         self._check_name(name)
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise DomainError("tca.import_encoding", "The file is not UTF-8 text (save it as CSV UTF-8)", field="file") from exc
+            raise DomainError(TcaErrorCode.IMPORT_ENCODING, "The file is not UTF-8 text (save it as CSV UTF-8)", field="file") from exc
         return text, name or (upload.name or "")[: s.IMPORT_NAME_MAX]
 
 

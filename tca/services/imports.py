@@ -35,10 +35,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from oms import roles
+from oms.audit_events import AuditEventType
 from oms.db import insert_rows
 from oms.errors import DomainError, NotPermitted
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
+from tca.error_codes import TcaErrorCode
 from tca.models import ImportedExecution, ImportSet
 
 HEADER = ("child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price", "benchmark_price")
@@ -144,23 +146,23 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
 def executions_parse(text: str) -> list[dict]:
     """Parse and check a whole file; return its rows or raise ``ImportRejected`` (see the module docstring)."""
     if _text_size(text) > MAX_BYTES:
-        raise ImportRejected("tca.import_too_large", f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise ImportRejected(TcaErrorCode.IMPORT_TOO_LARGE, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB")
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
-        raise ImportRejected("tca.import_empty", "The file is empty: expected the header " + ",".join(HEADER) + " and rows")
+        raise ImportRejected(TcaErrorCode.IMPORT_EMPTY, "The file is empty: expected the header " + ",".join(HEADER) + " and rows")
     if "\x00" in text:
         lines = [n for n, chunk in enumerate(text.split("\n"), start=1) if "\x00" in chunk][:ERRORS_LISTED]
         errors = [_error(n, None, "nul_byte", "the line contains a NUL byte (not a text CSV?)") for n in lines]
-        raise ImportRejected("tca.import_invalid", f"{len(lines)} line(s) contain NUL bytes", extra={"errors": errors, "errors_total": len(errors)})
+        raise ImportRejected(TcaErrorCode.IMPORT_INVALID, f"{len(lines)} line(s) contain NUL bytes", extra={"errors": errors, "errors_total": len(errors)})
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except csv.Error as exc:
-        raise ImportRejected("tca.import_bad_header", f"The header cannot be read: {exc}") from None
+        raise ImportRejected(TcaErrorCode.IMPORT_BAD_HEADER, f"The header cannot be read: {exc}") from None
     found = tuple(h.strip().lower() for h in header)
     if found != HEADER:
-        raise ImportRejected("tca.import_bad_header",
+        raise ImportRejected(TcaErrorCode.IMPORT_BAD_HEADER,
                              f"The header must be exactly {','.join(HEADER)}; found {','.join(h.strip() for h in header)[:200]}",
                              extra={"expected": list(HEADER), "found": [h.strip() for h in header][:20]})
     rows: list[dict] = []
@@ -181,15 +183,15 @@ def executions_parse(text: str) -> list[dict]:
             continue  # a blank line
         n += 1
         if n > MAX_ROWS:
-            raise ImportRejected("tca.import_too_large", f"The file has more than {MAX_ROWS:,} rows")
+            raise ImportRejected(TcaErrorCode.IMPORT_TOO_LARGE, f"The file has more than {MAX_ROWS:,} rows")
         row = _row(values, start, errors)
         if row is not None:
             rows.append(row)
     if errors:
-        raise ImportRejected("tca.import_invalid", f"{len(errors)} problem(s) in the file; nothing was imported",
+        raise ImportRejected(TcaErrorCode.IMPORT_INVALID, f"{len(errors)} problem(s) in the file; nothing was imported",
                              extra={"errors": errors[:ERRORS_LISTED], "errors_total": len(errors)})
     if not rows:
-        raise ImportRejected("tca.import_empty", "The file has a header but no executions")
+        raise ImportRejected(TcaErrorCode.IMPORT_EMPTY, "The file has a header but no executions")
     return rows
 
 
@@ -216,7 +218,7 @@ def executions_import(*, name: str, text: str, user, actor: Actor) -> ImportSet:
     changes nothing, so it is refused (``tca.import_not_permitted``).
     """
     if roles.role_of(user) not in IMPORTERS:
-        raise NotPermitted("tca.import_not_permitted", "Your role may not import executions")
+        raise NotPermitted(TcaErrorCode.IMPORT_NOT_PERMITTED, "Your role may not import executions")
     name = (name or "").strip()[:200] or f"import {timezone.now():%Y-%m-%d %H:%M:%S}"
     rows = executions_parse(text)
     totals = executions_totals(rows)
@@ -225,5 +227,5 @@ def executions_import(*, name: str, text: str, user, actor: Actor) -> ImportSet:
                                               source=actor.source, **totals)
         insert_rows(ImportedExecution._meta.db_table, "id", _COLUMNS,
                     [[import_set.pk, *(r[c] for c in _COLUMNS[1:])] for r in rows])
-        audit_append([PendingEvent(actor, "tca.import", "import_set", import_set.pk, after={"name": name, **totals})])
+        audit_append([PendingEvent(actor, AuditEventType.TCA_IMPORT, "import_set", import_set.pk, after={"name": name, **totals})])
     return import_set
