@@ -22,7 +22,7 @@ from ems.services import control
 from ems.sim import format_clock
 from ems.states import Control, ExecStatus
 from oms import roles
-from oms.error_codes import PermissionErrorCode
+from oms.error_codes import ApiErrorCode, PermissionErrorCode
 from oms.errors import DomainError
 from oms.models import Portfolio, Side, Urgency
 from oms.roles import Actor
@@ -202,7 +202,7 @@ def parent_strategy(request, parent_id: int):
     strategy = request.POST.get("strategy", "")
     urgency = request.POST.get("urgency") or None
     if strategy not in dict(SWITCHABLE_STRATEGIES) or (urgency is not None and urgency not in Urgency.values):
-        return _flash(request, "error", "Choose a strategy and an urgency from the lists", code="validation_error", status=400)
+        return _flash(request, "error", "Choose a strategy and an urgency from the lists", code=ApiErrorCode.VALIDATION_ERROR, status=400)
     return _run_control(request, "parent_strategy_change", f"Parent {parent.id}: {strategy.upper()}"
                         + (f", {urgency} urgency" if urgency else ""), parent_id=parent.id, strategy=strategy, urgency=urgency)
 

@@ -1,7 +1,7 @@
 """The stable error codes of the OMS, one enum per domain (as Saleor keeps its error codes).
 
 A code is part of the API contract: clients branch on it, and risk codes are stored on denied orders
-(``Order.deny_code``). Add members, never rename or reuse a value; ``tests/test_error_codes.py`` pins
+(``Order.deny_code``). Add members, never rename or reuse a value; ``tests/oms/test_error_codes.py`` pins
 every catalogue (this one and ``ems``/``rfq``/``tca`` ``error_codes``) and refuses a code written as a
 literal. A ``StrEnum`` member is its value wherever a string goes (JSON, the database, comparisons).
 """

@@ -1,7 +1,5 @@
 from django.apps import AppConfig
 
-from oms.audit_events import AuditEventType
-
 
 class RfqConfig(AppConfig):
     """RFQ platform: liquidity providers, requests for quote and their quotes; an EMS destination."""
@@ -17,5 +15,5 @@ class RfqConfig(AppConfig):
         # The EMS hands the parents its selection matrix sends to RFQ to this platform (ems never imports rfq).
         destination_register(RfqDestination())
         # Each of these rows is written with its creation event in the same transaction (a late quote: refused).
-        register_creation_events(object_type="rfq", model="rfq.RFQ", event_types=[AuditEventType.RFQ_CREATED])
-        register_creation_events(object_type="quote", model="rfq.Quote", event_types=[AuditEventType.QUOTE_RECEIVED, AuditEventType.QUOTE_REFUSED])
+        register_creation_events(object_type="rfq", model="rfq.RFQ")
+        register_creation_events(object_type="quote", model="rfq.Quote")

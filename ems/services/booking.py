@@ -208,11 +208,14 @@ def _insert_allocations(rows: list[tuple]) -> None:
         insert_rows(Allocation._meta.db_table, "id", ALLOCATION_COLUMNS, rows)
 
 
+_OVERFILL = {"child_order": ChildOrderErrorCode.OVERFILL, "parent_order": ParentOrderErrorCode.OVERFILL}
+
+
 def _progress(obj, object_type: str, fill: Fill, check, now, actor: Actor) -> list[PendingEvent]:
     """Add ``fill`` to a child or parent: quantity, notional, average price, status (audited if it moves)."""
     filled = obj.filled_quantity + fill.quantity
     if filled > obj.quantity:
-        raise Conflict(f"{object_type}.overfill",
+        raise Conflict(_OVERFILL[object_type],
                        f"Fill {fill.exec_id} of {fill.quantity} would take {object_type.replace('_', ' ')} {obj.pk} "
                        f"past its quantity ({obj.filled_quantity} of {obj.quantity} filled)")
     before = obj.status
@@ -228,7 +231,7 @@ def _progress(obj, object_type: str, fill: Fill, check, now, actor: Actor) -> li
         obj.completed_at = now
     if target == before:
         return []
-    return [PendingEvent(actor, f"{object_type}.{target.lower()}", object_type, obj.pk, before={"status": before},
+    return [PendingEvent(actor, AuditEventType(f"{object_type}.{target.lower()}"), object_type, obj.pk, before={"status": before},
                          after={"status": target, "filled_quantity": filled, "avg_price": obj.avg_price, "exec_id": fill.exec_id})]
 
 

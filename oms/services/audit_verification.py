@@ -21,7 +21,7 @@ from django.apps import apps
 from django.db.models import CharField, Exists, Max, OuterRef
 from django.db.models.functions import Cast
 
-from oms.audit_events import AuditEventType
+from oms.audit_events import CREATION_EVENTS
 from oms.error_codes import AuditProblemCode
 from oms.models import AuditEvent
 from oms.services.audit import Problem, chain_rows, chain_walk
@@ -54,13 +54,15 @@ class CreationEvents:
 _CREATION_EVENTS: dict[str, CreationEvents] = {}
 
 
-def register_creation_events(*, object_type: str, model: str, event_types) -> None:
-    """Have verification report each ``model`` row that lacks its creation event (call from AppConfig.ready)."""
-    _CREATION_EVENTS[object_type] = CreationEvents(object_type, model, tuple(event_types))
+def register_creation_events(*, object_type: str, model: str, event_types=None) -> None:
+    """Have verification report each ``model`` row that lacks its creation event (call from AppConfig.ready);
+    the creation events are the catalogue's (``oms.audit_events.CREATION_EVENTS``) unless ``event_types`` says."""
+    events = CREATION_EVENTS[object_type] if event_types is None else event_types
+    _CREATION_EVENTS[object_type] = CreationEvents(object_type, model, tuple(events))
 
 
-# Intake writes order.received for every order it books, accepted or denied, in the order's transaction.
-register_creation_events(object_type="order", model="oms.Order", event_types=[AuditEventType.ORDER_RECEIVED])
+# Intake writes its creation event (order.received) for every order it books, accepted or denied, in the order's transaction.
+register_creation_events(object_type="order", model="oms.Order")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
-from oms.error_codes import OrderErrorCode, PermissionErrorCode
+from oms.error_codes import ApiErrorCode, OrderErrorCode, PermissionErrorCode
 from oms.errors import Conflict, NotFound, NotPermitted
 from oms.models import Order
 from oms.roles import Actor, tradable_portfolios, visible_portfolios
@@ -35,7 +35,7 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
             .first()
         )
         if order is None:
-            raise NotFound("not_found", f"No order {order_id}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No order {order_id}")
         if not tradable_portfolios(user).filter(pk=order.portfolio_id).exists():
             raise NotPermitted(PermissionErrorCode.READ_ONLY, "You may not cancel orders")
         if order.status not in CANCELLABLE:

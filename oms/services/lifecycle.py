@@ -313,7 +313,7 @@ def order_close(*, order_id: int, status: str, actor: Actor, reason: str = "") -
         order.save(update_fields=["status", "updated_at"])
         released = order_credit_release(order)
         audit_append([PendingEvent(
-            actor, f"order.{target.lower()}", "order", order.pk, before={"status": before},
+            actor, AuditEventType(f"order.{target.lower()}"), "order", order.pk, before={"status": before},
             after={"status": target, "filled_quantity": order.filled_quantity, "credit_released": released},
             reason=reason or f"{target.lower()} by {actor.name}",
         )])

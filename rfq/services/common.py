@@ -188,7 +188,7 @@ def quote_move(quote: Quote, target: str, *, actor: Actor, reason: str, now: dat
     before = quote.status
     check_quote_transition(before, target)
     quote.status, quote.status_reason, quote.updated_at = target, reason[:200], now
-    return PendingEvent(actor, f"quote.{target}", "quote", quote.pk, before={"status": before},
+    return PendingEvent(actor, AuditEventType(f"quote.{target}"), "quote", quote.pk, before={"status": before},
                         after={"status": target, "rfq_id": quote.rfq_id, "provider": quote.provider.code, "price": quote.price,
                                "size": quote.size},
                         reason=reason)
@@ -209,7 +209,7 @@ def rfq_close(rfq: RFQ, target: str, *, quotes: list[Quote], parent: ParentOrder
     back to the parent, the parent's tick is enqueued and the page told, after commit. The caller holds the
     locks (RFQ, its quotes, the parent) and appends the returned audit events. An EXECUTED close has already
     released its reservation (before its fill, for the parent's database check)."""
-    events = [rfq_move(rfq, target, actor=actor, event=f"rfq.{CLOSE_EVENTS[target]}", reason=reason,
+    events = [rfq_move(rfq, target, actor=actor, event=AuditEventType(f"rfq.{CLOSE_EVENTS[target]}"), reason=reason,
                        after={"quantity": rfq.quantity, **(after or {})})]
     rfq.closed_at, rfq.close_reason = now, reason[:200]
     expired = []

@@ -69,8 +69,6 @@ from rfq.services.common import (
 )
 from rfq.states import QuoteStatus, RfqStatus
 
-LAST_LOOK_REJECTED = RfqErrorCode.LAST_LOOK_REJECTED
-
 
 @dataclass(frozen=True)
 class AcceptResult:
@@ -129,7 +127,7 @@ def quote_accept(*, rfq_id: int, quote_id: int, actor: Actor) -> AcceptResult:
     if attempt.quote is not None:
         return AcceptResult(rfq, True, attempt.quote, attempt.fill_id, rejected, None,
                             f"Executed {rfq.executed_quantity:,} at {rfq.executed_price} with {attempt.quote.provider.code}")
-    return AcceptResult(rfq, False, None, None, rejected, LAST_LOOK_REJECTED,
+    return AcceptResult(rfq, False, None, None, rejected, RfqErrorCode.LAST_LOOK_REJECTED,
                         f"Rejected on last look by {', '.join(q.provider.code for q in attempt.rejected)}; "
                         "no other quote could be taken")
 

@@ -50,7 +50,7 @@ from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
 from oms.api.views import ID_REGEX
-from oms.error_codes import PermissionErrorCode
+from oms.error_codes import ApiErrorCode, FieldErrorCode, PermissionErrorCode
 from oms.errors import DomainError, NotFound, ValidationFailed
 from oms.roles import Actor
 from oms.services.order_parse import has_invalid_characters
@@ -164,7 +164,7 @@ class ExportMixin:
         # A method the view does not serve is a 405 whatever its query string says.
         served = request.method.lower() in self.http_method_names and hasattr(self, request.method.lower())
         if bad and served:
-            raise ValidationError(field_error(FORMAT_PARAM, "invalid_choice", f"format must be one of json, {', '.join(exports.FORMATS)}"))
+            raise ValidationError(field_error(FORMAT_PARAM, FieldErrorCode.INVALID_CHOICE, f"format must be one of json, {', '.join(exports.FORMATS)}"))
 
     def export_format(self) -> str | None:
         fmt = getattr(getattr(self.request, "accepted_renderer", None), "format", None)
@@ -188,7 +188,7 @@ def _report_or_404(user, parent_id: int) -> dict:
     # A parent still working (or closed moments ago) gets a provisional report computed now (`provisional`).
     report = selectors.parent_report(user=user, parent_id=parent_id)
     if report is None:
-        raise NotFound("not_found", f"No parent order {parent_id}")
+        raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     return report
 
 
@@ -240,7 +240,7 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
         data = validated_body(s.WhatIfInputSerializer, request, closed=True)
         params = data.get("params") or {}
         if ems_selectors.parent_get(user=request.user, parent_id=int(pk)) is None:
-            raise NotFound("not_found", f"No parent order {int(pk)}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {int(pk)}")
         run = services.what_if_run(parent_id=int(pk), strategy=data["strategy"], params=params, user=request.user,
                                    actor=Actor.for_user(request.user, "api"))
         return Response(s.WhatIfSerializer(selectors.what_if_report(run)).data, status=status.HTTP_201_CREATED)
@@ -269,7 +269,7 @@ class WhatIfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         what_if = selectors.what_if_get(user=request.user, what_if_id=int(pk))
         if what_if is None:
-            raise NotFound("not_found", f"No what-if replay {int(pk)}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No what-if replay {int(pk)}")
         return Response(s.WhatIfSerializer(selectors.what_if_report(what_if)).data)
 
 
@@ -427,15 +427,15 @@ class ImportApi(APIView):
     @staticmethod
     def _check_name(name) -> None:
         if not isinstance(name, str) or has_invalid_characters(name) or len(name) > s.IMPORT_NAME_MAX:
-            raise ValidationFailed({"name": [{"code": "invalid", "detail": f"name: at most {s.IMPORT_NAME_MAX} characters, no control characters"}]})
+            raise ValidationFailed({"name": [{"code": FieldErrorCode.INVALID, "detail": f"name: at most {s.IMPORT_NAME_MAX} characters, no control characters"}]})
 
     def _multipart(self, request) -> tuple[str, str]:
         for key in request.data:
             if key not in ("file", "name"):
-                raise ValidationFailed({"non_field_errors": [{"code": "unknown_field", "detail": "Send the fields file and (optionally) name"}]})
+                raise ValidationFailed({"non_field_errors": [{"code": FieldErrorCode.UNKNOWN_FIELD, "detail": "Send the fields file and (optionally) name"}]})
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationFailed({"file": [{"code": "required", "detail": "Attach the CSV as the multipart field file"}]})
+            raise ValidationFailed({"file": [{"code": FieldErrorCode.REQUIRED, "detail": "Attach the CSV as the multipart field file"}]})
         if upload.size > MAX_BYTES:
             raise DomainError(TcaErrorCode.IMPORT_TOO_LARGE, f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it",
                               field="file", status=413)
@@ -471,7 +471,7 @@ class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     def retrieve(self, request, pk=None):
         import_set = selectors.import_set_get(user=request.user, set_id=int(pk))
         if import_set is None:
-            raise NotFound("not_found", f"No imported set {int(pk)}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No imported set {int(pk)}")
         report = selectors.import_set_report(import_set)
         fmt = self.export_format()
         if fmt:
