@@ -7,10 +7,10 @@ have. ``ems.states`` (parent, child, control) and ``rfq.states`` (RFQ, quote) de
 
 Status values: the OMS and the EMS store FIX 39 OrdStatus words in UPPER case (``PARTIALLY_FILLED``); the
 RFQ app and the parent's control state store lower-case words (``quoting``, ``paused``). They stay as they
-are: the values are what the database holds, what the REST API, the pages, the websockets, the audit
-trail (``before``/``after`` inside the hash chain) and the CSV/XLSX exports show, so unifying them would
-change the API contract and need a data migration that rewrites hashed audit history. The case tells the
-two families apart: UPPER is a FIX order status, lower is one of our own states.
+are: the values are what the database holds and what the REST API, the websockets, the pages (templates and
+scripts compare them), the exports and the audit trail (``before``/``after``, inside the hash chain) carry,
+so unifying them would change the API contract and need a data migration that rewrites hashed audit
+history. The case tells the two families apart: UPPER is a FIX order status, lower is one of our own states.
 """
 
 from __future__ import annotations
