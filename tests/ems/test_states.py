@@ -7,27 +7,20 @@ import itertools
 
 import pytest
 
-from ems.states import (
-    CHILD_TRANSITIONS,
-    CONTROL_TRANSITIONS,
-    PARENT_TRANSITIONS,
-    Control,
-    ExecStatus,
-    check_child_transition,
-    check_control_transition,
-    check_parent_transition,
-)
+from ems import states
+from ems.states import CHILD_TRANSITIONS, CONTROL_TRANSITIONS, PARENT_TRANSITIONS, Control, ExecStatus
 from oms.states import IllegalTransition
 
 S = ExecStatus
 STATUS_PAIRS = list(itertools.product(S.values, repeat=2))
 CONTROL_PAIRS = list(itertools.product(Control.values, repeat=2))
 
-# (what, table, its check, all pairs, code, how the message names the thing)
+# (what, table, the check the services call, all pairs, code, how the message names the thing)
 TABLES = {
-    "parent": (PARENT_TRANSITIONS, check_parent_transition, STATUS_PAIRS, "parent_order.illegal_transition", "Parent order"),
-    "child": (CHILD_TRANSITIONS, check_child_transition, STATUS_PAIRS, "child_order.illegal_transition", "Child order"),
-    "control": (CONTROL_TRANSITIONS, check_control_transition, CONTROL_PAIRS, "parent_control.illegal_transition", "Parent control"),
+    "parent": (PARENT_TRANSITIONS, states.check_parent_transition, STATUS_PAIRS, "parent_order.illegal_transition", "Parent order"),
+    "child": (CHILD_TRANSITIONS, states.check_child_transition, STATUS_PAIRS, "child_order.illegal_transition", "Child order"),
+    "control": (CONTROL_TRANSITIONS, states.check_control_transition, CONTROL_PAIRS, "parent_control.illegal_transition",
+                "Parent control"),
 }
 LEGAL = [(name, a, b) for name, (table, *_rest) in TABLES.items() for a, b in sorted(table)]
 ILLEGAL = [(name, a, b) for name, (table, _, pairs, *_rest) in TABLES.items() for a, b in pairs if (a, b) not in table]
