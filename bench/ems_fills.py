@@ -41,8 +41,9 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from ems.models import ChildOrder, Constituent, ExecStatus, ParentOrder, Venue  # noqa: E402
+from ems.models import ChildOrder, Constituent, ParentOrder, Venue  # noqa: E402
 from ems.services.booking import Execution, fill_book, fills_book  # noqa: E402
+from ems.states import ExecStatus  # noqa: E402
 from oms.models import Instrument, Order, Portfolio  # noqa: E402
 from oms.roles import Actor  # noqa: E402
 from oms.states import OrderStatus  # noqa: E402

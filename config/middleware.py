@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from oms.error_codes import ApiErrorCode, FieldErrorCode
 from oms.services.order_parse import has_invalid_characters, printable
 
 logger = logging.getLogger("config.middleware")
@@ -45,7 +46,7 @@ def api_error(status: int, code: str, detail: str, **extra) -> JsonResponse:
 
 
 def request_too_large() -> JsonResponse:
-    return api_error(413, "request_too_large", f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes")
+    return api_error(413, ApiErrorCode.REQUEST_TOO_LARGE, f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes")
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
@@ -55,7 +56,7 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
 def service_unavailable(request) -> HttpResponse:
     """503 with Retry-After: JSON on the API, the plain 503 page elsewhere (rendered without the database)."""
     if is_api(request):
-        response = api_error(503, "service_unavailable", "The database is unavailable; retry shortly")
+        response = api_error(503, ApiErrorCode.SERVICE_UNAVAILABLE, "The database is unavailable; retry shortly")
     else:
         try:
             # No request: the context processors would read the session and user from the database.
@@ -97,8 +98,8 @@ class ApiErrorMiddleware:
             bad = has_invalid_characters(key) or any(has_invalid_characters(v) for v in values)
             if bad:
                 field = printable(key)
-                problem = {"code": "invalid_characters", "detail": f"{field} must not contain control characters"}
-                return api_error(400, "validation_error", problem["detail"], field=field, errors={field: [problem]})
+                problem = {"code": FieldErrorCode.INVALID_CHARACTERS, "detail": f"{field} must not contain control characters"}
+                return api_error(400, ApiErrorCode.VALIDATION_ERROR, problem["detail"], field=field, errors={field: [problem]})
         # Uploads (multipart) keep Django's own handling: files stream to disk, past the in-memory limit.
         if request.method in BODY_METHODS and not request.content_type.startswith("multipart/"):
             try:
@@ -106,7 +107,7 @@ class ApiErrorMiddleware:
             except RequestDataTooBig:
                 return request_too_large()
             if body and "json" in request.content_type and json_too_deep(body, MAX_JSON_DEPTH):
-                return api_error(400, "parse_error", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+                return api_error(400, ApiErrorCode.PARSE_ERROR, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         return None
 
     def process_exception(self, request, exception):
@@ -118,7 +119,7 @@ class ApiErrorMiddleware:
         if isinstance(exception, RequestDataTooBig):
             return request_too_large()
         if isinstance(exception, RecursionError):
-            return api_error(400, "parse_error", "The request is nested too deeply")
+            return api_error(400, ApiErrorCode.PARSE_ERROR, "The request is nested too deeply")
         # Anything else is a bug: Django logs it (django.request, with its traceback), signals it, and
         # answers with config.urls.handler500, JSON `server_error` on the API.
         return None

@@ -246,10 +246,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "oms.states.OrderStatus.choices",
-        "ExecStatusEnum": "ems.models.ExecStatus.choices",
+        "ExecStatusEnum": "ems.states.ExecStatus.choices",
         "SwitchableStrategyEnum": "ems.api.serializers.SWITCHABLE_STRATEGIES",
         "StrategyEnum": "oms.models.Strategy.choices",
-        "RfqStatusEnum": "rfq.models.RfqStatus.choices",
+        "RfqStatusEnum": "rfq.states.RfqStatus.choices",
         # Two choice sets are called "mode": an RFQ's (keeps its name) and a what-if's DIRECT routing mode.
         "ModeEnum": "rfq.models.RfqMode.choices",
         "RoutingModeEnum": "tca.api.serializers.ROUTING_MODES",

@@ -8,6 +8,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.middleware import api_error, is_api, is_database_unavailable, request_too_large, service_unavailable
+from oms.error_codes import ApiErrorCode, PermissionErrorCode
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -34,19 +35,19 @@ def handler400(request, exception=None):
     if isinstance(exception, RequestDataTooBig) and is_api(request):
         return request_too_large()
     if is_api(request):
-        return api_error(400, "bad_request", "The request could not be understood")
+        return api_error(400, ApiErrorCode.BAD_REQUEST, "The request could not be understood")
     return defaults.bad_request(request, exception)
 
 
 def handler403(request, exception=None):
     if is_api(request):
-        return api_error(403, "permission.denied", "You do not have permission to do this")
+        return api_error(403, PermissionErrorCode.DENIED, "You do not have permission to do this")
     return defaults.permission_denied(request, exception)
 
 
 def handler404(request, exception=None):
     if is_api(request):
-        return api_error(404, "not_found", "No API endpoint or object at this address")
+        return api_error(404, ApiErrorCode.NOT_FOUND, "No API endpoint or object at this address")
     return defaults.page_not_found(request, exception)
 
 
@@ -54,5 +55,5 @@ def handler500(request):
     if is_database_unavailable(sys.exc_info()[1]):
         return service_unavailable(request)
     if is_api(request):
-        return api_error(500, "server_error", "The server failed to answer this request; it has been logged")
+        return api_error(500, ApiErrorCode.SERVER_ERROR, "The server failed to answer this request; it has been logged")
     return defaults.server_error(request)

@@ -10,8 +10,8 @@ class EmsConfig(AppConfig):
     def ready(self):
         from oms.services.audit_verification import register_creation_events
 
-        # Each of these rows is written with its creation event in the same transaction.
-        register_creation_events(object_type="parent_order", model="ems.ParentOrder", event_types=["parent_order.created"])
-        register_creation_events(object_type="child_order", model="ems.ChildOrder", event_types=["child_order.placed"])
-        register_creation_events(object_type="fill", model="ems.Fill", event_types=["fill.booked"])
-        register_creation_events(object_type="internal_cross", model="ems.InternalCross", event_types=["internal_cross.booked"])
+        # Each of these rows is written with its creation event (oms.audit_events.CREATION_EVENTS) in the same transaction.
+        register_creation_events(object_type="parent_order", model="ems.ParentOrder")
+        register_creation_events(object_type="child_order", model="ems.ChildOrder")
+        register_creation_events(object_type="fill", model="ems.Fill")
+        register_creation_events(object_type="internal_cross", model="ems.InternalCross")

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django.db import models
 
+from ems.states import Control, ExecStatus
+
 
 class Venue(models.Model):
     """A destination the smart order router can send to: its profile is the simulator's reference data.
@@ -46,34 +48,7 @@ class Venue(models.Model):
 
 
 # --- execution: parent orders, child orders, fills, allocations (issue 8) -------------------------------
-# Statuses are FIX 39 OrdStatus words; the transition tables live in ems/states.py.
-
-class ExecStatus(models.TextChoices):
-    PENDING_NEW = "PENDING_NEW", "Pending new"  # child: sent, the venue has not acknowledged yet
-    ACCEPTED = "ACCEPTED", "Accepted"  # parent: working, nothing filled yet; child: acked, resting
-    PARTIALLY_FILLED = "PARTIALLY_FILLED", "Partially filled"
-    FILLED = "FILLED", "Filled"
-    PENDING_CANCEL = "PENDING_CANCEL", "Pending cancel"
-    CANCELLED = "CANCELLED", "Cancelled"
-    REJECTED = "REJECTED", "Rejected"  # the venue said no (children only)
-    EXPIRED = "EXPIRED", "Expired"  # end of the working window / session close
-
-    @classmethod
-    def terminal(cls) -> frozenset[str]:
-        return frozenset({cls.FILLED, cls.CANCELLED, cls.REJECTED, cls.EXPIRED})
-
-    @classmethod
-    def open(cls) -> frozenset[str]:
-        return frozenset(s for s in cls.values if s not in cls.terminal())
-
-
-class Control(models.TextChoices):
-    """Whether a parent's algorithm may act: orthogonal to its fill status (a paused parent keeps its fills)."""
-
-    RUNNING = "running", "Running"
-    PAUSED = "paused", "Paused"  # a trader paused it: its open children were cancelled, it sends nothing
-    HALTED = "halted", "Halted"  # the kill switch stopped it: stays halted until a trader resumes it
-
+# Statuses (ExecStatus, Control) and their transition tables live in ems/states.py.
 
 class ParentOrder(models.Model):
     """A meta-order: compatible client orders of one instrument and side, net of internal crosses,

@@ -1,17 +1,50 @@
 """Parent and child order lifecycles as tables (FIX 39 OrdStatus words), and the parent's control states.
 
 Every status change goes through ``check_parent_transition`` / ``check_child_transition`` /
-``check_control_transition``; an illegal move raises :class:`IllegalExecTransition` with a stable code.
+``check_control_transition`` (each its table's ``check``); an illegal move raises the one
+``oms.states.IllegalTransition`` with the table's stable code. ``ExecStatus`` values are UPPER-case FIX words
+like ``OrderStatus``; ``Control`` values are lower-case words of our own (why they stay so: ``oms.states``).
 """
 
 from __future__ import annotations
 
-from ems.models import Control, ExecStatus
+from django.db import models
+
+from ems.error_codes import ChildOrderErrorCode, ParentOrderErrorCode
+from oms.states import TransitionTable
+
+
+class ExecStatus(models.TextChoices):
+    PENDING_NEW = "PENDING_NEW", "Pending new"  # child: sent, the venue has not acknowledged yet
+    ACCEPTED = "ACCEPTED", "Accepted"  # parent: working, nothing filled yet; child: acked, resting
+    PARTIALLY_FILLED = "PARTIALLY_FILLED", "Partially filled"
+    FILLED = "FILLED", "Filled"
+    PENDING_CANCEL = "PENDING_CANCEL", "Pending cancel"
+    CANCELLED = "CANCELLED", "Cancelled"
+    REJECTED = "REJECTED", "Rejected"  # the venue said no (children only)
+    EXPIRED = "EXPIRED", "Expired"  # end of the working window / session close
+
+    @classmethod
+    def terminal(cls) -> frozenset[str]:
+        return frozenset({cls.FILLED, cls.CANCELLED, cls.REJECTED, cls.EXPIRED})
+
+    @classmethod
+    def open(cls) -> frozenset[str]:
+        return frozenset(s for s in cls.values if s not in cls.terminal())
+
+
+class Control(models.TextChoices):
+    """Whether a parent's algorithm may act: orthogonal to its fill status (a paused parent keeps its fills)."""
+
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"  # a trader paused it: its open children were cancelled, it sends nothing
+    HALTED = "halted", "Halted"  # the kill switch stopped it: stays halted until a trader resumes it
+
 
 S = ExecStatus
 
 # A parent is created ACCEPTED (working) once the selection matrix has chosen its algorithm.
-PARENT_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+PARENT_TRANSITIONS = TransitionTable("Parent order", ParentOrderErrorCode.ILLEGAL_TRANSITION, frozenset(
     {
         (S.ACCEPTED, S.PARTIALLY_FILLED),
         (S.ACCEPTED, S.FILLED),  # one fill did it all (a sweep, a block in the dark)
@@ -32,9 +65,9 @@ PARENT_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         # and a remaining quantity already filled completes it.
         (S.ACCEPTED, S.ACCEPTED),
     }
-)
+))
 
-CHILD_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+CHILD_TRANSITIONS = TransitionTable("Child order", ChildOrderErrorCode.ILLEGAL_TRANSITION, frozenset(
     {
         (S.PENDING_NEW, S.ACCEPTED),  # venue ack
         (S.PENDING_NEW, S.REJECTED),
@@ -60,10 +93,10 @@ CHILD_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (S.PENDING_CANCEL, S.ACCEPTED),  # cancel rejected (too late) and still working
         (S.PENDING_CANCEL, S.REJECTED),  # the order itself was refused before the cancel arrived
     }
-)
+))
 
 C = Control
-CONTROL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+CONTROL_TRANSITIONS = TransitionTable("Parent control", ParentOrderErrorCode.CONTROL_ILLEGAL_TRANSITION, frozenset(
     {
         (C.RUNNING, C.PAUSED),  # trader: pause
         (C.PAUSED, C.RUNNING),  # trader: resume
@@ -71,28 +104,9 @@ CONTROL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (C.PAUSED, C.HALTED),  # kill switch over a paused parent: it now needs an explicit resume too
         (C.HALTED, C.RUNNING),  # trader: resume after a halt
     }
-)
+))
 
 
-class IllegalExecTransition(Exception):
-    """A parent, child or control state was asked to move along an edge its table does not have."""
-
-    def __init__(self, what: str, current: str, target: str):
-        self.what, self.current, self.target = what, current, target
-        self.code = f"{what}.illegal_transition"
-        super().__init__(f"{what.replace('_', ' ').capitalize()} cannot go from {current} to {target}")
-
-
-def check_parent_transition(current: str, target: str) -> None:
-    if (current, target) not in PARENT_TRANSITIONS:
-        raise IllegalExecTransition("parent_order", current, target)
-
-
-def check_child_transition(current: str, target: str) -> None:
-    if (current, target) not in CHILD_TRANSITIONS:
-        raise IllegalExecTransition("child_order", current, target)
-
-
-def check_control_transition(current: str, target: str) -> None:
-    if (current, target) not in CONTROL_TRANSITIONS:
-        raise IllegalExecTransition("parent_control", current, target)
+check_parent_transition = PARENT_TRANSITIONS.check
+check_child_transition = CHILD_TRANSITIONS.check
+check_control_transition = CONTROL_TRANSITIONS.check

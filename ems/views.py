@@ -17,16 +17,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ems import selectors
 from ems.api.serializers import KILL_SCOPES, SWITCHABLE_STRATEGIES
-from ems.models import Control, ExecStatus
+from ems.error_codes import KillSwitchErrorCode
 from ems.services import control
 from ems.sim import format_clock
-from ems.states import IllegalExecTransition
+from ems.states import Control, ExecStatus
 from oms import role_names, roles
+from oms.error_codes import ApiErrorCode, PermissionErrorCode
 from oms.errors import DomainError
 from oms.models import Portfolio, Side, Urgency
 from oms.roles import Actor
 from oms.selectors import instrument_list
 from oms.services.order_parse import has_invalid_characters
+from oms.states import IllegalTransition
 from oms.views import login_required
 
 PARENTS_CHANGED = "parents-changed"  # htmx event: the desk's live regions re-fetch at once
@@ -173,10 +175,10 @@ def _flash(request, level: str, text: str, *, code: str = "", status: int = 200,
 def _run_control(request, service: str, done_text: str, **kwargs):
     """Call the control service named ``service`` for a trader; answer with a flash message."""
     if not _can_act(request.user):
-        return _flash(request, "error", "Only a trader may act on parent orders", code="permission.trader_only", status=403)
+        return _flash(request, "error", "Only a trader may act on parent orders", code=PermissionErrorCode.TRADER_ONLY, status=403)
     try:
         getattr(control, service)(actor=Actor.for_user(request.user, "browser"), **kwargs)
-    except IllegalExecTransition as exc:
+    except IllegalTransition as exc:
         return _flash(request, "error", str(exc), code=exc.code, status=409)
     except DomainError as exc:
         return _flash(request, "error", exc.detail, code=exc.code, status=exc.status)
@@ -200,7 +202,7 @@ def parent_strategy(request, parent_id: int):
     strategy = request.POST.get("strategy", "")
     urgency = request.POST.get("urgency") or None
     if strategy not in dict(SWITCHABLE_STRATEGIES) or (urgency is not None and urgency not in Urgency.values):
-        return _flash(request, "error", "Choose a strategy and an urgency from the lists", code="validation_error", status=400)
+        return _flash(request, "error", "Choose a strategy and an urgency from the lists", code=ApiErrorCode.VALIDATION_ERROR, status=400)
     return _run_control(request, "parent_strategy_change", f"Parent {parent.id}: {strategy.upper()}"
                         + (f", {urgency} urgency" if urgency else ""), parent_id=parent.id, strategy=strategy, urgency=urgency)
 
@@ -213,7 +215,7 @@ def kill_switch_view(request):
     portfolio = request.POST.get("portfolio") or None if scope == "portfolio" else None
     instrument = request.POST.get("instrument") or None if scope == "instrument" else None
     if scope not in dict(KILL_SCOPES) or (scope == "portfolio" and not portfolio) or (scope == "instrument" and not instrument):
-        return _flash(request, "error", "Choose a scope (and its portfolio or instrument)", code="kill_switch.bad_scope", status=400)
+        return _flash(request, "error", "Choose a scope (and its portfolio or instrument)", code=KillSwitchErrorCode.BAD_SCOPE, status=400)
     what = {"all": "everything", "portfolio": f"portfolio {portfolio}", "instrument": f"instrument {instrument}"}[scope]
     return _run_control(request, "kill_switch", f"Kill switch: halted {what}", scope=scope, portfolio=portfolio,
                         instrument=instrument)

@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 
+from oms.audit_events import AuditEventType
 from oms.roles import Actor
 from oms.services.audit import audit_record
 from oms.signin import client_ip, lockout_retry_after
@@ -42,7 +43,7 @@ def _anonymous(username: str, request) -> Actor:
 @receiver(user_logged_in, dispatch_uid="oms_audit_login")
 def audit_login(sender, request, user, **kwargs):
     with transaction.atomic():
-        audit_record(actor=Actor.for_user(user, "browser"), event_type="auth.login", object_type="user",
+        audit_record(actor=Actor.for_user(user, "browser"), event_type=AuditEventType.AUTH_LOGIN, object_type="user",
                      object_id=user.pk, after=_client(request), reason="signed in")
 
 
@@ -51,7 +52,7 @@ def audit_logout(sender, request, user, **kwargs):
     if user is None:
         return
     with transaction.atomic():
-        audit_record(actor=Actor.for_user(user, "browser"), event_type="auth.logout", object_type="user",
+        audit_record(actor=Actor.for_user(user, "browser"), event_type=AuditEventType.AUTH_LOGOUT, object_type="user",
                      object_id=user.pk, after=_client(request), reason="signed out")
 
 
@@ -61,7 +62,7 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
         return  # no password was checked: recorded (once per window) as auth.lockout_refused below
     username = str(credentials.get("username", ""))[:150]
     with transaction.atomic():
-        audit_record(actor=_anonymous(username, request), event_type="auth.login_failed", object_type="user",
+        audit_record(actor=_anonymous(username, request), event_type=AuditEventType.AUTH_LOGIN_FAILED, object_type="user",
                      object_id=username, after=_client(request), reason="wrong username or password")
 
 
@@ -83,9 +84,9 @@ def audit_locked_out(sender, request, username, ip_address, **kwargs):
         return
     after = {**_client(request), "retry_after": retry_after}
     if refused:
-        event, reason = "auth.lockout_refused", "sign-in refused while locked out (later refusals in this cool-off are not recorded)"
+        event, reason = AuditEventType.AUTH_LOCKOUT_REFUSED, "sign-in refused while locked out (later refusals in this cool-off are not recorded)"
     else:
-        event, reason = "auth.locked_out", "too many failed sign-ins for this username or from this address: locked for the cool-off"
+        event, reason = AuditEventType.AUTH_LOCKED_OUT, "too many failed sign-ins for this username or from this address: locked for the cool-off"
         after["failures"] = getattr(request, "axes_failures_since_start", None)
     with transaction.atomic():
         audit_record(actor=_anonymous(username, request), event_type=event, object_type="user",

@@ -7,6 +7,8 @@ import re
 
 from django import forms
 
+from oms.audit_events import AuditEventType
+
 # The order fields as a person reads them: the ticket's labels, and the words that replace the API's field
 # names in error messages shown in the browser (the API keeps the field names, in ``field``).
 ORDER_FIELD_LABELS = {
@@ -46,7 +48,7 @@ class AuditFilterForm(forms.Form):
     object_type = forms.CharField(required=False, max_length=48, widget=forms.TextInput(attrs={"placeholder": "order"}))
     object_id = forms.CharField(required=False, max_length=64, widget=forms.TextInput(attrs={"placeholder": "id"}))
     actor = forms.CharField(required=False, max_length=150, widget=forms.TextInput(attrs={"placeholder": "username"}))
-    event_type = forms.CharField(required=False, max_length=48, widget=forms.TextInput(attrs={"placeholder": "order.denied"}))
+    event_type = forms.CharField(required=False, max_length=48, widget=forms.TextInput(attrs={"placeholder": AuditEventType.ORDER_DENIED}))
     since = forms.DateTimeField(required=False, label="Since (UTC)", widget=_DATETIME_WIDGET)
     until = forms.DateTimeField(required=False, label="Until (UTC)", widget=_DATETIME_WIDGET)
 

@@ -1,8 +1,58 @@
-"""Order lifecycle as a table (FIX 39 OrdStatus words). Every status change goes through ``order_transition``."""
+"""Order lifecycle as a table (FIX 39 OrdStatus words), and the one way every app declares and checks one.
+
+A lifecycle is a :class:`TransitionTable`: the legal ``(from, to)`` edges, with the stable error code and
+the words an illegal move is reported with. ``table.check(current, target)`` raises the one
+:class:`IllegalTransition` (mapped to 409 by the API's exception handler) for any edge the table does not
+have. ``ems.states`` (parent, child, control) and ``rfq.states`` (RFQ, quote) declare theirs the same way.
+
+Status values: the OMS and the EMS store FIX 39 OrdStatus words in UPPER case (``PARTIALLY_FILLED``); the
+RFQ app and the parent's control state store lower-case words (``quoting``, ``paused``). They stay as they
+are: the values are what the database holds and what the REST API, the websockets, the pages (templates and
+scripts compare them), the exports and the audit trail (``before``/``after``, inside the hash chain) carry,
+so unifying them would change the API contract and need a data migration that rewrites hashed audit
+history. The case tells the two families apart: UPPER is a FIX order status, lower is one of our own states.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 from django.db import models
+
+from oms.error_codes import OrderErrorCode
+
+
+class IllegalTransition(Exception):
+    """A status was asked to move along an edge its table does not have; ``code`` is the table's stable code
+    (``order.illegal_transition``, ``parent_order.illegal_transition``, ``rfq.illegal_transition`` ...)."""
+
+    def __init__(self, code: str, subject: str, current: str, target: str):
+        self.code, self.current, self.target = code, current, target
+        super().__init__(f"{subject} cannot go from {current} to {target}")
+
+
+@dataclass(frozen=True)
+class TransitionTable:
+    """A lifecycle as data: the legal ``(from, to)`` edges; ``subject`` and ``code`` report an illegal move."""
+
+    subject: str  # how the message names the thing: "Order", "Parent order", "RFQ"
+    code: str  # the stable error code of an illegal move
+    edges: frozenset[tuple[str, str]]
+
+    def __contains__(self, edge: object) -> bool:
+        return edge in self.edges
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.edges)
+
+    def __len__(self) -> int:
+        return len(self.edges)
+
+    def check(self, current: str, target: str) -> None:
+        """Raise :class:`IllegalTransition` unless ``current -> target`` is an edge of the table."""
+        if (current, target) not in self.edges:
+            raise IllegalTransition(self.code, self.subject, current, target)
 
 
 class OrderStatus(models.TextChoices):
@@ -28,8 +78,8 @@ class OrderStatus(models.TextChoices):
 
 S = OrderStatus
 
-# (from, to) pairs that are legal. Anything else raises IllegalOrderTransition.
-ORDER_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+# (from, to) pairs that are legal. Anything else raises IllegalTransition (order.illegal_transition).
+ORDER_TRANSITIONS = TransitionTable("Order", OrderErrorCode.ILLEGAL_TRANSITION, frozenset(
     {
         (S.NEW, S.ACCEPTED),
         (S.NEW, S.DENIED),
@@ -60,21 +110,9 @@ ORDER_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         # A DAY order still waiting for its start time when the session closes.
         (S.PENDING_NEW, S.EXPIRED),
     }
-)
+))
 
 CANCELLABLE: frozenset[str] = frozenset({S.PENDING_NEW, S.ACCEPTED, S.PARTIALLY_FILLED})
 
 
-class IllegalOrderTransition(Exception):
-    """An order was asked to move between two statuses the lifecycle table does not link."""
-
-    def __init__(self, current: str, target: str):
-        self.current = current
-        self.target = target
-        super().__init__(f"Order cannot go from {current} to {target}")
-
-
-def check_transition(current: str, target: str) -> None:
-    """Raise IllegalOrderTransition unless ``current -> target`` is in the table."""
-    if (current, target) not in ORDER_TRANSITIONS:
-        raise IllegalOrderTransition(current, target)
+check_transition = ORDER_TRANSITIONS.check

@@ -15,5 +15,5 @@ class RfqConfig(AppConfig):
         # The EMS hands the parents its selection matrix sends to RFQ to this platform (ems never imports rfq).
         destination_register(RfqDestination())
         # Each of these rows is written with its creation event in the same transaction (a late quote: refused).
-        register_creation_events(object_type="rfq", model="rfq.RFQ", event_types=["rfq.created"])
-        register_creation_events(object_type="quote", model="rfq.Quote", event_types=["quote.received", "quote.refused"])
+        register_creation_events(object_type="rfq", model="rfq.RFQ")
+        register_creation_events(object_type="quote", model="rfq.Quote")

@@ -14,6 +14,8 @@ import pghistory
 from django.conf import settings
 from django.db import models
 
+from rfq.states import QuoteStatus, RfqStatus
+
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), model_name="LiquidityProviderHistory", append_only=True)
 class LiquidityProvider(models.Model):
@@ -73,24 +75,6 @@ class LiquidityProvider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.name})"
-
-
-class RfqStatus(models.TextChoices):
-    CREATED = "created", "Created"  # recorded, providers chosen, not yet sent
-    SENT = "sent", "Sent"  # disseminated; the window is open, no quote yet
-    QUOTING = "quoting", "Quoting"  # at least one quote in
-    EXECUTED = "executed", "Executed"
-    EXPIRED = "expired", "Expired"  # the window ended without an execution
-    CANCELLED = "cancelled", "Cancelled"  # by a trader, or its parent stopped (pause, cancel, kill switch)
-    REJECTED = "rejected", "Rejected"  # nobody could be asked, or every provider declined
-
-    @classmethod
-    def terminal(cls) -> frozenset[str]:
-        return frozenset({cls.EXECUTED, cls.EXPIRED, cls.CANCELLED, cls.REJECTED})
-
-    @classmethod
-    def open(cls) -> frozenset[str]:
-        return frozenset({cls.CREATED, cls.SENT, cls.QUOTING})
 
 
 class RfqDirection(models.TextChoices):
@@ -189,14 +173,6 @@ class Dissemination(models.Model):
     class Meta:
         ordering = ["rfq_id", "rank"]
         constraints = [models.UniqueConstraint(fields=["rfq", "provider"], name="dissemination_once_per_provider")]
-
-
-class QuoteStatus(models.TextChoices):
-    LIVE = "live", "Live"
-    ACCEPTED = "accepted", "Accepted"  # executed: the fill is booked
-    EXPIRED = "expired", "Expired"  # its life or the window ended, or another quote was executed
-    REJECTED = "rejected", "Rejected on last look"
-    REFUSED = "refused", "Refused (arrived after the window)"
 
 
 class Quote(models.Model):

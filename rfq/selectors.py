@@ -29,14 +29,16 @@ from datetime import UTC, datetime
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
-from ems.models import ChildOrder, Constituent, ExecStatus, Fill, ParentOrder
+from ems.models import ChildOrder, Constituent, Fill, ParentOrder
 from ems.selectors import live_clock, market_for, market_prices, venue_profiles
 from ems.sim import DEFAULT_VENUES, SESSION_US, US
+from ems.states import ExecStatus
 from oms import roles
 from oms.models import Instrument, MarketPrice
-from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote
 from rfq.pricing import MarketSnapshot, ProviderProfile
 from rfq.scoring import ScorecardStats
+from rfq.states import QuoteStatus, RfqStatus
 
 MARKOUT_HORIZON_US = 60 * US
 MARKOUT_MAX_EXECUTIONS = 500  # per provider, most recent first: a scorecard follows the provider's current behaviour

@@ -36,11 +36,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ems import selectors as ems_selectors
 from ems.views import desk_required, parent_page_context
 from oms import role_names, roles
+from oms.error_codes import PermissionErrorCode
 from oms.errors import DomainError
 from oms.roles import Actor
+from oms.states import IllegalTransition
 from rfq import selectors, services
-from rfq.models import RFQ, QuoteStatus, RfqDirection, RfqExecuteAt, RfqMode, RfqStatus
-from rfq.states import IllegalRfqTransition
+from rfq.error_codes import RfqErrorCode
+from rfq.models import RFQ, RfqDirection, RfqExecuteAt, RfqMode
+from rfq.states import QuoteStatus, RfqStatus
 
 LIST_CAP = 200  # newest requests /rfq/ shows; the header says how many match in all
 PARENT_RFQS_CAP = 50
@@ -173,11 +176,11 @@ def rfq_accept(request, rfq_id: int, quote_id: int):
     rfq = _rfq_or_404(request, rfq_id)
     status = 200
     if not _can_act(request.user):
-        outcome, status = {"level": "error", "text": "Only a trader may execute a quote", "code": "permission.trader_only"}, 403
+        outcome, status = {"level": "error", "text": "Only a trader may execute a quote", "code": PermissionErrorCode.TRADER_ONLY}, 403
     else:
         try:
             result = services.quote_accept(rfq_id=rfq.pk, quote_id=quote_id, actor=Actor.for_user(request.user, "browser"))
-        except IllegalRfqTransition as exc:
+        except IllegalTransition as exc:
             outcome, status = {"level": "error", "text": str(exc), "code": exc.code}, 409
         except DomainError as exc:
             outcome, status = {"level": "error", "text": exc.detail, "code": exc.code}, exc.status
@@ -221,7 +224,7 @@ def _number(raw: str, field: str, *, integer: bool = False):
     text = raw.strip().replace(",", "").replace("_", "").replace(" ", "")
     if not text:
         return None
-    code = {"quantity": "rfq.bad_quantity", "window_s": "rfq.bad_window"}.get(field, "rfq.bad_threshold")
+    code = {"quantity": RfqErrorCode.BAD_QUANTITY, "window_s": RfqErrorCode.BAD_WINDOW}.get(field, RfqErrorCode.BAD_THRESHOLD)
     if len(text) > MAX_INPUT_CHARS:
         raise DomainError(code, f"{field.replace('_', ' ').capitalize()}: not a number", field=field)
     if integer:
@@ -241,13 +244,13 @@ def _create_kwargs(post, parent) -> dict:
     """The service's keyword arguments from the form; a DomainError for what cannot be parsed."""
     direction = post.get("direction") or RfqDirection.TWO_WAY
     if direction not in (RfqDirection.TWO_WAY, parent.side):
-        raise DomainError("rfq.bad_direction", f"Tell the providers {parent.side} (our side) or two-way", field="direction")
+        raise DomainError(RfqErrorCode.BAD_DIRECTION, f"Tell the providers {parent.side} (our side) or two-way", field="direction")
     mode = post.get("mode") or RfqMode.CLICK
     if mode not in RfqMode.values:
-        raise DomainError("rfq.bad_mode", "Choose click to trade or auto-execute", field="mode")
+        raise DomainError(RfqErrorCode.BAD_MODE, "Choose click to trade or auto-execute", field="mode")
     execute_at = post.get("execute_at") or RfqExecuteAt.QUOTE
     if execute_at not in RfqExecuteAt.values:
-        raise DomainError("rfq.bad_execute_at", "Choose when an auto request executes", field="execute_at")
+        raise DomainError(RfqErrorCode.BAD_EXECUTE_AT, "Choose when an auto request executes", field="execute_at")
     auto = mode == RfqMode.AUTO
     return {
         "quantity": _number(post.get("quantity", ""), "quantity", integer=True),
@@ -269,12 +272,12 @@ def parent_rfq(request, parent_id: int):
         return render(request, "rfq/_request_form.html", _form_context(request, parent))
     values = {k: request.POST.get(k, "")[:MAX_INPUT_CHARS] for k in _form_defaults(parent)}
     if not _can_act(request.user):
-        error = DomainError("permission.trader_only", "Only a trader may request quotes", status=403)
+        error = DomainError(PermissionErrorCode.TRADER_ONLY, "Only a trader may request quotes", status=403)
         return _form_error(request, parent, values, error)
     try:
         rfq = services.rfq_create(parent_id=parent.pk, actor=Actor.for_user(request.user, "browser"), source="desk",
                                   user=request.user, **_create_kwargs(request.POST, parent))
-    except IllegalRfqTransition as exc:
+    except IllegalTransition as exc:
         return _form_error(request, parent, values, DomainError(exc.code, str(exc), status=409))
     except DomainError as exc:
         return _form_error(request, parent, values, exc)

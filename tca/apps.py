@@ -12,6 +12,6 @@ class TcaConfig(AppConfig):
 
         # Each of these rows is written with its creation event in the same transaction. (ParentTCA and
         # FillMetrics are derived figures, recomputable from the book: not audited.)
-        register_creation_events(object_type="reconciliation", model="tca.ReconciliationRun", event_types=["tca.reconciliation"])
-        register_creation_events(object_type="import_set", model="tca.ImportSet", event_types=["tca.import"])
-        register_creation_events(object_type="what_if", model="tca.WhatIf", event_types=["tca.what_if"])
+        register_creation_events(object_type="reconciliation", model="tca.ReconciliationRun")
+        register_creation_events(object_type="import_set", model="tca.ImportSet")
+        register_creation_events(object_type="what_if", model="tca.WhatIf")

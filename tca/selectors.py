@@ -50,16 +50,18 @@ from django.db.models import (
 )
 from django.db.models.functions import NullIf
 
-from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, ParentOrder, Venue
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
 from ems.selectors import instrument_params, live_clock, market_now_for, parent_chart, parent_list, venue_profiles
 from ems.sim.clock import SESSION_US, US, format_clock
 from ems.sim.market import Market
 from ems.sim.orders import Fill as SimFill
 from ems.sim.orders import Liquidity, Side
+from ems.states import ExecStatus
 from oms import roles
 from oms.errors import DomainError
 from oms.models import AuditEvent, Instrument, Portfolio
 from tca.benchmarks import Benchmarks, fill_benchmarks, parent_benchmarks
+from tca.error_codes import TcaErrorCode
 from tca.measures import (
     IS_COMPONENTS,
     MARKOUT_HORIZONS_S,
@@ -482,7 +484,7 @@ def _int_filter(filters: dict, name: str) -> int | None:
     try:
         return int(raw)
     except (TypeError, ValueError):
-        raise DomainError("tca.bad_filter", f"{name} must be a market day number", field=name) from None
+        raise DomainError(TcaErrorCode.BAD_FILTER, f"{name} must be a market day number", field=name) from None
 
 
 def _clean_filters(filters: dict | None) -> dict:
@@ -490,13 +492,13 @@ def _clean_filters(filters: dict | None) -> dict:
     filters = dict(filters or {})
     unknown = sorted(set(filters) - set(FILTERS))
     if unknown:
-        raise DomainError("tca.bad_filter", f"Unknown filter {unknown[0]!r}; expected some of {', '.join(FILTERS)}", field=unknown[0])
+        raise DomainError(TcaErrorCode.BAD_FILTER, f"Unknown filter {unknown[0]!r}; expected some of {', '.join(FILTERS)}", field=unknown[0])
     out: dict = {}
     inst = filters.get("instrument")
     if inst not in (None, ""):
         row = Instrument.objects.filter(Q(symbol=str(inst)) | Q(pk=int(inst)) if str(inst).isdigit() else Q(symbol=str(inst))).first()
         if row is None:
-            raise DomainError("tca.bad_filter", f"No instrument {inst}", field="instrument")
+            raise DomainError(TcaErrorCode.BAD_FILTER, f"No instrument {inst}", field="instrument")
         out["instrument"] = row.pk
     strategy = filters.get("strategy")
     if strategy not in (None, ""):
@@ -505,12 +507,12 @@ def _clean_filters(filters: dict | None) -> dict:
     if pf not in (None, ""):
         row = Portfolio.objects.filter(Q(code=str(pf)) | Q(pk=int(pf)) if str(pf).isdigit() else Q(code=str(pf))).first()
         if row is None:
-            raise DomainError("tca.bad_filter", f"No portfolio {pf}", field="portfolio")
+            raise DomainError(TcaErrorCode.BAD_FILTER, f"No portfolio {pf}", field="portfolio")
         out["portfolio"] = row.pk
     side = filters.get("side")
     if side not in (None, ""):
         if str(side).lower() not in ("buy", "sell"):
-            raise DomainError("tca.bad_filter", "side must be buy or sell", field="side")
+            raise DomainError(TcaErrorCode.BAD_FILTER, "side must be buy or sell", field="side")
         out["side"] = str(side).lower()
     for name in ("day_from", "day_to"):
         v = _int_filter(filters, name)
@@ -575,7 +577,7 @@ def summary(*, user, group_by: str, filters: dict | None = None) -> list[dict]:
     (its unfilled quantity / the parent's), over its constituent quantity x D. Rows by descending quantity.
     """
     if group_by not in GROUP_BYS:
-        raise DomainError("tca.bad_group_by", f"group_by must be one of {', '.join(GROUP_BYS)}", field="group_by")
+        raise DomainError(TcaErrorCode.BAD_GROUP_BY, f"group_by must be one of {', '.join(GROUP_BYS)}", field="group_by")
     f = _clean_filters(filters)
     if group_by == "venue":
         rows = _summary_by_venue(user, f)

@@ -43,12 +43,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ems import selectors as ems_selectors
 from ems.api.serializers import SWITCHABLE_STRATEGIES
 from oms import role_names, roles
+from oms.error_codes import PermissionErrorCode
 from oms.errors import DomainError
 from oms.models import Urgency
 from oms.roles import Actor
 from oms.selectors import instrument_list
 from oms.views import login_required
 from tca import selectors, services
+from tca.error_codes import TcaErrorCode
 from tca.models import ParentTCA
 
 GROUPS = [("venue", "Venue"), ("algorithm", "Algorithm"), ("portfolio", "Portfolio"), ("period", "Day")]
@@ -223,11 +225,11 @@ def _what_if_values(post) -> dict:
 def _what_if_params(values: dict) -> tuple[str, dict]:
     """The service's strategy and params from the form's values; a DomainError names a field that does not parse."""
     if values["strategy"] not in dict(SWITCHABLE_STRATEGIES):
-        raise DomainError("tca.bad_strategy", "Choose an algorithm from the list", field="strategy")
+        raise DomainError(TcaErrorCode.BAD_STRATEGY, "Choose an algorithm from the list", field="strategy")
     params: dict = {"dark": values["dark"]}
     if values["urgency"]:
         if values["urgency"] not in Urgency.values:
-            raise DomainError("tca.bad_params", "Choose an urgency from the list", field="urgency")
+            raise DomainError(TcaErrorCode.BAD_PARAMS, "Choose an urgency from the list", field="urgency")
         params["urgency"] = values["urgency"]
     for name, lo, hi, what in (("max_participation", 0.01, 1.0, "between 0.01 and 1"), ("interval_s", 1.0, 3600.0, "between 1 and 3600 seconds")):
         raw = values[name]
@@ -238,7 +240,7 @@ def _what_if_params(values: dict) -> tuple[str, dict]:
         except ValueError:
             x = None
         if x is None or not lo <= x <= hi:
-            raise DomainError("tca.bad_params", f"{name.replace('_', ' ').capitalize()}: a number {what}", field=name)
+            raise DomainError(TcaErrorCode.BAD_PARAMS, f"{name.replace('_', ' ').capitalize()}: a number {what}", field=name)
         params[name] = x
     return values["strategy"], params
 
@@ -379,7 +381,7 @@ def what_if(request, parent_id: int):
     """Re-run the parent with another algorithm or parameters on the same market path (desk roles); show both."""
     report, parent = _report_or_404(request, parent_id)
     if not _is_desk(request.user):
-        error = DomainError("permission.desk_only", "Only the desk re-runs an execution", status=403)
+        error = DomainError(PermissionErrorCode.DESK_ONLY, "Only the desk re-runs an execution", status=403)
         return render(request, "tca/parent.html", _parent_context(request, report, parent, error=error), status=403)
     values = _what_if_values(request.POST)
     try:
@@ -488,13 +490,13 @@ def imports(request):
     upload = request.FILES.get("file")
     try:
         if upload is None:
-            raise DomainError("tca.import_empty", "Choose a CSV file to upload", field="file")
+            raise DomainError(TcaErrorCode.IMPORT_EMPTY, "Choose a CSV file to upload", field="file")
         if upload.size > MAX_UPLOAD_BYTES:
-            raise DomainError("tca.import_too_large", "The file is over 20 MB: split it", field="file", status=413)
+            raise DomainError(TcaErrorCode.IMPORT_TOO_LARGE, "The file is over 20 MB: split it", field="file", status=413)
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise DomainError("tca.import_encoding", "The file is not UTF-8 text (save it as CSV UTF-8)", field="file") from exc
+            raise DomainError(TcaErrorCode.IMPORT_ENCODING, "The file is not UTF-8 text (save it as CSV UTF-8)", field="file") from exc
         import_set = services.executions_import(name=name or upload.name, text=text, user=request.user,
                                                 actor=Actor.for_user(request.user, "browser"))
     except DomainError as exc:

@@ -4,7 +4,8 @@ import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
 
-from ems.models import Control, ExecStatus, Fill, ParentOrder
+from ems.models import Fill, ParentOrder
+from ems.states import Control, ExecStatus
 from oms.api.constants import MAX_ID
 from oms.api.filters import StrictFilterSet
 from oms.models import Position, Side, Strategy

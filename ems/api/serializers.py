@@ -9,8 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ems import selectors
-from ems.models import Allocation, ChildOrder, Constituent, Control, ExecStatus, Fill, ParentOrder
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
+from ems.states import Control, ExecStatus
 from oms.api.constants import PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
+from oms.error_codes import FieldErrorCode
 from oms.models import Position, Urgency
 
 # Strategies a trader may switch a working parent to (RFQ is launched from the RFQ ladder, not here).
@@ -193,9 +195,9 @@ class KillSwitchInputSerializer(serializers.Serializer):
         scope = attrs["scope"]
         for name in ("portfolio", "instrument"):
             if scope == name and not attrs.get(name):
-                raise serializers.ValidationError({name: serializers.ErrorDetail(f"scope {name} needs a {name}", code="required")})
+                raise serializers.ValidationError({name: serializers.ErrorDetail(f"scope {name} needs a {name}", code=FieldErrorCode.REQUIRED)})
             if scope != name and attrs.get(name):
-                raise serializers.ValidationError({name: serializers.ErrorDetail(f"{name} applies only to scope {name}", code="not_allowed")})
+                raise serializers.ValidationError({name: serializers.ErrorDetail(f"{name} applies only to scope {name}", code=FieldErrorCode.NOT_ALLOWED)})
         return attrs
 
 

@@ -20,22 +20,11 @@ from ems.api import serializers as s
 from ems.api.filters import FillFilter, ParentOrderFilter, PositionFilter
 from ems.api.permissions import IsTraderForWrites
 from ems.services import control
-from ems.states import IllegalExecTransition
 from oms.api.constants import ID_REGEX
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import validated_body
-from oms.errors import Conflict
 from oms.roles import Actor
-
-
-def _act(fn, **kwargs):
-    """Call a control service; an illegal control move is a 409 with the table's stable code."""
-    try:
-        return fn(**kwargs)
-    except IllegalExecTransition as exc:
-        raise Conflict(exc.code, str(exc)) from exc
-
 
 _CONTROL_RESPONSES = {
     200: s.ParentOrderSerializer,
@@ -67,7 +56,7 @@ class ParentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def _control(self, fn, pk, **kwargs):
         parent = self.get_object()  # 404 unless visible
         actor = Actor.for_user(self.request.user, "api")
-        _act(fn, parent_id=parent.id, actor=actor, **kwargs)
+        fn(parent_id=parent.id, actor=actor, **kwargs)  # an illegal control move: 409 (oms.api.errors)
         parent = selectors.parent_list(user=self.request.user).get(pk=parent.pk)
         return Response(s.ParentOrderSerializer(parent).data)
 
@@ -113,8 +102,8 @@ class KillSwitchApi(APIView):
     })
     def post(self, request):
         data = validated_body(s.KillSwitchInputSerializer, request)
-        result = _act(control.kill_switch, scope=data["scope"], portfolio=data.get("portfolio"), instrument=data.get("instrument"),
-                      actor=Actor.for_user(request.user, "api"))
+        result = control.kill_switch(scope=data["scope"], portfolio=data.get("portfolio"), instrument=data.get("instrument"),
+                                     actor=Actor.for_user(request.user, "api"))
         return Response(kill_result(data, result))
 
 

@@ -70,11 +70,13 @@ from ems.algos.selection import MAX_PARTICIPATION, select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for
-from ems.models import Constituent, Control, ExecStatus, ParentOrder
+from ems.models import Constituent, ParentOrder
 from ems.netting import NetCandidate, net
 from ems.selectors import instrument_params, live_clock, market_prices
 from ems.services.booking import internal_cross_book
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, MarketTime
+from ems.states import Control, ExecStatus
+from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
 from oms.db import insert_rows
 from oms.models import Instrument, MarketPrice, Order
@@ -349,7 +351,7 @@ def parent_orders_create(
         )
         parents.append(parent)
         constituents += [[pid, o.id, q, 0, now] for o, q in members]
-        events.append(PendingEvent(actor, "parent_order.created", "parent_order", pid, after={
+        events.append(PendingEvent(actor, AuditEventType.PARENT_ORDER_CREATED, "parent_order", pid, after={
             "instrument": instruments[first.instrument_id].symbol, "side": parent.side, "quantity": quantity,
             "strategy": parent.strategy, "params": plan.params, "reason": plan.reason, "reason_code": plan.reason_code,
             "arrival_price": arrival, "market_day": mt.day, "start_us": mt.t_us, "end_us": end_us, "group_key": key,
@@ -357,7 +359,7 @@ def parent_orders_create(
             "constituents": [[o.id, q] for o, q in members],
         }, reason=plan.reason))
         events += [
-            PendingEvent(actor, "order.aggregated", "order", o.id, after={"parent": pid, "quantity": q},
+            PendingEvent(actor, AuditEventType.ORDER_AGGREGATED, "order", o.id, after={"parent": pid, "quantity": q},
                          reason=f"joined parent order {pid}")
             for o, q in members
         ]

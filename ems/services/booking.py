@@ -20,10 +20,13 @@ from django.utils import timezone
 
 from ems.allocation import AllocationError, allocate
 from ems.broadcast import parents_changed_on_commit
-from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, InternalCross, ParentOrder, Venue
+from ems.error_codes import ChildOrderErrorCode, InternalCrossErrorCode, ParentOrderErrorCode
+from ems.models import Allocation, ChildOrder, Constituent, Fill, InternalCross, ParentOrder, Venue
 from ems.selectors import live_clock
-from ems.states import check_child_transition, check_parent_transition
+from ems.states import ExecStatus, check_child_transition, check_parent_transition
+from oms.audit_events import AuditEventType
 from oms.db import bulk_insert, insert_rows
+from oms.error_codes import FillErrorCode, OrderErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Instrument, Order
 from oms.roles import Actor
@@ -87,7 +90,7 @@ def fills_book(*, executions: list[tuple[int, Execution]], actor: Actor) -> list
                     .filter(pk__in=child_ids).order_by("pk")}
         missing = set(child_ids) - children.keys()
         if missing:
-            raise NotFound("child_order.not_found", f"No child order {min(missing)}")
+            raise NotFound(ChildOrderErrorCode.NOT_FOUND, f"No child order {min(missing)}")
         constituents = list(Constituent.objects.select_for_update().filter(parent_id__in=parent_ids).order_by("pk"))
         by_parent: dict[int, list[Constituent]] = {pid: [] for pid in parent_ids}
         for c in constituents:
@@ -105,7 +108,7 @@ def fills_book(*, executions: list[tuple[int, Execution]], actor: Actor) -> list
         for fill in new:
             child, parent = children[fill.child_id], parents[fill.parent_id]
             if fill.side != child.side:
-                raise DomainError("fill.bad_side", f"Fill {fill.exec_id} is a {fill.side}; child {child.pk} is a {child.side}")
+                raise DomainError(FillErrorCode.BAD_SIDE, f"Fill {fill.exec_id} is a {fill.side}; child {child.pk} is a {child.side}")
             events += _progress(child, "child_order", fill, check_child_transition, now, actor)
             events += _progress(parent, "parent_order", fill, check_parent_transition, now, actor)
             parent.fees += fill.fee
@@ -117,7 +120,7 @@ def fills_book(*, executions: list[tuple[int, Execution]], actor: Actor) -> list
                     c.allocated_quantity += q
                     allocations.append((fill.pk, c.order_id, parent.pk, q, fill.price, now))
                     order_fills.append(OrderFill(c.order_id, q, fill.price, fill.exec_id))
-            events.append(PendingEvent(actor, "fill.booked", "fill", fill.pk, after=_fill_dict(fill, shares)))
+            events.append(PendingEvent(actor, AuditEventType.FILL_BOOKED, "fill", fill.pk, after=_fill_dict(fill, shares)))
         rows_update([
             (ChildOrder, list(touched_children.values()), ["filled_quantity", "notional", "avg_price", "status", "updated_at"]),
             (ParentOrder, list(touched_parents.values()),
@@ -133,17 +136,17 @@ def fills_book(*, executions: list[tuple[int, Execution]], actor: Actor) -> list
 
 def _check_execution(ex: Execution) -> None:
     if not ex.exec_id or len(ex.exec_id) > 128:
-        raise DomainError("fill.bad_exec_id", "An execution needs an exec_id of 1 to 128 characters")
+        raise DomainError(FillErrorCode.BAD_EXEC_ID, "An execution needs an exec_id of 1 to 128 characters")
     if not isinstance(ex.quantity, int) or isinstance(ex.quantity, bool) or ex.quantity <= 0:
-        raise DomainError("fill.bad_quantity", f"Fill {ex.exec_id}: quantity must be a positive integer")
+        raise DomainError(FillErrorCode.BAD_QUANTITY, f"Fill {ex.exec_id}: quantity must be a positive integer")
     if not isinstance(ex.price, Decimal) or not ex.price.is_finite() or ex.price <= 0:
-        raise DomainError("fill.bad_price", f"Fill {ex.exec_id}: price must be a positive Decimal")
+        raise DomainError(FillErrorCode.BAD_PRICE, f"Fill {ex.exec_id}: price must be a positive Decimal")
     if ex.side not in ("buy", "sell"):
-        raise DomainError("fill.bad_side", f"Fill {ex.exec_id}: side must be buy or sell")
+        raise DomainError(FillErrorCode.BAD_SIDE, f"Fill {ex.exec_id}: side must be buy or sell")
     if ex.liquidity not in LIQUIDITY:
-        raise DomainError("fill.bad_liquidity", f"Fill {ex.exec_id}: liquidity must be one of {sorted(LIQUIDITY)}")
+        raise DomainError(FillErrorCode.BAD_LIQUIDITY, f"Fill {ex.exec_id}: liquidity must be one of {sorted(LIQUIDITY)}")
     if not isinstance(ex.fee, Decimal) or not ex.fee.is_finite():
-        raise DomainError("fill.bad_fee", f"Fill {ex.exec_id}: fee must be a Decimal")
+        raise DomainError(FillErrorCode.BAD_FEE, f"Fill {ex.exec_id}: fee must be a Decimal")
 
 
 def _executed_at(day: int, t_us: int) -> datetime:
@@ -157,7 +160,7 @@ def _insert_fills(executions, children: dict[int, ChildOrder], parents: dict[int
     if codes:
         venues.update({v.code: v for v in Venue.objects.filter(code__in=codes)})
         if codes - venues.keys():
-            raise NotFound("venue.not_found", f"No venue {sorted(codes - venues.keys())[0]}")
+            raise NotFound(ChildOrderErrorCode.VENUE_NOT_FOUND, f"No venue {sorted(codes - venues.keys())[0]}")
     fills, seen = [], set()
     now = timezone.now()
     for child_id, ex in executions:
@@ -205,11 +208,14 @@ def _insert_allocations(rows: list[tuple]) -> None:
         insert_rows(Allocation._meta.db_table, "id", ALLOCATION_COLUMNS, rows)
 
 
+_OVERFILL = {"child_order": ChildOrderErrorCode.OVERFILL, "parent_order": ParentOrderErrorCode.OVERFILL}
+
+
 def _progress(obj, object_type: str, fill: Fill, check, now, actor: Actor) -> list[PendingEvent]:
     """Add ``fill`` to a child or parent: quantity, notional, average price, status (audited if it moves)."""
     filled = obj.filled_quantity + fill.quantity
     if filled > obj.quantity:
-        raise Conflict(f"{object_type}.overfill",
+        raise Conflict(_OVERFILL[object_type],
                        f"Fill {fill.exec_id} of {fill.quantity} would take {object_type.replace('_', ' ')} {obj.pk} "
                        f"past its quantity ({obj.filled_quantity} of {obj.quantity} filled)")
     before = obj.status
@@ -225,7 +231,7 @@ def _progress(obj, object_type: str, fill: Fill, check, now, actor: Actor) -> li
         obj.completed_at = now
     if target == before:
         return []
-    return [PendingEvent(actor, f"{object_type}.{target.lower()}", object_type, obj.pk, before={"status": before},
+    return [PendingEvent(actor, AuditEventType(f"{object_type}.{target.lower()}"), object_type, obj.pk, before={"status": before},
                          after={"status": target, "filled_quantity": filled, "avg_price": obj.avg_price, "exec_id": fill.exec_id})]
 
 
@@ -234,7 +240,7 @@ def _allocate(fill: Fill, parent: ParentOrder, constituents: list[Constituent]) 
     try:
         return allocate(fill.quantity, wants, parent.instrument.lot_size)
     except AllocationError as exc:
-        raise Conflict("fill.unallocatable", f"Fill {fill.exec_id} of parent {parent.pk}: {exc}") from exc
+        raise Conflict(FillErrorCode.UNALLOCATABLE, f"Fill {fill.exec_id} of parent {parent.pk}: {exc}") from exc
 
 
 def _fill_dict(fill: Fill, shares: dict[int, int]) -> dict:
@@ -250,12 +256,12 @@ def _fill_dict(fill: Fill, shares: dict[int, int]) -> dict:
 
 # kind -> (target status, audit event). "cancel_rejected" goes back to working (ACCEPTED or PARTIALLY_FILLED).
 CHILD_REPORTS: dict[str, tuple[str | None, str]] = {
-    "ack": (S.ACCEPTED, "child_order.acked"),
-    "pending_cancel": (S.PENDING_CANCEL, "child_order.cancel_requested"),
-    "cancelled": (S.CANCELLED, "child_order.cancelled"),
-    "rejected": (S.REJECTED, "child_order.rejected"),
-    "expired": (S.EXPIRED, "child_order.expired"),
-    "cancel_rejected": (None, "child_order.cancel_rejected"),
+    "ack": (S.ACCEPTED, AuditEventType.CHILD_ORDER_ACKED),
+    "pending_cancel": (S.PENDING_CANCEL, AuditEventType.CHILD_ORDER_CANCEL_REQUESTED),
+    "cancelled": (S.CANCELLED, AuditEventType.CHILD_ORDER_CANCELLED),
+    "rejected": (S.REJECTED, AuditEventType.CHILD_ORDER_REJECTED),
+    "expired": (S.EXPIRED, AuditEventType.CHILD_ORDER_EXPIRED),
+    "cancel_rejected": (None, AuditEventType.CHILD_ORDER_CANCEL_REJECTED),
 }
 
 
@@ -264,12 +270,12 @@ def child_report_apply(*, child_id: int, kind: str, reason: str = "", actor: Act
 
     Idempotent: a report whose effect is already there is a no-op. A late ack (the child already filled or
     is being cancelled) and a cancel request for a child that is already done are no-ops too; any other move
-    the child table does not have raises ``IllegalExecTransition``. The one-report form of
+    the child table does not have raises ``IllegalTransition``. The one-report form of
     ``child_reports_apply``.
     """
     child = ChildOrder.objects.filter(pk=child_id).first()
     if child is None:
-        raise NotFound("child_order.not_found", f"No child order {child_id}")
+        raise NotFound(ChildOrderErrorCode.NOT_FOUND, f"No child order {child_id}")
     child_reports_apply(reports=[(child_id, kind, reason)], actor=actor)
     child.refresh_from_db()
     return child
@@ -281,7 +287,7 @@ def child_reports_apply(*, reports: list[tuple[int, str, str]], actor: Actor) ->
     one push per parent. Return how many reports changed a child (see ``child_report_apply``)."""
     for _, kind, _ in reports:
         if kind not in CHILD_REPORTS:
-            raise DomainError("child_report.bad_kind", f"Unknown child report {kind!r}; expected one of {sorted(CHILD_REPORTS)}")
+            raise DomainError(ChildOrderErrorCode.BAD_REPORT_KIND, f"Unknown child report {kind!r}; expected one of {sorted(CHILD_REPORTS)}")
     if not reports:
         return 0
     with transaction.atomic():
@@ -290,7 +296,7 @@ def child_reports_apply(*, reports: list[tuple[int, str, str]], actor: Actor) ->
                     .filter(pk__in=ids).order_by("pk")}
         missing = [i for i in ids if i not in children]
         if missing:
-            raise NotFound("child_order.not_found", f"No child order {missing[0]}")
+            raise NotFound(ChildOrderErrorCode.NOT_FOUND, f"No child order {missing[0]}")
         events, changed, now = [], {}, timezone.now()
         for child_id, kind, reason in reports:
             child = children[child_id]
@@ -334,10 +340,10 @@ def internal_cross_book(*, instrument: Instrument, price: Decimal, market_day: i
     """
     qty = _cross_side_quantity(buys, "buy", instrument)
     if qty != _cross_side_quantity(sells, "sell", instrument):
-        raise DomainError("internal_cross.unbalanced", "A cross needs as many shares bought as sold")
+        raise DomainError(InternalCrossErrorCode.UNBALANCED, "A cross needs as many shares bought as sold")
     price = Decimal(price).quantize(PRICE_Q)
     if price <= 0:
-        raise DomainError("internal_cross.bad_price", "A cross needs a positive price")
+        raise DomainError(InternalCrossErrorCode.BAD_PRICE, "A cross needs a positive price")
     with transaction.atomic():
         venue = internal_venue()
         cross = InternalCross.objects.create(instrument=instrument, quantity=qty, price=price, market_day=market_day,
@@ -354,10 +360,10 @@ def internal_cross_book(*, instrument: Instrument, price: Decimal, market_day: i
             for order, q in legs:
                 allocations.append((fill.pk, order.pk, None, q, price, timezone.now()))
                 order_fills.append(OrderFill(order.pk, q, price, fill.exec_id))
-            events.append(PendingEvent(actor, "fill.booked", "fill", fill.pk,
+            events.append(PendingEvent(actor, AuditEventType.FILL_BOOKED, "fill", fill.pk,
                                        after=_fill_dict(fill, {order.pk: q for order, q in legs})))
         _insert_allocations(allocations)
-        events.insert(0, PendingEvent(actor, "internal_cross.booked", "internal_cross", cross.pk, after={
+        events.insert(0, PendingEvent(actor, AuditEventType.INTERNAL_CROSS_BOOKED, "internal_cross", cross.pk, after={
             "instrument": instrument.symbol, "quantity": qty, "price": price, "market_day": market_day,
             "market_time_us": market_time_us, "buys": [[o.pk, q] for o, q in buys], "sells": [[o.pk, q] for o, q in sells],
         }))
@@ -369,21 +375,21 @@ def internal_cross_book(*, instrument: Instrument, price: Decimal, market_day: i
 def _cross_side_quantity(legs: list[tuple[Order, int]], side: str, instrument: Instrument) -> int:
     ids = [o.pk for o, _ in legs]
     if len(ids) != len(set(ids)):
-        raise DomainError("internal_cross.duplicate_order", "An order appears twice on one side of a cross")
+        raise DomainError(InternalCrossErrorCode.DUPLICATE_ORDER, "An order appears twice on one side of a cross")
     for order, q in legs:
         if order.side != side or order.instrument_id != instrument.pk:
-            raise DomainError("internal_cross.bad_leg", f"Order {order.pk} is not a {side} of {instrument.symbol}")
+            raise DomainError(InternalCrossErrorCode.BAD_LEG, f"Order {order.pk} is not a {side} of {instrument.symbol}")
         if not isinstance(q, int) or q <= 0:
-            raise DomainError("internal_cross.bad_quantity", f"Order {order.pk}: cross quantity must be a positive integer")
+            raise DomainError(InternalCrossErrorCode.BAD_QUANTITY, f"Order {order.pk}: cross quantity must be a positive integer")
     total = sum(q for _, q in legs)
     if total <= 0:
-        raise DomainError("internal_cross.empty", "A cross needs a buy and a sell")
+        raise DomainError(InternalCrossErrorCode.EMPTY, "A cross needs a buy and a sell")
     return total
 
 
 # --- closing a parent, releasing a constituent -----------------------------------------------------
 
-CLOSE_EVENTS = {S.FILLED: "parent_order.filled", S.CANCELLED: "parent_order.cancelled", S.EXPIRED: "parent_order.expired"}
+CLOSE_EVENTS = {S.FILLED: AuditEventType.PARENT_ORDER_FILLED, S.CANCELLED: AuditEventType.PARENT_ORDER_CANCELLED, S.EXPIRED: AuditEventType.PARENT_ORDER_EXPIRED}
 
 
 def parent_order_close(*, parent_id: int, status: str, actor: Actor, reason: str = "") -> ParentOrder:
@@ -391,21 +397,21 @@ def parent_order_close(*, parent_id: int, status: str, actor: Actor, reason: str
     same way, their fills kept). It must have no open child order. Closing it again the same way is a no-op;
     a parent whose cancel is pending is closed CANCELLED even when asked to expire."""
     if status not in CLOSE_EVENTS:
-        raise DomainError("parent_order.bad_close_status", f"A parent is closed FILLED, CANCELLED or EXPIRED, not {status}")
+        raise DomainError(ParentOrderErrorCode.BAD_CLOSE_STATUS, f"A parent is closed FILLED, CANCELLED or EXPIRED, not {status}")
     with transaction.atomic():
         parent = ParentOrder.objects.select_for_update(of=("self",)).filter(pk=parent_id).first()
         if parent is None:
-            raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+            raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {parent_id}")
         if parent.status == status:
             return parent
         if parent.status in S.terminal():
-            raise Conflict("parent_order.not_open", f"Parent order {parent_id} is {parent.status}")
+            raise Conflict(ParentOrderErrorCode.NOT_OPEN, f"Parent order {parent_id} is {parent.status}")
         if status == S.EXPIRED and parent.status == S.PENDING_CANCEL:
             status = S.CANCELLED
         if status == S.FILLED and parent.filled_quantity < parent.quantity:
-            raise Conflict("parent_order.not_filled", f"Parent order {parent_id} has {parent.remaining_quantity} left to fill")
+            raise Conflict(ParentOrderErrorCode.NOT_FILLED, f"Parent order {parent_id} has {parent.remaining_quantity} left to fill")
         if parent.children.filter(status__in=S.open()).exists():
-            raise Conflict("parent_order.children_open", f"Parent order {parent_id} still has child orders at venues")
+            raise Conflict(ParentOrderErrorCode.CHILDREN_OPEN, f"Parent order {parent_id} still has child orders at venues")
         before = parent.status
         check_parent_transition(before, status)
         parent.status, parent.completed_at = status, timezone.now()
@@ -431,23 +437,23 @@ def constituent_release(*, order_id: int, actor: Actor) -> None:
     with transaction.atomic():
         parent_id = Constituent.objects.filter(order_id=order_id).values_list("parent_id", flat=True).first()
         if parent_id is None:
-            raise NotFound("constituent.not_found", f"Order {order_id} is not in a parent order")
+            raise NotFound(ParentOrderErrorCode.CONSTITUENT_NOT_FOUND, f"Order {order_id} is not in a parent order")
         parent = ParentOrder.objects.select_for_update(of=("self",)).get(pk=parent_id)
         constituent = Constituent.objects.select_for_update().get(order_id=order_id)
         order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
         if order.status in (OrderStatus.CANCELLED, OrderStatus.FILLED) and constituent.quantity == constituent.allocated_quantity:
             return
         if order.status != OrderStatus.PENDING_CANCEL:
-            raise Conflict("order.not_pending_cancel", f"Order {order_id} is {order.status}, not pending cancel")
+            raise Conflict(OrderErrorCode.NOT_PENDING_CANCEL, f"Order {order_id} is {order.status}, not pending cancel")
         if parent.children.filter(status__in=S.open()).exists():
-            raise Conflict("parent_order.children_open", f"Parent order {parent_id} still has child orders at venues")
+            raise Conflict(ParentOrderErrorCode.CHILDREN_OPEN, f"Parent order {parent_id} still has child orders at venues")
         released = constituent.quantity - constituent.allocated_quantity
         before = {"quantity": parent.quantity, "status": parent.status}
         parent.quantity -= released
         constituent.quantity = constituent.allocated_quantity
         constituent.save(update_fields=["quantity"])
         parent.save(update_fields=["quantity", "updated_at"])
-        audit_append([PendingEvent(actor, "parent_order.reduced", "parent_order", parent.pk, before=before,
+        audit_append([PendingEvent(actor, AuditEventType.PARENT_ORDER_REDUCED, "parent_order", parent.pk, before=before,
                                    after={"quantity": parent.quantity, "status": parent.status, "order_id": order_id,
                                           "released": released},
                                    reason=f"order {order_id} cancelled")])

@@ -23,12 +23,21 @@ from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName, Urgency
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for, parents_stop_on_commit
-from ems.models import ChildOrder, Control, ExecStatus, ParentOrder
+from ems.error_codes import KillSwitchErrorCode, ParentOrderErrorCode
+from ems.models import ChildOrder, ParentOrder
 from ems.services.working import parent_tick_enqueue
-from ems.states import IllegalExecTransition, check_child_transition, check_control_transition, check_parent_transition
+from ems.states import (
+    Control,
+    ExecStatus,
+    check_child_transition,
+    check_control_transition,
+    check_parent_transition,
+)
+from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
+from oms.states import IllegalTransition
 
 S = ExecStatus
 SCOPES = ("all", "portfolio", "instrument")
@@ -54,9 +63,9 @@ class KillResult:
 def _lock(parent_id: int) -> ParentOrder:
     parent = ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument").filter(pk=parent_id).first()
     if parent is None:
-        raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+        raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     if not parent.is_open or parent.status == S.PENDING_CANCEL:
-        raise Conflict("parent_order.not_open", f"Parent order {parent_id} is {parent.get_status_display().lower()}")
+        raise Conflict(ParentOrderErrorCode.NOT_OPEN, f"Parent order {parent_id} is {parent.get_status_display().lower()}")
     return parent
 
 
@@ -64,7 +73,7 @@ def _control(parent: ParentOrder, target: str) -> str:
     before = parent.control
     try:
         check_control_transition(before, target)
-    except IllegalExecTransition as exc:
+    except IllegalTransition as exc:
         raise Conflict(exc.code, f"Parent order {parent.pk} is {before}; it cannot become {target}") from exc
     parent.control = target
     return before
@@ -82,7 +91,7 @@ def _cancel_children(parents: list[ParentOrder], actor: Actor, reason: str) -> i
     events = []
     for c in children:
         check_child_transition(c.status, S.PENDING_CANCEL)
-        events.append(PendingEvent(actor, "child_order.cancel_requested", "child_order", c.pk, before={"status": c.status},
+        events.append(PendingEvent(actor, AuditEventType.CHILD_ORDER_CANCEL_REQUESTED, "child_order", c.pk, before={"status": c.status},
                                    after={"status": S.PENDING_CANCEL, "filled_quantity": c.filled_quantity, "parent_id": c.parent_id},
                                    reason=reason))
         c.status, c.updated_at = S.PENDING_CANCEL, now
@@ -110,7 +119,7 @@ def parent_pause(*, parent_id: int, actor: Actor) -> ParentOrder:
         before = _control(parent, Control.PAUSED)
         n = _cancel_children([parent], actor, f"parent {parent.pk} paused by {actor.name}")
         parents_stop_on_commit([parent], reason=f"parent paused by {actor.name}")
-        _audit(actor, "parent_order.paused", parent, {"control": before}, {"control": parent.control, "children_cancelled": n},
+        _audit(actor, AuditEventType.PARENT_ORDER_PAUSED, parent, {"control": before}, {"control": parent.control, "children_cancelled": n},
                f"paused by {actor.name}")
         return _finish(parent, ["control"])
 
@@ -121,7 +130,7 @@ def parent_resume(*, parent_id: int, actor: Actor) -> ParentOrder:
         parent = _lock(parent_id)
         before = _control(parent, Control.RUNNING)
         parent.replan = f"resumed by {actor.name}"[:64]
-        _audit(actor, "parent_order.resumed", parent, {"control": before}, {"control": parent.control, "remaining": parent.remaining_quantity},
+        _audit(actor, AuditEventType.PARENT_ORDER_RESUMED, parent, {"control": before}, {"control": parent.control, "remaining": parent.remaining_quantity},
                f"resumed by {actor.name}")
         return _finish(parent, ["control", "replan"])
 
@@ -136,7 +145,7 @@ def parent_cancel(*, parent_id: int, actor: Actor) -> ParentOrder:
         parent.status = S.PENDING_CANCEL
         n = _cancel_children([parent], actor, f"parent {parent.pk} cancelled by {actor.name}")
         parents_stop_on_commit([parent], reason=f"parent cancelled by {actor.name}")
-        _audit(actor, "parent_order.cancel_requested", parent, {"status": before},
+        _audit(actor, AuditEventType.PARENT_ORDER_CANCEL_REQUESTED, parent, {"status": before},
                {"status": parent.status, "filled_quantity": parent.filled_quantity, "children_cancelled": n}, f"cancelled by {actor.name}")
         return _finish(parent, ["status"])
 
@@ -149,10 +158,10 @@ def parent_strategy_change(*, parent_id: int, strategy: str, urgency: str | None
     except ValueError:
         name = None
     if name not in ALGORITHMS:
-        raise ControlInvalid("parent_order.bad_strategy", f"Unknown strategy {strategy!r}; one of {sorted(s.value for s in ALGORITHMS)}",
+        raise ControlInvalid(ParentOrderErrorCode.BAD_STRATEGY, f"Unknown strategy {strategy!r}; one of {sorted(s.value for s in ALGORITHMS)}",
                              field="strategy")
     if urgency is not None and urgency not in {u.value for u in Urgency}:
-        raise ControlInvalid("parent_order.bad_urgency", f"Unknown urgency {urgency!r}", field="urgency")
+        raise ControlInvalid(ParentOrderErrorCode.BAD_URGENCY, f"Unknown urgency {urgency!r}", field="urgency")
     with transaction.atomic():
         parent = _lock(parent_id)
         before = {"strategy": parent.strategy, "urgency": parent.urgency, "params": parent.params}
@@ -169,7 +178,7 @@ def parent_strategy_change(*, parent_id: int, strategy: str, urgency: str | None
         n = _cancel_children([parent], actor, f"parent {parent.pk} re-planned by {actor.name}")
         if destination_for(before["strategy"]) is not None:  # it leaves the RFQ platform: its open request goes
             parents_stop_on_commit([parent], reason=f"strategy changed to {name.value} by {actor.name}")
-        _audit(actor, "parent_order.strategy_changed", parent, before,
+        _audit(actor, AuditEventType.PARENT_ORDER_STRATEGY_CHANGED, parent, before,
                {"strategy": parent.strategy, "urgency": parent.urgency, "params": parent.params, "children_cancelled": n}, why)
         return _finish(parent, ["strategy", "urgency", "params", "replan", "selection_reason"])
 
@@ -184,14 +193,14 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
         pass
     elif scope == "portfolio":
         if not portfolio:
-            raise ControlInvalid("kill_switch.bad_scope", "Scope portfolio needs a portfolio code", field="portfolio")
+            raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, "Scope portfolio needs a portfolio code", field="portfolio")
         qs, target = qs.filter(constituents__order__portfolio__code=portfolio).distinct(), portfolio
     elif scope == "instrument":
         if not instrument:
-            raise ControlInvalid("kill_switch.bad_scope", "Scope instrument needs an instrument symbol", field="instrument")
+            raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, "Scope instrument needs an instrument symbol", field="instrument")
         qs, target = qs.filter(instrument__symbol=instrument), instrument
     else:
-        raise ControlInvalid("kill_switch.bad_scope", f"Scope must be one of {', '.join(SCOPES)}", field="scope")
+        raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, f"Scope must be one of {', '.join(SCOPES)}", field="scope")
     with transaction.atomic():
         ids = list(qs.values_list("pk", flat=True))
         parents = list(ParentOrder.objects.select_for_update(of=("self",)).filter(pk__in=ids, status__in=S.open()).order_by("pk"))
@@ -202,7 +211,7 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
                 continue
             before = _control(p, Control.HALTED)
             halted.append(p)
-            events.append(PendingEvent(actor, "parent_order.halted", "parent_order", p.pk, before={"control": before},
+            events.append(PendingEvent(actor, AuditEventType.PARENT_ORDER_HALTED, "parent_order", p.pk, before={"control": before},
                                        after={"control": p.control, "scope": scope, "target": target}, reason="kill switch"))
         now = timezone.now()
         for p in halted:
@@ -210,7 +219,7 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
         ParentOrder.objects.filter(pk__in=[p.pk for p in halted]).update(control=Control.HALTED, updated_at=now)
         n = _cancel_children(parents, actor, "kill switch")
         parents_stop_on_commit(parents, reason="kill switch")
-        events.append(PendingEvent(actor, "kill_switch.engaged", "kill_switch", f"{scope}:{target or '*'}",
+        events.append(PendingEvent(actor, AuditEventType.KILL_SWITCH_ENGAGED, "kill_switch", f"{scope}:{target or '*'}",
                                    after={"scope": scope, "target": target, "parents_halted": len(halted),
                                           "children_cancelled": n, "parent_ids": [p.pk for p in parents]},
                                    reason=f"kill switch engaged by {actor.name}"))

@@ -47,7 +47,7 @@ from ems.algos.live import LiveContext, drive, live_state, pending_fills
 from ems.algos.types import StrategyName
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import Destination, destination_for, parents_stop_on_commit
-from ems.models import ChildOrder, Constituent, Control, ExecStatus, ParentOrder, Venue
+from ems.models import ChildOrder, Constituent, ParentOrder, Venue
 from ems.models import Fill as FillRow
 from ems.selectors import instrument_params, live_clock, venue_profiles
 from ems.services.booking import Execution, child_reports_apply, constituent_release, fills_book, parent_order_close
@@ -56,6 +56,8 @@ from ems.sim.exchange import VenueSimulator
 from ems.sim.market import Market
 from ems.sim.orders import ExecutionReport, Liquidity, ReportKind, Side
 from ems.sim.orders import Fill as SimFill
+from ems.states import Control, ExecStatus
+from oms.audit_events import AuditEventType
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from oms.states import OrderStatus
@@ -294,7 +296,7 @@ class _Driver:
         self.ctx.strategy = self.strategy
         reason = p.replan or "first tick"
         p.replan = ""
-        audit_append([PendingEvent(ACTOR, "parent_order.plan_started", "parent_order", p.pk,
+        audit_append([PendingEvent(ACTOR, AuditEventType.PARENT_ORDER_PLAN_STARTED, "parent_order", p.pk,
                                    after={"epoch": p.epoch, "strategy": p.strategy, "qty": remaining, "start_us": start, "end_us": end},
                                    reason=reason)])
         self.strategy.on_start(self.ctx)
@@ -387,7 +389,7 @@ class _Driver:
             # Runs of the same kind go in one batch; a change of kind flushes, so the order stays the journal's.
             if new_children:
                 created = ChildOrder.objects.bulk_create(new_children)
-                audit_append([PendingEvent(ACTOR, "child_order.placed", "child_order", c.pk, after=child_audit_dict(c)) for c in created])
+                audit_append([PendingEvent(ACTOR, AuditEventType.CHILD_ORDER_PLACED, "child_order", c.pk, after=child_audit_dict(c)) for c in created])
                 for c in created:
                     children[c.venue_order_id] = c
                 new_children.clear()
@@ -550,7 +552,7 @@ class _DestinationDriver:
         p.replan = f"{before['strategy']} fallback: is"
         stamp = timezone.now().strftime("%H:%M:%S")
         p.selection_reason = f"{p.selection_reason}\n{stamp} {why}: the rest ({p.workable_quantity:,}) is worked by IS".strip()
-        audit_append([PendingEvent(ACTOR, "parent_order.strategy_changed", "parent_order", p.pk, before=before,
+        audit_append([PendingEvent(ACTOR, AuditEventType.PARENT_ORDER_STRATEGY_CHANGED, "parent_order", p.pk, before=before,
                                    after={"strategy": p.strategy, "params": p.params, "quantity": p.workable_quantity}, reason=why)])
         parents_changed_on_commit([p])
 

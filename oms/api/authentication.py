@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
+from oms.error_codes import AuthErrorCode
 from oms.refdata import refdata
 from oms.services.tokens import token_is_expired
 
@@ -21,7 +22,7 @@ class CachedTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if token_is_expired(token):
             raise exceptions.AuthenticationFailed(
-                {"code": "auth.token_expired", "detail": "This API token has expired: ask POST /api/auth/token/ for a new one."}
+                {"code": AuthErrorCode.TOKEN_EXPIRED, "detail": "This API token has expired: ask POST /api/auth/token/ for a new one."}
             )
         return token.user, token
 
@@ -30,8 +31,8 @@ class SignInLocked(exceptions.APIException):
     """A sign-in refused because the username or the address is locked out (oms.signin)."""
 
     status_code = 429
-    default_code = "auth.locked_out"
+    default_code = AuthErrorCode.LOCKED_OUT
 
     def __init__(self, detail: str, wait: int):
-        super().__init__({"code": "auth.locked_out", "detail": detail})
+        super().__init__({"code": AuthErrorCode.LOCKED_OUT, "detail": detail})
         self.wait = wait  # seconds; the exception handler sends it as Retry-After

@@ -8,19 +8,20 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
+from oms.error_codes import ApiErrorCode, AuthErrorCode, FieldErrorCode, PermissionErrorCode
 from oms.errors import DomainError
-from oms.states import IllegalOrderTransition
+from oms.states import IllegalTransition
 
 _CODES = {
-    exceptions.NotAuthenticated: "auth.not_authenticated",
-    exceptions.AuthenticationFailed: "auth.failed",
-    exceptions.PermissionDenied: "permission.denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.ParseError: "parse_error",
-    exceptions.Throttled: "throttled",
+    exceptions.NotAuthenticated: AuthErrorCode.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: AuthErrorCode.FAILED,
+    exceptions.PermissionDenied: PermissionErrorCode.DENIED,
+    exceptions.NotFound: ApiErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ApiErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: ApiErrorCode.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: ApiErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.ParseError: ApiErrorCode.PARSE_ERROR,
+    exceptions.Throttled: ApiErrorCode.THROTTLED,
 }
 
 
@@ -32,19 +33,20 @@ def field_error(field: str, code: str, detail: str) -> dict:
 def _flatten(detail) -> dict[str, list[dict]]:
     if isinstance(detail, dict):
         return {
-            field: [{"code": getattr(e, "code", "invalid"), "detail": str(e)} for e in (errs if isinstance(errs, list) else [errs])]
+            field: [{"code": getattr(e, "code", FieldErrorCode.INVALID), "detail": str(e)} for e in (errs if isinstance(errs, list) else [errs])]
             for field, errs in detail.items()
         }
     errs = detail if isinstance(detail, list) else [detail]
-    return {"non_field_errors": [{"code": getattr(e, "code", "invalid"), "detail": str(e)} for e in errs]}
+    return {"non_field_errors": [{"code": getattr(e, "code", FieldErrorCode.INVALID), "detail": str(e)} for e in errs]}
 
 
 def exception_handler(exc, context):
-    """DRF exception handler: DomainError -> its status and code; DRF errors -> a stable code."""
+    """DRF exception handler: DomainError -> its status and code; IllegalTransition -> 409 and its table's code;
+    DRF errors -> a stable code."""
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
-    if isinstance(exc, IllegalOrderTransition):
-        return Response({"code": "order.illegal_transition", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, IllegalTransition):  # an order, parent, child, control, RFQ or quote: the table's code
+        return Response({"code": exc.code, "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -52,14 +54,14 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         field = next(iter(errors))
-        body = {"code": "validation_error", "detail": errors[field][0]["detail"], "field": field, "errors": errors}
+        body = {"code": ApiErrorCode.VALIDATION_ERROR, "detail": errors[field][0]["detail"], "field": field, "errors": errors}
         return Response(body, status=exc.status_code)
     if isinstance(exc, exceptions.APIException):
         code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), None)
         if isinstance(exc.detail, dict) and "code" in exc.detail:
             body = {"code": str(exc.detail["code"]), "detail": str(exc.detail.get("detail", ""))}
         else:
-            body = {"code": code or "error", "detail": str(exc.detail)}
+            body = {"code": code or ApiErrorCode.ERROR, "detail": str(exc.detail)}
         headers = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header

@@ -1,6 +1,7 @@
 import django_filters
 from django import forms
 
+from oms.error_codes import FieldErrorCode
 from oms.models import AuditEvent, Instrument, Order, Side
 from oms.states import OrderStatus
 
@@ -19,7 +20,7 @@ class StrictFilterForm(forms.Form):
                 continue
             values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
             if any(v == "" for v in values):
-                self.add_error(name, forms.ValidationError(f"{name} must not be blank", code="blank"))
+                self.add_error(name, forms.ValidationError(f"{name} must not be blank", code=FieldErrorCode.BLANK))
         return cleaned
 
 

@@ -2,6 +2,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from oms.api.errors import field_error
+from oms.error_codes import FieldErrorCode
 
 _DIGITS = frozenset("0123456789")
 
@@ -35,7 +36,7 @@ class StandardPagination(PageNumberPagination):
             return self.page_size
         size = _whole(raw)
         if size is None or not 1 <= size <= self.max_page_size:
-            raise ValidationError(field_error(self.page_size_query_param, "invalid", f"page_size must be a whole number from 1 to {self.max_page_size}"))
+            raise ValidationError(field_error(self.page_size_query_param, FieldErrorCode.INVALID, f"page_size must be a whole number from 1 to {self.max_page_size}"))
         return size
 
     def get_page_number(self, request, paginator):
@@ -44,7 +45,7 @@ class StandardPagination(PageNumberPagination):
             return 1
         number = _whole(raw)
         if number is None or number < 1:
-            raise ValidationError(field_error(self.page_query_param, "invalid", "page must be a whole number from 1"))
+            raise ValidationError(field_error(self.page_query_param, FieldErrorCode.INVALID, "page must be a whole number from 1"))
         return number
 
     def get_schema_operation_parameters(self, view):

@@ -21,6 +21,7 @@ from django.db import transaction
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
+from oms.audit_events import AuditEventType
 from oms.roles import Actor
 from oms.services.audit import audit_record
 from oms.signin import client_ip
@@ -99,7 +100,7 @@ class AuthTokenThrottle(FixedWindowThrottle):
         with transaction.atomic():
             audit_record(
                 actor=Actor(name=username or "unknown", type="user", source=f"api:{username}"),
-                event_type="auth.throttled", object_type="user", object_id=username,
+                event_type=AuditEventType.AUTH_THROTTLED, object_type="user", object_id=username,
                 after={"ip": self.get_ident(request), "path": request.path, "limit": self.rate,
                        "retry_after": math.ceil(self.wait())},
                 reason=f"more than {self.num_requests} sign-in requests in {self.duration} s from this address "

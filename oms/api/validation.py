@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 
+from oms.error_codes import FieldErrorCode
 from oms.errors import ValidationFailed
 from oms.services.order_parse import has_invalid_characters
 
@@ -17,23 +18,23 @@ def validated_body(serializer_class, request, *, closed: bool = False) -> dict:
     optional field would silently change what happens (an RFQ's ``treshold_bps`` ignored would execute
     without the threshold the trader meant)."""
     if not isinstance(request.data, dict):
-        raise ValidationFailed({"non_field_errors": [{"code": "invalid", "detail": "Send a JSON object"}]})
+        raise ValidationFailed({"non_field_errors": [{"code": FieldErrorCode.INVALID, "detail": "Send a JSON object"}]})
     for field, value in request.data.items():
         # Checked before the serializer, whose messages echo the value: a lone surrogate could not even be
         # encoded in the answer, and a NUL must never reach SQL.
         if has_invalid_characters(str(field)) or (isinstance(value, str) and has_invalid_characters(value)):
             name = field if isinstance(field, str) and not has_invalid_characters(field) else "non_field_errors"
-            raise ValidationFailed({name: [{"code": "invalid_characters", "detail": "must not contain control characters or invalid Unicode"}]})
+            raise ValidationFailed({name: [{"code": FieldErrorCode.INVALID_CHARACTERS, "detail": "must not contain control characters or invalid Unicode"}]})
     if closed:
         known = set(serializer_class().fields)
         unknown = sorted(str(f) for f in request.data if f not in known)
         if unknown:
             name = unknown[0] if len(unknown[0]) <= 64 else "non_field_errors"
-            raise ValidationFailed({name: [{"code": "unknown_field", "detail": f"Unknown field; expected some of: {', '.join(sorted(known))}"}]})
+            raise ValidationFailed({name: [{"code": FieldErrorCode.UNKNOWN_FIELD, "detail": f"Unknown field; expected some of: {', '.join(sorted(known))}"}]})
     serializer = serializer_class(data=request.data)
     if not serializer.is_valid():
         errors = {
-            field: [{"code": getattr(e, "code", "invalid"), "detail": str(e)} for e in (errs if isinstance(errs, list) else [errs])]
+            field: [{"code": getattr(e, "code", FieldErrorCode.INVALID), "detail": str(e)} for e in (errs if isinstance(errs, list) else [errs])]
             for field, errs in serializer.errors.items()
         }
         raise ValidationFailed(errors)

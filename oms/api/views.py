@@ -18,6 +18,7 @@ from oms.api.constants import ID_REGEX, MAX_BULK, PORTFOLIO_CODE_REGEX, SYMBOL_R
 from oms.api.filters import AuditEventFilter, InstrumentFilter, OrderFilter
 from oms.api.permissions import CanReadAudit, HasRole
 from oms.api.throttles import AuthTokenThrottle
+from oms.error_codes import AuthErrorCode, FieldErrorCode
 from oms.errors import DomainError, ValidationFailed
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit, orders_submit
@@ -50,15 +51,15 @@ class TokenApi(APIView):
         username, password = data.get("username"), data.get("password")
         for name, value in (("username", username), ("password", password)):
             if not value or not isinstance(value, str):
-                raise ValidationFailed({name: [{"code": "required", "detail": "username and password are required (strings)"}]})
+                raise ValidationFailed({name: [{"code": FieldErrorCode.REQUIRED, "detail": "username and password are required (strings)"}]})
             if has_invalid_characters(value):  # a NUL would fail in SQL, a lone surrogate in the password hasher
-                raise ValidationFailed({name: [{"code": "invalid_characters", "detail": f"{name} must not contain control characters or invalid Unicode"}]})
+                raise ValidationFailed({name: [{"code": FieldErrorCode.INVALID_CHARACTERS, "detail": f"{name} must not contain control characters or invalid Unicode"}]})
         user = authenticate(request, username=username, password=password)
         if getattr(request, "axes_locked_out", False):
             retry_after = lockout_retry_after(username, client_ip(request))
             raise SignInLocked(lockout_detail(retry_after), retry_after)
         if user is None or not user.is_active:
-            raise DomainError("auth.invalid_credentials", "Unable to log in with these credentials", status=400)
+            raise DomainError(AuthErrorCode.INVALID_CREDENTIALS, "Unable to log in with these credentials", status=400)
         token = api_token_issue(user=user, actor=Actor.for_user(user, "api"))
         return Response({"token": token.key, "expires_at": token_expires_at(token)})
 
@@ -156,9 +157,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         """Submit a list of orders (up to 5000); each item is answered on its own (207 Multi-Status)."""
         items = request.data.get("orders") if isinstance(request.data, dict) else request.data
         if not isinstance(items, list) or not items:
-            raise ValidationFailed({"orders": [{"code": "invalid", "detail": "Send a non-empty JSON list of orders"}]})
+            raise ValidationFailed({"orders": [{"code": FieldErrorCode.INVALID, "detail": "Send a non-empty JSON list of orders"}]})
         if len(items) > MAX_BULK:
-            raise ValidationFailed({"orders": [{"code": "too_many", "detail": f"At most {MAX_BULK} orders per request"}]})
+            raise ValidationFailed({"orders": [{"code": FieldErrorCode.TOO_MANY, "detail": f"At most {MAX_BULK} orders per request"}]})
         results = orders_submit(user=request.user, actor=Actor.for_user(request.user, "api"), items=items)
         out = []
         for r in results:

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from oms.db import insert_rows
+from oms.error_codes import AuditProblemCode
 from oms.models import AuditEvent
 from oms.roles import Actor
 
@@ -163,15 +164,15 @@ def chain_walk(rows, *, prev_hash: str = GENESIS_HASH, next_seq: int = 1):
         problems = NO_PROBLEMS
         if seq != expected:
             gone = f"event #{expected} is missing" if seq == expected + 1 else f"events #{expected}..#{seq - 1} are missing"
-            problems = (Problem("audit.event_missing", expected, f"{gone} (next is #{seq})"),)
+            problems = (Problem(AuditProblemCode.EVENT_MISSING, expected, f"{gone} (next is #{seq})"),)
         elif stored_prev != prev:
-            problems = (Problem("audit.link_broken", seq, f"event #{seq} does not link to event #{seq - 1}"),)
+            problems = (Problem(AuditProblemCode.LINK_BROKEN, seq, f"event #{seq} does not link to event #{seq - 1}"),)
         # Checked against its own stored link, so an event right after a gap or a broken link is still checked.
         recomputed = event_digest(
             stored_prev, seq=seq, ts=ts, actor=actor, actor_type=actor_type, source=source, event_type=event_type,
             object_type=object_type, object_id=object_id, before=before, after=after, reason=reason,
         )
         if recomputed != digest:
-            problems = (*problems, Problem("audit.event_altered", seq, f"event #{seq} was altered after it was written"))
+            problems = (*problems, Problem(AuditProblemCode.EVENT_ALTERED, seq, f"event #{seq} was altered after it was written"))
         yield seq, digest, problems
         prev, expected = digest, seq + 1

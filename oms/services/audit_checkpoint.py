@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from oms.error_codes import AuditProblemCode
 from oms.models import AuditCheckpoint, AuditEvent
 from oms.services.audit import GENESIS_HASH, Problem, canonical_json, chain_rows, chain_walk
 
@@ -193,9 +194,9 @@ def _head_since(base: Checkpoint | None) -> ChainHead | None:
         stored = AuditEvent.objects.filter(seq=base.seq).values_list("hash", flat=True).first()
         when = f"checkpoint #{base.id} of {base.created_at:%Y-%m-%d %H:%M:%S} UTC"
         if stored is None:
-            raise AuditChainBroken(Problem("audit.tail_truncated", base.seq, f"event #{base.seq}, anchored by {when}, is gone"))
+            raise AuditChainBroken(Problem(AuditProblemCode.TAIL_TRUNCATED, base.seq, f"event #{base.seq}, anchored by {when}, is gone"))
         if stored != base.head_hash:
-            raise AuditChainBroken(Problem("audit.tail_rewritten", base.seq, f"event #{base.seq} no longer carries the hash {when} anchors"))
+            raise AuditChainBroken(Problem(AuditProblemCode.TAIL_REWRITTEN, base.seq, f"event #{base.seq} no longer carries the hash {when} anchors"))
     prev, next_seq, count = (base.head_hash, base.seq + 1, base.event_count) if base else (GENESIS_HASH, 1, 0)
     head = None
     for seq, digest, problems in chain_walk(chain_rows(after_seq=next_seq - 1), prev_hash=prev, next_seq=next_seq):

@@ -21,6 +21,8 @@ from django.apps import apps
 from django.db.models import CharField, Exists, Max, OuterRef
 from django.db.models.functions import Cast
 
+from oms.audit_events import CREATION_EVENTS
+from oms.error_codes import AuditProblemCode
 from oms.models import AuditEvent
 from oms.services.audit import Problem, chain_rows, chain_walk
 from oms.services.audit_checkpoint import (
@@ -36,8 +38,8 @@ PROBLEM_CAP = 50  # problems listed in full; the rest are counted
 ORPHAN_ID_CAP = 20  # ids listed per object type; the rest are counted
 # The primary problem is the first found in this order: a cut or rewritten tail explains the chain breaks
 # it causes, and either says more than a store disagreement or an unrecorded object.
-_RANK = {"audit.tail_truncated": 0, "audit.tail_rewritten": 0, "audit.event_missing": 1, "audit.link_broken": 1,
-         "audit.event_altered": 1, "audit.checkpoint_forged": 2, "audit.checkpoint_missing": 2, "audit.orphan_object": 3}
+_RANK = {AuditProblemCode.TAIL_TRUNCATED: 0, AuditProblemCode.TAIL_REWRITTEN: 0, AuditProblemCode.EVENT_MISSING: 1, AuditProblemCode.LINK_BROKEN: 1,
+         AuditProblemCode.EVENT_ALTERED: 1, AuditProblemCode.CHECKPOINT_FORGED: 2, AuditProblemCode.CHECKPOINT_MISSING: 2, AuditProblemCode.ORPHAN_OBJECT: 3}
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,15 @@ class CreationEvents:
 _CREATION_EVENTS: dict[str, CreationEvents] = {}
 
 
-def register_creation_events(*, object_type: str, model: str, event_types) -> None:
-    """Have verification report each ``model`` row that lacks its creation event (call from AppConfig.ready)."""
-    _CREATION_EVENTS[object_type] = CreationEvents(object_type, model, tuple(event_types))
+def register_creation_events(*, object_type: str, model: str, event_types=None) -> None:
+    """Have verification report each ``model`` row that lacks its creation event (call from AppConfig.ready);
+    the creation events are the catalogue's (``oms.audit_events.CREATION_EVENTS``) unless ``event_types`` says."""
+    events = CREATION_EVENTS[object_type] if event_types is None else event_types
+    _CREATION_EVENTS[object_type] = CreationEvents(object_type, model, tuple(events))
 
 
-# Intake writes order.received for every order it books, accepted or denied, in the order's transaction.
-register_creation_events(object_type="order", model="oms.Order", event_types=["order.received"])
+# Intake writes its creation event (order.received) for every order it books, accepted or denied, in the order's transaction.
+register_creation_events(object_type="order", model="oms.Order")
 
 
 @dataclass(frozen=True)
@@ -110,26 +114,26 @@ def _store_problems(table: list[Checkpoint], file_entries: list) -> tuple[list[P
     problems, anchors = [], {}
     for cp in table:
         if why := signature_problem(cp):
-            problems.append(Problem("audit.checkpoint_forged", cp.seq, f"checkpoint #{cp.id} in the table {why}"))
+            problems.append(Problem(AuditProblemCode.CHECKPOINT_FORGED, cp.seq, f"checkpoint #{cp.id} in the table {why}"))
         else:
             anchors[cp.signature] = cp
     file_ids = set()
     for number, cp in file_entries:
         if cp is None:
-            problems.append(Problem("audit.checkpoint_forged", None, f"line {number} of the checkpoint file is not a checkpoint"))
+            problems.append(Problem(AuditProblemCode.CHECKPOINT_FORGED, None, f"line {number} of the checkpoint file is not a checkpoint"))
             continue
         file_ids.add(cp.id)
         if why := signature_problem(cp):
-            problems.append(Problem("audit.checkpoint_forged", cp.seq, f"checkpoint #{cp.id} on line {number} of the checkpoint file {why}"))
+            problems.append(Problem(AuditProblemCode.CHECKPOINT_FORGED, cp.seq, f"checkpoint #{cp.id} on line {number} of the checkpoint file {why}"))
         else:
             anchors.setdefault(cp.signature, cp)
     table_ids = {cp.id for cp in table}
     if only_file := sorted(file_ids - table_ids):
-        problems.append(Problem("audit.checkpoint_missing", None,
+        problems.append(Problem(AuditProblemCode.CHECKPOINT_MISSING, None,
                                 f"{len(only_file)} checkpoint(s) of the file are gone from the table: {_listed(only_file)}"))
     if only_table := sorted(table_ids - file_ids):
         where = checkpoint_file()
-        problems.append(Problem("audit.checkpoint_missing", None, f"{len(only_table)} checkpoint(s) of the table are not in the file "
+        problems.append(Problem(AuditProblemCode.CHECKPOINT_MISSING, None, f"{len(only_table)} checkpoint(s) of the table are not in the file "
                                 f"{where}{'' if where.exists() else ' (the file is gone)'}: {_listed(only_table)}"))
     return problems, sorted(anchors.values(), key=lambda cp: (cp.seq, cp.created_at))
 
@@ -162,10 +166,10 @@ def _tail_problem(anchors: list[Checkpoint], seen: dict) -> tuple[Problem | None
     if got is None:
         end = AuditEvent.objects.filter(seq__lt=cp.seq).aggregate(end=Max("seq"))["end"] or 0
         gone = f"event #{cp.seq} is gone" if end + 1 == cp.seq else f"events #{end + 1}..#{cp.seq} are gone"
-        return Problem("audit.tail_truncated", end + 1, f"the chain was cut: {gone}, but {anchored}{later}"), last_good
+        return Problem(AuditProblemCode.TAIL_TRUNCATED, end + 1, f"the chain was cut: {gone}, but {anchored}{later}"), last_good
     since = last_good.seq if last_good else 0
     differs = "carries another hash" if got[0] != cp.head_hash else f"is event {got[1]} of the chain, not {cp.event_count}"
-    return Problem("audit.tail_rewritten", since + 1, f"events after #{since} were rewritten: {anchored}, "
+    return Problem(AuditProblemCode.TAIL_REWRITTEN, since + 1, f"events after #{since} were rewritten: {anchored}, "
                    f"and event #{cp.seq} now {differs}{later}"), last_good
 
 
@@ -209,7 +213,7 @@ def audit_verify(*, write_checkpoint: bool = True) -> VerifyResult:
     tail, last_good = _tail_problem(anchors, seen)
     orphans = _orphans()
     orphan_problems = [
-        Problem("audit.orphan_object", None, f"{o.count} {o.object_type}(s) have no creation event "
+        Problem(AuditProblemCode.ORPHAN_OBJECT, None, f"{o.count} {o.object_type}(s) have no creation event "
                 f"({', '.join(_CREATION_EVENTS[o.object_type].event_types)}): {_listed(o.ids, o.count)}")
         for o in orphans
     ]

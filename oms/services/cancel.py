@@ -14,7 +14,9 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
+from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
+from oms.error_codes import ApiErrorCode, OrderErrorCode, PermissionErrorCode
 from oms.errors import Conflict, NotFound, NotPermitted
 from oms.models import Order
 from oms.roles import Actor, tradable_portfolios, visible_portfolios
@@ -33,11 +35,11 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
             .first()
         )
         if order is None:
-            raise NotFound("not_found", f"No order {order_id}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No order {order_id}")
         if not tradable_portfolios(user).filter(pk=order.portfolio_id).exists():
-            raise NotPermitted("permission.read_only", "You may not cancel orders")
+            raise NotPermitted(PermissionErrorCode.READ_ONLY, "You may not cancel orders")
         if order.status not in CANCELLABLE:
-            raise Conflict("order.not_cancellable", f"Order is {order.get_status_display().lower()}; only open orders can be cancelled")
+            raise Conflict(OrderErrorCode.NOT_CANCELLABLE, f"Order is {order.get_status_display().lower()}; only open orders can be cancelled")
         before = order.status
         parent_id = _parent_of(order)
         if parent_id is not None:
@@ -46,7 +48,7 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
         order.status = OrderStatus.CANCELLED
         order.save(update_fields=["status", "updated_at"])
         order_credit_release(order)  # only what its unfilled part reserved against the daily credit limit
-        audit_append([PendingEvent(actor, "order.cancelled", "order", order.id, before={"status": before},
+        audit_append([PendingEvent(actor, AuditEventType.ORDER_CANCELLED, "order", order.id, before={"status": before},
                                    after={"status": order.status}, reason="cancelled by " + actor.name)])
         orders_changed_on_commit([order])
     return order
@@ -68,7 +70,7 @@ def _cancel_in_parent(order: Order, parent_id: int, actor: Actor) -> Order:
     check_transition(before, OrderStatus.PENDING_CANCEL)
     order.status = OrderStatus.PENDING_CANCEL
     order.save(update_fields=["status", "updated_at"])
-    audit_append([PendingEvent(actor, "order.cancel_requested", "order", order.id, before={"status": before},
+    audit_append([PendingEvent(actor, AuditEventType.ORDER_CANCEL_REQUESTED, "order", order.id, before={"status": before},
                                after={"status": order.status, "parent_id": parent_id},
                                reason="cancel requested by " + actor.name + "; the parent order's children are cancelled first")])
     orders_changed_on_commit([order])

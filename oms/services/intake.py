@@ -19,8 +19,10 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
 from oms.db import bulk_insert
+from oms.error_codes import OrderErrorCode, RiskErrorCode
 from oms.errors import Conflict, DomainError, RiskDenied
 from oms.models import Order
 from oms.refdata import STAMP_SQL, cached_refdata, refdata
@@ -193,10 +195,10 @@ def _gate(fresh, limits, restricted, source: str, known_throttled: dict[int, boo
     for (index, _), outcome, (cap, window, content) in zip(fresh, outcomes, entries, strict=True):
         throttled[index] = outcome == risk.GATE_THROTTLED or bool(known_throttled and known_throttled.get(index))
         if throttled[index]:
-            decisions[index] = ("risk.rate_limit", f"More than {cap} orders per second from {source}")
+            decisions[index] = (RiskErrorCode.RATE_LIMIT, f"More than {cap} orders per second from {source}")
         elif outcome == risk.GATE_DUPLICATE:
             decisions[index] = (
-                "risk.duplicate_order",
+                RiskErrorCode.DUPLICATE_ORDER,
                 f"Same order as one sent by {source} in the last {window}s (resend with the same client_order_id to retry safely)",
             )
         elif content is not None:
@@ -282,7 +284,7 @@ def _reindex(result: IntakeResult, index: int) -> IntakeResult:
 
 def _conflict(client_order_id: str) -> Conflict:
     return Conflict(
-        "order.duplicate_client_order_id",
+        OrderErrorCode.DUPLICATE_CLIENT_ORDER_ID,
         f"client_order_id {client_order_id!r} was already used for a different order",
         field="client_order_id",
     )
@@ -364,12 +366,12 @@ def _record(fresh, base_decisions, *, source: str, actor: Actor, user, limits, t
         bulk_insert(Order, sorted(orders, key=lambda o: o.client_order_id))
         events = []
         for order in orders:
-            events.append(PendingEvent(actor, "order.received", "order", order.id, after=order_snapshot(order)))
+            events.append(PendingEvent(actor, AuditEventType.ORDER_RECEIVED, "order", order.id, after=order_snapshot(order)))
             if order.status == OrderStatus.DENIED:
-                events.append(PendingEvent(actor, "order.denied", "order", order.id, before={"status": OrderStatus.NEW},
+                events.append(PendingEvent(actor, AuditEventType.ORDER_DENIED, "order", order.id, before={"status": OrderStatus.NEW},
                                            after={"status": order.status, "code": order.deny_code}, reason=order.deny_reason))
             else:
-                events.append(PendingEvent(actor, "order.accepted", "order", order.id, before={"status": OrderStatus.NEW},
+                events.append(PendingEvent(actor, AuditEventType.ORDER_ACCEPTED, "order", order.id, before={"status": OrderStatus.NEW},
                                            after={"status": order.status}, reason="passed pre-trade risk"))
         prepared = audit_prepare(events)
         risk.credit_book(plan, limits, today)  # raises CreditRace; takes the portfolio row locks

@@ -20,7 +20,9 @@ from django.db import connection, models, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
+from oms.error_codes import FillErrorCode, OrderErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Order, Position, TimeInForce
 from oms.roles import Actor
@@ -78,7 +80,7 @@ def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor) -> tuple[list[O
     by_id = {o.pk: o for o in orders}
     missing = set(ids) - by_id.keys()
     if missing:
-        raise NotFound("order.not_found", f"No order {min(missing)}")
+        raise NotFound(OrderErrorCode.NOT_FOUND, f"No order {min(missing)}")
     added: dict[int, int] = defaultdict(int)
     added_notional: dict[int, Decimal] = defaultdict(Decimal)
     exec_ids: dict[int, list[str]] = defaultdict(list)
@@ -96,7 +98,7 @@ def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor) -> tuple[list[O
         old_filled = order.filled_quantity
         new_filled = old_filled + added[order.pk]
         if new_filled > order.quantity:
-            raise Conflict("order.overfill", f"Order {order.pk}: {new_filled} would exceed its quantity {order.quantity}")
+            raise Conflict(OrderErrorCode.OVERFILL, f"Order {order.pk}: {new_filled} would exceed its quantity {order.quantity}")
         qty, notional = allocated.get(order.pk, (0, Decimal(0)))
         if qty != new_filled:  # no allocation rows behind these fills: carry the average forward
             notional = (order.avg_price or Decimal(0)) * old_filled + added_notional[order.pk]
@@ -105,7 +107,7 @@ def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor) -> tuple[list[O
         order.filled_quantity, order.status, order.updated_at = new_filled, target, now
         order.avg_price = (notional / new_filled).quantize(PRICE_Q)
         events.append(PendingEvent(
-            actor, "order.filled" if target == OrderStatus.FILLED else "order.partially_filled", "order", order.pk,
+            actor, AuditEventType.ORDER_FILLED if target == OrderStatus.FILLED else AuditEventType.ORDER_PARTIALLY_FILLED, "order", order.pk,
             before=before,
             after={"status": order.status, "filled_quantity": new_filled, "avg_price": order.avg_price,
                    "exec_ids": exec_ids[order.pk]},
@@ -128,13 +130,13 @@ def order_status_after_fill(status: str, filled: int, quantity: int) -> str:
 
 def _check_fill(order: Order, f: OrderFill) -> None:
     if f.quantity <= 0:
-        raise DomainError("fill.bad_quantity", f"Fill {f.exec_id}: quantity must be positive")
+        raise DomainError(FillErrorCode.BAD_QUANTITY, f"Fill {f.exec_id}: quantity must be positive")
     if order.status not in FILLABLE:
-        raise Conflict("order.not_working", f"Order {order.pk} is {order.status}; fill {f.exec_id} cannot be applied")
+        raise Conflict(OrderErrorCode.NOT_WORKING, f"Order {order.pk} is {order.status}; fill {f.exec_id} cannot be applied")
     if order.limit_price is not None:
         through = f.price > order.limit_price if order.side == "buy" else f.price < order.limit_price
         if through:
-            raise Conflict("order.through_limit",
+            raise Conflict(OrderErrorCode.THROUGH_LIMIT,
                            f"Fill {f.exec_id} at {f.price} is through order {order.pk}'s limit {order.limit_price}")
 
 
@@ -212,7 +214,7 @@ def _positions_apply(trades: list[tuple[Order, int, Decimal]], actor: Actor) -> 
     now = timezone.now()
     for p in positions.values():
         p.updated_at = now
-    events = [PendingEvent(actor, "position.updated", "position", p.pk, before=before[k], after=_position_dict(p))
+    events = [PendingEvent(actor, AuditEventType.POSITION_UPDATED, "position", p.pk, before=before[k], after=_position_dict(p))
               for k, p in sorted(positions.items())]
     return list(positions.values()), events
 
@@ -295,15 +297,15 @@ def order_close(*, order_id: int, status: str, actor: Actor, reason: str = "") -
     CANCELLED even when asked to expire (the PM's cancel came first).
     """
     if status not in CLOSE_STATUSES:
-        raise DomainError("order.bad_close_status", f"An order is closed as CANCELLED or EXPIRED, not {status}")
+        raise DomainError(OrderErrorCode.BAD_CLOSE_STATUS, f"An order is closed as CANCELLED or EXPIRED, not {status}")
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).filter(pk=order_id).first()
         if order is None:
-            raise NotFound("order.not_found", f"No order {order_id}")
+            raise NotFound(OrderErrorCode.NOT_FOUND, f"No order {order_id}")
         if order.status == status:
             return order
         if order.status in OrderStatus.terminal_statuses():
-            raise Conflict("order.not_open", f"Order {order_id} is {order.status}")
+            raise Conflict(OrderErrorCode.NOT_OPEN, f"Order {order_id} is {order.status}")
         target = OrderStatus.CANCELLED if order.status == OrderStatus.PENDING_CANCEL else status
         before = order.status
         check_transition(before, target)
@@ -311,7 +313,7 @@ def order_close(*, order_id: int, status: str, actor: Actor, reason: str = "") -
         order.save(update_fields=["status", "updated_at"])
         released = order_credit_release(order)
         audit_append([PendingEvent(
-            actor, f"order.{target.lower()}", "order", order.pk, before={"status": before},
+            actor, AuditEventType(f"order.{target.lower()}"), "order", order.pk, before={"status": before},
             after={"status": target, "filled_quantity": order.filled_quantity, "credit_released": released},
             reason=reason or f"{target.lower()} by {actor.name}",
         )])
@@ -347,7 +349,7 @@ def orders_expire_day(*, before: datetime, actor: Actor) -> int:
             if released:
                 credit[(order.portfolio_id, order.created_at.date())] += released
             events.append(PendingEvent(
-                actor, "order.expired", "order", order.pk, before={"status": order.status},
+                actor, AuditEventType.ORDER_EXPIRED, "order", order.pk, before={"status": order.status},
                 after={"status": OrderStatus.EXPIRED, "filled_quantity": order.filled_quantity, "credit_released": released},
                 reason="day order: session ended",
             ))

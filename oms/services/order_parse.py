@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from oms.error_codes import FieldErrorCode, PermissionErrorCode
 from oms.errors import NotPermitted, ValidationFailed
 from oms.models import Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
 from oms.services import risk
@@ -104,10 +105,10 @@ def _choice(data, errors, field, choices, default):
     value = data.get(field)
     if value in (None, ""):
         if default is None:
-            errors.add(field, "required", f"{field} is required")
+            errors.add(field, FieldErrorCode.REQUIRED, f"{field} is required")
         return default
     if not isinstance(value, str) or value.lower() not in choices:
-        errors.add(field, "invalid", f"{field} must be one of: {', '.join(choices)}")
+        errors.add(field, FieldErrorCode.INVALID, f"{field} must be one of: {', '.join(choices)}")
         return default
     return value.lower()
 
@@ -117,22 +118,22 @@ def _decimal(data, errors, field, *, below: Decimal, places: int) -> Decimal | N
     if value in (None, ""):
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        errors.add(field, "invalid", f"{field} must be a number")
+        errors.add(field, FieldErrorCode.INVALID, f"{field} must be a number")
         return None
     try:
         d = Decimal(str(value))
     except InvalidOperation:
-        errors.add(field, "invalid", f"{field} must be a number")
+        errors.add(field, FieldErrorCode.INVALID, f"{field} must be a number")
         return None
     if not d.is_finite():
-        errors.add(field, "invalid", f"{field} must be a finite number")
+        errors.add(field, FieldErrorCode.INVALID, f"{field} must be a finite number")
         return None
     # Bounded by the database columns: refuse what they would round or overflow, rather than change it.
     if abs(d) >= below:
-        errors.add(field, "max_value", f"{field} must be less than {below:,}")
+        errors.add(field, FieldErrorCode.MAX_VALUE, f"{field} must be less than {below:,}")
         return None
     if d.as_tuple().exponent < -places:
-        errors.add(field, "max_decimals", f"{field} has at most {places} decimal places")
+        errors.add(field, FieldErrorCode.MAX_DECIMALS, f"{field} has at most {places} decimal places")
         return None
     return d
 
@@ -143,7 +144,7 @@ def _datetime(data, errors, field) -> datetime | None:
         return None
     parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None:
-        errors.add(field, "invalid", f"{field} must be an ISO 8601 date-time")
+        errors.add(field, FieldErrorCode.INVALID, f"{field} must be an ISO 8601 date-time")
         return None
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
@@ -163,9 +164,9 @@ def _refuse_invalid_characters(data: dict, errors: _Errors) -> dict:
     clean = {}
     for key, value in data.items():
         if has_invalid_characters(key):
-            errors.add(printable(key), "invalid_characters", "Field names must not contain control characters or invalid Unicode")
+            errors.add(printable(key), FieldErrorCode.INVALID_CHARACTERS, "Field names must not contain control characters or invalid Unicode")
         elif isinstance(value, str) and has_invalid_characters(value):
-            errors.add(key, "invalid_characters", f"{key} must not contain control characters or invalid Unicode")
+            errors.add(key, FieldErrorCode.INVALID_CHARACTERS, f"{key} must not contain control characters or invalid Unicode")
         else:
             clean[key] = value
     return clean
@@ -180,39 +181,39 @@ def parse_order(
     someone else's portfolio is a 403, an unknown one a 400).
     """
     if not isinstance(data, dict):
-        raise ValidationFailed({"non_field_errors": [{"code": "invalid", "detail": "Each order must be a JSON object"}]})
+        raise ValidationFailed({"non_field_errors": [{"code": FieldErrorCode.INVALID, "detail": "Each order must be a JSON object"}]})
     errors = _Errors()
     data = _refuse_invalid_characters(data, errors)
     for unknown in sorted(set(data) - set(ORDER_FIELDS)):
-        errors.add(unknown, "unknown_field", f"Unknown field {unknown!r}")
+        errors.add(unknown, FieldErrorCode.UNKNOWN_FIELD, f"Unknown field {unknown!r}")
 
     coid = data.get("client_order_id")
     if "client_order_id" in errors.by_field:
         pass  # invalid characters, reported above
     elif coid in (None, ""):
-        errors.add("client_order_id", "required", "client_order_id is required")
+        errors.add("client_order_id", FieldErrorCode.REQUIRED, "client_order_id is required")
     elif not isinstance(coid, str) or not CLIENT_ORDER_ID_RE.fullmatch(coid):
-        errors.add("client_order_id", "invalid", "client_order_id: 1-64 characters of letters, digits and . _ : -")
+        errors.add("client_order_id", FieldErrorCode.INVALID, "client_order_id: 1-64 characters of letters, digits and . _ : -")
 
     portfolio = None
     code = data.get("portfolio")
     if code in (None, ""):
-        errors.add("portfolio", "required", "portfolio is required")
+        errors.add("portfolio", FieldErrorCode.REQUIRED, "portfolio is required")
     elif not isinstance(code, str):
-        errors.add("portfolio", "invalid", "portfolio must be a portfolio code")
+        errors.add("portfolio", FieldErrorCode.INVALID, "portfolio must be a portfolio code")
     else:
         portfolio = portfolios.get(code)
         if portfolio is None:
             if code in known_portfolios:
-                raise NotPermitted("permission.portfolio_not_granted", f"You may not trade portfolio {code}", field="portfolio")
-            errors.add("portfolio", "unknown", f"Unknown portfolio {code!r}")
+                raise NotPermitted(PermissionErrorCode.PORTFOLIO_NOT_GRANTED, f"You may not trade portfolio {code}", field="portfolio")
+            errors.add("portfolio", FieldErrorCode.UNKNOWN, f"Unknown portfolio {code!r}")
 
     instrument = None
     symbol = data.get("instrument")
     if symbol in (None, ""):
-        errors.add("instrument", "required", "instrument is required")
+        errors.add("instrument", FieldErrorCode.REQUIRED, "instrument is required")
     elif not isinstance(symbol, str) or symbol.upper() not in instruments:
-        errors.add("instrument", "unknown", f"Unknown instrument {symbol!r}")
+        errors.add("instrument", FieldErrorCode.UNKNOWN, f"Unknown instrument {symbol!r}")
     else:
         instrument = instruments[symbol.upper()]
 
@@ -220,34 +221,34 @@ def parse_order(
 
     quantity = data.get("quantity")
     if quantity in (None, ""):
-        errors.add("quantity", "required", "quantity is required")
+        errors.add("quantity", FieldErrorCode.REQUIRED, "quantity is required")
         quantity = None
     else:
         if isinstance(quantity, str) and ASCII_DIGITS_RE.fullmatch(quantity.strip()):
             quantity = int(quantity)
         if isinstance(quantity, bool) or not isinstance(quantity, int):
-            errors.add("quantity", "invalid", "quantity must be a whole number of shares")
+            errors.add("quantity", FieldErrorCode.INVALID, "quantity must be a whole number of shares")
             quantity = None
         elif quantity <= 0:
-            errors.add("quantity", "invalid", "quantity must be positive")
+            errors.add("quantity", FieldErrorCode.INVALID, "quantity must be positive")
             quantity = None
         elif quantity > MAX_QUANTITY:
-            errors.add("quantity", "max_value", f"quantity must be at most {MAX_QUANTITY:,}")
+            errors.add("quantity", FieldErrorCode.MAX_VALUE, f"quantity must be at most {MAX_QUANTITY:,}")
             quantity = None
         elif instrument is not None and quantity % instrument.lot_size:
-            errors.add("quantity", "lot_size", f"quantity must be a multiple of the lot size {instrument.lot_size}")
+            errors.add("quantity", FieldErrorCode.LOT_SIZE, f"quantity must be a multiple of the lot size {instrument.lot_size}")
 
     order_type = _choice(data, errors, "order_type", ORDER_TYPES, None)
     limit_price = _decimal(data, errors, "limit_price", below=PRICE_BOUND, places=6)
     if order_type == OrderType.LIMIT:
         if limit_price is None and "limit_price" not in errors.by_field:
-            errors.add("limit_price", "required", "limit_price is required for a limit order")
+            errors.add("limit_price", FieldErrorCode.REQUIRED, "limit_price is required for a limit order")
         elif limit_price is not None and limit_price <= 0:
-            errors.add("limit_price", "invalid", "limit_price must be greater than zero")
+            errors.add("limit_price", FieldErrorCode.INVALID, "limit_price must be greater than zero")
         elif limit_price is not None and instrument is not None and limit_price % instrument.tick_size:
-            errors.add("limit_price", "tick_size", f"limit_price must be a multiple of the tick size {plain(instrument.tick_size)}")
+            errors.add("limit_price", FieldErrorCode.TICK_SIZE, f"limit_price must be a multiple of the tick size {plain(instrument.tick_size)}")
     elif order_type == OrderType.MARKET and limit_price is not None:
-        errors.add("limit_price", "not_allowed", "A market order takes no limit_price")
+        errors.add("limit_price", FieldErrorCode.NOT_ALLOWED, "A market order takes no limit_price")
 
     time_in_force = _choice(data, errors, "time_in_force", TIFS, TimeInForce.DAY)
     urgency = _choice(data, errors, "urgency", URGENCIES, Urgency.MEDIUM)
@@ -255,10 +256,10 @@ def parse_order(
     start_time = _datetime(data, errors, "start_time")
     end_time = _datetime(data, errors, "end_time")
     if start_time and end_time and end_time <= start_time:
-        errors.add("end_time", "before_start", "end_time must be after start_time")
+        errors.add("end_time", FieldErrorCode.BEFORE_START, "end_time must be after start_time")
     max_participation = _decimal(data, errors, "max_participation", below=Decimal(10), places=4)
     if max_participation is not None and not (0 < max_participation <= 1):
-        errors.add("max_participation", "invalid", "max_participation is a fraction between 0 and 1 (e.g. 0.1)")
+        errors.add("max_participation", FieldErrorCode.INVALID, "max_participation is a fraction between 0 and 1 (e.g. 0.1)")
 
     if errors.by_field:
         raise ValidationFailed(errors.by_field)

@@ -19,17 +19,18 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F
 
+from oms.error_codes import RiskErrorCode
 from oms.models import PortfolioDailyUsage
 
 # code -> the order field the browser shows the reason next to
 RISK_CODES = {
-    "risk.rate_limit": None,
-    "risk.restricted_instrument": "instrument",
-    "risk.max_quantity": "quantity",
-    "risk.max_notional": "quantity",
-    "risk.price_collar": "limit_price",
-    "risk.duplicate_order": None,
-    "risk.credit_limit": "portfolio",
+    RiskErrorCode.RATE_LIMIT: None,
+    RiskErrorCode.RESTRICTED_INSTRUMENT: "instrument",
+    RiskErrorCode.MAX_QUANTITY: "quantity",
+    RiskErrorCode.MAX_NOTIONAL: "quantity",
+    RiskErrorCode.PRICE_COLLAR: "limit_price",
+    RiskErrorCode.DUPLICATE_ORDER: None,
+    RiskErrorCode.CREDIT_LIMIT: "portfolio",
 }
 
 
@@ -131,13 +132,13 @@ def check_static(req, limits: EffectiveLimits, restricted: dict) -> tuple[str, s
     inst = req.instrument
     reason = restricted.get((inst.id, None)) or restricted.get((inst.id, req.portfolio.id))
     if reason is not None:
-        return "risk.restricted_instrument", f"{inst.symbol} is restricted: {reason}"
+        return RiskErrorCode.RESTRICTED_INSTRUMENT, f"{inst.symbol} is restricted: {reason}"
     if limits.max_order_quantity is not None and req.quantity > limits.max_order_quantity:
-        return "risk.max_quantity", f"Quantity {req.quantity:,} exceeds the maximum of {limits.max_order_quantity:,} per order"
+        return RiskErrorCode.MAX_QUANTITY, f"Quantity {req.quantity:,} exceeds the maximum of {limits.max_order_quantity:,} per order"
     notional = req.notional
     if limits.max_order_notional is not None and notional > limits.max_order_notional:
         return (
-            "risk.max_notional",
+            RiskErrorCode.MAX_NOTIONAL,
             f"Notional {notional:,.2f} exceeds the maximum of {limits.max_order_notional:,.2f} per order{_valued_at(req)}",
         )
     if limits.price_collar_pct is not None and req.limit_price is not None:
@@ -145,7 +146,7 @@ def check_static(req, limits: EffectiveLimits, restricted: dict) -> tuple[str, s
         deviation = abs(req.limit_price - ref.price) / ref.price * 100
         if deviation > limits.price_collar_pct:
             return (
-                "risk.price_collar",
+                RiskErrorCode.PRICE_COLLAR,
                 f"Limit {req.limit_price} is {deviation:.2f}% from the {ref.describe()}; "
                 f"the collar is ±{plain(limits.price_collar_pct)}%",
             )
@@ -252,7 +253,7 @@ def _credit_decide(reqs_by_portfolio: dict[int, list], limits: dict[int, Effecti
             n = req.notional
             if total + n > cap:
                 denied[index] = (
-                    "risk.credit_limit",
+                    RiskErrorCode.CREDIT_LIMIT,
                     f"Portfolio {req.portfolio.code} would use {total + n:,.2f} of its daily limit of {cap:,.2f}{_valued_at(req)}",
                 )
             else:

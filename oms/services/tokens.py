@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from oms.audit_events import AuditEventType
+from oms.error_codes import AuthErrorCode
 from oms.errors import NotFound
 from oms.roles import Actor
 from oms.services.audit import audit_record
@@ -61,7 +63,7 @@ def api_token_issue(*, user, actor: Actor) -> Token:
         before = _state(token)
         token.delete()
     token = Token.objects.create(user=user)
-    audit_record(actor=actor, event_type="auth.token_issued", object_type="user", object_id=user.pk,
+    audit_record(actor=actor, event_type=AuditEventType.AUTH_TOKEN_ISSUED, object_type="user", object_id=user.pk,
                  before=before, after=_state(token),
                  reason="previous token expired" if before else "first token for this user")
     return token
@@ -76,7 +78,7 @@ def api_token_rotate(*, user, actor: Actor, reason: str = "rotated by an adminis
     if old is not None:
         old.delete()
     token = Token.objects.create(user=user)
-    audit_record(actor=actor, event_type="auth.token_rotated", object_type="user", object_id=user.pk,
+    audit_record(actor=actor, event_type=AuditEventType.AUTH_TOKEN_ROTATED, object_type="user", object_id=user.pk,
                  before=before, after=_state(token), reason=reason)
     return token
 
@@ -87,8 +89,8 @@ def api_token_revoke(*, user, actor: Actor, reason: str = "revoked by an adminis
     _locked_user(user)
     token = Token.objects.filter(user=user).first()
     if token is None:
-        raise NotFound("auth.no_token", f"{user.get_username()} has no API token")
+        raise NotFound(AuthErrorCode.NO_TOKEN, f"{user.get_username()} has no API token")
     before = _state(token)
     token.delete()
-    audit_record(actor=actor, event_type="auth.token_revoked", object_type="user", object_id=user.pk,
+    audit_record(actor=actor, event_type=AuditEventType.AUTH_TOKEN_REVOKED, object_type="user", object_id=user.pk,
                  before=before, after=None, reason=reason)

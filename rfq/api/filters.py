@@ -5,7 +5,8 @@ import django_filters
 from ems.api.filters import IdFilter
 from oms.api.filters import StrictFilterSet
 from oms.models import Side
-from rfq.models import RFQ, RfqDirection, RfqMode, RfqStatus
+from rfq.models import RFQ, RfqDirection, RfqMode
+from rfq.states import RfqStatus
 
 
 class RfqFilter(StrictFilterSet):

@@ -15,7 +15,8 @@ from rest_framework import serializers
 from ems.models import Fill
 from oms.api.constants import MAX_ID
 from rfq import selectors
-from rfq.models import RFQ, Dissemination, LiquidityProvider, RfqDirection, RfqExecuteAt, RfqMode, RfqStatus
+from rfq.models import RFQ, Dissemination, LiquidityProvider, RfqDirection, RfqExecuteAt, RfqMode
+from rfq.states import RfqStatus
 
 MAX_WINDOW_S = Decimal("60")
 MAX_PROVIDERS = 20  # far above settings.RFQ_PROVIDERS_PER_REQUEST; the service asks at most the eligible ones

@@ -24,41 +24,36 @@ from rest_framework.response import Response
 
 from ems import selectors as ems_selectors
 from ems.api.permissions import IsTraderForWrites
+from ems.error_codes import ParentOrderErrorCode
 from oms import roles
 from oms.api.constants import ID_REGEX
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
-from oms.errors import Conflict, NotFound
+from oms.error_codes import PermissionErrorCode
+from oms.errors import NotFound
 from oms.roles import Actor
 from rfq import scoring, selectors, services
 from rfq.api import serializers as s
 from rfq.api.filters import RfqFilter
+from rfq.error_codes import RfqErrorCode
 from rfq.models import LiquidityProvider
-from rfq.states import IllegalRfqTransition
 
 
 class IsTraderForRfqWrites(IsTraderForWrites):
     """Reads follow HasRole; requesting, accepting and cancelling are for traders (compliance included: 403)."""
 
-    message = {"code": "permission.trader_only", "detail": "Only a trader may request quotes, accept a quote or cancel an RFQ"}
+    message = {"code": PermissionErrorCode.TRADER_ONLY, "detail": "Only a trader may request quotes, accept a quote or cancel an RFQ"}
 
 
 class IsDeskRole(BasePermission):
     """Traders, compliance and admins: the providers' profiles and scorecards are the desk's business."""
 
-    message = {"code": "permission.desk_only", "detail": "Liquidity providers and their scorecards are for the trading desk"}
+    message = {"code": PermissionErrorCode.DESK_ONLY, "detail": "Liquidity providers and their scorecards are for the trading desk"}
 
     def has_permission(self, request, view):
         return roles.role_of(request.user) in roles.DESK_WIDE
 
-
-def _act(fn, **kwargs):
-    """Call an RFQ service; an illegal move found under the lock is a 409 with the table's stable code."""
-    try:
-        return fn(**kwargs)
-    except IllegalRfqTransition as exc:
-        raise Conflict(exc.code, str(exc)) from exc
 
 
 _WRITE_403 = OpenApiResponse(ErrorSerializer, description="`permission.trader_only`: only a trader requests quotes, accepts or cancels")
@@ -108,9 +103,9 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def create(self, request):
         data = validated_body(s.RfqCreateInputSerializer, request, closed=True)
         if ems_selectors.parent_get(user=request.user, parent_id=data["parent"]) is None:
-            raise NotFound("parent_order.not_found", f"No parent order {data['parent']}", field="parent")
-        rfq = _act(
-            services.rfq_create, parent_id=data["parent"], actor=Actor.for_user(request.user, "api"), quantity=data.get("quantity"),
+            raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {data['parent']}", field="parent")
+        rfq = services.rfq_create(
+            parent_id=data["parent"], actor=Actor.for_user(request.user, "api"), quantity=data.get("quantity"),
             direction=data.get("direction"), mode=data["mode"], execute_at=data["execute_at"], threshold_bps=data.get("threshold_bps"),
             threshold_price=data.get("threshold_price"), window_s=data.get("window_s"), providers=data.get("providers"),
             source="api", user=request.user,
@@ -135,10 +130,10 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def accept(self, request, pk=None):
         rfq = self.get_object()  # 404 unless visible
         data = validated_body(s.QuoteAcceptInputSerializer, request, closed=True)
-        result = _act(services.quote_accept, rfq_id=rfq.pk, quote_id=data["quote_id"], actor=Actor.for_user(request.user, "api"))
+        result = services.quote_accept(rfq_id=rfq.pk, quote_id=data["quote_id"], actor=Actor.for_user(request.user, "api"))
         if not result.executed:
             # The service committed the last-look rejection(s): an answer, not an exception, keeps them.
-            body = {"code": result.code or "rfq.not_executed", "detail": result.detail, "rejected": list(result.rejected)}
+            body = {"code": result.code or RfqErrorCode.NOT_EXECUTED, "detail": result.detail, "rejected": list(result.rejected)}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return self._detail(rfq.pk)
 
@@ -152,7 +147,7 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def cancel(self, request, pk=None):
         rfq = self.get_object()
         data = validated_body(s.RfqCancelInputSerializer, request, closed=True)
-        _act(services.rfq_cancel, rfq_id=rfq.pk, actor=Actor.for_user(request.user, "api"), reason=data["reason"])
+        services.rfq_cancel(rfq_id=rfq.pk, actor=Actor.for_user(request.user, "api"), reason=data["reason"])
         return self._detail(rfq.pk)
 
 

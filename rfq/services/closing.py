@@ -21,7 +21,8 @@ from django.utils import timezone
 from oms.errors import Conflict
 from oms.roles import Actor
 from oms.services.audit import audit_append
-from rfq.models import RFQ, QuoteStatus, RfqExecuteAt, RfqMode, RfqStatus
+from rfq.error_codes import RfqErrorCode
+from rfq.models import RFQ, RfqExecuteAt, RfqMode
 from rfq.services.common import (
     best_first,
     parent_lock,
@@ -34,6 +35,7 @@ from rfq.services.common import (
     within_threshold,
 )
 from rfq.services.execution import execute_best
+from rfq.states import QuoteStatus, RfqStatus
 
 log = logging.getLogger(__name__)
 SWEEP_ACTOR = Actor.system("rfq.rfqs_sweep")
@@ -81,7 +83,7 @@ def rfq_cancel(*, rfq_id: int, actor: Actor, reason: str = "") -> RFQ:
     with transaction.atomic():
         rfq = rfq_lock(rfq_id)
         if not rfq.is_open:
-            raise Conflict("rfq.not_open", f"RFQ {rfq_id} is {rfq.status}")
+            raise Conflict(RfqErrorCode.NOT_OPEN, f"RFQ {rfq_id} is {rfq.status}")
         quotes = quotes_lock([rfq.pk])
         parent = parent_lock(rfq.parent_id)
         events = rfq_close(rfq, RfqStatus.CANCELLED, quotes=quotes, parent=parent, actor=actor, now=timezone.now(),

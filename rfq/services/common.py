@@ -18,14 +18,18 @@ from django.db import transaction
 
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for
-from ems.models import Control, ExecStatus, ParentOrder, Venue
+from ems.error_codes import ParentOrderErrorCode
+from ems.models import ParentOrder, Venue
 from ems.services.working import parent_tick_enqueue, tick_queue
+from ems.states import Control, ExecStatus
+from oms.audit_events import AuditEventType
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent
 from rfq.broadcast import rfq_changed_on_commit
-from rfq.models import RFQ, Quote, QuoteStatus, RfqStatus
-from rfq.states import check_quote_transition, check_rfq_transition
+from rfq.error_codes import RfqErrorCode
+from rfq.models import RFQ, Quote
+from rfq.states import QuoteStatus, RfqStatus, check_quote_transition, check_rfq_transition
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ CLOSE_EVENTS = {RfqStatus.EXECUTED: "executed", RfqStatus.EXPIRED: "expired", Rf
 def rfq_lock(rfq_id: int) -> RFQ:
     rfq = RFQ.objects.select_for_update(of=("self",)).select_related("instrument").filter(pk=rfq_id).first()
     if rfq is None:
-        raise NotFound("rfq.not_found", f"No RFQ {rfq_id}")
+        raise NotFound(RfqErrorCode.NOT_FOUND, f"No RFQ {rfq_id}")
     return rfq
 
 
@@ -58,7 +62,7 @@ def quotes_lock(rfq_ids: Iterable[int]) -> list[Quote]:
 def parent_lock(parent_id: int) -> ParentOrder:
     parent = ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument").filter(pk=parent_id).first()
     if parent is None:
-        raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+        raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     return parent
 
 
@@ -77,7 +81,7 @@ def parent_working(parent: ParentOrder) -> bool:
 def parent_check_working(parent: ParentOrder) -> None:
     if not parent_working(parent):
         state = parent.status if parent.status not in WORKING else parent.control
-        raise Conflict("rfq.parent_not_working", f"Parent order {parent.pk} is {state.lower()}: no RFQ can trade for it")
+        raise Conflict(RfqErrorCode.PARENT_NOT_WORKING, f"Parent order {parent.pk} is {state.lower()}: no RFQ can trade for it")
 
 
 def whole_lots(quantity: int, lot: int) -> int:
@@ -104,7 +108,7 @@ def reservation_release(rfq: RFQ, parent: ParentOrder, *, actor: Actor, why: str
         fields.append("replan")
     parent.save(update_fields=fields)
     parents_changed_on_commit([parent])
-    return [PendingEvent(actor, "parent_order.released", "parent_order", parent.pk,
+    return [PendingEvent(actor, AuditEventType.PARENT_ORDER_RELEASED, "parent_order", parent.pk,
                          before={"reserved_quantity": before},
                          after={"reserved_quantity": parent.reserved_quantity, "rfq_id": rfq.pk, "released": released},
                          reason=f"RFQ {rfq.pk} {why}")]
@@ -184,7 +188,7 @@ def quote_move(quote: Quote, target: str, *, actor: Actor, reason: str, now: dat
     before = quote.status
     check_quote_transition(before, target)
     quote.status, quote.status_reason, quote.updated_at = target, reason[:200], now
-    return PendingEvent(actor, f"quote.{target}", "quote", quote.pk, before={"status": before},
+    return PendingEvent(actor, AuditEventType(f"quote.{target}"), "quote", quote.pk, before={"status": before},
                         after={"status": target, "rfq_id": quote.rfq_id, "provider": quote.provider.code, "price": quote.price,
                                "size": quote.size},
                         reason=reason)
@@ -205,7 +209,7 @@ def rfq_close(rfq: RFQ, target: str, *, quotes: list[Quote], parent: ParentOrder
     back to the parent, the parent's tick is enqueued and the page told, after commit. The caller holds the
     locks (RFQ, its quotes, the parent) and appends the returned audit events. An EXECUTED close has already
     released its reservation (before its fill, for the parent's database check)."""
-    events = [rfq_move(rfq, target, actor=actor, event=f"rfq.{CLOSE_EVENTS[target]}", reason=reason,
+    events = [rfq_move(rfq, target, actor=actor, event=AuditEventType(f"rfq.{CLOSE_EVENTS[target]}"), reason=reason,
                        after={"quantity": rfq.quantity, **(after or {})})]
     rfq.closed_at, rfq.close_reason = now, reason[:200]
     expired = []

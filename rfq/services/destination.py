@@ -24,11 +24,12 @@ from django.db import transaction
 from ems.models import ParentOrder
 from oms.errors import DomainError
 from oms.roles import Actor
-from rfq.models import RFQ, RfqDirection, RfqExecuteAt, RfqMode, RfqStatus
+from rfq.models import RFQ, RfqDirection, RfqExecuteAt, RfqMode
 from rfq.selectors import market_snapshot, quantity_available
 from rfq.services.closing import rfqs_cancel_for_parents
 from rfq.services.common import rfq_venue, whole_lots
 from rfq.services.requests import providers_choose, rfq_open, rfq_spec
+from rfq.states import RfqStatus
 
 STOP_ACTOR = Actor.system("rfq.parents_stop")
 

@@ -37,14 +37,17 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from ems.models import ChildOrder, ExecStatus, ParentOrder
+from ems.models import ChildOrder, ParentOrder
 from ems.selectors import live_clock
 from ems.services.booking import Execution, fill_book
 from ems.services.working import child_audit_dict
+from ems.states import ExecStatus
+from oms.audit_events import AuditEventType
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
-from rfq.models import RFQ, Quote, QuoteStatus, RfqStatus
+from rfq.error_codes import RfqErrorCode
+from rfq.models import RFQ, Quote
 from rfq.pricing import last_look
 from rfq.selectors import market_snapshot, provider_profile
 from rfq.services.common import (
@@ -64,8 +67,7 @@ from rfq.services.common import (
     within_limit,
     within_threshold,
 )
-
-LAST_LOOK_REJECTED = "rfq.last_look_rejected"
+from rfq.states import QuoteStatus, RfqStatus
 
 
 @dataclass(frozen=True)
@@ -100,22 +102,22 @@ def quote_accept(*, rfq_id: int, quote_id: int, actor: Actor) -> AcceptResult:
     with transaction.atomic():
         rfq = rfq_lock(rfq_id)
         if rfq.status == RfqStatus.EXECUTED:
-            raise Conflict("rfq.already_executed", f"RFQ {rfq_id} was already executed")
+            raise Conflict(RfqErrorCode.ALREADY_EXECUTED, f"RFQ {rfq_id} was already executed")
         if not rfq.is_open:
-            raise Conflict("rfq.not_open", f"RFQ {rfq_id} is {rfq.status}")
+            raise Conflict(RfqErrorCode.NOT_OPEN, f"RFQ {rfq_id} is {rfq.status}")
         now = timezone.now()
         if rfq.window_ends_at is None or now >= rfq.window_ends_at:
-            raise Conflict("rfq.window_closed", f"The response window of RFQ {rfq_id} has closed")
+            raise Conflict(RfqErrorCode.WINDOW_CLOSED, f"The response window of RFQ {rfq_id} has closed")
         quotes = quotes_lock([rfq.pk])
         quote = next((q for q in quotes if q.pk == quote_id), None)
         if quote is None:
-            raise NotFound("rfq.quote_not_found", f"RFQ {rfq_id} has no quote {quote_id}")
+            raise NotFound(RfqErrorCode.QUOTE_NOT_FOUND, f"RFQ {rfq_id} has no quote {quote_id}")
         if not quote_alive(quote, now):
-            raise Conflict("rfq.quote_expired", f"Quote {quote_id} is no longer firm ({quote.status})")
+            raise Conflict(RfqErrorCode.QUOTE_EXPIRED, f"Quote {quote_id} is no longer firm ({quote.status})")
         parent = parent_lock(rfq.parent_id)
         parent_check_working(parent)
         if not within_limit(parent, quote.price):
-            raise Conflict("rfq.quote_through_limit",
+            raise Conflict(RfqErrorCode.QUOTE_THROUGH_LIMIT,
                            f"Quote {quote_id} at {quote.price} is through parent order {parent.pk}'s limit {parent.limit_price}")
         others = [q for q in best_first(rfq.side, quotes)
                   if q.pk != quote.pk and quote_alive(q, now) and within_threshold(rfq, q) and within_limit(parent, q.price)]
@@ -125,7 +127,7 @@ def quote_accept(*, rfq_id: int, quote_id: int, actor: Actor) -> AcceptResult:
     if attempt.quote is not None:
         return AcceptResult(rfq, True, attempt.quote, attempt.fill_id, rejected, None,
                             f"Executed {rfq.executed_quantity:,} at {rfq.executed_price} with {attempt.quote.provider.code}")
-    return AcceptResult(rfq, False, None, None, rejected, LAST_LOOK_REJECTED,
+    return AcceptResult(rfq, False, None, None, rejected, RfqErrorCode.LAST_LOOK_REJECTED,
                         f"Rejected on last look by {', '.join(q.provider.code for q in attempt.rejected)}; "
                         "no other quote could be taken")
 
@@ -164,7 +166,7 @@ def _execute(rfq: RFQ, parent: ParentOrder, quote: Quote, *, quotes: list[Quote]
              events: list[PendingEvent]) -> int:
     quantity = whole_lots(min(quote.size, rfq.quantity, parent.remaining_quantity), parent.instrument.lot_size)
     if quantity <= 0:
-        raise Conflict("rfq.quantity_unavailable", f"Parent order {parent.pk} has nothing left for quote {quote.pk}")
+        raise Conflict(RfqErrorCode.QUANTITY_UNAVAILABLE, f"Parent order {parent.pk} has nothing left for quote {quote.pk}")
     events += reservation_release(rfq, parent, actor=actor, why=f"executed on quote {quote.pk}")
     mt = live_clock().market_time(now.timestamp())
     tag = f"RFQ{rfq.pk}-Q{quote.pk}"
@@ -174,7 +176,7 @@ def _execute(rfq: RFQ, parent: ParentOrder, quote: Quote, *, quotes: list[Quote]
         status=ExecStatus.PENDING_NEW, reason=f"RFQ {rfq.pk}: {quote.provider.code} quote {quote.pk}"[:64], sent_us=mt.t_us,
     )
     # The child's audit row goes in before the fill's, so the trail reads in the order things happened.
-    events.append(PendingEvent(actor, "child_order.placed", "child_order", child.pk, after=child_audit_dict(child),
+    events.append(PendingEvent(actor, AuditEventType.CHILD_ORDER_PLACED, "child_order", child.pk, after=child_audit_dict(child),
                                reason=f"RFQ {rfq.pk} executed on {quote.provider.code}'s quote {quote.pk}"))
     audit_append(events)
     events.clear()
@@ -183,7 +185,7 @@ def _execute(rfq: RFQ, parent: ParentOrder, quote: Quote, *, quotes: list[Quote]
         fee=Decimal(0), market_day=mt.day, market_time_us=mt.t_us,
     ), actor=actor)
     if fill is None:  # the exec id is there already: another path executed this quote (the RFQ lock makes it impossible)
-        raise Conflict("rfq.already_executed", f"RFQ {rfq.pk} was already executed")
+        raise Conflict(RfqErrorCode.ALREADY_EXECUTED, f"RFQ {rfq.pk} was already executed")
     events.append(quote_move(quote, QuoteStatus.ACCEPTED, actor=actor, reason=f"{quote.provider.code} {why}", now=now))
     quote.save(update_fields=["status", "status_reason", "updated_at"])
     rfq.executed_quote, rfq.child, rfq.executed_quantity, rfq.executed_price = quote, child, quantity, fill.price

@@ -26,10 +26,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
-from rfq.models import Dissemination, Quote, QuoteStatus, RfqExecuteAt, RfqMode, RfqStatus
+from rfq.error_codes import QuoteErrorCode, RfqErrorCode
+from rfq.models import Dissemination, Quote, RfqExecuteAt, RfqMode
 from rfq.services.common import (
     PRICE_Q,
     bps_from_mid,
@@ -45,6 +47,7 @@ from rfq.services.common import (
     within_threshold,
 )
 from rfq.services.execution import execute_best
+from rfq.states import QuoteStatus, RfqStatus
 
 
 def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | None, ask_price: Decimal | None,
@@ -55,9 +58,9 @@ def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | N
     _check_side(bid_price, bid_size, "bid")
     _check_side(ask_price, ask_size, "ask")
     if not isinstance(life_ms, int) or isinstance(life_ms, bool) or life_ms <= 0:
-        raise DomainError("quote.bad_life", "life_ms must be a positive whole number of milliseconds", field="life_ms")
+        raise DomainError(QuoteErrorCode.BAD_LIFE, "life_ms must be a positive whole number of milliseconds", field="life_ms")
     if not isinstance(mid_at_quote, Decimal) or not mid_at_quote.is_finite() or mid_at_quote <= 0:
-        raise DomainError("quote.bad_mid", "mid_at_quote must be a positive Decimal", field="mid_at_quote")
+        raise DomainError(QuoteErrorCode.BAD_MID, "mid_at_quote must be a positive Decimal", field="mid_at_quote")
     with transaction.atomic():
         rfq = rfq_lock(dissemination.rfq_id)
         existing = Quote.objects.filter(dissemination=dissemination).select_related("provider").first()
@@ -65,11 +68,11 @@ def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | N
             return existing
         dissemination.refresh_from_db(fields=["response"])
         if dissemination.response == "declined":
-            raise Conflict("quote.already_declined", "This request was declined already")
+            raise Conflict(QuoteErrorCode.ALREADY_DECLINED, "This request was declined already")
         price, size = (ask_price, ask_size) if rfq.side == "buy" else (bid_price, bid_size)
         if price is None:
             side = "an offer (ask)" if rfq.side == "buy" else "a bid"
-            raise DomainError("quote.missing_side", f"The request needs {side}", field="ask_price" if rfq.side == "buy" else "bid_price")
+            raise DomainError(QuoteErrorCode.MISSING_SIDE, f"The request needs {side}", field="ask_price" if rfq.side == "buy" else "bid_price")
         now = timezone.now()
         late = rfq.window_ends_at is None or now >= rfq.window_ends_at or not rfq.is_open
         provider = dissemination.provider
@@ -84,15 +87,15 @@ def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | N
         dissemination.response, dissemination.responded_at = ("late" if late else "quoted"), now
         dissemination.save(update_fields=["response", "responded_at"])
         if late:
-            audit_append([PendingEvent(actor, "quote.refused", "quote", quote.pk, after=quote_dict(quote),
+            audit_append([PendingEvent(actor, AuditEventType.QUOTE_REFUSED, "quote", quote.pk, after=quote_dict(quote),
                                        reason=f"{provider.code}: {quote.status_reason}")])
             push(rfq, "refused", quote)
             return quote
 
-        events = [PendingEvent(actor, "quote.received", "quote", quote.pk, after=quote_dict(quote),
+        events = [PendingEvent(actor, AuditEventType.QUOTE_RECEIVED, "quote", quote.pk, after=quote_dict(quote),
                                reason=f"{provider.code}: {reason or 'quoted'}")]
         if rfq.status == RfqStatus.SENT:
-            events.append(rfq_move(rfq, RfqStatus.QUOTING, actor=actor, event="rfq.quoting", reason=f"first quote, from {provider.code}"))
+            events.append(rfq_move(rfq, RfqStatus.QUOTING, actor=actor, event=AuditEventType.RFQ_QUOTING, reason=f"first quote, from {provider.code}"))
             rfq.save(update_fields=["status", "updated_at"])
         executed = False
         if rfq.mode == RfqMode.AUTO and rfq.execute_at == RfqExecuteAt.QUOTE and within_threshold(rfq, quote):
@@ -122,7 +125,7 @@ def quote_decline(*, reference: str, actor: Actor, reason: str = "") -> None:
         dissemination.response, dissemination.responded_at = "declined", now
         dissemination.save(update_fields=["response", "responded_at"])
         code = dissemination.provider.code
-        events = [PendingEvent(actor, "rfq.declined", "rfq", rfq.pk, after={"provider": code, "rank": dissemination.rank},
+        events = [PendingEvent(actor, AuditEventType.RFQ_DECLINED, "rfq", rfq.pk, after={"provider": code, "rank": dissemination.rank},
                                reason=f"{code}: {reason or 'declined'}")]
         responses = list(Dissemination.objects.filter(rfq=rfq).values_list("response", flat=True))
         if rfq.status == RfqStatus.SENT and all(r == "declined" for r in responses):
@@ -140,7 +143,7 @@ def quote_decline(*, reference: str, actor: Actor, reason: str = "") -> None:
 def _dissemination(reference: str) -> Dissemination:
     d = Dissemination.objects.select_related("provider").filter(reference=reference).first() if isinstance(reference, str) else None
     if d is None:
-        raise NotFound("rfq.reference_not_found", "No request was sent with this reference")
+        raise NotFound(RfqErrorCode.REFERENCE_NOT_FOUND, "No request was sent with this reference")
     return d
 
 
@@ -148,9 +151,9 @@ def _check_side(price, size, side: str) -> None:
     if price is None and size is None:
         return
     if not isinstance(price, Decimal) or not price.is_finite() or price <= 0:
-        raise DomainError("quote.bad_price", f"The {side} price must be a positive Decimal", field=f"{side}_price")
+        raise DomainError(QuoteErrorCode.BAD_PRICE, f"The {side} price must be a positive Decimal", field=f"{side}_price")
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-        raise DomainError("quote.bad_size", f"The {side} size must be a positive whole number of shares", field=f"{side}_size")
+        raise DomainError(QuoteErrorCode.BAD_SIZE, f"The {side} size must be a positive whole number of shares", field=f"{side}_size")
 
 
 def _px(price: Decimal | None) -> Decimal | None:

@@ -37,13 +37,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from ems.broadcast import parents_changed_on_commit
+from ems.error_codes import ParentOrderErrorCode
 from ems.models import ParentOrder
 from ems.selectors import live_clock
+from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Instrument
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
-from rfq.models import RFQ, Dissemination, LiquidityProvider, RfqDirection, RfqExecuteAt, RfqMode, RfqStatus
+from rfq.error_codes import RfqErrorCode
+from rfq.models import RFQ, Dissemination, LiquidityProvider, RfqDirection, RfqExecuteAt, RfqMode
 from rfq.pricing import MarketSnapshot, response_latency_ms
 from rfq.scoring import ScorecardStats, Selected, select_providers
 from rfq.selectors import eligible_providers, market_snapshot, provider_profile, provider_scorecards, quantity_available
@@ -59,6 +62,7 @@ from rfq.services.common import (
     rfq_move,
     tasks_send_on_commit,
 )
+from rfq.states import RfqStatus
 
 MAX_WINDOW_S = Decimal(60)
 MAX_PROVIDERS = 20
@@ -97,7 +101,7 @@ def rfq_create(*, parent_id: int, actor: Actor, quantity: int | None = None, dir
                     threshold_price=threshold_price, window_s=window_s, providers=providers, source=source)
     instrument_id = ParentOrder.objects.filter(pk=parent_id).values_list("instrument_id", flat=True).first()
     if instrument_id is None:
-        raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+        raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     # Scorecards and the market are read before the parent is locked: they need no lock, and they take a while.
     instrument = Instrument.objects.get(pk=instrument_id)
     choice = providers_choose(instrument, spec.providers)
@@ -111,29 +115,29 @@ def rfq_spec(*, quantity=None, direction=None, mode="click", execute_at="quote",
              window_s=None, providers=None, source="desk") -> RfqSpec:
     """Check a request's terms; raise a DomainError naming the field."""
     if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0):
-        raise DomainError("rfq.bad_quantity", "Quantity must be a positive whole number of shares", field="quantity")
+        raise DomainError(RfqErrorCode.BAD_QUANTITY, "Quantity must be a positive whole number of shares", field="quantity")
     if direction is not None and direction not in RfqDirection.values:
-        raise DomainError("rfq.bad_direction", f"Direction must be one of {', '.join(RfqDirection.values)}", field="direction")
+        raise DomainError(RfqErrorCode.BAD_DIRECTION, f"Direction must be one of {', '.join(RfqDirection.values)}", field="direction")
     if mode not in RfqMode.values:
-        raise DomainError("rfq.bad_mode", f"Mode must be one of {', '.join(RfqMode.values)}", field="mode")
+        raise DomainError(RfqErrorCode.BAD_MODE, f"Mode must be one of {', '.join(RfqMode.values)}", field="mode")
     if execute_at not in RfqExecuteAt.values:
-        raise DomainError("rfq.bad_execute_at", f"execute_at must be one of {', '.join(RfqExecuteAt.values)}", field="execute_at")
-    t_bps = _decimal(threshold_bps, "threshold_bps", "rfq.bad_threshold")
-    t_price = _decimal(threshold_price, "threshold_price", "rfq.bad_threshold")
+        raise DomainError(RfqErrorCode.BAD_EXECUTE_AT, f"execute_at must be one of {', '.join(RfqExecuteAt.values)}", field="execute_at")
+    t_bps = _decimal(threshold_bps, "threshold_bps", RfqErrorCode.BAD_THRESHOLD)
+    t_price = _decimal(threshold_price, "threshold_price", RfqErrorCode.BAD_THRESHOLD)
     if t_bps is not None and not Decimal(-1000) <= t_bps <= Decimal(10_000):
-        raise DomainError("rfq.bad_threshold", "threshold_bps must be between -1000 and 10000", field="threshold_bps")
+        raise DomainError(RfqErrorCode.BAD_THRESHOLD, "threshold_bps must be between -1000 and 10000", field="threshold_bps")
     if t_price is not None and t_price <= 0:
-        raise DomainError("rfq.bad_threshold", "threshold_price must be positive", field="threshold_price")
+        raise DomainError(RfqErrorCode.BAD_THRESHOLD, "threshold_price must be positive", field="threshold_price")
     if mode == RfqMode.AUTO and t_bps is None and t_price is None:
-        raise DomainError("rfq.threshold_required", "Auto-execution needs threshold_bps or threshold_price", field="threshold_bps")
-    window = Decimal(str(settings.RFQ_WINDOW_S)) if window_s is None else _decimal(window_s, "window_s", "rfq.bad_window")
+        raise DomainError(RfqErrorCode.THRESHOLD_REQUIRED, "Auto-execution needs threshold_bps or threshold_price", field="threshold_bps")
+    window = Decimal(str(settings.RFQ_WINDOW_S)) if window_s is None else _decimal(window_s, "window_s", RfqErrorCode.BAD_WINDOW)
     if not Decimal(0) < window <= MAX_WINDOW_S:
-        raise DomainError("rfq.bad_window", f"The window must be more than 0 and at most {MAX_WINDOW_S} seconds", field="window_s")
+        raise DomainError(RfqErrorCode.BAD_WINDOW, f"The window must be more than 0 and at most {MAX_WINDOW_S} seconds", field="window_s")
     n = settings.RFQ_PROVIDERS_PER_REQUEST if providers is None else providers
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_PROVIDERS:
-        raise DomainError("rfq.bad_providers", f"Providers must be a whole number from 1 to {MAX_PROVIDERS}", field="providers")
+        raise DomainError(RfqErrorCode.BAD_PROVIDERS, f"Providers must be a whole number from 1 to {MAX_PROVIDERS}", field="providers")
     if source not in SOURCES:
-        raise DomainError("rfq.bad_source", f"Source must be one of {', '.join(SOURCES)}", field="source")
+        raise DomainError(RfqErrorCode.BAD_SOURCE, f"Source must be one of {', '.join(SOURCES)}", field="source")
     return RfqSpec(quantity, direction, mode, execute_at, t_bps, t_price, window.quantize(Decimal("0.001")), n, source)
 
 
@@ -170,16 +174,16 @@ def rfq_open(parent: ParentOrder, spec: RfqSpec, *, choice: ProviderChoice, mark
     parent_check_working(parent)
     direction = spec.direction or RfqDirection.TWO_WAY
     if direction not in (parent.side, RfqDirection.TWO_WAY):
-        raise DomainError("rfq.bad_direction", f"Parent order {parent.pk} is a {parent.side}: ask for {parent.side} or two_way",
+        raise DomainError(RfqErrorCode.BAD_DIRECTION, f"Parent order {parent.pk} is a {parent.side}: ask for {parent.side} or two_way",
                           field="direction")
     instrument = parent.instrument
     lot = instrument.lot_size
     available = quantity_available(parent)
     quantity = spec.quantity if spec.quantity is not None else available
     if spec.quantity is not None and spec.quantity % lot:
-        raise DomainError("rfq.bad_quantity", f"Quantity must be a whole number of lots of {lot}", field="quantity")
+        raise DomainError(RfqErrorCode.BAD_QUANTITY, f"Quantity must be a whole number of lots of {lot}", field="quantity")
     if quantity <= 0 or quantity > available:
-        raise Conflict("rfq.quantity_unavailable",
+        raise Conflict(RfqErrorCode.QUANTITY_UNAVAILABLE,
                        f"Parent order {parent.pk} has {available:,} shares available for an RFQ "
                        f"({parent.remaining_quantity:,} remaining, {parent.reserved_quantity:,} held by RFQs, the rest at venues)",
                        field="quantity")
@@ -192,13 +196,13 @@ def rfq_open(parent: ParentOrder, spec: RfqSpec, *, choice: ProviderChoice, mark
         window_s=spec.window_s, mid_at_request=Decimal(repr(market.mid)).quantize(PRICE_Q), market_day=mt.day,
         market_time_us=mt.t_us, round=round_no, source=spec.source, requested_by=user, selection_reason=choice.reason,
     )
-    events = [PendingEvent(actor, "rfq.created", "rfq", rfq.pk, after={
+    events = [PendingEvent(actor, AuditEventType.RFQ_CREATED, "rfq", rfq.pk, after={
         **rfq_dict(rfq), "providers": [[s.code, s.rank, s.score, s.reason] for s in choice.selected],
     }, reason=choice.reason)]
 
     if not choice.selected:
         rfq.closed_at, rfq.close_reason = now, choice.reason[:200]
-        events.append(rfq_move(rfq, RfqStatus.REJECTED, actor=actor, event="rfq.rejected", reason=choice.reason))
+        events.append(rfq_move(rfq, RfqStatus.REJECTED, actor=actor, event=AuditEventType.RFQ_REJECTED, reason=choice.reason))
         rfq.save(update_fields=["status", "closed_at", "close_reason", "updated_at"])
         audit_append(events)
         push(rfq, "rejected")
@@ -207,7 +211,7 @@ def rfq_open(parent: ParentOrder, spec: RfqSpec, *, choice: ProviderChoice, mark
     events += _reserve(parent, rfq, actor)
     rfq.sent_at, rfq.window_ends_at = now, now + timedelta(seconds=float(spec.window_s))
     disseminations = _disseminate(rfq, choice)
-    events.append(rfq_move(rfq, RfqStatus.SENT, actor=actor, event="rfq.sent", reason=f"sent to {len(disseminations)} providers",
+    events.append(rfq_move(rfq, RfqStatus.SENT, actor=actor, event=AuditEventType.RFQ_SENT, reason=f"sent to {len(disseminations)} providers",
                            after={"window_ends_at": rfq.window_ends_at, "providers": [d.provider.code for d in disseminations]}))
     rfq.save(update_fields=["status", "sent_at", "window_ends_at", "updated_at"])
     audit_append(events)
@@ -229,7 +233,7 @@ def _reserve(parent: ParentOrder, rfq: RFQ, actor: Actor) -> list[PendingEvent]:
         parent.replan = f"RFQ {rfq.pk} holds {rfq.quantity} shares"[:64]
         fields.append("replan")
     parent.save(update_fields=fields)
-    return [PendingEvent(actor, "parent_order.reserved", "parent_order", parent.pk, before={"reserved_quantity": before},
+    return [PendingEvent(actor, AuditEventType.PARENT_ORDER_RESERVED, "parent_order", parent.pk, before={"reserved_quantity": before},
                          after={"reserved_quantity": parent.reserved_quantity, "rfq_id": rfq.pk, "reserved": rfq.quantity},
                          reason=f"RFQ {rfq.pk} holds {rfq.quantity:,} shares")]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from oms.api.constants import MAX_ID, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
+from oms.error_codes import FieldErrorCode
 from oms.errors import ValidationFailed
 from oms.models import Side
 
@@ -65,7 +66,7 @@ def validated_query(serializer_class, request) -> dict:
     serializer = serializer_class(data=data)
     if not serializer.is_valid():
         raise ValidationFailed({
-            name: [{"code": getattr(e, "code", "invalid"), "detail": str(e)} for e in errs]
+            name: [{"code": getattr(e, "code", FieldErrorCode.INVALID), "detail": str(e)} for e in errs]
             for name, errs in serializer.errors.items()
         })
     return dict(serializer.validated_data)

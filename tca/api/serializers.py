@@ -15,6 +15,7 @@ from rest_framework import serializers
 from ems.models import Fill
 from ems.sim.clock import SESSION_US
 from oms.api.schema import NO_CONTROL_CHARACTERS
+from oms.error_codes import FieldErrorCode
 from oms.models import Urgency
 from tca import exports, measures
 from tca.api.filters import GROUP_BY, VENUE_CODE_REGEX
@@ -71,11 +72,11 @@ class WhatIfParamsSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
-            raise serializers.ValidationError("params must be a JSON object", code="invalid")
+            raise serializers.ValidationError("params must be a JSON object", code=FieldErrorCode.INVALID)
         unknown = sorted(str(k) for k in data if k not in self.fields)
         if unknown:
             raise serializers.ValidationError(f"{unknown[0][:64]}: unknown parameter; expected some of: {', '.join(self.fields)}",
-                                              code="unknown_field")
+                                              code=FieldErrorCode.UNKNOWN_FIELD)
         for name, field in self.fields.items():
             value = data.get(name)
             # Strict JSON types: "5" is not a number here, 1 / 0 are not booleans, 5.0 is not a whole number.
@@ -88,14 +89,14 @@ class WhatIfParamsSerializer(serializers.Serializer):
                 or (isinstance(field, serializers.CharField | serializers.ChoiceField) and not isinstance(value, str))
             )
             if bad:
-                raise serializers.ValidationError(f"{name}: wrong type", code="invalid")
+                raise serializers.ValidationError(f"{name}: wrong type", code=FieldErrorCode.INVALID)
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as exc:
             # One message naming the parameter, in the API's flat error shape.
             name, errs = next(iter(exc.detail.items()))
             first = errs[0] if isinstance(errs, list) else errs
-            raise serializers.ValidationError(f"{name}: {first}", code=getattr(first, "code", "invalid")) from exc
+            raise serializers.ValidationError(f"{name}: {first}", code=getattr(first, "code", FieldErrorCode.INVALID)) from exc
 
 
 @extend_schema_field(WhatIfParamsSerializer)

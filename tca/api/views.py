@@ -50,6 +50,7 @@ from oms.api.errors import field_error
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
+from oms.error_codes import ApiErrorCode, FieldErrorCode, PermissionErrorCode
 from oms.errors import DomainError, NotFound, ValidationFailed
 from oms.roles import Actor
 from oms.services.order_parse import has_invalid_characters
@@ -63,6 +64,7 @@ from tca.api.filters import (
     report_filters,
     validated_query,
 )
+from tca.error_codes import TcaErrorCode
 from tca.models import ReconciliationRun, WhatIf
 from tca.services.imports import MAX_BYTES  # an upload over it is refused before it is read
 
@@ -76,7 +78,7 @@ FORMAT_PARAM = "format"  # settings URL_FORMAT_OVERRIDE (DRF's default)
 class HasAnyRole(BasePermission):
     """An authenticated user with an OMS role (compliance included, for a write that changes no order)."""
 
-    message = {"code": "permission.no_role", "detail": "Your account has no OMS role"}
+    message = {"code": PermissionErrorCode.NO_ROLE, "detail": "Your account has no OMS role"}
 
     def has_permission(self, request, view):
         return roles.role_of(request.user) is not None
@@ -85,7 +87,7 @@ class HasAnyRole(BasePermission):
 class IsDeskRole(BasePermission):
     """Traders, compliance and admins."""
 
-    message = {"code": "permission.desk_only", "detail": "This is for the trading desk (traders, compliance, admins)"}
+    message = {"code": PermissionErrorCode.DESK_ONLY, "detail": "This is for the trading desk (traders, compliance, admins)"}
 
     def has_permission(self, request, view):
         return roles.role_of(request.user) in roles.DESK_WIDE
@@ -162,7 +164,7 @@ class ExportMixin:
         # A method the view does not serve is a 405 whatever its query string says.
         served = request.method.lower() in self.http_method_names and hasattr(self, request.method.lower())
         if bad and served:
-            raise ValidationError(field_error(FORMAT_PARAM, "invalid_choice", f"format must be one of json, {', '.join(exports.FORMATS)}"))
+            raise ValidationError(field_error(FORMAT_PARAM, FieldErrorCode.INVALID_CHOICE, f"format must be one of json, {', '.join(exports.FORMATS)}"))
 
     def export_format(self) -> str | None:
         fmt = getattr(getattr(self.request, "accepted_renderer", None), "format", None)
@@ -186,7 +188,7 @@ def _report_or_404(user, parent_id: int) -> dict:
     # A parent still working (or closed moments ago) gets a provisional report computed now (`provisional`).
     report = selectors.parent_report(user=user, parent_id=parent_id)
     if report is None:
-        raise NotFound("not_found", f"No parent order {parent_id}")
+        raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     return report
 
 
@@ -238,7 +240,7 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
         data = validated_body(s.WhatIfInputSerializer, request, closed=True)
         params = data.get("params") or {}
         if ems_selectors.parent_get(user=request.user, parent_id=int(pk)) is None:
-            raise NotFound("not_found", f"No parent order {int(pk)}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {int(pk)}")
         run = services.what_if_run(parent_id=int(pk), strategy=data["strategy"], params=params, user=request.user,
                                    actor=Actor.for_user(request.user, "api"))
         return Response(s.WhatIfSerializer(selectors.what_if_report(run)).data, status=status.HTTP_201_CREATED)
@@ -267,7 +269,7 @@ class WhatIfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         what_if = selectors.what_if_get(user=request.user, what_if_id=int(pk))
         if what_if is None:
-            raise NotFound("not_found", f"No what-if replay {int(pk)}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No what-if replay {int(pk)}")
         return Response(s.WhatIfSerializer(selectors.what_if_report(what_if)).data)
 
 
@@ -342,7 +344,7 @@ class FillTCAViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericViewSet
         if fmt:
             rows = list(qs[: MAX_EXPORT_FILLS + 1])
             if len(rows) > MAX_EXPORT_FILLS:
-                raise DomainError("tca.export_too_large", f"More than {MAX_EXPORT_FILLS:,} fills: narrow the filters (days, instrument, parent)")
+                raise DomainError(TcaErrorCode.EXPORT_TOO_LARGE, f"More than {MAX_EXPORT_FILLS:,} fills: narrow the filters (days, instrument, parent)")
             return exports.export_response([s.fills_table(rows)], fmt, "tca-fills")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.FillTCASerializer([s.fill_row(f) for f in page], many=True).data)
@@ -365,11 +367,11 @@ class CSVTextParser(BaseParser):
         try:
             codec = codecs.lookup(charset).name
         except LookupError as exc:
-            raise ParseError({"code": "tca.import_encoding", "detail": f"Unknown charset {charset[:40]!r}: send UTF-8"}) from exc
+            raise ParseError({"code": TcaErrorCode.IMPORT_ENCODING, "detail": f"Unknown charset {charset[:40]!r}: send UTF-8"}) from exc
         try:
             return stream.read().decode("utf-8-sig" if codec == "utf-8" else codec)
         except UnicodeDecodeError as exc:
-            raise ParseError({"code": "tca.import_encoding", "detail": f"The body is not {codec} text (save the file as CSV UTF-8)"}) from exc
+            raise ParseError({"code": TcaErrorCode.IMPORT_ENCODING, "detail": f"The body is not {codec} text (save the file as CSV UTF-8)"}) from exc
 
 
 _IMPORT_HEADER = "child_order_id,timestamp,venue,order_type,side,quantity,price,benchmark_price"
@@ -411,7 +413,7 @@ class ImportApi(APIView):
     def post(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > MAX_BYTES + 64 * 1024:  # refused before the upload is read
-            raise DomainError("tca.import_too_large", f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it", status=413)
+            raise DomainError(TcaErrorCode.IMPORT_TOO_LARGE, f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it", status=413)
         if request.content_type.startswith("multipart/"):
             text, name = self._multipart(request)
         else:
@@ -425,24 +427,24 @@ class ImportApi(APIView):
     @staticmethod
     def _check_name(name) -> None:
         if not isinstance(name, str) or has_invalid_characters(name) or len(name) > s.IMPORT_NAME_MAX:
-            raise ValidationFailed({"name": [{"code": "invalid", "detail": f"name: at most {s.IMPORT_NAME_MAX} characters, no control characters"}]})
+            raise ValidationFailed({"name": [{"code": FieldErrorCode.INVALID, "detail": f"name: at most {s.IMPORT_NAME_MAX} characters, no control characters"}]})
 
     def _multipart(self, request) -> tuple[str, str]:
         for key in request.data:
             if key not in ("file", "name"):
-                raise ValidationFailed({"non_field_errors": [{"code": "unknown_field", "detail": "Send the fields file and (optionally) name"}]})
+                raise ValidationFailed({"non_field_errors": [{"code": FieldErrorCode.UNKNOWN_FIELD, "detail": "Send the fields file and (optionally) name"}]})
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationFailed({"file": [{"code": "required", "detail": "Attach the CSV as the multipart field file"}]})
+            raise ValidationFailed({"file": [{"code": FieldErrorCode.REQUIRED, "detail": "Attach the CSV as the multipart field file"}]})
         if upload.size > MAX_BYTES:
-            raise DomainError("tca.import_too_large", f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it",
+            raise DomainError(TcaErrorCode.IMPORT_TOO_LARGE, f"The file is over {MAX_BYTES // (1024 * 1024)} MB: split it",
                               field="file", status=413)
         name = request.data.get("name", "")
         self._check_name(name)
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise DomainError("tca.import_encoding", "The file is not UTF-8 text (save it as CSV UTF-8)", field="file") from exc
+            raise DomainError(TcaErrorCode.IMPORT_ENCODING, "The file is not UTF-8 text (save it as CSV UTF-8)", field="file") from exc
         return text, name or (upload.name or "")[: s.IMPORT_NAME_MAX]
 
 
@@ -469,7 +471,7 @@ class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     def retrieve(self, request, pk=None):
         import_set = selectors.import_set_get(user=request.user, set_id=int(pk))
         if import_set is None:
-            raise NotFound("not_found", f"No imported set {int(pk)}")
+            raise NotFound(ApiErrorCode.NOT_FOUND, f"No imported set {int(pk)}")
         report = selectors.import_set_report(import_set)
         fmt = self.export_format()
         if fmt:

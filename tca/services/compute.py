@@ -22,6 +22,7 @@ import logging
 
 from django.db import transaction
 
+from ems.error_codes import ParentOrderErrorCode
 from ems.models import ParentOrder
 from ems.selectors import live_clock
 from ems.sim.clock import SESSION_US, US
@@ -43,7 +44,7 @@ def parent_tca_compute(*, parent_id: int, markets: dict | None = None) -> Parent
     rebuilt market (``tca_refresh`` passes one per run)."""
     parent = ParentOrder.objects.select_related("instrument").filter(pk=parent_id).first()
     if parent is None:
-        raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+        raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     market = prev = None
     if markets is not None:
         market = _market_cached(markets, parent.instrument, parent.market_day)

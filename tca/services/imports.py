@@ -35,10 +35,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from oms import role_names, roles
+from oms.audit_events import AuditEventType
 from oms.db import insert_rows
+from oms.error_codes import FieldErrorCode
 from oms.errors import DomainError, NotPermitted
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
+from tca.error_codes import ImportRowErrorCode, TcaErrorCode
 from tca.models import ImportedExecution, ImportSet
 
 HEADER = ("child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price", "benchmark_price")
@@ -72,21 +75,21 @@ def _error(line: int, field: str | None, code: str, detail: str) -> dict:
 
 def _decimal(raw: str, line: int, field: str, errors: list) -> Decimal | None:
     if not _DECIMAL.match(raw):
-        errors.append(_error(line, field, "not_a_number", f"{field} {raw[:40]!r} is not a decimal number"))
+        errors.append(_error(line, field, ImportRowErrorCode.NOT_A_NUMBER, f"{field} {raw[:40]!r} is not a decimal number"))
         return None
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        errors.append(_error(line, field, "not_a_number", f"{field} {raw[:40]!r} is not a decimal number"))
+        errors.append(_error(line, field, ImportRowErrorCode.NOT_A_NUMBER, f"{field} {raw[:40]!r} is not a decimal number"))
         return None
     if value <= 0:
-        errors.append(_error(line, field, "not_positive", f"{field} must be greater than 0, not {raw}"))
+        errors.append(_error(line, field, ImportRowErrorCode.NOT_POSITIVE, f"{field} must be greater than 0, not {raw}"))
         return None
     if value > MAX_PRICE:
-        errors.append(_error(line, field, "too_large", f"{field} {raw} is too large"))
+        errors.append(_error(line, field, ImportRowErrorCode.TOO_LARGE, f"{field} {raw} is too large"))
         return None
     if value != value.quantize(PX_Q, rounding=ROUND_DOWN):
-        errors.append(_error(line, field, "too_many_decimals", f"{field} {raw} has more than 6 decimals"))
+        errors.append(_error(line, field, ImportRowErrorCode.TOO_MANY_DECIMALS, f"{field} {raw} has more than 6 decimals"))
         return None
     return value
 
@@ -95,37 +98,37 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     """Parse one data row; append its problems to ``errors`` (all of them, not just the first)."""
     before = len(errors)
     if len(values) != len(HEADER):
-        errors.append(_error(line, None, "column_count", f"expected {len(HEADER)} values, found {len(values)}"))
+        errors.append(_error(line, None, ImportRowErrorCode.COLUMN_COUNT, f"expected {len(HEADER)} values, found {len(values)}"))
         return None
     raw = dict(zip(HEADER, (v.strip() for v in values), strict=True))
     for field, most in (("child_order_id", 64), ("venue", 32), ("order_type", 16)):
         if not raw[field]:
-            errors.append(_error(line, field, "required", f"{field} is required"))
+            errors.append(_error(line, field, FieldErrorCode.REQUIRED, f"{field} is required"))
         elif len(raw[field]) > most:
-            errors.append(_error(line, field, "too_long", f"{field} is longer than {most} characters"))
+            errors.append(_error(line, field, ImportRowErrorCode.TOO_LONG, f"{field} is longer than {most} characters"))
     ts = None
     try:
         ts = datetime.fromisoformat(raw["timestamp"]) if raw["timestamp"] else None
         if ts is None:
-            errors.append(_error(line, "timestamp", "required", "timestamp is required"))
+            errors.append(_error(line, "timestamp", FieldErrorCode.REQUIRED, "timestamp is required"))
         elif ts.tzinfo is None or ts.utcoffset() is None:
-            errors.append(_error(line, "timestamp", "timestamp_no_offset",
+            errors.append(_error(line, "timestamp", ImportRowErrorCode.TIMESTAMP_NO_OFFSET,
                                  f"timestamp {raw['timestamp'][:40]!r} has no UTC offset (add Z or +hh:mm)"))
             ts = None
     except ValueError:
-        errors.append(_error(line, "timestamp", "bad_timestamp", f"timestamp {raw['timestamp'][:40]!r} is not ISO 8601"))
+        errors.append(_error(line, "timestamp", ImportRowErrorCode.BAD_TIMESTAMP, f"timestamp {raw['timestamp'][:40]!r} is not ISO 8601"))
     side = raw["side"].lower()
     if side not in ("buy", "sell"):
-        errors.append(_error(line, "side", "bad_side", f"side must be buy or sell, not {raw['side'][:20]!r}"))
+        errors.append(_error(line, "side", ImportRowErrorCode.BAD_SIDE, f"side must be buy or sell, not {raw['side'][:20]!r}"))
     qty = None
     if not _INT.match(raw["quantity"]):
-        errors.append(_error(line, "quantity", "not_integer", f"quantity {raw['quantity'][:40]!r} is not a whole number"))
+        errors.append(_error(line, "quantity", ImportRowErrorCode.NOT_INTEGER, f"quantity {raw['quantity'][:40]!r} is not a whole number"))
     else:
         qty = int(raw["quantity"])
         if qty <= 0:
-            errors.append(_error(line, "quantity", "not_positive", f"quantity must be greater than 0, not {qty}"))
+            errors.append(_error(line, "quantity", ImportRowErrorCode.NOT_POSITIVE, f"quantity must be greater than 0, not {qty}"))
         elif qty > MAX_QTY:
-            errors.append(_error(line, "quantity", "too_large", "quantity is too large"))
+            errors.append(_error(line, "quantity", ImportRowErrorCode.TOO_LARGE, "quantity is too large"))
     price = _decimal(raw["price"], line, "price", errors)
     bench = _decimal(raw["benchmark_price"], line, "benchmark_price", errors)
     if len(errors) > before:
@@ -134,7 +137,7 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     bps = (s * (bench - price) / bench * 10_000).quantize(BPS_Q)
     ccy = (s * (bench - price) * qty).quantize(PX_Q)
     if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
-        errors.append(_error(line, "price", "out_of_range", "the slippage of this row against its benchmark is out of range"))
+        errors.append(_error(line, "price", ImportRowErrorCode.OUT_OF_RANGE, "the slippage of this row against its benchmark is out of range"))
         return None
     return {"line": line, "child_order_id": raw["child_order_id"], "timestamp": ts, "venue": raw["venue"],
             "order_type": raw["order_type"].lower(), "side": side, "quantity": qty, "price": price,
@@ -144,23 +147,23 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
 def executions_parse(text: str) -> list[dict]:
     """Parse and check a whole file; return its rows or raise ``ImportRejected`` (see the module docstring)."""
     if _text_size(text) > MAX_BYTES:
-        raise ImportRejected("tca.import_too_large", f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise ImportRejected(TcaErrorCode.IMPORT_TOO_LARGE, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB")
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
-        raise ImportRejected("tca.import_empty", "The file is empty: expected the header " + ",".join(HEADER) + " and rows")
+        raise ImportRejected(TcaErrorCode.IMPORT_EMPTY, "The file is empty: expected the header " + ",".join(HEADER) + " and rows")
     if "\x00" in text:
         lines = [n for n, chunk in enumerate(text.split("\n"), start=1) if "\x00" in chunk][:ERRORS_LISTED]
-        errors = [_error(n, None, "nul_byte", "the line contains a NUL byte (not a text CSV?)") for n in lines]
-        raise ImportRejected("tca.import_invalid", f"{len(lines)} line(s) contain NUL bytes", extra={"errors": errors, "errors_total": len(errors)})
+        errors = [_error(n, None, ImportRowErrorCode.NUL_BYTE, "the line contains a NUL byte (not a text CSV?)") for n in lines]
+        raise ImportRejected(TcaErrorCode.IMPORT_INVALID, f"{len(lines)} line(s) contain NUL bytes", extra={"errors": errors, "errors_total": len(errors)})
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except csv.Error as exc:
-        raise ImportRejected("tca.import_bad_header", f"The header cannot be read: {exc}") from None
+        raise ImportRejected(TcaErrorCode.IMPORT_BAD_HEADER, f"The header cannot be read: {exc}") from None
     found = tuple(h.strip().lower() for h in header)
     if found != HEADER:
-        raise ImportRejected("tca.import_bad_header",
+        raise ImportRejected(TcaErrorCode.IMPORT_BAD_HEADER,
                              f"The header must be exactly {','.join(HEADER)}; found {','.join(h.strip() for h in header)[:200]}",
                              extra={"expected": list(HEADER), "found": [h.strip() for h in header][:20]})
     rows: list[dict] = []
@@ -174,22 +177,22 @@ def executions_parse(text: str) -> list[dict]:
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append(_error(start, None, "bad_csv", str(exc)))
+            errors.append(_error(start, None, ImportRowErrorCode.BAD_CSV, str(exc)))
             break
         line = reader.line_num
         if not values or all(not v.strip() for v in values):
             continue  # a blank line
         n += 1
         if n > MAX_ROWS:
-            raise ImportRejected("tca.import_too_large", f"The file has more than {MAX_ROWS:,} rows")
+            raise ImportRejected(TcaErrorCode.IMPORT_TOO_LARGE, f"The file has more than {MAX_ROWS:,} rows")
         row = _row(values, start, errors)
         if row is not None:
             rows.append(row)
     if errors:
-        raise ImportRejected("tca.import_invalid", f"{len(errors)} problem(s) in the file; nothing was imported",
+        raise ImportRejected(TcaErrorCode.IMPORT_INVALID, f"{len(errors)} problem(s) in the file; nothing was imported",
                              extra={"errors": errors[:ERRORS_LISTED], "errors_total": len(errors)})
     if not rows:
-        raise ImportRejected("tca.import_empty", "The file has a header but no executions")
+        raise ImportRejected(TcaErrorCode.IMPORT_EMPTY, "The file has a header but no executions")
     return rows
 
 
@@ -216,7 +219,7 @@ def executions_import(*, name: str, text: str, user, actor: Actor) -> ImportSet:
     changes nothing, so it is refused (``tca.import_not_permitted``).
     """
     if roles.role_of(user) not in IMPORTERS:
-        raise NotPermitted("tca.import_not_permitted", "Your role may not import executions")
+        raise NotPermitted(TcaErrorCode.IMPORT_NOT_PERMITTED, "Your role may not import executions")
     name = (name or "").strip()[:200] or f"import {timezone.now():%Y-%m-%d %H:%M:%S}"
     rows = executions_parse(text)
     totals = executions_totals(rows)
@@ -225,5 +228,5 @@ def executions_import(*, name: str, text: str, user, actor: Actor) -> ImportSet:
                                               source=actor.source, **totals)
         insert_rows(ImportedExecution._meta.db_table, "id", _COLUMNS,
                     [[import_set.pk, *(r[c] for c in _COLUMNS[1:])] for r in rows])
-        audit_append([PendingEvent(actor, "tca.import", "import_set", import_set.pk, after={"name": name, **totals})])
+        audit_append([PendingEvent(actor, AuditEventType.TCA_IMPORT, "import_set", import_set.pk, after={"name": name, **totals})])
     return import_set

@@ -31,9 +31,11 @@ from django.db.models import DecimalField, F, Q, Sum
 from django.db.models.functions import Abs, Coalesce
 
 from ems.models import Allocation, Constituent, Fill, InternalCross, ParentOrder
+from oms.audit_events import AuditEventType
 from oms.models import Order
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
+from tca.error_codes import ReconciliationBreakCode
 from tca.models import ReconciliationRun
 
 BREAKS_KEPT = 500  # breaks listed in the run; ``breaks_total`` in the audit row counts all
@@ -42,9 +44,9 @@ _VAL = DecimalField(max_digits=38, decimal_places=10)
 ZERO = Decimal(0)
 
 CODES = (
-    "recon.parent_fill_qty", "recon.parent_alloc_qty", "recon.parent_alloc_value", "recon.fill_alloc_qty",
-    "recon.order_filled_qty", "recon.order_avg_price", "recon.constituent_alloc_qty", "recon.cross_unbalanced",
-    "recon.cross_unallocated",
+    ReconciliationBreakCode.PARENT_FILL_QTY, ReconciliationBreakCode.PARENT_ALLOC_QTY, ReconciliationBreakCode.PARENT_ALLOC_VALUE, ReconciliationBreakCode.FILL_ALLOC_QTY,
+    ReconciliationBreakCode.ORDER_FILLED_QTY, ReconciliationBreakCode.ORDER_AVG_PRICE, ReconciliationBreakCode.CONSTITUENT_ALLOC_QTY, ReconciliationBreakCode.CROSS_UNBALANCED,
+    ReconciliationBreakCode.CROSS_UNALLOCATED,
 )
 
 
@@ -63,14 +65,14 @@ def _parent_breaks() -> list[dict]:
     # Parents whose recorded filled quantity disagrees with their fills (a parent with no fill must show 0).
     wrong_filled = ParentOrder.objects.annotate(fq=Coalesce(Sum("fills__quantity"), 0)).exclude(filled_quantity=F("fq"))
     for pid, filled, fq in wrong_filled.values_list("id", "filled_quantity", "fq"):
-        out.append(_brk("recon.parent_fill_qty", "parent_order", pid, f"parent {pid} records {filled} filled, its fills sum to {fq}", fq, filled))
+        out.append(_brk(ReconciliationBreakCode.PARENT_FILL_QTY, "parent_order", pid, f"parent {pid} records {filled} filled, its fills sum to {fq}", fq, filled))
     for pid in sorted(set(by_parent) | set(allocs)):
         f, a = by_parent.get(pid, {"q": 0, "v": ZERO}), allocs.get(pid, {"q": 0, "v": ZERO})
         if f["q"] != a["q"]:
-            out.append(_brk("recon.parent_alloc_qty", "parent_order", pid,
+            out.append(_brk(ReconciliationBreakCode.PARENT_ALLOC_QTY, "parent_order", pid,
                             f"parent {pid}: fills {f['q']} shares, allocations {a['q']}", f["q"], a["q"]))
         if (f["v"] or ZERO) != (a["v"] or ZERO):
-            out.append(_brk("recon.parent_alloc_value", "parent_order", pid,
+            out.append(_brk(ReconciliationBreakCode.PARENT_ALLOC_VALUE, "parent_order", pid,
                             f"parent {pid}: fills worth {f['v']:.6f}, allocations {a['v']:.6f}", f"{f['v']:.6f}", f"{a['v']:.6f}"))
     return out
 
@@ -78,7 +80,7 @@ def _parent_breaks() -> list[dict]:
 def _fill_breaks() -> list[dict]:
     rows = (Fill.objects.annotate(aq=Coalesce(Sum("allocations__quantity"), 0)).exclude(allocated_quantity=F("aq"))
             .values_list("id", "allocated_quantity", "aq"))
-    return [_brk("recon.fill_alloc_qty", "fill", fid, f"fill {fid}: {aq} shares allocated, {allocated} recorded", allocated, aq)
+    return [_brk(ReconciliationBreakCode.FILL_ALLOC_QTY, "fill", fid, f"fill {fid}: {aq} shares allocated, {allocated} recorded", allocated, aq)
             for fid, allocated, aq in rows]
 
 
@@ -90,12 +92,12 @@ def _order_breaks() -> tuple[list[dict], int]:
     )
     checked = agg.count()
     for oid, filled, aq in agg.exclude(filled_quantity=F("aq")).values_list("id", "filled_quantity", "aq"):
-        out.append(_brk("recon.order_filled_qty", "order", oid, f"order {oid} records {filled} filled, its allocations sum to {aq}", aq, filled))
+        out.append(_brk(ReconciliationBreakCode.ORDER_FILLED_QTY, "order", oid, f"order {oid} records {filled} filled, its allocations sum to {aq}", aq, filled))
     # avg_price = allocations' value / quantity, to the 6th decimal the order stores.
     priced = agg.filter(aq__gt=0).annotate(diff=Abs(F("avg_price") - F("av") / F("aq"), output_field=_VAL))
     for oid, avg, av, aq in priced.filter(Q(diff__gt=PRICE_TOLERANCE) | Q(avg_price__isnull=True)).values_list("id", "avg_price", "av", "aq"):
         expected = (av / aq).quantize(PRICE_TOLERANCE)
-        out.append(_brk("recon.order_avg_price", "order", oid, f"order {oid} average {avg}, its allocations average {expected}", expected, avg))
+        out.append(_brk(ReconciliationBreakCode.ORDER_AVG_PRICE, "order", oid, f"order {oid} average {avg}, its allocations average {expected}", expected, avg))
     return out, checked
 
 
@@ -103,7 +105,7 @@ def _constituent_breaks() -> list[dict]:
     rows = Constituent.objects.annotate(
         aq=Coalesce(Sum("order__allocations__quantity", filter=Q(order__allocations__parent_id=F("parent_id"))), 0),
     ).exclude(allocated_quantity=F("aq")).values_list("id", "order_id", "parent_id", "allocated_quantity", "aq")
-    return [_brk("recon.constituent_alloc_qty", "order", oid,
+    return [_brk(ReconciliationBreakCode.CONSTITUENT_ALLOC_QTY, "order", oid,
                   f"order {oid} in parent {pid}: {allocated} recorded as allocated, its allocations sum to {aq}", aq, allocated)
             for _, oid, pid, allocated, aq in rows]
 
@@ -116,12 +118,12 @@ def _cross_breaks() -> tuple[list[dict], int]:
     )
     checked = crosses.count()
     for cid, qty, buy, sell in crosses.exclude(buy=F("sell"), buy__exact=F("quantity")).values_list("id", "quantity", "buy", "sell"):
-        out.append(_brk("recon.cross_unbalanced", "internal_cross", cid,
+        out.append(_brk(ReconciliationBreakCode.CROSS_UNBALANCED, "internal_cross", cid,
                         f"cross {cid} of {qty}: bought {buy}, sold {sell}", f"{qty}/{qty}", f"{buy}/{sell}"))
     unallocated = (Fill.objects.filter(cross__isnull=False).annotate(aq=Coalesce(Sum("allocations__quantity"), 0))
                    .exclude(quantity=F("aq")).values_list("id", "cross_id", "quantity", "aq"))
     for fid, cid, qty, aq in unallocated:
-        out.append(_brk("recon.cross_unallocated", "fill", fid, f"cross {cid} fill {fid}: {aq} of {qty} allocated", qty, aq))
+        out.append(_brk(ReconciliationBreakCode.CROSS_UNALLOCATED, "fill", fid, f"cross {cid} fill {fid}: {aq} of {qty} allocated", qty, aq))
     return out, checked
 
 
@@ -151,7 +153,7 @@ def reconciliation_run(*, actor: Actor) -> ReconciliationRun:
         by_code[b["code"]] = by_code.get(b["code"], 0) + 1
     with transaction.atomic():
         run = ReconciliationRun.objects.create(ok=not breaks, breaks=breaks[:BREAKS_KEPT], **counts)
-        audit_append([PendingEvent(actor, "tca.reconciliation", "reconciliation", run.pk, after={
+        audit_append([PendingEvent(actor, AuditEventType.TCA_RECONCILIATION, "reconciliation", run.pk, after={
             "ok": run.ok, **counts, "breaks_total": len(breaks), "by_code": by_code,
             "breaks": [{k: b[k] for k in ("code", "object_type", "object_id")} for b in breaks[:20]],
         }, reason="clean" if run.ok else f"{len(breaks)} break(s)")])

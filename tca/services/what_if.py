@@ -27,15 +27,18 @@ from django.db import transaction
 
 from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName
+from ems.error_codes import ParentOrderErrorCode
 from ems.models import Fill, ParentOrder
 from ems.services.working import prefix_for
 from ems.sim.clock import SESSION_US
 from ems.sim.market import Market
+from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import AuditEvent
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from tca.benchmarks import fill_benchmarks, parent_benchmarks
+from tca.error_codes import TcaErrorCode
 from tca.measures import IS_COMPONENTS, FillPoint, implementation_shortfall, participation, slippage_bps, slippage_ccy
 from tca.models import WhatIf
 from tca.replay import replay
@@ -109,7 +112,7 @@ def first_plan(parent: ParentOrder) -> dict:
     """The parent's first plan: ``{qty, start_us, end_us}`` from its epoch-1 ``plan_started`` audit row (else
     the parent's own quantity and window)."""
     for after in AuditEvent.objects.filter(object_type="parent_order", object_id=str(parent.pk),
-                                           event_type="parent_order.plan_started").order_by("seq").values_list("after", flat=True)[:5]:
+                                           event_type=AuditEventType.PARENT_ORDER_PLAN_STARTED).order_by("seq").values_list("after", flat=True)[:5]:
         if after and int(after.get("epoch", 0)) == 1:
             return {"qty": int(after["qty"]), "start_us": int(after["start_us"]), "end_us": int(after["end_us"])}
     end = min(int((parent.params or {}).get("end", parent.end_us)), parent.end_us, SESSION_US)
@@ -123,21 +126,21 @@ def what_if_params(parent: ParentOrder, strategy: str, overrides: dict) -> tuple
     except ValueError:
         name = None
     if name not in ALGORITHMS:
-        raise DomainError("tca.bad_strategy", f"strategy must be one of {', '.join(s.value for s in ALGORITHMS)}", field="strategy")
+        raise DomainError(TcaErrorCode.BAD_STRATEGY, f"strategy must be one of {', '.join(s.value for s in ALGORITHMS)}", field="strategy")
     if not isinstance(overrides, dict):
-        raise DomainError("tca.bad_params", "params must be an object of algorithm parameters", field="params")
+        raise DomainError(TcaErrorCode.BAD_PARAMS, "params must be an object of algorithm parameters", field="params")
     cls = ALGORITHMS[name]
     allowed = {f.name for f in dc_fields(cls.Params)} - FIXED_PARAMS
     for key in overrides:
         if key not in allowed:
-            raise DomainError("tca.bad_params", f"{key!r} is not a parameter of {name.value} that a what-if may change "
+            raise DomainError(TcaErrorCode.BAD_PARAMS, f"{key!r} is not a parameter of {name.value} that a what-if may change "
                               f"(one of {', '.join(sorted(allowed))})", field=f"params.{key}")
     plan = first_plan(parent)
     base = {**(parent.params or {}), "side": parent.side, "qty": plan["qty"], "start": plan["start_us"], "end": plan["end_us"]}
     try:
         params = cls.Params.from_dict({**base, **overrides}).to_dict()
     except (TypeError, ValueError) as exc:
-        raise DomainError("tca.bad_params", f"Parameters refused by {name.value}: {exc}", field="params") from None
+        raise DomainError(TcaErrorCode.BAD_PARAMS, f"Parameters refused by {name.value}: {exc}", field="params") from None
     return name.value, params
 
 
@@ -150,9 +153,9 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     """
     parent = tca_parent_get(user=user, parent_id=parent_id)
     if parent is None:
-        raise NotFound("parent_order.not_found", f"No parent order {parent_id}")
+        raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     if parent.status not in CLOSED:
-        raise Conflict("tca.parent_not_closed", f"Parent order {parent_id} is {parent.status}: replay it once it is done")
+        raise Conflict(TcaErrorCode.PARENT_NOT_CLOSED, f"Parent order {parent_id} is {parent.status}: replay it once it is done")
     name, full = what_if_params(parent, strategy, params or {})
     inst, day = parent.instrument, parent.market_day
     start, end = int(full["start"]), int(full["end"])
@@ -183,7 +186,7 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     with transaction.atomic():
         row = WhatIf.objects.create(parent=parent, strategy=name, params=full, requested_by=user if getattr(user, "pk", None) else None,
                                     fills=[list(f) for f in wi_fills], summary=summary)
-        audit_append([PendingEvent(actor, "tca.what_if", "what_if", row.pk, after={
+        audit_append([PendingEvent(actor, AuditEventType.TCA_WHAT_IF, "what_if", row.pk, after={
             "parent_id": parent.pk, "strategy": name, "params": full, "filled": what_if["filled"],
             "avg_price": what_if["avg_price"], "original_avg_price": original["avg_price"]})])
     return row

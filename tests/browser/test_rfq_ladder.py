@@ -20,8 +20,9 @@ from playwright.sync_api import expect
 
 from ems.models import Fill
 from ems.selectors import live_clock
-from rfq.models import RFQ, LiquidityProvider, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, LiquidityProvider, Quote
 from rfq.selectors import market_snapshot
+from rfq.states import QuoteStatus, RfqStatus
 from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent

@@ -11,8 +11,9 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, ParentOrder, Venue
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
 from ems.services import venues_sync_from_sim
+from ems.states import ExecStatus
 from oms.models import Order, Position
 from oms.states import OrderStatus
 

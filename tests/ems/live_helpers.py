@@ -10,9 +10,10 @@ from django.db.models import Sum
 
 from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName
-from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, ParentOrder
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
 from ems.services import venues_sync_from_sim
 from ems.sim.clock import SESSION_US, US
+from ems.states import ExecStatus
 from oms.models import Order
 
 DAY = 2

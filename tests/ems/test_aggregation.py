@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName
-from ems.models import Constituent, Control, ExecStatus, Fill, InternalCross, ParentOrder
+from ems.models import Constituent, Fill, InternalCross, ParentOrder
 from ems.selectors import live_clock, market_prices
 from ems.services import aggregation, venues_sync_from_sim
 from ems.services.aggregation import RFQ_FALLBACK, aggregation_cycle, group_key, window_end
 from ems.sim import SESSION_SECONDS, SESSION_US, US, LiveClock, MarketTime
+from ems.states import Control, ExecStatus
 from oms.models import AuditEvent, Order, Position
 from oms.roles import Actor
 from oms.services import audit_verify, orders_submit

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from ems import selectors
-from ems.models import ExecStatus
+from ems.states import ExecStatus
 from tests.ems import factories as f
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]

@@ -10,7 +10,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ems.models import Allocation, ChildOrder, Constituent, ExecStatus, Fill, InternalCross, ParentOrder, Venue
+from ems.models import Allocation, ChildOrder, Constituent, Fill, InternalCross, ParentOrder, Venue
 from ems.services.booking import (
     Execution,
     child_report_apply,
@@ -20,12 +20,12 @@ from ems.services.booking import (
     internal_cross_book,
     parent_order_close,
 )
-from ems.states import IllegalExecTransition
+from ems.states import ExecStatus
 from oms.errors import DomainError
 from oms.models import AuditEvent, Instrument, Order, PortfolioDailyUsage, Position
 from oms.roles import Actor
 from oms.services.audit_verification import audit_verify
-from oms.states import OrderStatus
+from oms.states import IllegalTransition, OrderStatus
 from tests.ems import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +182,7 @@ def test_a_fill_for_a_cancelled_child_is_an_illegal_transition(book):
     parent, _, _ = book
     gone = f.child(parent=parent, quantity=100, status=ExecStatus.CANCELLED)
 
-    with pytest.raises(IllegalExecTransition) as info:
+    with pytest.raises(IllegalTransition) as info:
         fill_book(child_id=gone.id, execution=ex(10), actor=ACTOR)
 
     assert info.value.code == "child_order.illegal_transition"
@@ -343,7 +343,7 @@ def test_an_impossible_child_report_raises(book):
     parent, _, _ = book
     done = f.child(parent=parent, quantity=100, status=ExecStatus.CANCELLED)
 
-    with pytest.raises(IllegalExecTransition):
+    with pytest.raises(IllegalTransition):
         child_report_apply(child_id=done.id, kind="expired", actor=ACTOR)
     with pytest.raises(DomainError) as info:
         child_report_apply(child_id=done.id, kind="exploded", actor=ACTOR)

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from ems.models import Allocation, ChildOrder, ExecStatus, Fill, ParentOrder
+from ems.models import Allocation, ChildOrder, Fill, ParentOrder
 from ems.services.booking import Execution, fill_book, fills_book
+from ems.states import ExecStatus
 from oms.errors import DomainError
 from oms.models import AuditEvent, Order, Position
 from oms.roles import Actor

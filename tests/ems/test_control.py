@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ems.models import ChildOrder, Control, ExecStatus
+from ems.models import ChildOrder
 from ems.services.control import parent_cancel, parent_pause, parent_resume, parent_strategy_change
 from ems.services.working import parent_tick
+from ems.states import Control, ExecStatus
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import AuditEvent
 from oms.states import OrderStatus

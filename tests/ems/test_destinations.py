@@ -14,9 +14,10 @@ from django.db import transaction
 
 from ems import destinations
 from ems.algos.base import AlgoParams
-from ems.models import ChildOrder, Control, ExecStatus, ParentOrder
+from ems.models import ChildOrder, ParentOrder
 from ems.services import control
 from ems.services.working import parent_tick
+from ems.states import Control, ExecStatus
 from oms.models import AuditEvent
 from oms.roles import Actor
 from oms.services import order_cancel

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from ems.models import ChildOrder, Control, ExecStatus
+from ems.models import ChildOrder
 from ems.services.control import kill_switch, parent_resume
 from ems.services.working import parent_tick
+from ems.states import Control, ExecStatus
 from oms.errors import DomainError
 from oms.models import AuditEvent
 from tests.ems import factories as f

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from ems.models import ChildOrder, ExecStatus, Fill, ParentOrder
+from ems.models import ChildOrder, Fill, ParentOrder
 from ems.selectors import live_clock
 from ems.services.working import parent_tick_enqueue, parents_sweep
+from ems.states import ExecStatus
 from oms.states import OrderStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, check_invariants, working_parent

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db.models import Sum
 
-from ems.models import ChildOrder, ExecStatus, Fill, ParentOrder
+from ems.models import ChildOrder, Fill, ParentOrder
 from ems.services.working import parent_tick
+from ems.states import ExecStatus
 from oms.models import AuditEvent, Order
 from oms.roles import Actor
 from oms.services import order_cancel

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from oms.states import CANCELLABLE, ORDER_TRANSITIONS, IllegalOrderTransition, OrderStatus, check_transition
+from oms.states import CANCELLABLE, ORDER_TRANSITIONS, IllegalTransition, OrderStatus, check_transition
 
 ALL_PAIRS = list(itertools.product(OrderStatus.values, OrderStatus.values))
 LEGAL = sorted(ORDER_TRANSITIONS)
@@ -25,7 +25,7 @@ def test_legal_transition_is_allowed(current, target):
 
 @pytest.mark.parametrize(("current", "target"), ILLEGAL, ids=_ids(ILLEGAL))
 def test_illegal_transition_raises(current, target):
-    with pytest.raises(IllegalOrderTransition) as info:
+    with pytest.raises(IllegalTransition) as info:
         check_transition(current, target)
 
     assert info.value.current == current
@@ -35,7 +35,7 @@ def test_illegal_transition_raises(current, target):
 
 @pytest.mark.parametrize(("current", "target"), OUT_OF_TERMINAL, ids=_ids(OUT_OF_TERMINAL))
 def test_no_move_leaves_a_terminal_status(current, target):
-    with pytest.raises(IllegalOrderTransition):
+    with pytest.raises(IllegalTransition):
         check_transition(current, target)
 
 

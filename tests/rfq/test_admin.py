@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote, QuoteStatus
+from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote
+from rfq.states import QuoteStatus
 from tests.rfq.test_selectors import DAY, disseminate, execute, lp, make_parent, make_quote, make_rfq
 
 pytestmark = pytest.mark.django_db

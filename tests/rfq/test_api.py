@@ -10,11 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from ems.models import ExecStatus, Fill
+from ems.models import Fill
+from ems.states import ExecStatus
 from oms.models import AuditEvent
 from oms.roles import Actor
 from rfq import services
-from rfq.models import RFQ, LiquidityProvider, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, LiquidityProvider, Quote
+from rfq.states import QuoteStatus, RfqStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import working_parent
 from tests.rfq.services_helpers import provider, quote, rfq_for

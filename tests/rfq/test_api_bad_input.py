@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from ems.models import ExecStatus, Fill
-from rfq.models import RFQ, QuoteStatus, RfqStatus
+from ems.models import Fill
+from ems.states import ExecStatus
+from rfq.models import RFQ
+from rfq.states import QuoteStatus, RfqStatus
 from tests.rfq.services_helpers import quote, rfq_for
 
 pytestmark = [pytest.mark.django_db]

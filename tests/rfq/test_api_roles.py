@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ems.models import Fill
-from rfq.models import RFQ, QuoteStatus, RfqStatus
+from rfq.models import RFQ
+from rfq.states import QuoteStatus, RfqStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import working_parent
 from tests.rfq.services_helpers import quote, rfq_for

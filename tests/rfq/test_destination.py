@@ -12,16 +12,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ems.models import ChildOrder, Control, ExecStatus, ParentOrder
+from ems.models import ChildOrder, ParentOrder
 from ems.services import control, venues_sync_from_sim
 from ems.services.aggregation import aggregation_cycle
 from ems.services.working import parent_tick
+from ems.states import Control, ExecStatus
 from oms.models import AuditEvent
 from oms.roles import Actor
 from oms.services import orders_submit
 from oms.states import OrderStatus
-from rfq.models import RFQ, Dissemination, LiquidityProvider, QuoteStatus, RfqStatus
+from rfq.models import RFQ, Dissemination, LiquidityProvider
 from rfq.services import rfq_create, rfq_window_close
+from rfq.states import QuoteStatus, RfqStatus
 from tests.ems.live_helpers import check_invariants
 from tests.factories import InstrumentFactory
 from tests.rfq.services_helpers import mid_price, providers, quote

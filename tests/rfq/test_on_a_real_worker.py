@@ -13,8 +13,9 @@ from django.db import connection
 
 from ems.models import Allocation, Fill
 from oms.models import AuditEvent
-from rfq.models import RFQ, Dissemination, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, Dissemination, Quote
 from rfq.services import quote_accept, rfq_create
+from rfq.states import QuoteStatus, RfqStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, check_invariants, working_parent
 from tests.rfq.services_helpers import provider

@@ -16,8 +16,9 @@ from django.utils import timezone
 from ems.models import Fill
 from oms.errors import Conflict
 from oms.roles import Actor
-from rfq.models import RFQ, QuoteStatus, RfqStatus
+from rfq.models import RFQ
 from rfq.services import AcceptResult, quote_accept, rfq_create, rfq_window_close
+from rfq.states import QuoteStatus, RfqStatus
 from tests.concurrency import run_together
 from tests.ems.live_helpers import check_invariants
 from tests.rfq.services_helpers import block_parent, mid_price, providers, quote

@@ -15,8 +15,9 @@ from ems.models import Venue
 from ems.selectors import market_for, market_prices
 from ems.sim import US
 from oms.models import MarketPrice
-from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote
 from rfq.scoring import select_providers
+from rfq.states import QuoteStatus, RfqStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock
 from tests.factories import UserFactory

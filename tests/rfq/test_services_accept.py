@@ -11,12 +11,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from ems.models import Allocation, ChildOrder, ExecStatus, Fill, ParentOrder
+from ems.models import Allocation, ChildOrder, Fill, ParentOrder
+from ems.states import ExecStatus
 from oms.errors import Conflict
 from oms.models import AuditEvent, Position
 from oms.states import OrderStatus
-from rfq.models import RFQ, LiquidityProvider, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, LiquidityProvider, Quote
 from rfq.services import quote_accept, rfq_create, rfq_window_close
+from rfq.states import QuoteStatus, RfqStatus
 from tests.ems.live_helpers import check_invariants
 from tests.rfq.services_helpers import block_parent, events, mid_price, providers, quote
 

@@ -11,11 +11,13 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 
-from ems.models import Control, ExecStatus, ParentOrder
+from ems.models import ParentOrder
+from ems.states import Control, ExecStatus
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import AuditEvent
-from rfq.models import RFQ, Dissemination, RfqStatus
+from rfq.models import RFQ, Dissemination
 from rfq.services import rfq_cancel, rfq_create
+from rfq.states import RfqStatus
 from tests.ems import factories as f
 from tests.rfq.services_helpers import block_parent, decline, events, mid_price, providers, quote
 

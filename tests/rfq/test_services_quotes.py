@@ -12,8 +12,9 @@ import pytest
 from django.utils import timezone
 
 from oms.errors import Conflict, DomainError, NotFound
-from rfq.models import RFQ, Dissemination, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, Dissemination, Quote
 from rfq.services import quote_accept, quote_submit, rfq_cancel, rfq_create, rfq_window_close, rfqs_sweep
+from rfq.states import QuoteStatus, RfqStatus
 from tests.rfq.services_helpers import PROVIDER_ACTOR, block_parent, decline, dissemination, events, mid_price, providers, quote
 
 pytestmark = pytest.mark.django_db

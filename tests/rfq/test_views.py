@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from ems.models import Fill
 from oms.models import AuditEvent
-from rfq.models import RFQ, Quote, QuoteStatus, RfqStatus
+from rfq.models import RFQ, Quote
+from rfq.states import QuoteStatus, RfqStatus
 from tests.ems import factories as f
 from tests.rfq.services_helpers import quote, rfq_for
 

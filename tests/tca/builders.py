@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ems.models import ExecStatus, ParentOrder
+from ems.models import ParentOrder
 from ems.selectors import market_for
 from ems.sim.clock import SESSION_US, US
+from ems.states import ExecStatus
 from oms.models import Order
 from tca.services import parent_tca_compute
 from tests.ems import factories as f

@@ -26,7 +26,7 @@ def work_to_completion(clock):
     """Return ``work(orders, strategy=..., window_s=..., **params) -> parent``: a parent over the orders worked
     tick by tick by ``ems.services.working.parent_tick`` until done, checked to have run one plan (epoch 1)
     and to be consistent, then the clock moved on past the last markout horizon (300 s)."""
-    from ems.models import ExecStatus
+    from ems.states import ExecStatus
     from tests.ems.live_helpers import check_invariants, tick_until_done, working_parent
 
     def work(orders, *, strategy: str = "twap", window_s: int = 10 * 60, step_s: float = 30, mature_s: float = 400, **params):

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from ems.models import ExecStatus, Fill, ParentOrder
+from ems.models import Fill, ParentOrder
 from ems.selectors import instrument_params, market_for, venue_profiles
 from ems.services.venues import venues_sync_from_sim
 from ems.sim.clock import SESSION_US, US
 from ems.sim.market import Market
+from ems.states import ExecStatus
 from tca.measures import MARKOUT_HORIZONS_S
 from tca.models import FillMetrics, ParentTCA
 from tca.selectors import day_market, our_market_fills

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ems.models import ExecStatus
 from ems.services.venues import venues_sync_from_sim
 from ems.sim.clock import US
+from ems.states import ExecStatus
 from oms.errors import DomainError
 from tca.models import ParentTCA
 from tca.selectors import best_execution, fills_for_export, parent_report, summary

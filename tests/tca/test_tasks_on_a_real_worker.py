@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_worker_computes_closed_parents_and_reconciles_the_book(clock, settings, instrument, portfolio, pm):
-    from ems.models import ExecStatus
     from ems.services import venues_sync_from_sim
     from ems.sim.clock import US
+    from ems.states import ExecStatus
     from oms.models import AuditEvent
     from tca.models import FillMetrics, ParentTCA, ReconciliationRun
     from tca.tasks import reconciliation_run, tca_refresh

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from ems.models import ExecStatus
+from ems.states import ExecStatus
 from tca.models import ImportSet, ParentTCA, WhatIf
 from tests.ems import factories as f
 from tests.tca.builders import closed_parent

@@ -1,0 +1,103 @@
+"""The catalogue of audit event types (as Zulip keeps ``AuditLogEventType``): every ``event_type`` the
+audit trail is written with, for every app, named ``<object_type>.<what happened>``.
+
+The values are inside the hash chain and are what compliance filters on: add members, never rename one.
+``tests/oms/test_audit_events.py`` pins the list. Status-driven events are named after the status they
+record in lower case (``order.cancelled``, ``child_order.partially_filled``, ``quote.expired``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditEventType(StrEnum):
+    # --- sign-in and API tokens (object_type "user")
+    AUTH_LOGIN = "auth.login"
+    AUTH_LOGOUT = "auth.logout"
+    AUTH_LOGIN_FAILED = "auth.login_failed"
+    AUTH_LOCKED_OUT = "auth.locked_out"
+    AUTH_LOCKOUT_REFUSED = "auth.lockout_refused"
+    AUTH_THROTTLED = "auth.throttled"
+    AUTH_TOKEN_ISSUED = "auth.token_issued"
+    AUTH_TOKEN_ROTATED = "auth.token_rotated"
+    AUTH_TOKEN_REVOKED = "auth.token_revoked"
+
+    # --- client orders (oms)
+    ORDER_RECEIVED = "order.received"  # creation
+    ORDER_ACCEPTED = "order.accepted"
+    ORDER_DENIED = "order.denied"
+    ORDER_AGGREGATED = "order.aggregated"  # joined a parent order
+    ORDER_PARTIALLY_FILLED = "order.partially_filled"
+    ORDER_FILLED = "order.filled"
+    ORDER_CANCEL_REQUESTED = "order.cancel_requested"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_EXPIRED = "order.expired"
+    POSITION_UPDATED = "position.updated"
+
+    # --- parent orders (ems)
+    PARENT_ORDER_CREATED = "parent_order.created"  # creation
+    PARENT_ORDER_PLAN_STARTED = "parent_order.plan_started"
+    PARENT_ORDER_STRATEGY_CHANGED = "parent_order.strategy_changed"
+    PARENT_ORDER_PAUSED = "parent_order.paused"
+    PARENT_ORDER_RESUMED = "parent_order.resumed"
+    PARENT_ORDER_HALTED = "parent_order.halted"
+    PARENT_ORDER_PARTIALLY_FILLED = "parent_order.partially_filled"
+    PARENT_ORDER_FILLED = "parent_order.filled"
+    PARENT_ORDER_CANCEL_REQUESTED = "parent_order.cancel_requested"
+    PARENT_ORDER_CANCELLED = "parent_order.cancelled"
+    PARENT_ORDER_EXPIRED = "parent_order.expired"
+    PARENT_ORDER_REDUCED = "parent_order.reduced"  # a constituent left it
+    PARENT_ORDER_RESERVED = "parent_order.reserved"  # an RFQ holds part of it
+    PARENT_ORDER_RELEASED = "parent_order.released"
+    KILL_SWITCH_ENGAGED = "kill_switch.engaged"
+
+    # --- child orders, fills, internal crosses (ems)
+    CHILD_ORDER_PLACED = "child_order.placed"  # creation
+    CHILD_ORDER_ACKED = "child_order.acked"
+    CHILD_ORDER_PARTIALLY_FILLED = "child_order.partially_filled"
+    CHILD_ORDER_FILLED = "child_order.filled"
+    CHILD_ORDER_CANCEL_REQUESTED = "child_order.cancel_requested"
+    CHILD_ORDER_CANCEL_REJECTED = "child_order.cancel_rejected"
+    CHILD_ORDER_CANCELLED = "child_order.cancelled"
+    CHILD_ORDER_REJECTED = "child_order.rejected"
+    CHILD_ORDER_EXPIRED = "child_order.expired"
+    FILL_BOOKED = "fill.booked"  # creation
+    INTERNAL_CROSS_BOOKED = "internal_cross.booked"  # creation
+
+    # --- requests for quote and quotes (rfq)
+    RFQ_CREATED = "rfq.created"  # creation
+    RFQ_SENT = "rfq.sent"
+    RFQ_QUOTING = "rfq.quoting"
+    RFQ_DECLINED = "rfq.declined"  # one provider declined
+    RFQ_EXECUTED = "rfq.executed"
+    RFQ_EXPIRED = "rfq.expired"
+    RFQ_CANCELLED = "rfq.cancelled"
+    RFQ_REJECTED = "rfq.rejected"
+    QUOTE_RECEIVED = "quote.received"  # creation
+    QUOTE_REFUSED = "quote.refused"  # creation: it arrived after the window
+    QUOTE_ACCEPTED = "quote.accepted"
+    QUOTE_REJECTED = "quote.rejected"  # last look said no
+    QUOTE_EXPIRED = "quote.expired"
+
+    # --- TCA (tca)
+    TCA_RECONCILIATION = "tca.reconciliation"  # creation
+    TCA_IMPORT = "tca.import"  # creation
+    TCA_WHAT_IF = "tca.what_if"  # creation
+
+
+E = AuditEventType
+
+# The events that create each audited object: the audit verifier finds rows that have none of them.
+CREATION_EVENTS: dict[str, tuple[AuditEventType, ...]] = {
+    "order": (E.ORDER_RECEIVED,),
+    "parent_order": (E.PARENT_ORDER_CREATED,),
+    "child_order": (E.CHILD_ORDER_PLACED,),
+    "fill": (E.FILL_BOOKED,),
+    "internal_cross": (E.INTERNAL_CROSS_BOOKED,),
+    "rfq": (E.RFQ_CREATED,),
+    "quote": (E.QUOTE_RECEIVED, E.QUOTE_REFUSED),
+    "reconciliation": (E.TCA_RECONCILIATION,),
+    "import_set": (E.TCA_IMPORT,),
+    "what_if": (E.TCA_WHAT_IF,),
+}
