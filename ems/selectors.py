@@ -24,6 +24,7 @@ from ems.services import venue_profiles
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
 from oms import roles
 from oms.models import Instrument, Position
+from oms.money import PRICE_Q
 from oms.services.market_price import PriceTick
 
 RECENT_PRINTS = 25
@@ -195,7 +196,7 @@ def children_by_venue(children) -> list[dict]:
         r["filled"] += c.filled_quantity
         r["notional"] += c.notional
     for r in rows.values():
-        r["avg_price"] = (r["notional"] / r["filled"]).quantize(Decimal("0.000001")) if r["filled"] else None
+        r["avg_price"] = (r["notional"] / r["filled"]).quantize(PRICE_Q) if r["filled"] else None
         del r["notional"]
     return sorted(rows.values(), key=lambda r: (-r["filled"], r["venue"]))
 

@@ -78,6 +78,7 @@ from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, MarketTime
 from oms.broadcast import orders_changed_on_commit
 from oms.db import insert_rows
 from oms.models import Instrument, MarketPrice, Order
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from oms.states import OrderStatus
@@ -87,7 +88,6 @@ log = logging.getLogger(__name__)
 CANDIDATE_LIMIT = 20_000  # orders per cycle: bounds one transaction; the rest are taken by the next cycle
 ATTEMPTS = 3  # a cycle that lost the constituent race runs again (see the module docstring)
 MIN_WINDOW_US = 60 * US  # a parent gets at least a minute (or up to the close): the algorithm's finish takes the rest
-PRICE_Q = Decimal("0.000001")
 FIRST_TICK_TASK = "ems.tasks.parent_tick"
 RFQ_FALLBACK = "no RFQ platform registered: worked by IS"
 IOC_REASON = "immediate or cancel: DIRECT"

@@ -27,11 +27,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from oms.errors import Conflict, DomainError, NotFound
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from rfq.models import Dissemination, Quote, QuoteStatus, RfqExecuteAt, RfqMode, RfqStatus
 from rfq.services.common import (
-    PRICE_Q,
     bps_from_mid,
     parent_lock,
     parent_working,
