@@ -23,7 +23,7 @@ from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
 from ems.services import venue_profiles
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
 from oms import roles
-from oms.models import Instrument, Position
+from oms.models import Instrument, Position, Side
 from oms.money import PRICE_Q
 from oms.services.market_price import PriceTick
 
@@ -209,7 +209,7 @@ def slippage_bps(parent: ParentOrder) -> Decimal | None:
     """
     if parent.avg_price is None or not parent.arrival_price:
         return None
-    sign = 1 if parent.side == "buy" else -1
+    sign = Side(parent.side).sign
     return (sign * (parent.arrival_price - parent.avg_price) / parent.arrival_price * 10_000).quantize(Decimal("0.01"))
 
 

@@ -37,6 +37,7 @@ from django.utils import timezone
 from oms import roles
 from oms.db import insert_rows
 from oms.errors import DomainError, NotPermitted
+from oms.models import Side
 from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
@@ -130,7 +131,7 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     bench = _decimal(raw["benchmark_price"], line, "benchmark_price", errors)
     if len(errors) > before:
         return None
-    s = 1 if side == "buy" else -1
+    s = Side(side).sign
     bps = (s * (bench - price) / bench * 10_000).quantize(BPS_Q)
     ccy = (s * (bench - price) * qty).quantize(PRICE_Q)
     if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
