@@ -46,7 +46,7 @@ INSTRUMENTS = (
     InstrumentParams("THIN", 25.0, 400_000, 0.035, 20.0),  # small cap: wide, volatile, thin
 )
 SIZES = (0.01, 0.10)
-ALGOS = (StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS, StrategyName.DIRECT)
+ALGOS = tuple(ALGORITHMS)
 
 
 def make(name: StrategyName, inst: InstrumentParams, side: Side, qty: int, venue: str | None):

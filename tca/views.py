@@ -41,7 +41,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ems import selectors as ems_selectors
-from ems.api.serializers import SWITCHABLE_STRATEGIES
+from ems.algos import ALGORITHM_CHOICES
+from ems.algos.types import StrategyName
 from oms import roles
 from oms.errors import DomainError
 from oms.models import Urgency
@@ -52,7 +53,7 @@ from tca import selectors, services
 from tca.models import ParentTCA
 
 GROUPS = [("venue", "Venue"), ("algorithm", "Algorithm"), ("portfolio", "Portfolio"), ("period", "Day")]
-STRATEGIES = [("twap", "TWAP"), ("vwap", "VWAP"), ("pov", "POV"), ("is", "IS"), ("direct", "DIRECT"), ("rfq", "RFQ")]
+STRATEGIES = [*ALGORITHM_CHOICES, (StrategyName.RFQ.value, StrategyName.RFQ.name)]  # what a parent was worked with
 SIDES = [("buy", "Buy"), ("sell", "Sell")]
 PARENTS_CAP = 100  # newest analysed parents listed under the summary
 IMPORT_SETS_CAP = 50  # newest imports listed to reopen
@@ -222,7 +223,7 @@ def _what_if_values(post) -> dict:
 
 def _what_if_params(values: dict) -> tuple[str, dict]:
     """The service's strategy and params from the form's values; a DomainError names a field that does not parse."""
-    if values["strategy"] not in dict(SWITCHABLE_STRATEGIES):
+    if values["strategy"] not in dict(ALGORITHM_CHOICES):
         raise DomainError("tca.bad_strategy", "Choose an algorithm from the list", field="strategy")
     params: dict = {"dark": values["dark"]}
     if values["urgency"]:
@@ -349,7 +350,7 @@ def _parent_context(request, report: dict, parent, *, what_if_id=None, values: d
         "what_if": _side_by_side(selectors.what_if_report(what_if), report) if what_if is not None else None,
         "what_ifs": report["what_ifs"] if desk else [],
         "values": values or _what_if_defaults(parent), "error": error,
-        "strategies": SWITCHABLE_STRATEGIES, "urgencies": Urgency.choices,
+        "strategies": ALGORITHM_CHOICES, "urgencies": Urgency.choices,
         "exports": _exports(f"/api/tca/parent-orders/{parent.pk}/", {}),
         "fill_exports": _exports("/api/tca/fills/", {}, parent=parent.pk),
     }

@@ -22,6 +22,9 @@ ALGORITHMS: dict[StrategyName, type[ExecutionAlgo]] = {
     StrategyName.IS: IS,
     StrategyName.DIRECT: Direct,
 }
+# The algorithms as (value, label) choices, in that order: what a trader may switch a parent to and what a
+# what-if replays with (not AUTO, which asks the selection matrix, nor RFQ, which the RFQ platform works).
+ALGORITHM_CHOICES = [(name.value, name.name) for name in ALGORITHMS]
 
 
 def algo_from_state(state: dict) -> ExecutionAlgo:
@@ -31,6 +34,7 @@ def algo_from_state(state: dict) -> ExecutionAlgo:
 
 __all__ = [
     "ALGORITHMS",
+    "ALGORITHM_CHOICES",
     "IS",
     "POV",
     "TWAP",

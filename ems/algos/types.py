@@ -22,6 +22,7 @@ __all__ = [
     "OrderSpec",
     "OrderType",
     "RoutingMode",
+    "SCHEDULED_STRATEGIES",
     "Side",
     "StrategyName",
     "TimeInForce",
@@ -43,6 +44,10 @@ class StrategyName(StrEnum):
     IS = "is"
     DIRECT = "direct"
     RFQ = "rfq"
+
+
+# The strategies that work a schedule over a window (DIRECT takes what the market gives now; RFQ asks dealers).
+SCHEDULED_STRATEGIES = frozenset({StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS})
 
 
 class RoutingMode(StrEnum):

@@ -67,7 +67,7 @@ from django.utils import timezone
 from ems.algos import ALGORITHMS
 from ems.algos.base import AlgoParams
 from ems.algos.selection import MAX_PARTICIPATION, select_strategy
-from ems.algos.types import OrderSpec, StrategyName
+from ems.algos.types import SCHEDULED_STRATEGIES, OrderSpec, StrategyName
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for
 from ems.models import Constituent, Control, ExecStatus, ParentOrder
@@ -94,7 +94,6 @@ IOC_REASON = "immediate or cancel: DIRECT"
 # The unique index PostgreSQL gives Constituent.order (OneToOneField): the last word on "one parent per order".
 CONSTITUENT_ORDER_UNIQUE = "ems_constituent_order_id_key"
 CONSTITUENT_COLUMNS = ["parent_id", "order_id", "quantity", "allocated_quantity", "created_at"]
-SCHEDULED = frozenset({StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS})
 
 
 @dataclass(frozen=True)
@@ -298,7 +297,7 @@ def parent_order_plan(
         "max_participation": p.get("max_participation") or mp or MAX_PARTICIPATION,
         "lot_size": lot, "min_child": min_child, "max_child": max(50_000, min_child), "seed": seed,
     }
-    if strategy in SCHEDULED and start_us < p.get("end", -1) <= end_us:
+    if strategy in SCHEDULED_STRATEGIES and start_us < p.get("end", -1) <= end_us:
         kw["end"] = int(p["end"])
     if strategy is StrategyName.POV:
         cap = kw["max_participation"]
