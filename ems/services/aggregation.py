@@ -64,8 +64,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ems.algos import ALGORITHMS
-from ems.algos.base import AlgoParams
+from ems.algos import algo_params
 from ems.algos.selection import MAX_PARTICIPATION, select_strategy
 from ems.algos.types import SCHEDULED_STRATEGIES, OrderSpec, StrategyName
 from ems.broadcast import parents_changed_on_commit
@@ -310,7 +309,7 @@ def parent_order_plan(
         kw["mode"] = p.get("router_mode")
     # RFQ is worked by its destination (the RFQ platform), not an algorithm: the parameters every algorithm
     # shares are kept, so a trader can switch it to one, and the EMS fall back to IS.
-    params = (AlgoParams if strategy is StrategyName.RFQ else ALGORITHMS[strategy].Params)(**kw).to_dict()
+    params = algo_params(strategy, kw).to_dict()
     return ParentPlan(strategy, params, reason, code)
 
 
