@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django.db import models
 
+from oms.models import Side
+
 
 class Venue(models.Model):
     """A destination the smart order router can send to: its profile is the simulator's reference data.
@@ -80,7 +82,7 @@ class ParentOrder(models.Model):
     worked by one execution algorithm."""
 
     instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="parent_orders")
-    side = models.CharField(max_length=4, choices=[("buy", "Buy"), ("sell", "Sell")])
+    side = models.CharField(max_length=4, choices=Side.choices)
     quantity = models.PositiveBigIntegerField(help_text="After netting; reduced when a constituent is cancelled")
     filled_quantity = models.PositiveBigIntegerField(default=0)
     reserved_quantity = models.PositiveBigIntegerField(
