@@ -29,7 +29,7 @@ every acceptance) does, in **one transaction**:
 4. **Parents**: one per group, each planned by the strategy selection matrix
    (:func:`parent_order_plan`): strategy, ``AlgoParams`` and the matrix's reason (RFQ goes to the RFQ
    platform, or IS when no destination is registered; an IOC group is worked DIRECT); arrival price = the live mid; the window
-   from the market clock (:func:`window_end`). Parents and constituents are written with one statement
+   from the market clock (:func:`working_window_end`). Parents and constituents are written with one statement
    each, the audit events (``parent_order.created``, ``order.aggregated``) with one more. After commit:
    pushes to blotters and the desk, and the first tick of each parent is enqueued (by task name).
 
@@ -246,7 +246,7 @@ def group_key(order: Order | Candidate) -> str:
                      order.urgency, order.strategy, end, mp))
 
 
-def window_end(end_time: datetime | None, clock: LiveClock, now: MarketTime) -> int:
+def working_window_end(end_time: datetime | None, clock: LiveClock, now: MarketTime) -> int:
     """The end of a parent's working window, µs since today's open: the requested end time in market time,
     else the close; never later than the close, and at least ``MIN_WINDOW_US`` after now (or the close,
     whichever comes first: a parent started within a minute of the close gets the close, and an order whose
@@ -330,7 +330,7 @@ def parent_orders_create(
     for pid, (key, members) in zip(ids, groups.items(), strict=True):
         first = members[0][0]
         quantity = sum(q for _, q in members)
-        end_us = window_end(first.end_time, clock, mt)
+        end_us = working_window_end(first.end_time, clock, mt)
         arrival = arrivals[first.instrument_id]
         plan = parent_order_plan(
             instrument=params_of[first.instrument_id], side=first.side, quantity=quantity, limit_price=first.limit_price,
