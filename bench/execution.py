@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ems.algos import ALGORITHMS, IS, run_backtest  # noqa: E402
+from ems.algos import ALGORITHMS, IS, algo_params, run_backtest  # noqa: E402
 from ems.algos.types import StrategyName  # noqa: E402
 from ems.sim.clock import US  # noqa: E402
 from ems.sim.instrument import InstrumentParams  # noqa: E402
@@ -46,12 +46,11 @@ INSTRUMENTS = (
     InstrumentParams("THIN", 25.0, 400_000, 0.035, 20.0),  # small cap: wide, volatile, thin
 )
 SIZES = (0.01, 0.10)
-ALGOS = (StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS, StrategyName.DIRECT)
+ALGOS = tuple(ALGORITHMS)
 
 
 def make(name: StrategyName, inst: InstrumentParams, side: Side, qty: int, venue: str | None):
-    cls = ALGORITHMS[name]
-    return cls(cls.Params(side=side, qty=qty, venue=venue, dark=venue is None, seed=SEED), inst)
+    return ALGORITHMS[name](algo_params(name, side=side, qty=qty, venue=venue, dark=venue is None, seed=SEED), inst)
 
 
 def run_one(name: StrategyName, inst: InstrumentParams, day: int, size: float, venue: str | None) -> dict:

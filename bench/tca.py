@@ -45,6 +45,7 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from ems.algos import ALGORITHMS  # noqa: E402
 from ems.models import ParentOrder, Venue  # noqa: E402
 from ems.services import venues_sync_from_sim  # noqa: E402
 from ems.sim.clock import US  # noqa: E402
@@ -53,7 +54,7 @@ from tca.models import ParentTCA  # noqa: E402
 from tca.selectors import best_execution, parent_report, summary  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
-STRATEGIES = ("twap", "vwap", "pov", "is", "direct")
+STRATEGIES = tuple(name.value for name in ALGORITHMS)
 
 
 def generate(args) -> None:
@@ -82,7 +83,7 @@ def generate(args) -> None:
                 selection_reason, arrival_price, status, control, market_day, start_us, end_us, last_tick_us, epoch, replan,
                 algo_state, driver_state, created_at, updated_at, completed_at)
             SELECT i.id, CASE WHEN g % 2 = 0 THEN 'buy' ELSE 'sell' END, 1, 0, 0, 0, NULL, 0,
-                'market', NULL, 'medium', 'auto', NULL, NULL, 'bench|' || g, (ARRAY{list(STRATEGIES)!r})[1 + g % 5], '{{}}'::jsonb,
+                'market', NULL, 'medium', 'auto', NULL, NULL, 'bench|' || g, (ARRAY{list(STRATEGIES)!r})[1 + g % {len(STRATEGIES)}], '{{}}'::jsonb,
                 'bench', round(i.ref * (1 + (random()::numeric - 0.5) * 0.01), 2), CASE WHEN g % 10 = 0 THEN 'EXPIRED' ELSE 'FILLED' END,
                 'running', g % {args.days}, (1800 + (g % 300) * 60)::bigint * {US}, (1800 + (g % 300) * 60 + 1200)::bigint * {US},
                 (1800 + (g % 300) * 60 + 1200)::bigint * {US}, 1, '', '{{}}'::jsonb, '{{}}'::jsonb, now(), now(), now()

@@ -247,7 +247,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "oms.states.OrderStatus.choices",
         "ExecStatusEnum": "ems.states.ExecStatus.choices",
-        "SwitchableStrategyEnum": "ems.api.serializers.SWITCHABLE_STRATEGIES",
+        "SwitchableStrategyEnum": "ems.algos.ALGORITHM_CHOICES",
         "StrategyEnum": "oms.models.Strategy.choices",
         "RfqStatusEnum": "rfq.states.RfqStatus.choices",
         # Two choice sets are called "mode": an RFQ's (keeps its name) and a what-if's DIRECT routing mode.

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import models
 
 from ems.states import Control, ExecStatus
+from oms.models import Side
 
 
 class Venue(models.Model):
@@ -55,7 +56,7 @@ class ParentOrder(models.Model):
     worked by one execution algorithm."""
 
     instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="parent_orders")
-    side = models.CharField(max_length=4, choices=[("buy", "Buy"), ("sell", "Sell")])
+    side = models.CharField(max_length=4, choices=Side.choices)
     quantity = models.PositiveBigIntegerField(help_text="After netting; reduced when a constituent is cancelled")
     filled_quantity = models.PositiveBigIntegerField(default=0)
     reserved_quantity = models.PositiveBigIntegerField(
@@ -188,7 +189,19 @@ class ChildOrder(models.Model):
 
 
 class Fill(models.Model):
-    """One execution (FIX 35=8 with 150=F). ``exec_id`` is unique: a duplicate report is ignored."""
+    """One execution (FIX 35=8 with 150=F). ``exec_id`` is unique: a duplicate report is ignored.
+
+    A fill has one name per stage, and keeps its ``exec_id`` through all of them:
+
+    1. ``ems.sim.orders.Fill``: what a simulated venue reports (inside an ``ExecutionReport``); floats,
+       ``qty`` / ``time`` / ``day`` / ``venue``.
+    2. ``ems.services.booking.Execution``: the booking input from any destination (a venue's fill, an RFQ
+       trade), what ``fill_book`` / ``fills_book`` take; Decimals, ``quantity`` / ``market_time_us`` /
+       ``market_day`` / ``venue_code``.
+    3. This row: the booked fill, with its child, parent and venue.
+    4. ``oms.services.lifecycle.OrderFill``: one original order's share of it (an ``Allocation`` row), applied
+       to the order and its position.
+    """
 
     class Liquidity(models.TextChoices):  # FIX 851 LastLiquidityInd, plus our own kinds
         MAKER = "maker", "Maker (passive)"

@@ -23,7 +23,8 @@ from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, V
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
 from oms import roles
-from oms.models import Instrument, Position, PriceTick
+from oms.models import Instrument, Position, PriceTick, Side
+from oms.money import PRICE_Q
 
 RECENT_PRINTS = 25
 CHART_MINUTES = 60
@@ -214,7 +215,7 @@ def children_by_venue(children) -> list[dict]:
         r["filled"] += c.filled_quantity
         r["notional"] += c.notional
     for r in rows.values():
-        r["avg_price"] = (r["notional"] / r["filled"]).quantize(Decimal("0.000001")) if r["filled"] else None
+        r["avg_price"] = (r["notional"] / r["filled"]).quantize(PRICE_Q) if r["filled"] else None
         del r["notional"]
     return sorted(rows.values(), key=lambda r: (-r["filled"], r["venue"]))
 
@@ -227,7 +228,7 @@ def slippage_bps(parent: ParentOrder) -> Decimal | None:
     """
     if parent.avg_price is None or not parent.arrival_price:
         return None
-    sign = 1 if parent.side == "buy" else -1
+    sign = Side(parent.side).sign
     return (sign * (parent.arrival_price - parent.avg_price) / parent.arrival_price * 10_000).quantize(Decimal("0.01"))
 
 

@@ -16,7 +16,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from ems import selectors
-from ems.api.serializers import KILL_SCOPES, SWITCHABLE_STRATEGIES
+from ems.algos import ALGORITHM_CHOICES
+from ems.api.serializers import KILL_SCOPES
 from ems.error_codes import KillSwitchErrorCode
 from ems.services import control
 from ems.sim import format_clock
@@ -24,7 +25,7 @@ from ems.states import Control, ExecStatus
 from oms import role_names, roles
 from oms.error_codes import ApiErrorCode, PermissionErrorCode
 from oms.errors import DomainError
-from oms.models import Portfolio, Side, Urgency
+from oms.models import Portfolio, Side, Strategy, Urgency
 from oms.roles import Actor
 from oms.selectors import instrument_list
 from oms.services.order_parse import has_invalid_characters
@@ -140,7 +141,7 @@ def parent_page_context(request, parent) -> dict:
         "constituents": list(selectors.parent_constituents(user=request.user, parent=parent)),
         "children": children, "venues": selectors.children_by_venue(children), "fills": fills,
         "fill_count": selectors.parent_fills(parent=parent).count(),
-        "can_act": _can_act(request.user), "strategies": SWITCHABLE_STRATEGIES, "urgencies": Urgency.choices,
+        "can_act": _can_act(request.user), "strategies": ALGORITHM_CHOICES, "urgencies": Urgency.choices,
         "open_children": sum(c.is_open for c in children),
     }
 
@@ -201,7 +202,7 @@ def parent_strategy(request, parent_id: int):
     parent = _parent_or_404(request, parent_id)
     strategy = request.POST.get("strategy", "")
     urgency = request.POST.get("urgency") or None
-    if strategy not in dict(SWITCHABLE_STRATEGIES) or (urgency is not None and urgency not in Urgency.values):
+    if strategy not in dict(ALGORITHM_CHOICES) or (urgency is not None and urgency not in Urgency.values):
         return _flash(request, "error", "Choose a strategy and an urgency from the lists", code=ApiErrorCode.VALIDATION_ERROR, status=400)
     return _run_control(request, "parent_strategy_change", f"Parent {parent.id}: {strategy.upper()}"
                         + (f", {urgency} urgency" if urgency else ""), parent_id=parent.id, strategy=strategy, urgency=urgency)
@@ -248,7 +249,7 @@ def ticket_estimate(request):
     quantity = int(raw_qty) if raw_qty.isascii() and raw_qty.isdigit() and len(raw_qty) <= 13 else 0
     side = g.get("side") if g.get("side") in Side.values else Side.BUY
     urgency = g.get("urgency") if g.get("urgency") in Urgency.values else Urgency.MEDIUM
-    strategy = g.get("strategy", "auto") if g.get("strategy") in {"auto", "twap", "vwap", "pov", "is", "direct", "rfq"} else "auto"
+    strategy = g.get("strategy") if g.get("strategy") in Strategy.values else Strategy.AUTO
     limit = None
     if g.get("order_type") == "limit" and g.get("limit_price"):
         try:

@@ -57,6 +57,11 @@ class Side(models.TextChoices):
     BUY = "buy", "Buy"  # FIX 54 Side=1
     SELL = "sell", "Sell"  # FIX 54 Side=2
 
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell (as ``ems.sim.orders.Side.sign``): ``Side(order.side).sign``."""
+        return 1 if self is Side.BUY else -1
+
 
 class OrderType(models.TextChoices):
     MARKET = "market", "Market"  # FIX 40 OrdType=1

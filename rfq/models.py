@@ -14,6 +14,7 @@ import pghistory
 from django.conf import settings
 from django.db import models
 
+from oms.models import Side
 from rfq.states import QuoteStatus, RfqStatus
 
 
@@ -101,7 +102,7 @@ class RFQ(models.Model):
 
     parent = models.ForeignKey("ems.ParentOrder", on_delete=models.PROTECT, related_name="rfqs")
     instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="rfqs")
-    side = models.CharField(max_length=4, choices=[("buy", "Buy"), ("sell", "Sell")], help_text="Our side (the parent's)")
+    side = models.CharField(max_length=4, choices=Side.choices, help_text="Our side (the parent's)")
     direction = models.CharField(max_length=8, choices=RfqDirection.choices, help_text="What the providers are told")
     quantity = models.PositiveBigIntegerField()
     status = models.CharField(max_length=10, choices=RfqStatus.choices, default=RfqStatus.CREATED)

@@ -42,6 +42,8 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ems.sim.orders import Side
+
 BPS = 10_000.0
 PARTIAL_SHARE = (0.25, 0.75)  # a partial quote shows this share of the request's lots (uniform)
 _EPS = 1e-9  # float dust guard when snapping to the tick grid
@@ -208,7 +210,7 @@ def last_look(profile: ProviderProfile, *, provider_side: str, price: float, mid
     if not mid_at_quote > 0:
         raise ValueError("mid_at_quote must be positive")
     moved = (mid_now - mid_at_quote) / mid_at_quote * BPS
-    against = moved if provider_side == "sell" else -moved  # a seller loses when the mid rises
+    against = -Side(provider_side).sign * moved  # a seller loses when the mid rises
     verb = "sold" if provider_side == "sell" else "bought"
     if against > profile.last_look_tolerance_bps:
         return False, (f"rejected on last look: mid moved {against:.1f} bps against it since it quoted "

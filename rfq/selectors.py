@@ -34,7 +34,7 @@ from ems.selectors import live_clock, market_for, market_prices, venue_profiles
 from ems.sim import DEFAULT_VENUES, SESSION_US, US
 from ems.states import ExecStatus
 from oms import roles
-from oms.models import Instrument, MarketPrice
+from oms.models import Instrument, MarketPrice, Side
 from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote
 from rfq.pricing import MarketSnapshot, ProviderProfile
 from rfq.scoring import ScorecardStats
@@ -132,7 +132,7 @@ def _markouts(provider_ids: list[int]) -> dict[int, tuple[float | None, int]]:
         mid0, mid1 = market.mid(t_us), market.mid(min(t_us + MARKOUT_HORIZON_US, SESSION_US))
         if not (mid0 > 0 and math.isfinite(mid1)):
             continue
-        move = (mid1 - mid0) / mid0 * 10_000 * (1 if side == "buy" else -1)
+        move = (mid1 - mid0) / mid0 * 10_000 * Side(side).sign
         acc = sums[provider_id]
         acc[0] += move * quantity
         acc[1] += quantity
@@ -170,7 +170,7 @@ def rfq_ladder(rfq: RFQ) -> list[dict]:
     """
     now = datetime.now(UTC)
     quotes = list(rfq.quotes.select_related("provider"))
-    sign = 1 if rfq.side == "buy" else -1
+    sign = Side(rfq.side).sign
     quotes.sort(key=lambda q: (sign * q.price, q.received_at, q.pk))
     best = next((q.pk for q in quotes if _is_live(q, now)), None)
     return [

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ems.services.working import tick_queue
 from oms.models import Instrument
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from rfq import services
 from rfq.models import Dissemination
@@ -25,7 +26,6 @@ from rfq.selectors import market_snapshot, provider_profile
 
 log = logging.getLogger(__name__)
 
-PRICE_Q = Decimal("0.000001")
 
 
 @shared_task(name="rfq.tasks.provider_respond", ignore_result=True, acks_late=True)

@@ -49,18 +49,19 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ems.sim.orders import Side
+
 MARKOUT_HORIZONS_S = (1, 10, 60, 300)
 IS_COMPONENTS = ("delay", "timing", "impact", "opportunity", "fees", "total")
 
 
 def side_sign(side: str) -> int:
-    """Return +1 for a buy and -1 for a sell."""
-    s = str(getattr(side, "value", side)).lower()
-    if s == "buy":
-        return 1
-    if s == "sell":
-        return -1
-    raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+    """Return +1 for a buy and -1 for a sell (:attr:`ems.sim.orders.Side.sign`), from either vocabulary's
+    enum or its value in any case."""
+    try:
+        return Side(str(getattr(side, "value", side)).lower()).sign
+    except ValueError:
+        raise ValueError(f"side must be 'buy' or 'sell', got {side!r}") from None
 
 
 def _positive(name: str, x) -> float:

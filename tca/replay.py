@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
-from ems.algos import ALGORITHMS
+from ems.algos import ALGORITHMS, algo_params
 from ems.algos.live import LiveContext, drive
 from ems.algos.types import StrategyName
 from ems.sim.clock import SESSION_US
@@ -61,24 +61,24 @@ def replay(
     cls = ALGORITHMS.get(StrategyName(strategy_name))
     if cls is None:  # RFQ and AUTO are strategies, not algorithms
         raise ValueError(f"{strategy_name!r} is not an execution algorithm")
-    algo_params = cls.Params.from_dict({**params, "start": int(start_us), "end": int(end_us)})
+    p = algo_params(strategy_name, params, start=int(start_us), end=int(end_us))
     market = copy.deepcopy(market)  # the simulator records our fills in the market's footprint
     sim = VenueSimulator(market, id_prefix=id_prefix)
-    sim.advance(algo_params.start)
-    ctx = LiveContext(market, sim, algo_params.start, id_prefix)
-    strategy = cls(algo_params, market.params)
-    ctx.strategy = strategy
-    strategy.on_start(ctx)
-    end = algo_params.end
+    sim.advance(p.start)
+    ctx = LiveContext(market, sim, p.start, id_prefix)
+    algo = cls(p, market.params)
+    ctx.strategy = algo
+    algo.on_start(ctx)
+    end = p.end
     at: dict[int, list[Fill]] = {}
     for f in later_fills:
         at.setdefault(int(f.time), []).append(f)
     for t in sorted(at):
         # Run everything before t, then let the market see the fills at t (drive in chunks changes nothing).
-        drive(strategy, ctx, sim, t - 1, end=end)
+        drive(algo, ctx, sim, t - 1, end=end)
         if sim.time < t - 1:
             break  # done and drained short of t: the simulator never gets there
         market.footprint.record_fills(at[t])
     # Up to past the close, as run_backtest does: drive stops after the reports in flight at the end.
-    drive(strategy, ctx, sim, SESSION_US * 2, end=end)
+    drive(algo, ctx, sim, SESSION_US * 2, end=end)
     return list(sim.fills)

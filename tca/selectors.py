@@ -60,6 +60,7 @@ from ems.states import ExecStatus
 from oms import roles
 from oms.errors import DomainError
 from oms.models import AuditEvent, Instrument, Portfolio
+from oms.money import PRICE_Q as PX_Q
 from tca.benchmarks import Benchmarks, fill_benchmarks, parent_benchmarks
 from tca.error_codes import TcaErrorCode
 from tca.measures import (
@@ -74,7 +75,6 @@ from tca.measures import (
 )
 from tca.models import FillMetrics, ImportSet, ParentTCA, ReconciliationRun, WhatIf
 
-PX_Q = Decimal("0.000001")
 BPS_Q = Decimal("0.0001")
 BPS_MAX = Decimal("99999999.9999")  # what a BPS column (12 digits, 4 decimals) holds
 CLOSED = (ExecStatus.FILLED, ExecStatus.CANCELLED, ExecStatus.EXPIRED)

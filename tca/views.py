@@ -39,9 +39,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import FloatField
 
 from ems import selectors as ems_selectors
-from ems.api.serializers import SWITCHABLE_STRATEGIES
+from ems.algos import ALGORITHM_CHOICES
+from ems.algos.types import StrategyName
 from oms import role_names, roles
 from oms.error_codes import PermissionErrorCode
 from oms.errors import DomainError
@@ -50,18 +53,19 @@ from oms.roles import Actor
 from oms.selectors import instrument_list
 from oms.views import login_required
 from tca import selectors, services
+from tca.api.serializers import WhatIfParamsSerializer
 from tca.error_codes import TcaErrorCode
 from tca.models import ParentTCA
 
 GROUPS = [("venue", "Venue"), ("algorithm", "Algorithm"), ("portfolio", "Portfolio"), ("period", "Day")]
-STRATEGIES = [("twap", "TWAP"), ("vwap", "VWAP"), ("pov", "POV"), ("is", "IS"), ("direct", "DIRECT"), ("rfq", "RFQ")]
+STRATEGIES = [*ALGORITHM_CHOICES, (StrategyName.RFQ.value, StrategyName.RFQ.name)]  # what a parent was worked with
 SIDES = [("buy", "Buy"), ("sell", "Sell")]
 PARENTS_CAP = 100  # newest analysed parents listed under the summary
 IMPORT_SETS_CAP = 50  # newest imports listed to reopen
 IMPORT_ROWS_CAP = 2_000  # rows an import's page shows (the totals are over all of them; the export has them all)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # tca.services.executions_import refuses more; refused here before reading it
 MAX_DAY = 100_000
-WHAT_IF_FIELDS = ("max_participation", "interval_s", "dark")
+WHAT_IF_NUMBERS = ("max_participation", "interval_s")  # typed as text into the form
 
 
 def _is_desk(user) -> bool:
@@ -223,25 +227,29 @@ def _what_if_values(post) -> dict:
 
 
 def _what_if_params(values: dict) -> tuple[str, dict]:
-    """The service's strategy and params from the form's values; a DomainError names a field that does not parse."""
-    if values["strategy"] not in dict(SWITCHABLE_STRATEGIES):
+    """The service's strategy and params from the form's values; a DomainError names a field that does not parse.
+
+    The parameters are checked by the API's own validator (``WhatIfParamsSerializer``): the same bounds and
+    the same messages as ``POST /api/tca/parent-orders/<id>/what-if/``, with the form's code ``tca.bad_params``.
+    """
+    if values["strategy"] not in dict(ALGORITHM_CHOICES):
         raise DomainError(TcaErrorCode.BAD_STRATEGY, "Choose an algorithm from the list", field="strategy")
     params: dict = {"dark": values["dark"]}
     if values["urgency"]:
-        if values["urgency"] not in Urgency.values:
-            raise DomainError(TcaErrorCode.BAD_PARAMS, "Choose an urgency from the list", field="urgency")
         params["urgency"] = values["urgency"]
-    for name, lo, hi, what in (("max_participation", 0.01, 1.0, "between 0.01 and 1"), ("interval_s", 1.0, 3600.0, "between 1 and 3600 seconds")):
+    for name in WHAT_IF_NUMBERS:
         raw = values[name]
         if not raw:
             continue
         try:
-            x = float(raw)
+            params[name] = float(raw)  # a form sends text; the API's JSON a number
         except ValueError:
-            x = None
-        if x is None or not lo <= x <= hi:
-            raise DomainError(TcaErrorCode.BAD_PARAMS, f"{name.replace('_', ' ').capitalize()}: a number {what}", field=name)
-        params[name] = x
+            raise DomainError(TcaErrorCode.BAD_PARAMS, f"{name}: {FloatField.default_error_messages['invalid']}", field=name) from None
+    for name, value in params.items():
+        try:
+            WhatIfParamsSerializer().to_internal_value({name: value})
+        except ValidationError as exc:
+            raise DomainError(TcaErrorCode.BAD_PARAMS, str(exc.detail[0]), field=name) from None
     return values["strategy"], params
 
 
@@ -351,7 +359,7 @@ def _parent_context(request, report: dict, parent, *, what_if_id=None, values: d
         "what_if": _side_by_side(selectors.what_if_report(what_if), report) if what_if is not None else None,
         "what_ifs": report["what_ifs"] if desk else [],
         "values": values or _what_if_defaults(parent), "error": error,
-        "strategies": SWITCHABLE_STRATEGIES, "urgencies": Urgency.choices,
+        "strategies": ALGORITHM_CHOICES, "urgencies": Urgency.choices,
         "exports": _exports(f"/api/tca/parent-orders/{parent.pk}/", {}),
         "fill_exports": _exports("/api/tca/fills/", {}, parent=parent.pk),
     }

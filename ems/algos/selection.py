@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ems.algos.cost import time_for_volume_share, volume_share
-from ems.algos.types import InstrumentView, OrderSpec, RoutingMode, StrategyName, Urgency
+from ems.algos.types import SCHEDULED_STRATEGIES, InstrumentView, OrderSpec, RoutingMode, StrategyName, Urgency
 from ems.sim.clock import SESSION_US, US, format_clock
 
 INF = math.inf
@@ -254,7 +254,7 @@ def _cannot_apply(strategy: StrategyName, order: OrderSpec, inst: InstrumentView
     expected = inst.adv * volume_share(order.start, end)
     needed = order.qty / expected if expected > 0 else math.inf
     cap = min(MAX_PARTICIPATION, order.max_participation or MAX_PARTICIPATION)
-    if strategy in (StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS) and needed > cap:
+    if strategy in SCHEDULED_STRATEGIES and needed > cap:
         return f"{strategy.name} cannot apply: it would need {needed:.0%} of the volume expected by {format_clock(end)[:5]} (max {cap:.0%})"
     return ""
 

@@ -5,7 +5,8 @@ The order enums (side, order type, time in force, liquidity) live in :mod:`ems.s
 re-exported here, so an algorithm imports its whole vocabulary from one module; this module adds the
 execution ones. Values are the lower-case strings the OMS stores (``oms.models.Urgency`` / ``Strategy``
 / ``Side`` / ``OrderType``), so no mapping is needed at the seam. (The OMS's extra ``TimeInForce.GTC``
-has no meaning on a one-day simulated venue: its adapter sends such a child as DAY.)
+has no meaning on a one-day simulated venue: its adapter sends such a child as DAY.) ``tests/test_vocabulary.py``
+keeps the two vocabularies equal.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "OrderSpec",
     "OrderType",
     "RoutingMode",
+    "SCHEDULED_STRATEGIES",
     "Side",
     "StrategyName",
     "TimeInForce",
@@ -43,6 +45,10 @@ class StrategyName(StrEnum):
     IS = "is"
     DIRECT = "direct"
     RFQ = "rfq"
+
+
+# The strategies that work a schedule over a window (DIRECT takes what the market gives now; RFQ asks dealers).
+SCHEDULED_STRATEGIES = frozenset({StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS})
 
 
 class RoutingMode(StrEnum):

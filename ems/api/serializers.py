@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ems import selectors
+from ems.algos import ALGORITHM_CHOICES
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
 from ems.states import Control, ExecStatus
 from oms.api.constants import PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
@@ -16,7 +17,6 @@ from oms.error_codes import FieldErrorCode
 from oms.models import Position, Urgency
 
 # Strategies a trader may switch a working parent to (RFQ is launched from the RFQ ladder, not here).
-SWITCHABLE_STRATEGIES = [("twap", "TWAP"), ("vwap", "VWAP"), ("pov", "POV"), ("is", "IS"), ("direct", "DIRECT")]
 KILL_SCOPES = [("all", "Every working parent"), ("portfolio", "Parents holding a portfolio's orders"), ("instrument", "Parents in one instrument")]
 
 
@@ -179,7 +179,7 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class StrategyChangeInputSerializer(serializers.Serializer):
-    strategy = serializers.ChoiceField(SWITCHABLE_STRATEGIES, help_text="The algorithm to work the rest with")
+    strategy = serializers.ChoiceField(ALGORITHM_CHOICES, help_text="The algorithm to work the rest with")
     urgency = serializers.ChoiceField(Urgency.choices, required=False, allow_null=True,
                                       help_text="Aggressiveness; omitted or null keeps the parent's")
 

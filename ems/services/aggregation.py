@@ -29,7 +29,7 @@ every acceptance) does, in **one transaction**:
 4. **Parents**: one per group, each planned by the strategy selection matrix
    (:func:`parent_order_plan`): strategy, ``AlgoParams`` and the matrix's reason (RFQ goes to the RFQ
    platform, or IS when no destination is registered; an IOC group is worked DIRECT); arrival price = the live mid; the window
-   from the market clock (:func:`window_end`). Parents and constituents are written with one statement
+   from the market clock (:func:`working_window_end`). Parents and constituents are written with one statement
    each, the audit events (``parent_order.created``, ``order.aggregated``) with one more. After commit:
    pushes to blotters and the desk, and the first tick of each parent is enqueued (by task name).
 
@@ -64,10 +64,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ems.algos import ALGORITHMS
-from ems.algos.base import AlgoParams
+from ems.algos import algo_params
 from ems.algos.selection import MAX_PARTICIPATION, select_strategy
-from ems.algos.types import OrderSpec, StrategyName
+from ems.algos.types import SCHEDULED_STRATEGIES, OrderSpec, StrategyName
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for
 from ems.models import Constituent, ParentOrder
@@ -80,6 +79,7 @@ from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
 from oms.db import insert_rows
 from oms.models import Instrument, MarketPrice, Order
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from oms.states import OrderStatus
@@ -89,14 +89,12 @@ log = logging.getLogger(__name__)
 CANDIDATE_LIMIT = 20_000  # orders per cycle: bounds one transaction; the rest are taken by the next cycle
 ATTEMPTS = 3  # a cycle that lost the constituent race runs again (see the module docstring)
 MIN_WINDOW_US = 60 * US  # a parent gets at least a minute (or up to the close): the algorithm's finish takes the rest
-PRICE_Q = Decimal("0.000001")
 FIRST_TICK_TASK = "ems.tasks.parent_tick"
 RFQ_FALLBACK = "no RFQ platform registered: worked by IS"
 IOC_REASON = "immediate or cancel: DIRECT"
 # The unique index PostgreSQL gives Constituent.order (OneToOneField): the last word on "one parent per order".
 CONSTITUENT_ORDER_UNIQUE = "ems_constituent_order_id_key"
 CONSTITUENT_COLUMNS = ["parent_id", "order_id", "quantity", "allocated_quantity", "created_at"]
-SCHEDULED = frozenset({StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS})
 
 
 @dataclass(frozen=True)
@@ -250,7 +248,7 @@ def group_key(order: Order | Candidate) -> str:
                      order.urgency, order.strategy, end, mp))
 
 
-def window_end(end_time: datetime | None, clock: LiveClock, now: MarketTime) -> int:
+def working_window_end(end_time: datetime | None, clock: LiveClock, now: MarketTime) -> int:
     """The end of a parent's working window, µs since today's open: the requested end time in market time,
     else the close; never later than the close, and at least ``MIN_WINDOW_US`` after now (or the close,
     whichever comes first: a parent started within a minute of the close gets the close, and an order whose
@@ -300,7 +298,7 @@ def parent_order_plan(
         "max_participation": p.get("max_participation") or mp or MAX_PARTICIPATION,
         "lot_size": lot, "min_child": min_child, "max_child": max(50_000, min_child), "seed": seed,
     }
-    if strategy in SCHEDULED and start_us < p.get("end", -1) <= end_us:
+    if strategy in SCHEDULED_STRATEGIES and start_us < p.get("end", -1) <= end_us:
         kw["end"] = int(p["end"])
     if strategy is StrategyName.POV:
         cap = kw["max_participation"]
@@ -313,7 +311,7 @@ def parent_order_plan(
         kw["mode"] = p.get("router_mode")
     # RFQ is worked by its destination (the RFQ platform), not an algorithm: the parameters every algorithm
     # shares are kept, so a trader can switch it to one, and the EMS fall back to IS.
-    params = (AlgoParams if strategy is StrategyName.RFQ else ALGORITHMS[strategy].Params)(**kw).to_dict()
+    params = algo_params(strategy, kw).to_dict()
     return ParentPlan(strategy, params, reason, code)
 
 
@@ -334,7 +332,7 @@ def parent_orders_create(
     for pid, (key, members) in zip(ids, groups.items(), strict=True):
         first = members[0][0]
         quantity = sum(q for _, q in members)
-        end_us = window_end(first.end_time, clock, mt)
+        end_us = working_window_end(first.end_time, clock, mt)
         arrival = arrivals[first.instrument_id]
         plan = parent_order_plan(
             instrument=params_of[first.instrument_id], side=first.side, quantity=quantity, limit_price=first.limit_price,

@@ -29,12 +29,12 @@ from oms.db import bulk_insert, insert_rows
 from oms.error_codes import FillErrorCode, OrderErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Instrument, Order
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from oms.services.lifecycle import OrderFill, order_close, orders_fill_prepare, rows_insert_sql, rows_update
 from oms.states import OrderStatus
 
-PRICE_Q = Decimal("0.000001")
 S = ExecStatus
 LIQUIDITY = frozenset(Fill.Liquidity.values)
 

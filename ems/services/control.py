@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from ems.algos import ALGORITHMS
+from ems.algos import ALGORITHMS, algo_params
 from ems.algos.types import StrategyName, Urgency
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for, parents_stop_on_commit
@@ -165,12 +165,10 @@ def parent_strategy_change(*, parent_id: int, strategy: str, urgency: str | None
     with transaction.atomic():
         parent = _lock(parent_id)
         before = {"strategy": parent.strategy, "urgency": parent.urgency, "params": parent.params}
-        cls = ALGORITHMS[name]
-        params = {k: v for k, v in parent.params.items() if k in {f for f in cls.Params.__dataclass_fields__}}
+        changes = {}
         if urgency is not None:
-            params["urgency"] = urgency
-            parent.urgency = urgency
-        parent.params = cls.Params.from_dict(params).to_dict()
+            changes["urgency"] = parent.urgency = urgency
+        parent.params = algo_params(name, parent.params, **changes).to_dict()
         parent.strategy = name.value
         why = reason or f"changed by {actor.name}"
         parent.replan = f"strategy {name.value}/{parent.urgency}: {why}"[:64]

@@ -32,7 +32,7 @@ from oms.services.audit import PendingEvent, audit_prepare, audit_write
 from oms.services.order_parse import (
     CLIENT_ORDER_ID_RE,
     EPOCH,
-    OrderRequest,
+    ParsedOrder,
     has_invalid_characters,
     order_content_key,
     parse_order,
@@ -119,7 +119,7 @@ def _submit(user, actor: Actor, items: list, *, known_throttled: dict[int, bool]
     instruments = ref.instruments
 
     results: list[IntakeResult | None] = [None] * len(items)
-    parsed: list[tuple[int, OrderRequest]] = []
+    parsed: list[tuple[int, ParsedOrder]] = []
     for index, item in enumerate(items):
         try:
             parsed.append((index, parse_order(item, portfolios=portfolios, instruments=instruments, known_portfolios=ref.portfolios)))
@@ -128,8 +128,8 @@ def _submit(user, actor: Actor, items: list, *, known_throttled: dict[int, bool]
 
     # Idempotency on (source, client_order_id): against the database, then within this batch.
     existing = _existing_orders(existing_ids)
-    fresh: list[tuple[int, OrderRequest]] = []
-    first_in_batch: dict[str, tuple[int, OrderRequest]] = {}
+    fresh: list[tuple[int, ParsedOrder]] = []
+    first_in_batch: dict[str, tuple[int, ParsedOrder]] = {}
     for index, req in parsed:
         prior = existing.get(req.client_order_id)
         if prior is not None:
@@ -257,7 +257,7 @@ def _marks(rows) -> dict[int, tuple[Decimal, datetime]]:
     return {int(iid): (mid, EPOCH + timedelta(microseconds=int(epoch * 1_000_000))) for iid, mid, epoch in rows}
 
 
-def _with_references(fresh: list[tuple[int, OrderRequest]], read_ahead: MarketMarks, now) -> list[tuple[int, OrderRequest]]:
+def _with_references(fresh: list[tuple[int, ParsedOrder]], read_ahead: MarketMarks, now) -> list[tuple[int, ParsedOrder]]:
     """Give each order the price risk measures it against. Instruments the read-ahead did not cover (a cold
     or stale reference-data cache) are read here, in one more query for the whole batch."""
     marks = read_ahead.marks
@@ -290,7 +290,7 @@ def _conflict(client_order_id: str) -> Conflict:
     )
 
 
-def _replay(index: int, req: OrderRequest, prior: Order) -> IntakeResult:
+def _replay(index: int, req: ParsedOrder, prior: Order) -> IntakeResult:
     if order_content_key(prior) != req.content_key:
         return IntakeResult(index, "error", order=prior, error=_conflict(req.client_order_id))
     if prior.status == OrderStatus.DENIED:

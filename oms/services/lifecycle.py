@@ -25,12 +25,12 @@ from oms.broadcast import orders_changed_on_commit
 from oms.error_codes import FillErrorCode, OrderErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Order, Position, TimeInForce
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services import risk
 from oms.services.audit import PendingEvent, audit_append
 from oms.states import OrderStatus, check_transition
 
-PRICE_Q = Decimal("0.000001")  # prices and average prices/costs are stored to 6 decimal places
 CREDIT_Q = Decimal("0.01")
 
 # Statuses in which an order may still receive fills (a fill can cross a pending cancel on the wire).

@@ -1,4 +1,4 @@
-"""Parse one submitted order into an ``OrderRequest``: every field checked at the edge, before anything
+"""Parse one submitted order into an ``ParsedOrder``: every field checked at the edge, before anything
 reaches SQL, with a stable code per problem. The browser ticket, the API and the bulk all come through here."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ URGENCIES, STRATEGIES = tuple(Urgency.values), tuple(Strategy.values)
 
 
 @dataclass(frozen=True)
-class OrderRequest:
+class ParsedOrder:
     """A parsed, valid order as the client asked for it (not yet risk-checked)."""
 
     client_order_id: str
@@ -81,7 +81,7 @@ def _norm(d: Decimal | None) -> Decimal | None:
 
 
 def _content_key(portfolio_id: int, instrument_id: int, o) -> tuple:
-    # The first six fields are the duplicate key (see OrderRequest.duplicate_key).
+    # The first six fields are the duplicate key (see ParsedOrder.duplicate_key).
     return (
         portfolio_id, instrument_id, o.side, o.quantity, o.order_type, _norm(o.limit_price),
         o.time_in_force, o.urgency, o.strategy, o.start_time, o.end_time, _norm(o.max_participation),
@@ -89,7 +89,7 @@ def _content_key(portfolio_id: int, instrument_id: int, o) -> tuple:
 
 
 def order_content_key(o: Order) -> tuple:
-    """The content key of a stored order (compare with OrderRequest.content_key)."""
+    """The content key of a stored order (compare with ParsedOrder.content_key)."""
     return _content_key(o.portfolio_id, o.instrument_id, o)
 
 
@@ -174,7 +174,7 @@ def _refuse_invalid_characters(data: dict, errors: _Errors) -> dict:
 
 def parse_order(
     data, *, portfolios: dict[str, Portfolio], instruments: dict[str, Instrument], known_portfolios=frozenset(),
-) -> OrderRequest:
+) -> ParsedOrder:
     """Validate one order payload; raise ValidationFailed (400) or NotPermitted (403).
 
     ``portfolios`` are those the caller may trade; ``known_portfolios`` every code that exists (so that
@@ -263,7 +263,7 @@ def parse_order(
 
     if errors.by_field:
         raise ValidationFailed(errors.by_field)
-    return OrderRequest(
+    return ParsedOrder(
         client_order_id=coid, portfolio=portfolio, instrument=instrument, side=side, quantity=quantity,
         order_type=order_type, limit_price=limit_price, time_in_force=time_in_force, urgency=urgency,
         strategy=strategy, start_time=start_time, end_time=end_time, max_participation=max_participation,

@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 BPS = Decimal(10_000)
 BPS_Q = Decimal("0.001")
-PRICE_Q = Decimal("0.000001")
 WORKING = (ExecStatus.ACCEPTED, ExecStatus.PARTIALLY_FILLED)
 # A trader may ask for quotes on a paused parent (pause the algorithm, then price the block with dealers).
 CONTROLS_OPEN = (Control.RUNNING, Control.PAUSED)

@@ -28,12 +28,12 @@ from django.utils import timezone
 
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from rfq.error_codes import QuoteErrorCode, RfqErrorCode
 from rfq.models import Dissemination, Quote, RfqExecuteAt, RfqMode
 from rfq.services.common import (
-    PRICE_Q,
     bps_from_mid,
     parent_lock,
     parent_working,

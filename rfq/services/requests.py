@@ -43,6 +43,7 @@ from ems.selectors import live_clock
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Instrument
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from rfq.error_codes import RfqErrorCode
@@ -51,7 +52,6 @@ from rfq.pricing import MarketSnapshot, response_latency_ms
 from rfq.scoring import ScorecardStats, Selected, select_providers
 from rfq.selectors import eligible_providers, market_snapshot, provider_profile, provider_scorecards, quantity_available
 from rfq.services.common import (
-    PRICE_Q,
     PROVIDER_RESPOND,
     WINDOW_CLOSE,
     algorithm_works,

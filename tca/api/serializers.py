@@ -12,6 +12,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ems.algos import ALGORITHM_CHOICES
 from ems.models import Fill
 from ems.sim.clock import SESSION_US
 from oms.api.schema import NO_CONTROL_CHARACTERS
@@ -25,7 +26,7 @@ PX = {"max_digits": 18, "decimal_places": 6}
 BPS = {"max_digits": 12, "decimal_places": 4}
 CCY = {"max_digits": 24, "decimal_places": 6}
 # Algorithms a completed parent can be replayed with (RFQ is the market makers' answer, not a schedule: no replay).
-WHAT_IF_STRATEGIES = [("twap", "TWAP"), ("vwap", "VWAP"), ("pov", "POV"), ("is", "IS"), ("direct", "DIRECT")]
+WHAT_IF_STRATEGIES = ALGORITHM_CHOICES
 ROUTING_MODES = [("sequential", "Sequential"), ("parallel", "Parallel"), ("liquidity_seeking", "Liquidity seeking")]
 IMPORT_NAME_MAX = 200
 

@@ -39,6 +39,8 @@ from oms.audit_events import AuditEventType
 from oms.db import insert_rows
 from oms.error_codes import FieldErrorCode
 from oms.errors import DomainError, NotPermitted
+from oms.models import Side
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from tca.error_codes import ImportRowErrorCode, TcaErrorCode
@@ -48,7 +50,6 @@ HEADER = ("child_order_id", "timestamp", "venue", "order_type", "side", "quantit
 MAX_ROWS = 100_000
 MAX_BYTES = 20 * 1024 * 1024
 ERRORS_LISTED = 1000  # a file of 100,000 bad rows lists this many (``errors_total`` counts all)
-PX_Q = Decimal("0.000001")
 BPS_Q = Decimal("0.0001")
 MAX_PRICE = Decimal("999999999999.999999")  # what the price columns (18 digits, 6 decimals) hold
 MAX_BPS = Decimal("99999999.9999")
@@ -88,7 +89,7 @@ def _decimal(raw: str, line: int, field: str, errors: list) -> Decimal | None:
     if value > MAX_PRICE:
         errors.append(_error(line, field, ImportRowErrorCode.TOO_LARGE, f"{field} {raw} is too large"))
         return None
-    if value != value.quantize(PX_Q, rounding=ROUND_DOWN):
+    if value != value.quantize(PRICE_Q, rounding=ROUND_DOWN):
         errors.append(_error(line, field, ImportRowErrorCode.TOO_MANY_DECIMALS, f"{field} {raw} has more than 6 decimals"))
         return None
     return value
@@ -133,9 +134,9 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     bench = _decimal(raw["benchmark_price"], line, "benchmark_price", errors)
     if len(errors) > before:
         return None
-    s = 1 if side == "buy" else -1
+    s = Side(side).sign
     bps = (s * (bench - price) / bench * 10_000).quantize(BPS_Q)
-    ccy = (s * (bench - price) * qty).quantize(PX_Q)
+    ccy = (s * (bench - price) * qty).quantize(PRICE_Q)
     if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
         errors.append(_error(line, "price", ImportRowErrorCode.OUT_OF_RANGE, "the slippage of this row against its benchmark is out of range"))
         return None
@@ -202,10 +203,10 @@ def executions_totals(rows: list[dict]) -> dict:
     notional = sum(r["quantity"] * r["price"] for r in rows)
     bench = sum(r["quantity"] * r["benchmark_price"] for r in rows)
     ccy = sum(r["slippage_ccy"] for r in rows)
-    return {"rows": len(rows), "quantity": qty, "avg_price": (notional / qty).quantize(PX_Q),
-            "avg_benchmark": (bench / qty).quantize(PX_Q),
+    return {"rows": len(rows), "quantity": qty, "avg_price": (notional / qty).quantize(PRICE_Q),
+            "avg_benchmark": (bench / qty).quantize(PRICE_Q),
             "slippage_bps": max(-MAX_BPS, min(MAX_BPS, (ccy / bench * 10_000).quantize(BPS_Q))),
-            "slippage_ccy": ccy.quantize(PX_Q)}
+            "slippage_ccy": ccy.quantize(PRICE_Q)}
 
 
 _COLUMNS = ["import_set_id", "line", "child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price",

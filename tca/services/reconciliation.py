@@ -33,13 +33,14 @@ from django.db.models.functions import Abs, Coalesce
 from ems.models import Allocation, Constituent, Fill, InternalCross, ParentOrder
 from oms.audit_events import AuditEventType
 from oms.models import Order
+from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from tca.error_codes import ReconciliationBreakCode
 from tca.models import ReconciliationRun
 
 BREAKS_KEPT = 500  # breaks listed in the run; ``breaks_total`` in the audit row counts all
-PRICE_TOLERANCE = Decimal("0.000001")  # averages are stored to 6 decimals (one unit of rounding allowed)
+PRICE_TOLERANCE = PRICE_Q  # averages are stored to 6 decimals (one unit of rounding allowed)
 _VAL = DecimalField(max_digits=38, decimal_places=10)
 ZERO = Decimal(0)
 

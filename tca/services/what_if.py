@@ -25,7 +25,7 @@ from dataclasses import fields as dc_fields
 
 from django.db import transaction
 
-from ems.algos import ALGORITHMS
+from ems.algos import ALGORITHMS, algo_params
 from ems.algos.types import StrategyName
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import Fill, ParentOrder
@@ -138,7 +138,7 @@ def what_if_params(parent: ParentOrder, strategy: str, overrides: dict) -> tuple
     plan = first_plan(parent)
     base = {**(parent.params or {}), "side": parent.side, "qty": plan["qty"], "start": plan["start_us"], "end": plan["end_us"]}
     try:
-        params = cls.Params.from_dict({**base, **overrides}).to_dict()
+        params = algo_params(name, base, **overrides).to_dict()
     except (TypeError, ValueError) as exc:
         raise DomainError(TcaErrorCode.BAD_PARAMS, f"Parameters refused by {name.value}: {exc}", field="params") from None
     return name.value, params

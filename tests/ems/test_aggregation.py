@@ -15,7 +15,7 @@ from ems.algos.types import StrategyName
 from ems.models import Constituent, Fill, InternalCross, ParentOrder
 from ems.selectors import live_clock, market_prices
 from ems.services import aggregation, venues_sync_from_sim
-from ems.services.aggregation import RFQ_FALLBACK, aggregation_cycle, group_key, window_end
+from ems.services.aggregation import RFQ_FALLBACK, aggregation_cycle, group_key, working_window_end
 from ems.sim import SESSION_SECONDS, SESSION_US, US, LiveClock, MarketTime
 from ems.states import Control, ExecStatus
 from oms.models import AuditEvent, Order, Position
@@ -260,7 +260,7 @@ def test_the_window_ends_at_the_orders_end_time_in_market_time(market, submit, s
     ("next_day", 3600 * US, SESSION_US),
     ("passed", 3600 * US, 3660 * US),  # already passed: one minute for the finish
 ])
-def test_window_end(end, now_t, expected):
+def test_working_window_end(end, now_t, expected):
     clock = LiveClock(speed=60, anchor_wall=1_000_000.0)
     now = MarketTime(DAY, now_t)
     wall = {
@@ -270,7 +270,7 @@ def test_window_end(end, now_t, expected):
         "passed": clock.wall_time(DAY, 1800 * US),
     }[end]
     end_time = None if wall is None else datetime.fromtimestamp(wall, UTC)
-    assert window_end(end_time, clock, now) == expected
+    assert working_window_end(end_time, clock, now) == expected
 
 
 def test_creation_is_audited_for_the_parent_and_each_order(market, submit):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db.models import Sum
 
+from ems.algos import ALGORITHMS
 from ems.models import ChildOrder, Fill, ParentOrder
 from ems.services.working import parent_tick
 from ems.states import ExecStatus
@@ -24,7 +25,7 @@ def _types(object_type, ids):
                 .order_by("seq").values_list("event_type", flat=True))
 
 
-@pytest.mark.parametrize("strategy", ["twap", "vwap", "pov", "is", "direct"])
+@pytest.mark.parametrize("strategy", [name.value for name in ALGORITHMS])
 def test_a_parent_ticked_as_time_moves_completes_filled_with_everything_booked(strategy, clock, instrument, portfolio, pm):
     qty = 20_000 if strategy != "direct" else 3_000
     order = f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=qty)

@@ -8,6 +8,9 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
 
 from ems.sim.clock import US
 from oms.models import AuditEvent
@@ -191,6 +194,23 @@ def test_what_if_parameters_the_algorithm_refuses_are_tca_bad_params(client, clo
     response = client.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", body, format="json")
 
     _error(response, 400, "tca.bad_params", field)
+    assert not WhatIf.objects.exists()
+
+
+@pytest.mark.parametrize("name, value", [
+    ("max_participation", 0), ("max_participation", 0.0005), ("max_participation", 1.5), ("max_participation", -0.2),
+    ("interval_s", 0), ("interval_s", 0.25), ("interval_s", 3601), ("interval_s", -60),
+])
+def test_the_browser_form_and_the_api_refuse_the_same_out_of_bounds_what_if_values(client, closed, trader, name, value):
+    api = client.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", {"strategy": "vwap", "params": {name: value}}, format="json")
+    browser = Client()
+    browser.force_login(trader)
+    page = browser.post(reverse("tca-what-if", args=[closed.pk]), {"strategy": "vwap", "urgency": "medium", name: str(value)})
+
+    detail = _error(api, 400, "validation_error", "params")["detail"]
+    assert detail.startswith(f"{name}: ")
+    assert page.status_code == 400
+    assert "tca.bad_params" in page.content.decode() and escape(detail) in page.content.decode()
     assert not WhatIf.objects.exists()
 
 

@@ -77,7 +77,7 @@ def fill_key(f):
     return (f.exec_id, f.order_id, f.client_order_id, f.venue, f.side, f.qty, f.price, f.liquidity, f.fee, f.time)
 
 
-@pytest.mark.parametrize("name", [StrategyName.TWAP, StrategyName.VWAP, StrategyName.POV, StrategyName.IS, StrategyName.DIRECT])
+@pytest.mark.parametrize("name", list(ALGORITHMS))
 @pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
 def test_live_chunks_give_exactly_the_backtest(name, side):
     straight = run_backtest(
