@@ -21,7 +21,7 @@ from ems.algos.selection import select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
 from ems.services import venue_profiles
-from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
+from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock, measures
 from oms import roles
 from oms.models import Instrument, Position
 from oms.services.market_price import PriceTick
@@ -208,8 +208,7 @@ def slippage_bps(parent: ParentOrder) -> Decimal | None:
     """
     if parent.avg_price is None or not parent.arrival_price:
         return None
-    sign = 1 if parent.side == "buy" else -1
-    return (sign * (parent.arrival_price - parent.avg_price) / parent.arrival_price * 10_000).quantize(Decimal("0.01"))
+    return measures.slippage_bps(parent.side, parent.avg_price, parent.arrival_price).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for
 from ems.models import Control, ExecStatus, ParentOrder, Venue
 from ems.services.working import parent_tick_enqueue, tick_queue
+from ems.sim.measures import slippage_bps
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent
@@ -29,7 +30,6 @@ from rfq.states import check_quote_transition, check_rfq_transition
 
 log = logging.getLogger(__name__)
 
-BPS = Decimal(10_000)
 BPS_Q = Decimal("0.001")
 PRICE_Q = Decimal("0.000001")
 WORKING = (ExecStatus.ACCEPTED, ExecStatus.PARTIALLY_FILLED)
@@ -114,9 +114,9 @@ def reservation_release(rfq: RFQ, parent: ParentOrder, *, actor: Actor, why: str
 
 
 def bps_from_mid(side: str, price: Decimal, mid: Decimal) -> Decimal:
-    """Cost of trading at ``price`` against ``mid``, bps (positive = we pay away from the mid)."""
-    diff = price - mid if side == "buy" else mid - price
-    return (diff / mid * BPS).quantize(BPS_Q)
+    """Cost of trading at ``price`` against ``mid``, bps (positive = we pay away from the mid): minus the
+    slippage against the mid (``ems.sim.measures.slippage_bps``)."""
+    return (-slippage_bps(side, price, mid)).quantize(BPS_Q)
 
 
 def best_first(side: str, quotes: Iterable[Quote]) -> list[Quote]:

@@ -34,6 +34,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from ems.sim.measures import slippage_bps
 from oms import roles
 from oms.db import insert_rows
 from oms.errors import DomainError, NotPermitted
@@ -131,7 +132,7 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     if len(errors) > before:
         return None
     s = 1 if side == "buy" else -1
-    bps = (s * (bench - price) / bench * 10_000).quantize(BPS_Q)
+    bps = slippage_bps(side, price, bench).quantize(BPS_Q)
     ccy = (s * (bench - price) * qty).quantize(PX_Q)
     if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
         errors.append(_error(line, "price", "out_of_range", "the slippage of this row against its benchmark is out of range"))

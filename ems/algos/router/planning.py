@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from ems.algos.router.scorecards import VenueScorecard
 from ems.algos.types import RoutingMode, Urgency
 from ems.sim.market import Book, Level
+from ems.sim.measures import slippage_bps
 from ems.sim.orders import OrderType, Side, TimeInForce
 from ems.sim.venues import VenueProfile
 
@@ -196,7 +197,7 @@ class SmartOrderRouter:
             return None
         avg = notional / shares
         fee_bps = v.taker_fee / mid * 1e4
-        cost = side.sign * (avg - mid) / mid * 1e4 + fee_bps
+        cost = -slippage_bps(side, avg, mid) + fee_bps
         touch = levels[0].price
         half = abs(touch - mid) / mid * 1e4
         score, more = self._adjust(v, cost, urgency, half)
@@ -223,7 +224,7 @@ class SmartOrderRouter:
         if limit is not None and (price > limit if side is Side.BUY else price < limit):
             price = limit
         fee_bps = v.maker_fee / mid * 1e4
-        cost = side.sign * (price - mid) / mid * 1e4 + fee_bps
+        cost = -slippage_bps(side, price, mid) + fee_bps
         # Queue term: shares ahead of us per unit of the venue's share of the prints (fills come from prints).
         queue = near.size if price == near.price else 0
         queue_bps = 0.1 * queue / max(qty, 1) / max(v.market_share, 0.05)
@@ -410,7 +411,7 @@ class SmartOrderRouter:
             for price, size in book.asks if req.side is Side.BUY else book.bids:
                 if not _within(price, req.limit_price, req.side):
                     break
-                cost = req.side.sign * (price - mid) / mid * 1e4 + fee_bps
+                cost = -slippage_bps(req.side, price, mid) + fee_bps
                 levels.append((cost + adj[x.venue], rank[x.venue], x.venue, price, int(size), cost))
         levels.sort(key=lambda t: (round(t[0], 9), t[1]))
         alloc: dict[str, list] = {}  # venue -> [qty, worst price, cost numerator]
