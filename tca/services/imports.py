@@ -20,7 +20,7 @@ every bad row listed as ``{line, field, code, detail}``, line 1 being the header
 (``tca.import_empty``: nothing, or only a header), a wrong header (``tca.import_bad_header``) and a file over
 ``MAX_ROWS`` rows or ``MAX_BYTES`` (``tca.import_too_large``). A good file is stored as one ``ImportSet`` with
 its ``ImportedExecution`` rows (COPY) and the audit event ``tca.import`` in one transaction, and can be
-reopened (``tca.selectors.import_set_get`` / ``import_set_report``).
+reopened (``tca.selectors.import_set_get`` / ``tca.reports.import_set_report``).
 """
 
 from __future__ import annotations
