@@ -78,7 +78,8 @@ from ems.broadcast import DESK_GROUP  # noqa: E402
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue  # noqa: E402
 from ems.selectors import live_clock  # noqa: E402
 from ems.services import venues_sync_from_sim  # noqa: E402
-from ems.services.booking import Execution, fill_book, parent_order_close  # noqa: E402
+from ems.services.booking import Execution, fill_book  # noqa: E402
+from ems.services.closing import parent_order_close  # noqa: E402
 from ems.services.control import kill_switch  # noqa: E402
 from ems.services.working import _Driver  # noqa: E402
 from ems.sim.orders import OrderRequest, OrderType, Side, TimeInForce  # noqa: E402

@@ -15,7 +15,7 @@ everything):
 
 * ``tca.selectors.summary`` for each ``group_by`` (venue, algorithm, portfolio, period): median of ``--runs``;
 * ``tca.selectors.best_execution``: median of ``--runs``;
-* ``tca.selectors.parent_report`` of one parent: the first call (which rebuilds the instrument-day's market
+* ``tca.reports.parent_report`` of one parent: the first call (which rebuilds the instrument-day's market
   with its fills) and the median of ``--report-runs`` calls after it (the rebuilt market is kept per process
   while the day's fills are unchanged).
 
@@ -51,7 +51,8 @@ from ems.services import venues_sync_from_sim  # noqa: E402
 from ems.sim.clock import US  # noqa: E402
 from oms.models import Instrument, Portfolio  # noqa: E402
 from tca.models import ParentTCA  # noqa: E402
-from tca.selectors import best_execution, parent_report, summary  # noqa: E402
+from tca.reports import parent_report  # noqa: E402
+from tca.selectors import best_execution, summary  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
 STRATEGIES = tuple(name.value for name in ALGORITHMS)

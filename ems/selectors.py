@@ -7,6 +7,7 @@ Nothing here holds the market in memory between requests: a day's arrays are a p
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,10 +21,11 @@ from ems.algos.cost import pre_trade_estimate
 from ems.algos.selection import select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
-from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, Market, format_clock
+from ems.sim import SESSION_US, US, InstrumentParams, Liquidity, LiveClock, Market, Side, format_clock, measures
+from ems.sim.orders import Fill as SimFill
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
 from oms import roles
-from oms.models import Instrument, Position, PriceTick, Side
+from oms.models import Instrument, Position, PriceTick
 from oms.money import PRICE_Q
 
 RECENT_PRINTS = 25
@@ -76,6 +78,43 @@ def market_for(instrument: Instrument, day: int, venues=None) -> Market:
     """The simulated market of ``instrument`` on ``day`` over the active venues."""
     venues = venue_profiles() if venues is None else venues
     return _market(instrument_params(instrument), settings.SIM_SEED, day, venues)
+
+
+MARKET_KINDS = (Venue.Kind.LIT, Venue.Kind.DARK)  # the fills that leave a footprint on the simulated market
+
+
+def instrument_day_fills(instrument_id: int, market_day: int, *, until_us: int | None = None,
+                         exclude_parent_id: int | None = None) -> list[SimFill]:
+    """Our lit and dark fills of the instrument-day (up to market µs ``until_us`` included; without those of
+    parent ``exclude_parent_id``) as the simulator's fills, in time order. RFQ fills and internal crosses
+    leave no footprint on the market."""
+    qs = Fill.objects.filter(instrument_id=instrument_id, market_day=market_day, venue__kind__in=MARKET_KINDS)
+    if until_us is not None:
+        qs = qs.filter(market_time_us__lte=until_us)
+    if exclude_parent_id is not None:
+        qs = qs.exclude(parent_id=exclude_parent_id)
+    rows = qs.order_by("market_time_us", "id").values_list(
+        "exec_id", "venue__code", "side", "quantity", "price", "liquidity", "fee", "market_time_us")
+    return [SimFill(exec_id, "", "", venue, Side(side), int(qty), float(price), Liquidity(liquidity), float(fee), int(t), market_day)
+            for exec_id, venue, side, qty, price, liquidity, fee, t in rows]
+
+
+def market_with_fills(instrument: Instrument, market_day: int, fills: list[SimFill]) -> Market:
+    """The seeded market of the instrument-day (``settings.SIM_SEED``, the active venues) with ``fills`` as
+    our footprint."""
+    return Market(instrument_params(instrument), seed=settings.SIM_SEED, day=market_day, venues=venue_profiles(), fills=fills)
+
+
+def instrument_day_market(instrument: Instrument, market_day: int, *, until_us: int | None = None,
+                          extra_fills: Iterable[SimFill] = ()) -> Market:
+    """The market of the instrument-day rebuilt from the seed and our lit and dark fills on it (those up to
+    market µs ``until_us``, when given), plus ``extra_fills`` (in-flight fills not booked yet: a booked fill
+    with the same exec id gives way to them), so that its mids, quotes and prints carry our impact. The one
+    recipe the live driver and TCA share."""
+    extra = list(extra_fills)
+    seen = {f.exec_id for f in extra}
+    booked = [f for f in instrument_day_fills(instrument.pk, market_day, until_us=until_us) if f.exec_id not in seen]
+    return market_with_fills(instrument, market_day, booked + extra)
 
 
 def market_prices(instruments, *, wall: float | None = None, venues=None) -> list[PriceTick]:
@@ -228,8 +267,7 @@ def slippage_bps(parent: ParentOrder) -> Decimal | None:
     """
     if parent.avg_price is None or not parent.arrival_price:
         return None
-    sign = Side(parent.side).sign
-    return (sign * (parent.arrival_price - parent.avg_price) / parent.arrival_price * 10_000).quantize(Decimal("0.01"))
+    return measures.slippage_bps(parent.side, parent.avg_price, parent.arrival_price).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Fast bulk writes with PostgreSQL COPY (used by bulk intake and the audit trail)."""
+"""Fast bulk writes: PostgreSQL COPY (bulk intake, the audit trail) and array-parameter UPDATE / INSERT
+statements (booking fills)."""
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
@@ -63,3 +65,50 @@ def bulk_insert(model: type[models.Model], objs: list[models.Model]) -> list[mod
         obj._state.adding = False
         obj._state.db = connection.alias
     return objs
+
+
+def rows_update(changes: list[tuple[type[models.Model], list[models.Model], list[str]]]) -> None:
+    """Write back rows changed in memory: for each ``(model, objs, fields)``, ``fields`` of ``objs``. One
+    statement for all of them (``UPDATE ... FROM unnest(<one array per column>)`` per table, chained as
+    data-modifying CTEs).
+
+    Django's ``bulk_update`` builds a CASE expression per field and row, one statement per model; a VALUES
+    list makes a new statement text per row count (psycopg parses each afresh). Arrays keep one text per
+    table set, prepared once by the server.
+    """
+    parts, params = [], []
+    for model, objs, fields in changes:
+        if not objs:
+            continue
+        meta = model._meta
+        cols = [meta.pk, *(meta.get_field(f) for f in fields)]
+        parts.append(_update_sql(meta.db_table, tuple(cols)))
+        # Plain values (ints, Decimals, strings, datetimes, None) go to psycopg as they are: the fields'
+        # get_db_prep_save cost more than the rest of the statement.
+        params += [[getattr(o, c.attname) for o in objs] for c in cols]
+    if not parts:
+        return
+    # Data-modifying CTEs run whether or not the main query reads them.
+    sql = parts[0] if len(parts) == 1 else "WITH " + ", ".join(f"u{i} AS ({p})" for i, p in enumerate(parts)) + " SELECT 1"
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
+@lru_cache(maxsize=64)
+def _update_sql(table: str, cols) -> str:
+    q = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in cols)
+    names = ", ".join(q(c.column) for c in cols)
+    sets = ", ".join(f"{q(c.column)} = v.{q(c.column)}" for c in cols[1:])
+    pk = q(cols[0].column)
+    return f"UPDATE {q(table)} AS t SET {sets} FROM unnest({arrays}) AS v ({names}) WHERE t.{pk} = v.{pk}"
+
+
+@lru_cache(maxsize=64)
+def rows_insert_sql(model: type[models.Model], fields: tuple[str, ...], suffix: str = "") -> str:
+    """``INSERT INTO <table> (fields) SELECT * FROM unnest(<one array per field>)`` + ``suffix``: one statement
+    text whatever the number of rows (see ``rows_update``); pass one list per field as parameters."""
+    q = connection.ops.quote_name
+    cols = [model._meta.get_field(f) for f in fields]
+    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in cols)
+    return f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(c.column) for c in cols)}) SELECT * FROM unnest({arrays}) {suffix}"

@@ -106,3 +106,19 @@ def fill_benchmarks(market: Market, *, side: str, price: float, time_us: int) ->
         spread_capture=spread_capture(side, p, quote.bid, quote.ask) if two_sided else None,
         markouts={h: markout_bps(side, p, market.mid(min(t + h * US, SESSION_US))) for h in MARKOUT_HORIZONS_S},
     )
+
+
+def cumulative_vwap(market: Market, start: int, t1: int, step: int) -> dict:
+    """The market's VWAP from ``start`` to each step (our prints are not on the tape)."""
+    if t1 <= start:
+        return {"t": [], "price": []}
+    bars = market.bars(start, t1, step)
+    vol, notional = 0, 0.0
+    ts, px = [], []
+    for k in range(len(bars.time)):
+        vol += int(bars.volume[k])
+        notional += float(bars.vwap[k]) * int(bars.volume[k])
+        if vol:
+            ts.append(int(bars.time[k] + step) // US)
+            px.append(round(notional / vol, 6))
+    return {"t": ts, "price": px}

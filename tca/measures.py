@@ -49,6 +49,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ems.sim import measures
 from ems.sim.orders import Side
 
 MARKOUT_HORIZONS_S = (1, 10, 60, 300)
@@ -72,9 +73,9 @@ def _positive(name: str, x) -> float:
 
 
 def slippage_bps(side: str, price: float, benchmark: float) -> float:
-    """Return ``s (B - P) / B * 1e4``: positive = better than the benchmark."""
-    b = _positive("benchmark", benchmark)
-    return side_sign(side) * (b - float(price)) / b * 1e4
+    """Return ``s (B - P) / B * 1e4`` in floats (:func:`ems.sim.measures.slippage_bps`, Decimals accepted):
+    positive = better than the benchmark."""
+    return measures.slippage_bps(side, float(price), _positive("benchmark", benchmark))
 
 
 def slippage_ccy(side: str, price: float, benchmark: float, qty: int) -> float:

@@ -1,17 +1,11 @@
-"""TCA reads: the market rebuilt with our fills, one parent's figures and report, and the groupings
-(summary, best execution) the database computes.
+"""TCA reads: visibility, the reads one parent's figures and report are made of, the per-parent and
+desk-wide groupings (summary, best execution) the database computes, exports, imported sets, what-ifs.
 
-**The market.** Every benchmark is read off the deterministic market of the instrument-day rebuilt
-exactly as the live driver rebuilds it (``ems.services.working._Driver._market``): the seeded model plus
-every lit and dark fill of ours on that instrument-day (:func:`day_market`), so the mids, quotes and prints
-carry the impact of all our trading. RFQ fills and internal crosses leave no footprint (the driver does
-not give them to the model either).
+The figures are computed in ``tca.figures`` and the reports assembled in ``tca.reports``, both from these
+reads.
 
 **Signs** (``tca.measures``): slippage and markouts in bps are scores, **positive = better than the
-benchmark** (bought below it, sold above it; the price moved our way after the fill); implementation
-shortfall components are **costs** in currency (positive = cost). Interval VWAP is the market's prints
-over the window, **our own prints excluded** (the simulated tape is the other participants'; a VWAP that
-contains our trades compares a large order partly with itself and flatters it).
+benchmark**; implementation shortfall components are **costs** in currency (positive = cost).
 
 **Groupings are SQL.** :func:`summary` and :func:`best_execution` are ``GROUP BY`` aggregates over Fill,
 FillMetrics, ParentTCA, Allocation and Order (one query per figure family, never a loop over fills), on
@@ -27,12 +21,8 @@ own orders' constituent lines; nobody else anything.
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
-from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     Case,
@@ -50,186 +40,21 @@ from django.db.models import (
 )
 from django.db.models.functions import NullIf
 
-from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
-from ems.selectors import instrument_params, live_clock, market_now_for, parent_chart, parent_list, venue_profiles
-from ems.sim.clock import SESSION_US, US, format_clock
-from ems.sim.market import Market
-from ems.sim.orders import Fill as SimFill
-from ems.sim.orders import Liquidity, Side
-from ems.states import ExecStatus
+from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
+from ems.selectors import MARKET_KINDS, parent_list
+from ems.sim.clock import format_clock
 from oms import roles
 from oms.errors import DomainError
 from oms.models import AuditEvent, Instrument, Portfolio
-from oms.money import PRICE_Q as PX_Q
-from tca.benchmarks import Benchmarks, fill_benchmarks, parent_benchmarks
+from oms.money import PRICE_Q
 from tca.error_codes import TcaErrorCode
-from tca.measures import (
-    IS_COMPONENTS,
-    MARKOUT_HORIZONS_S,
-    FillPoint,
-    Shortfall,
-    implementation_shortfall,
-    participation,
-    side_sign,
-    slippage_bps,
-)
+from tca.measures import MARKOUT_HORIZONS_S, side_sign, slippage_bps
 from tca.models import FillMetrics, ImportSet, ParentTCA, ReconciliationRun, WhatIf
 
-BPS_Q = Decimal("0.0001")
-BPS_MAX = Decimal("99999999.9999")  # what a BPS column (12 digits, 4 decimals) holds
-CLOSED = (ExecStatus.FILLED, ExecStatus.CANCELLED, ExecStatus.EXPIRED)
-MARKET_KINDS = (Venue.Kind.LIT, Venue.Kind.DARK)  # fills that leave a footprint on the simulated market
-BENCHMARKS = ("arrival", "decision", "interval_vwap", "interval_twap", "open", "close", "prev_close")
 GROUP_BYS = ("venue", "algorithm", "portfolio", "period")
 FILTERS = ("instrument", "strategy", "portfolio", "side", "day_from", "day_to")
 GROUPING_WORK_MEM = "64MB"  # per sort / hash node of a grouping query (see _rollup)
-REPORT_FILLS = 1000  # fills a parent report lists (the venue breakdown and figures cover them all)
 _DEC = DecimalField(max_digits=38, decimal_places=10)
-
-
-# --- the market of an instrument-day ------------------------------------------------------------------
-
-def _sim_fill(exec_id, venue, side, qty, price, liquidity, fee, t, day) -> SimFill:
-    return SimFill(exec_id, "", "", venue, Side(side), int(qty), float(price), Liquidity(liquidity), float(fee), int(t), day)
-
-
-def our_market_fills(instrument_id: int, day: int, *, exclude_parent_id: int | None = None) -> list[SimFill]:
-    """Every lit / dark fill of ours on the instrument-day, as the simulator's fills (time order)."""
-    qs = Fill.objects.filter(instrument_id=instrument_id, market_day=day, venue__kind__in=MARKET_KINDS)
-    if exclude_parent_id is not None:
-        qs = qs.exclude(parent_id=exclude_parent_id)
-    rows = qs.order_by("market_time_us", "id").values_list(
-        "exec_id", "venue__code", "side", "quantity", "price", "liquidity", "fee", "market_time_us")
-    return [_sim_fill(*r, day) for r in rows]
-
-
-def market_with(instrument: Instrument, day: int, fills: list[SimFill]) -> Market:
-    """The seeded market of the instrument-day with ``fills`` as our footprint (the live driver's recipe)."""
-    return Market(instrument_params(instrument), seed=settings.SIM_SEED, day=day, venues=venue_profiles(), fills=fills)
-
-
-_MARKETS: OrderedDict[tuple, Market] = OrderedDict()
-_MARKETS_MAX = 16
-
-
-def day_market(instrument: Instrument, day: int) -> Market:
-    """The market of the instrument-day rebuilt with every lit / dark fill of ours on it.
-
-    Kept per process while the day's fills are unchanged (fills are append-only: their count and highest id
-    say whether a new one arrived), so a report shown twice does not replay the footprint twice.
-    """
-    stamp = Fill.objects.filter(instrument_id=instrument.pk, market_day=day, venue__kind__in=MARKET_KINDS).aggregate(
-        n=Count("id"), last=Max("id"))
-    key = (instrument.pk, day, stamp["n"], stamp["last"], settings.SIM_SEED, venue_profiles(), instrument_params(instrument))
-    market = _MARKETS.get(key)
-    if market is None:
-        market = market_with(instrument, day, our_market_fills(instrument.pk, day))
-        _MARKETS[key] = market
-        while len(_MARKETS) > _MARKETS_MAX:
-            _MARKETS.popitem(last=False)
-    else:
-        _MARKETS.move_to_end(key)
-    return market
-
-
-# --- one parent's figures -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ParentFigures:
-    """A parent's TCA computed from the market (not saved): the ParentTCA and FillMetrics rows to store,
-    the fills they describe (time order), and the measures behind them."""
-
-    tca: ParentTCA
-    metrics: list[FillMetrics]
-    fills: list[Fill]
-    benchmarks: Benchmarks
-    shortfall: Shortfall
-    decision_price: float
-
-
-def _dec(x: float | None, q: Decimal = PX_Q, *, limit: Decimal | None = None) -> Decimal | None:
-    if x is None or not math.isfinite(x):
-        return None
-    d = Decimal(repr(float(x))).quantize(q)
-    if limit is not None and abs(d) > limit:
-        return None  # a figure the column cannot hold (a price near zero): shown as missing, never wrapped
-    return d
-
-
-def _bps(x: float | None) -> Decimal | None:
-    return _dec(x, BPS_Q, limit=BPS_MAX)
-
-
-def window_end(parent: ParentOrder, fills: list[Fill]) -> int:
-    """Market µs the parent's execution window ends: its last fill when FILLED, else where it stopped
-    working (its last tick, capped at its end and the close); "now" for a parent still working."""
-    last_fill = max((f.market_time_us for f in fills), default=parent.start_us)
-    if parent.status == ExecStatus.FILLED:
-        return max(last_fill, parent.start_us)
-    if parent.status in CLOSED:
-        stopped = min(parent.last_tick_us, parent.end_us, SESSION_US)
-    else:
-        stopped = min(market_now_for(parent), SESSION_US)
-    return max(stopped, last_fill, parent.start_us)
-
-
-def decision_price(parent: ParentOrder, market: Market) -> float:
-    """The quantity-weighted mid when the parent's orders were accepted (their intake time on the market
-    clock). An order accepted on another market day counts at the parent's start."""
-    clock = live_clock()
-    num = den = 0.0
-    for quantity, created_at in Constituent.objects.filter(parent=parent).values_list("quantity", "order__created_at"):
-        mt = clock.market_time(created_at.timestamp())
-        t = min(max(mt.t_us, 0), parent.end_us, SESSION_US) if mt.day == parent.market_day else parent.start_us
-        num += quantity * market.mid(t)
-        den += quantity
-    return num / den if den else float(parent.arrival_price)
-
-
-def prev_day_market(instrument: Instrument, day: int) -> Market | None:
-    return day_market(instrument, day - 1) if day > 0 else None
-
-
-def parent_figures(parent: ParentOrder, *, market: Market | None = None, prev_market: Market | None = None) -> ParentFigures:
-    """Compute a parent's benchmarks, per-fill metrics and implementation shortfall on the rebuilt market."""
-    inst = parent.instrument
-    market = market if market is not None else day_market(inst, parent.market_day)
-    prev_market = prev_market if prev_market is not None else prev_day_market(inst, parent.market_day)
-    fills = list(Fill.objects.filter(parent=parent).select_related("venue").order_by("market_time_us", "id"))
-    end = window_end(parent, fills)
-    bench = parent_benchmarks(market, prev_market, start_us=parent.start_us, end_us=end, arrival=float(parent.arrival_price))
-    decision = decision_price(parent, market)
-    metrics, points = [], []
-    for f in fills:
-        fb = fill_benchmarks(market, side=f.side, price=float(f.price), time_us=f.market_time_us)
-        metrics.append(FillMetrics(
-            fill=f, mid=_dec(fb.mid), spread_bps=_bps(fb.spread_bps), effective_spread_bps=_bps(fb.effective_spread_bps),
-            spread_capture=_dec(fb.spread_capture, BPS_Q, limit=Decimal("999999.9999")),
-            **{f"markout_{h}s_bps": _bps(fb.markouts.get(h)) for h in MARKOUT_HORIZONS_S},
-        ))
-        points.append(FillPoint(side=f.side, qty=f.quantity, price=float(f.price), mid=fb.mid, fee=float(f.fee),
-                                time_us=f.market_time_us, venue=f.venue.code))
-    shortfall = implementation_shortfall(side=parent.side, quantity=parent.quantity, decision=decision,
-                                         arrival=float(parent.arrival_price), end_price=bench.end_price, fills=points)
-    filled = sum(f.quantity for f in fills)
-    notional = sum((f.price * f.quantity for f in fills), Decimal(0))
-    fees = sum((f.fee for f in fills), Decimal(0))
-    avg = (notional / filled).quantize(PX_Q) if filled else None
-    prices = {"arrival": bench.arrival, "interval_vwap": bench.interval_vwap, "interval_twap": bench.interval_twap,
-              "open": bench.open, "close": bench.close, "prev_close": bench.prev_close}
-    slip = {name: (_bps(slippage_bps(parent.side, float(avg), b)) if avg is not None and b else None) for name, b in prices.items()}
-    tca = ParentTCA(
-        parent=parent, instrument=inst, side=parent.side, strategy=parent.strategy, market_day=parent.market_day,
-        start_us=parent.start_us, end_us=end, quantity=parent.quantity, filled_quantity=filled, avg_price=avg,
-        notional=notional.quantize(PX_Q), fees=fees.quantize(PX_Q), decision_price=_dec(decision),
-        arrival_price=parent.arrival_price, interval_vwap=_dec(bench.interval_vwap), interval_twap=_dec(bench.interval_twap),
-        open_price=_dec(bench.open), close_price=_dec(bench.close), prev_close=_dec(bench.prev_close),
-        slippage_arrival_bps=slip["arrival"], slippage_vwap_bps=slip["interval_vwap"], slippage_twap_bps=slip["interval_twap"],
-        slippage_open_bps=slip["open"], slippage_close_bps=slip["close"], slippage_prev_close_bps=slip["prev_close"],
-        **{f"is_{k}": _dec(getattr(shortfall, k)) for k in IS_COMPONENTS},
-        participation=_dec(participation(filled, bench.market_volume)),
-    )
-    return ParentFigures(tca, metrics, fills, bench, shortfall, decision)
 
 
 # --- visibility -------------------------------------------------------------------------------------------
@@ -250,27 +75,39 @@ def tca_parent_get(*, user, parent_id: int) -> ParentOrder | None:
     return parent_list(user=user).filter(pk=parent_id).first()
 
 
-# --- one parent's report --------------------------------------------------------------------------------
+# --- one parent: its reads and SQL groupings -----------------------------------------------------------
 
-def _f(x) -> float | None:
-    return None if x is None else float(x)
+def parent_fills_in_time(parent: ParentOrder) -> list[Fill]:
+    """The parent's fills with their venues, in time order."""
+    return list(Fill.objects.filter(parent=parent).select_related("venue").order_by("market_time_us", "id"))
 
 
-def _fills_json(fills: list[Fill], metrics: dict[int, FillMetrics], arrival: float) -> list[dict]:
-    out = []
-    for f in fills[:REPORT_FILLS]:
-        m = metrics.get(f.pk)
-        out.append({
-            "id": f.pk, "exec_id": f.exec_id, "t_us": f.market_time_us, "clock": format_clock(f.market_time_us)[:12],
-            "venue": f.venue.code, "liquidity": f.liquidity, "quantity": f.quantity, "price": f.price, "fee": f.fee,
-            "slippage_arrival_bps": round(slippage_bps(f.side, float(f.price), arrival), 4),
-            "mid": None if m is None else m.mid,
-            "spread_bps": None if m is None else m.spread_bps,
-            "effective_spread_bps": None if m is None else m.effective_spread_bps,
-            "spread_capture": None if m is None else m.spread_capture,
-            **{f"markout_{h}s_bps": None if m is None else getattr(m, f"markout_{h}s_bps") for h in MARKOUT_HORIZONS_S},
-        })
-    return out
+def parent_fill_metrics(parent: ParentOrder) -> dict[int, FillMetrics]:
+    """The stored FillMetrics of the parent's fills, by fill id."""
+    return {m.fill_id: m for m in FillMetrics.objects.filter(fill__parent=parent)}
+
+
+def parent_tca_stored(parent: ParentOrder) -> ParentTCA | None:
+    """The parent's stored ParentTCA (None until ``tca.services.parent_tca_compute`` ran)."""
+    return ParentTCA.objects.filter(parent=parent).first()
+
+
+def parent_what_ifs(parent: ParentOrder, *, limit: int = 20) -> QuerySet[WhatIf]:
+    """The parent's latest what-if replays, newest first."""
+    return WhatIf.objects.filter(parent=parent).order_by("-id")[:limit]
+
+
+def market_fills_stamp(instrument_id: int, day: int) -> tuple[int, int | None]:
+    """``(count, highest id)`` of our lit / dark fills on the instrument-day: fills are append-only, so the
+    pair changes exactly when one arrives."""
+    stamp = Fill.objects.filter(instrument_id=instrument_id, market_day=day, venue__kind__in=MARKET_KINDS).aggregate(
+        n=Count("id"), last=Max("id"))
+    return stamp["n"], stamp["last"]
+
+
+def constituent_intakes(parent: ParentOrder) -> list[tuple[int, object]]:
+    """``(quantity, created_at of the order)`` of each of the parent's constituents."""
+    return list(Constituent.objects.filter(parent=parent).values_list("quantity", "order__created_at"))
 
 
 def _sign():
@@ -281,7 +118,7 @@ def _wavg(num, den) -> float | None:
     return float(num) / float(den) if num is not None and den else None
 
 
-def _venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict], dict]:
+def parent_venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict], dict]:
     """The parent's fills grouped by venue in SQL, with their quantity-weighted markout curve."""
     q, p = F("quantity"), F("price")
     markouts = {f"m{h}": Sum(q * F(f"tca__markout_{h}s_bps"), output_field=_DEC) for h in MARKOUT_HORIZONS_S}
@@ -301,7 +138,7 @@ def _venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict], dict
         venues.append({
             "venue": r["venue__code"], "kind": r["venue__kind"], "fills": r["n_fills"], "quantity": r["qty"],
             "share": r["qty"] / total if total else None, "notional": r["value"],
-            "avg_price": (r["value"] / r["qty"]).quantize(PX_Q), "fees": r["sum_fees"],
+            "avg_price": (r["value"] / r["qty"]).quantize(PRICE_Q), "fees": r["sum_fees"],
             "slippage_arrival_bps": _wavg(r["slip"] * 10_000, r["qty"] * arrival) if arrival else None,
             "effective_spread_bps": _wavg(r["eff"], r["eff_w"]),
             **{f"markout_{h}s_bps": _wavg(r[f"m{h}"], r[f"w{h}"]) for h in MARKOUT_HORIZONS_S},
@@ -313,7 +150,7 @@ def _venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict], dict
     return venues, curve
 
 
-def _child_breakdown(parent_id: int, side: str, arrival: Decimal) -> list[dict]:
+def parent_child_breakdown(parent_id: int, side: str, arrival: Decimal) -> list[dict]:
     """The parent's child orders with what they filled, against the arrival price and against the mid at each
     fill (the spread and impact the child paid), grouped in SQL; quantity-weighted, positive = better."""
     q, p = F("quantity"), F("price")
@@ -333,15 +170,15 @@ def _child_breakdown(parent_id: int, side: str, arrival: Decimal) -> list[dict]:
             "child_id": r["child_id"], "client_order_id": r["child__client_order_id"], "venue": r["child__venue__code"],
             "kind": r["child__kind"], "order_type": r["child__order_type"], "quantity": r["child__quantity"],
             "status": r["child__status"], "sent_clock": format_clock(r["child__sent_us"])[:12], "fills": r["n_fills"],
-            "filled_quantity": r["qty"], "avg_price": (r["value"] / r["qty"]).quantize(PX_Q),
+            "filled_quantity": r["qty"], "avg_price": (r["value"] / r["qty"]).quantize(PRICE_Q),
             "slippage_arrival_bps": _wavg(saved * 10_000, arrival * r["qty"]) if arrival else None,
-            "slippage_arrival_ccy": saved.quantize(PX_Q),
+            "slippage_arrival_ccy": saved.quantize(PRICE_Q),
             "vs_mid_bps": _wavg(sign * r["vs_mid"] * 10_000, r["mid_value"]) if r["mid_value"] else None,
         })
     return out
 
 
-def _constituent_lines(user, parent: ParentOrder, tca: ParentTCA) -> list[dict]:
+def parent_constituent_lines(user, parent: ParentOrder, tca: ParentTCA) -> list[dict]:
     """Each original order's fills through its allocations (SQL grouping), with its slippage against the
     parent's arrival and interval VWAP. A PM sees only their own orders' lines."""
     qs = Allocation.objects.filter(parent=parent)
@@ -358,121 +195,15 @@ def _constituent_lines(user, parent: ParentOrder, tca: ParentTCA) -> list[dict]:
         r = agg.get(c.order_id)
         filled = r["alloc_qty"] if r else 0
         notional = r["alloc_value"] if r else Decimal(0)
-        avg = (notional / filled).quantize(PX_Q) if filled else None
+        avg = (notional / filled).quantize(PRICE_Q) if filled else None
         out.append({
             "order_id": c.order_id, "client_order_id": c.order.client_order_id, "portfolio": c.order.portfolio.code,
             "side": c.order.side, "quantity": c.quantity, "filled_quantity": filled, "avg_price": avg,
             "slippage_arrival_bps": round(slippage_bps(parent.side, float(avg), float(a)), 4) if avg else None,
-            "slippage_arrival_ccy": (s * (a * filled - notional)).quantize(PX_Q) if filled else Decimal(0),
+            "slippage_arrival_ccy": (s * (a * filled - notional)).quantize(PRICE_Q) if filled else Decimal(0),
             "slippage_vwap_bps": round(slippage_bps(parent.side, float(avg), float(v)), 4) if avg and v else None,
         })
     return out
-
-
-def parent_report(*, user, parent_id: int) -> dict | None:
-    """One parent's TCA, JSON-ready; None when the user may not see it (or it does not exist).
-
-    Keys:
-      ``parent``: id, instrument, side, strategy, status, quantity, filled_quantity, avg_price, fees, market_day,
-        start_us, end_us (the window), start_clock, end_clock, participation (fraction of the market's volume).
-      ``provisional``: True when the figures were computed now rather than stored (a parent still working,
-        or closed but not yet refreshed); ``computed_at`` of the stored row otherwise.
-      ``benchmarks``: [{name, price, slippage_bps, slippage_ccy}] for arrival, decision, interval_vwap,
-        interval_twap, open, close, prev_close (price None: not available; positive = better than it).
-      ``shortfall``: {delay, timing, impact, opportunity, fees, total} in currency (positive = cost) and
-        ``bps`` (same keys, of quantity x decision price); ``waterfall``: [{component, ccy, bps}] in that order.
-      ``fills``: the parent's fills in time order (at most ``REPORT_FILLS``; ``fills_total`` counts all), each
-        {id, exec_id, t_us, clock, venue, liquidity, quantity, price, fee, slippage_arrival_bps, mid, spread_bps,
-        effective_spread_bps, spread_capture, markout_1s_bps, markout_10s_bps, markout_60s_bps, markout_300s_bps}.
-      ``series``: ``ems.selectors.parent_chart``'s shape (t0, t1, now, arrival, limit, side, quantity, market{t, mid},
-        vwap{t, price}, fills[{t, price, qty, venue, liquidity}], done{t, qty}, schedule{t, qty, from_algo}), times in
-        seconds since the open; market mid and cumulative interval VWAP from the market rebuilt with our fills.
-      ``venues``: [{venue, kind, fills, quantity, share, notional, avg_price, fees, slippage_arrival_bps,
-        effective_spread_bps, markout_1s_bps ... markout_300s_bps}] (SQL grouping, quantity-weighted).
-      ``markouts``: {horizons_s: [1, 10, 60, 300], by_venue: [{venue, bps: [4 values]}], all: [4 values]}.
-      ``children``: [{child_id, client_order_id, venue, kind, order_type, quantity, status, sent_clock, fills,
-        filled_quantity, avg_price, slippage_arrival_bps, slippage_arrival_ccy, vs_mid_bps}] the child orders that
-        filled (SQL grouping; vs_mid_bps: against the mid at each fill, what the child paid for spread and impact).
-      ``constituents``: [{order_id, client_order_id, portfolio, side, quantity, filled_quantity, avg_price,
-        slippage_arrival_bps, slippage_arrival_ccy, slippage_vwap_bps}] (a PM: their own orders only).
-      ``what_ifs``: [{id, strategy, created_at}] replays of this parent.
-    """
-    parent = parent_list(user=user).filter(pk=parent_id).first()
-    if parent is None:
-        return None
-    stored = ParentTCA.objects.filter(parent=parent).first()
-    if stored is not None:
-        tca = stored
-        fills = list(Fill.objects.filter(parent=parent).select_related("venue").order_by("market_time_us", "id"))
-        metrics = {m.fill_id: m for m in FillMetrics.objects.filter(fill__parent=parent)}
-        shortfall = {k: getattr(tca, f"is_{k}") for k in IS_COMPONENTS}
-        paper = tca.quantity * tca.decision_price
-        shortfall["bps"] = {k: (float(v) / float(paper) * 1e4 if paper else None) for k, v in list(shortfall.items())}
-    else:
-        figures = parent_figures(parent)
-        tca, fills = figures.tca, figures.fills
-        metrics = {m.fill.pk: m for m in figures.metrics}
-        shortfall = {k: _dec(getattr(figures.shortfall, k)) for k in IS_COMPONENTS}
-        shortfall["bps"] = dict(figures.shortfall.bps)
-    arrival = float(tca.arrival_price)
-    prices = {"arrival": tca.arrival_price, "decision": tca.decision_price, "interval_vwap": tca.interval_vwap,
-              "interval_twap": tca.interval_twap, "open": tca.open_price, "close": tca.close_price, "prev_close": tca.prev_close}
-    benchmarks = []
-    for name in BENCHMARKS:
-        b = prices[name]
-        ok = b is not None and tca.avg_price is not None and b > 0
-        benchmarks.append({
-            "name": name, "price": b,
-            "slippage_bps": round(slippage_bps(tca.side, float(tca.avg_price), float(b)), 4) if ok else None,
-            "slippage_ccy": (side_sign(tca.side) * (b * tca.filled_quantity - tca.notional)).quantize(PX_Q) if ok else None,
-        })
-    venues, curve = _venue_breakdown(parent.pk, tca.arrival_price)
-    series = parent_chart(parent, fills=fills)
-    market = day_market(parent.instrument, parent.market_day)
-    t0, t1 = series["t0"] * US, series["t1"] * US
-    step = max(US, (t1 - t0) // 400 // US * US)
-    times, mids = market.mid_series(t0, t1, step)
-    series["market"] = {"t": [int(x) // US for x in times], "mid": [round(float(m), 6) for m in mids]}
-    series["vwap"] = _cumulative_vwap(market, parent.start_us, t1, step)
-    return {
-        "parent": {
-            "id": parent.pk, "instrument": parent.instrument.symbol, "side": parent.side, "strategy": parent.strategy,
-            "status": parent.status, "quantity": parent.quantity, "filled_quantity": tca.filled_quantity,
-            "avg_price": tca.avg_price, "fees": tca.fees, "notional": tca.notional, "market_day": tca.market_day,
-            "start_us": tca.start_us, "end_us": tca.end_us, "start_clock": format_clock(tca.start_us)[:8],
-            "end_clock": format_clock(tca.end_us)[:8], "participation": _f(tca.participation),
-        },
-        "provisional": stored is None,
-        "computed_at": stored.computed_at if stored is not None else None,
-        "benchmarks": benchmarks,
-        "shortfall": shortfall,
-        "waterfall": [{"component": k, "ccy": shortfall[k], "bps": shortfall["bps"].get(k)} for k in IS_COMPONENTS],
-        "fills": _fills_json(fills, metrics, arrival),
-        "fills_total": len(fills),
-        "series": series,
-        "venues": venues,
-        "markouts": curve,
-        "children": _child_breakdown(parent.pk, parent.side, tca.arrival_price),
-        "constituents": _constituent_lines(user, parent, tca),
-        "what_ifs": [{"id": w.pk, "strategy": w.strategy, "created_at": w.created_at}
-                     for w in WhatIf.objects.filter(parent=parent).order_by("-id")[:20]],
-    }
-
-
-def _cumulative_vwap(market: Market, start: int, t1: int, step: int) -> dict:
-    """The market's VWAP from ``start`` to each step (our prints are not on the tape)."""
-    if t1 <= start:
-        return {"t": [], "price": []}
-    bars = market.bars(start, t1, step)
-    vol, notional = 0, 0.0
-    ts, px = [], []
-    for k in range(len(bars.time)):
-        vol += int(bars.volume[k])
-        notional += float(bars.vwap[k]) * int(bars.volume[k])
-        if vol:
-            ts.append(int(bars.time[k] + step) // US)
-            px.append(round(notional / vol, 6))
-    return {"t": ts, "price": px}
 
 
 # --- groupings: summary and best execution --------------------------------------------------------------
@@ -551,7 +282,7 @@ def _parent_scope(user, f: dict, parent_field: str) -> Q:
 def _row(key, *, parents, fills, quantity, notional, fees, arr_num, arr_den, vwap_num, vwap_den, is_num, is_den) -> dict:
     return {
         "key": key, "parents": int(parents or 0), "fills": int(fills or 0), "quantity": int(quantity or 0),
-        "notional": (notional or Decimal(0)).quantize(PX_Q), "fees": (fees or Decimal(0)).quantize(PX_Q),
+        "notional": (notional or Decimal(0)).quantize(PRICE_Q), "fees": (fees or Decimal(0)).quantize(PRICE_Q),
         "slippage_arrival_bps": _wavg(arr_num * 10_000 if arr_num is not None else None, arr_den),
         "slippage_vwap_bps": _wavg(vwap_num * 10_000 if vwap_num is not None else None, vwap_den),
         "is_bps": _wavg(is_num * 10_000 if is_num is not None else None, is_den),
@@ -742,12 +473,12 @@ def best_execution(*, user, filters: dict | None = None) -> list[dict]:
         sent_q, children = sent.get(r["venue_id"], (None, 0))
         out.append({
             "venue": r["venue"], "kind": r["kind"], "volume": vol, "volume_share": vol / total if total else None,
-            "notional": r["notional"].quantize(PX_Q), "orders": int(r["orders"]), "children": children, "fills": int(r["fills"]),
+            "notional": r["notional"].quantize(PRICE_Q), "orders": int(r["orders"]), "children": children, "fills": int(r["fills"]),
             **{f"{k}_share": int(r[f"l_{k}"] or 0) / vol for k in LIQUIDITY_SHARES},
             "effective_spread_bps": _wavg(r["eff"], r["eff_w"]),
             "cost_arrival_bps": _wavg(r["arr_num"] * 10_000 if r["arr_num"] is not None else None, r["arr_den"]),
             "markout_60s_bps": _wavg(r["m60"], r["m60_w"]),
-            "fees": (r["fees"] or Decimal(0)).quantize(PX_Q),
+            "fees": (r["fees"] or Decimal(0)).quantize(PRICE_Q),
             "child_quantity_sent": sent_q,
             "fill_rate": int(r["child_volume"] or 0) / sent_q if sent_q else None,
         })
@@ -802,25 +533,11 @@ def import_set_get(*, user, set_id) -> ImportSet | None:
     return import_sets(user=user).filter(pk=pk).first()
 
 
-def import_set_report(import_set: ImportSet) -> dict:
-    """An imported set as the API returns it and the page shows it (JSON-ready).
-
-    Keys: ``id``, ``name``, ``source``, ``uploaded_by`` (username or None), ``created_at``, ``rows`` — each
-    {line, child_order_id, timestamp, venue, order_type, side, quantity, price, benchmark_price, slippage_bps,
-    slippage_ccy} in file order — and ``totals`` {rows, quantity, avg_price, avg_benchmark, slippage_bps,
-    slippage_ccy} (quantity-weighted; slippage positive = better than the benchmark).
-    """
-    rows = list(import_set.executions.order_by("line").values(
+def import_set_rows(import_set: ImportSet) -> list[dict]:
+    """The rows of an imported set in file order, each with its slippage."""
+    return list(import_set.executions.order_by("line").values(
         "line", "child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price", "benchmark_price",
         "slippage_bps", "slippage_ccy"))
-    return {
-        "id": import_set.pk, "name": import_set.name, "source": import_set.source,
-        "uploaded_by": import_set.uploaded_by.get_username() if import_set.uploaded_by_id else None,
-        "created_at": import_set.created_at, "rows": rows,
-        "totals": {"rows": import_set.rows, "quantity": import_set.quantity, "avg_price": import_set.avg_price,
-                   "avg_benchmark": import_set.avg_benchmark, "slippage_bps": import_set.slippage_bps,
-                   "slippage_ccy": import_set.slippage_ccy},
-    }
 
 
 # --- what-if replays --------------------------------------------------------------------------------------
@@ -834,29 +551,10 @@ def what_if_get(*, user, what_if_id) -> WhatIf | None:
     return WhatIf.objects.filter(pk=pk, parent__in=parent_list(user=user).values("id")).select_related("parent__instrument").first()
 
 
-def what_if_report(what_if: WhatIf) -> dict:
-    """The two executions side by side, JSON-ready.
-
-    Keys: ``id``, ``parent_id``, ``instrument``, ``side``, ``strategy`` and ``params`` (what the replay ran with),
-    ``created_at``, ``original`` and ``what_if`` — each an execution summary (see
-    ``tca.services.what_if.execution_summary``: strategy, quantity, filled, avg_price, notional, fees, fills,
-    end_us, participation, benchmarks{name: price}, slippage{name: {bps, ccy}}, shortfall{component: ccy, bps{}},
-    venues[{venue, fills, quantity, notional, avg_price, fees}]) plus ``executions``: [{t, clock, venue, liquidity,
-    qty, price, fee}] in time order (t in seconds since the open).
-    """
-    p = what_if.parent
-    original = [{"t": t / US, "clock": format_clock(t)[:12], "venue": venue, "liquidity": liq, "qty": qty, "price": float(price),
-                 "fee": float(fee)}
-                for t, venue, liq, qty, price, fee in Fill.objects.filter(parent=p).order_by("market_time_us", "id").values_list(
-                    "market_time_us", "venue__code", "liquidity", "quantity", "price", "fee")]
-    replayed = [{"t": t / US, "clock": format_clock(int(t))[:12], "venue": venue, "liquidity": liq, "qty": qty, "price": price,
-                 "fee": fee} for t, venue, liq, qty, price, fee in what_if.fills]
-    return {
-        "id": what_if.pk, "parent_id": p.pk, "instrument": p.instrument.symbol, "side": p.side, "strategy": what_if.strategy,
-        "params": what_if.params, "created_at": what_if.created_at,
-        "original": {**what_if.summary.get("original", {}), "executions": original},
-        "what_if": {**what_if.summary.get("what_if", {}), "executions": replayed},
-    }
+def what_if_original_fills(parent: ParentOrder) -> list[tuple]:
+    """``(t_us, venue, liquidity, quantity, price, fee)`` of the parent's actual fills, in time order."""
+    return list(Fill.objects.filter(parent=parent).order_by("market_time_us", "id").values_list(
+        "market_time_us", "venue__code", "liquidity", "quantity", "price", "fee"))
 
 
 def reconciliation_runs(*, user, limit: int = 20):

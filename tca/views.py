@@ -52,7 +52,7 @@ from oms.models import Urgency
 from oms.roles import Actor
 from oms.selectors import instrument_list
 from oms.views import login_required
-from tca import selectors, services
+from tca import reports, selectors, services
 from tca.api.serializers import WhatIfParamsSerializer
 from tca.error_codes import TcaErrorCode
 from tca.models import ParentTCA
@@ -356,7 +356,7 @@ def _parent_context(request, report: dict, parent, *, what_if_id=None, values: d
         values = _what_if_defaults(parent, what_if.strategy, what_if.params)
     return {
         "v": _parent_view(report, parent), "parent": parent, "is_desk": desk,
-        "what_if": _side_by_side(selectors.what_if_report(what_if), report) if what_if is not None else None,
+        "what_if": _side_by_side(reports.what_if_report(what_if), report) if what_if is not None else None,
         "what_ifs": report["what_ifs"] if desk else [],
         "values": values or _what_if_defaults(parent), "error": error,
         "strategies": ALGORITHM_CHOICES, "urgencies": Urgency.choices,
@@ -366,7 +366,7 @@ def _parent_context(request, report: dict, parent, *, what_if_id=None, values: d
 
 
 def _report_or_404(request, parent_id: int) -> tuple[dict, object]:
-    report = selectors.parent_report(user=request.user, parent_id=parent_id)
+    report = reports.parent_report(user=request.user, parent_id=parent_id)
     parent = ems_selectors.parent_get(user=request.user, parent_id=parent_id) if report is not None else None
     if report is None or parent is None:
         raise Http404("No such parent order")

@@ -27,6 +27,7 @@ from ems.sim.exchange import OrderState, VenueSimulator
 from ems.sim.impact import DEFAULT_IMPACT, ImpactParams
 from ems.sim.instrument import InstrumentParams
 from ems.sim.market import BBO, Book, Market, Prints, Tape
+from ems.sim.measures import slippage_bps
 from ems.sim.orders import ExecutionReport, Fill, OrderRequest, ReportKind, Side
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
 
@@ -174,7 +175,7 @@ class BacktestResult:
         avg = self.avg_price(side)
         if avg is None:
             return None
-        return Side(side).sign * (benchmark - avg) / benchmark * 1e4
+        return slippage_bps(side, avg, benchmark)
 
     def report_counts(self) -> dict[ReportKind, int]:
         out: dict[ReportKind, int] = {}

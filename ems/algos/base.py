@@ -19,7 +19,7 @@ The decision cycle (the same in every algorithm; the subclasses give the target 
    post passively at the near touch and peg the slice at the midpoint of the dark pools that take it (a
    peg stays until it fills or the algorithm slows down); behind by more than the tolerance, cross the
    spread (limit at the far touch); by more than two tolerances, sweep (a few ticks through). Takes go
-   through the smart order router (:class:`~ems.algos.router.RoutingSession`: it picks the venues and
+   through the smart order router (:class:`~ems.algos.router.session.RoutingSession`: it picks the venues and
    the mode; parallel for the finish and for HIGH urgency). Urgency narrows (HIGH) or widens (LOW) the
    tolerance. The limit price caps every order.
 3. After each fill, the same comparison runs: ahead by more than the tolerance cancels the resting

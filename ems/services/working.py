@@ -50,7 +50,8 @@ from ems.destinations import Destination, destination_for, parents_stop_on_commi
 from ems.models import ChildOrder, Constituent, ParentOrder, Venue
 from ems.models import Fill as FillRow
 from ems.selectors import instrument_params, live_clock, venue_profiles
-from ems.services.booking import Execution, child_reports_apply, constituent_release, fills_book, parent_order_close
+from ems.services.booking import Execution, child_reports_apply, fills_book
+from ems.services.closing import constituent_release, parent_order_close
 from ems.sim.clock import SESSION_US, US
 from ems.sim.exchange import VenueSimulator
 from ems.sim.market import Market

@@ -1,4 +1,5 @@
-"""The order lifecycle after intake: progress from fills, positions, close (cancel / expiry) of what is unfilled.
+"""The order lifecycle after intake: progress from fills (and the positions they move, ``oms.services.positions``),
+close (cancel / expiry) of what is unfilled.
 
 The EMS calls these when it books a fill or an allocation, so an order's status, its audit rows and its
 push live in one place. This module never imports ``ems``: the average price is read from the order's
@@ -14,14 +15,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
+from oms.db import rows_update
 from oms.error_codes import FillErrorCode, OrderErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Order, Position, TimeInForce
@@ -29,6 +30,7 @@ from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services import risk
 from oms.services.audit import PendingEvent, audit_append
+from oms.services.positions import positions_prepare
 from oms.states import OrderStatus, check_transition
 
 CREDIT_Q = Decimal("0.01")
@@ -112,7 +114,7 @@ def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor) -> tuple[list[O
             after={"status": order.status, "filled_quantity": new_filled, "avg_price": order.avg_price,
                    "exec_ids": exec_ids[order.pk]},
         ))
-    positions, position_events = _positions_apply([(by_id[f.order_id], f.quantity, f.price) for f in fills], actor)
+    positions, position_events = positions_prepare([(by_id[f.order_id], f.quantity, f.price) for f in fills], actor)
     rows_update([(Order, orders, ["filled_quantity", "avg_price", "status", "updated_at"]),
                  (Position, positions, ["quantity", "avg_cost", "realized_pnl", "bought_quantity", "sold_quantity", "updated_at"])])
     orders_changed_on_commit(orders)
@@ -145,131 +147,6 @@ def _allocated_totals(order_ids: list[int]) -> dict[int, tuple[int, Decimal]]:
     notional = Sum(F("allocations__quantity") * F("allocations__price"), output_field=models.DecimalField(max_digits=30, decimal_places=6))
     rows = Order.objects.filter(pk__in=order_ids).values_list("pk").annotate(q=Sum("allocations__quantity"), n=notional)
     return {pk: (q or 0, n or Decimal(0)) for pk, q, n in rows}
-
-
-# --- positions ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PositionState:
-    """A position as the average-cost method sees it: signed quantity, cost of the open quantity, realised P&L."""
-
-    quantity: int
-    avg_cost: Decimal | None
-    realized_pnl: Decimal
-
-
-def position_after_trade(state: PositionState, *, side: str, quantity: int, price: Decimal) -> PositionState:
-    """The position after trading ``quantity`` at ``price`` (average-cost method).
-
-    Adding to the position (or opening it) averages the cost: ``(|q| x cost + x x price) / (|q| + x)``.
-    Reducing it realises ``(price - cost) x closed`` for a long (``(cost - price) x closed`` for a short) and
-    keeps the cost. Going through zero closes the old side and opens the new one at the trade price. Flat
-    has no cost.
-    """
-    signed = quantity if side == "buy" else -quantity
-    q, cost, pnl = state.quantity, state.avg_cost, state.realized_pnl
-    if q == 0 or (q > 0) == (signed > 0):
-        new_q = q + signed
-        new_cost = ((abs(q) * (cost or Decimal(0)) + quantity * price) / abs(new_q)).quantize(PRICE_Q)
-        return PositionState(new_q, new_cost, pnl)
-    closed = min(quantity, abs(q))
-    pnl = (pnl + (price - cost) * closed * (1 if q > 0 else -1)).quantize(PRICE_Q)
-    new_q = q + signed
-    if new_q == 0:
-        return PositionState(0, None, pnl)
-    if (new_q > 0) == (q > 0):
-        return PositionState(new_q, cost, pnl)
-    return PositionState(new_q, price.quantize(PRICE_Q), pnl)
-
-
-def _positions_apply(trades: list[tuple[Order, int, Decimal]], actor: Actor) -> tuple[list[Position], list[PendingEvent]]:
-    """Apply the trades (in order) to the positions they touch, in memory; return the rows to write and
-    their audit events. The rows are created if missing and locked by one upsert, in key order (two
-    bookings touching the same positions queue, never deadlock)."""
-    keys = sorted({(o.portfolio_id, o.instrument_id) for o, _, _ in trades})
-    columns = [f.column for f in Position._meta.concrete_fields]
-    with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO oms_position (portfolio_id, instrument_id, quantity, realized_pnl, bought_quantity, sold_quantity, updated_at) "
-            f"SELECT p, i, 0, 0, 0, 0, now() FROM unnest(%s::bigint[], %s::bigint[]) AS k(p, i) ORDER BY p, i "
-            f"ON CONFLICT (portfolio_id, instrument_id) DO UPDATE SET quantity = oms_position.quantity "
-            f"RETURNING {', '.join('oms_position.' + c for c in columns)}",
-            [[k[0] for k in keys], [k[1] for k in keys]],
-        )
-        rows = cur.fetchall()
-    positions = {}
-    for row in rows:
-        p = Position.from_db(connection.alias, [f.attname for f in Position._meta.concrete_fields], row)
-        positions[(p.portfolio_id, p.instrument_id)] = p
-    before = {k: _position_dict(p) for k, p in positions.items()}
-    for order, quantity, price in trades:
-        p = positions[(order.portfolio_id, order.instrument_id)]
-        after = position_after_trade(PositionState(p.quantity, p.avg_cost, p.realized_pnl), side=order.side, quantity=quantity, price=price)
-        p.quantity, p.avg_cost, p.realized_pnl = after.quantity, after.avg_cost, after.realized_pnl
-        if order.side == "buy":
-            p.bought_quantity += quantity
-        else:
-            p.sold_quantity += quantity
-    now = timezone.now()
-    for p in positions.values():
-        p.updated_at = now
-    events = [PendingEvent(actor, AuditEventType.POSITION_UPDATED, "position", p.pk, before=before[k], after=_position_dict(p))
-              for k, p in sorted(positions.items())]
-    return list(positions.values()), events
-
-
-def _position_dict(p: Position) -> dict:
-    return {"portfolio_id": p.portfolio_id, "instrument_id": p.instrument_id, "quantity": p.quantity,
-            "avg_cost": p.avg_cost, "realized_pnl": p.realized_pnl,
-            "bought_quantity": p.bought_quantity, "sold_quantity": p.sold_quantity}
-
-
-def rows_update(changes: list[tuple[type[models.Model], list[models.Model], list[str]]]) -> None:
-    """Write back rows changed in memory: for each ``(model, objs, fields)``, ``fields`` of ``objs``. One
-    statement for all of them (``UPDATE ... FROM unnest(<one array per column>)`` per table, chained as
-    data-modifying CTEs).
-
-    Django's ``bulk_update`` builds a CASE expression per field and row, one statement per model; a VALUES
-    list makes a new statement text per row count (psycopg parses each afresh). Arrays keep one text per
-    table set, prepared once by the server. (A general helper: it belongs next to ``oms.db.insert_rows``.)
-    """
-    parts, params = [], []
-    for model, objs, fields in changes:
-        if not objs:
-            continue
-        meta = model._meta
-        cols = [meta.pk, *(meta.get_field(f) for f in fields)]
-        parts.append(_update_sql(meta.db_table, tuple(cols)))
-        # Plain values (ints, Decimals, strings, datetimes, None) go to psycopg as they are: the fields'
-        # get_db_prep_save cost more than the rest of the statement.
-        params += [[getattr(o, c.attname) for o in objs] for c in cols]
-    if not parts:
-        return
-    # Data-modifying CTEs run whether or not the main query reads them.
-    sql = parts[0] if len(parts) == 1 else "WITH " + ", ".join(f"u{i} AS ({p})" for i, p in enumerate(parts)) + " SELECT 1"
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-
-
-@lru_cache(maxsize=64)
-def _update_sql(table: str, cols) -> str:
-    q = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in cols)
-    names = ", ".join(q(c.column) for c in cols)
-    sets = ", ".join(f"{q(c.column)} = v.{q(c.column)}" for c in cols[1:])
-    pk = q(cols[0].column)
-    return f"UPDATE {q(table)} AS t SET {sets} FROM unnest({arrays}) AS v ({names}) WHERE t.{pk} = v.{pk}"
-
-
-@lru_cache(maxsize=64)
-def rows_insert_sql(model: type[models.Model], fields: tuple[str, ...], suffix: str = "") -> str:
-    """``INSERT INTO <table> (fields) SELECT * FROM unnest(<one array per field>)`` + ``suffix``: one statement
-    text whatever the number of rows (see ``rows_update``); pass one list per field as parameters."""
-    q = connection.ops.quote_name
-    cols = [model._meta.get_field(f) for f in fields]
-    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in cols)
-    return f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(c.column) for c in cols)}) SELECT * FROM unnest({arrays}) {suffix}"
 
 
 # --- close: cancel / expiry of the unfilled part ----------------------------------------------------

@@ -21,6 +21,7 @@ from ems.destinations import destination_for
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import ParentOrder, Venue
 from ems.services.working import parent_tick_enqueue, tick_queue
+from ems.sim.measures import slippage_bps
 from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, NotFound
@@ -33,7 +34,6 @@ from rfq.states import QuoteStatus, RfqStatus, check_quote_transition, check_rfq
 
 log = logging.getLogger(__name__)
 
-BPS = Decimal(10_000)
 BPS_Q = Decimal("0.001")
 WORKING = (ExecStatus.ACCEPTED, ExecStatus.PARTIALLY_FILLED)
 # A trader may ask for quotes on a paused parent (pause the algorithm, then price the block with dealers).
@@ -117,9 +117,9 @@ def reservation_release(rfq: RFQ, parent: ParentOrder, *, actor: Actor, why: str
 
 
 def bps_from_mid(side: str, price: Decimal, mid: Decimal) -> Decimal:
-    """Cost of trading at ``price`` against ``mid``, bps (positive = we pay away from the mid)."""
-    diff = price - mid if side == "buy" else mid - price
-    return (diff / mid * BPS).quantize(BPS_Q)
+    """Cost of trading at ``price`` against ``mid``, bps (positive = we pay away from the mid): minus the
+    slippage against the mid (``ems.sim.measures.slippage_bps``)."""
+    return (-slippage_bps(side, price, mid)).quantize(BPS_Q)
 
 
 def best_first(side: str, quotes: Iterable[Quote]) -> list[Quote]:

@@ -7,18 +7,14 @@ for us** than the benchmark (bought below it, sold above it); implementation-sho
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ems.algos import ALGORITHM_CHOICES
-from ems.models import Fill
 from ems.sim.clock import SESSION_US
 from oms.api.schema import NO_CONTROL_CHARACTERS
 from oms.error_codes import FieldErrorCode
 from oms.models import Urgency
-from tca import exports, measures
 from tca.api.filters import GROUP_BY, VENUE_CODE_REGEX
 from tca.models import ImportSet, ReconciliationRun, WhatIf
 
@@ -175,7 +171,7 @@ class ImportSetSerializer(serializers.ModelSerializer):
 
 
 class ImportSetDetailSerializer(serializers.Serializer):
-    """One imported set (``tca.selectors.import_set_report``): every row's slippage, in file order, and the totals."""
+    """One imported set (``tca.reports.import_set_report``): every row's slippage, in file order, and the totals."""
 
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -266,7 +262,7 @@ class WhatIfSideSerializer(serializers.Serializer):
 
 
 class WhatIfSerializer(serializers.Serializer):
-    """A replay of a parent (``tca.selectors.what_if_report``): what it ran with, and the actual execution and
+    """A replay of a parent (``tca.reports.what_if_report``): what it ran with, and the actual execution and
     the replay side by side."""
 
     id = serializers.IntegerField()
@@ -311,43 +307,6 @@ class ReconciliationRunSerializer(serializers.ModelSerializer):
 
 
 # --- outputs: fills with their metrics ------------------------------------------------------------------
-
-
-FILL_COLUMNS = [
-    "id", "exec_id", "parent", "child", "instrument", "venue", "side", "quantity", "price", "liquidity", "fee", "market_day",
-    "market_time_us", "executed_at", "mid", "spread_bps", "effective_spread_bps", "spread_capture", "slippage_arrival_bps",
-    "slippage_vwap_bps", "markout_1s_bps", "markout_10s_bps", "markout_60s_bps", "markout_300s_bps",
-]
-
-
-def _metric(fill: Fill, name: str):
-    tca = getattr(fill, "tca", None) if hasattr(fill, "tca") else None
-    return getattr(tca, name, None) if tca is not None else None
-
-
-def fill_row(fill: Fill) -> dict:
-    """One fill with its TCA metrics (null until its parent is analysed), as the API and the exports show it."""
-    parent = fill.parent
-    parent_tca = getattr(parent, "tca", None) if parent is not None and hasattr(parent, "tca") else None
-    price = fill.price
-    arrival = parent.arrival_price if parent is not None else None
-    vwap = parent_tca.interval_vwap if parent_tca is not None else None
-    return {
-        "id": fill.pk, "exec_id": fill.exec_id, "parent": fill.parent_id, "child": fill.child_id,
-        "instrument": fill.instrument.symbol, "venue": fill.venue.code, "side": fill.side, "quantity": fill.quantity,
-        "price": price, "liquidity": fill.liquidity, "fee": fill.fee, "market_day": fill.market_day,
-        "market_time_us": fill.market_time_us, "executed_at": fill.executed_at,
-        "mid": _metric(fill, "mid"), "spread_bps": _metric(fill, "spread_bps"),
-        "effective_spread_bps": _metric(fill, "effective_spread_bps"), "spread_capture": _metric(fill, "spread_capture"),
-        "slippage_arrival_bps": _slip(fill.side, price, arrival), "slippage_vwap_bps": _slip(fill.side, price, vwap),
-        **{f"markout_{h}s_bps": _metric(fill, f"markout_{h}s_bps") for h in measures.MARKOUT_HORIZONS_S},
-    }
-
-
-def _slip(side: str, price, benchmark) -> Decimal | None:
-    if benchmark is None or not benchmark > 0:
-        return None
-    return Decimal(str(round(measures.slippage_bps(side, float(price), float(benchmark)), 4)))
 
 
 class FillTCASerializer(serializers.Serializer):
@@ -430,9 +389,6 @@ class BestExecutionRowSerializer(serializers.Serializer):
     fees = serializers.DecimalField(**CCY)
     child_quantity_sent = serializers.IntegerField(allow_null=True)
     fill_rate = serializers.FloatField(allow_null=True, help_text="Filled / sent child quantity (null: no child order here)")
-
-
-BEST_EXECUTION_COLUMNS = list(BestExecutionRowSerializer().fields)
 
 
 class BestExecutionSerializer(serializers.Serializer):
@@ -588,7 +544,7 @@ class ReportWhatIfSerializer(serializers.Serializer):
 
 
 class ParentReportSerializer(serializers.Serializer):
-    """One parent's TCA (``tca.selectors.parent_report``). Slippage and markouts: positive = better; shortfall: positive = cost."""
+    """One parent's TCA (``tca.reports.parent_report``). Slippage and markouts: positive = better; shortfall: positive = cost."""
 
     parent = ReportParentSerializer()
     provisional = serializers.BooleanField(help_text="Computed now (the parent is still working or not yet analysed), not stored")
@@ -606,52 +562,3 @@ class ParentReportSerializer(serializers.Serializer):
     children = ReportChildSerializer(many=True, help_text="Each child order that filled, quantity-weighted")
     constituents = ReportOrderSerializer(many=True, help_text="Each original order's slippage (a PM: their own orders only)")
     what_ifs = ReportWhatIfSerializer(many=True)
-
-
-# --- exports: each report as tables (tca.exports) -------------------------------------------------------
-
-SUMMARY_COLUMNS = list(SummaryRowSerializer().fields)
-FILLS_TABLE_COLUMNS = FILL_COLUMNS
-IMPORT_COLUMNS = list(ImportRowSerializer().fields)
-
-
-def summary_table(rows: list[dict], group_by: str) -> exports.Table:
-    columns = [group_by, *SUMMARY_COLUMNS[1:]]
-    return exports.Table(f"summary by {group_by}", columns, ([r["key"], *[r.get(c) for c in SUMMARY_COLUMNS[1:]]] for r in rows))
-
-
-def best_execution_table(rows: list[dict]) -> exports.Table:
-    return exports.rows_table("best execution", rows, BEST_EXECUTION_COLUMNS)
-
-
-def fills_table(fills) -> exports.Table:
-    return exports.rows_table("fills", (fill_row(f) for f in fills), FILL_COLUMNS)
-
-
-def import_set_table(report: dict) -> exports.Table:
-    """The rows, then a TOTAL line (quantity-weighted averages) in the same columns."""
-    t = report["totals"]
-    total = {"child_order_id": "TOTAL", "quantity": t["quantity"], "price": t["avg_price"], "benchmark_price": t["avg_benchmark"],
-             "slippage_bps": t["slippage_bps"], "slippage_ccy": t["slippage_ccy"]}
-    return exports.rows_table(f"import {report['id']}", [*report["rows"], total], IMPORT_COLUMNS)
-
-
-def parent_report_tables(report: dict) -> list[exports.Table]:
-    """A parent's report as tables: the parent, benchmarks, shortfall, venues, markouts, orders, fills."""
-    p = report["parent"]
-    header = [(k, p[k]) for k in ReportParentSerializer().fields] + [("provisional", report["provisional"]),
-                                                                        ("computed_at", report["computed_at"])]
-    curve = report["markouts"]
-    horizons = [f"markout_{h}s_bps" for h in curve["horizons_s"]]
-    return [
-        exports.Table("parent", ["field", "value"], header),
-        exports.rows_table("benchmarks", report["benchmarks"], list(BenchmarkSerializer().fields)),
-        exports.Table("shortfall", ["component", "ccy", "bps"],
-                      [[w["component"], w["ccy"], w["bps"]] for w in report["waterfall"]]),
-        exports.rows_table("venues", report["venues"], list(ReportVenueSerializer().fields)),
-        exports.Table("markouts", ["venue", *horizons],
-                      [*([v["venue"], *v["bps"]] for v in curve["by_venue"]), ["ALL", *curve["all"]]]),
-        exports.rows_table("children", report["children"], list(ReportChildSerializer().fields)),
-        exports.rows_table("orders", report["constituents"], list(ReportOrderSerializer().fields)),
-        exports.rows_table("fills", report["fills"], list(ReportFillSerializer().fields)),
-    ]

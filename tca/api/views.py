@@ -54,7 +54,7 @@ from oms.error_codes import ApiErrorCode, FieldErrorCode, PermissionErrorCode
 from oms.errors import DomainError, NotFound, ValidationFailed
 from oms.roles import Actor
 from oms.services.order_parse import has_invalid_characters
-from tca import exports, selectors, services
+from tca import exports, reports, selectors, services
 from tca.api import serializers as s
 from tca.api.filters import (
     FillsQuerySerializer,
@@ -186,7 +186,7 @@ _PARENT_404 = OpenApiResponse(ErrorSerializer, description="`not_found`: no such
 
 def _report_or_404(user, parent_id: int) -> dict:
     # A parent still working (or closed moments ago) gets a provisional report computed now (`provisional`).
-    report = selectors.parent_report(user=user, parent_id=parent_id)
+    report = reports.parent_report(user=user, parent_id=parent_id)
     if report is None:
         raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     return report
@@ -214,7 +214,7 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
         report = _report_or_404(request.user, int(pk))
         fmt = self.export_format()
         if fmt:
-            return exports.export_response(s.parent_report_tables(report), fmt, f"tca-parent-{int(pk)}")
+            return exports.export_response(exports.parent_report_tables(report), fmt, f"tca-parent-{int(pk)}")
         return Response(s.ParentReportSerializer(report).data)
 
     @extend_schema(
@@ -243,7 +243,7 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
             raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {int(pk)}")
         run = services.what_if_run(parent_id=int(pk), strategy=data["strategy"], params=params, user=request.user,
                                    actor=Actor.for_user(request.user, "api"))
-        return Response(s.WhatIfSerializer(selectors.what_if_report(run)).data, status=status.HTTP_201_CREATED)
+        return Response(s.WhatIfSerializer(reports.what_if_report(run)).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(
@@ -270,7 +270,7 @@ class WhatIfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         what_if = selectors.what_if_get(user=request.user, what_if_id=int(pk))
         if what_if is None:
             raise NotFound(ApiErrorCode.NOT_FOUND, f"No what-if replay {int(pk)}")
-        return Response(s.WhatIfSerializer(selectors.what_if_report(what_if)).data)
+        return Response(s.WhatIfSerializer(reports.what_if_report(what_if)).data)
 
 
 # --- summary, best execution, fills ---------------------------------------------------------------------
@@ -291,7 +291,7 @@ class SummaryApi(ExportMixin, APIView):
         rows = selectors.summary(user=request.user, group_by=query["group_by"], filters=filters)
         fmt = self.export_format()
         if fmt:
-            return exports.export_response([s.summary_table(rows, query["group_by"])], fmt, f"tca-summary-{query['group_by']}")
+            return exports.export_response([exports.summary_table(rows, query["group_by"])], fmt, f"tca-summary-{query['group_by']}")
         return Response(s.SummarySerializer({"group_by": query["group_by"], "filters": filters,
                                              "rows": [s.summary_row(r) for r in rows]}).data)
 
@@ -310,7 +310,7 @@ class BestExecutionApi(ExportMixin, APIView):
         rows = selectors.best_execution(user=request.user, filters=filters)
         fmt = self.export_format()
         if fmt:
-            return exports.export_response([s.best_execution_table(rows)], fmt, "tca-best-execution")
+            return exports.export_response([exports.best_execution_table(rows)], fmt, "tca-best-execution")
         return Response(s.BestExecutionSerializer({"filters": filters, "rows": rows}).data)
 
 
@@ -345,9 +345,9 @@ class FillTCAViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericViewSet
             rows = list(qs[: MAX_EXPORT_FILLS + 1])
             if len(rows) > MAX_EXPORT_FILLS:
                 raise DomainError(TcaErrorCode.EXPORT_TOO_LARGE, f"More than {MAX_EXPORT_FILLS:,} fills: narrow the filters (days, instrument, parent)")
-            return exports.export_response([s.fills_table(rows)], fmt, "tca-fills")
+            return exports.export_response([exports.fills_table(rows)], fmt, "tca-fills")
         page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.FillTCASerializer([s.fill_row(f) for f in page], many=True).data)
+        return self.get_paginated_response(s.FillTCASerializer([exports.fill_row(f) for f in page], many=True).data)
 
 
 # --- imports of outside executions ----------------------------------------------------------------------
@@ -422,7 +422,7 @@ class ImportApi(APIView):
             self._check_name(name)
         import_set = services.executions_import(name=name.strip() or "API import", text=text, user=request.user,
                                                 actor=Actor.for_user(request.user, "api"))
-        return Response(s.ImportSetDetailSerializer(selectors.import_set_report(import_set)).data, status=status.HTTP_201_CREATED)
+        return Response(s.ImportSetDetailSerializer(reports.import_set_report(import_set)).data, status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _check_name(name) -> None:
@@ -472,10 +472,10 @@ class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         import_set = selectors.import_set_get(user=request.user, set_id=int(pk))
         if import_set is None:
             raise NotFound(ApiErrorCode.NOT_FOUND, f"No imported set {int(pk)}")
-        report = selectors.import_set_report(import_set)
+        report = reports.import_set_report(import_set)
         fmt = self.export_format()
         if fmt:
-            return exports.export_response([s.import_set_table(report)], fmt, f"tca-import-{import_set.pk}")
+            return exports.export_response([exports.import_set_table(report)], fmt, f"tca-import-{import_set.pk}")
         return Response(s.ImportSetDetailSerializer(report).data)
 
 

@@ -1,7 +1,7 @@
 """Computing a closed parent's TCA once, so that every report is a grouping the database does.
 
 ``parent_tca_compute`` rebuilds the parent's instrument-day market exactly as the live driver does (the
-seeded model plus every lit and dark fill of ours that day: ``tca.selectors.day_market``), reads the
+seeded model plus every lit and dark fill of ours that day: ``tca.figures.day_market``), reads the
 benchmarks off it (``tca.benchmarks``), computes the measures (``tca.measures``) and stores one
 ``FillMetrics`` row per fill (mid, spreads, spread capture, markouts) and the ``ParentTCA`` row (benchmarks,
 slippage against each, implementation shortfall, participation), in one transaction. Storing is an upsert
@@ -27,9 +27,9 @@ from ems.models import ParentOrder
 from ems.selectors import live_clock
 from ems.sim.clock import SESSION_US, US
 from oms.errors import NotFound
+from tca.figures import CLOSED, day_market, parent_figures
 from tca.measures import MARKOUT_HORIZONS_S
 from tca.models import FillMetrics, ParentTCA
-from tca.selectors import CLOSED, day_market, parent_figures
 
 MATURE_US = max(MARKOUT_HORIZONS_S) * US  # the last markout needs this much market time after the last fill
 _TCA_FIELDS = [f.name for f in ParentTCA._meta.concrete_fields if not f.primary_key]

@@ -20,7 +20,7 @@ every bad row listed as ``{line, field, code, detail}``, line 1 being the header
 (``tca.import_empty``: nothing, or only a header), a wrong header (``tca.import_bad_header``) and a file over
 ``MAX_ROWS`` rows or ``MAX_BYTES`` (``tca.import_too_large``). A good file is stored as one ``ImportSet`` with
 its ``ImportedExecution`` rows (COPY) and the audit event ``tca.import`` in one transaction, and can be
-reopened (``tca.selectors.import_set_get`` / ``import_set_report``).
+reopened (``tca.selectors.import_set_get`` / ``tca.reports.import_set_report``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from ems.sim.measures import slippage_bps
 from oms import role_names, roles
 from oms.audit_events import AuditEventType
 from oms.db import insert_rows
@@ -135,7 +136,7 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     if len(errors) > before:
         return None
     s = Side(side).sign
-    bps = (s * (bench - price) / bench * 10_000).quantize(BPS_Q)
+    bps = slippage_bps(side, price, bench).quantize(BPS_Q)
     ccy = (s * (bench - price) * qty).quantize(PRICE_Q)
     if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
         errors.append(_error(line, "price", ImportRowErrorCode.OUT_OF_RANGE, "the slippage of this row against its benchmark is out of range"))

@@ -29,6 +29,7 @@ from ems.algos import ALGORITHMS, algo_params
 from ems.algos.types import StrategyName
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import Fill, ParentOrder
+from ems.selectors import instrument_day_fills, market_with_fills
 from ems.services.working import prefix_for
 from ems.sim.clock import SESSION_US
 from ems.sim.market import Market
@@ -39,19 +40,11 @@ from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from tca.benchmarks import fill_benchmarks, parent_benchmarks
 from tca.error_codes import TcaErrorCode
+from tca.figures import CLOSED, day_market, decision_price, prev_day_market, execution_end
 from tca.measures import IS_COMPONENTS, FillPoint, implementation_shortfall, participation, slippage_bps, slippage_ccy
 from tca.models import WhatIf
 from tca.replay import replay
-from tca.selectors import (
-    CLOSED,
-    day_market,
-    decision_price,
-    market_with,
-    our_market_fills,
-    prev_day_market,
-    tca_parent_get,
-    window_end,
-)
+from tca.selectors import tca_parent_get
 
 FIXED_PARAMS = frozenset({"side", "qty"})  # the same order: only how it is worked may change
 SLIPPAGE_BENCHMARKS = ("arrival", "decision", "interval_vwap", "interval_twap", "open", "close", "prev_close")
@@ -159,8 +152,8 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     name, full = what_if_params(parent, strategy, params or {})
     inst, day = parent.instrument, parent.market_day
     start, end = int(full["start"]), int(full["end"])
-    others = our_market_fills(inst.pk, day, exclude_parent_id=parent.pk)
-    path = market_with(inst, day, [f for f in others if f.time <= start])
+    others = instrument_day_fills(inst.pk, day, exclude_parent_id=parent.pk)
+    path = market_with_fills(inst, day, [f for f in others if f.time <= start])
     replayed = replay(path, name, full, id_prefix=prefix_for(parent), start_us=start, end_us=end,
                       later_fills=[f for f in others if f.time > start])
     wi_fills = [(f.time, f.venue, str(f.liquidity), int(f.qty), float(f.price), float(f.fee)) for f in replayed]
@@ -174,10 +167,10 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
                       for f in Fill.objects.filter(parent=parent).select_related("venue").order_by("market_time_us", "id")]
     original = execution_summary(market=original_market, prev_market=prev, strategy=parent.strategy, side=parent.side,
                                  quantity=parent.quantity, arrival=arrival, decision=decision, start_us=parent.start_us,
-                                 end_us=window_end(parent, rows), fills=original_fills)
+                                 end_us=execution_end(parent, rows), fills=original_fills)
     wi_filled = sum(f[3] for f in wi_fills)
     wi_end = max(f[0] for f in wi_fills) if wi_fills and wi_filled >= full["qty"] else min(end, SESSION_US)
-    wi_market = market_with(inst, day, others + list(replayed))
+    wi_market = market_with_fills(inst, day, others + list(replayed))
     what_if = execution_summary(market=wi_market, prev_market=prev, strategy=name, side=parent.side,
                                 quantity=parent.quantity, arrival=arrival, decision=decision, start_us=start,
                                 end_us=max(wi_end, start), fills=wi_fills)

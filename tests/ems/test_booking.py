@@ -11,15 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ems.models import Allocation, ChildOrder, Constituent, Fill, InternalCross, ParentOrder, Venue
-from ems.services.booking import (
-    Execution,
-    child_report_apply,
-    constituent_release,
-    fill_book,
-    fills_book,
-    internal_cross_book,
-    parent_order_close,
-)
+from ems.services.booking import Execution, child_report_apply, fill_book, fills_book, internal_cross_book
+from ems.services.closing import constituent_release, parent_order_close
 from ems.states import ExecStatus
 from oms.errors import DomainError
 from oms.models import AuditEvent, Instrument, Order, PortfolioDailyUsage, Position

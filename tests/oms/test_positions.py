@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from oms.models import AuditEvent, Position
 from oms.roles import Actor
-from oms.services.lifecycle import OrderFill, PositionState, orders_fill_apply, position_after_trade
+from oms.services.lifecycle import OrderFill, orders_fill_apply
+from oms.services.positions import PositionState, position_after_trade
 from tests.ems import factories as f
 
 ACTOR = Actor.system("test")

@@ -9,14 +9,14 @@ import pytest
 from django.conf import settings
 
 from ems.models import Fill, ParentOrder
-from ems.selectors import instrument_params, market_for, venue_profiles
+from ems.selectors import instrument_day_fills, instrument_params, market_for, venue_profiles
 from ems.services.venues import venues_sync_from_sim
 from ems.sim.clock import SESSION_US, US
 from ems.sim.market import Market
 from ems.states import ExecStatus
+from tca.figures import day_market
 from tca.measures import MARKOUT_HORIZONS_S
 from tca.models import FillMetrics, ParentTCA
-from tca.selectors import day_market, our_market_fills
 from tca.services import parent_tca_compute, parents_due, tca_refresh
 from tests.ems import factories as f
 
@@ -76,7 +76,7 @@ def test_the_benchmarks_are_read_off_the_market_rebuilt_with_every_fill_of_ours(
 
     fills = list(Fill.objects.filter(parent=parent).select_related("tca").order_by("market_time_us", "id"))
     rebuilt = Market(instrument_params(parent.instrument), seed=settings.SIM_SEED, day=parent.market_day, venues=venue_profiles(),
-                     fills=our_market_fills(parent.instrument_id, parent.market_day))
+                     fills=instrument_day_fills(parent.instrument_id, parent.market_day))
     untouched = market_for(parent.instrument, parent.market_day)
     for fill in fills:
         assert float(fill.tca.mid) == pytest.approx(rebuilt.mid(fill.market_time_us), abs=1e-6)

@@ -11,7 +11,8 @@ from oms.errors import DomainError
 from oms.models import AuditEvent
 from oms.roles import Actor
 from tca.models import ImportedExecution, ImportSet
-from tca.selectors import import_set_get, import_set_report, import_sets
+from tca.reports import import_set_report
+from tca.selectors import import_set_get, import_sets
 from tca.services import ImportRejected, executions_import
 from tca.services import imports as imports_module
 

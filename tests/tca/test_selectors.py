@@ -13,7 +13,8 @@ from ems.sim.clock import US
 from ems.states import ExecStatus
 from oms.errors import DomainError
 from tca.models import ParentTCA
-from tca.selectors import best_execution, fills_for_export, parent_report, summary
+from tca.reports import parent_report
+from tca.selectors import best_execution, fills_for_export, summary
 from tca.services import parent_tca_compute
 from tests.ems import factories as f
 

@@ -93,7 +93,7 @@ def test_each_child_order_has_its_slippage_and_the_children_add_up_to_the_parent
     from django.db.models import Sum
 
     from ems.models import ChildOrder
-    from tca.selectors import parent_report
+    from tca.reports import parent_report
 
     report = parent_report(user=trader, parent_id=done_parent.pk)
     children = report["children"]

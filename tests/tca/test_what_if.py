@@ -10,7 +10,8 @@ from oms.errors import DomainError
 from oms.models import AuditEvent
 from oms.roles import Actor
 from tca.models import WhatIf
-from tca.selectors import what_if_get, what_if_report
+from tca.reports import what_if_report
+from tca.selectors import what_if_get
 from tca.services import what_if_run
 from tests.ems import factories as f
 from tests.ems.live_helpers import working_parent
