@@ -27,8 +27,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from ems.models import ExecStatus, Fill, ParentOrder
-from ems.selectors import instrument_day_market, instrument_params, live_clock, market_now_for
-from ems.services.venues import venue_profiles
+from ems.selectors import instrument_day_market, instrument_params, live_clock, market_now_for, venue_profiles
 from ems.sim.clock import SESSION_US
 from ems.sim.market import Market
 from oms.models import Instrument

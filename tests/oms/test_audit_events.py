@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 import pathlib
 
-from ems.services.booking import CHILD_REPORTS, CLOSE_EVENTS
+from ems.services.booking import CHILD_REPORTS
+from ems.services.closing import CLOSE_EVENTS
 from ems.states import CHILD_TRANSITIONS, PARENT_TRANSITIONS, ExecStatus
 from oms.audit_events import CREATION_EVENTS, AuditEventType
 from oms.services import audit_verification
