@@ -119,6 +119,8 @@ def api_client_user(db):
 
 @pytest.fixture
 def admin_user(db):
+    """The superuser root_admin (password secret-pass-1). Replaces pytest-django's ``admin_user``, so its
+    ``admin_client`` (a Django test client logged in as the admin user) logs this one in."""
     from django.contrib.auth.models import User
 
     return User.objects.create_superuser("root_admin", "root@example.com", "secret-pass-1")
@@ -159,6 +161,14 @@ def api_for(user):
 @pytest.fixture
 def api():
     return api_for
+
+
+@pytest.fixture
+def trader_api(api, trader):
+    """The trader's token-authenticated DRF client; a server error comes back as a 500 response, not an exception."""
+    c = api(trader)
+    c.raise_request_exception = False
+    return c
 
 
 @pytest.fixture
