@@ -9,6 +9,7 @@ share one channel-layer prefix, so a push sent from either reaches the pages.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -17,8 +18,6 @@ import pytest
 
 from tests.servers import daphne, database_url
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-SCREENSHOTS = BASE_DIR / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -140,12 +139,20 @@ def signed_in(new_page):
 
 
 @pytest.fixture
-def screenshot():
-    """Keep a picture of a page in screenshots/ (gitignored) for people to look at."""
+def screenshot(tmp_path):
+    """screenshot(page, name) -> the path of a full-page picture of the page (taken scrolled to the top: a picture
+    taken scrolled shows the sticky bar mid-page), in the test's own tmp dir; also copied into $SCREENSHOT_DIR
+    when that is set, for people to look at."""
 
-    def take(page, name: str) -> None:
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    def take(page, name: str) -> Path:
+        path = tmp_path / "screenshots" / f"{name}.png"
+        path.parent.mkdir(exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(path), full_page=True)
+        if folder := os.environ.get("SCREENSHOT_DIR"):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(folder) / path.name)
+        return path
 
     return take
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -27,13 +26,6 @@ from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path("/tmp/shots")
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 # Four makers that always answer, at clearly different times (median latency, ms) and prices, whose quotes
@@ -107,15 +99,16 @@ def sign_in(browser, base_url: str, user):
     return context, page
 
 
-def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, parent, makers):
+def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, parent, makers,
+                                                                             screenshot):
     context, page = sign_in(browser, live_stack, trader)
     try:
-        _run(page, parent)
+        _run(page, parent, screenshot)
     finally:
         context.close()
 
 
-def _run(page, parent):
+def _run(page, parent, screenshot):
     # The desk, then the parent's page with its "Request quotes" form.
     page.goto("/desk/execution/")
     page.locator(f"#parent-row-{parent.id} a", has_text=f"P{parent.id}").click()
@@ -124,7 +117,7 @@ def _run(page, parent):
     expect(form).to_be_visible()
     expect(form.locator(".hint").first).to_contain_text("available now: 10,000")
     expect(page.locator("#parent-rfqs")).to_contain_text("No request for quote yet")
-    shot(page, "rfq_parent_form")
+    screenshot(page, "rfq_parent_form")
 
     # Asking for more than is available is refused in the form itself (what was typed stays).
     page.fill("#rq-quantity", "20000")
@@ -162,7 +155,7 @@ def _run(page, parent):
     if "FLKY" in asked:
         expect(page.locator("#rfq-asked tr[data-provider=FLKY]")).to_contain_text("declined")
     expect(page.locator("#rfq-head .badge")).to_have_text("QUOTING")
-    shot(page, "rfq_ladder_quoting")
+    screenshot(page, "rfq_ladder_quoting")
 
     # One click on the best quote: executed, the result panel says what we did and where the fill is.
     best_id = int(page.locator("#rfq-ladder tr.is-best").get_attribute("data-quote-id"))
@@ -172,7 +165,7 @@ def _run(page, parent):
     expect(page.locator("#rfq-head .badge")).to_have_text("EXECUTED")
     expect(page.locator("#rfq-ladder .btn-exec")).to_have_count(0)
     expect(page.locator(f"#quote-{best_id}")).to_have_attribute("data-status", "accepted")
-    shot(page, "rfq_ladder_executed")
+    screenshot(page, "rfq_ladder_executed")
 
     rfq.refresh_from_db()
     quotes = list(Quote.objects.filter(rfq=rfq))
@@ -198,7 +191,7 @@ def _run(page, parent):
         time.sleep(0.2)
         fill.refresh_from_db()
     assert fill.allocated_quantity == 4000  # shared by the two PMs' orders like any other fill
-    shot(page, "rfq_parent_fill")
+    screenshot(page, "rfq_parent_fill")
 
     # And the RFQ list: the request with its best quote and execution.
     page.click("nav.nav a:text-is('RFQ')")
@@ -207,4 +200,4 @@ def _run(page, parent):
     row = page.locator(f"#rfq-row-{rfq.id}")
     expect(row).to_contain_text("EXECUTED")
     expect(row).to_contain_text(f"4,000 @ {best.price:.4f}")
-    shot(page, "rfq_list")
+    screenshot(page, "rfq_list")
