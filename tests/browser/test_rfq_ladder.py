@@ -52,7 +52,7 @@ def makers(db):
 
 
 @pytest.fixture
-def live_stack(settings, parent):
+def live_stack(settings, pooled_parent_started_now):
     """A daphne and a Celery worker of this test's own (queue, channel-layer prefix), on the test database and
     the market clock the test set; yields the server's base URL."""
     from django.conf import settings as django_settings
@@ -74,7 +74,7 @@ def live_stack(settings, parent):
 
 
 @pytest.fixture
-def parent(pm, portfolio, other_pm, other_portfolio, instrument, settings):
+def pooled_parent_started_now(pm, portfolio, other_pm, other_portfolio, instrument, settings):
     """A TWAP buy parent of 10,000 ACME pooling two PMs' orders, started now (market time at wall speed)."""
     MarketClock(settings)  # market time now: day 2, 10:30, at wall speed (the server and worker get the same)
     now = live_clock().market_time()
@@ -99,11 +99,11 @@ def sign_in(browser, base_url: str, user):
     return context, page
 
 
-def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, parent, makers,
-                                                                             screenshot):
+def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, makers, screenshot,
+                                                                             pooled_parent_started_now):
     context, page = sign_in(browser, live_stack, trader)
     try:
-        _run(page, parent, screenshot)
+        _run(page, pooled_parent_started_now, screenshot)
     finally:
         context.close()
 

@@ -11,6 +11,7 @@ from oms.roles import Actor
 from oms.services import order_cancel, order_submit
 from oms.states import OrderStatus
 from tests.factories import UserFactory
+from tests.oms.audit_helpers import event_types
 from tests.oms.conftest import BULK_URL, ORDERS_URL, order_url
 
 
@@ -72,11 +73,11 @@ def test_trader_reads_any_order(trader, books, api):
     assert api(trader).get(order_url(books["theirs"].id)).json()["id"] == books["theirs"].id
 
 
-def test_trader_cancels_any_order(trader, books, cancel_order, order_event_types):
+def test_trader_cancels_any_order(trader, books, cancel_order):
     response = cancel_order(trader, books["theirs"].id)
 
     assert response.json()["status"] == OrderStatus.CANCELLED
-    assert order_event_types(books["theirs"].id)[-1] == "order.cancelled"
+    assert event_types("order", books["theirs"].id)[-1] == "order.cancelled"
 
 
 def test_trader_submits_for_any_portfolio(trader, other_portfolio, post_order, order_payload):

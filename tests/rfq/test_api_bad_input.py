@@ -16,9 +16,9 @@ RFQS = "/api/rfqs/"
 
 
 @pytest.fixture
-def quoted(parent, providers, trader):
+def quoted(pm_parent, providers, trader):
     """An open RFQ of 4,000 on the parent with one live quote."""
-    rfq = rfq_for(parent, trader)
+    rfq = rfq_for(pm_parent, trader)
     return rfq, quote(rfq, "LPA", "100.10")
 
 
@@ -82,24 +82,24 @@ def _unchanged(rfq, q):
     ({"direction": "\ud800"}, "direction"),
     ({"direction": "x" * 100_000}, "direction"),
 ])
-def test_create_refuses_bad_bodies(trader_api, parent, providers, body, field):
-    body = {k: (str(parent.id) if v == "{parent}" else v) for k, v in body.items()}
+def test_create_refuses_bad_bodies(trader_api, pm_parent, providers, body, field):
+    body = {k: (str(pm_parent.id) if v == "{parent}" else v) for k, v in body.items()}
     if field not in ("parent", "non_field_errors"):
-        body = {"parent": parent.id, **body}
+        body = {"parent": pm_parent.id, **body}
 
     response = trader_api.post(RFQS, data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400, (body, response.content[:300])
     assert response.json()["code"] == "validation_error" and response.json()["field"] == field
-    _nothing_created(parent)
+    _nothing_created(pm_parent)
 
 
 @pytest.mark.parametrize("body", [[{"parent": 1}], "parent", None, 7, []])
-def test_create_refuses_a_body_that_is_not_an_object(trader_api, parent, body):
+def test_create_refuses_a_body_that_is_not_an_object(trader_api, pm_parent, body):
     response = trader_api.post(RFQS, data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400 and response.json()["field"] == "non_field_errors"
-    _nothing_created(parent)
+    _nothing_created(pm_parent)
 
 
 def test_create_on_an_unknown_parent_is_404(trader_api, providers):
@@ -115,28 +115,28 @@ def test_create_on_an_unknown_parent_is_404(trader_api, providers):
     ({"mode": "auto", "execute_at": "window_end", "threshold_bps": None}, 400, "rfq.threshold_required"),
     ({"quantity": 10_001}, 409, "rfq.quantity_unavailable"),
 ])
-def test_create_refusals_of_the_service_keep_their_codes(trader_api, parent, providers, body, status, code):
-    response = trader_api.post(RFQS, {"parent": parent.id, **body}, format="json")
+def test_create_refusals_of_the_service_keep_their_codes(trader_api, pm_parent, providers, body, status, code):
+    response = trader_api.post(RFQS, {"parent": pm_parent.id, **body}, format="json")
 
     assert (response.status_code, response.json()["code"]) == (status, code), response.json()
-    _nothing_created(parent)
+    _nothing_created(pm_parent)
 
 
-def test_a_second_rfq_cannot_take_what_the_first_holds(trader_api, parent, providers):
-    assert trader_api.post(RFQS, {"parent": parent.id, "quantity": 8000}, format="json").status_code == 201
+def test_a_second_rfq_cannot_take_what_the_first_holds(trader_api, pm_parent, providers):
+    assert trader_api.post(RFQS, {"parent": pm_parent.id, "quantity": 8000}, format="json").status_code == 201
 
-    response = trader_api.post(RFQS, {"parent": parent.id, "quantity": 3000}, format="json")
+    response = trader_api.post(RFQS, {"parent": pm_parent.id, "quantity": 3000}, format="json")
 
     assert response.status_code == 409 and response.json()["code"] == "rfq.quantity_unavailable"
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 8000 and RFQ.objects.count() == 1
+    pm_parent.refresh_from_db()
+    assert pm_parent.reserved_quantity == 8000 and RFQ.objects.count() == 1
 
 
 @pytest.mark.parametrize("change", [{"status": ExecStatus.CANCELLED}, {"status": ExecStatus.FILLED}, {"control": "halted"}])
-def test_create_on_a_parent_not_working_is_409(trader_api, parent, providers, change):
-    type(parent).objects.filter(pk=parent.pk).update(**change)
+def test_create_on_a_parent_not_working_is_409(trader_api, pm_parent, providers, change):
+    type(pm_parent).objects.filter(pk=pm_parent.pk).update(**change)
 
-    response = trader_api.post(RFQS, {"parent": parent.id, "quantity": 100}, format="json")
+    response = trader_api.post(RFQS, {"parent": pm_parent.id, "quantity": 100}, format="json")
 
     assert response.status_code == 409 and response.json()["code"] == "rfq.parent_not_working"
     assert not RFQ.objects.exists()
@@ -198,7 +198,7 @@ def test_cancel_refuses_bad_bodies(trader_api, quoted, body, field):
     _unchanged(rfq, q)
 
 
-def test_malformed_deep_huge_and_non_json_bodies(trader_api, quoted, parent):
+def test_malformed_deep_huge_and_non_json_bodies(trader_api, quoted, pm_parent):
     rfq, q = quoted
     cases = [
         (b"{not json", "application/json", 400, "parse_error"),
