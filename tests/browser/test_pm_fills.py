@@ -79,7 +79,6 @@ def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_r
     """The whole path live: the ticket -> intake -> aggregation -> a parent worked by a real Celery worker
     on the simulated venues -> fills booked and allocated -> the blotter row turns FILLED with its average
     price, pushed over the websocket (no reload)."""
-    import time
     import uuid
 
     from django.db import connection
@@ -91,7 +90,7 @@ def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_r
     from oms.models import Order
     from oms.roles import Actor
     from tests.browser.conftest import SERVER_CHANNELS_PREFIX
-    from tests.servers import celery_worker, database_url
+    from tests.servers import celery_worker, database_url, wait_for
 
     venues_sync_from_sim()
     queue = f"test-ui-{uuid.uuid4().hex[:8]}"
@@ -117,9 +116,7 @@ def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_r
         assert len(result.parents) == 1, result
         parent = ParentOrder.objects.get(pk=result.parents[0])
         parent_tick_enqueue(parent.id, countdown=0)  # the first tick, on our worker's queue
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not ParentOrder.objects.filter(pk=parent.id, status="FILLED").exists():
-            time.sleep(0.3)
+        wait_for(lambda: ParentOrder.objects.filter(pk=parent.id, status="FILLED").exists(), 60, every_s=0.3)
         worker_log = log.read_text()
     parent.refresh_from_db()
     assert parent.status == "FILLED", (parent.status, parent.filled_quantity, worker_log[-3000:])

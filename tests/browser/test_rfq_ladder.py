@@ -10,7 +10,6 @@ the server are run by this test's worker and nobody else's.
 
 from __future__ import annotations
 
-import time
 import uuid
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ from rfq.selectors import market_snapshot
 from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent
+from tests.servers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -186,11 +186,12 @@ def _run(page, parent, screenshot):
     expect(page.locator(f"#parent-rfq-{rfq.id}")).to_contain_text("EXECUTED")
     fill = Fill.objects.get(exec_id=exec_id)
     assert (fill.liquidity, fill.quantity, fill.price) == ("rfq", 4000, best.price)
-    deadline = time.monotonic() + 5
-    while fill.allocated_quantity != 4000 and time.monotonic() < deadline:
-        time.sleep(0.2)
+
+    def allocated() -> bool:
         fill.refresh_from_db()
-    assert fill.allocated_quantity == 4000  # shared by the two PMs' orders like any other fill
+        return fill.allocated_quantity == 4000
+
+    assert wait_for(allocated, 15, every_s=0.2), fill.allocated_quantity  # shared by the two PMs' orders like any other fill
     screenshot(page, "rfq_parent_fill")
 
     # And the RFQ list: the request with its best quote and execution.

@@ -6,7 +6,6 @@ The concurrent tests use real threads, each with its own API client and database
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
@@ -18,6 +17,7 @@ from oms.services import audit_verify, order_submit
 from oms.states import OrderStatus
 from tests.oms.audit_helpers import event_types
 from tests.oms.conftest import BULK_URL, ORDERS_URL
+from tests.servers import wait_for
 
 # --- sequential resends ---------------------------------------------------------------------------
 
@@ -295,14 +295,13 @@ class _RowHolder:
 
     def wait_until_awaited(self, timeout=20.0):
         """Block until some other session waits for this one's transaction."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def awaited() -> bool:
             with self.conn.cursor() as cur:  # a new snapshot of pg_locks each time, inside our transaction
                 cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = %s", [self.xid])
-                if cur.fetchone()[0]:
-                    return
-            time.sleep(0.02)
-        raise AssertionError("nobody waited for the held row")
+                return bool(cur.fetchone()[0])
+
+        assert wait_for(awaited, timeout, every_s=0.02), "nobody waited for the held row"
 
     def commit(self):
         self.conn.commit()
