@@ -66,7 +66,8 @@ def test_compliance_reads_every_rfq_and_the_scorecards(api, compliance, quoted, 
     rfq, _ = quoted
     client = api(compliance)
     assert client.get(RFQS).json()["count"] == 2
-    assert client.get(f"{RFQS}{theirs.id}/").status_code == 200
+    assert {r["id"] for r in client.get(RFQS).json()["results"]} == {rfq.id, theirs.id}
+    assert client.get(f"{RFQS}{theirs.id}/").json()["id"] == theirs.id
     assert client.get(f"{RFQS}{rfq.id}/").json()["ladder"][0]["provider"] == "LPA"
     assert client.get(LPS).json()["count"] == 3
 
