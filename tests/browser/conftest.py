@@ -122,17 +122,32 @@ def page(new_page):
     return new_page()
 
 
+def log_in(page, user, password: str = PASSWORD) -> None:
+    """Sign the user in through the login page; return once the browser has left it."""
+    page.goto("/login/")
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
+def signed_in_at(browser, base_url: str, user, *, timeout_ms: int, **context_options):
+    """A fresh context (its own cookies) on a server of the test's own, the user signed in: (context, page).
+    The caller closes the context."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900}, **context_options)
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    log_in(page, user)
+    return context, page
+
+
 @pytest.fixture
 def signed_in(new_page):
     """Sign a user in through the login page in a fresh context; return the page, on the desk."""
 
     def sign_in(user, password: str = PASSWORD):
         page = new_page()
-        page.goto("/login/")
-        page.fill("#id_username", user.get_username())
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login/" not in url)
+        log_in(page, user, password)
         return page
 
     return sign_in

@@ -20,7 +20,7 @@ from ems.models import Fill
 from ems.selectors import live_clock
 from rfq.models import RFQ, LiquidityProvider, Quote, QuoteStatus, RfqStatus
 from rfq.selectors import market_snapshot
-from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
+from tests.browser.conftest import SERVER_CHECKPOINT_FILE, signed_in_at
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent
 from tests.servers import wait_for
@@ -87,21 +87,9 @@ def pooled_parent_started_now(pm, portfolio, other_pm, other_portfolio, instrume
     return p
 
 
-def sign_in(browser, base_url: str, user):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-    return context, page
-
-
 def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, makers, screenshot,
                                                                              pooled_parent_started_now):
-    context, page = sign_in(browser, live_stack, trader)
+    context, page = signed_in_at(browser, live_stack, trader, timeout_ms=15_000)
     try:
         _run(page, pooled_parent_started_now, screenshot)
     finally:

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tca.models import ImportSet, ParentTCA, WhatIf
-from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
+from tests.browser.conftest import SERVER_CHECKPOINT_FILE, signed_in_at
 from tests.tca.builders import closed_parent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,15 +60,7 @@ def tca_server(settings, done_parent):
 
 
 def sign_in(browser, base_url: str, user):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-    return context, page
+    return signed_in_at(browser, base_url, user, timeout_ms=20_000, accept_downloads=True)
 
 
 def painted(page, selector: str) -> int:
