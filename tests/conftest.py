@@ -86,6 +86,14 @@ def other_instrument(db):
     return InstrumentFactory(symbol="BETA", reference_price="50.00", adv=5_000_000)
 
 
+@pytest.fixture
+def venues(db):
+    """The simulator's venues in the Venue table (XSMA, XSMB, XSMI lit; DRKA, DRKB dark): the live market needs them."""
+    from ems.services import venues_sync_from_sim
+
+    return venues_sync_from_sim()
+
+
 def _user(username, role):
     from tests.factories import UserFactory
 
@@ -119,6 +127,8 @@ def api_client_user(db):
 
 @pytest.fixture
 def admin_user(db):
+    """The superuser root_admin (password secret-pass-1). Replaces pytest-django's ``admin_user``, so its
+    ``admin_client`` (a Django test client logged in as the admin user) logs this one in."""
     from django.contrib.auth.models import User
 
     return User.objects.create_superuser("root_admin", "root@example.com", "secret-pass-1")
@@ -145,6 +155,32 @@ def client_portfolio(api_client_user):
     return PortfolioFactory(code="BRIDGE-BOOK", members=[api_client_user])
 
 
+@pytest.fixture
+def clock(settings):
+    """Market time under the test's control (tests.ems.live_helpers.MarketClock): day 2, 10:30, wall speed."""
+    from tests.ems.live_helpers import MarketClock
+
+    return MarketClock(settings)
+
+
+@pytest.fixture
+def actor(trader):
+    """The desk trader acting over the API, as the services record who did what."""
+    from oms.roles import Actor
+
+    return Actor.for_user(trader, "api")
+
+
+@pytest.fixture
+def pm_parent(pm, portfolio, instrument, clock):
+    """A working TWAP buy parent of 10,000 ACME holding one order of pm_a's, as aggregation leaves it (first tick
+    not yet run, nothing at the venues), on the test's market clock."""
+    from tests.ems import factories as f
+    from tests.ems.live_helpers import working_parent
+
+    return working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=10_000)])
+
+
 def api_for(user):
     """A DRF client authenticated with the user's token."""
     from rest_framework.authtoken.models import Token
@@ -159,6 +195,14 @@ def api_for(user):
 @pytest.fixture
 def api():
     return api_for
+
+
+@pytest.fixture
+def trader_api(api, trader):
+    """The trader's token-authenticated DRF client; a server error comes back as a 500 response, not an exception."""
+    c = api(trader)
+    c.raise_request_exception = False
+    return c
 
 
 @pytest.fixture

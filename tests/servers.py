@@ -17,15 +17,16 @@ from urllib.parse import quote
 BASE_DIR = Path(__file__).resolve().parents[1]
 
 
-def wait_for(predicate, timeout_s: float = 60, *, every_s: float = 0.1) -> bool:
-    """Poll ``predicate`` until it is true (True) or ``timeout_s`` has passed (False): what a server or a
-    worker process does is seen from the test through the database."""
+def wait_for(predicate, timeout_s: float = 60, *, every_s: float = 0.1):
+    """Call ``predicate`` every ``every_s`` until it returns something truthy, and return that; after ``timeout_s``
+    return its last (falsy) answer. It is called at least once, and once more at the deadline. What a server or
+    a worker process does is seen from the test through the database; ``predicate`` may raise to give up early."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
         time.sleep(every_s)
-    return False
 
 
 def free_port() -> int:
@@ -55,47 +56,63 @@ def daphne(env: dict[str, str], *, wait_s: float = 30):
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited with {proc.returncode}:\n{Path(log.name).read_text()[-4000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"daphne exited with {proc.returncode}:\n{Path(log.name).read_text()[-4000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not listen on {port}:\n{Path(log.name).read_text()[-4000:]}")
-                time.sleep(0.1)
+        if not wait_for(listening, wait_s):
+            raise RuntimeError(f"daphne did not listen on {port}:\n{Path(log.name).read_text()[-4000:]}")
         yield f"http://127.0.0.1:{port}", Path(log.name)
     finally:
-        _stop(proc)
+        stop(proc)
         log.close()
+
+
+def celery_worker_start(env: dict[str, str], queue: str, *, wait_s: float = 60) -> tuple[subprocess.Popen, Path]:
+    """Start a real Celery worker (solo pool) that consumes only ``queue``; return its process and log path once it
+    is ready. The caller stops it (``stop``), or kills it to see what a crash leaves behind."""
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    with tempfile.NamedTemporaryFile(prefix="celery-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue, "-l", "info",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}-{uuid.uuid4().hex[:4]}@%h"],
+            cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    path = Path(log.name)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{path.read_text()[-4000:]}")
+        return "ready." in path.read_text()
+
+    try:
+        if not wait_for(ready, wait_s, every_s=0.2):
+            raise RuntimeError(f"celery worker did not start:\n{path.read_text()[-4000:]}")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, path
 
 
 @contextmanager
 def celery_worker(env: dict[str, str], queue: str, *, wait_s: float = 60):
     """Run a real Celery worker (solo pool) that consumes only ``queue``; yield its log path once it is ready."""
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    log = tempfile.NamedTemporaryFile(prefix="celery-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue, "-l", "info",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"],
-        cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    proc, log = celery_worker_start(env, queue, wait_s=wait_s)
     try:
-        deadline = time.monotonic() + wait_s
-        while "ready." not in Path(log.name).read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"celery worker did not start:\n{Path(log.name).read_text()[-4000:]}")
-            time.sleep(0.2)
-        yield Path(log.name)
+        yield log
     finally:
-        _stop(proc)
-        log.close()
+        stop(proc)
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate the process; kill it if it has not exited 15 s later."""
     proc.terminate()
     try:
         proc.wait(timeout=15)

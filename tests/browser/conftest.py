@@ -9,6 +9,7 @@ share one channel-layer prefix, so a push sent from either reaches the pages.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -17,8 +18,6 @@ import pytest
 
 from tests.servers import daphne, database_url
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-SCREENSHOTS = BASE_DIR / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -123,29 +122,52 @@ def page(new_page):
     return new_page()
 
 
+def log_in(page, user, password: str = PASSWORD) -> None:
+    """Sign the user in through the login page; return once the browser has left it."""
+    page.goto("/login/")
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
+def signed_in_at(browser, base_url: str, user, *, timeout_ms: int, **context_options):
+    """A fresh context (its own cookies) on a server of the test's own, the user signed in: (context, page).
+    The caller closes the context."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900}, **context_options)
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    log_in(page, user)
+    return context, page
+
+
 @pytest.fixture
 def signed_in(new_page):
     """Sign a user in through the login page in a fresh context; return the page, on the desk."""
 
     def sign_in(user, password: str = PASSWORD):
         page = new_page()
-        page.goto("/login/")
-        page.fill("#id_username", user.get_username())
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login/" not in url)
+        log_in(page, user, password)
         return page
 
     return sign_in
 
 
 @pytest.fixture
-def screenshot():
-    """Keep a picture of a page in screenshots/ (gitignored) for people to look at."""
+def screenshot(tmp_path):
+    """screenshot(page, name) -> the path of a full-page picture of the page (taken scrolled to the top: a picture
+    taken scrolled shows the sticky bar mid-page), in the test's own tmp dir; also copied into $SCREENSHOT_DIR
+    when that is set, for people to look at."""
 
-    def take(page, name: str) -> None:
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    def take(page, name: str) -> Path:
+        path = tmp_path / "screenshots" / f"{name}.png"
+        path.parent.mkdir(exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(path), full_page=True)
+        if folder := os.environ.get("SCREENSHOT_DIR"):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(folder) / path.name)
+        return path
 
     return take
 

@@ -6,13 +6,6 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def venues(db):
-    from ems.services import venues_sync_from_sim
-
-    return venues_sync_from_sim()
-
-
 def _ladders(page) -> str:
     return page.locator("#md-ladders").inner_text()
 

@@ -5,7 +5,6 @@ joins a parent and fills while the blotter watches, without a reload."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -13,13 +12,6 @@ from playwright.sync_api import expect
 from tests.ems import factories as f
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path("/tmp/shots")
-
-
-def shot(page, name):
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -36,7 +28,7 @@ def filled_order(pm, portfolio, other_pm, other_portfolio, instrument):
     return mine, parent
 
 
-def test_order_page_shows_the_pms_share_of_each_fill(signed_in, pm, filled_order):
+def test_order_page_shows_the_pms_share_of_each_fill(signed_in, pm, filled_order, screenshot):
     order, parent = filled_order
     page = signed_in(pm)
     page.goto(f"/orders/{order.id}/")
@@ -47,7 +39,7 @@ def test_order_page_shows_the_pms_share_of_each_fill(signed_in, pm, filled_order
     expect(rows.nth(0)).to_contain_text("100")  # pm_a's third of the 300-share fill
     expect(page.locator(".order-side")).to_contain_text(f"parent P{parent.id}")
     expect(page.locator(".progress")).to_contain_text("Filled 300 / 1,000")
-    shot(page, "pm_order_page")
+    screenshot(page, "pm_order_page")
 
     page.goto("/")
     row = page.locator(f"#order-row-{order.id}")
@@ -55,7 +47,7 @@ def test_order_page_shows_the_pms_share_of_each_fill(signed_in, pm, filled_order
     expect(row).to_contain_text("100.0067")
 
 
-def test_ticket_shows_the_pre_trade_estimate_as_the_pm_types(signed_in, pm, portfolio, instrument):
+def test_ticket_shows_the_pre_trade_estimate_as_the_pm_types(signed_in, pm, portfolio, instrument, screenshot):
     page = signed_in(pm)
     expect(page.locator("#t-pretrade")).to_contain_text("choose an instrument and a quantity")
     page.fill("#t-instrument", "ACME")
@@ -69,10 +61,10 @@ def test_ticket_shows_the_pre_trade_estimate_as_the_pm_types(signed_in, pm, port
     page.fill("#t-quantity", "500")
     expect(estimate).not_to_have_text(first)
     page.fill("#t-quantity", "500000")
-    shot(page, "pm_ticket_estimate")
+    screenshot(page, "pm_ticket_estimate")
 
 
-def test_positions_page(signed_in, pm, filled_order):
+def test_positions_page(signed_in, pm, filled_order, screenshot):
     page = signed_in(pm)
     page.goto("/positions/")
     row = page.locator("#positions-table tbody tr")
@@ -80,14 +72,13 @@ def test_positions_page(signed_in, pm, filled_order):
     expect(row).to_contain_text("PM-A-GROWTH")
     expect(row).to_contain_text("ACME")
     expect(row.locator("td.qty")).to_have_text("300")
-    shot(page, "pm_positions")
+    screenshot(page, "pm_positions")
 
 
-def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_reload(signed_in, pm, portfolio, instrument, settings):
+def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_reload(signed_in, pm, portfolio, instrument, settings, screenshot):
     """The whole path live: the ticket -> intake -> aggregation -> a parent worked by a real Celery worker
     on the simulated venues -> fills booked and allocated -> the blotter row turns FILLED with its average
     price, pushed over the websocket (no reload)."""
-    import time
     import uuid
 
     from django.db import connection
@@ -99,7 +90,7 @@ def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_r
     from oms.models import Order
     from oms.roles import Actor
     from tests.browser.conftest import SERVER_CHANNELS_PREFIX
-    from tests.servers import celery_worker, database_url
+    from tests.servers import celery_worker, database_url, wait_for
 
     venues_sync_from_sim()
     queue = f"test-ui-{uuid.uuid4().hex[:8]}"
@@ -125,9 +116,7 @@ def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_r
         assert len(result.parents) == 1, result
         parent = ParentOrder.objects.get(pk=result.parents[0])
         parent_tick_enqueue(parent.id, countdown=0)  # the first tick, on our worker's queue
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not ParentOrder.objects.filter(pk=parent.id, status="FILLED").exists():
-            time.sleep(0.3)
+        wait_for(lambda: ParentOrder.objects.filter(pk=parent.id, status="FILLED").exists(), 60, every_s=0.3)
         worker_log = log.read_text()
     parent.refresh_from_db()
     assert parent.status == "FILLED", (parent.status, parent.filled_quantity, worker_log[-3000:])
@@ -136,7 +125,7 @@ def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_r
     order.refresh_from_db()
     assert order.filled_quantity == 300 and order.avg_price is not None
     expect(row).to_contain_text(f"{order.avg_price.normalize():f}"[:7])
-    shot(page, "pm_blotter_filled")
+    screenshot(page, "pm_blotter_filled")
     page.goto(f"/orders/{order.id}/")
     expect(page.locator("#executions tbody tr").first).to_be_visible()
-    shot(page, "pm_order_filled")
+    screenshot(page, "pm_order_filled")

@@ -18,13 +18,6 @@ WIDTHS = (1440, 1280)
 RAW_FIELD_NAMES = [name for name in ORDER_FIELD_LABELS if "_" in name]
 
 
-@pytest.fixture
-def venues(db):
-    from ems.services import venues_sync_from_sim
-
-    return venues_sync_from_sim()
-
-
 def _overlap(a: dict, b: dict) -> bool:
     return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
 

@@ -10,10 +10,8 @@ the server are run by this test's worker and nobody else's.
 
 from __future__ import annotations
 
-import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -23,18 +21,12 @@ from ems.selectors import live_clock
 from rfq.models import RFQ, LiquidityProvider, Quote
 from rfq.selectors import market_snapshot
 from rfq.states import QuoteStatus, RfqStatus
-from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
+from tests.browser.conftest import SERVER_CHECKPOINT_FILE, signed_in_at
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent
+from tests.servers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path("/tmp/shots")
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 # Four makers that always answer, at clearly different times (median latency, ms) and prices, whose quotes
@@ -61,7 +53,7 @@ def makers(db):
 
 
 @pytest.fixture
-def live_stack(settings, parent):
+def live_stack(settings, pooled_parent_started_now):
     """A daphne and a Celery worker of this test's own (queue, channel-layer prefix), on the test database and
     the market clock the test set; yields the server's base URL."""
     from django.conf import settings as django_settings
@@ -83,7 +75,7 @@ def live_stack(settings, parent):
 
 
 @pytest.fixture
-def parent(pm, portfolio, other_pm, other_portfolio, instrument, settings):
+def pooled_parent_started_now(pm, portfolio, other_pm, other_portfolio, instrument, settings):
     """A TWAP buy parent of 10,000 ACME pooling two PMs' orders, started now (market time at wall speed)."""
     MarketClock(settings)  # market time now: day 2, 10:30, at wall speed (the server and worker get the same)
     now = live_clock().market_time()
@@ -96,27 +88,16 @@ def parent(pm, portfolio, other_pm, other_portfolio, instrument, settings):
     return p
 
 
-def sign_in(browser, base_url: str, user):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-    return context, page
-
-
-def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, parent, makers):
-    context, page = sign_in(browser, live_stack, trader)
+def test_trader_requests_quotes_watches_the_ladder_fill_and_executes_the_best(browser, live_stack, trader, makers, screenshot,
+                                                                             pooled_parent_started_now):
+    context, page = signed_in_at(browser, live_stack, trader, timeout_ms=15_000)
     try:
-        _run(page, parent)
+        _run(page, pooled_parent_started_now, screenshot)
     finally:
         context.close()
 
 
-def _run(page, parent):
+def _run(page, parent, screenshot):
     # The desk, then the parent's page with its "Request quotes" form.
     page.goto("/desk/execution/")
     page.locator(f"#parent-row-{parent.id} a", has_text=f"P{parent.id}").click()
@@ -125,7 +106,7 @@ def _run(page, parent):
     expect(form).to_be_visible()
     expect(form.locator(".hint").first).to_contain_text("available now: 10,000")
     expect(page.locator("#parent-rfqs")).to_contain_text("No request for quote yet")
-    shot(page, "rfq_parent_form")
+    screenshot(page, "rfq_parent_form")
 
     # Asking for more than is available is refused in the form itself (what was typed stays).
     page.fill("#rq-quantity", "20000")
@@ -163,7 +144,7 @@ def _run(page, parent):
     if "FLKY" in asked:
         expect(page.locator("#rfq-asked tr[data-provider=FLKY]")).to_contain_text("declined")
     expect(page.locator("#rfq-head .badge")).to_have_text("QUOTING")
-    shot(page, "rfq_ladder_quoting")
+    screenshot(page, "rfq_ladder_quoting")
 
     # One click on the best quote: executed, the result panel says what we did and where the fill is.
     best_id = int(page.locator("#rfq-ladder tr.is-best").get_attribute("data-quote-id"))
@@ -173,7 +154,7 @@ def _run(page, parent):
     expect(page.locator("#rfq-head .badge")).to_have_text("EXECUTED")
     expect(page.locator("#rfq-ladder .btn-exec")).to_have_count(0)
     expect(page.locator(f"#quote-{best_id}")).to_have_attribute("data-status", "accepted")
-    shot(page, "rfq_ladder_executed")
+    screenshot(page, "rfq_ladder_executed")
 
     rfq.refresh_from_db()
     quotes = list(Quote.objects.filter(rfq=rfq))
@@ -194,12 +175,13 @@ def _run(page, parent):
     expect(page.locator(f"#parent-rfq-{rfq.id}")).to_contain_text("EXECUTED")
     fill = Fill.objects.get(exec_id=exec_id)
     assert (fill.liquidity, fill.quantity, fill.price) == ("rfq", 4000, best.price)
-    deadline = time.monotonic() + 5
-    while fill.allocated_quantity != 4000 and time.monotonic() < deadline:
-        time.sleep(0.2)
+
+    def allocated() -> bool:
         fill.refresh_from_db()
-    assert fill.allocated_quantity == 4000  # shared by the two PMs' orders like any other fill
-    shot(page, "rfq_parent_fill")
+        return fill.allocated_quantity == 4000
+
+    assert wait_for(allocated, 15, every_s=0.2), fill.allocated_quantity  # shared by the two PMs' orders like any other fill
+    screenshot(page, "rfq_parent_fill")
 
     # And the RFQ list: the request with its best quote and execution.
     page.click("nav.nav a:text-is('RFQ')")
@@ -208,4 +190,4 @@ def _run(page, parent):
     row = page.locator(f"#rfq-row-{rfq.id}")
     expect(row).to_contain_text("EXECUTED")
     expect(row).to_contain_text(f"4,000 @ {best.price:.4f}")
-    shot(page, "rfq_list")
+    screenshot(page, "rfq_list")

@@ -20,24 +20,17 @@ import pytest
 from playwright.sync_api import expect
 
 from tca.models import ImportSet, ParentTCA, WhatIf
-from tests.browser.conftest import PASSWORD, SERVER_CHECKPOINT_FILE
+from tests.browser.conftest import SERVER_CHECKPOINT_FILE, signed_in_at
 from tests.tca.builders import closed_parent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/tmp/shots")
 GOOD_CSV = (
     "child_order_id,timestamp,venue,order_type,side,quantity,price,benchmark_price\n"
     "EXT-1,2026-03-02T14:31:05.250+00:00,XNYS,limit,buy,1000,100.10,100.00\n"
     "EXT-2,2026-03-02T14:32:00+01:00,ARCX,market,sell,500,99.90,100.00\n"
     "EXT-3,2026-03-02T14:35:10Z,XNYS,limit,buy,1500,99.95,100.00\n"
 )
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # a full-page picture taken scrolled shows the sticky bar mid-page
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -67,15 +60,7 @@ def tca_server(settings, done_parent):
 
 
 def sign_in(browser, base_url: str, user):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1600, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-    return context, page
+    return signed_in_at(browser, base_url, user, timeout_ms=20_000, accept_downloads=True)
 
 
 def painted(page, selector: str) -> int:
@@ -90,19 +75,20 @@ def painted(page, selector: str) -> int:
     }""", selector)
 
 
-def test_a_trader_reads_the_summary_filters_it_exports_opens_the_report_and_replays_it(browser, tca_server, trader, done_parent):
+def test_a_trader_reads_the_summary_filters_it_exports_opens_the_report_and_replays_it(browser, tca_server, trader, done_parent,
+                                                                                      screenshot, tmp_path):
     context, page = sign_in(browser, tca_server, trader)
     try:
-        _summary(page, done_parent)
-        _parent_report(page, done_parent)
-        _what_if(page, done_parent)
-        _best_execution(page, done_parent)
-        _imports(page)
+        _summary(page, done_parent, screenshot)
+        _parent_report(page, done_parent, screenshot)
+        _what_if(page, done_parent, screenshot)
+        _best_execution(page, done_parent, screenshot)
+        _imports(page, screenshot, tmp_path)
     finally:
         context.close()
 
 
-def _summary(page, parent):
+def _summary(page, parent, screenshot):
     page.click("nav.nav >> text=TCA")
     page.wait_for_url("**/tca/")
     rows = page.locator("#tca-summary-table tbody tr[data-key]")
@@ -112,7 +98,7 @@ def _summary(page, parent):
     assert painted(page, "#chart-summary") > 2000
     expect(page.locator("#chart-summary .u-legend")).to_contain_text("vs interval VWAP")
     expect(page.locator("#tca-parents tbody tr")).to_have_count(1)
-    shot(page, "tca_summary")
+    screenshot(page, "tca_summary")
 
     # Group by algorithm: one row, TWAP, with the stored slippage vs arrival.
     page.locator("#tca-group-by a[data-group=algorithm]").click()
@@ -147,7 +133,7 @@ def _summary(page, parent):
     assert Path(info.value.path()).read_bytes()[:2] == b"PK"  # a zip: the XLSX container
 
 
-def _parent_report(page, parent):
+def _parent_report(page, parent, screenshot):
     page.locator(f"#tca-parents a[href='/tca/parents/{parent.pk}/']").click()
     page.wait_for_url(f"**/tca/parents/{parent.pk}/")
     for chart in ("#chart-waterfall", "#chart-price", "#chart-progress", "#chart-markouts"):
@@ -169,7 +155,7 @@ def _parent_report(page, parent):
     box = page.locator("#chart-price .u-over").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     expect(page.locator("#chart-price .u-legend .u-series").nth(1)).not_to_contain_text("–")
-    shot(page, "tca_parent")
+    screenshot(page, "tca_parent")
 
     # The desk's parent page links to this report now that the parent is closed, and back.
     page.click("#tca-parent-head >> text=Parent page")
@@ -179,7 +165,7 @@ def _parent_report(page, parent):
     expect(page.locator("#chart-waterfall")).to_have_attribute("data-drawn", "1")
 
 
-def _what_if(page, parent):
+def _what_if(page, parent, screenshot):
     form = page.locator("#what-if-form")
     expect(form).to_be_visible()
     page.select_option("#wi-strategy", "vwap")
@@ -198,23 +184,23 @@ def _what_if(page, parent):
     replayed = f"{sum(x[3] for x in run.fills):,}"
     expect(page.locator("#chart-whatif-progress .u-legend .u-series").nth(2)).to_contain_text(replayed)
     page.locator("#what-if").scroll_into_view_if_needed()
-    shot(page, "tca_whatif")
+    screenshot(page, "tca_whatif")
 
 
-def _best_execution(page, parent):
+def _best_execution(page, parent, screenshot):
     page.click("nav.nav >> text=TCA")
     page.click(".tca-tabs >> text=Best execution")
     page.wait_for_url("**/tca/best-execution/")
     venues = set(parent.fills.values_list("venue__code", flat=True))
     expect(page.locator("#tca-bestex tbody tr[data-venue]")).to_have_count(len(venues))
     expect(page.locator("#tca-bestex .mix").first).to_be_visible()
-    shot(page, "tca_best_execution")
+    screenshot(page, "tca_best_execution")
     page.fill("#id_day_from", str(parent.market_day + 1))
     page.click("#tca-apply")
     expect(page.locator("#tca-bestex tbody")).to_contain_text("No executions in this period.")
 
 
-def _imports(page, tmp=Path("/tmp")):
+def _imports(page, screenshot, tmp: Path):
     page.click(".tca-tabs >> text=Imported executions")
     page.wait_for_url("**/tca/imports/")
     bad = tmp / f"tca-bad-{uuid.uuid4().hex[:6]}.csv"
@@ -225,7 +211,7 @@ def _imports(page, tmp=Path("/tmp")):
     expect(page.locator("#tca-import-errors")).to_contain_text("Nothing was imported.")
     expect(errors).to_have_count(3)  # line 5: timestamp without offset, side, price
     assert not ImportSet.objects.exists()
-    shot(page, "tca_import_errors")
+    screenshot(page, "tca_import_errors")
 
     good = tmp / f"tca-good-{uuid.uuid4().hex[:6]}.csv"
     good.write_text(GOOD_CSV)
@@ -240,12 +226,12 @@ def _imports(page, tmp=Path("/tmp")):
     expect(page.locator("#tca-import-totals")).to_contain_text("3,000")
     expect(page.locator("#tca-import-rows tbody tr")).to_have_count(3)
     assert (s.name, s.rows, s.quantity) == ("Broker X, March", 3, 3000)
-    shot(page, "tca_import")
+    screenshot(page, "tca_import")
     page.click(".crumbs >> text=Imported executions")
     expect(page.locator(f"#tca-import-sets a[href='/tca/imports/{s.pk}/']")).to_be_visible()
 
 
-def test_a_pm_reads_their_parent_s_report_without_the_what_if_form(browser, tca_server, pm, done_parent):
+def test_a_pm_reads_their_parent_s_report_without_the_what_if_form(browser, tca_server, pm, done_parent, screenshot):
     context, page = sign_in(browser, tca_server, pm)
     try:
         page.goto(f"/tca/parents/{done_parent.pk}/")
@@ -253,6 +239,6 @@ def test_a_pm_reads_their_parent_s_report_without_the_what_if_form(browser, tca_
         expect(page.locator("#what-if-form")).to_have_count(0)
         expect(page.locator("#tca-constituents tbody tr")).to_have_count(1)  # their own order only
         expect(page.locator("#tca-constituents")).to_contain_text("PM-A-GROWTH")
-        shot(page, "tca_parent_pm")
+        screenshot(page, "tca_parent_pm")
     finally:
         context.close()

@@ -3,21 +3,12 @@ pause / resume from the page and the desk, and the kill switch halting everythin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.ems import factories as f
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path("/tmp/shots")
-
-
-def shot(page, name):
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def book(pm, portfolio, other_pm, other_portfolio, instrument, other_instrument)
     return shared, small, beta
 
 
-def test_desk_and_parent_page_show_progress_and_let_the_trader_pause_and_resume(signed_in, trader, book):
+def test_desk_and_parent_page_show_progress_and_let_the_trader_pause_and_resume(signed_in, trader, book, screenshot):
     shared, small, beta = book
     page = signed_in(trader)
     page.goto("/desk/execution/")
@@ -62,7 +53,7 @@ def test_desk_and_parent_page_show_progress_and_let_the_trader_pause_and_resume(
     expect(row).to_contain_text("1,800")  # filled
     expect(row.locator(".pbar-sched")).to_have_count(1)
     expect(page.locator(f"#parent-row-{beta.id} .slip")).to_contain_text("+6.0 bp")  # sold 6 bp over arrival: better
-    shot(page, "trader_desk")
+    screenshot(page, "trader_desk")
 
     row.locator("a", has_text=f"P{shared.id}").click()
     page.wait_for_url(f"**/desk/parents/{shared.id}/")
@@ -77,7 +68,7 @@ def test_desk_and_parent_page_show_progress_and_let_the_trader_pause_and_resume(
     expect(page.locator("#flash")).to_contain_text(f"Parent {shared.id} paused")
     expect(page.locator(".parent-head .ctl")).to_have_text("PAUSED")
     expect(page.locator("#children tbody tr[data-status=PENDING_CANCEL]")).to_have_count(3)  # its open children
-    shot(page, "trader_parent_paused")
+    screenshot(page, "trader_parent_paused")
 
     page.click("#btn-resume")
     expect(page.locator("#flash")).to_contain_text(f"Parent {shared.id} resumed")
@@ -101,7 +92,7 @@ def test_desk_and_parent_page_show_progress_and_let_the_trader_pause_and_resume(
     ]
 
 
-def test_kill_switch_halts_everything_in_scope_and_asks_first(signed_in, trader, book):
+def test_kill_switch_halts_everything_in_scope_and_asks_first(signed_in, trader, book, screenshot):
     shared, small, beta = book
     page = signed_in(trader)
     page.goto("/desk/execution/")
@@ -111,7 +102,7 @@ def test_kill_switch_halts_everything_in_scope_and_asks_first(signed_in, trader,
     page.select_option("#kill-instrument", "ACME")
     page.click("#kill-arm")
     expect(page.locator("#kill-question")).to_have_text("Halt parents in ACME and cancel their open child orders?")
-    shot(page, "trader_kill_switch_confirm")
+    screenshot(page, "trader_kill_switch_confirm")
     page.click("#kill-no")  # nothing happens on "No"
     expect(page.locator("#kill-arm")).to_be_visible()
     expect(page.locator(f"#parent-row-{shared.id} .ctl")).to_have_text("RUNNING")
@@ -122,7 +113,7 @@ def test_kill_switch_halts_everything_in_scope_and_asks_first(signed_in, trader,
     for p in (shared, small):
         expect(page.locator(f"#parent-row-{p.id} .ctl")).to_have_text("HALTED")
     expect(page.locator(f"#parent-row-{beta.id} .ctl")).to_have_text("RUNNING")
-    shot(page, "trader_desk_halted")
+    screenshot(page, "trader_desk_halted")
 
     for p, control in ((shared, "halted"), (small, "halted"), (beta, "running")):
         p.refresh_from_db()

@@ -15,13 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOLD_SECONDS = 30
 
 
-@pytest.fixture
-def venues(db):
-    from ems.services import venues_sync_from_sim
-
-    return venues_sync_from_sim()
-
-
 def _watch_sockets(page, events: list):
     """Record every websocket the page opens, each frame it receives and each close."""
 

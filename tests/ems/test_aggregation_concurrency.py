@@ -21,7 +21,7 @@ from oms.models import AuditEvent, Order
 from oms.roles import Actor
 from oms.services import audit_verify, orders_submit
 from oms.states import OrderStatus
-from tests.servers import celery_worker, database_url
+from tests.servers import celery_worker, database_url, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,9 +147,7 @@ def test_an_accepted_order_is_aggregated_by_a_real_worker_shortly_after_acceptan
         result = orders_submit(user=pm, actor=Actor.for_user(pm, "api"), items=[{
             "client_order_id": "W-1", "portfolio": portfolio.code, "instrument": instrument.symbol, "side": "buy",
             "quantity": 1000, "order_type": "market"}])[0]
-        deadline = time.monotonic() + 30
-        while not Constituent.objects.filter(order_id=result.order.id).exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: Constituent.objects.filter(order_id=result.order.id).exists(), 30)
         worker_log = log.read_text()
 
     constituent = Constituent.objects.select_related("parent").get(order_id=result.order.id)

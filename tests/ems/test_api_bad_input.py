@@ -14,17 +14,11 @@ PARENTS = "/api/parent-orders/"
 
 
 @pytest.fixture
-def parent(pm, portfolio, instrument):
+def parent_with_child(pm, portfolio, instrument):
+    """A parent row over one order of pm_a's with one child at a venue, as the factories write them."""
     p = f.parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm)])
     f.child(parent=p)
     return p
-
-
-@pytest.fixture
-def client(api, trader):
-    c = api(trader)
-    c.raise_request_exception = False
-    return c
 
 
 def _unchanged(parent):
@@ -47,12 +41,12 @@ def _unchanged(parent):
     ("twap", "non_field_errors"),
     (None, "non_field_errors"),
 ])
-def test_strategy_change_refuses_bad_bodies(client, parent, body, field):
-    response = client.post(f"{PARENTS}{parent.id}/strategy/", data=json.dumps(body), content_type="application/json")
+def test_strategy_change_refuses_bad_bodies(trader_api, parent_with_child, body, field):
+    response = trader_api.post(f"{PARENTS}{parent_with_child.id}/strategy/", data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "validation_error" and response.json()["field"] == field
-    _unchanged(parent)
+    _unchanged(parent_with_child)
 
 
 @pytest.mark.parametrize("body, field", [
@@ -68,15 +62,15 @@ def test_strategy_change_refuses_bad_bodies(client, parent, body, field):
     ({"scope": "all", "instrument": "ACME"}, "instrument"),
     ([], "non_field_errors"),
 ])
-def test_kill_switch_refuses_bad_bodies(client, parent, body, field):
-    response = client.post("/api/kill-switch/", data=json.dumps(body), content_type="application/json")
+def test_kill_switch_refuses_bad_bodies(trader_api, parent_with_child, body, field):
+    response = trader_api.post("/api/kill-switch/", data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "validation_error" and response.json()["field"] == field
-    _unchanged(parent)
+    _unchanged(parent_with_child)
 
 
-def test_malformed_deep_huge_and_non_json_bodies(client, parent):
+def test_malformed_deep_huge_and_non_json_bodies(trader_api, parent_with_child):
     cases = [
         (b"{not json", "application/json", 400, "parse_error"),
         (b"[" * 5000 + b"]" * 5000, "application/json", 400, "parse_error"),
@@ -84,17 +78,17 @@ def test_malformed_deep_huge_and_non_json_bodies(client, parent):
         (b'{"scope": "' + b"a" * (11 * 1024 * 1024) + b'"}', "application/json", 413, "request_too_large"),
     ]
     for body, content_type, status, code in cases:
-        response = client.post("/api/kill-switch/", data=body, content_type=content_type)
+        response = trader_api.post("/api/kill-switch/", data=body, content_type=content_type)
         assert (response.status_code, response.json()["code"]) == (status, code), (body[:40], response.content[:200])
-    _unchanged(parent)
+    _unchanged(parent_with_child)
 
 
 @pytest.mark.parametrize("path", [
     f"{PARENTS}abc/", f"{PARENTS}-1/", f"{PARENTS}{'9' * 30}/", f"{PARENTS}999999999/", f"{PARENTS}999999999/pause/",
     f"{PARENTS}1.5/resume/", f"{PARENTS}%00/", f"{PARENTS}999999999999999999/cancel/",
 ])
-def test_wrong_ids_are_json_404s(client, parent, path):
-    response = client.post(path, format="json") if path.endswith(("pause/", "resume/", "cancel/")) else client.get(path)
+def test_wrong_ids_are_json_404s(trader_api, parent_with_child, path):
+    response = trader_api.post(path, format="json") if path.endswith(("pause/", "resume/", "cancel/")) else trader_api.get(path)
     assert response.status_code == 404 and response.json()["code"] in ("not_found", "parent_order.not_found")
 
 
@@ -102,8 +96,8 @@ def test_wrong_ids_are_json_404s(client, parent, path):
     "status=BOGUS", "status=", "control=stopped", "strategy=auto", "side=long", "instrument=%00",
     "page=0", "page_size=501", "page=abc",
 ])
-def test_bad_parent_filters_are_400s(client, parent, query):
-    response = client.get(f"{PARENTS}?{query}")
+def test_bad_parent_filters_are_400s(trader_api, parent_with_child, query):
+    response = trader_api.get(f"{PARENTS}?{query}")
     assert response.status_code == 400, (query, response.content)
     assert response.json()["code"] == "validation_error"
 
@@ -112,20 +106,20 @@ def test_bad_parent_filters_are_400s(client, parent, query):
     "parent=abc", "parent=1e99", "parent=-1", "parent=" + "9" * 40, "order=1.5", "liquidity=dark", "executed_after=yesterday",
     "executed_before=", "venue=%00", "side=",
 ])
-def test_bad_fill_filters_are_400s(client, parent, query):
-    response = client.get(f"/api/fills/?{query}")
+def test_bad_fill_filters_are_400s(trader_api, parent_with_child, query):
+    response = trader_api.get(f"/api/fills/?{query}")
     assert response.status_code == 400, (query, response.content)
     assert response.json()["code"] == "validation_error"
 
 
 @pytest.mark.parametrize("query", ["portfolio=%00", "instrument=A%00", "page_size=0"])
-def test_bad_position_filters_are_400s(client, query):
-    response = client.get(f"/api/positions/?{query}")
+def test_bad_position_filters_are_400s(trader_api, query):
+    response = trader_api.get(f"/api/positions/?{query}")
     assert response.status_code == 400 and response.json()["code"] == "validation_error"
 
 
-def test_reads_refuse_writes(client, parent):
-    for path in (f"{PARENTS}{parent.id}/", "/api/fills/", "/api/positions/"):
-        response = client.post(path, {}, format="json")
+def test_reads_refuse_writes(trader_api, parent_with_child):
+    for path in (f"{PARENTS}{parent_with_child.id}/", "/api/fills/", "/api/positions/"):
+        response = trader_api.post(path, {}, format="json")
         assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
-    assert client.get("/api/kill-switch/").status_code == 405
+    assert trader_api.get("/api/kill-switch/").status_code == 405

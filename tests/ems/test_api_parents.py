@@ -187,10 +187,11 @@ def test_order_detail_carries_its_fills_and_allocations(api, pm, shared_parent):
 # --- trader controls -------------------------------------------------------------------------------------
 
 
-def _events(parent_id):
-    from oms.models import AuditEvent
+def _events(parent_id) -> list[tuple[str, str]]:
+    """The parent's audit trail as (event type, actor) pairs, oldest first."""
+    from tests.oms.audit_helpers import audit_events
 
-    return list(AuditEvent.objects.filter(object_type="parent_order", object_id=str(parent_id)).order_by("seq").values_list("event_type", "actor"))
+    return [(e.event_type, e.actor) for e in audit_events(object_type="parent_order", object_id=parent_id)]
 
 
 def test_trader_pauses_and_resumes_a_parent_each_audited(api, trader, shared_parent):

@@ -20,6 +20,7 @@ from oms.roles import Actor
 from oms.services.audit_verification import audit_verify
 from oms.states import IllegalTransition, OrderStatus
 from tests.ems import factories as f
+from tests.oms.audit_helpers import audit_events
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
@@ -56,13 +57,6 @@ def booking_audit_sound() -> bool:
     return not chain and not [o for o in result.orphans if o.object_type in ("fill", "internal_cross")]
 
 
-def events(event_type: str, object_id=None) -> list[AuditEvent]:
-    qs = AuditEvent.objects.filter(event_type=event_type)
-    if object_id is not None:
-        qs = qs.filter(object_id=str(object_id))
-    return list(qs.order_by("seq"))
-
-
 # --- fill_book --------------------------------------------------------------------------------------
 
 
@@ -91,14 +85,14 @@ def test_a_fill_is_audited_with_its_allocations_and_every_status_change(book):
 
     fill = fill_book(child_id=child.id, execution=ex(200), actor=ACTOR)
 
-    booked = events("fill.booked", fill.id)
+    booked = audit_events(event_type="fill.booked", object_id=fill.id)
     assert len(booked) == 1 and booked[0].object_type == "fill"
     assert booked[0].after["allocations"] == [[o1.id, 120], [o2.id, 60], [o3.id, 20]]
     assert booked[0].after["exec_id"] == fill.exec_id and booked[0].after["child_id"] == child.id
-    assert events("child_order.partially_filled", child.id)[0].before == {"status": "PENDING_NEW"}
-    assert events("parent_order.partially_filled", parent.id)[0].before == {"status": "ACCEPTED"}
-    assert {int(e.object_id) for e in events("order.partially_filled")} == {o1.id, o2.id, o3.id}
-    assert len(events("position.updated")) == 2
+    assert audit_events(event_type="child_order.partially_filled", object_id=child.id)[0].before == {"status": "PENDING_NEW"}
+    assert audit_events(event_type="parent_order.partially_filled", object_id=parent.id)[0].before == {"status": "ACCEPTED"}
+    assert {int(e.object_id) for e in audit_events(event_type="order.partially_filled")} == {o1.id, o2.id, o3.id}
+    assert len(audit_events(event_type="position.updated")) == 2
     assert booking_audit_sound()
 
 
@@ -113,7 +107,7 @@ def test_the_same_exec_id_twice_is_booked_once(book):
     assert Fill.objects.filter(exec_id="VENUE-1").count() == 1
     assert child.filled_quantity == parent.filled_quantity == 100
     assert sum(o.filled_quantity for o in orders) == 100
-    assert len(events("fill.booked")) == 1
+    assert len(audit_events(event_type="fill.booked")) == 1
 
 
 def test_duplicates_inside_one_batch_are_booked_once(book):
@@ -144,8 +138,8 @@ def test_filling_everything_completes_child_parent_and_every_order_exactly(book)
         expected = (sum(a.quantity * a.price for a in allocs) / o.filled_quantity).quantize(Decimal("0.000001"))
         assert o.avg_price == expected
     assert sum(Fill.objects.filter(parent=parent).values_list("allocated_quantity", flat=True)) == parent.filled_quantity
-    assert events("parent_order.filled", parent.id) and events("child_order.filled", child.id)
-    assert len(events("order.filled")) == 3
+    assert audit_events(event_type="parent_order.filled", object_id=parent.id) and audit_events(event_type="child_order.filled", object_id=child.id)
+    assert len(audit_events(event_type="order.filled")) == 3
 
 
 def test_an_overfill_of_the_child_is_refused_and_books_nothing(book):
@@ -297,7 +291,7 @@ def test_child_reports_move_the_child_and_are_audited(book, start, kind, end, ev
 
     child.refresh_from_db()
     assert out.status == child.status == end
-    audited = events(event, child.id)
+    audited = audit_events(event_type=event, object_id=child.id)
     assert len(audited) == 1 and audited[0].before == {"status": start} and audited[0].reason == "venue says so"
 
 
@@ -367,7 +361,7 @@ def test_an_internal_cross_fills_both_sides_at_the_mid_with_no_fee(pm, portfolio
     assert sell1.status == sell2.status == OrderStatus.FILLED
     assert Position.objects.get(portfolio=other_portfolio, instrument=instrument).quantity == -200
     assert Position.objects.get(portfolio=portfolio, instrument=instrument).quantity == 200
-    assert len(events("internal_cross.booked", cross.id)) == 1 and len(events("fill.booked")) == 2
+    assert len(audit_events(event_type="internal_cross.booked", object_id=cross.id)) == 1 and len(audit_events(event_type="fill.booked")) == 2
     assert booking_audit_sound()
 
 
@@ -404,7 +398,7 @@ def test_cancelling_a_parent_cancels_the_unfilled_orders_with_their_fills_kept(b
                                                                       (OrderStatus.CANCELLED, 50)]
     # o1's unfilled half gives back half of its reserved credit.
     assert PortfolioDailyUsage.objects.get(portfolio=portfolio).gross_notional == Decimal("30000.00")
-    assert len(events("parent_order.cancelled", parent.id)) == 1 and len(events("order.cancelled")) == 3
+    assert len(audit_events(event_type="parent_order.cancelled", object_id=parent.id)) == 1 and len(audit_events(event_type="order.cancelled")) == 3
 
 
 def test_expiring_a_parent_expires_its_orders_but_a_pending_cancel_is_cancelled(book):
@@ -461,7 +455,7 @@ def test_releasing_a_constituent_reduces_the_parent_and_cancels_only_that_order(
     assert Constituent.objects.get(order=o2).quantity == 150
     assert (o2.status, o2.filled_quantity) == (OrderStatus.CANCELLED, 150)
     assert o1.status == o3.status == OrderStatus.PARTIALLY_FILLED
-    reduced = events("parent_order.reduced", parent.id)
+    reduced = audit_events(event_type="parent_order.reduced", object_id=parent.id)
     assert len(reduced) == 1 and reduced[0].before["quantity"] == 1000 and reduced[0].after["quantity"] == 850
     # Later fills go to the other orders only, and complete them.
     more = f.child(parent=parent, quantity=350)
@@ -486,7 +480,7 @@ def test_releasing_the_last_unfilled_constituent_closes_the_parent(pm, portfolio
     reload(parent, o1, o2)
     assert (parent.quantity, parent.filled_quantity, parent.status) == (100, 100, ExecStatus.FILLED)
     assert o1.status == o2.status == OrderStatus.CANCELLED and o1.filled_quantity == o2.filled_quantity == 50
-    assert len(events("parent_order.filled", parent.id)) == 1
+    assert len(audit_events(event_type="parent_order.filled", object_id=parent.id)) == 1
 
 
 def test_releasing_from_a_parent_that_filled_nothing_cancels_it(pm, portfolio, instrument):

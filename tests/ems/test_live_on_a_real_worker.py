@@ -4,13 +4,8 @@ invariants intact: no fill twice, no over-fill, allocations summing to the paren
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -22,26 +17,9 @@ from ems.states import ExecStatus
 from oms.states import OrderStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, check_invariants, working_parent
-from tests.servers import BASE_DIR, _stop, database_url
+from tests.servers import celery_worker_start, database_url, stop, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _start_worker(env: dict[str, str], queue: str, *, wait_s: float = 60) -> tuple[subprocess.Popen, Path]:
-    """A real worker (solo pool) on ``queue``; returned with its process so the test can SIGKILL it."""
-    log = tempfile.NamedTemporaryFile(prefix="celery-live-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue, "-l", "info",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}-{uuid.uuid4().hex[:4]}@%h"],
-        cwd=BASE_DIR, env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + wait_s
-    while "ready." not in Path(log.name).read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            raise RuntimeError(f"celery worker did not start:\n{Path(log.name).read_text()[-4000:]}")
-        time.sleep(0.2)
-    return proc, Path(log.name)
 
 
 def _all_closed(ids) -> bool:
@@ -77,16 +55,19 @@ def _parents(instrument, other_instrument, portfolio, other_portfolio, pm, other
 
 
 def _finish(ids, env, queue, timeout_s=120):
-    proc, log = _start_worker(env, queue)
+    proc, log = celery_worker_start(env, queue)
+
+    def closed() -> bool:
+        if _all_closed(ids):
+            return True
+        parents_sweep()  # what beat does every 2 s: restart the chains that died with the killed worker
+        return False
+
     try:
-        deadline = time.monotonic() + timeout_s
-        while not _all_closed(ids):
-            assert time.monotonic() < deadline, log.read_text()[-4000:]
-            parents_sweep()  # what beat does every 2 s: restart the chains that died with the killed worker
-            time.sleep(1.0)
+        assert wait_for(closed, timeout_s, every_s=1.0), log.read_text()[-4000:]
         return log.read_text()
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _check(ids):
@@ -120,18 +101,16 @@ def test_a_worker_killed_mid_work_loses_nothing_after_restart(run, live, instrum
     for pid in ids:
         parent_tick_enqueue(pid, countdown=0)
     for kill in range(2):
-        proc, log = _start_worker(env, queue)
-        deadline = time.monotonic() + 30
-        while not ChildOrder.objects.filter(parent_id__in=ids).exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        proc, _ = celery_worker_start(env, queue)
+        wait_for(lambda: ChildOrder.objects.filter(parent_id__in=ids).exists(), 30)
         time.sleep(0.4 * run + 0.3 * kill)  # working: somewhere in the middle of a tick, most likely
         proc.kill()  # SIGKILL: no clean shutdown, the running tick's transaction dies with it
         proc.wait()
         for parent in ParentOrder.objects.filter(pk__in=ids):
             check_invariants(parent)  # what was committed before the kill is consistent
-        # The killed worker's tick messages stay unacknowledged (acks_late): the sweep restarts the chains.
-        time.sleep(1.2)
-        assert parents_sweep() > 0  # the window (15 market minutes = 15 s) outlasts both kills
+        # The killed worker's tick messages stay unacknowledged (acks_late): once a parent's last tick is older than
+        # EMS_STALE_TICK_S (1 s) the sweep restarts its chain. Polled, not slept: a loaded machine may need longer.
+        assert wait_for(parents_sweep, 15, every_s=0.2)  # the window (15 market minutes = 15 s) outlasts both kills
     assert ChildOrder.objects.filter(parent_id__in=ids).exists()
     _finish(ids, env, queue)
     _check(ids)

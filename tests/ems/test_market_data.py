@@ -12,11 +12,6 @@ from ems.services import venues_sync_from_sim
 from ems.sim import DEFAULT_VENUES, N_LEVELS
 
 
-@pytest.fixture
-def venues(db):
-    return venues_sync_from_sim()
-
-
 def test_venue_sync_seeds_every_default_venue_once_and_keeps_admin_edits(venues):
     assert sorted(v.code for v in venues) == sorted(p.code for p in DEFAULT_VENUES)
     Venue.objects.filter(code="XSMA").update(taker_fee="0.0025")

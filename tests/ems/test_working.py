@@ -16,13 +16,9 @@ from oms.services import order_cancel
 from oms.states import OrderStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import check_invariants, tick_until_done, working_parent
+from tests.oms.audit_helpers import event_types
 
 pytestmark = pytest.mark.django_db
-
-
-def _types(object_type, ids):
-    return list(AuditEvent.objects.filter(object_type=object_type, object_id__in=[str(i) for i in ids])
-                .order_by("seq").values_list("event_type", flat=True))
 
 
 @pytest.mark.parametrize("strategy", [name.value for name in ALGORITHMS])
@@ -42,13 +38,13 @@ def test_a_parent_ticked_as_time_moves_completes_filled_with_everything_booked(s
     assert children and all(c.status in ExecStatus.terminal() for c in children)
     assert all(c.client_order_id.startswith(f"P{parent.pk}E1-") for c in children)
     # The audit trail of the parent's execution: each child placed, acked or cancelled, each fill booked.
-    child_events = _types("child_order", [c.pk for c in children])
+    child_events = event_types("child_order", [c.pk for c in children])
     assert child_events.count("child_order.placed") == len(children)
     fills = list(Fill.objects.filter(parent=parent))
-    assert _types("fill", [x.pk for x in fills]).count("fill.booked") == len(fills)
+    assert event_types("fill", [x.pk for x in fills]).count("fill.booked") == len(fills)
     placed = AuditEvent.objects.filter(event_type="child_order.placed", object_id=str(children[0].pk)).get()
     assert placed.after["venue"] and placed.after["reason"]  # why the algorithm sent it
-    assert "parent_order.plan_started" in _types("parent_order", [parent.pk])
+    assert "parent_order.plan_started" in event_types("parent_order", [parent.pk])
     assert sum(r.fills for r in results if r) == len(fills)
 
 
@@ -111,7 +107,7 @@ def test_cancelling_a_constituent_mid_flight_reduces_the_parent_and_leaves_the_o
     # What the other PM's order had received before the cancel is untouched.
     assert set(theirs_before) <= set(theirs.allocations.values_list("id", "quantity"))
     assert ParentOrder.objects.get(pk=parent.pk).epoch == 2  # a new plan for the reduced remaining quantity
-    assert "parent_order.reduced" in _types("parent_order", [parent.pk])
+    assert "parent_order.reduced" in event_types("parent_order", [parent.pk])
     check_invariants(parent)
 
 

@@ -95,26 +95,12 @@ def fresh_pm(db, portfolio):
     return user
 
 
-def event_types(order_id) -> list[str]:
-    """The audit event types of one order, oldest first."""
-    from oms.models import AuditEvent
-
-    return list(
-        AuditEvent.objects.filter(object_type="order", object_id=str(order_id)).order_by("seq").values_list("event_type", flat=True)
-    )
-
-
-@pytest.fixture
-def order_event_types():
-    """order_event_types(order_id) -> the order's audit event types, oldest first."""
-    return event_types
-
-
 @pytest.fixture
 def assert_denied():
     """assert_denied(response, code) -> the stored order, after checking everything a denial must leave behind."""
     from oms.models import AuditEvent, Order
     from oms.states import OrderStatus
+    from tests.oms.audit_helpers import event_types
 
     def check(response, code):
         assert response.status_code == 422, response.json()
@@ -127,7 +113,7 @@ def assert_denied():
         assert order.status == OrderStatus.DENIED
         assert order.deny_code == code
         assert order.deny_reason == body["detail"]
-        assert event_types(order.id) == ["order.received", "order.denied"]
+        assert event_types("order", order.id) == ["order.received", "order.denied"]
         denied = AuditEvent.objects.get(object_type="order", object_id=str(order.id), event_type="order.denied")
         assert denied.after == {"status": OrderStatus.DENIED, "code": code}
         assert denied.reason == order.deny_reason
@@ -141,13 +127,14 @@ def assert_accepted():
     """assert_accepted(response) -> the stored ACCEPTED order, with its received/accepted audit pair."""
     from oms.models import Order
     from oms.states import OrderStatus
+    from tests.oms.audit_helpers import event_types
 
     def check(response):
         assert response.status_code == 201, response.json()
         order = Order.objects.get(pk=response.json()["id"])
         assert order.status == OrderStatus.ACCEPTED
         assert order.deny_code == ""
-        assert event_types(order.id) == ["order.received", "order.accepted"]
+        assert event_types("order", order.id) == ["order.received", "order.accepted"]
         return order
 
     return check

@@ -7,12 +7,6 @@ from django.urls import reverse
 from oms.models import AuditEvent, Order
 
 
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def test_every_admin_list_and_add_page_renders(admin_client, pm, portfolio, instrument, order_payload):
     from ems.services import venues_sync_from_sim
     from oms.roles import Actor

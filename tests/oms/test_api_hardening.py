@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -22,7 +21,7 @@ from config.urls import handler400, handler403, handler404, handler500  # noqa: 
 from config.urls import urlpatterns as site_urlpatterns
 from oms.models import AuditEvent, Order
 from tests.oms.conftest import BULK_URL, ORDERS_URL, order_url
-from tests.servers import daphne, database_url, free_port
+from tests.servers import daphne, database_url, free_port, wait_for
 
 NUL, LONE_SURROGATE = "\x00", "\ud800"
 
@@ -403,14 +402,10 @@ def test_an_exhausted_connection_pool_answers_json_503(pm, submit):
 
 def _wait_for_a_lock_wait(dbname: str) -> None:
     with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True) as probe:
-        for _ in range(300):
-            waiting = probe.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [dbname],
-            ).fetchone()[0]
-            if waiting:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the cancel never waited for the row lock")
+        waiting = wait_for(lambda: probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [dbname],
+        ).fetchone()[0], 15, every_s=0.05)
+    assert waiting, "the cancel never waited for the row lock"
 
 
 def assert_json_error_httpx(response, status: int, code: str) -> None:

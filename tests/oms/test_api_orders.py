@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from oms.models import AuditEvent, Order
 from oms.states import OrderStatus
 from tests.factories import InstrumentFactory, RiskLimitFactory
+from tests.oms.audit_helpers import event_types
 from tests.oms.conftest import BULK_URL, ORDERS_URL, order_url
 
 # --- POST /api/orders/ ----------------------------------------------------------------------------
@@ -351,7 +352,7 @@ def test_order_detail_of_a_missing_order_is_404(pm, api):
 # --- POST /api/orders/{id}/cancel/ ----------------------------------------------------------------
 
 
-def test_cancel_moves_an_open_order_to_cancelled_with_an_audit_event(pm, post_order, cancel_order, order_payload, order_event_types):
+def test_cancel_moves_an_open_order_to_cancelled_with_an_audit_event(pm, post_order, cancel_order, order_payload):
     order_id = post_order(pm, order_payload()).json()["id"]
 
     response = cancel_order(pm, order_id)
@@ -359,12 +360,12 @@ def test_cancel_moves_an_open_order_to_cancelled_with_an_audit_event(pm, post_or
     assert response.status_code == 200
     assert response.json()["status"] == OrderStatus.CANCELLED
     assert Order.objects.get(pk=order_id).status == OrderStatus.CANCELLED
-    assert order_event_types(order_id) == ["order.received", "order.accepted", "order.cancelled"]
+    assert event_types("order", order_id) == ["order.received", "order.accepted", "order.cancelled"]
     event = AuditEvent.objects.get(object_id=str(order_id), event_type="order.cancelled")
     assert (event.before, event.after, event.actor) == ({"status": "ACCEPTED"}, {"status": "CANCELLED"}, "pm_a")
 
 
-def test_cancel_twice_is_409_not_cancellable(pm, post_order, cancel_order, order_payload, order_event_types):
+def test_cancel_twice_is_409_not_cancellable(pm, post_order, cancel_order, order_payload):
     order_id = post_order(pm, order_payload()).json()["id"]
     cancel_order(pm, order_id)
 
@@ -372,7 +373,7 @@ def test_cancel_twice_is_409_not_cancellable(pm, post_order, cancel_order, order
 
     assert response.status_code == 409
     assert response.json()["code"] == "order.not_cancellable"
-    assert order_event_types(order_id).count("order.cancelled") == 1
+    assert event_types("order", order_id).count("order.cancelled") == 1
 
 
 @pytest.mark.parametrize("status", [OrderStatus.FILLED, OrderStatus.DENIED, OrderStatus.EXPIRED, OrderStatus.REJECTED])

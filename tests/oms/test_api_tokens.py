@@ -157,12 +157,6 @@ def test_a_failed_audit_write_leaves_the_token_in_place(pm, portfolio, monkeypat
 # --- the admin ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def token_action(admin_client, action: str, *users):
     url = reverse("admin:authtoken_tokenproxy_changelist")
     return admin_client.post(url, {"action": action, "_selected_action": [u.pk for u in users], "index": 0}, follow=True)

@@ -6,7 +6,6 @@ The concurrent tests use real threads, each with its own API client and database
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
@@ -16,12 +15,14 @@ from oms.models import AuditEvent, Order
 from oms.roles import Actor
 from oms.services import audit_verify, order_submit
 from oms.states import OrderStatus
+from tests.oms.audit_helpers import event_types
 from tests.oms.conftest import BULK_URL, ORDERS_URL
+from tests.servers import wait_for
 
 # --- sequential resends ---------------------------------------------------------------------------
 
 
-def test_resend_with_the_same_content_answers_200_with_the_existing_order(pm, post_order, order_payload, order_event_types):
+def test_resend_with_the_same_content_answers_200_with_the_existing_order(pm, post_order, order_payload):
     payload = order_payload()
     first = post_order(pm, payload)
 
@@ -31,7 +32,7 @@ def test_resend_with_the_same_content_answers_200_with_the_existing_order(pm, po
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["status"] == OrderStatus.ACCEPTED
     assert Order.objects.count() == 1
-    assert order_event_types(first.json()["id"]) == ["order.received", "order.accepted"]
+    assert event_types("order", first.json()["id"]) == ["order.received", "order.accepted"]
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ def test_resend_spelled_differently_is_still_the_same_order(spelling, pm, post_o
     ],
     ids=lambda change: next(iter(change)),
 )
-def test_resend_with_different_content_is_409_and_changes_nothing(change, pm, post_order, order_payload, order_event_types):
+def test_resend_with_different_content_is_409_and_changes_nothing(change, pm, post_order, order_payload):
     payload = order_payload()
     first = post_order(pm, payload).json()
 
@@ -83,7 +84,7 @@ def test_resend_with_different_content_is_409_and_changes_nothing(change, pm, po
     assert body["detail"]
     stored = Order.objects.get()
     assert (stored.id, stored.quantity, stored.side, stored.status) == (first["id"], 1000, "buy", OrderStatus.ACCEPTED)
-    assert order_event_types(stored.id) == ["order.received", "order.accepted"]
+    assert event_types("order", stored.id) == ["order.received", "order.accepted"]
 
 
 def test_resend_to_another_portfolio_is_409(pm, portfolio, post_order, order_payload):
@@ -121,7 +122,7 @@ def test_same_client_order_id_from_the_browser_and_the_api_are_two_orders(pm, po
     assert sent.json()["id"] != typed.order.id
 
 
-def test_resend_of_a_denied_order_answers_422_with_the_same_code(pm, set_limits, post_order, order_payload, order_event_types):
+def test_resend_of_a_denied_order_answers_422_with_the_same_code(pm, set_limits, post_order, order_payload):
     set_limits(max_order_quantity=100)
     payload = order_payload(quantity=500)
     first = post_order(pm, payload)
@@ -132,7 +133,7 @@ def test_resend_of_a_denied_order_answers_422_with_the_same_code(pm, set_limits,
     assert again.json()["code"] == first.json()["code"] == "risk.max_quantity"
     assert again.json()["order"]["id"] == first.json()["order"]["id"]
     assert Order.objects.count() == 1
-    assert order_event_types(first.json()["order"]["id"]) == ["order.received", "order.denied"]
+    assert event_types("order", first.json()["order"]["id"]) == ["order.received", "order.denied"]
 
 
 def test_resend_of_a_denied_order_stays_denied_after_the_limit_is_lifted(pm, set_limits, post_order, order_payload):
@@ -294,14 +295,13 @@ class _RowHolder:
 
     def wait_until_awaited(self, timeout=20.0):
         """Block until some other session waits for this one's transaction."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def awaited() -> bool:
             with self.conn.cursor() as cur:  # a new snapshot of pg_locks each time, inside our transaction
                 cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = %s", [self.xid])
-                if cur.fetchone()[0]:
-                    return
-            time.sleep(0.02)
-        raise AssertionError("nobody waited for the held row")
+                return bool(cur.fetchone()[0])
+
+        assert wait_for(awaited, timeout, every_s=0.02), "nobody waited for the held row"
 
     def commit(self):
         self.conn.commit()

@@ -16,6 +16,7 @@ from oms.roles import Actor
 from oms.services.lifecycle import OrderFill, order_close, orders_expire_day, orders_fill_apply
 from oms.states import OrderStatus
 from tests.ems import factories as f
+from tests.oms.audit_helpers import event_types
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
@@ -28,10 +29,6 @@ def make_order(pm, portfolio, instrument):
         return f.order(portfolio=portfolio, instrument=instrument, user=pm, **kw)
 
     return make
-
-
-def types_of(order) -> list[str]:
-    return list(AuditEvent.objects.filter(object_type="order", object_id=str(order.id)).order_by("seq").values_list("event_type", flat=True))
 
 
 # --- orders_fill_apply ------------------------------------------------------------------------------
@@ -48,7 +45,7 @@ def test_fills_move_an_order_to_partially_filled_then_filled(make_order):
     order.refresh_from_db()
     assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, 300)
     assert order.avg_price == D("10.250000")  # (1000 + 1545 + 530) / 300
-    assert types_of(order) == ["order.partially_filled", "order.filled"]
+    assert event_types("order", order.id) == ["order.partially_filled", "order.filled"]
     last = AuditEvent.objects.filter(object_type="order", object_id=str(order.id), event_type="order.filled").get()
     assert last.before["filled_quantity"] == 100 and last.after["exec_ids"] == ["E2", "E3"]
 

@@ -9,26 +9,6 @@ import pytest
 
 
 @pytest.fixture
-def clock(settings):
-    """Market time under the test's control (tests.ems.live_helpers.MarketClock): day 2, 10:30, wall speed."""
-    from tests.ems.live_helpers import MarketClock
-
-    return MarketClock(settings)
-
-
-@pytest.fixture
-def market(clock):
-    return clock
-
-
-@pytest.fixture
-def actor(trader):
-    from oms.roles import Actor
-
-    return Actor.for_user(trader, "api")
-
-
-@pytest.fixture
 def tick_queue(settings):
     """A queue of this test's own: the tasks sent after commit reach no worker of another run."""
     settings.EMS_QUEUE = f"test-rfq-{uuid.uuid4().hex[:8]}"
@@ -44,9 +24,9 @@ def providers(db):
 
 
 @pytest.fixture
-def parent(pm, portfolio, instrument, market):
-    """A working TWAP buy parent of 10,000 ACME holding one order of pm_a's, nothing at the venues yet."""
-    from tests.ems import factories as f
-    from tests.ems.live_helpers import working_parent
+def pooled_parent(clock, instrument, pm, portfolio, other_pm, other_portfolio):
+    """A working buy parent pooling pm_a's 6,000 ACME and pm_b's 4,000 (the block that makes an RFQ the desk's
+    job), written as the factories write rows, with the simulated venues in place."""
+    from tests.rfq.services_helpers import block_parent
 
-    return working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=10_000)])
+    return block_parent(instrument=instrument, pm=pm, portfolio=portfolio, other_pm=other_pm, other_portfolio=other_portfolio)

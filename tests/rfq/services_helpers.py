@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from ems.models import ParentOrder
 from ems.services import venues_sync_from_sim
-from oms.models import AuditEvent
 from oms.roles import Actor
 from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote
 from rfq.services import quote_decline, quote_submit, rfq_create
@@ -69,11 +68,6 @@ def quote(rfq: RFQ, code: str, price: str, size: int | None = None, *, life_ms: 
 
 def decline(rfq: RFQ, code: str) -> None:
     quote_decline(reference=dissemination(rfq, code).reference, actor=PROVIDER_ACTOR)
-
-
-def events(object_type: str, object_id) -> list[str]:
-    return list(AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id)).order_by("seq")
-                .values_list("event_type", flat=True))
 
 
 def mid_price(rfq: RFQ, bps: float) -> str:

@@ -29,12 +29,12 @@ RFQS = "/api/rfqs/"
 # --- create -----------------------------------------------------------------------------------------------
 
 
-def test_create_answers_201_with_the_providers_asked_and_an_open_window(api, trader, parent, providers):
-    response = api(trader).post(RFQS, {"parent": parent.id, "quantity": 4000, "window_s": "30"}, format="json")
+def test_create_answers_201_with_the_providers_asked_and_an_open_window(api, trader, pm_parent, providers):
+    response = api(trader).post(RFQS, {"parent": pm_parent.id, "quantity": 4000, "window_s": "30"}, format="json")
 
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert (body["parent"], body["instrument"], body["side"], body["quantity"]) == (parent.id, "ACME", "buy", 4000)
+    assert (body["parent"], body["instrument"], body["side"], body["quantity"]) == (pm_parent.id, "ACME", "buy", 4000)
     assert body["status"] == RfqStatus.SENT and body["direction"] == "two_way" and body["mode"] == "click"
     assert body["source"] == "api" and body["requested_by"] == trader.username
     assert sorted(p["provider"] for p in body["providers"]) == ["LPA", "LPB", "LPC"]
@@ -42,13 +42,13 @@ def test_create_answers_201_with_the_providers_asked_and_an_open_window(api, tra
     assert body["selection_reason"]
     assert body["window"]["open"] is True and 0 < body["window"]["seconds_left"] <= 30
     assert body["ladder"] == [] and body["execution"] is None
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 4000
+    pm_parent.refresh_from_db()
+    assert pm_parent.reserved_quantity == 4000
     assert AuditEvent.objects.filter(event_type="rfq.created", object_id=str(body["id"])).exists()
 
 
-def test_create_defaults_to_what_the_parent_has_available(api, trader, parent, providers):
-    response = api(trader).post(RFQS, {"parent": parent.id}, format="json")
+def test_create_defaults_to_what_the_parent_has_available(api, trader, pm_parent, providers):
+    response = api(trader).post(RFQS, {"parent": pm_parent.id}, format="json")
 
     assert response.status_code == 201, response.json()
     assert response.json()["quantity"] == 10_000
@@ -57,8 +57,8 @@ def test_create_defaults_to_what_the_parent_has_available(api, trader, parent, p
 # --- the ladder -------------------------------------------------------------------------------------------
 
 
-def test_detail_ladder_is_best_first_with_the_best_flagged_and_bps_from_mid(api, trader, parent, providers):
-    rfq = rfq_for(parent, trader)
+def test_detail_ladder_is_best_first_with_the_best_flagged_and_bps_from_mid(api, trader, pm_parent, providers):
+    rfq = rfq_for(pm_parent, trader)
     a = quote(rfq, "LPA", "100.30")
     b = quote(rfq, "LPB", "100.10")
     c = quote(rfq, "LPC", "100.20")
@@ -80,8 +80,8 @@ def test_detail_ladder_is_best_first_with_the_best_flagged_and_bps_from_mid(api,
 # --- accept -----------------------------------------------------------------------------------------------
 
 
-def test_accept_books_the_fill_closes_the_rfq_and_expires_the_other_quotes(api, trader, parent, providers):
-    rfq = rfq_for(parent, trader)
+def test_accept_books_the_fill_closes_the_rfq_and_expires_the_other_quotes(api, trader, pm_parent, providers):
+    rfq = rfq_for(pm_parent, trader)
     other = quote(rfq, "LPA", "100.30")
     best = quote(rfq, "LPB", "100.10")
 
@@ -94,15 +94,15 @@ def test_accept_books_the_fill_closes_the_rfq_and_expires_the_other_quotes(api, 
     assert execution["quote"] == best.id and execution["provider"] == "LPB" and execution["quantity"] == 4000
     assert Decimal(execution["price"]) == Decimal("100.10") and execution["exec_id"] == f"RFQ{rfq.id}-Q{best.id}"
     fill = Fill.objects.get(exec_id=execution["exec_id"])
-    assert (fill.liquidity, fill.quantity, fill.price, fill.parent_id) == ("rfq", 4000, Decimal("100.10"), parent.id)
+    assert (fill.liquidity, fill.quantity, fill.price, fill.parent_id) == ("rfq", 4000, Decimal("100.10"), pm_parent.id)
     assert {q["id"]: q["status"] for q in body["ladder"]} == {best.id: QuoteStatus.ACCEPTED, other.id: QuoteStatus.EXPIRED}
-    parent.refresh_from_db()
-    assert parent.filled_quantity == 4000 and parent.reserved_quantity == 0
-    assert parent.status == ExecStatus.PARTIALLY_FILLED
+    pm_parent.refresh_from_db()
+    assert pm_parent.filled_quantity == 4000 and pm_parent.reserved_quantity == 0
+    assert pm_parent.status == ExecStatus.PARTIALLY_FILLED
 
 
-def test_a_second_accept_is_409_already_executed_and_books_nothing_more(api, trader, parent, providers):
-    rfq = rfq_for(parent, trader)
+def test_a_second_accept_is_409_already_executed_and_books_nothing_more(api, trader, pm_parent, providers):
+    rfq = rfq_for(pm_parent, trader)
     first, second = quote(rfq, "LPA", "100.10"), quote(rfq, "LPB", "100.20")
     client = api(trader)
     assert client.post(f"{RFQS}{rfq.id}/accept/", {"quote_id": first.id}, format="json").status_code == 200
@@ -110,11 +110,11 @@ def test_a_second_accept_is_409_already_executed_and_books_nothing_more(api, tra
     again = client.post(f"{RFQS}{rfq.id}/accept/", {"quote_id": second.id}, format="json")
 
     assert again.status_code == 409 and again.json()["code"] == "rfq.already_executed"
-    assert Fill.objects.filter(parent=parent).count() == 1
+    assert Fill.objects.filter(parent=pm_parent).count() == 1
 
 
-def test_accepting_a_quote_of_another_rfq_is_404_quote_not_found(api, trader, parent, providers, pm, portfolio, instrument):
-    rfq = rfq_for(parent, trader)
+def test_accepting_a_quote_of_another_rfq_is_404_quote_not_found(api, trader, pm_parent, providers, pm, portfolio, instrument):
+    rfq = rfq_for(pm_parent, trader)
     other_parent = working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=5000)])
     foreign = quote(rfq_for(other_parent, trader, quantity=1000), "LPA", "100.10")
     quote(rfq, "LPA", "100.10")
@@ -125,8 +125,8 @@ def test_accepting_a_quote_of_another_rfq_is_404_quote_not_found(api, trader, pa
     assert not Fill.objects.exists()
 
 
-def test_accept_after_the_window_is_409_window_closed(api, trader, parent, providers):
-    rfq = rfq_for(parent, trader)
+def test_accept_after_the_window_is_409_window_closed(api, trader, pm_parent, providers):
+    rfq = rfq_for(pm_parent, trader)
     q = quote(rfq, "LPA", "100.10")
     RFQ.objects.filter(pk=rfq.pk).update(window_ends_at=datetime.now(UTC) - timedelta(seconds=1))
 
@@ -136,8 +136,8 @@ def test_accept_after_the_window_is_409_window_closed(api, trader, parent, provi
     assert not Fill.objects.exists()
 
 
-def test_accepting_a_quote_past_its_life_is_409_quote_expired(api, trader, parent, providers):
-    rfq = rfq_for(parent, trader)
+def test_accepting_a_quote_past_its_life_is_409_quote_expired(api, trader, pm_parent, providers):
+    rfq = rfq_for(pm_parent, trader)
     q = quote(rfq, "LPA", "100.10")
     Quote.objects.filter(pk=q.pk).update(valid_until=datetime.now(UTC) - timedelta(milliseconds=1))
 
@@ -148,7 +148,7 @@ def test_accepting_a_quote_past_its_life_is_409_quote_expired(api, trader, paren
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_last_look_rejection_is_409_and_stays_recorded(api, trader, pm, portfolio, instrument, settings, market):
+def test_a_last_look_rejection_is_409_and_stays_recorded(api, trader, pm, portfolio, instrument, settings, clock):
     settings.EMS_QUEUE = "test-rfq-api-nobody-listens"  # the tasks enqueued on commit reach no worker
     provider("LLREJ", last_look_reject_probability=Decimal("1"))
     parent = working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=10_000)])
@@ -169,8 +169,8 @@ def test_a_last_look_rejection_is_409_and_stays_recorded(api, trader, pm, portfo
 # --- cancel -----------------------------------------------------------------------------------------------
 
 
-def test_cancel_closes_the_rfq_releases_the_reserve_and_a_second_cancel_is_409(api, trader, parent, providers):
-    rfq = rfq_for(parent, trader)
+def test_cancel_closes_the_rfq_releases_the_reserve_and_a_second_cancel_is_409(api, trader, pm_parent, providers):
+    rfq = rfq_for(pm_parent, trader)
     q = quote(rfq, "LPA", "100.10")
     client = api(trader)
 
@@ -178,8 +178,8 @@ def test_cancel_closes_the_rfq_releases_the_reserve_and_a_second_cancel_is_409(a
 
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == RfqStatus.CANCELLED and response.json()["ladder"][0]["status"] == QuoteStatus.EXPIRED
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 0
+    pm_parent.refresh_from_db()
+    assert pm_parent.reserved_quantity == 0
     assert AuditEvent.objects.filter(event_type="rfq.cancelled", object_id=str(rfq.id)).exists()
     again = client.post(f"{RFQS}{rfq.id}/cancel/", format="json")
     assert again.status_code == 409 and again.json()["code"] == "rfq.not_open"
@@ -190,7 +190,7 @@ def test_cancel_closes_the_rfq_releases_the_reserve_and_a_second_cancel_is_409(a
 # --- list ---------------------------------------------------------------------------------------------------
 
 
-def test_list_filters_by_status_instrument_parent_and_creation_time(api, trader, pm, portfolio, instrument, other_instrument, market, providers):
+def test_list_filters_by_status_instrument_parent_and_creation_time(api, trader, pm, portfolio, instrument, other_instrument, clock, providers):
     acme = working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=5000)])
     beta = working_parent(instrument=other_instrument, orders=[f.order(portfolio=portfolio, instrument=other_instrument, user=pm, quantity=5000)])
     a = rfq_for(acme, trader, quantity=1000)
@@ -213,7 +213,7 @@ def test_list_filters_by_status_instrument_parent_and_creation_time(api, trader,
     assert page["count"] == 2 and len(page["results"]) == 1 and page["next"]
 
 
-def test_list_queries_do_not_grow_with_rows(api, trader, pm, portfolio, instrument, market, providers, django_assert_max_num_queries):
+def test_list_queries_do_not_grow_with_rows(api, trader, pm, portfolio, instrument, clock, providers, django_assert_max_num_queries):
     client = api(trader)
     parent = working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=50_000)])
     rfq_for(parent, trader, quantity=1000)
@@ -228,9 +228,9 @@ def test_list_queries_do_not_grow_with_rows(api, trader, pm, portfolio, instrume
 # --- liquidity providers -------------------------------------------------------------------------------------
 
 
-def test_liquidity_providers_show_profiles_and_scorecards_from_history(api, trader, parent, providers, instrument):
+def test_liquidity_providers_show_profiles_and_scorecards_from_history(api, trader, pm_parent, providers, instrument):
     LiquidityProvider.objects.get(code="LPC").instruments.add(instrument)
-    rfq = rfq_for(parent, trader)
+    rfq = rfq_for(pm_parent, trader)
     won = quote(rfq, "LPB", "100.10")
     quote(rfq, "LPA", "100.30")
     services.quote_accept(rfq_id=rfq.id, quote_id=won.id, actor=Actor.for_user(trader, "api"))

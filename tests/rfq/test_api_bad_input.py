@@ -18,16 +18,9 @@ RFQS = "/api/rfqs/"
 
 
 @pytest.fixture
-def client(api, trader):
-    c = api(trader)
-    c.raise_request_exception = False
-    return c
-
-
-@pytest.fixture
-def quoted(parent, providers, trader):
+def quoted(pm_parent, providers, trader):
     """An open RFQ of 4,000 on the parent with one live quote."""
-    rfq = rfq_for(parent, trader)
+    rfq = rfq_for(pm_parent, trader)
     return rfq, quote(rfq, "LPA", "100.10")
 
 
@@ -91,28 +84,28 @@ def _unchanged(rfq, q):
     ({"direction": "\ud800"}, "direction"),
     ({"direction": "x" * 100_000}, "direction"),
 ])
-def test_create_refuses_bad_bodies(client, parent, providers, body, field):
-    body = {k: (str(parent.id) if v == "{parent}" else v) for k, v in body.items()}
+def test_create_refuses_bad_bodies(trader_api, pm_parent, providers, body, field):
+    body = {k: (str(pm_parent.id) if v == "{parent}" else v) for k, v in body.items()}
     if field not in ("parent", "non_field_errors"):
-        body = {"parent": parent.id, **body}
+        body = {"parent": pm_parent.id, **body}
 
-    response = client.post(RFQS, data=json.dumps(body), content_type="application/json")
+    response = trader_api.post(RFQS, data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400, (body, response.content[:300])
     assert response.json()["code"] == "validation_error" and response.json()["field"] == field
-    _nothing_created(parent)
+    _nothing_created(pm_parent)
 
 
 @pytest.mark.parametrize("body", [[{"parent": 1}], "parent", None, 7, []])
-def test_create_refuses_a_body_that_is_not_an_object(client, parent, body):
-    response = client.post(RFQS, data=json.dumps(body), content_type="application/json")
+def test_create_refuses_a_body_that_is_not_an_object(trader_api, pm_parent, body):
+    response = trader_api.post(RFQS, data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400 and response.json()["field"] == "non_field_errors"
-    _nothing_created(parent)
+    _nothing_created(pm_parent)
 
 
-def test_create_on_an_unknown_parent_is_404(client, providers):
-    response = client.post(RFQS, {"parent": 999_999_999}, format="json")
+def test_create_on_an_unknown_parent_is_404(trader_api, providers):
+    response = trader_api.post(RFQS, {"parent": 999_999_999}, format="json")
 
     assert response.status_code == 404 and response.json()["code"] == "parent_order.not_found"
     assert response.json()["field"] == "parent" and not RFQ.objects.exists()
@@ -124,28 +117,28 @@ def test_create_on_an_unknown_parent_is_404(client, providers):
     ({"mode": "auto", "execute_at": "window_end", "threshold_bps": None}, 400, "rfq.threshold_required"),
     ({"quantity": 10_001}, 409, "rfq.quantity_unavailable"),
 ])
-def test_create_refusals_of_the_service_keep_their_codes(client, parent, providers, body, status, code):
-    response = client.post(RFQS, {"parent": parent.id, **body}, format="json")
+def test_create_refusals_of_the_service_keep_their_codes(trader_api, pm_parent, providers, body, status, code):
+    response = trader_api.post(RFQS, {"parent": pm_parent.id, **body}, format="json")
 
     assert (response.status_code, response.json()["code"]) == (status, code), response.json()
-    _nothing_created(parent)
+    _nothing_created(pm_parent)
 
 
-def test_a_second_rfq_cannot_take_what_the_first_holds(client, parent, providers):
-    assert client.post(RFQS, {"parent": parent.id, "quantity": 8000}, format="json").status_code == 201
+def test_a_second_rfq_cannot_take_what_the_first_holds(trader_api, pm_parent, providers):
+    assert trader_api.post(RFQS, {"parent": pm_parent.id, "quantity": 8000}, format="json").status_code == 201
 
-    response = client.post(RFQS, {"parent": parent.id, "quantity": 3000}, format="json")
+    response = trader_api.post(RFQS, {"parent": pm_parent.id, "quantity": 3000}, format="json")
 
     assert response.status_code == 409 and response.json()["code"] == "rfq.quantity_unavailable"
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 8000 and RFQ.objects.count() == 1
+    pm_parent.refresh_from_db()
+    assert pm_parent.reserved_quantity == 8000 and RFQ.objects.count() == 1
 
 
 @pytest.mark.parametrize("change", [{"status": ExecStatus.CANCELLED}, {"status": ExecStatus.FILLED}, {"control": "halted"}])
-def test_create_on_a_parent_not_working_is_409(client, parent, providers, change):
-    type(parent).objects.filter(pk=parent.pk).update(**change)
+def test_create_on_a_parent_not_working_is_409(trader_api, pm_parent, providers, change):
+    type(pm_parent).objects.filter(pk=pm_parent.pk).update(**change)
 
-    response = client.post(RFQS, {"parent": parent.id, "quantity": 100}, format="json")
+    response = trader_api.post(RFQS, {"parent": pm_parent.id, "quantity": 100}, format="json")
 
     assert response.status_code == 409 and response.json()["code"] == "rfq.parent_not_working"
     assert not RFQ.objects.exists()
@@ -167,11 +160,11 @@ def test_create_on_a_parent_not_working_is_409(client, parent, providers, change
     ({"quote_id": "1\x00"}, "quote_id"),
     ({"quote_id": "{quote_id}", "price": "99"}, "price"),  # no price override
 ])
-def test_accept_refuses_bad_bodies(client, quoted, body, field):
+def test_accept_refuses_bad_bodies(trader_api, quoted, body, field):
     rfq, q = quoted
     body = {k: {"{quote}": str(q.id), "{quote_id}": q.id}.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
 
-    response = client.post(f"{RFQS}{rfq.id}/accept/", data=json.dumps(body), content_type="application/json")
+    response = trader_api.post(f"{RFQS}{rfq.id}/accept/", data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400, (body, response.content[:300])
     assert response.json()["code"] == "validation_error" and response.json()["field"] == field
@@ -179,17 +172,17 @@ def test_accept_refuses_bad_bodies(client, quoted, body, field):
 
 
 @pytest.mark.parametrize("body", [[{"quote_id": 1}], "1", None, 1])
-def test_accept_refuses_a_body_that_is_not_an_object(client, quoted, body):
+def test_accept_refuses_a_body_that_is_not_an_object(trader_api, quoted, body):
     rfq, q = quoted
-    response = client.post(f"{RFQS}{rfq.id}/accept/", data=json.dumps(body), content_type="application/json")
+    response = trader_api.post(f"{RFQS}{rfq.id}/accept/", data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400 and response.json()["field"] == "non_field_errors"
     _unchanged(rfq, q)
 
 
-def test_accepting_an_unknown_quote_is_404(client, quoted):
+def test_accepting_an_unknown_quote_is_404(trader_api, quoted):
     rfq, q = quoted
-    response = client.post(f"{RFQS}{rfq.id}/accept/", {"quote_id": q.id + 1000}, format="json")
+    response = trader_api.post(f"{RFQS}{rfq.id}/accept/", {"quote_id": q.id + 1000}, format="json")
 
     assert response.status_code == 404 and response.json()["code"] == "rfq.quote_not_found"
     _unchanged(rfq, q)
@@ -199,15 +192,15 @@ def test_accepting_an_unknown_quote_is_404(client, quoted):
     ({"reason": 5}, "reason"), ({"reason": "x" * 201}, "reason"), ({"reason": "a\x00b"}, "reason"),
     ({"reason": ["why"]}, "reason"), ({"why": "x"}, "why"),
 ])
-def test_cancel_refuses_bad_bodies(client, quoted, body, field):
+def test_cancel_refuses_bad_bodies(trader_api, quoted, body, field):
     rfq, q = quoted
-    response = client.post(f"{RFQS}{rfq.id}/cancel/", data=json.dumps(body), content_type="application/json")
+    response = trader_api.post(f"{RFQS}{rfq.id}/cancel/", data=json.dumps(body), content_type="application/json")
 
     assert response.status_code == 400 and response.json()["field"] == field, response.content[:300]
     _unchanged(rfq, q)
 
 
-def test_malformed_deep_huge_and_non_json_bodies(client, quoted, parent):
+def test_malformed_deep_huge_and_non_json_bodies(trader_api, quoted, pm_parent):
     rfq, q = quoted
     cases = [
         (b"{not json", "application/json", 400, "parse_error"),
@@ -220,7 +213,7 @@ def test_malformed_deep_huge_and_non_json_bodies(client, quoted, parent):
     ]
     for path in (RFQS, f"{RFQS}{rfq.id}/accept/", f"{RFQS}{rfq.id}/cancel/"):
         for body, content_type, status, code in cases:
-            response = client.post(path, data=body, content_type=content_type)
+            response = trader_api.post(path, data=body, content_type=content_type)
             assert (response.status_code, response.json()["code"]) == (status, code), (path, body[:40], response.content[:200])
     _unchanged(rfq, q)
     assert RFQ.objects.count() == 1
@@ -230,12 +223,12 @@ def test_malformed_deep_huge_and_non_json_bodies(client, quoted, parent):
     f"{RFQS}abc/", f"{RFQS}-1/", f"{RFQS}{'9' * 30}/", f"{RFQS}999999999/", f"{RFQS}999999999/accept/",
     f"{RFQS}1.5/cancel/", f"{RFQS}%00/", f"{RFQS}999999999999999999/cancel/",
 ])
-def test_wrong_ids_are_json_404s(client, quoted, path):
+def test_wrong_ids_are_json_404s(trader_api, quoted, path):
     rfq, q = quoted
     if path.endswith(("accept/", "cancel/")):
-        response = client.post(path, {"quote_id": q.id}, format="json")
+        response = trader_api.post(path, {"quote_id": q.id}, format="json")
     else:
-        response = client.get(path)
+        response = trader_api.get(path)
 
     assert response.status_code == 404 and response.json()["code"] == "not_found", response.content[:200]
     _unchanged(rfq, q)
@@ -245,18 +238,18 @@ def test_wrong_ids_are_json_404s(client, quoted, path):
     "status=BOGUS", "status=", "parent=abc", "parent=-1", "parent=1e99", "parent=" + "9" * 40, "created_after=yesterday",
     "created_before=", "instrument=%00", "mode=manual", "side=long", "direction=", "source=fix", "page=0", "page_size=501",
 ])
-def test_bad_filters_are_400s(client, query):
-    response = client.get(f"{RFQS}?{query}")
+def test_bad_filters_are_400s(trader_api, query):
+    response = trader_api.get(f"{RFQS}?{query}")
 
     assert response.status_code == 400, (query, response.content)
     assert response.json()["code"] == "validation_error"
 
 
-def test_reads_refuse_other_methods(client, quoted):
+def test_reads_refuse_other_methods(trader_api, quoted):
     rfq, q = quoted
-    assert client.post(f"{RFQS}{rfq.id}/", {}, format="json").status_code == 405
-    assert client.put(f"{RFQS}{rfq.id}/", {}, format="json").json()["code"] == "method_not_allowed"
-    assert client.delete(f"{RFQS}{rfq.id}/").status_code == 405
-    assert client.get(f"{RFQS}{rfq.id}/accept/").status_code == 405
-    assert client.post("/api/liquidity-providers/", {}, format="json").status_code == 405
+    assert trader_api.post(f"{RFQS}{rfq.id}/", {}, format="json").status_code == 405
+    assert trader_api.put(f"{RFQS}{rfq.id}/", {}, format="json").json()["code"] == "method_not_allowed"
+    assert trader_api.delete(f"{RFQS}{rfq.id}/").status_code == 405
+    assert trader_api.get(f"{RFQS}{rfq.id}/accept/").status_code == 405
+    assert trader_api.post("/api/liquidity-providers/", {}, format="json").status_code == 405
     _unchanged(rfq, q)

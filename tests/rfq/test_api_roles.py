@@ -19,13 +19,13 @@ LPS = "/api/liquidity-providers/"
 
 
 @pytest.fixture
-def quoted(parent, providers, trader):
-    rfq = rfq_for(parent, trader)
+def quoted(pm_parent, providers, trader):
+    rfq = rfq_for(pm_parent, trader)
     return rfq, quote(rfq, "LPA", "100.10")
 
 
 @pytest.fixture
-def theirs(other_pm, other_portfolio, instrument, providers, trader, market):
+def theirs(other_pm, other_portfolio, instrument, providers, trader, clock):
     """An RFQ on a parent holding only pm_b's order."""
     other = working_parent(instrument=instrument, orders=[f.order(portfolio=other_portfolio, instrument=instrument, user=other_pm, quantity=2000)])
     return rfq_for(other, trader, quantity=1000)
@@ -33,11 +33,11 @@ def theirs(other_pm, other_portfolio, instrument, providers, trader, market):
 
 @pytest.mark.parametrize("who", ["pm", "compliance", "api_client_user"])
 @pytest.mark.parametrize("action", ["create", "accept", "cancel"])
-def test_only_traders_request_accept_and_cancel(request, api, quoted, parent, who, action):
+def test_only_traders_request_accept_and_cancel(request, api, quoted, pm_parent, who, action):
     rfq, q = quoted
     user = request.getfixturevalue(who)
     path, body = {
-        "create": (RFQS, {"parent": parent.id, "quantity": 100}),
+        "create": (RFQS, {"parent": pm_parent.id, "quantity": 100}),
         "accept": (f"{RFQS}{rfq.id}/accept/", {"quote_id": q.id}),
         "cancel": (f"{RFQS}{rfq.id}/cancel/", {}),
     }[action]
@@ -51,9 +51,9 @@ def test_only_traders_request_accept_and_cancel(request, api, quoted, parent, wh
     assert (rfq.status, q.status, RFQ.objects.count(), Fill.objects.count()) == (RfqStatus.QUOTING, QuoteStatus.LIVE, 1, 0)
 
 
-def test_an_admin_may_request_and_accept(api, admin_user, parent, providers):
+def test_an_admin_may_request_and_accept(api, admin_user, pm_parent, providers):
     client = api(admin_user)
-    created = client.post(RFQS, {"parent": parent.id, "quantity": 500}, format="json")
+    created = client.post(RFQS, {"parent": pm_parent.id, "quantity": 500}, format="json")
     assert created.status_code == 201, created.json()
     rfq = RFQ.objects.get(pk=created.json()["id"])
     q = quote(rfq, "LPB", "100.05")
@@ -67,7 +67,8 @@ def test_compliance_reads_every_rfq_and_the_scorecards(api, compliance, quoted, 
     rfq, _ = quoted
     client = api(compliance)
     assert client.get(RFQS).json()["count"] == 2
-    assert client.get(f"{RFQS}{theirs.id}/").status_code == 200
+    assert {r["id"] for r in client.get(RFQS).json()["results"]} == {rfq.id, theirs.id}
+    assert client.get(f"{RFQS}{theirs.id}/").json()["id"] == theirs.id
     assert client.get(f"{RFQS}{rfq.id}/").json()["ladder"][0]["provider"] == "LPA"
     assert client.get(LPS).json()["count"] == 3
 
@@ -91,7 +92,7 @@ def test_a_pm_acting_on_an_rfq_they_cannot_see_is_still_told_trader_only(api, pm
     assert response.status_code == 403 and response.json()["code"] == "permission.trader_only"
 
 
-def test_an_api_client_sees_the_rfqs_of_its_own_portfolios(api, api_client_user, client_portfolio, instrument, providers, trader, market, theirs):
+def test_an_api_client_sees_the_rfqs_of_its_own_portfolios(api, api_client_user, client_portfolio, instrument, providers, trader, clock, theirs):
     mine = working_parent(instrument=instrument, orders=[f.order(portfolio=client_portfolio, instrument=instrument, user=api_client_user, quantity=3000)])
     rfq = rfq_for(mine, trader, quantity=1000)
 

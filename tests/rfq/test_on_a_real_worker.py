@@ -36,20 +36,20 @@ def worker_env(settings):
 
 
 @pytest.fixture
-def parent(instrument, pm, portfolio, other_pm, other_portfolio):
+def working_pooled_parent(instrument, pm, portfolio, other_pm, other_portfolio):
     orders = [f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=6_000),
               f.order(portfolio=other_portfolio, instrument=instrument, user=other_pm, quantity=4_000)]
     return working_parent(instrument=instrument, orders=orders)
 
 
-def test_the_simulated_makers_answer_on_a_worker_and_the_window_close_auto_executes(worker_env, parent, actor):
+def test_the_simulated_makers_answer_on_a_worker_and_the_window_close_auto_executes(worker_env, working_pooled_parent, actor):
     queue, env = worker_env
     provider("MMFAST", latency_ms_median=150)
     provider("MMNONE", response_probability=Decimal("0"))  # declines every request
     provider("MMLATE", latency_ms_median=3_500, latency_ms_sigma=Decimal("0.01"))  # answers after a 1.5 s window
 
     with celery_worker(env, queue) as log:
-        rfq = rfq_create(parent_id=parent.pk, actor=actor, mode="auto", execute_at="window_end", threshold_bps=Decimal("50"),
+        rfq = rfq_create(parent_id=working_pooled_parent.pk, actor=actor, mode="auto", execute_at="window_end", threshold_bps=Decimal("50"),
                          window_s=Decimal("1.5"))
         assert rfq.status == RfqStatus.SENT
         done = wait_for(lambda: not Dissemination.objects.filter(rfq=rfq, response="").exists()
@@ -66,23 +66,23 @@ def test_the_simulated_makers_answer_on_a_worker_and_the_window_close_auto_execu
     assert late.received_at >= rfq.window_ends_at  # refused by the server's clock
     assert fast.bid_price < rfq.mid_at_request < fast.ask_price  # a two-way quote around the mid
     assert rfq.executed_quote_id == fast.pk and rfq.executed_price == fast.ask_price and rfq.executed_quantity == 10_000
-    fill = Fill.objects.get(parent=parent)
+    fill = Fill.objects.get(parent=working_pooled_parent)
     assert fill.liquidity == "rfq" and fill.venue.code == "RFQ"
     assert sorted(Allocation.objects.filter(fill=fill).values_list("quantity", flat=True)) == [4_000, 6_000]
     closed = AuditEvent.objects.get(object_type="rfq", object_id=str(rfq.pk), event_type="rfq.executed")
     assert closed.source == "system:rfq.rfq_window_close"
-    check_invariants(parent)
+    check_invariants(working_pooled_parent)
     assert "rfq.tasks.provider_respond" in worker_log and "rfq.tasks.rfq_window_close" in worker_log
     assert "Traceback" not in worker_log, worker_log[-4000:]
 
 
-def test_a_trader_clicks_a_quote_that_arrived_from_a_worker(worker_env, parent, actor):
+def test_a_trader_clicks_a_quote_that_arrived_from_a_worker(worker_env, working_pooled_parent, actor):
     queue, env = worker_env
     provider("MMA", latency_ms_median=100)
     provider("MMB", latency_ms_median=200)
 
     with celery_worker(env, queue) as log:
-        rfq = rfq_create(parent_id=parent.pk, actor=actor, window_s=Decimal("20"))
+        rfq = rfq_create(parent_id=working_pooled_parent.pk, actor=actor, window_s=Decimal("20"))
         assert wait_for(lambda: Quote.objects.filter(rfq=rfq, status=QuoteStatus.LIVE).count() == 2, 30), log.read_text()[-4000:]
         best = min(Quote.objects.filter(rfq=rfq), key=lambda q: q.price)
 
@@ -91,5 +91,5 @@ def test_a_trader_clicks_a_quote_that_arrived_from_a_worker(worker_env, parent, 
         worker_log = log.read_text()
     assert result.executed and result.quote.pk == best.pk
     rfq.refresh_from_db()
-    assert rfq.status == RfqStatus.EXECUTED and Fill.objects.get(parent=parent).price == best.price
+    assert rfq.status == RfqStatus.EXECUTED and Fill.objects.get(parent=working_pooled_parent).price == best.price
     assert "Traceback" not in worker_log, worker_log[-4000:]

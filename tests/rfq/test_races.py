@@ -30,7 +30,7 @@ REFUSALS = {"rfq.already_executed", "rfq.window_closed", "rfq.not_open"}
 
 
 @pytest.fixture
-def parent(clock, tick_queue, settings, instrument, pm, portfolio, other_pm, other_portfolio):
+def large_pooled_parent(clock, tick_queue, settings, instrument, pm, portfolio, other_pm, other_portfolio):
     providers("MMA", "MMB", "MMC")
     yield block_parent(instrument=instrument, pm=pm, portfolio=portfolio, other_pm=other_pm, other_portfolio=other_portfolio,
                        quantities=(30_000, 20_000))
@@ -61,9 +61,9 @@ def _at(instant, fn):
     return run
 
 
-def test_two_clicks_on_two_quotes_at_once_execute_exactly_once(parent, actor):
+def test_two_clicks_on_two_quotes_at_once_execute_exactly_once(large_pooled_parent, actor):
     for _ in range(ROUNDS):
-        rfq = rfq_create(parent_id=parent.pk, actor=actor, quantity=5_000)
+        rfq = rfq_create(parent_id=large_pooled_parent.pk, actor=actor, quantity=5_000)
         qa = quote(rfq, "MMA", mid_price(rfq, 5))
         qb = quote(rfq, "MMB", mid_price(rfq, 6))
 
@@ -77,14 +77,14 @@ def test_two_clicks_on_two_quotes_at_once_execute_exactly_once(parent, actor):
         rfq.refresh_from_db()
         assert rfq.status == RfqStatus.EXECUTED and _fills(rfq) == 1
         assert rfq.executed_quote_id == executed[0].quote.pk
-    parent.refresh_from_db()
-    assert parent.filled_quantity == ROUNDS * 5_000 and parent.reserved_quantity == 0
-    check_invariants(parent)
+    large_pooled_parent.refresh_from_db()
+    assert large_pooled_parent.filled_quantity == ROUNDS * 5_000 and large_pooled_parent.reserved_quantity == 0
+    check_invariants(large_pooled_parent)
 
 
-def test_a_click_racing_the_close_of_an_auto_window_end_rfq_executes_exactly_once(parent, actor):
+def test_a_click_racing_the_close_of_an_auto_window_end_rfq_executes_exactly_once(large_pooled_parent, actor):
     for i in range(ROUNDS):
-        rfq = rfq_create(parent_id=parent.pk, actor=actor, quantity=5_000, mode="auto", execute_at="window_end",
+        rfq = rfq_create(parent_id=large_pooled_parent.pk, actor=actor, quantity=5_000, mode="auto", execute_at="window_end",
                          threshold_bps=Decimal("50"))
         clicked = quote(rfq, "MMA", mid_price(rfq, 9))
         best = quote(rfq, "MMB", mid_price(rfq, 4))  # what the close would take
@@ -105,14 +105,14 @@ def test_a_click_racing_the_close_of_an_auto_window_end_rfq_executes_exactly_onc
             assert rfq.executed_quote_id == clicked.pk and not codes
         else:  # the close won (on the best quote) and the click was refused cleanly
             assert rfq.executed_quote_id == best.pk and len(codes) == 1
-    parent.refresh_from_db()
-    assert parent.filled_quantity == ROUNDS * 5_000 and parent.reserved_quantity == 0
-    check_invariants(parent)
+    large_pooled_parent.refresh_from_db()
+    assert large_pooled_parent.filled_quantity == ROUNDS * 5_000 and large_pooled_parent.reserved_quantity == 0
+    check_invariants(large_pooled_parent)
 
 
-def test_clicks_at_the_very_end_of_the_window_give_one_execution_or_a_clean_window_closed(parent, actor):
+def test_clicks_at_the_very_end_of_the_window_give_one_execution_or_a_clean_window_closed(large_pooled_parent, actor):
     for i in range(ROUNDS):
-        rfq = rfq_create(parent_id=parent.pk, actor=actor, quantity=5_000)
+        rfq = rfq_create(parent_id=large_pooled_parent.pk, actor=actor, quantity=5_000)
         qa = quote(rfq, "MMA", mid_price(rfq, 5))
         qb = quote(rfq, "MMB", mid_price(rfq, 6))
         ends = timezone.now() + timedelta(milliseconds=150)
@@ -132,15 +132,15 @@ def test_clicks_at_the_very_end_of_the_window_give_one_execution_or_a_clean_wind
             assert rfq.status == RfqStatus.EXECUTED and set(codes) <= {"rfq.already_executed", "rfq.window_closed", "rfq.not_open"}
         else:  # the end came first for both clicks: refused, and the close expired the RFQ
             assert rfq.status == RfqStatus.EXPIRED and len(codes) == 2 and set(codes) <= {"rfq.window_closed", "rfq.not_open"}
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 0
-    assert parent.filled_quantity == sum(r.executed_quantity for r in RFQ.objects.filter(parent=parent))
-    check_invariants(parent)
+    large_pooled_parent.refresh_from_db()
+    assert large_pooled_parent.reserved_quantity == 0
+    assert large_pooled_parent.filled_quantity == sum(r.executed_quantity for r in RFQ.objects.filter(parent=large_pooled_parent))
+    check_invariants(large_pooled_parent)
 
 
-def test_a_click_racing_an_auto_execution_on_quote_arrival_executes_exactly_once(parent, actor):
+def test_a_click_racing_an_auto_execution_on_quote_arrival_executes_exactly_once(large_pooled_parent, actor):
     for _ in range(ROUNDS):
-        rfq = rfq_create(parent_id=parent.pk, actor=actor, quantity=5_000, mode="auto", execute_at="quote",
+        rfq = rfq_create(parent_id=large_pooled_parent.pk, actor=actor, quantity=5_000, mode="auto", execute_at="quote",
                          threshold_bps=Decimal("10"))
         wide = quote(rfq, "MMA", mid_price(rfq, 30))  # outside the threshold: live, for a trader to click
         assert wide.status == QuoteStatus.LIVE
@@ -158,6 +158,6 @@ def test_a_click_racing_an_auto_execution_on_quote_arrival_executes_exactly_once
             assert rfq.executed_quote_id == wide.pk and arrived.status == QuoteStatus.REFUSED
         else:
             assert codes == ["rfq.already_executed"] and rfq.executed_quote_id == arrived.pk
-    parent.refresh_from_db()
-    assert parent.filled_quantity == ROUNDS * 5_000 and parent.reserved_quantity == 0
-    check_invariants(parent)
+    large_pooled_parent.refresh_from_db()
+    assert large_pooled_parent.filled_quantity == ROUNDS * 5_000 and large_pooled_parent.reserved_quantity == 0
+    check_invariants(large_pooled_parent)

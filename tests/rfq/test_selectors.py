@@ -26,16 +26,6 @@ pytestmark = pytest.mark.django_db
 DAY = 2
 
 
-@pytest.fixture
-def clock(settings):
-    return MarketClock(settings, day=DAY, t_us=60 * 60 * US)
-
-
-@pytest.fixture
-def venues(db):
-    f.venue()  # the simulated venues exist (the market model needs a lit one)
-
-
 def lp(code: str, **kw) -> LiquidityProvider:
     return LiquidityProvider.objects.create(code=code, name=f"{code} Markets", **kw)
 

@@ -20,7 +20,8 @@ from rfq.models import RFQ, LiquidityProvider, Quote
 from rfq.services import quote_accept, rfq_create, rfq_window_close
 from rfq.states import QuoteStatus, RfqStatus
 from tests.ems.live_helpers import check_invariants
-from tests.rfq.services_helpers import block_parent, events, mid_price, providers, quote
+from tests.oms.audit_helpers import event_types
+from tests.rfq.services_helpers import block_parent, mid_price, providers, quote
 
 pytestmark = pytest.mark.django_db
 
@@ -78,11 +79,11 @@ def test_click_to_trade_books_an_rfq_fill_on_a_child_and_allocates_it_to_both_pm
     statuses = dict(Quote.objects.filter(rfq=rfq).values_list("pk", "status"))
     assert statuses == {qa.pk: QuoteStatus.EXPIRED, qb.pk: QuoteStatus.ACCEPTED, qc.pk: QuoteStatus.EXPIRED}
     # The audit trail a trader reads.
-    assert events("rfq", rfq.pk) == ["rfq.created", "rfq.sent", "rfq.quoting", "rfq.executed"]
-    assert events("quote", qb.pk) == ["quote.received", "quote.accepted"] and events("quote", qa.pk)[-1] == "quote.expired"
-    assert events("child_order", child.pk) == ["child_order.placed", "child_order.filled"]
-    assert events("fill", fill.pk) == ["fill.booked"]
-    assert "parent_order.released" in events("parent_order", parent.pk)
+    assert event_types("rfq", rfq.pk) == ["rfq.created", "rfq.sent", "rfq.quoting", "rfq.executed"]
+    assert event_types("quote", qb.pk) == ["quote.received", "quote.accepted"] and event_types("quote", qa.pk)[-1] == "quote.expired"
+    assert event_types("child_order", child.pk) == ["child_order.placed", "child_order.filled"]
+    assert event_types("fill", fill.pk) == ["fill.booked"]
+    assert "parent_order.released" in event_types("parent_order", parent.pk)
     executed = AuditEvent.objects.get(object_type="rfq", object_id=str(rfq.pk), event_type="rfq.executed")
     assert executed.after["provider"] == "MMB" and executed.after["exec_id"] == fill.exec_id and executed.actor == "desk_trader"
 
@@ -189,7 +190,7 @@ def test_a_last_look_rejection_falls_through_to_the_next_best_quote(desk, actor)
     assert result.executed and result.rejected == (qb.pk,) and result.quote.pk == qa.pk  # the next best, not MMC
     qb.refresh_from_db()
     assert qb.status == QuoteStatus.REJECTED and "rejected on last look" in qb.status_reason
-    assert events("quote", qb.pk) == ["quote.received", "quote.rejected"]
+    assert event_types("quote", qb.pk) == ["quote.received", "quote.rejected"]
     assert Fill.objects.get(parent=parent).price == qa.price
     qc.refresh_from_db()
     assert qc.status == QuoteStatus.EXPIRED

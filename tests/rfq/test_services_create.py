@@ -19,14 +19,10 @@ from rfq.models import RFQ, Dissemination
 from rfq.services import rfq_cancel, rfq_create
 from rfq.states import RfqStatus
 from tests.ems import factories as f
-from tests.rfq.services_helpers import block_parent, decline, events, mid_price, providers, quote
+from tests.oms.audit_helpers import event_types
+from tests.rfq.services_helpers import decline, mid_price, providers, quote
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def parent(clock, instrument, pm, portfolio, other_pm, other_portfolio):
-    return block_parent(instrument=instrument, pm=pm, portfolio=portfolio, other_pm=other_pm, other_portfolio=other_portfolio)
 
 
 @pytest.fixture
@@ -34,43 +30,43 @@ def four(db):
     return providers("MMA", "MMB", "MMC", "MMD")
 
 
-def test_by_default_it_asks_for_what_is_available_and_reserves_it_on_the_parent(parent, four, actor, trader):
-    rfq = rfq_create(parent_id=parent.pk, actor=actor, user=trader)
+def test_by_default_it_asks_for_what_is_available_and_reserves_it_on_the_parent(pooled_parent, four, actor, trader):
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor, user=trader)
 
-    parent.refresh_from_db()
+    pooled_parent.refresh_from_db()
     assert rfq.status == RfqStatus.SENT and rfq.quantity == 10_000 and rfq.direction == "two_way" and rfq.side == "buy"
-    assert parent.reserved_quantity == 10_000 and parent.workable_quantity == 0
-    assert parent.replan.startswith(f"RFQ {rfq.pk} holds")  # its TWAP re-plans for what is left
+    assert pooled_parent.reserved_quantity == 10_000 and pooled_parent.workable_quantity == 0
+    assert pooled_parent.replan.startswith(f"RFQ {rfq.pk} holds")  # its TWAP re-plans for what is left
     assert rfq.window_ends_at is not None and (rfq.window_ends_at - rfq.sent_at).total_seconds() == pytest.approx(5.0)
     assert rfq.mid_at_request > 0 and rfq.requested_by == trader and rfq.round == 0 and rfq.source == "desk"
     assert Dissemination.objects.filter(rfq=rfq).count() == 4
-    assert events("rfq", rfq.pk) == ["rfq.created", "rfq.sent"]
-    reserved = AuditEvent.objects.get(object_type="parent_order", object_id=str(parent.pk), event_type="parent_order.reserved")
+    assert event_types("rfq", rfq.pk) == ["rfq.created", "rfq.sent"]
+    reserved = AuditEvent.objects.get(object_type="parent_order", object_id=str(pooled_parent.pk), event_type="parent_order.reserved")
     assert reserved.after["reserved_quantity"] == 10_000 and reserved.after["rfq_id"] == rfq.pk
 
 
-def test_open_child_orders_and_other_rfqs_are_not_available(parent, four, actor):
-    f.child(parent=parent, quantity=3_000, filled=500, status=ExecStatus.PARTIALLY_FILLED, avg="100.00")  # 2,500 still at a venue
-    f.child(parent=parent, quantity=1_000, status=ExecStatus.FILLED, filled=1_000, avg="100.00")  # done: not at a venue
-    ParentOrder.objects.filter(pk=parent.pk).update(filled_quantity=1_500)
-    first = rfq_create(parent_id=parent.pk, actor=actor, quantity=2_000)
+def test_open_child_orders_and_other_rfqs_are_not_available(pooled_parent, four, actor):
+    f.child(parent=pooled_parent, quantity=3_000, filled=500, status=ExecStatus.PARTIALLY_FILLED, avg="100.00")  # 2,500 still at a venue
+    f.child(parent=pooled_parent, quantity=1_000, status=ExecStatus.FILLED, filled=1_000, avg="100.00")  # done: not at a venue
+    ParentOrder.objects.filter(pk=pooled_parent.pk).update(filled_quantity=1_500)
+    first = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=2_000)
 
-    second = rfq_create(parent_id=parent.pk, actor=actor)  # the rest: 10,000 - 1,500 filled - 2,500 at venues - 2,000 held
+    second = rfq_create(parent_id=pooled_parent.pk, actor=actor)  # the rest: 10,000 - 1,500 filled - 2,500 at venues - 2,000 held
 
     assert second.quantity == 4_000
     with pytest.raises(Conflict) as exc:
-        rfq_create(parent_id=parent.pk, actor=actor, quantity=1)
+        rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=1)
     assert exc.value.code == "rfq.quantity_unavailable" and exc.value.field == "quantity"
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == first.quantity + second.quantity == 6_000
+    pooled_parent.refresh_from_db()
+    assert pooled_parent.reserved_quantity == first.quantity + second.quantity == 6_000
 
 
-def test_asking_for_more_than_is_available_is_refused_and_changes_nothing(parent, four, actor):
+def test_asking_for_more_than_is_available_is_refused_and_changes_nothing(pooled_parent, four, actor):
     with pytest.raises(Conflict) as exc:
-        rfq_create(parent_id=parent.pk, actor=actor, quantity=10_001)
+        rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=10_001)
     assert exc.value.code == "rfq.quantity_unavailable"
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 0 and not RFQ.objects.exists()
+    pooled_parent.refresh_from_db()
+    assert pooled_parent.reserved_quantity == 0 and not RFQ.objects.exists()
 
 
 @pytest.mark.parametrize(("kwargs", "code", "field"), [
@@ -90,9 +86,9 @@ def test_asking_for_more_than_is_available_is_refused_and_changes_nothing(parent
     ({"threshold_price": Decimal("-1"), "mode": "auto"}, "rfq.bad_threshold", "threshold_price"),
     ({"providers": 0}, "rfq.bad_providers", "providers"),
 ])
-def test_bad_terms_are_refused_with_a_code_naming_the_field(parent, four, actor, kwargs, code, field):
+def test_bad_terms_are_refused_with_a_code_naming_the_field(pooled_parent, four, actor, kwargs, code, field):
     with pytest.raises(DomainError) as exc:
-        rfq_create(parent_id=parent.pk, actor=actor, **kwargs)
+        rfq_create(parent_id=pooled_parent.pk, actor=actor, **kwargs)
     assert (exc.value.code, exc.value.field, exc.value.status) == (code, field, 400)
     assert not RFQ.objects.exists()
 
@@ -115,31 +111,31 @@ def test_a_missing_parent_is_not_found(four, actor):
 
 
 @pytest.mark.parametrize("state", [{"control": Control.HALTED}, {"status": ExecStatus.PENDING_CANCEL}, {"status": ExecStatus.FILLED}])
-def test_a_parent_that_is_not_working_cannot_be_asked_for(parent, four, actor, state):
-    ParentOrder.objects.filter(pk=parent.pk).update(**state)
+def test_a_parent_that_is_not_working_cannot_be_asked_for(pooled_parent, four, actor, state):
+    ParentOrder.objects.filter(pk=pooled_parent.pk).update(**state)
     with pytest.raises(Conflict) as exc:
-        rfq_create(parent_id=parent.pk, actor=actor)
+        rfq_create(parent_id=pooled_parent.pk, actor=actor)
     assert exc.value.code == "rfq.parent_not_working"
 
 
-def test_a_paused_parent_can_be_asked_for_and_gets_no_replan(parent, four, actor):
-    ParentOrder.objects.filter(pk=parent.pk).update(control=Control.PAUSED)
-    rfq = rfq_create(parent_id=parent.pk, actor=actor, direction="buy")
-    parent.refresh_from_db()
-    assert rfq.status == RfqStatus.SENT and rfq.direction == "buy" and parent.replan == ""
+def test_a_paused_parent_can_be_asked_for_and_gets_no_replan(pooled_parent, four, actor):
+    ParentOrder.objects.filter(pk=pooled_parent.pk).update(control=Control.PAUSED)
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor, direction="buy")
+    pooled_parent.refresh_from_db()
+    assert rfq.status == RfqStatus.SENT and rfq.direction == "buy" and pooled_parent.replan == ""
 
 
-def test_it_asks_the_best_scorecards_and_records_each_choice_with_its_reason(parent, actor):
+def test_it_asks_the_best_scorecards_and_records_each_choice_with_its_reason(pooled_parent, actor):
     providers("MMA", "MMB", "MMC", "MMD", "MMSLOW")
     # History: three requests to all five, MMSLOW declines every one; the others quote.
     for _ in range(3):
-        rfq = rfq_create(parent_id=parent.pk, actor=actor, quantity=1_000, providers=5)
+        rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=1_000, providers=5)
         for code in ("MMA", "MMB", "MMC", "MMD"):
             quote(rfq, code, mid_price(rfq, 5), 1_000)
         decline(rfq, "MMSLOW")
         rfq_cancel(rfq_id=rfq.pk, actor=actor)
 
-    rfq = rfq_create(parent_id=parent.pk, actor=actor, quantity=1_000, providers=4)
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=1_000, providers=4)
 
     asked = list(Dissemination.objects.filter(rfq=rfq).order_by("rank").values_list("provider__code", "rank", "reason"))
     assert {code for code, _, _ in asked} == {"MMA", "MMB", "MMC", "MMD"}  # the silent one is left out
@@ -151,32 +147,32 @@ def test_it_asks_the_best_scorecards_and_records_each_choice_with_its_reason(par
     assert rfq.selection_reason.startswith(created.reason)  # the audit keeps the reason's first 255 characters
 
 
-def test_inactive_providers_and_those_that_do_not_quote_the_instrument_are_not_asked(parent, actor, other_instrument):
+def test_inactive_providers_and_those_that_do_not_quote_the_instrument_are_not_asked(pooled_parent, actor, other_instrument):
     providers("MMA", "MMB")
     providers("MMOFF", is_active=False)
     (elsewhere,) = providers("MMBETA")
     elsewhere.instruments.set([other_instrument])
 
-    rfq = rfq_create(parent_id=parent.pk, actor=actor)
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor)
 
     assert set(Dissemination.objects.filter(rfq=rfq).values_list("provider__code", flat=True)) == {"MMA", "MMB"}
     assert "2 of 2 eligible" in rfq.selection_reason
 
 
-def test_nobody_to_ask_rejects_the_rfq_at_once_and_reserves_nothing(parent, actor):
+def test_nobody_to_ask_rejects_the_rfq_at_once_and_reserves_nothing(pooled_parent, actor):
     providers("MMOFF", is_active=False)
 
-    rfq = rfq_create(parent_id=parent.pk, actor=actor)
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor)
 
-    parent.refresh_from_db()
+    pooled_parent.refresh_from_db()
     assert rfq.status == RfqStatus.REJECTED and rfq.closed_at is not None
     assert "no active liquidity provider quotes ACME" in rfq.close_reason
-    assert parent.reserved_quantity == 0 and not Dissemination.objects.filter(rfq=rfq).exists()
-    assert events("rfq", rfq.pk) == ["rfq.created", "rfq.rejected"]
+    assert pooled_parent.reserved_quantity == 0 and not Dissemination.objects.filter(rfq=rfq).exists()
+    assert event_types("rfq", rfq.pk) == ["rfq.created", "rfq.rejected"]
 
 
-def test_every_provider_declining_rejects_the_rfq_and_releases_the_parent(parent, four, actor):
-    rfq = rfq_create(parent_id=parent.pk, actor=actor)
+def test_every_provider_declining_rejects_the_rfq_and_releases_the_parent(pooled_parent, four, actor):
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor)
     for code in ("MMA", "MMB", "MMC"):
         decline(rfq, code)
     rfq.refresh_from_db()
@@ -185,10 +181,10 @@ def test_every_provider_declining_rejects_the_rfq_and_releases_the_parent(parent
     decline(rfq, "MMD")
 
     rfq.refresh_from_db()
-    parent.refresh_from_db()
+    pooled_parent.refresh_from_db()
     assert rfq.status == RfqStatus.REJECTED and "all 4 providers asked declined" in rfq.close_reason
-    assert parent.reserved_quantity == 0
-    assert events("rfq", rfq.pk)[-2:] == ["rfq.declined", "rfq.rejected"]
+    assert pooled_parent.reserved_quantity == 0
+    assert event_types("rfq", rfq.pk)[-2:] == ["rfq.declined", "rfq.rejected"]
 
 
 def _identifiers(parent: ParentOrder) -> tuple[set[str], set[int]]:
@@ -207,9 +203,9 @@ def _identifiers(parent: ParentOrder) -> tuple[set[str], set[int]]:
     return {s for s in strings if len(s) >= 3}, ints
 
 
-def test_what_a_provider_receives_identifies_no_portfolio_user_parent_or_order(parent, four, actor, trader):
-    rfq = rfq_create(parent_id=parent.pk, actor=actor, user=trader)
-    strings, ints = _identifiers(parent)
+def test_what_a_provider_receives_identifies_no_portfolio_user_parent_or_order(pooled_parent, four, actor, trader):
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor, user=trader)
+    strings, ints = _identifiers(pooled_parent)
     strings |= {trader.username}
     ints |= {trader.pk, rfq.pk}
     assert len(strings) >= 8 and len(ints) >= 6  # two orders of two portfolios of two PMs, their parent, the trader

@@ -15,20 +15,21 @@ from oms.errors import Conflict, DomainError, NotFound
 from rfq.models import RFQ, Dissemination, Quote
 from rfq.services import quote_accept, quote_submit, rfq_cancel, rfq_create, rfq_window_close, rfqs_sweep
 from rfq.states import QuoteStatus, RfqStatus
-from tests.rfq.services_helpers import PROVIDER_ACTOR, block_parent, decline, dissemination, events, mid_price, providers, quote
+from tests.oms.audit_helpers import event_types
+from tests.rfq.services_helpers import PROVIDER_ACTOR, decline, dissemination, mid_price, providers, quote
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def parent(clock, instrument, pm, portfolio, other_pm, other_portfolio):
-    providers("MMA", "MMB", "MMC")
-    return block_parent(instrument=instrument, pm=pm, portfolio=portfolio, other_pm=other_pm, other_portfolio=other_portfolio)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("three_makers")]
 
 
 @pytest.fixture
-def rfq(parent, actor):
-    return rfq_create(parent_id=parent.pk, actor=actor)
+def three_makers(db):
+    """Providers MMA, MMB and MMC, each answering and quoting whole."""
+    return providers("MMA", "MMB", "MMC")
+
+
+@pytest.fixture
+def rfq(pooled_parent, actor):
+    return rfq_create(parent_id=pooled_parent.pk, actor=actor)
 
 
 def _end_window(rfq: RFQ, seconds_ago: float = 0.5) -> None:
@@ -47,7 +48,7 @@ def test_a_quote_in_the_window_is_live_on_our_side_and_moves_the_rfq_to_quoting(
     assert q.bps_from_mid == ((q.price - rfq.mid_at_request) / rfq.mid_at_request * 10_000).quantize(Decimal("0.001"))
     assert q.valid_until == rfq.window_ends_at  # its life (60 s) is capped at the window's end
     assert dissemination(rfq, "MMA").response == "quoted"
-    assert events("quote", q.pk) == ["quote.received"] and events("rfq", rfq.pk)[-1] == "rfq.quoting"
+    assert event_types("quote", q.pk) == ["quote.received"] and event_types("rfq", rfq.pk)[-1] == "rfq.quoting"
 
 
 def test_a_quote_after_the_window_is_stored_refused_and_kept_off_the_rfq(rfq):
@@ -59,13 +60,15 @@ def test_a_quote_after_the_window_is_stored_refused_and_kept_off_the_rfq(rfq):
     assert q.status == QuoteStatus.REFUSED and "after the window closed" in q.status_reason
     assert rfq.status == RfqStatus.SENT  # a refused quote does not count as quoting
     assert dissemination(rfq, "MMA").response == "late"
-    assert events("quote", q.pk) == ["quote.refused"]
+    assert event_types("quote", q.pk) == ["quote.refused"]
 
 
-def test_the_window_is_the_servers_a_real_short_window_refuses_what_comes_after_it(parent, actor):
-    rfq = rfq_create(parent_id=parent.pk, actor=actor, window_s=Decimal("0.2"))
+def test_the_window_is_the_servers_a_real_short_window_refuses_what_comes_after_it(pooled_parent, actor):
+    # Short, yet long enough that the first answer is in it on a loaded machine.
+    rfq = rfq_create(parent_id=pooled_parent.pk, actor=actor, window_s=Decimal("2"))
     on_time = quote(rfq, "MMA", mid_price(rfq, 5))
-    time.sleep(0.25)  # past the window: no client said so, the server's clock does
+    # Past the window: no client said so, the server's clock does.
+    time.sleep(max(0.0, (rfq.window_ends_at - timezone.now()).total_seconds()) + 0.1)
 
     late = quote(rfq, "MMB", mid_price(rfq, 4))
 
@@ -81,7 +84,7 @@ def test_a_quote_for_a_closed_rfq_is_refused(rfq, actor):
     assert q.status == QuoteStatus.REFUSED and q.status_reason == "arrived after the RFQ was cancelled"
 
 
-def test_accept_after_the_window_is_refused_with_window_closed_and_changes_nothing(rfq, actor, parent):
+def test_accept_after_the_window_is_refused_with_window_closed_and_changes_nothing(rfq, actor, pooled_parent):
     q = quote(rfq, "MMA", mid_price(rfq, 5))
     _end_window(rfq)
 
@@ -90,8 +93,8 @@ def test_accept_after_the_window_is_refused_with_window_closed_and_changes_nothi
 
     assert exc.value.code == "rfq.window_closed" and exc.value.status == 409
     q.refresh_from_db()
-    parent.refresh_from_db()
-    assert q.status == QuoteStatus.LIVE and parent.reserved_quantity == rfq.quantity and parent.filled_quantity == 0
+    pooled_parent.refresh_from_db()
+    assert q.status == QuoteStatus.LIVE and pooled_parent.reserved_quantity == rfq.quantity and pooled_parent.filled_quantity == 0
 
 
 def test_accept_of_a_quote_past_its_life_is_refused_with_quote_expired(rfq, actor):
@@ -135,7 +138,7 @@ def test_a_provider_answering_twice_keeps_its_first_answer(rfq):
     assert dissemination(rfq, "MMA").response == "quoted"
 
 
-def test_bad_answers_are_refused_with_codes(rfq, parent, actor):
+def test_bad_answers_are_refused_with_codes(rfq, pooled_parent, actor):
     ref = dissemination(rfq, "MMA").reference
     good = {"bid_price": Decimal("99.90"), "bid_size": 100, "ask_price": Decimal("100.10"), "ask_size": 100, "life_ms": 1000,
             "mid_at_quote": Decimal("100"), "actor": PROVIDER_ACTOR}
@@ -151,9 +154,9 @@ def test_bad_answers_are_refused_with_codes(rfq, parent, actor):
     assert not Quote.objects.exists()
 
 
-def test_every_provider_declining_rejects_the_rfq_but_one_quote_keeps_it_open(parent, actor):
-    rejected = rfq_create(parent_id=parent.pk, actor=actor, quantity=4_000)
-    kept = rfq_create(parent_id=parent.pk, actor=actor, quantity=4_000)
+def test_every_provider_declining_rejects_the_rfq_but_one_quote_keeps_it_open(pooled_parent, actor):
+    rejected = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=4_000)
+    kept = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=4_000)
     for code in ("MMA", "MMB", "MMC"):
         decline(rejected, code)
     quote(kept, "MMA", mid_price(kept, 5))
@@ -162,13 +165,13 @@ def test_every_provider_declining_rejects_the_rfq_but_one_quote_keeps_it_open(pa
 
     rejected.refresh_from_db()
     kept.refresh_from_db()
-    parent.refresh_from_db()
+    pooled_parent.refresh_from_db()
     assert rejected.status == RfqStatus.REJECTED and kept.status == RfqStatus.QUOTING
-    assert parent.reserved_quantity == 4_000  # only the rejected one gave its shares back
+    assert pooled_parent.reserved_quantity == 4_000  # only the rejected one gave its shares back
     assert list(Dissemination.objects.filter(rfq=rejected).values_list("response", flat=True)) == ["declined"] * 3
 
 
-def test_the_window_close_does_nothing_early_then_expires_the_rfq_its_quotes_and_releases_the_parent(rfq, parent, actor):
+def test_the_window_close_does_nothing_early_then_expires_the_rfq_its_quotes_and_releases_the_parent(rfq, pooled_parent, actor):
     q = quote(rfq, "MMA", mid_price(rfq, 5))
     assert rfq_window_close(rfq_id=rfq.pk, actor=actor).status == RfqStatus.QUOTING  # not yet: the window is open
 
@@ -176,19 +179,19 @@ def test_the_window_close_does_nothing_early_then_expires_the_rfq_its_quotes_and
     closed = rfq_window_close(rfq_id=rfq.pk, actor=actor)
 
     q.refresh_from_db()
-    parent.refresh_from_db()
+    pooled_parent.refresh_from_db()
     assert closed.status == RfqStatus.EXPIRED and closed.close_reason == "window ended without an execution"
     assert q.status == QuoteStatus.EXPIRED
-    assert parent.reserved_quantity == 0 and parent.replan.startswith(f"RFQ {rfq.pk} expired")
+    assert pooled_parent.reserved_quantity == 0 and pooled_parent.replan.startswith(f"RFQ {rfq.pk} expired")
     assert rfq_window_close(rfq_id=rfq.pk, actor=actor).status == RfqStatus.EXPIRED  # idempotent
-    assert events("rfq", rfq.pk).count("rfq.expired") == 1 and events("quote", q.pk)[-1] == "quote.expired"
-    assert events("parent_order", parent.pk)[-1] == "parent_order.released"
+    assert event_types("rfq", rfq.pk).count("rfq.expired") == 1 and event_types("quote", q.pk)[-1] == "quote.expired"
+    assert event_types("parent_order", pooled_parent.pk)[-1] == "parent_order.released"
 
 
-def test_a_window_with_no_quote_expires_and_the_sweep_closes_windows_whose_task_was_lost(parent, actor):
-    silent = rfq_create(parent_id=parent.pk, actor=actor, quantity=3_000)
-    quoted = rfq_create(parent_id=parent.pk, actor=actor, quantity=3_000)
-    still_open = rfq_create(parent_id=parent.pk, actor=actor, quantity=3_000)
+def test_a_window_with_no_quote_expires_and_the_sweep_closes_windows_whose_task_was_lost(pooled_parent, actor):
+    silent = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=3_000)
+    quoted = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=3_000)
+    still_open = rfq_create(parent_id=pooled_parent.pk, actor=actor, quantity=3_000)
     quote(quoted, "MMB", mid_price(quoted, 5))
     _end_window(silent)
     _end_window(quoted)
@@ -199,5 +202,5 @@ def test_a_window_with_no_quote_expires_and_the_sweep_closes_windows_whose_task_
         r.refresh_from_db()
     assert silent.status == quoted.status == RfqStatus.EXPIRED and still_open.status == RfqStatus.SENT
     assert silent.close_reason == "window ended with no quote"
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 3_000
+    pooled_parent.refresh_from_db()
+    assert pooled_parent.reserved_quantity == 3_000

@@ -30,9 +30,9 @@ def _fast_hasher(settings):
 
 
 @pytest.fixture
-def rfq(parent, trader, providers):
+def rfq(pm_parent, trader, providers):
     """A request for 4,000 with two quotes in: LPB's offer at 100.03 is the best, LPA's at 100.08."""
-    r = rfq_for(parent, trader, quantity=4000, window_s="30")
+    r = rfq_for(pm_parent, trader, quantity=4000, window_s="30")
     quote(r, "LPA", "100.08")
     quote(r, "LPB", "100.03")
     r.refresh_from_db()
@@ -111,37 +111,37 @@ def test_accept_on_an_unknown_rfq_is_404_and_an_unknown_quote_a_message(client, 
 # --- the parent page: "Request quotes" ----------------------------------------------------------------------
 
 
-def test_the_parent_page_loads_the_form_for_a_trader_only(client, trader, compliance, parent, providers):
-    page = signed_in(client, trader).get(f"/desk/parents/{parent.id}/").content.decode()
-    assert 'id="rfq-request"' in page and f'hx-get="/desk/parents/{parent.id}/rfq/"' in page
-    assert f'hx-get="/desk/parents/{parent.id}/rfqs/"' in page
+def test_the_parent_page_loads_the_form_for_a_trader_only(client, trader, compliance, pm_parent, providers):
+    page = signed_in(client, trader).get(f"/desk/parents/{pm_parent.id}/").content.decode()
+    assert 'id="rfq-request"' in page and f'hx-get="/desk/parents/{pm_parent.id}/rfq/"' in page
+    assert f'hx-get="/desk/parents/{pm_parent.id}/rfqs/"' in page
 
-    fragment = client.get(f"/desk/parents/{parent.id}/rfq/").content.decode()
+    fragment = client.get(f"/desk/parents/{pm_parent.id}/rfq/").content.decode()
     assert 'id="rfq-form"' in fragment
     assert "available now: 10,000" in fragment  # nothing at the venues, no other RFQ: the whole parent
     assert 'value="two_way" checked' in fragment and 'value="click" checked' in fragment
     assert 'name="window_s" class="num" inputmode="decimal" value="5"' in fragment  # settings.RFQ_WINDOW_S
 
     client.logout()
-    page = signed_in(client, compliance).get(f"/desk/parents/{parent.id}/").content.decode()
+    page = signed_in(client, compliance).get(f"/desk/parents/{pm_parent.id}/").content.decode()
     assert 'id="rfq-request"' not in page
-    assert "Read-only: only a trader requests quotes" in client.get(f"/desk/parents/{parent.id}/rfq/").content.decode()
+    assert "Read-only: only a trader requests quotes" in client.get(f"/desk/parents/{pm_parent.id}/rfq/").content.decode()
 
 
-def test_requesting_quotes_from_the_form_opens_the_ladder_page(client, trader, parent, providers):
+def test_requesting_quotes_from_the_form_opens_the_ladder_page(client, trader, pm_parent, providers):
     signed_in(client, trader)
 
-    response = client.post(f"/desk/parents/{parent.id}/rfq/", form(quantity="3,000"))
+    response = client.post(f"/desk/parents/{pm_parent.id}/rfq/", form(quantity="3,000"))
 
     r = RFQ.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/rfq/{r.id}/"
     assert (r.parent_id, r.quantity, r.direction, r.mode, r.window_s, r.source, r.requested_by) == (
-        parent.id, 3000, "two_way", "click", Decimal("20.000"), "desk", trader)
+        pm_parent.id, 3000, "two_way", "click", Decimal("20.000"), "desk", trader)
     assert r.status == RfqStatus.SENT and r.disseminations.count() == 3
     created = AuditEvent.objects.get(event_type="rfq.created")
     assert created.source == f"browser:{trader.username}"
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 3000
+    pm_parent.refresh_from_db()
+    assert pm_parent.reserved_quantity == 3000
 
     page = client.get(response["Location"]).content.decode()
     assert f"RFQ {r.id}" in page and "two-way" in page and "(our side hidden)" in page
@@ -149,10 +149,10 @@ def test_requesting_quotes_from_the_form_opens_the_ladder_page(client, trader, p
     assert "Waiting for quotes: 3 providers asked" in page
 
 
-def test_an_auto_request_from_the_form_keeps_its_threshold_and_says_so(client, trader, parent, providers):
+def test_an_auto_request_from_the_form_keeps_its_threshold_and_says_so(client, trader, pm_parent, providers):
     signed_in(client, trader)
 
-    response = client.post(f"/desk/parents/{parent.id}/rfq/", form(mode="auto", execute_at="window_end", threshold_bps="25"))
+    response = client.post(f"/desk/parents/{pm_parent.id}/rfq/", form(mode="auto", execute_at="window_end", threshold_bps="25"))
 
     r = RFQ.objects.get()
     assert response.status_code == 302
@@ -161,20 +161,20 @@ def test_an_auto_request_from_the_form_keeps_its_threshold_and_says_so(client, t
     assert "Auto ≤ 25 bp" in page and "at the window's end, best quote within" in page
 
 
-def test_a_click_request_ignores_a_threshold_typed_in_the_dimmed_fields(client, trader, parent, providers):
+def test_a_click_request_ignores_a_threshold_typed_in_the_dimmed_fields(client, trader, pm_parent, providers):
     signed_in(client, trader)
 
-    client.post(f"/desk/parents/{parent.id}/rfq/", form(threshold_bps="oops"))
+    client.post(f"/desk/parents/{pm_parent.id}/rfq/", form(threshold_bps="oops"))
 
     r = RFQ.objects.get()
     assert (r.mode, r.threshold_bps) == ("click", None)
 
 
-def test_a_blank_quantity_asks_for_everything_available(client, trader, parent, providers):
-    f.child(parent=parent, quantity=1500)  # the algorithm has 1,500 at a venue: not available to an RFQ
+def test_a_blank_quantity_asks_for_everything_available(client, trader, pm_parent, providers):
+    f.child(parent=pm_parent, quantity=1500)  # the algorithm has 1,500 at a venue: not available to an RFQ
     signed_in(client, trader)
 
-    response = client.post(f"/desk/parents/{parent.id}/rfq/", form(quantity="", direction="buy"), **HX)
+    response = client.post(f"/desk/parents/{pm_parent.id}/rfq/", form(quantity="", direction="buy"), **HX)
 
     r = RFQ.objects.get()
     assert response.status_code == 200 and response["HX-Redirect"] == f"/rfq/{r.id}/"
@@ -191,40 +191,40 @@ def test_a_blank_quantity_asks_for_everything_available(client, trader, parent, 
     (form(mode="auto"), 400, "rfq.threshold_required", ""),
     (form(mode="auto", threshold_bps="NaN"), 400, "rfq.bad_threshold", "not a number"),
 ])
-def test_form_refusals_show_the_reason_on_the_parent_page_and_create_nothing(client, trader, parent, providers, data, status, code, text):
+def test_form_refusals_show_the_reason_on_the_parent_page_and_create_nothing(client, trader, pm_parent, providers, data, status, code, text):
     signed_in(client, trader)
 
-    response = client.post(f"/desk/parents/{parent.id}/rfq/", data)  # no script: the whole parent page again
+    response = client.post(f"/desk/parents/{pm_parent.id}/rfq/", data)  # no script: the whole parent page again
 
     body = response.content.decode()
     assert response.status_code == status
     assert f"<code>{code}</code>" in body and text in body
-    assert f"Parent P{parent.id}" in body and 'id="rfq-form"' in body
+    assert f"Parent P{pm_parent.id}" in body and 'id="rfq-form"' in body
     assert f'value="{data["quantity"]}"' in body  # what was typed stays in the form
 
-    response = client.post(f"/desk/parents/{parent.id}/rfq/", data, **HX)  # htmx: the form alone
+    response = client.post(f"/desk/parents/{pm_parent.id}/rfq/", data, **HX)  # htmx: the form alone
     assert response.status_code == status and f"<code>{code}</code>" in response.content.decode()
     assert "Parent P" not in response.content.decode()
 
     assert not RFQ.objects.exists()
-    parent.refresh_from_db()
-    assert parent.reserved_quantity == 0
+    pm_parent.refresh_from_db()
+    assert pm_parent.reserved_quantity == 0
 
 
-def test_a_halted_parent_refuses_with_the_reason(client, trader, parent, providers):
-    type(parent).objects.filter(pk=parent.pk).update(control="halted")
+def test_a_halted_parent_refuses_with_the_reason(client, trader, pm_parent, providers):
+    type(pm_parent).objects.filter(pk=pm_parent.pk).update(control="halted")
     signed_in(client, trader)
 
-    response = client.post(f"/desk/parents/{parent.id}/rfq/", form(), **HX)
+    response = client.post(f"/desk/parents/{pm_parent.id}/rfq/", form(), **HX)
 
     assert response.status_code == 409 and "<code>rfq.parent_not_working</code>" in response.content.decode()
     assert not RFQ.objects.exists()
 
 
-def test_compliance_cannot_request_quotes(client, compliance, parent, providers):
+def test_compliance_cannot_request_quotes(client, compliance, pm_parent, providers):
     signed_in(client, compliance)
 
-    response = client.post(f"/desk/parents/{parent.id}/rfq/", form(), **HX)
+    response = client.post(f"/desk/parents/{pm_parent.id}/rfq/", form(), **HX)
 
     assert response.status_code == 403 and "permission.trader_only" in response.content.decode()
     assert not RFQ.objects.exists()
@@ -363,9 +363,9 @@ def test_compliance_cannot_execute(client, compliance, rfq):
     assert not Fill.objects.exists()
 
 
-def test_the_list_reads_in_a_fixed_number_of_queries(client, trader, parent, providers, django_assert_max_num_queries):
+def test_the_list_reads_in_a_fixed_number_of_queries(client, trader, pm_parent, providers, django_assert_max_num_queries):
     for _ in range(6):
-        rfq_for(parent, trader, quantity=500, window_s="30")
+        rfq_for(pm_parent, trader, quantity=500, window_s="30")
     signed_in(client, trader)
     with django_assert_max_num_queries(12):
         body = client.get("/rfq/").content.decode()

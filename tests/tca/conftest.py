@@ -7,14 +7,6 @@ import pytest
 
 
 @pytest.fixture
-def clock(settings):
-    """Market time under the test's control (tests/ems/live_helpers.MarketClock: day 2, 10:30)."""
-    from tests.ems.live_helpers import MarketClock
-
-    return MarketClock(settings)
-
-
-@pytest.fixture
 def system_actor():
     from oms.roles import Actor
 

@@ -26,13 +26,6 @@ ROW = "EXT-1,2026-03-02T14:31:05+00:00,XNYS,limit,buy,1000,100.10,100.00"
 
 
 @pytest.fixture
-def client(api, trader):
-    c = api(trader)
-    c.raise_request_exception = False
-    return c
-
-
-@pytest.fixture
 def closed(clock, instrument, portfolio, pm):
     """A TWAP buy of 1,000 ACME on day 2 filled in one go on XSMA, its TCA computed (built from rows: fast)."""
     order = f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=1000)
@@ -73,12 +66,12 @@ def _error(response, status, code, field=None):
     "/api/tca/what-ifs/999999999/", "/api/tca/what-ifs/x/", "/api/tca/executions/imports/999999999/",
     "/api/tca/executions/imports/1e3/", "/api/tca/parent-orders/999999999/?format=csv",
 ])
-def test_wrong_ids_are_json_404s(client, closed, path):
-    _error(client.get(path), 404, "not_found")
+def test_wrong_ids_are_json_404s(trader_api, closed, path):
+    _error(trader_api.get(path), 404, "not_found")
 
 
-def test_a_what_if_on_an_unknown_parent_is_a_404_and_stores_nothing(client, closed):
-    _error(client.post("/api/tca/parent-orders/999999999/what-if/", {"strategy": "twap"}, format="json"), 404, "not_found")
+def test_a_what_if_on_an_unknown_parent_is_a_404_and_stores_nothing(trader_api, closed):
+    _error(trader_api.post("/api/tca/parent-orders/999999999/what-if/", {"strategy": "twap"}, format="json"), 404, "not_found")
     assert not WhatIf.objects.exists()
 
 
@@ -86,8 +79,8 @@ def test_a_what_if_on_an_unknown_parent_is_a_404_and_stores_nothing(client, clos
     "/api/tca/parent-orders/{id}/", "/api/tca/summary/", "/api/tca/best-execution/", "/api/tca/fills/",
 ])
 @pytest.mark.parametrize("fmt", ["pdf", "", "CSV", "api", "csv%00"])
-def test_an_unknown_export_format_is_a_400_naming_format(client, closed, path, fmt):
-    response = client.get(path.format(id=closed.pk) + f"?format={fmt}")
+def test_an_unknown_export_format_is_a_400_naming_format(trader_api, closed, path, fmt):
+    response = trader_api.get(path.format(id=closed.pk) + f"?format={fmt}")
     if fmt == "csv%00":  # control characters never reach a view
         _error(response, 400, "validation_error", "format")
     else:
@@ -95,10 +88,10 @@ def test_an_unknown_export_format_is_a_400_naming_format(client, closed, path, f
         assert body["errors"]["format"][0]["code"] == "invalid_choice"
 
 
-def test_an_error_asked_for_as_a_file_is_still_json(client, closed):
-    _error(client.get("/api/tca/summary/?format=xlsx&group_by=desk"), 400, "validation_error", "group_by")
-    _error(client.get("/api/tca/fills/?format=csv&parent=abc"), 400, "validation_error", "parent")
-    _error(client.get("/api/tca/parent-orders/999999999/", HTTP_ACCEPT="text/csv"), 404, "not_found")
+def test_an_error_asked_for_as_a_file_is_still_json(trader_api, closed):
+    _error(trader_api.get("/api/tca/summary/?format=xlsx&group_by=desk"), 400, "validation_error", "group_by")
+    _error(trader_api.get("/api/tca/fills/?format=csv&parent=abc"), 400, "validation_error", "parent")
+    _error(trader_api.get("/api/tca/parent-orders/999999999/", HTTP_ACCEPT="text/csv"), 404, "not_found")
 
 
 @pytest.mark.parametrize("query, field", [
@@ -109,14 +102,14 @@ def test_an_error_asked_for_as_a_file_is_still_json(client, closed):
     ("instrument=", "instrument"), ("instrument=" + "A" * 17, "instrument"), ("instrument=AC%20ME", "instrument"),
     ("portfolio=a%2Fb", "portfolio"), ("portfolio=" + "P" * 33, "portfolio"), ("instrument=%00", "instrument"),
 ])
-def test_bad_summary_parameters_are_400s_naming_the_parameter(client, closed, query, field):
-    _error(client.get(f"/api/tca/summary/?{query}"), 400, "validation_error", field)
+def test_bad_summary_parameters_are_400s_naming_the_parameter(trader_api, closed, query, field):
+    _error(trader_api.get(f"/api/tca/summary/?{query}"), 400, "validation_error", field)
 
 
 @pytest.mark.parametrize("path", ["/api/tca/summary/", "/api/tca/best-execution/", "/api/tca/fills/"])
 @pytest.mark.parametrize("query, field", [("instrument=NOPE", "instrument"), ("portfolio=NO-SUCH-BOOK", "portfolio")])
-def test_a_filter_naming_nothing_that_exists_is_a_400_with_its_code(client, closed, path, query, field):
-    _error(client.get(f"{path}?{query}"), 400, "tca.bad_filter", field)
+def test_a_filter_naming_nothing_that_exists_is_a_400_with_its_code(trader_api, closed, path, query, field):
+    _error(trader_api.get(f"{path}?{query}"), 400, "tca.bad_filter", field)
 
 
 @pytest.mark.parametrize("query, field", [
@@ -124,27 +117,27 @@ def test_a_filter_naming_nothing_that_exists_is_a_400_with_its_code(client, clos
     ("venue=", "venue"), ("venue=" + "V" * 17, "venue"), ("venue=X%20Y", "venue"), ("page=0", "page"), ("page_size=501", "page_size"),
     ("day_from=x", "day_from"),
 ])
-def test_bad_fill_filters_are_400s(client, closed, query, field):
-    _error(client.get(f"/api/tca/fills/?{query}"), 400, "validation_error", field)
+def test_bad_fill_filters_are_400s(trader_api, closed, query, field):
+    _error(trader_api.get(f"/api/tca/fills/?{query}"), 400, "validation_error", field)
 
 
 @pytest.mark.parametrize("query, field", [("side=both", "side"), ("day_to=soon", "day_to"), ("group_by=venue&strategy=TWAP", "strategy")])
-def test_bad_best_execution_filters_are_400s(client, closed, query, field):
-    _error(client.get(f"/api/tca/best-execution/?{query}"), 400, "validation_error", field)
+def test_bad_best_execution_filters_are_400s(trader_api, closed, query, field):
+    _error(trader_api.get(f"/api/tca/best-execution/?{query}"), 400, "validation_error", field)
 
 
 @pytest.mark.parametrize("query", ["parent=abc", "parent=-5", "page_size=0"])
-def test_bad_what_if_list_filters_are_400s(client, query):
-    _error(client.get(f"/api/tca/what-ifs/?{query}"), 400, "validation_error")
+def test_bad_what_if_list_filters_are_400s(trader_api, query):
+    _error(trader_api.get(f"/api/tca/what-ifs/?{query}"), 400, "validation_error")
 
 
-def test_reads_refuse_other_methods(client, closed):
+def test_reads_refuse_other_methods(trader_api, closed):
     for path in ("/api/tca/summary/", "/api/tca/best-execution/", "/api/tca/fills/", f"/api/tca/parent-orders/{closed.pk}/",
                  "/api/tca/executions/imports/", "/api/tca/reconciliation/", "/api/tca/what-ifs/"):
-        _error(client.post(path, {}, format="json"), 405, "method_not_allowed")
-        _error(client.delete(path), 405, "method_not_allowed")
-    _error(client.get(f"/api/tca/parent-orders/{closed.pk}/what-if/"), 405, "method_not_allowed")
-    _error(client.get(IMPORT), 405, "method_not_allowed")
+        _error(trader_api.post(path, {}, format="json"), 405, "method_not_allowed")
+        _error(trader_api.delete(path), 405, "method_not_allowed")
+    _error(trader_api.get(f"/api/tca/parent-orders/{closed.pk}/what-if/"), 405, "method_not_allowed")
+    _error(trader_api.get(IMPORT), 405, "method_not_allowed")
 
 
 # --- what-if bodies -------------------------------------------------------------------------------------------
@@ -176,8 +169,8 @@ def test_reads_refuse_other_methods(client, closed):
     ({"strategy": "twap", "speed": "max"}, "speed"),
     ({"stra\x00tegy": "twap"}, "non_field_errors"),
 ])
-def test_what_if_refuses_bad_bodies(client, closed, body, field):
-    response = client.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", data=json.dumps(body), content_type="application/json")
+def test_what_if_refuses_bad_bodies(trader_api, closed, body, field):
+    response = trader_api.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", data=json.dumps(body), content_type="application/json")
 
     _error(response, 400, "validation_error", field)
     assert not WhatIf.objects.exists()
@@ -190,8 +183,8 @@ def test_what_if_refuses_bad_bodies(client, closed, body, field):
     ({"strategy": "twap", "params": {"min_child": 5000, "max_child": 100}}, "params"),
     ({"strategy": "twap", "params": {"start": 5000 * US, "end": 4000 * US}}, "params"),
 ])
-def test_what_if_parameters_the_algorithm_refuses_are_tca_bad_params(client, closed, body, field):
-    response = client.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", body, format="json")
+def test_what_if_parameters_the_algorithm_refuses_are_tca_bad_params(trader_api, closed, body, field):
+    response = trader_api.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", body, format="json")
 
     _error(response, 400, "tca.bad_params", field)
     assert not WhatIf.objects.exists()
@@ -201,8 +194,8 @@ def test_what_if_parameters_the_algorithm_refuses_are_tca_bad_params(client, clo
     ("max_participation", 0), ("max_participation", 0.0005), ("max_participation", 1.5), ("max_participation", -0.2),
     ("interval_s", 0), ("interval_s", 0.25), ("interval_s", 3601), ("interval_s", -60),
 ])
-def test_the_browser_form_and_the_api_refuse_the_same_out_of_bounds_what_if_values(client, closed, trader, name, value):
-    api = client.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", {"strategy": "vwap", "params": {name: value}}, format="json")
+def test_the_browser_form_and_the_api_refuse_the_same_out_of_bounds_what_if_values(trader_api, closed, trader, name, value):
+    api = trader_api.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", {"strategy": "vwap", "params": {name: value}}, format="json")
     browser = Client()
     browser.force_login(trader)
     page = browser.post(reverse("tca-what-if", args=[closed.pk]), {"strategy": "vwap", "urgency": "medium", name: str(value)})
@@ -214,8 +207,8 @@ def test_the_browser_form_and_the_api_refuse_the_same_out_of_bounds_what_if_valu
     assert not WhatIf.objects.exists()
 
 
-def test_a_what_if_on_a_parent_still_working_is_a_409(client, working):
-    _error(client.post(f"/api/tca/parent-orders/{working.pk}/what-if/", {"strategy": "vwap"}, format="json"),
+def test_a_what_if_on_a_parent_still_working_is_a_409(trader_api, working):
+    _error(trader_api.post(f"/api/tca/parent-orders/{working.pk}/what-if/", {"strategy": "vwap"}, format="json"),
            409, "tca.parent_not_closed")
     assert not WhatIf.objects.exists()
 
@@ -229,20 +222,20 @@ def test_a_what_if_on_a_parent_still_working_is_a_409(client, working):
     (b'{"strategy": "twap", "x": "' + b"a" * (11 * 1024 * 1024) + b'"}', "application/json", 413, "request_too_large"),
     (b'[{"strategy": "twap"}]', "application/json", 400, "validation_error"),
 ])
-def test_what_if_refuses_malformed_huge_and_non_json_bodies(client, closed, body, content_type, status, code):
-    _error(client.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", data=body, content_type=content_type), status, code)
+def test_what_if_refuses_malformed_huge_and_non_json_bodies(trader_api, closed, body, content_type, status, code):
+    _error(trader_api.post(f"/api/tca/parent-orders/{closed.pk}/what-if/", data=body, content_type=content_type), status, code)
     assert not WhatIf.objects.exists()
 
 
 # --- imports ----------------------------------------------------------------------------------------------------
 
 
-def _post_csv(client, text: str | bytes, content_type: str = "text/csv", query: str = ""):
+def _post_csv(trader_api, text: str | bytes, content_type: str = "text/csv", query: str = ""):
     data = text.encode() if isinstance(text, str) else text
-    return client.post(IMPORT + query, data=data, content_type=content_type)
+    return trader_api.post(IMPORT + query, data=data, content_type=content_type)
 
 
-def test_bad_rows_are_each_listed_and_nothing_is_imported(client):
+def test_bad_rows_are_each_listed_and_nothing_is_imported(trader_api):
     text = "\n".join([
         HEADER, ROW,
         "EXT-2,2026-03-02T14:31:05,XNYS,limit,buy,1000,100.10,100.00",  # no offset
@@ -251,7 +244,7 @@ def test_bad_rows_are_each_listed_and_nothing_is_imported(client):
         ",2026-03-02T14:31:05Z,XNYS,limit,sell,10,1.1234567,0",  # id, too many decimals, benchmark 0
     ]) + "\n"
 
-    body = _error(_post_csv(client, text), 400, "tca.import_invalid")
+    body = _error(_post_csv(trader_api, text), 400, "tca.import_invalid")
 
     problems = {(e["line"], e["field"], e["code"]) for e in body["errors"]}
     assert problems == {
@@ -274,13 +267,13 @@ def test_bad_rows_are_each_listed_and_nothing_is_imported(client):
     (HEADER + ",extra\n" + ROW + ",1\n", "tca.import_bad_header"),
     (ROW + "\n", "tca.import_bad_header"),  # no header at all
 ])
-def test_an_empty_file_or_a_wrong_header_has_its_own_code(client, text, code):
-    _error(_post_csv(client, text), 400, code)
+def test_an_empty_file_or_a_wrong_header_has_its_own_code(trader_api, text, code):
+    _error(_post_csv(trader_api, text), 400, code)
     _nothing_imported()
 
 
-def test_nul_bytes_are_refused_by_line(client):
-    body = _error(_post_csv(client, f"{HEADER}\n{ROW}\nEXT-2\x00,x\n"), 400, "tca.import_invalid")
+def test_nul_bytes_are_refused_by_line(trader_api):
+    body = _error(_post_csv(trader_api, f"{HEADER}\n{ROW}\nEXT-2\x00,x\n"), 400, "tca.import_invalid")
     assert [(e["line"], e["code"]) for e in body["errors"]] == [(3, "nul_byte")]
     _nothing_imported()
 
@@ -291,39 +284,39 @@ def test_nul_bytes_are_refused_by_line(client):
     (b"child_order_id\xe9", "text/csv; charset=utf-8"),
     ((HEADER + "\n").encode(), "text/csv; charset=klingon"),
 ])
-def test_a_body_that_is_not_text_in_its_charset_is_tca_import_encoding(client, data, content_type):
-    _error(_post_csv(client, data, content_type), 400, "tca.import_encoding")
+def test_a_body_that_is_not_text_in_its_charset_is_tca_import_encoding(trader_api, data, content_type):
+    _error(_post_csv(trader_api, data, content_type), 400, "tca.import_encoding")
     _nothing_imported()
 
 
-def test_a_latin1_body_declared_as_such_is_read(client):
+def test_a_latin1_body_declared_as_such_is_read(trader_api):
     text = f"{HEADER}\nCAFÉ-1,2026-03-02T14:31:05+00:00,XNYS,limit,buy,100,10.00,10.00\n"
-    response = _post_csv(client, text.encode("latin-1"), "text/csv; charset=latin-1")
+    response = _post_csv(trader_api, text.encode("latin-1"), "text/csv; charset=latin-1")
     assert response.status_code == 201 and response.json()["rows"][0]["child_order_id"] == "CAFÉ-1"
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"])
-def test_other_content_types_are_415(client, content_type):
-    _error(_post_csv(client, f"{HEADER}\n{ROW}\n", content_type), 415, "unsupported_media_type")
+def test_other_content_types_are_415(trader_api, content_type):
+    _error(_post_csv(trader_api, f"{HEADER}\n{ROW}\n", content_type), 415, "unsupported_media_type")
     _nothing_imported()
 
 
-def test_a_text_body_over_the_request_limit_is_413(client):
+def test_a_text_body_over_the_request_limit_is_413(trader_api):
     big = HEADER + "\n" + (ROW + "\n") * (11 * 1024 * 1024 // len(ROW))
-    _error(_post_csv(client, big), 413, "request_too_large")
+    _error(_post_csv(trader_api, big), 413, "request_too_large")
     _nothing_imported()
 
 
-def test_an_upload_over_20_mb_is_413_tca_import_too_large(client):
+def test_an_upload_over_20_mb_is_413_tca_import_too_large(trader_api):
     big = SimpleUploadedFile("big.csv", (HEADER + "\n").encode() + b"x" * (21 * 1024 * 1024))
-    _error(client.post(IMPORT, {"file": big}, format="multipart"), 413, "tca.import_too_large")
+    _error(trader_api.post(IMPORT, {"file": big}, format="multipart"), 413, "tca.import_too_large")
     _nothing_imported()
 
 
-def test_more_than_100000_rows_is_tca_import_too_large(client):
+def test_more_than_100000_rows_is_tca_import_too_large(trader_api):
     rows = HEADER + "\n" + (ROW + "\n") * 100_001
     upload = SimpleUploadedFile("many.csv", rows.encode())
-    _error(client.post(IMPORT, {"file": upload}, format="multipart"), 400, "tca.import_too_large")
+    _error(trader_api.post(IMPORT, {"file": upload}, format="multipart"), 400, "tca.import_too_large")
     _nothing_imported()
 
 
@@ -335,15 +328,15 @@ def test_more_than_100000_rows_is_tca_import_too_large(client):
     ({"file": "FILE", "name": "n" * 201}, "name"),
     ({"file": "FILE", "colour": "red"}, "non_field_errors"),
 ])
-def test_bad_multipart_uploads_are_400s_naming_the_field(client, fields, field):
+def test_bad_multipart_uploads_are_400s_naming_the_field(trader_api, fields, field):
     data = {k: (SimpleUploadedFile("ok.csv", f"{HEADER}\n{ROW}\n".encode()) if v == "FILE" else v) for k, v in fields.items()}
-    _error(client.post(IMPORT, data, format="multipart"), 400, "validation_error", field)
+    _error(trader_api.post(IMPORT, data, format="multipart"), 400, "validation_error", field)
     _nothing_imported()
 
 
-def test_a_bad_file_uploaded_as_multipart_gets_the_same_codes(client):
+def test_a_bad_file_uploaded_as_multipart_gets_the_same_codes(trader_api):
     def up(content: bytes):
-        return client.post(IMPORT, {"file": SimpleUploadedFile("f.csv", content)}, format="multipart")
+        return trader_api.post(IMPORT, {"file": SimpleUploadedFile("f.csv", content)}, format="multipart")
 
     _error(up(b""), 400, "tca.import_empty")
     _error(up(b"a,b\n1,2\n"), 400, "tca.import_bad_header")
@@ -353,22 +346,22 @@ def test_a_bad_file_uploaded_as_multipart_gets_the_same_codes(client):
 
 
 @pytest.mark.parametrize("query", ["?name=" + "n" * 201, "?name=%01x"])
-def test_a_bad_name_in_the_query_is_a_400(client, query):
-    _error(_post_csv(client, f"{HEADER}\n{ROW}\n", query=query), 400, "validation_error", "name")
+def test_a_bad_name_in_the_query_is_a_400(trader_api, query):
+    _error(_post_csv(trader_api, f"{HEADER}\n{ROW}\n", query=query), 400, "validation_error", "name")
     _nothing_imported()
 
 
-def test_a_malformed_multipart_body_is_a_parse_error(client):
-    response = client.post(IMPORT, data=b"--zzz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+def test_a_malformed_multipart_body_is_a_parse_error(trader_api):
+    response = trader_api.post(IMPORT, data=b"--zzz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
                            content_type="multipart/form-data; boundary=yyy")
     assert response.status_code == 400 and response.json()["code"] in ("parse_error", "validation_error")
     _nothing_imported()
 
 
-def test_formula_looking_ids_are_exported_as_text(client):
+def test_formula_looking_ids_are_exported_as_text(trader_api):
     text = f"{HEADER}\n=HYPERLINK(\"http://x\"),2026-03-02T14:31:05+00:00,@SUM,limit,buy,100,10.00,10.00\n"
-    set_id = _post_csv(client, text).json()["id"]
+    set_id = _post_csv(trader_api, text).json()["id"]
 
-    exported = client.get(f"/api/tca/executions/imports/{set_id}/?format=csv").content.decode()
+    exported = trader_api.get(f"/api/tca/executions/imports/{set_id}/?format=csv").content.decode()
 
     assert "'=HYPERLINK" in exported and ",'@SUM," in exported

@@ -75,7 +75,7 @@ def test_a_pm_export_of_the_fills_leaves_out_other_parents(api, pm, books):
 
 def test_an_api_client_sees_the_tca_of_its_own_portfolio(api, api_client_user, books):
     client = api(api_client_user)
-    assert client.get(f"/api/tca/parent-orders/{books['client'].pk}/").status_code == 200
+    assert client.get(f"/api/tca/parent-orders/{books['client'].pk}/").json()["parent"]["id"] == books["client"].pk
     assert client.get(f"/api/tca/parent-orders/{books['mine'].pk}/").status_code == 404
     assert [r["key"] for r in client.get("/api/tca/summary/").json()["rows"]] == ["XSMB"]
 
@@ -84,7 +84,7 @@ def test_an_api_client_sees_the_tca_of_its_own_portfolio(api, api_client_user, b
 def test_the_desk_sees_every_parent(request, api, books, who):
     client = api(request.getfixturevalue(who))
     for parent in books.values():
-        assert client.get(f"/api/tca/parent-orders/{parent.pk}/").status_code == 200
+        assert client.get(f"/api/tca/parent-orders/{parent.pk}/").json()["parent"]["id"] == parent.pk
     assert _parents_in(client, "/api/tca/fills/") == {p.pk for p in books.values()}
 
 
@@ -139,7 +139,7 @@ def test_a_pm_reads_the_replays_of_their_parents_only(api, pm, trader, books):
     theirs = desk.post(f"/api/tca/parent-orders/{books['theirs'].pk}/what-if/", {"strategy": "vwap"}, format="json").json()["id"]
 
     assert [w["id"] for w in api(pm).get("/api/tca/what-ifs/").json()["results"]] == [mine]
-    assert api(pm).get(f"/api/tca/what-ifs/{mine}/").status_code == 200
+    assert api(pm).get(f"/api/tca/what-ifs/{mine}/").json()["id"] == mine
     assert api(pm).get(f"/api/tca/what-ifs/{theirs}/").json()["code"] == "not_found"
     assert {w["id"] for w in desk.get("/api/tca/what-ifs/").json()["results"]} == {mine, theirs}
 
@@ -154,7 +154,8 @@ def test_compliance_reads_every_import_but_imports_nothing(api, pm, other_pm, co
 
     assert refused.status_code == 403 and refused.json()["code"] == "permission.read_only"
     assert ImportSet.objects.count() == 1
-    assert api(compliance).get(f"/api/tca/executions/imports/{set_id}/").status_code == 200
+    assert api(compliance).get(f"/api/tca/executions/imports/{set_id}/").json()["id"] == set_id
+    assert [s["id"] for s in api(compliance).get("/api/tca/executions/imports/").json()["results"]] == [set_id]
     assert api(other_pm).get(f"/api/tca/executions/imports/{set_id}/").status_code == 404
     assert api(other_pm).get("/api/tca/executions/imports/").json()["count"] == 0
     assert api(pm).get("/api/tca/executions/imports/").json()["count"] == 1
@@ -167,8 +168,14 @@ def test_the_reconciliation_is_for_the_desk(request, api, who):
 
 
 @pytest.mark.parametrize("who", ["trader", "compliance"])
-def test_traders_and_compliance_read_the_reconciliation(request, api, who):
-    assert api(request.getfixturevalue(who)).get("/api/tca/reconciliation/").status_code == 200
+def test_traders_and_compliance_read_the_reconciliation(request, api, system_actor, who):
+    from tca.services import reconciliation_run
+
+    run = reconciliation_run(actor=system_actor)
+
+    runs = api(request.getfixturevalue(who)).get("/api/tca/reconciliation/").json()["results"]
+
+    assert [(r["id"], r["ok"]) for r in runs] == [(run.pk, run.ok)]
 
 
 def test_a_user_without_a_role_reads_nothing(api, books):
