@@ -5,7 +5,7 @@ selectable outcome of the selection matrix, run by the RFQ platform, and AUTO as
 neither is an algorithm here).
 """
 
-from ems.algos.backtest import BacktestContext, BacktestResult, StrategyContext, run_backtest
+from ems.algos.backtest import BacktestResult, run_backtest
 from ems.algos.base import AlgoParams, ExecutionAlgo
 from ems.algos.context import AlgoContext, Strategy
 from ems.algos.direct import Direct, DirectParams
@@ -39,13 +39,11 @@ __all__ = [
     "Direct",
     "DirectParams",
     "AlgoParams",
-    "BacktestContext",
     "BacktestResult",
     "ExecutionAlgo",
     "ISParams",
     "POVParams",
     "Strategy",
-    "StrategyContext",
     "TWAPParams",
     "VWAPParams",
     "algo_from_state",

@@ -24,7 +24,7 @@ from ems.algos.types import StrategyName, Urgency
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for, parents_stop_on_commit
 from ems.models import ChildOrder, Control, ExecStatus, ParentOrder
-from ems.services.working import parent_tick_enqueue
+from ems.services.ticks import parent_tick_enqueue
 from ems.states import IllegalExecTransition, check_child_transition, check_control_transition, check_parent_transition
 from oms.errors import Conflict, DomainError, NotFound
 from oms.roles import Actor

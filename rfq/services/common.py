@@ -17,9 +17,8 @@ from celery import current_app
 from django.db import transaction
 
 from ems.broadcast import parents_changed_on_commit
-from ems.destinations import destination_for
+from ems.destinations import destination_for, parent_tick_request, work_queue
 from ems.models import Control, ExecStatus, ParentOrder, Venue
-from ems.services.working import parent_tick_enqueue, tick_queue
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent
@@ -218,7 +217,7 @@ def rfq_close(rfq: RFQ, target: str, *, quotes: list[Quote], parent: ParentOrder
         events += reservation_release(rfq, parent, actor=actor, why=CLOSE_EVENTS[target])
     rfq.save(update_fields=["status", "closed_at", "close_reason", "executed_quote", "child", "executed_quantity",
                             "executed_price", "updated_at"])
-    parent_tick_enqueue(parent.pk, countdown=0)
+    parent_tick_request(parent.pk)
     return events
 
 
@@ -238,7 +237,7 @@ def tasks_send_on_commit(tasks: list[tuple[str, list, float | None]]) -> None:
     def send() -> None:
         for name, args, countdown in tasks:
             try:
-                current_app.send_task(name, args=args, countdown=countdown, queue=tick_queue())
+                current_app.send_task(name, args=args, countdown=countdown, queue=work_queue())
             except Exception:
                 log.exception("could not send %s%s", name, args)
 

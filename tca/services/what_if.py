@@ -28,7 +28,7 @@ from django.db import transaction
 from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName
 from ems.models import Fill, ParentOrder
-from ems.services.working import prefix_for
+from ems.services.children import venue_prefix
 from ems.sim.clock import SESSION_US
 from ems.sim.market import Market
 from oms.errors import Conflict, DomainError, NotFound
@@ -158,7 +158,7 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     start, end = int(full["start"]), int(full["end"])
     others = our_market_fills(inst.pk, day, exclude_parent_id=parent.pk)
     path = market_with(inst, day, [f for f in others if f.time <= start])
-    replayed = replay(path, name, full, id_prefix=prefix_for(parent), start_us=start, end_us=end,
+    replayed = replay(path, name, full, id_prefix=venue_prefix(parent), start_us=start, end_us=end,
                       later_fills=[f for f in others if f.time > start])
     wi_fills = [(f.time, f.venue, str(f.liquidity), int(f.qty), float(f.price), float(f.fee)) for f in replayed]
 

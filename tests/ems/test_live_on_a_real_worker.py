@@ -17,7 +17,7 @@ from django.db import connection
 
 from ems.models import ChildOrder, ExecStatus, Fill, ParentOrder
 from ems.selectors import live_clock
-from ems.services.working import parent_tick_enqueue, parents_sweep
+from ems.services.ticks import parent_tick_enqueue, parents_sweep
 from oms.states import OrderStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, check_invariants, working_parent
