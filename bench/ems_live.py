@@ -73,7 +73,8 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 
-from ems.algos.live import LiveContext  # noqa: E402
+from ems.algos.context import AlgoContext  # noqa: E402
+from ems.algos.loop import deliver_reports  # noqa: E402
 from ems.broadcast import DESK_GROUP  # noqa: E402
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue  # noqa: E402
 from ems.selectors import live_clock  # noqa: E402
@@ -81,7 +82,7 @@ from ems.services import venues_sync_from_sim  # noqa: E402
 from ems.services.booking import Execution, fill_book  # noqa: E402
 from ems.services.closing import parent_order_close  # noqa: E402
 from ems.services.control import kill_switch  # noqa: E402
-from ems.services.working import _Driver  # noqa: E402
+from ems.services.working import AlgoDriver  # noqa: E402
 from ems.sim.orders import OrderRequest, OrderType, Side, TimeInForce  # noqa: E402
 from ems.states import ExecStatus  # noqa: E402
 from oms.broadcast import portfolio_group  # noqa: E402
@@ -140,19 +141,16 @@ def rest_children(parent_id: int, n: int) -> None:
     write them as the live driver does (its journal: child rows, placed + acked audit, state saved)."""
     with transaction.atomic():
         parent = ParentOrder.objects.select_for_update().select_related("instrument").get(pk=parent_id)
-        d = _Driver(parent)
-        d._restore(parent.driver_state or {})
-        d.ctx = LiveContext(d.sim.market, d.sim, d.sim.time)
-        d.ctx.ended = True  # no algorithm: the orders stay until cancelled
+        d = AlgoDriver(parent)
+        d.restore()
+        d.ctx = AlgoContext.idle(d.sim)  # no algorithm: the orders stay until cancelled
         m = d.sim.market
         price = m.price(int(m.ticks(m.mid(d.sim.time)) * 0.9))
         for k in range(n):
             d.ctx.send(OrderRequest(LIT[k % len(LIT)], Side.BUY, 100, OrderType.LIMIT, price, TimeInForce.DAY))
-        for report in d.sim.advance(max(d.now, d.sim.time + 2_000)):  # the venues' acks
-            d.ctx.record(report)
-        d.ctx._clock.advance_to(max(d.ctx.now, d.sim.time))
-        d._apply_journal()
-        d._save()
+        deliver_reports(d.ctx, d.sim, max(d.now, d.sim.time + 2_000))  # the venues' acks
+        d.write_journal()
+        d.save()
 
 
 # --- the Celery worker ------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ems.algos.backtest import Strategy, StrategyContext, run_backtest  # noqa: E402
+from ems.algos.backtest import run_backtest
+from ems.algos.context import AlgoContext, Strategy  # noqa: E402
 from ems.sim import DEFAULT_VENUES, SESSION_US, US, ExecutionReport, InstrumentParams, MarketDay  # noqa: E402
 from ems.sim.market import market_day  # noqa: E402
 
@@ -36,11 +37,11 @@ class MinuteSlicer(Strategy):
         self.pending_pings: set[str] = set()
         self.slice_left = 0
 
-    def on_start(self, ctx: StrategyContext) -> None:
+    def on_start(self, ctx: AlgoContext) -> None:
         ctx.set_timer(self.interval_s)
         self.on_timer(ctx)
 
-    def on_timer(self, ctx: StrategyContext) -> None:
+    def on_timer(self, ctx: AlgoContext) -> None:
         if ctx.open_orders:
             return  # the previous slice is still out
         left = self.qty - ctx.filled[self.side]
@@ -56,7 +57,7 @@ class MinuteSlicer(Strategy):
         if not self.pending_pings:
             self.take_lit(ctx)
 
-    def on_report(self, ctx: StrategyContext, report: ExecutionReport) -> None:
+    def on_report(self, ctx: AlgoContext, report: ExecutionReport) -> None:
         if report.order_id in self.pending_pings:
             if report.fill is not None:
                 self.slice_left -= report.fill.qty
@@ -65,7 +66,7 @@ class MinuteSlicer(Strategy):
                 if not self.pending_pings and self.slice_left > 0:
                     self.take_lit(ctx)
 
-    def take_lit(self, ctx: StrategyContext) -> None:
+    def take_lit(self, ctx: AlgoContext) -> None:
         books = ctx.snapshots()
         buy = self.side == "buy"
         touch = {code: (b.best_ask if buy else b.best_bid) for code, b in books.items()}

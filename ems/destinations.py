@@ -18,6 +18,10 @@ The EMS calls a destination in two places:
   re-planned or reached their end: the destination cancels what it holds for them and releases their
   reserved quantity (and enqueues their ticks, so they can settle). It must be idempotent.
 
+A destination asks the EMS for two things, here and nowhere else: a tick of a parent after its own commit
+(:func:`parent_tick_request`, when it closes what it held) and the queue its own Celery tasks go to
+(:func:`work_queue`).
+
 Lock order, for a destination's writes: its own rows first, then ParentOrder (then what ``fills_book``
 locks). The EMS never locks a destination's rows, and never calls it while holding a parent except
 through ``parent_work``, which may only insert new rows of the destination's.
@@ -30,6 +34,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from django.db import transaction
+
+from ems.services.ticks import parent_tick_enqueue, work_queue
 
 if TYPE_CHECKING:
     from ems.models import ParentOrder
@@ -63,6 +69,11 @@ def destinations() -> tuple[Destination, ...]:
     return tuple(_REGISTRY.values())
 
 
+def parent_tick_request(parent_id: int) -> None:
+    """Tick ``parent_id`` at once after the current transaction commits (the destination let go of it)."""
+    parent_tick_enqueue(parent_id, countdown=0)
+
+
 def parents_stop_on_commit(parents: Iterable, *, reason: str) -> None:
     """After the current transaction commits, ask every destination to stop what it holds for ``parents``
     (only those holding something, ``reserved_quantity > 0``)."""
@@ -78,3 +89,7 @@ def parents_stop_on_commit(parents: Iterable, *, reason: str) -> None:
                 log.exception("destination %s could not stop parents %s", d.strategy, ids)
 
     transaction.on_commit(stop)
+
+
+__all__ = ["Destination", "destination_for", "destination_register", "destinations", "parent_tick_request",
+           "parents_stop_on_commit", "work_queue"]

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from ems import selectors
+from ems.services.ticks import TICK_TASK
 from oms.selectors import instrument_list
 from oms.services import market_prices_update
 
@@ -25,7 +26,7 @@ def market_prices_refresh() -> int:
     return written
 
 
-@shared_task(name="ems.tasks.parent_tick", ignore_result=True, acks_late=True)
+@shared_task(name=TICK_TASK, ignore_result=True, acks_late=True)
 def parent_tick(parent_id: int) -> dict | None:
     """Work one parent order up to market time now; the tick enqueues the next one after its commit.
 
@@ -42,7 +43,7 @@ def parent_tick(parent_id: int) -> dict | None:
 @shared_task(name="ems.tasks.parents_sweep", ignore_result=True)
 def parents_sweep() -> int:
     """Restart the tick chains that stopped (a worker died mid-chain); beat runs it every few seconds."""
-    from ems.services.working import parents_sweep as sweep
+    from ems.services.ticks import parents_sweep as sweep
 
     return sweep()
 

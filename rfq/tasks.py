@@ -1,5 +1,5 @@
 """Celery tasks of the RFQ platform (thin: take ids, load, call a service). Sent by name, after commit, on
-the EMS's queue (``ems.services.working.tick_queue()``).
+the EMS's queue (``ems.destinations.work_queue()``, through ``rfq.services.common.tasks_send_on_commit``).
 
 ``provider_respond`` is the simulated market maker: it sees exactly what a real dealer would, the
 dissemination's ``payload`` (instrument, side or two-way, size, the window and an opaque reference), plus
@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.utils import timezone
 
-from ems.services.working import tick_queue
 from oms.models import Instrument
 from oms.money import PRICE_Q
 from oms.roles import Actor
@@ -23,12 +22,13 @@ from rfq import services
 from rfq.models import Dissemination
 from rfq.pricing import QuoteRequest, respond
 from rfq.selectors import market_snapshot, provider_profile
+from rfq.services.common import PROVIDER_RESPOND, WINDOW_CLOSE, tasks_send_on_commit
 
 log = logging.getLogger(__name__)
 
 
 
-@shared_task(name="rfq.tasks.provider_respond", ignore_result=True, acks_late=True)
+@shared_task(name=PROVIDER_RESPOND, ignore_result=True, acks_late=True)
 def provider_respond(dissemination_id: int) -> str:
     """Answer one request as its (simulated) provider: a quote or a decline. Idempotent: a dissemination
     answered already is left alone (and the services keep one answer per dissemination)."""
@@ -56,14 +56,14 @@ def _price(x: float | None) -> Decimal | None:
     return None if x is None else Decimal(repr(x)).quantize(PRICE_Q)
 
 
-@shared_task(name="rfq.tasks.rfq_window_close", ignore_result=True, acks_late=True)
+@shared_task(name=WINDOW_CLOSE, ignore_result=True, acks_late=True)
 def rfq_window_close(rfq_id: int) -> str | None:
     """Close one request at its window's end (sent for that moment; run early, it sends itself again)."""
     rfq = services.rfq_window_close(rfq_id=rfq_id, actor=Actor.system("rfq.rfq_window_close"))
     if rfq.is_open and rfq.window_ends_at is not None:
         left = (rfq.window_ends_at - timezone.now()).total_seconds()
         if left > 0:
-            current_app.send_task("rfq.tasks.rfq_window_close", args=[rfq_id], countdown=left, queue=tick_queue())
+            tasks_send_on_commit([(WINDOW_CLOSE, [rfq_id], left)])
     return rfq.status
 
 

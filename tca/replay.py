@@ -7,7 +7,7 @@ caller builds the market without them). The replay does what the live driver's f
 (:mod:`ems.services.working`, ``_Driver._restore`` / ``_new_epoch`` / ``_drive``): a fresh
 :class:`~ems.sim.exchange.VenueSimulator` over the market, advanced to the start; the algorithm built from
 ``ALGORITHMS[strategy]`` with its parameters and the window; ``on_start``; then the shared event loop
-(:func:`ems.algos.backtest.drive`) to the end, and the reports in flight at the end delivered afterwards.
+(:func:`ems.algos.loop.drive`) to the end, and the reports in flight at the end delivered afterwards.
 The live driver runs that loop in chunks between Celery ticks, the replay in one go: the same fills
 (tests/ems/algos/test_live_context.py proves chunking changes nothing).
 
@@ -33,7 +33,8 @@ import copy
 from collections.abc import Iterable
 
 from ems.algos import ALGORITHMS, algo_params
-from ems.algos.live import LiveContext, drive
+from ems.algos.context import AlgoContext
+from ems.algos.loop import drive
 from ems.algos.types import StrategyName
 from ems.sim.clock import SESSION_US
 from ems.sim.exchange import VenueSimulator
@@ -65,9 +66,9 @@ def replay(
     market = copy.deepcopy(market)  # the simulator records our fills in the market's footprint
     sim = VenueSimulator(market, id_prefix=id_prefix)
     sim.advance(p.start)
-    ctx = LiveContext(market, sim, p.start, id_prefix)
+    ctx = AlgoContext(market, sim, p.start, id_prefix)
     algo = cls(p, market.params)
-    ctx.strategy = algo
+    ctx.algo = algo
     algo.on_start(ctx)
     end = p.end
     at: dict[int, list[Fill]] = {}

@@ -8,7 +8,7 @@ neither is an algorithm here).
 from collections.abc import Mapping
 from typing import Any
 
-from ems.algos.backtest import BacktestContext, BacktestResult, StrategyContext, run_backtest
+from ems.algos.backtest import BacktestResult, run_backtest
 from ems.algos.base import AlgoParams, ExecutionAlgo
 from ems.algos.context import AlgoContext, Strategy
 from ems.algos.direct import Direct, DirectParams
@@ -60,13 +60,11 @@ __all__ = [
     "Direct",
     "DirectParams",
     "AlgoParams",
-    "BacktestContext",
     "BacktestResult",
     "ExecutionAlgo",
     "ISParams",
     "POVParams",
     "Strategy",
-    "StrategyContext",
     "TWAPParams",
     "VWAPParams",
     "algo_from_state",

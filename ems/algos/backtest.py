@@ -1,12 +1,10 @@
-"""Backtest driver: run a strategy against the simulated venues on a virtual clock.
+"""Backtest: run a strategy against the simulated venues on a virtual clock, a whole window in one go.
 
 The strategy sees the world only through :class:`ems.algos.context.AlgoContext` (callbacks ``on_start``,
-``on_timer``, ``on_report``, ``on_end``; see that module); :class:`BacktestContext` implements it on
-:mod:`ems.sim`. The loop jumps from event to event: a timer, or the delivery of a report; the venues run
-in between (:class:`ems.sim.exchange.VenueSimulator`).
+``on_timer``, ``on_report``, ``on_end``; see that module), and :func:`run_backtest` runs the one event loop
+(:func:`ems.algos.loop.drive`, the live driver's too) once from ``start`` to ``end``.
 
-The event loop itself is :func:`drive`, shared with the live driver (:mod:`ems.algos.live`), which runs
-it chunk by chunk between Celery ticks. ``run_backtest(..., restore_at=t)`` checks the restart story of the live driver: at the first callback at
+``run_backtest(..., restore_at=t)`` checks the restart story of the live driver: at the first callback at
 or after ``t`` it serialises the strategy's state through ``json.dumps``, builds a fresh strategy from it
 (``type(strategy).from_state``) and carries on with that one on the same simulator, as a Celery worker
 taking over a crashed one's persisted state would.
@@ -14,118 +12,21 @@ taking over a crashed one's persisted state would.
 
 from __future__ import annotations
 
-import heapq
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 from ems.algos.context import AlgoContext, Strategy
-from ems.sim.clock import SESSION_US, US, VirtualClock
+from ems.algos.loop import drive
+from ems.sim.clock import SESSION_US
 from ems.sim.exchange import OrderState, VenueSimulator
 from ems.sim.impact import DEFAULT_IMPACT, ImpactParams
 from ems.sim.instrument import InstrumentParams
-from ems.sim.market import BBO, Book, Market, Prints, Tape
+from ems.sim.market import Market, Tape
 from ems.sim.measures import slippage_bps
-from ems.sim.orders import ExecutionReport, Fill, OrderRequest, ReportKind, Side
+from ems.sim.orders import ExecutionReport, Fill, ReportKind, Side
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
-
-
-class BacktestContext(AlgoContext):
-    """The backtest driver's context: the simulated market and venues on a virtual clock."""
-
-    def __init__(self, market: Market, sim: VenueSimulator, clock: VirtualClock, start: int, prefix: str) -> None:
-        super().__init__(market.params, market.venues, start)
-        self._market = market
-        self._sim = sim
-        self._clock = clock
-        self._prefix = prefix
-        self._timers: list[tuple[int, int, int]] = []  # (time, seq, period or 0)
-        self._timer_seq = 0
-        self._n_sent = 0
-        self._stopped = False
-        self.ended = False  # on_end has run (the event loop is draining the reports still in flight)
-        self.drain_until: int | None = None
-
-    # --- time and market ------------------------------------------------------------------------------
-    @property
-    def now(self) -> int:
-        return self._clock.now()
-
-    @property
-    def day(self) -> int:
-        return self._clock.day
-
-    def mid(self) -> float:
-        return self._market.mid(self.now)
-
-    def bbo(self) -> BBO:
-        return self._market.bbo(self.now)
-
-    def snapshot(self, venue: str) -> Book:
-        return self._market.snapshot(venue, self.now)
-
-    def snapshots(self) -> dict[str, Book]:
-        return self._market.snapshots(self.now)
-
-    def prints(self, since: int) -> Prints:
-        return self._market.prints(since, self.now)
-
-    def market_volume(self, since: int) -> int:
-        return self._market.volume(since, self.now)
-
-    def market_vwap(self, since: int) -> float | None:
-        return self._market.vwap(since, self.now)
-
-    # --- orders ---------------------------------------------------------------------------------------
-    def send(self, req: OrderRequest) -> str:
-        if req.client_order_id is None:
-            self._n_sent += 1
-            req = OrderRequest(req.venue, req.side, req.qty, req.order_type, req.price, req.tif, f"{self._prefix}C{self._n_sent}")
-        order_id = self._sim.submit(req, self.now)
-        self.open_orders[order_id] = req
-        return order_id
-
-    def cancel(self, order_id: str) -> None:
-        self._sim.cancel(order_id, self.now)
-
-    def order(self, order_id: str) -> OrderState:
-        """The venue's view of an order (a backtest convenience; not part of :class:`AlgoContext`)."""
-        return self._sim.order(order_id)
-
-    # --- timers ---------------------------------------------------------------------------------------
-    def set_timer(self, interval_s: float) -> None:
-        period = int(interval_s * US)
-        if period <= 0:
-            raise ValueError("timer interval must be positive")
-        self._add_timer(self.now + period, period)
-
-    def wake_at(self, t_us: int) -> None:
-        self._add_timer(max(int(t_us), self.now), 0)
-
-    def stop(self) -> None:
-        self._stopped = True
-
-    def _add_timer(self, t: int, period: int) -> None:
-        self._timer_seq += 1
-        heapq.heappush(self._timers, (t, self._timer_seq, period))
-
-    def _next_timer(self) -> int:
-        return self._timers[0][0] if self._timers else SESSION_US * 2
-
-    def _due_timers(self, t: int) -> int:
-        """Pop the timers due at ``t`` (re-arming periodic ones); return how many fired."""
-        n = 0
-        while self._timers and self._timers[0][0] <= t:
-            _, _, period = heapq.heappop(self._timers)
-            if period:
-                self._add_timer(t + period, period)
-            n += 1
-        return n
-
-
-StrategyContext = BacktestContext  # the name the harness had before the interface was split out
 
 
 @dataclass
@@ -184,84 +85,6 @@ class BacktestResult:
         return out
 
 
-@dataclass
-class Run:
-    """What one call of :func:`drive` did: the reports delivered, the callbacks made, and the strategy
-    object at the end (``swap`` may have replaced it)."""
-
-    reports: list[ExecutionReport]
-    events: int
-    strategy: Strategy
-
-
-def drive(
-    strategy: Strategy,
-    ctx: BacktestContext,
-    sim: VenueSimulator,
-    until: int,
-    *,
-    end: int,
-    swap: Callable[[Strategy], Strategy] | None = None,
-) -> Run:
-    """The one event loop of every driver: run ``strategy`` from the context's time up to ``until``.
-
-    It jumps from event to event, a due timer or the delivery of a report, the venues running in between;
-    at ``end`` it calls ``on_end`` (once: ``ctx.ended``) and then delivers the reports still in flight
-    for two round trips (``ctx.drain_until``; no timers fire then). Everything it needs to go on lives in
-    ``ctx`` (timers, ended, drain horizon), ``sim`` and the strategy, so calling it again with a later
-    ``until``, or after restoring all three from JSON, continues exactly where it stopped: the backtest
-    calls it once, the live driver once per Celery tick up to market time "now". ``on_start`` is the
-    caller's. ``swap`` is called before each callback and returns the strategy to use from then on (the
-    backtest's ``restore_at``).
-    """
-    clock = ctx._clock
-    reports: list[ExecutionReport] = []
-    events = 0
-    until = max(int(until), sim.time)
-
-    def current() -> Strategy:
-        nonlocal strategy
-        if swap is not None:
-            strategy = swap(strategy)
-        return strategy
-
-    def deliver(t: int) -> None:
-        nonlocal events
-        for report in sim.step(t):
-            clock.advance_to(sim.time)
-            reports.append(report)
-            ctx.record(report)
-            current().on_report(ctx, report)
-            events += 1
-        clock.advance_to(sim.time)
-
-    while not ctx.ended and not ctx._stopped:
-        target = min(ctx._next_timer(), end)
-        if target > until:
-            deliver(until)
-            if sim.time < until:
-                continue  # stopped at a report delivery; the strategy may have reacted
-            return Run(reports, events, strategy)
-        deliver(target)
-        if sim.time < target:
-            continue
-        if target >= end:
-            break
-        for _ in range(ctx._due_timers(target)):
-            current().on_timer(ctx)
-            events += 1
-            if ctx._stopped:
-                break
-    if not ctx.ended:
-        ctx.ended = True
-        current().on_end(ctx)
-        ctx.drain_until = min(SESSION_US, clock.now()) + 2 * max(v.latency_us for v in ctx.venues) + 1
-    horizon = min(ctx.drain_until, until)
-    while sim.time < horizon:
-        deliver(horizon)
-    return Run(reports, events, strategy)
-
-
 def run_backtest(
     instrument_params: InstrumentParams,
     strategy: Strategy,
@@ -288,13 +111,12 @@ def run_backtest(
     market = Market(instrument_params, seed=seed, day=day, venues=venues, impact=impact)
     sim = VenueSimulator(market, id_prefix=id_prefix)
     sim.advance(start)
-    clock = VirtualClock(day, start)
-    ctx = BacktestContext(market, sim, clock, start, id_prefix)
+    ctx = AlgoContext(market, sim, start, id_prefix)
     arrival_mid = market.mid(start)
 
     def swap(current: Strategy) -> Strategy:
         nonlocal restore_at
-        if restore_at is not None and clock.now() >= restore_at:
+        if restore_at is not None and ctx.now >= restore_at:
             restore_at = None
             return type(current).from_state(json.loads(json.dumps(current.state())))
         return current

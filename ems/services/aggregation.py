@@ -58,8 +58,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from celery import current_app
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -73,6 +71,7 @@ from ems.models import Constituent, ParentOrder
 from ems.netting import NetCandidate, net
 from ems.selectors import instrument_params, live_clock, market_prices
 from ems.services.booking import internal_cross_book
+from ems.services.ticks import parent_ticks_send
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, MarketTime
 from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
@@ -89,7 +88,6 @@ log = logging.getLogger(__name__)
 CANDIDATE_LIMIT = 20_000  # orders per cycle: bounds one transaction; the rest are taken by the next cycle
 ATTEMPTS = 3  # a cycle that lost the constituent race runs again (see the module docstring)
 MIN_WINDOW_US = 60 * US  # a parent gets at least a minute (or up to the close): the algorithm's finish takes the rest
-FIRST_TICK_TASK = "ems.tasks.parent_tick"
 RFQ_FALLBACK = "no RFQ platform registered: worked by IS"
 IOC_REASON = "immediate or cancel: DIRECT"
 # The unique index PostgreSQL gives Constituent.order (OneToOneField): the last word on "one parent per order".
@@ -393,7 +391,6 @@ def _reserve_parent_ids(n: int) -> list[int]:
 def _enqueue_first_ticks(parent_ids: list[int]) -> None:
     # A lost message only delays a parent: the parents sweep ticks any parent whose last tick is stale.
     try:
-        for pid in parent_ids:
-            current_app.send_task(FIRST_TICK_TASK, args=[pid], queue=settings.EMS_QUEUE)
+        parent_ticks_send(parent_ids)
     except Exception:
         log.exception("could not enqueue the first tick of parents %s (the parents sweep will)", parent_ids)

@@ -25,7 +25,7 @@ from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for, parents_stop_on_commit
 from ems.error_codes import KillSwitchErrorCode, ParentOrderErrorCode
 from ems.models import ChildOrder, ParentOrder
-from ems.services.working import parent_tick_enqueue
+from ems.services.ticks import parent_tick_enqueue
 from ems.states import (
     Control,
     ExecStatus,

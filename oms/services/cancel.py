@@ -2,7 +2,7 @@
 
 An order already worked inside a parent order (it has a ``constituent``, the EMS's reverse relation: the
 OMS never imports the EMS) cannot be cancelled at once: children of its parent may be at the venues. It
-goes to PENDING_CANCEL and a tick of its parent is enqueued after commit, by task name; the EMS driver
+goes to PENDING_CANCEL and, after commit, ``oms.signals.order_cancel_requested`` tells the EMS; its driver
 cancels the parent's children, takes the order's unfilled part out of the parent and closes the order
 CANCELLED with its fills kept. The parent row is not locked here (the lock order puts the parent first),
 and the other orders of the parent are not touched.
@@ -10,8 +10,6 @@ and the other orders of the parent are not touched.
 
 from __future__ import annotations
 
-from celery import current_app
-from django.conf import settings
 from django.db import transaction
 
 from oms.audit_events import AuditEventType
@@ -22,6 +20,7 @@ from oms.models import Order
 from oms.roles import Actor, tradable_portfolios, visible_portfolios
 from oms.services.audit import PendingEvent, audit_append
 from oms.services.lifecycle import order_credit_release
+from oms.signals import order_cancel_requested
 from oms.states import CANCELLABLE, OrderStatus, check_transition
 
 
@@ -54,9 +53,6 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
     return order
 
 
-PARENT_TICK_TASK = "ems.tasks.parent_tick"
-
-
 def _parent_of(order: Order) -> int | None:
     """The parent order's id if the EMS works this order (through the reverse one-to-one ``constituent``)."""
     try:
@@ -74,8 +70,7 @@ def _cancel_in_parent(order: Order, parent_id: int, actor: Actor) -> Order:
                                after={"status": order.status, "parent_id": parent_id},
                                reason="cancel requested by " + actor.name + "; the parent order's children are cancelled first")])
     orders_changed_on_commit([order])
-    queue = settings.EMS_QUEUE
-    transaction.on_commit(lambda: current_app.send_task(PARENT_TICK_TASK, args=[parent_id], queue=queue))
+    transaction.on_commit(lambda: order_cancel_requested.send(sender=Order, order_id=order.id, parent_id=parent_id))
     return order
 
 

@@ -17,10 +17,9 @@ from celery import current_app
 from django.db import transaction
 
 from ems.broadcast import parents_changed_on_commit
-from ems.destinations import destination_for
+from ems.destinations import destination_for, parent_tick_request, work_queue
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import ParentOrder, Venue
-from ems.services.working import parent_tick_enqueue, tick_queue
 from ems.sim.measures import slippage_bps
 from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
@@ -221,7 +220,7 @@ def rfq_close(rfq: RFQ, target: str, *, quotes: list[Quote], parent: ParentOrder
         events += reservation_release(rfq, parent, actor=actor, why=CLOSE_EVENTS[target])
     rfq.save(update_fields=["status", "closed_at", "close_reason", "executed_quote", "child", "executed_quantity",
                             "executed_price", "updated_at"])
-    parent_tick_enqueue(parent.pk, countdown=0)
+    parent_tick_request(parent.pk)
     return events
 
 
@@ -241,7 +240,7 @@ def tasks_send_on_commit(tasks: list[tuple[str, list, float | None]]) -> None:
     def send() -> None:
         for name, args, countdown in tasks:
             try:
-                current_app.send_task(name, args=args, countdown=countdown, queue=tick_queue())
+                current_app.send_task(name, args=args, countdown=countdown, queue=work_queue())
             except Exception:
                 log.exception("could not send %s%s", name, args)
 

@@ -40,9 +40,8 @@ from django.utils import timezone
 from ems.models import ChildOrder, ParentOrder
 from ems.selectors import live_clock
 from ems.services.booking import Execution, fill_book
-from ems.services.working import child_audit_dict
+from ems.services.children import child_placed_event
 from ems.states import ExecStatus
-from oms.audit_events import AuditEventType
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
@@ -176,8 +175,7 @@ def _execute(rfq: RFQ, parent: ParentOrder, quote: Quote, *, quotes: list[Quote]
         status=ExecStatus.PENDING_NEW, reason=f"RFQ {rfq.pk}: {quote.provider.code} quote {quote.pk}"[:64], sent_us=mt.t_us,
     )
     # The child's audit row goes in before the fill's, so the trail reads in the order things happened.
-    events.append(PendingEvent(actor, AuditEventType.CHILD_ORDER_PLACED, "child_order", child.pk, after=child_audit_dict(child),
-                               reason=f"RFQ {rfq.pk} executed on {quote.provider.code}'s quote {quote.pk}"))
+    events.append(child_placed_event(child, actor=actor, reason=f"RFQ {rfq.pk} executed on {quote.provider.code}'s quote {quote.pk}"))
     audit_append(events)
     events.clear()
     fill = fill_book(child_id=child.pk, execution=Execution(

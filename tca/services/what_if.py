@@ -30,7 +30,7 @@ from ems.algos.types import StrategyName
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import Fill, ParentOrder
 from ems.selectors import instrument_day_fills, market_with_fills
-from ems.services.working import prefix_for
+from ems.services.children import venue_prefix
 from ems.sim.clock import SESSION_US
 from ems.sim.market import Market
 from oms.audit_events import AuditEventType
@@ -40,7 +40,7 @@ from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from tca.benchmarks import fill_benchmarks, parent_benchmarks
 from tca.error_codes import TcaErrorCode
-from tca.figures import CLOSED, day_market, decision_price, prev_day_market, execution_end
+from tca.figures import CLOSED, day_market, decision_price, execution_end, prev_day_market
 from tca.measures import IS_COMPONENTS, FillPoint, implementation_shortfall, participation, slippage_bps, slippage_ccy
 from tca.models import WhatIf
 from tca.replay import replay
@@ -154,7 +154,7 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     start, end = int(full["start"]), int(full["end"])
     others = instrument_day_fills(inst.pk, day, exclude_parent_id=parent.pk)
     path = market_with_fills(inst, day, [f for f in others if f.time <= start])
-    replayed = replay(path, name, full, id_prefix=prefix_for(parent), start_us=start, end_us=end,
+    replayed = replay(path, name, full, id_prefix=venue_prefix(parent), start_us=start, end_us=end,
                       later_fills=[f for f in others if f.time > start])
     wi_fills = [(f.time, f.venue, str(f.liquidity), int(f.qty), float(f.price), float(f.fee)) for f in replayed]
 

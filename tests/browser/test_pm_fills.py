@@ -86,7 +86,7 @@ def test_pm_order_joins_a_parent_fills_and_the_blotter_shows_it_filled_without_r
     from ems.models import ParentOrder
     from ems.services import venues_sync_from_sim
     from ems.services.aggregation import aggregation_cycle
-    from ems.services.working import parent_tick_enqueue
+    from ems.services.ticks import parent_tick_enqueue
     from oms.models import Order
     from oms.roles import Actor
     from tests.browser.conftest import SERVER_CHANNELS_PREFIX

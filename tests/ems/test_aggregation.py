@@ -14,7 +14,7 @@ from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName
 from ems.models import Constituent, Fill, InternalCross, ParentOrder
 from ems.selectors import live_clock, market_prices
-from ems.services import aggregation, venues_sync_from_sim
+from ems.services import aggregation, ticks, venues_sync_from_sim
 from ems.services.aggregation import RFQ_FALLBACK, aggregation_cycle, group_key, working_window_end
 from ems.sim import SESSION_SECONDS, SESSION_US, US, LiveClock, MarketTime
 from ems.states import Control, ExecStatus
@@ -292,7 +292,7 @@ def test_creation_is_audited_for_the_parent_and_each_order(market, submit):
 
 def test_the_first_tick_is_enqueued_by_task_name_after_commit(market, submit, monkeypatch, django_capture_on_commit_callbacks):
     sent = []
-    monkeypatch.setattr(aggregation, "current_app", type("App", (), {"send_task": lambda self, name, args, **kw: sent.append((name, args))})())
+    monkeypatch.setattr(ticks, "current_app", type("App", (), {"send_task": lambda self, name, args, **kw: sent.append((name, args))})())
     submit("buy", 1000)
     submit("sell", 1000, limit_price="150.00")
 

@@ -12,7 +12,7 @@ from django.db import connection
 
 from ems.models import ChildOrder, Fill, ParentOrder
 from ems.selectors import live_clock
-from ems.services.working import parent_tick_enqueue, parents_sweep
+from ems.services.ticks import parent_tick_enqueue, parents_sweep
 from ems.states import ExecStatus
 from oms.states import OrderStatus
 from tests.ems import factories as f

@@ -117,3 +117,21 @@ def test_an_order_not_yet_in_a_parent_is_cancelled_at_once(instrument, portfolio
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert Order.objects.filter(pk=order.pk).aggregate(q=Sum("filled_quantity"))["q"] == 0
+
+
+def test_a_cancel_requested_in_the_oms_ticks_the_parent_after_commit(
+    clock, instrument, portfolio, pm, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The OMS never imports the EMS: it sends oms.signals.order_cancel_requested, which the EMS connects.
+    from ems.services import ticks
+
+    sent = []
+    monkeypatch.setattr(ticks, "current_app", type("App", (), {"send_task": lambda self, name, args, **kw: sent.append((name, args))})())
+    order = f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=5_000)
+    parent = working_parent(instrument=instrument, orders=[order])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_cancel(user=pm, actor=Actor.for_user(pm, "api"), order_id=order.pk)
+        assert sent == []  # not before the commit
+
+    assert sent == [(ticks.TICK_TASK, [parent.pk])]

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from ems.algos import ALGORITHMS, algo_from_state, run_backtest
-from ems.algos.live import LiveContext, drive, live_state
+from ems.algos.context import AlgoContext
+from ems.algos.loop import drive, driver_state
 from ems.algos.types import StrategyName, Urgency
 from ems.sim.clock import US
 from ems.sim.exchange import VenueSimulator
@@ -102,16 +103,16 @@ def test_replay_with_later_fills_matches_the_live_driver_finding_them_tick_by_ti
     m = market([f for f in others if f.time <= START])
     sim = VenueSimulator(m, id_prefix=PREFIX)
     sim.advance(START)
-    ctx = LiveContext(m, sim, START, PREFIX)
+    ctx = AlgoContext(m, sim, START, PREFIX)
     strategy = cls(cls.Params.from_dict(params), ACME)
     strategy.on_start(ctx)
     ours = []
     for tick in sorted({f.time for f in others if f.time > START}) + [END + 10 * US]:
-        saved = json.loads(json.dumps({"algo": strategy.state(), "driver": live_state(ctx, sim)}))
+        saved = json.loads(json.dumps({"algo": strategy.state(), "driver": driver_state(ctx, sim)}))
         ours += sim.fills
         m = market([f for f in others if f.time <= sim.time] + ours)
         sim = VenueSimulator.from_state(m, saved["driver"]["sim"], id_prefix=PREFIX)
-        ctx = LiveContext.from_state(m, sim, saved["driver"]["ctx"], prefix=PREFIX)
+        ctx = AlgoContext.from_state(m, sim, saved["driver"]["ctx"], prefix=PREFIX)
         strategy = algo_from_state(saved["algo"])
         drive(strategy, ctx, sim, tick, end=END)
     ours += sim.fills

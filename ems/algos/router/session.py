@@ -28,30 +28,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from ems.algos.context import AlgoContext
 from ems.algos.router.planning import RouteLeg, RoutePlan, RouteRequest, SmartOrderRouter
 from ems.algos.types import RoutingMode
 from ems.sim.clock import US
-from ems.sim.market import Book
 from ems.sim.orders import ExecutionReport, OrderRequest, ReportKind, TimeInForce
 
 MAX_PARALLEL_ROUNDS = 5  # a spray is repeated while it fills something, at most this many times
-
-
-class RoutingContext(Protocol):
-    """The members of the algorithm's context a session uses."""
-
-    @property
-    def now(self) -> int: ...
-
-    def mid(self) -> float: ...
-
-    def snapshots(self) -> dict[str, Book]: ...
-
-    def send(self, req: OrderRequest) -> str: ...
-
-    def cancel(self, order_id: str) -> None: ...
 
 
 @dataclass
@@ -128,7 +113,7 @@ class RoutingSession:
         return self.decisions[-1]["code"] if self.decisions else ""
 
     # --- driving --------------------------------------------------------------------------------------
-    def start(self, ctx: RoutingContext) -> None:
+    def start(self, ctx: AlgoContext) -> None:
         """Plan and send the first legs."""
         plan = self.router.plan(self.req, ctx.snapshots(), ctx.mid(), ctx.now)
         self.mode = plan.mode
@@ -136,7 +121,7 @@ class RoutingSession:
         self._log(ctx, plan.reason_code, plan.reason, plan.expected_cost_bps)
         self._act(ctx, plan)
 
-    def on_report(self, ctx: RoutingContext, report: ExecutionReport) -> bool:
+    def on_report(self, ctx: AlgoContext, report: ExecutionReport) -> bool:
         """Account a report; return False if it is not one of this session's legs. Re-routes, starts a new
         spray round or cancels the rest as the mode says."""
         leg = self._leg(report.client_order_id)
@@ -158,7 +143,7 @@ class RoutingSession:
             self._next(ctx)
         return True
 
-    def on_timer(self, ctx: RoutingContext) -> None:
+    def on_timer(self, ctx: AlgoContext) -> None:
         """Send held-back spray legs that are due; cancel a rested dark leg whose wait is over (its
         CANCELLED report moves the session on)."""
         for leg in self.legs:
@@ -177,13 +162,13 @@ class RoutingSession:
             times.append(self.dark_deadline)
         return min(times) if times else None
 
-    def reduce(self, ctx: RoutingContext, goal: int) -> None:
+    def reduce(self, ctx: AlgoContext, goal: int) -> None:
         """Lower the goal (never below what is filled); once met, every working leg is cancelled."""
         self.goal = max(self.filled, min(goal, self.req.qty))
         if self.filled >= self.goal:
             self._cancel_working(ctx, "route.goal_reduced")
 
-    def cancel(self, ctx: RoutingContext) -> None:
+    def cancel(self, ctx: AlgoContext) -> None:
         """Cancel everything still working; the session sends nothing more."""
         self.cancelled = True
         self._cancel_working(ctx, "route.cancelled")
@@ -197,12 +182,12 @@ class RoutingSession:
                 return leg
         return None
 
-    def _log(self, ctx: RoutingContext, code: str, reason: str, cost: float = math.nan) -> None:
+    def _log(self, ctx: AlgoContext, code: str, reason: str, cost: float = math.nan) -> None:
         self.decisions.append(
             {"t": int(ctx.now), "code": code, "reason": reason, "expected_cost_bps": None if math.isnan(cost) else round(cost, 4)}
         )
 
-    def _send(self, ctx: RoutingContext, leg: RouteLeg, delay_us: int = 0) -> int:
+    def _send(self, ctx: AlgoContext, leg: RouteLeg, delay_us: int = 0) -> int:
         """Account a leg and send it now, or hold it back ``delay_us`` (needs the context's ``wake_at``)."""
         qty = min(leg.qty, self.slack)  # the over-fill guard: never more than the slack
         profile = self.router.by_code[leg.venue]
@@ -223,12 +208,12 @@ class RoutingSession:
             self._dispatch(ctx, entry)
         return qty
 
-    def _dispatch(self, ctx: RoutingContext, entry: _Leg) -> None:
+    def _dispatch(self, ctx: AlgoContext, entry: _Leg) -> None:
         entry.send_at = None
         req = OrderRequest(entry.venue, self.req.side, entry.qty, entry.order_type, entry.price, entry.tif, entry.client_order_id)
         entry.order_id = ctx.send(req)
 
-    def _cancel(self, ctx: RoutingContext, leg: _Leg) -> None:
+    def _cancel(self, ctx: AlgoContext, leg: _Leg) -> None:
         if leg.pending:  # never sent: nothing to ask the venue
             leg.closed = True
             leg.send_at = None
@@ -236,7 +221,7 @@ class RoutingSession:
         leg.cancel_sent = True
         ctx.cancel(leg.order_id)
 
-    def _cancel_working(self, ctx: RoutingContext, code: str) -> None:
+    def _cancel_working(self, ctx: AlgoContext, code: str) -> None:
         working = [leg for leg in self.legs if not leg.closed and not leg.cancel_sent]
         if working:
             self._log(
@@ -247,7 +232,7 @@ class RoutingSession:
         for leg in working:
             self._cancel(ctx, leg)
 
-    def _act(self, ctx: RoutingContext, plan: RoutePlan) -> None:
+    def _act(self, ctx: AlgoContext, plan: RoutePlan) -> None:
         """Send the plan's first leg (one-at-a-time phases) or all of them (parallel)."""
         if not plan.legs:
             if self.phase == _DARK:
@@ -286,7 +271,7 @@ class RoutingSession:
         self.tried.append(leg.venue)
         self._send(ctx, leg)
 
-    def _lit_phase(self, ctx: RoutingContext) -> None:
+    def _lit_phase(self, ctx: AlgoContext) -> None:
         """After the dark pools: the lit venues, sprayed in parallel when that is cheaper than the best venue
         alone (one venue after another would let the first fill's impact fade the others), else in turn."""
         self.tried = []
@@ -301,7 +286,7 @@ class RoutingSession:
             self.phase = _LIT
             self._route(ctx, "route.liquidity_seeking.lit_phase")
 
-    def _route(self, ctx: RoutingContext, code: str) -> None:
+    def _route(self, ctx: AlgoContext, code: str) -> None:
         left = self.slack
         if left <= 0:
             return
@@ -315,7 +300,7 @@ class RoutingSession:
         self._log(ctx, code if plan.legs else plan.reason_code, plan.reason, plan.expected_cost_bps)
         self._act(ctx, plan)
 
-    def _next(self, ctx: RoutingContext) -> None:
+    def _next(self, ctx: AlgoContext) -> None:
         """After a terminal report: route what is left, if the phase allows and nothing else is working."""
         if self.slack <= 0 or self.exhausted:
             return

@@ -1,22 +1,27 @@
 """The execution algorithms: registry, parameters and state as JSON, schedules, the decision log and the
 recalibration rules, single-venue mode and DIRECT through the router (pure; no database)."""
 
+import ast
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from ems.algos import ALGORITHMS, AlgoContext, BacktestContext, Strategy, algo_from_state, run_backtest
+import ems.algos as algos_pkg
+from ems.algos import ALGORITHMS, AlgoContext, Strategy, algo_from_state, run_backtest
 from ems.algos import almgren_chriss as ac
 from ems.algos.base import LOG_MAX
-from ems.algos.context import expected_volume_share
+from ems.algos.context import DRIVER_API, STRATEGY_API, expected_volume_share
 from ems.algos.direct import Direct, DirectParams
 from ems.algos.is_ import IS, ISParams
 from ems.algos.twap import TWAP, TWAPParams
 from ems.algos.types import StrategyName, Urgency
 from ems.algos.vwap import VWAP, VWAPParams
 from ems.sim.clock import SESSION_US, US
+from ems.sim.exchange import VenueSimulator
 from ems.sim.instrument import InstrumentParams
+from ems.sim.market import Market
 from ems.sim.venues import DEFAULT_VENUES
 
 ACME = InstrumentParams("ACME", reference_price=100.0, adv=5_000_000, daily_vol=0.02, spread_bps=5.0)
@@ -182,12 +187,29 @@ def test_a_duplicated_or_stale_timer_changes_nothing():
     assert run(Twice) == run(lambda a: a)
 
 
-def test_the_context_interface_offers_no_simulator_internals():
+def test_the_context_has_two_faces_and_nothing_else():
+    # One context class for every driver: what a strategy may use, and what a driver uses besides.
     public = {name for name in dir(AlgoContext) if not name.startswith("_")}
-    assert public == {
+    ctx = AlgoContext(Market(ACME, seed=1, day=0), VenueSimulator(Market(ACME, seed=1, day=0)), 0)
+    public |= {name for name in vars(ctx) if not name.startswith("_")}
+    assert public == STRATEGY_API | DRIVER_API
+    assert not STRATEGY_API & DRIVER_API
+    assert STRATEGY_API == {
+        "params", "venues", "lit_venues", "dark_venues", "start", "fills", "open_orders", "filled",
         "now", "day", "mid", "bbo", "snapshot", "snapshots", "prints", "market_volume", "market_vwap",
-        "expected_volume_share", "send", "place", "cancel", "wake_at", "set_timer", "stop", "record",
+        "expected_volume_share", "send", "place", "cancel", "wake_at", "set_timer", "stop",
     }  # fmt: skip
-    # The backtest driver adds only its own convenience (a venue order's state), which algorithms never use.
-    extra = {name for name in dir(BacktestContext) if not name.startswith("_")} - public
-    assert extra == {"order"}
+
+
+def test_the_algorithms_use_only_the_strategy_face_of_their_context():
+    # Every `ctx.<name>` in the algorithms (and the router they call) is on the strategy's face: no
+    # algorithm reads the simulator, the clock, the timers or the journal.
+    used: dict[str, set[str]] = {}
+    for path in sorted(Path(algos_pkg.__file__).parent.rglob("*.py")):
+        if path.stem in {"context", "loop", "backtest"}:
+            continue  # the context itself and its drivers
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ctx":
+                used.setdefault(node.attr, set()).add(path.name)
+    assert used, "the scan found no ctx.<name> at all"
+    assert {name: files for name, files in used.items() if name not in STRATEGY_API} == {}

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from ems.algos import ALGORITHMS, algo_from_state, run_backtest
-from ems.algos.live import LiveContext, decision_reason, drive, live_state, pending_fills
+from ems.algos.context import AlgoContext, decision_reason
+from ems.algos.loop import drive, driver_state, pending_fills
 from ems.algos.types import StrategyName
 from ems.sim.clock import US
 from ems.sim.exchange import VenueSimulator
@@ -39,14 +40,14 @@ def run_in_chunks(name, side, boundaries, venues=DEFAULT_VENUES):
     market = Market(ACME, seed=SEED, day=3, venues=venues)
     sim = VenueSimulator(market, id_prefix=PREFIX)
     sim.advance(START)
-    ctx = LiveContext(market, sim, START, PREFIX)
+    ctx = AlgoContext(market, sim, START, PREFIX)
     strategy = make(name, side=side, qty=qty_for(name), start=START, end=END, seed=SEED)
-    ctx.strategy = strategy
+    ctx.algo = strategy
     strategy.on_start(ctx)
     for until in boundaries:
         # Between ticks everything is JSON; the market is rebuilt from the fills so far (booked ones and
         # those of reports still in flight, as the live driver loads them).
-        saved = json.loads(json.dumps({"algo": strategy.state(), "driver": live_state(ctx, sim)}))
+        saved = json.loads(json.dumps({"algo": strategy.state(), "driver": driver_state(ctx, sim)}))
         sent += ctx.sent
         cancelled += ctx.cancelled
         fills += sim.fills
@@ -55,9 +56,9 @@ def run_in_chunks(name, side, boundaries, venues=DEFAULT_VENUES):
         assert {f.exec_id for f in booked} | {f.exec_id for f in in_flight} == {f.exec_id for f in fills}
         market = Market(ACME, seed=SEED, day=3, venues=venues, fills=fills)
         sim = VenueSimulator.from_state(market, saved["driver"]["sim"], id_prefix=PREFIX)
-        ctx = LiveContext.from_state(market, sim, saved["driver"]["ctx"], prefix=PREFIX)
+        ctx = AlgoContext.from_state(market, sim, saved["driver"]["ctx"], prefix=PREFIX)
         strategy = algo_from_state(saved["algo"])
-        ctx.strategy = strategy
+        ctx.algo = strategy
         run = drive(strategy, ctx, sim, until, end=END)
         reports += run.reports
     sent += ctx.sent
