@@ -1,4 +1,4 @@
-"""Settings, read from the environment (see README, "Configuration").
+"""Settings, read from the environment (see docs/operations.md, "Runtime and configuration").
 
 PostgreSQL and Redis are always used; ``config.runtime.configure()`` fills in ``DATABASE_URL`` and
 ``REDIS_URL`` (local servers or embedded ones) before this module is read.
@@ -121,7 +121,7 @@ TEMPLATES = [
 # request's sync code in a thread of its own, so without a cap 50 concurrent clients opened 50+ connections
 # and PostgreSQL answered "too many clients". With the pool a request waits up to DB_POOL_TIMEOUT seconds
 # for a connection, then gets a JSON 503 with Retry-After (config.middleware). Budget: processes x
-# DB_POOL_MAX_SIZE must stay below PostgreSQL's max_connections (README, "Scaling out"; PgBouncer beyond).
+# DB_POOL_MAX_SIZE must stay below PostgreSQL's max_connections (docs/operations.md, "Scaling out"; PgBouncer beyond).
 # The pytest process itself uses plain, non-persistent connections (its worker threads of async code would
 # otherwise keep the test database open past teardown); the servers a test starts use the pool.
 _POOL_DEFAULT = "0" if "pytest" in sys.modules else "10"
@@ -183,7 +183,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "blotter"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in lockout (django-axes; README, "Security › Sign-in and tokens"). SIGNIN_FAILURE_LIMIT failed
+# Sign-in lockout (django-axes; docs/security.md, "Sign-in lockout and API throttles"). SIGNIN_FAILURE_LIMIT failed
 # sign-ins for one username, or from one address, lock that username / address for SIGNIN_COOLOFF_MINUTES
 # after the last failure, on /login/, the admin's login and POST /api/auth/token/. LockoutBackend refuses
 # before ModelBackend hashes the password. Unlock early: `manage.py axes_reset_username NAME` / `axes_reset_ip IP`.
@@ -304,7 +304,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
-# Audit checkpoints (README, "Security › Audit trail"): the HMAC key that signs the chain's head lives here,
+# Audit checkpoints (docs/audit.md): the HMAC key that signs the chain's head lives here,
 # never in the database. Empty: derived from SECRET_KEY under key id "dev" (development only; every process
 # must then share SECRET_KEY). Retired keys stay listed ("id:key,id:key") so what they signed still verifies.
 # The checkpoint file is the copy kept outside the database: in a scale-out, storage every process shares.

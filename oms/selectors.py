@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from oms.models import AuditEvent, Instrument, MarketPrice, Order
+from oms.risk_reference import RiskReference, risk_reference
 from oms.roles import visible_portfolios
-from oms.services import risk
 
 
 def order_list(*, user) -> QuerySet[Order]:
@@ -35,10 +35,10 @@ def instrument_list() -> QuerySet[Instrument]:
     return Instrument.objects.filter(is_active=True).select_related("market_price").order_by("symbol")
 
 
-def risk_references(instruments, *, now: datetime | None = None) -> dict[int, risk.RiskReference]:
+def risk_references(instruments, *, now: datetime | None = None) -> dict[int, RiskReference]:
     """The price pre-trade risk would measure an order in each instrument against now (one query).
 
-    The same rule as the intake applies (``risk.risk_reference``), so the ticket shows the price the
+    The same rule as the intake applies (``oms.risk_reference.risk_reference``), so the ticket shows the price the
     order will be checked against.
     """
     now = now or timezone.now()
@@ -49,7 +49,7 @@ def risk_references(instruments, *, now: datetime | None = None) -> dict[int, ri
             "instrument_id", "mid", "as_of"
         )
     }
-    return {i.id: risk.risk_reference(i, marks.get(i.id), now) for i in instruments}
+    return {i.id: risk_reference(i, marks.get(i.id), now) for i in instruments}
 
 
 def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:

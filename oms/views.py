@@ -22,11 +22,11 @@ from oms.api.filters import OrderFilter
 from oms.errors import DomainError, RiskDenied, ValidationFailed
 from oms.forms import ORDER_FIELD_LABELS, AuditFilterForm, with_field_labels
 from oms.models import OrderType, Side, Strategy, TimeInForce, Urgency
+from oms.risk_reference import price_text
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit
 from oms.services.audit import canonical_json
 from oms.services.intake import new_client_order_id
-from oms.services.risk import price_text
 from oms.states import CANCELLABLE, OrderStatus
 
 BLOTTER_CAP = 200  # newest orders the blotter shows; the header says how many match in all

@@ -34,11 +34,7 @@ PURE_MAY_IMPORT = ("numpy", *PURE)
 # gone fails the test, so the list cannot go stale.
 KNOWN_CIRCLES: list[frozenset[str]] = []
 # (selector, service) pairs still allowed, each with its reason.
-SELECTORS_USING_SERVICES = {
-    # The ticket shows the price pre-trade risk will use: the reference-price rule (a pure function) still
-    # lives in oms/services/risk.py beside the Redis and credit writes; it moves out when risk.py is split.
-    ("oms.selectors", "oms.services.risk"),
-}
+SELECTORS_USING_SERVICES: set[tuple[str, str]] = set()  # none: a read shared with a service lives outside services/
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The matrix is the table :data:`MATRIX`, read top to bottom, first matching row wins (a row whose strategy
 cannot finish the order by its end within ``MAX_PARTICIPATION`` of the expected volume is skipped, and
 the reason says so; the last row catches what no schedule can do); every condition is
-data (a range or a set), so the same table drives the code and the README (:func:`matrix_markdown`).
+data (a range or a set), so the same table drives the code and docs/execution.md (:func:`matrix_markdown`).
 Inputs, all derived by :func:`order_features`:
 
 * **% ADV**: the order's quantity over the instrument's average daily volume;

@@ -26,6 +26,7 @@ from oms.error_codes import OrderErrorCode, RiskErrorCode
 from oms.errors import Conflict, DomainError, RiskDenied
 from oms.models import Order
 from oms.refdata import STAMP_SQL, cached_refdata, refdata
+from oms.risk_reference import risk_reference
 from oms.roles import Actor, tradable_portfolio_ids
 from oms.services import risk
 from oms.services.audit import PendingEvent, audit_prepare, audit_write
@@ -266,7 +267,7 @@ def _with_references(fresh: list[tuple[int, ParsedOrder]], read_ahead: MarketMar
         with connection.cursor() as cur:
             cur.execute(f"SELECT ARRAY({MARKS_SQL})", [missing])
             marks = {**marks, **_marks(cur.fetchone()[0])}
-    return [(index, replace(req, reference=risk.risk_reference(req.instrument, marks.get(req.instrument.id), now)))
+    return [(index, replace(req, reference=risk_reference(req.instrument, marks.get(req.instrument.id), now)))
             for index, req in fresh]
 
 

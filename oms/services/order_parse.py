@@ -14,8 +14,7 @@ from django.utils.dateparse import parse_datetime
 from oms.error_codes import FieldErrorCode, PermissionErrorCode
 from oms.errors import NotPermitted, ValidationFailed
 from oms.models import Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
-from oms.services import risk
-from oms.services.risk import plain
+from oms.risk_reference import RiskReference, plain, static_reference
 
 ORDER_FIELDS = (
     "client_order_id", "portfolio", "instrument", "side", "quantity", "order_type", "limit_price",
@@ -54,11 +53,11 @@ class ParsedOrder:
     end_time: datetime | None
     max_participation: Decimal | None
     # The price risk measures this order against (live mid or static fallback); set by orders_submit.
-    reference: risk.RiskReference | None = None
+    reference: RiskReference | None = None
 
     @property
-    def risk_reference(self) -> risk.RiskReference:
-        return self.reference if self.reference is not None else risk.static_reference(self.instrument)
+    def risk_reference(self) -> RiskReference:
+        return self.reference if self.reference is not None else static_reference(self.instrument)
 
     @property
     def notional(self) -> Decimal:

@@ -69,8 +69,14 @@
   });
   htmx.onLoad(function () {
     var open = asking && document.querySelector('[data-cancel-order="' + asking + '"]');
-    if (open) setAsking(open, true);
-    else asking = null; // the order is no longer cancellable (or no longer shown)
+    if (!open) {
+      asking = null; // the order is no longer cancellable (or no longer shown)
+      return;
+    }
+    setAsking(open, true);
+    // The re-render replaced the button that had the focus: give it back to the safe answer, so a
+    // keyboard user's next key still means "No" (a live refresh must not move the focus to the page).
+    if (!document.activeElement || document.activeElement === document.body) open.querySelector(".btn-confirm-no").focus();
   });
 
   // "hello" comes on every (re)connect: catch up on whatever changed while we were away.

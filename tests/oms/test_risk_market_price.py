@@ -24,9 +24,9 @@ from ems.tasks import market_prices_refresh
 from oms import refdata
 from oms.models import MarketPrice, PortfolioDailyUsage, PriceTick
 from oms.refdata import current_stamp
+from oms.risk_reference import price_text
 from oms.roles import Actor
 from oms.services import market_prices_update, orders_submit
-from oms.services.risk import price_text
 from tests.factories import InstrumentFactory
 
 MSFT_REFERENCE = Decimal("415.20")
