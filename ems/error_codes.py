@@ -38,3 +38,4 @@ class InternalCrossErrorCode(StrEnum):
 
 class KillSwitchErrorCode(StrEnum):
     BAD_SCOPE = "kill_switch.bad_scope"
+    UNKNOWN_TARGET = "kill_switch.unknown_target"  # no such portfolio or instrument: nothing halted

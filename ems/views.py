@@ -26,6 +26,7 @@ from oms import role_names, roles
 from oms.error_codes import ApiErrorCode, PermissionErrorCode
 from oms.errors import DomainError
 from oms.models import Portfolio, Side, Strategy, Urgency
+from oms.refdata import symbol_key
 from oms.roles import Actor
 from oms.selectors import instrument_list
 from oms.services.order_parse import has_invalid_characters
@@ -217,7 +218,7 @@ def kill_switch_view(request):
     instrument = request.POST.get("instrument") or None if scope == "instrument" else None
     if scope not in dict(KILL_SCOPES) or (scope == "portfolio" and not portfolio) or (scope == "instrument" and not instrument):
         return _flash(request, "error", "Choose a scope (and its portfolio or instrument)", code=KillSwitchErrorCode.BAD_SCOPE, status=400)
-    what = {"all": "everything", "portfolio": f"portfolio {portfolio}", "instrument": f"instrument {instrument}"}[scope]
+    what = {"all": "everything", "portfolio": f"portfolio {portfolio}", "instrument": f"instrument {instrument and symbol_key(instrument)}"}[scope]
     return _run_control(request, "kill_switch", f"Kill switch: halted {what}", scope=scope, portfolio=portfolio,
                         instrument=instrument)
 

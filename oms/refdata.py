@@ -72,6 +72,12 @@ def _load(stamp: int | None) -> RefData:
     )
 
 
+def symbol_key(symbol: str) -> str:
+    """How every endpoint matches an instrument symbol it is given: case-insensitively (symbols are stored
+    upper case; ``refdata().instruments`` is keyed by them)."""
+    return symbol.upper()
+
+
 def cached_refdata() -> RefData | None:
     """This process's cached reference data as last loaded, possibly stale (for read-ahead hints only)."""
     return _cache

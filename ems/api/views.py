@@ -97,20 +97,23 @@ class KillSwitchApi(APIView):
 
     @extend_schema(request=s.KillSwitchInputSerializer, responses={
         200: s.KillSwitchResultSerializer,
-        400: OpenApiResponse(ErrorSerializer, description="`validation_error` or `kill_switch.bad_scope`"),
+        400: OpenApiResponse(ErrorSerializer, description="`validation_error`, `kill_switch.bad_scope`, or `kill_switch.unknown_target` "
+                             "(no such portfolio or instrument; `field` names it; nothing halted)"),
         403: OpenApiResponse(ErrorSerializer, description="`permission.trader_only` / `permission.read_only`"),
     })
     def post(self, request):
         data = validated_body(s.KillSwitchInputSerializer, request)
         result = control.kill_switch(scope=data["scope"], portfolio=data.get("portfolio"), instrument=data.get("instrument"),
                                      actor=Actor.for_user(request.user, "api"))
-        return Response(kill_result(data, result))
+        return Response(kill_result(result))
 
 
-def kill_result(data: dict, result: control.KillResult) -> dict:
+def kill_result(result: control.KillResult) -> dict:
     """The kill switch's answer: its scope, the parents in scope and what it did to them."""
     return {
-        "scope": result.scope, "portfolio": data.get("portfolio"), "instrument": data.get("instrument"),
+        "scope": result.scope,  # the target as stored: a symbol matches in any case (``msft`` halts MSFT)
+        "portfolio": result.target if result.scope == "portfolio" else None,
+        "instrument": result.target if result.scope == "instrument" else None,
         "parent_ids": sorted(result.parent_ids), "parents_halted": result.parents_halted,
         "children_cancelled": result.children_cancelled,
     }

@@ -35,6 +35,8 @@ from ems.states import (
 )
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
+from oms.models import Instrument, Portfolio
+from oms.refdata import symbol_key
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from oms.states import IllegalTransition
@@ -183,7 +185,8 @@ def parent_strategy_change(*, parent_id: int, strategy: str, urgency: str | None
 
 def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | None = None, actor: Actor) -> KillResult:
     """Halt every open parent in scope (all | portfolio <code> | instrument <symbol>) and cancel every open
-    child order of theirs, in one transaction; the parents' ticks run at once after commit to send the
+    child order of theirs, in one transaction (an unknown portfolio or instrument is refused, 400
+    ``kill_switch.unknown_target``, before anything changes or is audited); the parents' ticks run at once after commit to send the
     cancels to the venues. Halted parents stay halted until a trader resumes each one."""
     qs = ParentOrder.objects.filter(status__in=S.open())
     target = None
@@ -192,11 +195,18 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
     elif scope == "portfolio":
         if not portfolio:
             raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, "Scope portfolio needs a portfolio code", field="portfolio")
-        qs, target = qs.filter(constituents__order__portfolio__code=portfolio).distinct(), portfolio
+        book = Portfolio.objects.filter(code=portfolio).first()  # codes match exactly, as on every endpoint
+        if book is None:
+            raise ControlInvalid(KillSwitchErrorCode.UNKNOWN_TARGET, f"Unknown portfolio {portfolio!r}: nothing halted", field="portfolio")
+        qs, target = qs.filter(constituents__order__portfolio=book).distinct(), book.code
     elif scope == "instrument":
         if not instrument:
             raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, "Scope instrument needs an instrument symbol", field="instrument")
-        qs, target = qs.filter(instrument__symbol=instrument), instrument
+        # Symbols match as on every endpoint (``symbol_key``); an inactive instrument's open parents still halt.
+        inst = Instrument.objects.filter(symbol=symbol_key(instrument)).first()
+        if inst is None:
+            raise ControlInvalid(KillSwitchErrorCode.UNKNOWN_TARGET, f"Unknown instrument {instrument!r}: nothing halted", field="instrument")
+        qs, target = qs.filter(instrument=inst), inst.symbol
     else:
         raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, f"Scope must be one of {', '.join(SCOPES)}", field="scope")
     with transaction.atomic():

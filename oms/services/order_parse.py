@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from oms.error_codes import FieldErrorCode, PermissionErrorCode
 from oms.errors import NotPermitted, ValidationFailed
 from oms.models import Instrument, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
+from oms.refdata import symbol_key
 from oms.risk_reference import RiskReference, plain, static_reference
 
 ORDER_FIELDS = (
@@ -211,10 +212,10 @@ def parse_order(
     symbol = data.get("instrument")
     if symbol in (None, ""):
         errors.add("instrument", FieldErrorCode.REQUIRED, "instrument is required")
-    elif not isinstance(symbol, str) or symbol.upper() not in instruments:
+    elif not isinstance(symbol, str) or symbol_key(symbol) not in instruments:
         errors.add("instrument", FieldErrorCode.UNKNOWN, f"Unknown instrument {symbol!r}")
     else:
-        instrument = instruments[symbol.upper()]
+        instrument = instruments[symbol_key(symbol)]
 
     side = _choice(data, errors, "side", SIDES, None)
 

@@ -123,7 +123,9 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             409: OpenApiResponse(ErrorSerializer, description=(
                 "Nothing was executed: `rfq.already_executed`, `rfq.not_open`, `rfq.window_closed`, `rfq.quote_expired`, "
                 "`rfq.quote_through_limit`, `rfq.parent_not_working`; or `rfq.last_look_rejected` (the provider, and every "
-                "next best quote tried while the window was open, rejected on last look; `rejected` lists those quote ids)")),
+                "next best quote within the request's threshold tried while the window was open, rejected on last look; "
+                "`rejected` lists those quote ids. A request without a threshold tries no other quote: "
+                "`next_best_quote_id` names the best one still live, for the trader to click, or is null)")),
         },
     )
     @action(detail=True, methods=["post"])
@@ -133,7 +135,8 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         result = services.quote_accept(rfq_id=rfq.pk, quote_id=data["quote_id"], actor=Actor.for_user(request.user, "api"))
         if not result.executed:
             # The service committed the last-look rejection(s): an answer, not an exception, keeps them.
-            body = {"code": result.code or RfqErrorCode.NOT_EXECUTED, "detail": result.detail, "rejected": list(result.rejected)}
+            body = {"code": result.code or RfqErrorCode.NOT_EXECUTED, "detail": result.detail, "rejected": list(result.rejected),
+                    "next_best_quote_id": result.next_best.pk if result.next_best is not None else None}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return self._detail(rfq.pk)
 

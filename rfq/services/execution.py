@@ -6,8 +6,9 @@ threshold (``rfq.services.quotes.quote_submit``) or at the window's end (``rfq.s
 moved against it by more than its tolerance since it priced, or its own random rejection). A rejected
 quote is marked REJECTED (kept for its scorecard) and the next best quote still alive and within the
 request's thresholds and the parent's limit is tried, while the window is open (at the window's end, the
-quotes alive at that instant). Nothing left: no execution; a clicked RFQ stays QUOTING and the trader
-may click again.
+quotes alive at that instant). A click on a request with no threshold falls through to nothing: the
+trader did not bound what else may be taken, so the result names the next best and they decide.
+Nothing left: no execution; a clicked RFQ stays QUOTING and the trader may click again.
 
 **The execution** (one transaction, locks RFQ -> quotes -> parent -> what ``fills_book`` locks):
 
@@ -81,6 +82,7 @@ class AcceptResult:
     rejected: tuple[int, ...]
     code: str | None
     detail: str
+    next_best: Quote | None = None  # not executed in click mode without a threshold: the best quote still live
 
 
 @dataclass
@@ -96,8 +98,10 @@ class Attempt:
 def quote_accept(*, rfq_id: int, quote_id: int, actor: Actor) -> AcceptResult:
     """Execute against a quote (one click): its provider's last look, then the fill (module docstring).
 
-    Refusals are raised before anything changes; a last-look rejection is not (it commits), the next best
-    quote is tried, and the result says what happened."""
+    Refusals are raised before anything changes; a last-look rejection is not (it commits) and the result
+    says what happened. After a rejection the next best quote is tried only within the request's threshold
+    (the trader's bound); a request without one executes nothing else: the result names the next best live
+    quote (``next_best``) and the trader may click it."""
     with transaction.atomic():
         rfq = rfq_lock(rfq_id)
         if rfq.status == RfqStatus.EXECUTED:
@@ -119,16 +123,26 @@ def quote_accept(*, rfq_id: int, quote_id: int, actor: Actor) -> AcceptResult:
             raise Conflict(RfqErrorCode.QUOTE_THROUGH_LIMIT,
                            f"Quote {quote_id} at {quote.price} is through parent order {parent.pk}'s limit {parent.limit_price}")
         others = [q for q in best_first(rfq.side, quotes)
-                  if q.pk != quote.pk and quote_alive(q, now) and within_threshold(rfq, q) and within_limit(parent, q.price)]
-        attempt = execute_best(rfq, parent, [quote, *others], quotes=quotes, actor=actor, deadline=rfq.window_ends_at)
+                  if q.pk != quote.pk and quote_alive(q, now) and within_limit(parent, q.price)]
+        # A fall-through executes a quote the trader did not click: only within the bound they set (the
+        # request's threshold). Without one, nothing else is taken; the trader sees the next best and decides.
+        bounded = rfq.threshold_bps is not None or rfq.threshold_price is not None
+        candidates = [quote, *(q for q in others if within_threshold(rfq, q))] if bounded else [quote]
+        attempt = execute_best(rfq, parent, candidates, quotes=quotes, actor=actor, deadline=rfq.window_ends_at)
         audit_append(attempt.events)
     rejected = tuple(q.pk for q in attempt.rejected)
     if attempt.quote is not None:
         return AcceptResult(rfq, True, attempt.quote, attempt.fill_id, rejected, None,
                             f"Executed {rfq.executed_quantity:,} at {rfq.executed_price} with {attempt.quote.provider.code}")
+    by = ", ".join(f"{q.provider.code} (quote {q.pk})" for q in attempt.rejected)
+    if bounded:
+        return AcceptResult(rfq, False, None, None, rejected, RfqErrorCode.LAST_LOOK_REJECTED,
+                            f"Rejected on last look by {by}; no other quote within the threshold could be taken")
+    next_best = next((q for q in others if q.pk not in rejected and quote_alive(q, timezone.now())), None)
+    tail = (f"the next best, {next_best.provider.code}'s quote {next_best.pk} at {next_best.price:.4f} ({next_best.bps_from_mid} bps from mid), "
+            "is live: click it to take it" if next_best is not None else "no other quote is live")
     return AcceptResult(rfq, False, None, None, rejected, RfqErrorCode.LAST_LOOK_REJECTED,
-                        f"Rejected on last look by {', '.join(q.provider.code for q in attempt.rejected)}; "
-                        "no other quote could be taken")
+                        f"Rejected on last look by {by}; nothing was executed and the request stays open: {tail}", next_best)
 
 
 def execute_best(rfq: RFQ, parent: ParentOrder, candidates: list[Quote], *, quotes: list[Quote], actor: Actor,

@@ -72,7 +72,7 @@ SNAPSHOT = {
         "internal_cross.bad_leg", "internal_cross.bad_price", "internal_cross.bad_quantity", "internal_cross.duplicate_order",
         "internal_cross.empty", "internal_cross.unbalanced",
     ],
-    "KillSwitchErrorCode": ["kill_switch.bad_scope"],
+    "KillSwitchErrorCode": ["kill_switch.bad_scope", "kill_switch.unknown_target"],
     "RfqErrorCode": [
         "rfq.already_executed", "rfq.bad_direction", "rfq.bad_execute_at", "rfq.bad_mode", "rfq.bad_providers",
         "rfq.bad_quantity", "rfq.bad_source", "rfq.bad_threshold", "rfq.bad_window", "rfq.illegal_transition",

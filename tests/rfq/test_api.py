@@ -19,7 +19,7 @@ from rfq.models import RFQ, LiquidityProvider, Quote
 from rfq.states import QuoteStatus, RfqStatus
 from tests.ems import factories as f
 from tests.ems.live_helpers import working_parent
-from tests.rfq.services_helpers import provider, quote, rfq_for
+from tests.rfq.services_helpers import mid_price, provider, quote, rfq_for
 
 pytestmark = [pytest.mark.django_db]
 
@@ -164,6 +164,39 @@ def test_a_last_look_rejection_is_409_and_stays_recorded(api, trader, pm, portfo
     assert not Fill.objects.exists()
     detail = api(trader).get(f"{RFQS}{rfq.id}/").json()
     assert detail["ladder"][0]["status"] == QuoteStatus.REJECTED and detail["execution"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("threshold", [None, {"threshold_bps": Decimal("20")}])
+def test_click_falls_through_after_last_look_only_within_the_traders_threshold(api, trader, pm, portfolio, instrument, settings,
+                                                                                clock, threshold):
+    """Without a threshold a rejected click executes nothing else: 409 naming the rejected quote and the next
+    best, the request open for the trader's next click. With one, the next best within it is taken (200)."""
+    settings.EMS_QUEUE = "test-rfq-api-nobody-listens"
+    provider("LLREJ", last_look_reject_probability=Decimal("1"))
+    provider("LLOK")
+    parent = working_parent(instrument=instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=10_000)])
+    rfq = rfq_for(parent, trader, **(threshold or {}))
+    rejecting = quote(rfq, "LLREJ", mid_price(rfq, 2))
+    worse = quote(rfq, "LLOK", mid_price(rfq, 11))  # 9 bps worse, inside the threshold of the second case
+
+    response = api(trader).post(f"{RFQS}{rfq.id}/accept/", {"quote_id": rejecting.id}, format="json")
+
+    body = response.json()
+    if threshold is None:
+        assert response.status_code == 409, body
+        assert body["code"] == "rfq.last_look_rejected" and body["rejected"] == [rejecting.id] and body["next_best_quote_id"] == worse.id
+        assert f"quote {rejecting.id}" in body["detail"] and f"LLOK's quote {worse.id}" in body["detail"]
+        assert not Fill.objects.exists()
+        detail = api(trader).get(f"{RFQS}{rfq.id}/").json()
+        assert detail["status"] == RfqStatus.QUOTING and detail["execution"] is None
+        assert {q["id"]: q["status"] for q in detail["ladder"]} == {rejecting.id: QuoteStatus.REJECTED, worse.id: QuoteStatus.LIVE}
+        again = api(trader).post(f"{RFQS}{rfq.id}/accept/", {"quote_id": worse.id}, format="json")
+        assert again.status_code == 200 and again.json()["status"] == RfqStatus.EXECUTED
+    else:
+        assert response.status_code == 200, body
+        assert body["status"] == RfqStatus.EXECUTED and body["execution"]["quote"] == worse.id
+    assert Fill.objects.get().price == worse.price
 
 
 # --- cancel -----------------------------------------------------------------------------------------------

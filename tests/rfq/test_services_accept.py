@@ -177,9 +177,9 @@ def test_auto_at_window_end_with_nothing_within_the_threshold_expires_and_releas
     assert set(Quote.objects.filter(rfq=rfq).values_list("status", flat=True)) == {QuoteStatus.EXPIRED}
 
 
-def test_a_last_look_rejection_falls_through_to_the_next_best_quote(desk, actor):
+def test_a_last_look_rejection_falls_through_to_the_next_best_quote_within_the_threshold(desk, actor):
     parent = desk()
-    rfq = rfq_create(parent_id=parent.pk, actor=actor)
+    rfq = rfq_create(parent_id=parent.pk, actor=actor, threshold_bps=Decimal("10"))  # the trader's bound
     qa = quote(rfq, "MMA", mid_price(rfq, 8))
     qb = quote(rfq, "MMB", mid_price(rfq, 3))
     qc = quote(rfq, "MMC", mid_price(rfq, 12))
@@ -196,9 +196,51 @@ def test_a_last_look_rejection_falls_through_to_the_next_best_quote(desk, actor)
     assert qc.status == QuoteStatus.EXPIRED
 
 
-def test_last_look_rejecting_every_quote_keeps_the_rfq_quoting_and_says_so(desk, actor):
+def test_a_fall_through_stops_at_the_threshold(desk, actor):
+    parent = desk()
+    rfq = rfq_create(parent_id=parent.pk, actor=actor, threshold_bps=Decimal("6"))
+    qa = quote(rfq, "MMA", mid_price(rfq, 8))  # live, but beyond the trader's bound
+    qb = quote(rfq, "MMB", mid_price(rfq, 3))
+    _rejects_on_last_look("MMB")
+
+    result = quote_accept(rfq_id=rfq.pk, quote_id=qb.pk, actor=actor)
+
+    assert not result.executed and result.code == "rfq.last_look_rejected" and result.rejected == (qb.pk,)
+    assert "within the threshold" in result.detail and not Fill.objects.exists()
+    qa.refresh_from_db()
+    rfq.refresh_from_db()
+    assert qa.status == QuoteStatus.LIVE and rfq.status == RfqStatus.QUOTING
+
+
+def test_click_without_a_threshold_does_not_fall_through_and_names_the_next_best(desk, actor):
+    """The trader set no bound: after the clicked quote's last-look rejection nothing else is executed on
+    their behalf; the answer names the next best live quote, and a second click takes it."""
     parent = desk()
     rfq = rfq_create(parent_id=parent.pk, actor=actor)
+    qa = quote(rfq, "MMA", mid_price(rfq, 12))
+    qb = quote(rfq, "MMB", mid_price(rfq, 3))
+    qc = quote(rfq, "MMC", mid_price(rfq, 14))
+    _rejects_on_last_look("MMB")
+
+    result = quote_accept(rfq_id=rfq.pk, quote_id=qb.pk, actor=actor)
+
+    assert not result.executed and result.code == "rfq.last_look_rejected" and result.rejected == (qb.pk,)
+    assert result.next_best.pk == qa.pk and f"quote {qb.pk}" in result.detail and f"MMA's quote {qa.pk}" in result.detail
+    assert not Fill.objects.exists() and not ChildOrder.objects.filter(parent=parent).exists()
+    rfq.refresh_from_db()
+    parent.refresh_from_db()
+    assert rfq.status == RfqStatus.QUOTING and parent.reserved_quantity == 10_000
+    statuses = dict(Quote.objects.filter(rfq=rfq).values_list("pk", "status"))
+    assert statuses == {qa.pk: QuoteStatus.LIVE, qb.pk: QuoteStatus.REJECTED, qc.pk: QuoteStatus.LIVE}
+    assert event_types("quote", qa.pk) == ["quote.received"]
+
+    again = quote_accept(rfq_id=rfq.pk, quote_id=qa.pk, actor=actor)  # the trader's confirmation: their click
+    assert again.executed and again.quote.pk == qa.pk and Fill.objects.get(parent=parent).price == qa.price
+
+
+def test_last_look_rejecting_every_quote_keeps_the_rfq_quoting_and_says_so(desk, actor):
+    parent = desk()
+    rfq = rfq_create(parent_id=parent.pk, actor=actor, threshold_bps=Decimal("20"))
     qa = quote(rfq, "MMA", mid_price(rfq, 8))
     qb = quote(rfq, "MMB", mid_price(rfq, 3))
     _rejects_on_last_look("MMA", "MMB")

@@ -5,6 +5,7 @@ back. Requests and quotes go through the real services; the providers' answers a
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -322,10 +323,37 @@ def test_a_click_after_the_window_says_window_closed(client, trader, rfq):
     assert not Fill.objects.exists()
 
 
-def test_a_last_look_rejection_says_so_and_the_next_quote_is_taken(client, trader, rfq):
+def test_a_last_look_rejection_without_a_threshold_takes_nothing_else_and_names_the_next_best(client, trader, rfq):
     from rfq.models import LiquidityProvider
 
-    # LPB now always says no on last look: the click on its quote falls through to LPA's.
+    # LPB now always says no on last look; the request has no threshold, so LPA's worse quote is not taken for the trader.
+    LiquidityProvider.objects.filter(code="LPB").update(last_look_reject_probability=Decimal("1"))
+    lpb = Quote.objects.get(rfq=rfq, provider__code="LPB")
+    lpa = Quote.objects.get(rfq=rfq, provider__code="LPA")
+    signed_in(client, trader)
+
+    response = client.post(f"/rfq/{rfq.id}/accept/{lpb.id}/", **HX)
+
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 409
+    assert 'data-code="rfq.last_look_rejected"' in body and 'role="alert"' in body
+    assert f"Rejected on last look by LPB (quote {lpb.id})" in body
+    assert f"the next best, LPA's quote {lpa.id} at 100.0800" in body and "click it to take it" in body
+    assert not Fill.objects.exists()
+    assert Quote.objects.get(pk=lpa.pk).status == QuoteStatus.LIVE and "LAST LOOK: NO" in body
+    assert f'/rfq/{rfq.id}/accept/{lpa.id}/' in body  # the ladder still offers the next best to click
+
+    again = client.post(f"/rfq/{rfq.id}/accept/{lpa.id}/", **HX)
+    assert again.status_code == 200 and "Executed: bought 4,000 ACME at 100.0800 from LPA" in again.content.decode()
+
+
+def test_a_last_look_rejection_within_a_threshold_takes_the_next_quote(client, trader, pm_parent, providers):
+    from rfq.models import LiquidityProvider
+
+    rfq = rfq_for(pm_parent, trader, quantity=4000, window_s="30", threshold_price=Decimal("100.10"))
+    quote(rfq, "LPA", "100.08")
+    quote(rfq, "LPB", "100.03")
+    # LPB now always says no on last look: the click on its quote falls through to LPA's, within the bound.
     LiquidityProvider.objects.filter(code="LPB").update(last_look_reject_probability=Decimal("1"))
     lpb = Quote.objects.get(rfq=rfq, provider__code="LPB")
     signed_in(client, trader)
