@@ -123,6 +123,7 @@ class ApiErrorMiddleware:
 
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+_LINE_BREAKS = str.maketrans("\t\r\n", "   ")
 
 
 def form_pairs(data: bytes):
@@ -136,9 +137,12 @@ def form_pairs(data: bytes):
                    unquote_to_bytes(value).decode("utf-8", "surrogateescape"))
 
 
-def first_invalid_field(data: bytes) -> str | None:
-    """The (printable) name of the first field whose name or value breaks the input rule, or None."""
+def first_invalid_field(data: bytes, *, line_breaks: bool = False) -> str | None:
+    """The (printable) name of the first field whose name or value breaks the input rule, or None.
+    ``line_breaks``: tab, CR and LF pass (a form's textarea holds them; the field's own validation decides)."""
     for name, value in form_pairs(data):
+        if line_breaks:
+            name, value = name.translate(_LINE_BREAKS), value.translate(_LINE_BREAKS)
         if has_invalid_characters(name) or has_invalid_characters(value):
             return printable(name)
     return None
@@ -146,7 +150,7 @@ def first_invalid_field(data: bytes) -> str | None:
 
 class InputRulesMiddleware:
     """Query strings and URL-encoded form fields follow the rule of JSON bodies: valid UTF-8, no control or
-    format characters. A request that breaks it is refused before any view: a JSON 400 ``validation_error``
+    format characters (in a form value, tab and line breaks are left to the field: a textarea holds them). A request that breaks it is refused before any view: a JSON 400 ``validation_error``
     whose ``errors`` name the field with ``invalid_characters`` on ``/api/``, the 400 page elsewhere.
     (Multipart fields are checked by the views that take them; CSV cells by the TCA import, by row and field.)"""
 
@@ -158,7 +162,7 @@ class InputRulesMiddleware:
         if field is None and request.method in BODY_METHODS and request.content_type == FORM_CONTENT_TYPE \
                 and (request.encoding or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8"):
             try:
-                field = first_invalid_field(request.body)
+                field = first_invalid_field(request.body, line_breaks=True)
             except RequestDataTooBig:
                 pass  # answered by ApiErrorMiddleware on the API, by Django's 400 elsewhere, when the form is read
         if field is None:

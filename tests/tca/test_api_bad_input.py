@@ -297,13 +297,14 @@ def test_a_latin1_body_declared_as_such_is_read(trader_api):
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"])
 def test_other_content_types_are_415(trader_api, content_type):
-    _error(_post_csv(trader_api, f"{HEADER},{ROW}", content_type), 415, "unsupported_media_type")
+    _error(_post_csv(trader_api, f"{HEADER}\n{ROW}\n", content_type), 415, "unsupported_media_type")
     _nothing_imported()
 
 
-def test_a_csv_sent_as_a_form_is_refused_for_its_line_breaks_like_any_form_field(trader_api):
-    body = _error(_post_csv(trader_api, f"{HEADER}\n{ROW}\n", "application/x-www-form-urlencoded"), 400, "validation_error")
-    assert [e["code"] for e in next(iter(body["errors"].values()))] == ["invalid_characters"]
+def test_a_form_body_with_invalid_utf8_or_an_escape_is_refused_before_its_content_type(trader_api):
+    for data in (b"name=%ED%A0%80", b"name=a%1Bb"):
+        body = _error(_post_csv(trader_api, data, "application/x-www-form-urlencoded"), 400, "validation_error", "name")
+        assert body["errors"]["name"][0]["code"] == "invalid_characters"
     _nothing_imported()
 
 
