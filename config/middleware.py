@@ -2,21 +2,24 @@
 
 DRF answers the errors raised inside its views (``oms.api.errors``). What happens outside them is
 answered here and by the handlers in ``config.urls``: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413),
-JSON nested too deep to parse without recursing (400), control characters in a query string (400), a
-database or connection pool that does not answer (503 with ``Retry-After``), and any unexpected
+JSON nested too deep to parse without recursing (400), a database or connection pool that does not answer (503 with ``Retry-After``), and any unexpected
 exception (500, logged by Django). Browser pages keep their HTML pages (``404.html``, ``500.html``, ``503.html``).
+
+``InputRulesMiddleware`` applies the rule JSON bodies follow (``oms.services.order_parse.has_invalid_characters``)
+to every query string and URL-encoded form body, API and pages alike, before Django decodes them leniently.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_to_bytes
 
 import psycopg
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.template.loader import render_to_string
 
 from oms.error_codes import ApiErrorCode, FieldErrorCode
@@ -94,12 +97,6 @@ class ApiErrorMiddleware:
         return self.get_response(request)
 
     def _refuse(self, request):
-        for key, values in request.GET.lists():
-            bad = has_invalid_characters(key) or any(has_invalid_characters(v) for v in values)
-            if bad:
-                field = printable(key)
-                problem = {"code": FieldErrorCode.INVALID_CHARACTERS, "detail": f"{field} must not contain control characters"}
-                return api_error(400, ApiErrorCode.VALIDATION_ERROR, problem["detail"], field=field, errors={field: [problem]})
         # Uploads (multipart) keep Django's own handling: files stream to disk, past the in-memory limit.
         if request.method in BODY_METHODS and not request.content_type.startswith("multipart/"):
             try:
@@ -123,3 +120,56 @@ class ApiErrorMiddleware:
         # Anything else is a bug: Django logs it (django.request, with its traceback), signals it, and
         # answers with config.urls.handler500, JSON `server_error` on the API.
         return None
+
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+_LINE_BREAKS = str.maketrans("\t\r\n", "   ")
+
+
+def form_pairs(data: bytes):
+    """The (name, value) pairs of a query string or URL-encoded form, decoded as UTF-8 the strict way: a byte
+    that is not UTF-8 (raw or percent-encoded, ``%ED%A0%80``, ``%FF``) becomes a lone surrogate, which
+    ``has_invalid_characters`` refuses, where Django's own decoding would turn it into U+FFFD silently."""
+    for pair in data.split(b"&"):
+        if pair:
+            name, _, value = pair.replace(b"+", b" ").partition(b"=")
+            yield (unquote_to_bytes(name).decode("utf-8", "surrogateescape"),
+                   unquote_to_bytes(value).decode("utf-8", "surrogateescape"))
+
+
+def first_invalid_field(data: bytes, *, line_breaks: bool = False) -> str | None:
+    """The (printable) name of the first field whose name or value breaks the input rule, or None.
+    ``line_breaks``: tab, CR and LF pass (a form's textarea holds them; the field's own validation decides)."""
+    for name, value in form_pairs(data):
+        if line_breaks:
+            name, value = name.translate(_LINE_BREAKS), value.translate(_LINE_BREAKS)
+        if has_invalid_characters(name) or has_invalid_characters(value):
+            return printable(name)
+    return None
+
+
+class InputRulesMiddleware:
+    """Query strings and URL-encoded form fields follow the rule of JSON bodies: valid UTF-8, no control or
+    format characters (in a form value, tab and line breaks are left to the field: a textarea holds them). A request that breaks it is refused before any view: a JSON 400 ``validation_error``
+    whose ``errors`` name the field with ``invalid_characters`` on ``/api/``, the 400 page elsewhere.
+    (Multipart fields are checked by the views that take them; CSV cells by the TCA import, by row and field.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        field = first_invalid_field(request.META.get("QUERY_STRING", "").encode("utf-8", "surrogateescape"))
+        if field is None and request.method in BODY_METHODS and request.content_type == FORM_CONTENT_TYPE \
+                and (request.encoding or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8"):
+            try:
+                field = first_invalid_field(request.body, line_breaks=True)
+            except RequestDataTooBig:
+                pass  # answered by ApiErrorMiddleware on the API, by Django's 400 elsewhere, when the form is read
+        if field is None:
+            return self.get_response(request)
+        detail = f"{field} must be valid UTF-8 without control characters, format characters or invalid Unicode"
+        if is_api(request):
+            problem = {"code": FieldErrorCode.INVALID_CHARACTERS, "detail": detail}
+            return api_error(400, ApiErrorCode.VALIDATION_ERROR, detail, field=field, errors={field: [problem]})
+        # Rendered without the request: the session and user are not read yet (this runs before them).
+        return HttpResponseBadRequest(render_to_string("400.html", {"detail": f"{detail}; nothing was changed. Go back and try again."}))

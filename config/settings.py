@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.ApiErrorMiddleware",  # JSON errors on /api/ (413, deep JSON, 500), 503 when the DB is down
+    "config.middleware.InputRulesMiddleware",  # query strings and form fields: strict UTF-8, no control characters
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

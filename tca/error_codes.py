@@ -34,6 +34,7 @@ class ImportRowErrorCode(StrEnum):
     TIMESTAMP_NO_OFFSET = "timestamp_no_offset"
     BAD_SIDE = "bad_side"
     OUT_OF_RANGE = "out_of_range"
+    TOTAL_OUT_OF_RANGE = "total_out_of_range"  # the set's summed quantity or slippage passes its column
     NUL_BYTE = "nul_byte"
     BAD_CSV = "bad_csv"
 

@@ -23,9 +23,16 @@ ORDER_FIELDS = (
 )
 # fullmatch only: with match(), "$" also matches before a trailing newline.
 CLIENT_ORDER_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
-# NUL and the other C0 controls, and lone surrogates (a string that cannot be encoded as UTF-8): PostgreSQL
-# text refuses NUL, the JSON renderer cannot encode a surrogate, and no field of an order needs either.
-INVALID_CHARACTERS_RE = re.compile("[\x00-\x1f\ud800-\udfff]")
+# The one rule for text input, wherever it comes from (JSON bodies, query strings, form fields, CSV cells):
+# no control character (Unicode Cc: C0 with NUL, tab and newline, DEL, C1), no invisible format character
+# (Cf: the right-to-left and isolate overrides U+202A-202E and U+2066-2069, the marks U+200E/F and U+061C,
+# zero-width spaces, soft hyphen, BOM; but not the joiners U+200C/D that scripts and emoji need), and no lone
+# surrogate (a string that cannot be encoded as UTF-8). PostgreSQL text refuses NUL, the JSON renderer cannot
+# encode a surrogate, escapes reach terminals and bidi overrides disguise ids in pages, CSV and spreadsheets.
+INVALID_CHARACTERS_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]")
 # An optional minus sign is parsed, so that "-5" is told it must be positive (it is a whole number).
 ASCII_DIGITS_RE = re.compile(r"-?[0-9]+")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -150,7 +157,7 @@ def _datetime(data, errors, field) -> datetime | None:
 
 
 def has_invalid_characters(value: str) -> bool:
-    """Whether a string holds a control character or a lone surrogate (see INVALID_CHARACTERS_RE)."""
+    """Whether a string holds a control or format character or a lone surrogate (see INVALID_CHARACTERS_RE)."""
     return INVALID_CHARACTERS_RE.search(value) is not None
 
 

@@ -354,7 +354,10 @@ class FillTCAViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericViewSet
 
 
 class CSVTextParser(BaseParser):
-    """A ``text/csv`` body as text: UTF-8 (a byte-order mark is dropped) unless ``charset=`` says otherwise."""
+    """A ``text/csv`` body as text: UTF-8 (a byte-order mark is dropped) unless ``charset=`` names another text
+    encoding. A codec that is not one (``rot13``, ``zlib``, ``base64``, ``hex``...) is ``tca.import_encoding``,
+    as is a body its charset cannot decode; characters it decodes to that no text may hold (a lone surrogate from
+    ``utf-7``, a control character) are refused by row and field (``tca.services.imports``)."""
 
     media_type = "text/csv"
 
@@ -365,12 +368,15 @@ class CSVTextParser(BaseParser):
             params[key.lower()] = value.strip('"')
         charset = params.get("charset", "utf-8")
         try:
-            codec = codecs.lookup(charset).name
+            info = codecs.lookup(charset)
         except LookupError as exc:
             raise ParseError({"code": TcaErrorCode.IMPORT_ENCODING, "detail": f"Unknown charset {charset[:40]!r}: send UTF-8"}) from exc
+        codec = info.name
+        if not getattr(info, "_is_text_encoding", True):  # bytes-to-bytes (zlib, base64) or str-to-str (rot13) codecs
+            raise ParseError({"code": TcaErrorCode.IMPORT_ENCODING, "detail": f"{charset[:40]!r} is not a text encoding: send UTF-8"})
         try:
             return stream.read().decode("utf-8-sig" if codec == "utf-8" else codec)
-        except UnicodeDecodeError as exc:
+        except (UnicodeError, LookupError) as exc:  # UnicodeError: also idna's and punycode's own failures
             raise ParseError({"code": TcaErrorCode.IMPORT_ENCODING, "detail": f"The body is not {codec} text (save the file as CSV UTF-8)"}) from exc
 
 

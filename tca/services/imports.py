@@ -29,7 +29,7 @@ import csv
 import io
 import re
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, DecimalException, InvalidOperation, Overflow, localcontext
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,11 +39,12 @@ from oms import role_names, roles
 from oms.audit_events import AuditEventType
 from oms.db import insert_rows
 from oms.error_codes import FieldErrorCode
-from oms.errors import DomainError, NotPermitted
+from oms.errors import DomainError, NotPermitted, ValidationFailed
 from oms.models import Side
 from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
+from oms.services.order_parse import has_invalid_characters, printable
 from tca.error_codes import ImportRowErrorCode, TcaErrorCode
 from tca.models import ImportedExecution, ImportSet
 
@@ -55,7 +56,11 @@ BPS_Q = Decimal("0.0001")
 MAX_PRICE = Decimal("999999999999.999999")  # what the price columns (18 digits, 6 decimals) hold
 MAX_BPS = Decimal("99999999.9999")
 MAX_CCY = Decimal("999999999999999999.999999")
-MAX_QTY = 2**63 - 1
+MAX_QTY = 2**63 - 1  # the bigint columns, for a row and for a set's total
+MAX_QTY_DIGITS = len(str(MAX_QTY))
+# Exact for every product and sum of in-range values (quantity 19 digits x price 18 = 37, times 100,000 rows),
+# trapping what would otherwise round silently or raise later; values are range-checked before any arithmetic.
+ARITHMETIC = Context(prec=60, Emax=99, Emin=-99, traps=[InvalidOperation, Overflow])
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INT = re.compile(r"^[+-]?\d+$")
 IMPORTERS = frozenset({role_names.PM, role_names.TRADER, role_names.API_CLIENT, role_names.ADMIN})
@@ -80,7 +85,7 @@ def _decimal(raw: str, line: int, field: str, errors: list) -> Decimal | None:
         errors.append(_error(line, field, ImportRowErrorCode.NOT_A_NUMBER, f"{field} {raw[:40]!r} is not a decimal number"))
         return None
     try:
-        value = Decimal(raw)
+        value = Decimal(raw)  # plain digits only (no exponent): exact, whatever its length
     except InvalidOperation:
         errors.append(_error(line, field, ImportRowErrorCode.NOT_A_NUMBER, f"{field} {raw[:40]!r} is not a decimal number"))
         return None
@@ -90,7 +95,7 @@ def _decimal(raw: str, line: int, field: str, errors: list) -> Decimal | None:
     if value > MAX_PRICE:
         errors.append(_error(line, field, ImportRowErrorCode.TOO_LARGE, f"{field} {raw} is too large"))
         return None
-    if value != value.quantize(PRICE_Q, rounding=ROUND_DOWN):
+    if value.as_tuple().exponent < PRICE_Q.as_tuple().exponent and value != value.quantize(PRICE_Q, rounding=ROUND_DOWN, context=ARITHMETIC):
         errors.append(_error(line, field, ImportRowErrorCode.TOO_MANY_DECIMALS, f"{field} {raw} has more than 6 decimals"))
         return None
     return value
@@ -103,6 +108,13 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
         errors.append(_error(line, None, ImportRowErrorCode.COLUMN_COUNT, f"expected {len(HEADER)} values, found {len(values)}"))
         return None
     raw = dict(zip(HEADER, (v.strip() for v in values), strict=True))
+    for field in HEADER:  # the rule for every text input (oms.services.order_parse.has_invalid_characters)
+        if has_invalid_characters(raw[field]):
+            errors.append(_error(line, field, FieldErrorCode.INVALID_CHARACTERS,
+                                 f"{field} {printable(raw[field])[:60]!r} contains control, format or invalid Unicode characters"))
+            raw[field] = ""
+    if len(errors) > before:
+        return None
     for field, most in (("child_order_id", 64), ("venue", 32), ("order_type", 16)):
         if not raw[field]:
             errors.append(_error(line, field, FieldErrorCode.REQUIRED, f"{field} is required"))
@@ -125,8 +137,11 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     qty = None
     if not _INT.match(raw["quantity"]):
         errors.append(_error(line, "quantity", ImportRowErrorCode.NOT_INTEGER, f"quantity {raw['quantity'][:40]!r} is not a whole number"))
+    elif len(raw["quantity"].lstrip("+-").lstrip("0")) > MAX_QTY_DIGITS:  # before int(), which refuses 4,300+ digits
+        errors.append(_error(line, "quantity", ImportRowErrorCode.TOO_LARGE, "quantity is too large"))
     else:
-        qty = int(raw["quantity"])
+        digits = int(raw["quantity"].lstrip("+-").lstrip("0") or "0")  # leading zeros count towards int()'s limit
+        qty = -digits if raw["quantity"].startswith("-") else digits
         if qty <= 0:
             errors.append(_error(line, "quantity", ImportRowErrorCode.NOT_POSITIVE, f"quantity must be greater than 0, not {qty}"))
         elif qty > MAX_QTY:
@@ -136,11 +151,13 @@ def _row(values: list[str], line: int, errors: list) -> dict | None:
     if len(errors) > before:
         return None
     s = Side(side).sign
-    bps = slippage_bps(side, price, bench).quantize(BPS_Q)
-    ccy = (s * (bench - price) * qty).quantize(PRICE_Q)
-    if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
-        errors.append(_error(line, "price", ImportRowErrorCode.OUT_OF_RANGE, "the slippage of this row against its benchmark is out of range"))
-        return None
+    with localcontext(ARITHMETIC):
+        bps = slippage_bps(side, price, bench)
+        ccy = s * (bench - price) * qty
+        if abs(bps) > MAX_BPS or abs(ccy) > MAX_CCY:
+            errors.append(_error(line, "price", ImportRowErrorCode.OUT_OF_RANGE, "the slippage of this row against its benchmark is out of range"))
+            return None
+        bps, ccy = bps.quantize(BPS_Q), ccy.quantize(PRICE_Q)
     return {"line": line, "child_order_id": raw["child_order_id"], "timestamp": ts, "venue": raw["venue"],
             "order_type": raw["order_type"].lower(), "side": side, "quantity": qty, "price": price,
             "benchmark_price": bench, "slippage_bps": bps, "slippage_ccy": ccy}
@@ -165,9 +182,10 @@ def executions_parse(text: str) -> list[dict]:
         raise ImportRejected(TcaErrorCode.IMPORT_BAD_HEADER, f"The header cannot be read: {exc}") from None
     found = tuple(h.strip().lower() for h in header)
     if found != HEADER:
+        shown = [printable(h.strip()) for h in header]  # safe to echo: no surrogate or control character
         raise ImportRejected(TcaErrorCode.IMPORT_BAD_HEADER,
-                             f"The header must be exactly {','.join(HEADER)}; found {','.join(h.strip() for h in header)[:200]}",
-                             extra={"expected": list(HEADER), "found": [h.strip() for h in header][:20]})
+                             f"The header must be exactly {','.join(HEADER)}; found {','.join(shown)[:200]}",
+                             extra={"expected": list(HEADER), "found": shown[:20]})
     rows: list[dict] = []
     errors: list[dict] = []
     line = reader.line_num
@@ -187,7 +205,11 @@ def executions_parse(text: str) -> list[dict]:
         n += 1
         if n > MAX_ROWS:
             raise ImportRejected(TcaErrorCode.IMPORT_TOO_LARGE, f"The file has more than {MAX_ROWS:,} rows")
-        row = _row(values, start, errors)
+        try:
+            row = _row(values, start, errors)
+        except DecimalException:  # not reachable with the checks above; a row error all the same, never a 500
+            errors.append(_error(start, "price", ImportRowErrorCode.OUT_OF_RANGE, "the values of this row are out of range"))
+            row = None
         if row is not None:
             rows.append(row)
     if errors:
@@ -195,11 +217,38 @@ def executions_parse(text: str) -> list[dict]:
                              extra={"errors": errors[:ERRORS_LISTED], "errors_total": len(errors)})
     if not rows:
         raise ImportRejected(TcaErrorCode.IMPORT_EMPTY, "The file has a header but no executions")
+    _check_totals(rows)
     return rows
+
+
+def _check_totals(rows: list[dict]) -> None:
+    """Refuse a set whose totals the set's columns cannot hold, naming the row at which the running total
+    passes the bound: the quantity (bigint) or the slippage in currency (``slippage_ccy``, numeric(24, 6))."""
+    qty = 0
+    ccy = Decimal(0)
+    with localcontext(ARITHMETIC):
+        for r in rows:
+            qty += r["quantity"]
+            ccy += r["slippage_ccy"]
+            if qty > MAX_QTY:
+                problem = _error(r["line"], "quantity", ImportRowErrorCode.TOTAL_OUT_OF_RANGE,
+                                 f"the total quantity passes {MAX_QTY:,} (the most a set can hold) at this row: split the file")
+            elif abs(ccy) > MAX_CCY:
+                problem = _error(r["line"], "price", ImportRowErrorCode.TOTAL_OUT_OF_RANGE,
+                                 "the total slippage in currency passes what a set can hold at this row: split the file")
+            else:
+                continue
+            raise ImportRejected(TcaErrorCode.IMPORT_INVALID, "The set's totals are out of range; nothing was imported",
+                                 extra={"errors": [problem], "errors_total": 1})
 
 
 def executions_totals(rows: list[dict]) -> dict:
     """Quantity-weighted totals of parsed rows: quantity, avg_price, avg_benchmark, slippage_bps and _ccy."""
+    with localcontext(ARITHMETIC):
+        return _totals(rows)
+
+
+def _totals(rows: list[dict]) -> dict:
     qty = sum(r["quantity"] for r in rows)
     notional = sum(r["quantity"] * r["price"] for r in rows)
     bench = sum(r["quantity"] * r["benchmark_price"] for r in rows)
@@ -222,6 +271,9 @@ def executions_import(*, name: str, text: str, user, actor: Actor) -> ImportSet:
     """
     if roles.role_of(user) not in IMPORTERS:
         raise NotPermitted(TcaErrorCode.IMPORT_NOT_PERMITTED, "Your role may not import executions")
+    if name and has_invalid_characters(name):  # the API checks it first; the browser's upload form relies on this
+        raise ValidationFailed({"name": [{"code": FieldErrorCode.INVALID_CHARACTERS,
+                                          "detail": "name must not contain control characters, format characters or invalid Unicode"}]})
     name = (name or "").strip()[:200] or f"import {timezone.now():%Y-%m-%d %H:%M:%S}"
     rows = executions_parse(text)
     totals = executions_totals(rows)

@@ -57,7 +57,8 @@ def assert_field_error(response, field: str, code: str) -> dict:
 # --- strings with NUL, control characters or lone surrogates --------------------------------------
 
 
-@pytest.mark.parametrize("bad", [NUL, LONE_SURROGATE, "\x1f", "\n"], ids=["nul", "lone_surrogate", "unit_separator", "newline"])
+@pytest.mark.parametrize("bad", [NUL, LONE_SURROGATE, "\x1f", "\n", "\x1b", "\x85", "\u202e", "\u2066", "\u2069", "\u200e", "\u200f", "\ufeff"],
+                         ids=["nul", "lone_surrogate", "unit_separator", "newline", "escape", "c1_nel", "rlo", "lri", "pdi", "lrm", "rlm", "bom"])
 def test_client_order_id_with_invalid_characters_is_a_field_error(bad, pm, api, order_payload, nothing_stored):
     response = raw_post(api(pm), ORDERS_URL, order_payload(client_order_id=f"ABC{bad}1"))
 
@@ -188,6 +189,44 @@ def test_a_query_parameter_with_a_nul_is_a_field_error(param, pm, api):
 
     body = assert_field_error(response, param, "invalid_characters")
     assert body["field"] == param
+
+
+@pytest.mark.parametrize("query", ["instrument=%ED%A0%80", "portfolio=%FF", "client_order_id=A%C3", "client_order_id=%E2%80%AEdi",
+                                   "client_order_id=%1B%5B31m", "client_order_id=%C2%9B", "side=%E2%81%A6buy"])
+def test_a_query_string_follows_the_rule_of_json_bodies_invalid_utf8_and_controls_are_field_errors(query, pm, api):
+    response = api(pm).get(f"{ORDERS_URL}?{query}")
+
+    body = assert_field_error(response, query.split("=")[0], "invalid_characters")
+    assert "\ufffd" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_a_query_parameter_name_that_is_not_utf8_is_echoed_escaped(pm, api):
+    body = assert_json_error(api(pm).get(f"{ORDERS_URL}?inst%FFrument=X"), 400, "validation_error")
+    assert body["field"] == "inst\\udcffrument"
+
+
+@pytest.mark.parametrize("form", [b"username=%ED%A0%80&password=x", b"username=pm&password=a%FFb", b"username=pm%E2%80%AE&password=x"])
+def test_form_fields_follow_the_rule_of_json_bodies(form, pm, nothing_stored):
+    response = APIClient().post("/api/auth/token/", data=form, content_type="application/x-www-form-urlencoded")
+
+    body = assert_json_error(response, 400, "validation_error")
+    assert body["errors"][body["field"]][0]["code"] == "invalid_characters"
+
+
+def test_a_browser_form_with_invalid_utf8_is_the_400_page_and_a_bidi_override_the_field_error(pm_browser, portfolio, instrument, nothing_stored):
+    fields = (f"portfolio={portfolio.code}&instrument={instrument.symbol}&side=buy&quantity=100&order_type=limit"
+              "&limit_price=100.50&time_in_force=day&urgency=medium&strategy=auto")
+    page = pm_browser.post("/orders/ticket/", data=f"client_order_id=WEB%ED%A0%801&{fields}".encode(),
+                           content_type="application/x-www-form-urlencoded")
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+    assert "client_order_id must be valid UTF-8" in page.content.decode()
+
+    page = pm_browser.post("/orders/ticket/", data=f"client_order_id=WEB%E2%80%AE1&{fields}".encode(),
+                           content_type="application/x-www-form-urlencoded")
+    assert page.status_code == 400 and "client_order_id must be valid UTF-8" in page.content.decode()
+
+    page = pm_browser.get("/orders/?q=%FF")
+    assert page.status_code == 400 and "q must be valid UTF-8" in page.content.decode()
 
 
 @pytest.mark.parametrize("query", ["page=", "page=abc", "page=0", "page=-1", "page=1.5", "page_size=null", "page_size=",

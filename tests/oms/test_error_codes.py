@@ -91,7 +91,7 @@ SNAPSHOT = {
     ],
     "ImportRowErrorCode": [
         "bad_csv", "bad_side", "bad_timestamp", "column_count", "not_a_number", "not_integer", "not_positive", "nul_byte",
-        "out_of_range", "timestamp_no_offset", "too_large", "too_long", "too_many_decimals",
+        "out_of_range", "timestamp_no_offset", "too_large", "too_long", "too_many_decimals", "total_out_of_range",
     ],
     "ReconciliationBreakCode": [
         "recon.constituent_alloc_qty", "recon.cross_unallocated", "recon.cross_unbalanced", "recon.fill_alloc_qty",

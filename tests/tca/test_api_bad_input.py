@@ -301,6 +301,13 @@ def test_other_content_types_are_415(trader_api, content_type):
     _nothing_imported()
 
 
+def test_a_form_body_with_invalid_utf8_or_an_escape_is_refused_before_its_content_type(trader_api):
+    for data in (b"name=%ED%A0%80", b"name=a%1Bb"):
+        body = _error(_post_csv(trader_api, data, "application/x-www-form-urlencoded"), 400, "validation_error", "name")
+        assert body["errors"]["name"][0]["code"] == "invalid_characters"
+    _nothing_imported()
+
+
 def test_a_text_body_over_the_request_limit_is_413(trader_api):
     big = HEADER + "\n" + (ROW + "\n") * (11 * 1024 * 1024 // len(ROW))
     _error(_post_csv(trader_api, big), 413, "request_too_large")
@@ -365,3 +372,139 @@ def test_formula_looking_ids_are_exported_as_text(trader_api):
     exported = trader_api.get(f"/api/tca/executions/imports/{set_id}/?format=csv").content.decode()
 
     assert "'=HYPERLINK" in exported and ",'@SUM," in exported
+
+
+# --- values that break arithmetic or the columns, charsets that are not text, characters no text may hold -------
+
+MAX_BIGINT = 2**63 - 1
+
+
+def _row(qty="1000", price="100.10", bench="100.00", oid="EXT-1", venue="XNYS", order_type="limit"):
+    return f"{oid},2026-03-02T14:31:05+00:00,{venue},{order_type},buy,{qty},{price},{bench}"
+
+
+def _problems(response) -> set[tuple]:
+    body = _error(response, 400, "tca.import_invalid")
+    return {(e["line"], e["field"], e["code"]) for e in body["errors"]}
+
+
+@pytest.mark.parametrize("row, problem", [
+    # in range one by one, but the slippage in currency has 37 digits: beyond default decimal arithmetic
+    (_row(qty=str(MAX_BIGINT), price="0.000001", bench="999999999999.999999"), (2, "price", "out_of_range")),
+    (_row(qty=str(MAX_BIGINT), price="999999999999.999999", bench="0.000001"), (2, "price", "out_of_range")),
+    (_row(qty="9" * 5000), (2, "quantity", "too_large")),  # int() refuses strings over 4,300 digits
+    (_row(qty="0" * 5000 + "7"), None),  # leading zeros are only zeros
+    (_row(price="1" + "0" * 5000), (2, "price", "too_large")),
+    (_row(price="0." + "0" * 5000 + "1"), (2, "price", "too_many_decimals")),
+    (_row(bench="1E+999999"), (2, "benchmark_price", "not_a_number")),
+    (_row(bench="1e-999999"), (2, "benchmark_price", "not_a_number")),
+])
+def test_values_that_break_decimal_arithmetic_are_row_errors(trader_api, row, problem):
+    response = _post_csv(trader_api, f"{HEADER}\n{row}\n")
+    if problem is None:
+        assert response.status_code == 201 and response.json()["rows"][0]["quantity"] == 7
+        return
+    assert _problems(response) == {problem}
+    _nothing_imported()
+
+
+def test_a_summed_quantity_beyond_the_bigint_column_names_the_row_that_passes_it(trader_api):
+    rows = [_row(oid="A", qty=str(MAX_BIGINT), price="1", bench="1"), _row(oid="B", qty="5", price="1", bench="1"),
+            _row(oid="C", qty="1", price="1", bench="1")]
+
+    assert _problems(_post_csv(trader_api, "\n".join([HEADER, *rows]) + "\n")) == {(3, "quantity", "total_out_of_range")}
+    _nothing_imported()
+
+
+def test_a_total_slippage_beyond_the_numeric_column_names_the_row_that_passes_it(trader_api):
+    row = _row(qty="1000000000000", price="1.000000", bench="999999.000000")  # 999,998e12: each row fits numeric(24, 6)
+
+    assert _problems(_post_csv(trader_api, f"{HEADER}\n{row}\n{row}\n")) == {(3, "price", "total_out_of_range")}
+    _nothing_imported()
+
+
+@pytest.mark.parametrize("charset", ["rot13", "zlib", "base64", "hex", "uu", "bz2", "quopri", "undefined"])
+def test_a_charset_that_is_a_codec_but_not_a_text_encoding_is_tca_import_encoding(trader_api, charset):
+    _error(_post_csv(trader_api, f"{HEADER}\n{ROW}\n", f"text/csv; charset={charset}"), 400, "tca.import_encoding")
+    _nothing_imported()
+
+
+def _utf7(text: str) -> bytes:
+    """``text`` in UTF-7, each "@" standing for a lone U+D800 ("+2AA-"), which no encoder writes."""
+    return text.replace("+", "+-").replace("@", "+2AA-").encode("ascii")
+
+
+@pytest.mark.parametrize("data, charset, problem", [
+    (_utf7(f"{HEADER}\n@X{ROW[5:]}\n"), "utf-7", (2, "child_order_id")),
+    (f"{HEADER}\n{ROW[:-7]}\\udc00,100.00\n".encode("ascii"), "unicode_escape", (2, "price")),
+    (f"{HEADER}\nEXT-1,2026-03-02T14:31:05+00:00,X\\ud83dNYS,limit,buy,1,1,1\n".encode("ascii"), "raw_unicode_escape", (2, "venue")),
+])
+def test_a_charset_that_decodes_to_lone_surrogates_is_refused_by_row_and_field(trader_api, data, charset, problem):
+    assert _problems(_post_csv(trader_api, data, f"text/csv; charset={charset}")) == {(*problem, "invalid_characters")}
+    _nothing_imported()
+
+
+def test_utf16_with_an_unpaired_surrogate_is_not_text(trader_api):
+    data = "\ufeff".encode("utf-16-le") + f"{HEADER}\nEXT-".encode("utf-16-le") + b"\x00\xd8" + f"1{ROW[5:]}\n".encode("utf-16-le")
+    _error(_post_csv(trader_api, data, "text/csv; charset=utf-16"), 400, "tca.import_encoding")
+    _nothing_imported()
+
+
+def test_a_surrogate_in_the_header_is_echoed_escaped(trader_api):
+    body = _error(_post_csv(trader_api, _utf7(f"@{HEADER}\n{ROW}\n"), "text/csv; charset=utf-7"), 400, "tca.import_bad_header")
+    assert body["found"][0] == "\\ud800child_order_id"
+
+
+# --- the input rule of JSON bodies, for CSV cells, query strings and form fields ---------------------------------
+
+
+@pytest.mark.parametrize("bad", ["\x1b[31m", "\u202e", "\u2066", "\u2069", "\u200e", "\u200f", "\x85", "\x7f", "\ufeff", "\t"],
+                         ids=["escape", "rlo", "lri", "pdi", "lrm", "rlm", "c1_nel", "del", "bom", "tab"])
+@pytest.mark.parametrize("field", ["child_order_id", "venue", "order_type"])
+def test_control_and_bidi_characters_in_a_csv_cell_are_refused_by_row_and_field(trader_api, bad, field):
+    row = _row(**{{"child_order_id": "oid"}.get(field, field): f"AB{bad}C"})
+
+    assert _problems(_post_csv(trader_api, f"{HEADER}\n{ROW}\n{row}\n")) == {(3, field, "invalid_characters")}
+    _nothing_imported()
+
+
+def test_the_same_cells_are_refused_in_an_upload_and_shown_on_the_browser_page(trader_api, trader):
+    text = HEADER + "\n" + _row(oid="EXT\u202e1") + "\n"
+    body = _error(trader_api.post(IMPORT, {"file": SimpleUploadedFile("f.csv", text.encode())}, format="multipart"), 400, "tca.import_invalid")
+    assert [(e["line"], e["field"], e["code"]) for e in body["errors"]] == [(2, "child_order_id", "invalid_characters")]
+
+    browser = Client()
+    browser.force_login(trader)
+    page = browser.post("/tca/imports/", {"file": SimpleUploadedFile("f.csv", text.encode()), "name": "ok"})
+    assert page.status_code == 400 and "child_order_id" in page.content.decode()
+    page = browser.post("/tca/imports/", {"file": SimpleUploadedFile("f.csv", f"{HEADER}\n{ROW}\n".encode()), "name": "x\x1by"})
+    assert page.status_code == 400
+    _nothing_imported()
+
+
+@pytest.mark.parametrize("query", ["?name=%ED%A0%80", "?name=%FF", "?name=a%C3", "?name=%E2%80%AE1", "?name=%C2%85",
+                                   "?na%FFme=x", "?name=ok&name=%1B"])
+def test_a_name_in_the_query_string_follows_the_rule_of_json_bodies(trader_api, query):
+    body = _error(_post_csv(trader_api, f"{HEADER}\n{ROW}\n", query=query), 400, "validation_error")
+    assert list(body["errors"].values())[0][0]["code"] == "invalid_characters"
+    _nothing_imported()
+
+
+@pytest.mark.parametrize("query", ["instrument=%ED%A0%80", "venue=%E2%81%A6X", "day=%FF2"])
+def test_read_filters_with_invalid_utf8_or_controls_are_400s_naming_the_parameter(trader_api, closed, query):
+    body = _error(trader_api.get(f"/api/tca/fills/?{query}"), 400, "validation_error")
+    assert body["field"] == query.split("=")[0]
+
+
+def test_a_browser_page_with_invalid_utf8_in_its_query_or_form_is_the_400_page(trader, closed):
+    browser = Client()
+    browser.force_login(trader)
+    assert browser.get("/tca/?strategy=twap").status_code == 200
+
+    page = browser.get("/tca/?strategy=%ED%A0%80")
+    assert page.status_code == 400 and "text/html" in page["Content-Type"] and "strategy must be valid UTF-8" in page.content.decode()
+
+    form = browser.post(f"/tca/parents/{closed.pk}/what-if/", data=b"strategy=tw%FFap&interval_s=5",
+                        content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 400 and "strategy must be valid UTF-8" in form.content.decode()
+    assert not WhatIf.objects.exists()
