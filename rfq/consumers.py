@@ -26,7 +26,7 @@ def _detail(user, rfq_id: int) -> dict | None:
     from rfq.api.serializers import RfqDetailSerializer
 
     rfq = selectors.rfq_list(user=user).select_related("requested_by", "executed_quote__provider").filter(pk=rfq_id).first()
-    return None if rfq is None else RfqDetailSerializer(rfq).data
+    return None if rfq is None else RfqDetailSerializer(rfq, context={"user": user}).data
 
 
 class RfqConsumer(SessionBoundConsumer):
