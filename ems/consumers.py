@@ -12,6 +12,7 @@ from ems import selectors
 from ems.broadcast import DESK_GROUP, parent_group
 from oms import roles
 from oms.models import Instrument
+from oms.socket_session import SessionBoundConsumer
 
 PUSH_INTERVAL_S = 0.5
 
@@ -55,18 +56,21 @@ class MarketDataConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(PUSH_INTERVAL_S)
 
 
-@database_sync_to_async
-def _desk_access(user, parent_id: int | None) -> bool:
+def _desk_access_sync(user, parent_id: int | None) -> bool:
     if roles.role_of(user) not in roles.DESK_WIDE:
         return False
     return parent_id is None or selectors.parent_get(user=user, parent_id=parent_id) is not None
 
 
-class DeskConsumer(AsyncJsonWebsocketConsumer):
+_desk_access = database_sync_to_async(_desk_access_sync)
+
+
+class DeskConsumer(SessionBoundConsumer):
     """``/ws/desk/`` (every parent) and ``/ws/parent/<id>/`` (one parent): ``parent.changed`` hints for
     the trader desk (traders, compliance, admins; 4403 for anybody else, 4404 for an unknown parent).
 
-    Messages are hints: the page re-fetches its live regions on each one and on every (re)connect.
+    Messages are hints: the page re-fetches its live regions on each one and on every (re)connect. Each is
+    forwarded only while the session lives and the user still has a desk role (``oms.socket_session``).
     """
 
     async def connect(self):
@@ -87,8 +91,10 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=refusal)
             return
+        self.parent_id = parent_id
         self.group = DESK_GROUP if parent_id is None else parent_group(parent_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.bind_session(user)
         await self.accept()
         await self.send_json({"type": "hello"})
 
@@ -96,14 +102,22 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
         group = getattr(self, "group", None)
         if group is not None:
             await self.channel_layer.group_discard(group, self.channel_name)
+        await self.unbind_session()
+
+    def may_see(self, user, group, event) -> bool:
+        return _desk_access_sync(user, self.parent_id)
+
+    async def access_changed(self, user):
+        if not await _desk_access(user, self.parent_id):
+            await self.end_session(4403)
 
     async def parent_changed(self, event):
-        await self.send_json(event)
+        await self.forward(event)
 
     # The RFQ platform tells the desk about requests and quotes (rfq.broadcast): forward them too.
     async def rfq_changed(self, event):
-        await self.send_json(event)
+        await self.forward(event)
 
     # oms.broadcast coalesces a burst of hints into one "orders.changed" per group: forward it too.
     async def orders_changed(self, event):
-        await self.send_json(event)
+        await self.forward(event)

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Sum
 
 from ems.algos.cost import pre_trade_estimate
 from ems.algos.selection import select_strategy
@@ -233,6 +233,67 @@ def parent_constituents(*, user, parent: ParentOrder) -> QuerySet[Constituent]:
     return qs
 
 
+# --- a shared parent as a PM sees it: the one rule ------------------------------------------------------------
+#
+# A parent may pool orders of several portfolios. Traders, compliance and admins see it whole. Anybody else
+# (a PM, an API client) sees of it only their own share: the quantity of their own constituents, the fills
+# allocated to their orders (at the fill's price, in the quantity allocated to them, with that part of the
+# fee), never the parent's child orders, its venues or another portfolio's size. Every endpoint, page, export
+# and socket that shows a parent or its fills to somebody goes through these three functions.
+
+
+def sees_whole_parents(user) -> bool:
+    return _desk_wide(user)
+
+
+@dataclass(frozen=True)
+class ParentShare:
+    """A user's part of a parent: their constituents' quantity and what was allocated to them."""
+
+    quantity: int
+    filled_quantity: int
+    notional: Decimal
+    fees: Decimal
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return (self.notional / self.filled_quantity).quantize(PRICE_Q) if self.filled_quantity else None
+
+
+def parent_share(*, user, parent: ParentOrder) -> ParentShare:
+    """The user's share of ``parent`` (for a desk-wide user, the whole parent)."""
+    if _desk_wide(user):
+        return ParentShare(parent.quantity, parent.filled_quantity, parent.notional, parent.fees)
+    visible = _visible_portfolio_ids(user)
+    quantity = Constituent.objects.filter(parent=parent, order__portfolio__in=visible).aggregate(q=Sum("quantity"))["q"] or 0
+    filled, notional, fees = 0, Decimal(0), Decimal(0)
+    for fill in own_fills(user=user, fills=Fill.objects.filter(parent=parent)):
+        filled += fill.own_quantity
+        notional += fill.own_quantity * fill.price
+        fees += own_fee(fill)
+    return ParentShare(quantity, filled, notional.quantize(PRICE_Q), fees.quantize(PRICE_Q))
+
+
+def own_fills(*, user, fills: QuerySet[Fill]) -> QuerySet[Fill]:
+    """``fills`` as the user may see them, each annotated ``own_quantity``: every fill whole for a desk-wide
+    user; for anybody else only the fills allocated to portfolios they may see, in the quantity allocated there."""
+    if _desk_wide(user):
+        return fills.annotate(own_quantity=F("quantity"))
+    if roles.role_of(user) is None:
+        return fills.none()
+    mine = Allocation.objects.filter(fill=OuterRef("pk"), order__portfolio__in=_visible_portfolio_ids(user))
+    allocated = Subquery(mine.order_by().values("fill").annotate(q=Sum("quantity")).values("q"))
+    return fills.filter(Exists(mine)).annotate(own_quantity=allocated)
+
+
+def own_fee(fill: Fill) -> Decimal:
+    """The part of the fill's fee that goes with ``fill.own_quantity`` (``own_fills``)."""
+    own = getattr(fill, "own_quantity", fill.quantity)
+    if own == fill.quantity or not fill.quantity:
+        return fill.fee
+    return (fill.fee * own / fill.quantity).quantize(PRICE_Q)
+
+
 def parent_children(*, parent: ParentOrder) -> QuerySet[ChildOrder]:
     return parent.children.select_related("venue").order_by("-id")
 
@@ -406,7 +467,7 @@ def fill_list(*, user) -> QuerySet[Fill]:
     if roles.role_of(user) is None:
         return qs.none()
     mine = Allocation.objects.filter(order__portfolio__in=_visible_portfolio_ids(user))
-    return qs.filter(id__in=mine.values("fill_id")).prefetch_related(
+    return own_fills(user=user, fills=qs).prefetch_related(
         Prefetch("allocations", queryset=mine.select_related("order__portfolio").order_by("id"), to_attr="my_allocations")
     )
 

@@ -59,7 +59,8 @@ class _Publisher:
             try:
                 for layer, messages in _coalesce(batch):
                     for group, message in messages:
-                        await layer.group_send(group, message)
+                        # Tagged with its group: a consumer re-checks the user may still see that group.
+                        await layer.group_send(group, {**message, "group": group})
             except Exception:  # a lost hint must never break anything: pages re-fetch on reconnect
                 log.exception("blotter push failed")
             finally:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from oms import roles
+from oms.socket_session import SessionBoundConsumer
 from rfq import selectors
 from rfq.broadcast import rfq_group
 
 
-@database_sync_to_async
-def _refusal(user, rfq_id: int) -> tuple[int, str] | None:
+def _refusal_sync(user, rfq_id: int) -> tuple[int, str] | None:
     if roles.role_of(user) is None:
         return 4403, "no OMS role"
     if selectors.rfq_get(user=user, rfq_id=rfq_id) is None:
@@ -19,15 +18,18 @@ def _refusal(user, rfq_id: int) -> tuple[int, str] | None:
     return None
 
 
+_refusal = database_sync_to_async(_refusal_sync)
+
+
 @database_sync_to_async
 def _detail(user, rfq_id: int) -> dict | None:
     from rfq.api.serializers import RfqDetailSerializer
 
     rfq = selectors.rfq_list(user=user).select_related("requested_by", "executed_quote__provider").filter(pk=rfq_id).first()
-    return None if rfq is None else RfqDetailSerializer(rfq).data
+    return None if rfq is None else RfqDetailSerializer(rfq, context={"user": user}).data
 
 
-class RfqConsumer(AsyncJsonWebsocketConsumer):
+class RfqConsumer(SessionBoundConsumer):
     """``/ws/rfq/<id>/``: quotes as they arrive, the execution and the close of one RFQ.
 
     Who may connect is who may read the RFQ (the API's rule): traders, compliance and admins any, a PM or
@@ -40,7 +42,8 @@ class RfqConsumer(AsyncJsonWebsocketConsumer):
     after joining so that no change falls between the snapshot and the first push. It then forwards every
     ``rfq.changed`` (``rfq.broadcast``: the event, the RFQ's status and the quote that changed) and the
     publisher's coalesced ``orders.changed`` hint (several changes sent together under load); a page
-    re-fetches ``GET /api/rfqs/<id>/`` on either when it needs the whole ladder.
+    re-fetches ``GET /api/rfqs/<id>/`` on either when it needs the whole ladder. Each is forwarded only while
+    the session lives and the user may still read the RFQ (``oms.socket_session``).
     """
 
     async def connect(self):
@@ -54,8 +57,10 @@ class RfqConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=refusal[0], reason=refusal[1])
             return
+        self.rfq_id = rfq_id
         self.group = rfq_group(rfq_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.bind_session(user)
         await self.accept()
         await self.send_json({"type": "hello", "rfq": await _detail(user, rfq_id)})
 
@@ -63,9 +68,18 @@ class RfqConsumer(AsyncJsonWebsocketConsumer):
         group = getattr(self, "group", None)
         if group is not None:
             await self.channel_layer.group_discard(group, self.channel_name)
+        await self.unbind_session()
+
+    def may_see(self, user, group, event) -> bool:
+        return _refusal_sync(user, self.rfq_id) is None
+
+    async def access_changed(self, user):
+        refusal = await _refusal(user, self.rfq_id)
+        if refusal is not None:
+            await self.end_session(refusal[0])
 
     async def rfq_changed(self, event):
-        await self.send_json(event)
+        await self.forward(event)
 
     async def orders_changed(self, event):
-        await self.send_json(event)
+        await self.forward(event)

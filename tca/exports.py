@@ -39,6 +39,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from ems.models import Fill
+from ems.selectors import own_fee
 from tca.api import serializers as shapes
 from tca.measures import MARKOUT_HORIZONS_S, slippage_bps
 
@@ -196,8 +197,9 @@ def fill_row(fill: Fill) -> dict:
     vwap = parent_tca.interval_vwap if parent_tca is not None else None
     return {
         "id": fill.pk, "exec_id": fill.exec_id, "parent": fill.parent_id, "child": fill.child_id,
-        "instrument": fill.instrument.symbol, "venue": fill.venue.code, "side": fill.side, "quantity": fill.quantity,
-        "price": price, "liquidity": fill.liquidity, "fee": fill.fee, "market_day": fill.market_day,
+        "instrument": fill.instrument.symbol, "venue": fill.venue.code, "side": fill.side,
+        "quantity": getattr(fill, "own_quantity", fill.quantity),  # a PM's: what was allocated to them (own_fills)
+        "price": price, "liquidity": fill.liquidity, "fee": own_fee(fill), "market_day": fill.market_day,
         "market_time_us": fill.market_time_us, "executed_at": fill.executed_at,
         "mid": _metric(fill, "mid"), "spread_bps": _metric(fill, "spread_bps"),
         "effective_spread_bps": _metric(fill, "effective_spread_bps"), "spread_capture": _metric(fill, "spread_capture"),

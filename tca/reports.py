@@ -9,7 +9,7 @@ shortfall components are costs (positive = cost).
 from __future__ import annotations
 
 from ems.models import Fill
-from ems.selectors import parent_chart
+from ems.selectors import own_fee, own_fills, parent_chart, parent_share, sees_whole_parents
 from ems.sim.clock import US, format_clock
 from oms.money import PRICE_Q
 from tca.benchmarks import cumulative_vwap
@@ -119,7 +119,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
     times, mids = market.mid_series(t0, t1, step)
     series["market"] = {"t": [int(x) // US for x in times], "mid": [round(float(m), 6) for m in mids]}
     series["vwap"] = cumulative_vwap(market, parent.start_us, t1, step)
-    return {
+    report = {
         "parent": {
             "id": parent.pk, "instrument": parent.instrument.symbol, "side": parent.side, "strategy": parent.strategy,
             "status": parent.status, "quantity": parent.quantity, "filled_quantity": tca.filled_quantity,
@@ -141,6 +141,39 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         "constituents": parent_constituent_lines(user, parent, tca),
         "what_ifs": [{"id": w.pk, "strategy": w.strategy, "created_at": w.created_at} for w in parent_what_ifs(parent)],
     }
+    return report if sees_whole_parents(user) else _own_share(report, user=user, parent=parent, tca=tca, metrics=metrics)
+
+
+def _own_share(report: dict, *, user, parent, tca, metrics: dict) -> dict:
+    """The report as a PM (or an API client) may read it (``ems.selectors.parent_share``): of a parent pooling
+    several portfolios' orders, their own share only. Sizes, currency amounts and fills are theirs (the
+    shortfall's currency components in proportion to their quantity; bps and markouts are the parent's); the parent's
+    child orders, venue volumes and what-if replays (whole-parent figures) are the desk's."""
+    share = parent_share(user=user, parent=parent)
+    ratio = share.quantity / tca.quantity if tca.quantity else 0
+    report["parent"].update(quantity=share.quantity, filled_quantity=share.filled_quantity, avg_price=share.avg_price,
+                            fees=share.fees, notional=share.notional)
+    for b in report["benchmarks"]:
+        ok = b["price"] is not None and share.avg_price is not None and b["price"] > 0
+        b["slippage_bps"] = round(slippage_bps(tca.side, float(share.avg_price), float(b["price"])), 4) if ok else None
+        b["slippage_ccy"] = (side_sign(tca.side) * (b["price"] * share.filled_quantity - share.notional)).quantize(PRICE_Q) if ok else None
+    for k in IS_COMPONENTS:
+        if report["shortfall"][k] is not None:
+            report["shortfall"][k] = (report["shortfall"][k] * as_decimal(ratio)).quantize(PRICE_Q)
+    report["waterfall"] = [{"component": k, "ccy": report["shortfall"][k], "bps": report["shortfall"]["bps"].get(k)} for k in IS_COMPONENTS]
+    mine = list(own_fills(user=user, fills=Fill.objects.filter(parent=parent)).select_related("venue").order_by("market_time_us", "id"))
+    report["fills"] = _fills_json(mine, metrics, float(tca.arrival_price))
+    for row, fill in zip(report["fills"], mine, strict=False):
+        row.update(quantity=fill.own_quantity, fee=own_fee(fill))
+    report["fills_total"] = len(mine)
+    series = report["series"]
+    series["quantity"] = share.quantity
+    series["fills"] = [{"t": f.market_time_us / US, "price": float(f.price), "qty": f.own_quantity, "venue": f.venue.code,
+                        "liquidity": f.liquidity} for f in mine]
+    for key in ("done", "schedule"):
+        series[key]["qty"] = [round(q * ratio) for q in series[key]["qty"]]
+    report.update(venues=[], children=[], what_ifs=[])  # (the markouts are bps: they stay the parent's)
+    return report
 
 
 def import_set_report(import_set: ImportSet) -> dict:

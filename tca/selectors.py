@@ -16,7 +16,8 @@ has been computed (closed ones, ``tca.tasks.tca_refresh``) are in the groupings.
 
 **Who sees what** (``ems.selectors.parent_list``): traders, compliance and admins everything; a PM (or an
 API client) the parents holding an order of a portfolio they may see, and of a shared parent only their
-own orders' constituent lines; nobody else anything.
+own share (``ems.selectors.parent_share`` / ``own_fills``: their constituent lines, the fills allocated to them
+in their quantity); nobody else anything.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import NullIf
 
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
-from ems.selectors import MARKET_KINDS, parent_list
+from ems.selectors import MARKET_KINDS, own_fills, parent_list
 from ems.sim.clock import format_clock
 from oms import roles
 from oms.errors import DomainError
@@ -491,7 +492,8 @@ def fills_for_export(*, user, filters: dict | None = None) -> QuerySet[Fill]:
     :func:`summary`."""
     f = _clean_filters(filters)
     scope = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id")
-    return (Fill.objects.filter(scope).select_related("tca", "parent__tca", "venue", "instrument")
+    # A PM's: the fills allocated to them, in their quantity (``ems.selectors.own_fills``, as /api/fills/).
+    return (own_fills(user=user, fills=Fill.objects.filter(scope)).select_related("tca", "parent__tca", "venue", "instrument")
             .order_by("market_day", "market_time_us", "id"))
 
 

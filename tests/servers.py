@@ -3,6 +3,9 @@ HTTP and real concurrency (pytest-django's live_server is single-process WSGI)."
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +15,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 
@@ -119,3 +122,71 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# --- a real websocket client ----------------------------------------------------------------------------------
+
+SOCKET_TIMEOUT = 5  # seconds a websocket handshake or message may take to arrive
+
+
+class RawSocket:
+    """A minimal websocket client (RFC 6455: handshake, unfragmented frames, close, ping) over asyncio streams,
+    so the test depends on nothing the server does not (no client library with its own timeouts)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, base_url: str, path: str, *, cookie: str) -> RawSocket:
+        u = urlsplit(base_url)
+        reader, writer = await asyncio.open_connection(u.hostname, u.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = [f"GET {path} HTTP/1.1", f"Host: {u.netloc}", "Upgrade: websocket", "Connection: Upgrade",
+                   f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", f"Origin: {base_url}", f"Cookie: {cookie}"]
+        writer.write(("\r\n".join(request) + "\r\n\r\n").encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), SOCKET_TIMEOUT)
+        assert head.split(b"\r\n")[0].split(b" ")[1] == b"101", head
+        return cls(reader, writer)
+
+    async def receive(self, timeout: float = SOCKET_TIMEOUT) -> tuple[str, object]:
+        """The next message: ("text", its JSON) or ("close", (code, reason))."""
+        while True:
+            b0, b1 = await asyncio.wait_for(self.reader.readexactly(2), timeout)
+            opcode, n = b0 & 0x0F, b1 & 0x7F
+            if n >= 126:
+                n = int.from_bytes(await self.reader.readexactly(2 if n == 126 else 8), "big")
+            payload = await self.reader.readexactly(n)  # a server's frames are not masked
+            if opcode == 0x1:
+                return "text", json.loads(payload)
+            if opcode == 0x8:
+                return "close", (int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None, payload[2:].decode())
+            if opcode == 0x9:
+                await self._send(0xA, payload)  # ping -> pong
+
+    async def quiet_for(self, seconds: float) -> bool:
+        """True when nothing at all arrives (no message, no close) for ``seconds``."""
+        try:
+            await self.receive(timeout=seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    async def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        self.writer.write(bytes([0x80 | opcode]) + length + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        await self.writer.drain()
+
+    async def close(self) -> None:
+        await self._send(0x8, (1000).to_bytes(2, "big"))
+        self.writer.close()
+
+
+def session_cookie(user) -> str:
+    """A ``Cookie`` header value for a fresh signed-in session of ``user`` (stored in the test database)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"

@@ -58,6 +58,30 @@ class ParentOrderSerializer(serializers.ModelSerializer):
     def get_progress(self, obj) -> dict:
         return selectors.parent_progress(obj).as_dict()
 
+    def _viewer(self):
+        request = self.context.get("request")
+        return None if request is None else request.user
+
+    def to_representation(self, obj):
+        """A PM (or an API client) sees their own share of a shared parent (``ems.selectors.parent_share``):
+        sizes, fills, notional and fees are theirs; the schedule's progress is scaled to their quantity."""
+        data = super().to_representation(obj)
+        user = self._viewer()
+        if user is None or selectors.sees_whole_parents(user):
+            return data
+        share = selectors.parent_share(user=user, parent=obj)
+
+        def scaled(value):
+            return None if value is None else (round(value * share.quantity / obj.quantity) if obj.quantity else 0)
+
+        data.update(quantity=share.quantity, filled_quantity=share.filled_quantity, reserved_quantity=scaled(obj.reserved_quantity),
+                    avg_price=None if share.avg_price is None else str(share.avg_price), notional=str(share.notional), fees=str(share.fees))
+        progress = data["progress"]
+        progress.update(done=share.filled_quantity, quantity=share.quantity, expected=scaled(progress["expected"]))
+        progress["behind"] = None if progress["expected"] is None else progress["expected"] - share.filled_quantity
+        progress["done_pct"] = 100.0 * share.filled_quantity / share.quantity if share.quantity else 0.0
+        return data
+
 
 class ConstituentSerializer(serializers.ModelSerializer):
     order = serializers.IntegerField(source="order_id", read_only=True)
@@ -104,6 +128,15 @@ class FillSerializer(serializers.ModelSerializer):
                   "liquidity", "fee", "allocated_quantity", "market_day", "market_time_us", "executed_at", "booked_at"]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        """A fill read through ``ems.selectors.own_fills`` shows the quantity (and the part of the fee) that is
+        the reader's: a PM never sees the size a fill gave another portfolio."""
+        data = super().to_representation(instance)
+        own = getattr(instance, "own_quantity", None)
+        if own is not None and own != instance.quantity:
+            data.update(quantity=own, allocated_quantity=own, fee=str(selectors.own_fee(instance)))
+        return data
+
 
 class FillWithAllocationsSerializer(FillSerializer):
     allocations = AllocationSerializer(source="my_allocations", many=True, read_only=True,
@@ -147,20 +180,28 @@ class ParentOrderDetailSerializer(ParentOrderSerializer):
     def get_constituents(self, obj) -> list:
         return ConstituentSerializer(selectors.parent_constituents(user=self.context["request"].user, parent=obj), many=True).data
 
+    def _whole(self) -> bool:
+        user = self._viewer()
+        return user is None or selectors.sees_whole_parents(user)
+
     @extend_schema_field(ChildOrderSerializer(many=True))
     def get_children(self, obj) -> list:
-        return ChildOrderSerializer(self._children(obj), many=True).data
+        # The parent's child orders carry the whole parent's sizes: the desk's only.
+        return ChildOrderSerializer(self._children(obj), many=True).data if self._whole() else []
 
     @extend_schema_field(VenueSummarySerializer(many=True))
     def get_venues(self, obj) -> list:
-        return VenueSummarySerializer(selectors.children_by_venue(self._children(obj)), many=True).data
+        return VenueSummarySerializer(selectors.children_by_venue(self._children(obj)), many=True).data if self._whole() else []
+
+    def _fills(self, obj):
+        return selectors.parent_fills(parent=obj) if self._whole() else selectors.own_fills(user=self._viewer(), fills=selectors.parent_fills(parent=obj))
 
     @extend_schema_field(FillSerializer(many=True))
     def get_fills(self, obj) -> list:
-        return FillSerializer(selectors.parent_fills(parent=obj)[: selectors.PARENT_PAGE_FILLS], many=True).data
+        return FillSerializer(self._fills(obj)[: selectors.PARENT_PAGE_FILLS], many=True).data
 
     def get_fill_count(self, obj) -> int:
-        return selectors.parent_fills(parent=obj).count()
+        return self._fills(obj).count()
 
 
 class PositionSerializer(serializers.ModelSerializer):

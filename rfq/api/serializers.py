@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ems.models import Fill
+from oms import roles
 from oms.api.constants import MAX_ID
 from rfq import selectors
 from rfq.models import RFQ, Dissemination, LiquidityProvider, RfqDirection, RfqExecuteAt, RfqMode
@@ -156,7 +157,8 @@ class RfqDetailSerializer(RfqSerializer):
 
     ladder = serializers.SerializerMethodField()
     window = serializers.SerializerMethodField()
-    providers = serializers.SerializerMethodField(help_text="Providers asked, best score first")
+    providers = serializers.SerializerMethodField(help_text="Providers asked, best score first, with their scores (the desk's "
+                                                  "only: empty for a PM or an API client)")
     execution = serializers.SerializerMethodField()
 
     class Meta(RfqSerializer.Meta):
@@ -173,6 +175,13 @@ class RfqDetailSerializer(RfqSerializer):
 
     @extend_schema_field(DisseminationSerializer(many=True))
     def get_providers(self, obj) -> list:
+        """The providers asked with their ranks, scores and the reasons (their scorecards): the desk's only
+        (trader, compliance, admin), as ``/api/liquidity-providers/``; empty for a PM or an API client. The
+        viewer comes from the context (``request`` or ``user``); without one, nobody's scorecards are shown."""
+        request = self.context.get("request")
+        user = self.context.get("user", None if request is None else request.user)
+        if roles.role_of(user) not in roles.DESK_WIDE:
+            return []
         rows = Dissemination.objects.filter(rfq=obj).select_related("provider").order_by("rank", "id")
         return DisseminationSerializer(rows, many=True).data
 

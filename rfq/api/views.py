@@ -85,7 +85,7 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     def _detail(self, rfq_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
         rfq = self.get_queryset().get(pk=rfq_id)
-        return Response(s.RfqDetailSerializer(rfq).data, status=status_code)
+        return Response(s.RfqDetailSerializer(rfq, context={"request": self.request}).data, status=status_code)
 
     @extend_schema(
         summary="Request quotes for (part of) a working parent order",

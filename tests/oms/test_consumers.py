@@ -19,6 +19,7 @@ from oms.consumers import BlotterConsumer
 from oms.roles import Actor
 from oms.services import order_cancel
 from tests.factories import UserFactory
+from tests.servers import RawSocket, session_cookie
 
 committing = pytest.mark.django_db(transaction=True)
 
@@ -201,3 +202,109 @@ def test_nothing_is_pushed_for_a_refused_order(pm, portfolio, order_payload):
 
     assert result.http_status == 400
     assert silent
+
+
+# --- over a real server: access is checked on every message, and the socket lives no longer than its session ---
+
+
+def _socket_body(url, cookie, action):
+    """Connect a blotter over the real server, run ``action`` (sync, in a thread) and return the next frame."""
+
+    async def body():
+        socket = await RawSocket.connect(url, "/ws/blotter/", cookie=cookie)
+        hello = await socket.receive()
+        assert hello[0] == "text" and hello[1]["type"] == "hello", hello
+        await database_sync_to_async(action)()
+        try:
+            return await socket.receive(timeout=SILENCE * 4)
+        except TimeoutError:
+            return None
+        finally:
+            socket.writer.close()
+
+    return async_to_sync(body)()
+
+
+@pytest.mark.parametrize("removal", ["admin", "bulk"])
+@committing
+def test_a_pm_removed_from_a_portfolio_hears_nothing_more_of_it(removal, pm, trader, portfolio, submit, daphne_server):
+    from oms.models import Portfolio
+    from tests.factories import PortfolioFactory
+
+    kept = PortfolioFactory(code="PM-A-KEPT", members=[pm])  # the PM still sees something: the socket stays
+    url, _log = daphne_server
+    cookie = session_cookie(pm)
+
+    def lose_then_change():
+        if removal == "admin":  # the admin's form: m2m signals fire
+            portfolio.members.remove(pm)
+        else:  # a bulk delete (or SQL): no signal at all, only the per-message check stands between
+            Portfolio.members.through.objects.filter(portfolio=portfolio, user=pm).delete()
+        submit(trader, portfolio=portfolio.code, client_order_id="WS-LOST-1")
+
+    assert _socket_body(url, cookie, lose_then_change) is None
+
+    order_in_kept = []
+    pushed = _socket_body(url, cookie, lambda: order_in_kept.append(submit(trader, portfolio=kept.code)))
+    assert pushed is not None and pushed[0] == "text", pushed
+    assert (pushed[1]["id"], pushed[1]["portfolio_id"]) == (order_in_kept[0].id, kept.id)
+    assert "group" not in pushed[1]
+
+
+def _logout(cookie):
+    from django.test import Client
+
+    client = Client()
+    client.cookies["sessionid"] = cookie.removeprefix("sessionid=")
+    assert client.post("/logout/").status_code in (200, 302)
+
+
+def _change_password(user):
+    user.set_password("a-new-password-for-the-test")
+    user.save()
+
+
+def _deactivate(user):
+    user.is_active = False
+    user.save()
+
+
+def _expire(cookie):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    Session.objects.filter(session_key=cookie.removeprefix("sessionid=")).update(expire_date=timezone.now())
+
+
+@pytest.mark.parametrize("ending", ["logout", "password", "deactivated"])
+@committing
+def test_the_socket_closes_when_its_session_ends(ending, pm, portfolio, daphne_server):
+    url, _log = daphne_server
+    cookie = session_cookie(pm)
+    end = {"logout": lambda: _logout(cookie), "password": lambda: _change_password(pm), "deactivated": lambda: _deactivate(pm)}[ending]
+
+    frame = _socket_body(url, cookie, end)
+
+    assert frame is not None and frame[0] == "close" and frame[1][0] == 4401, frame
+
+
+@committing
+def test_a_logout_elsewhere_leaves_this_session_open(pm, portfolio, daphne_server):
+    url, _log = daphne_server
+    cookie, other = session_cookie(pm), session_cookie(pm)
+
+    assert _socket_body(url, cookie, lambda: _logout(other)) is None
+
+
+@committing
+def test_an_expired_session_forwards_nothing_and_closes(pm, trader, portfolio, submit, daphne_server):
+    url, _log = daphne_server
+    cookie = session_cookie(pm)
+
+    def expire_then_change():
+        _expire(cookie)  # no signal: only the check on the next message sees it
+        submit(trader, portfolio=portfolio.code)
+
+    frame = _socket_body(url, cookie, expire_then_change)
+
+    assert frame is not None and frame[0] == "close" and frame[1][0] == 4401, frame

@@ -8,14 +8,9 @@ the providers itself.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import os
 import time
 import uuid
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -23,15 +18,13 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
-from django.test import Client
 
 from config.routing import websocket_urlpatterns
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent
 from tests.factories import UserFactory
 from tests.rfq.services_helpers import provider, quote, rfq_for
-from tests.servers import daphne, database_url
+from tests.servers import RawSocket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,79 +128,9 @@ def test_the_execution_is_pushed_once_committed(desk, trader):
 # --- over a real server ------------------------------------------------------------------------------------
 
 
-class RawSocket:
-    """A minimal websocket client (RFC 6455: handshake, unfragmented frames, close, ping) over asyncio streams,
-    so the test depends on nothing the server does not (no client library with its own timeouts)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, base_url: str, path: str, *, cookie: str) -> RawSocket:
-        u = urlsplit(base_url)
-        reader, writer = await asyncio.open_connection(u.hostname, u.port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = [f"GET {path} HTTP/1.1", f"Host: {u.netloc}", "Upgrade: websocket", "Connection: Upgrade",
-                   f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", f"Origin: {base_url}", f"Cookie: {cookie}"]
-        writer.write(("\r\n".join(request) + "\r\n\r\n").encode())
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PUSH_TIMEOUT)
-        assert head.split(b"\r\n")[0].split(b" ")[1] == b"101", head
-        return cls(reader, writer)
-
-    async def receive(self, timeout: float = PUSH_TIMEOUT) -> tuple[str, object]:
-        """The next message: ("text", its JSON) or ("close", (code, reason))."""
-        while True:
-            b0, b1 = await asyncio.wait_for(self.reader.readexactly(2), timeout)
-            opcode, n = b0 & 0x0F, b1 & 0x7F
-            if n >= 126:
-                n = int.from_bytes(await self.reader.readexactly(2 if n == 126 else 8), "big")
-            payload = await self.reader.readexactly(n)  # a server's frames are not masked
-            if opcode == 0x1:
-                return "text", json.loads(payload)
-            if opcode == 0x8:
-                return "close", (int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None, payload[2:].decode())
-            if opcode == 0x9:
-                await self._send(0xA, payload)  # ping -> pong
-
-    async def quiet_for(self, seconds: float) -> bool:
-        """True when nothing at all arrives (no message, no close) for ``seconds``."""
-        try:
-            await self.receive(timeout=seconds)
-        except TimeoutError:
-            return True
-        return False
-
-    async def _send(self, opcode: int, payload: bytes) -> None:
-        mask = os.urandom(4)
-        n = len(payload)
-        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
-        self.writer.write(bytes([0x80 | opcode]) + length + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-        await self.writer.drain()
-
-    async def close(self) -> None:
-        await self._send(0x8, (1000).to_bytes(2, "big"))
-        self.writer.close()
-
-
-@pytest.fixture
-def server(settings):
-    """daphne on the test database and this test's channel-layer prefix: (base URL, log path)."""
-    env = {"DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": settings.REDIS_URL,
-           "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"], "DB_POOL_MIN_SIZE": "0"}
-    connection.close()
-    with daphne(env) as running:
-        yield running
-
-
-def _session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
-
-
-def test_a_socket_held_open_over_a_real_server_still_receives_pushes(desk, trader, server):
-    url, log = server
-    cookie = _session_cookie(trader)
+def test_a_socket_held_open_over_a_real_server_still_receives_pushes(desk, trader, daphne_server):
+    url, log = daphne_server
+    cookie = session_cookie(trader)
 
     async def body():
         socket = await RawSocket.connect(url, f"/ws/rfq/{desk.id}/", cookie=cookie)
@@ -230,9 +153,9 @@ def test_a_socket_held_open_over_a_real_server_still_receives_pushes(desk, trade
     assert "Traceback" not in text and "Exception inside application" not in text, text[-3000:]
 
 
-def test_a_real_browser_socket_is_refused_with_its_close_code(desk, other_pm, server):
-    url, _ = server
-    cookie = _session_cookie(other_pm)
+def test_a_real_browser_socket_is_refused_with_its_close_code(desk, other_pm, daphne_server):
+    url, _ = daphne_server
+    cookie = session_cookie(other_pm)
 
     async def body():
         socket = await RawSocket.connect(url, f"/ws/rfq/{desk.id}/", cookie=cookie)

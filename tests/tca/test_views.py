@@ -74,13 +74,15 @@ def test_a_pm_reads_the_report_of_their_parent_with_benchmarks_waterfall_and_cha
     paper = float(tca.quantity * tca.decision_price)
     assert total == pytest.approx(float(tca.is_total) / paper * 1e4, abs=1e-3)
     # Fills vs the market, done vs schedule and the markout curve have their data.
-    assert len(charts["price"]["fills"]) == done_parent.fills.count()
+    # A PM's share of the shared parent (8,000 of its 12,000): the fills allocated to them, in their quantity.
+    assert len(charts["price"]["fills"]) == done_parent.fills.filter(allocations__order__portfolio__code="PM-A-GROWTH").count()
+    assert sum(f["qty"] for f in charts["price"]["fills"]) == 8_000
     assert charts["price"]["market"]["mid"] and charts["price"]["vwap"]["price"]
-    assert charts["progress"]["done"]["qty"][-1] == 12_000
+    assert charts["progress"]["done"]["qty"][-1] == 8_000
     assert charts["markouts"]["horizons"] == [1, 10, 60, 300]
     assert charts["markouts"]["venues"]
     # The verdict a PM reads first, and the sign convention spelled out.
-    assert "Bought 12,000 of 12,000 ACME" in html
+    assert "Bought 8,000 of 8,000 ACME" in html and "12,000" not in html
     assert "+ = better than the benchmark" in html
     # A PM sees only their own order's line, and no what-if form.
     mine = done_parent.constituents.get(order__portfolio__code="PM-A-GROWTH").order_id
