@@ -8,10 +8,33 @@ added here, so that the schema names every status the API sends and a client can
 from __future__ import annotations
 
 from oms.api.constants import MAX_BULK, MAX_ID, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
+from oms.services.order_parse import INVALID_CHARACTERS_RE
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
-# What config.middleware lets through in a query string: no C0 control character (NUL included).
-NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f]*$"
+
+
+def _allowed_pattern(rule: str) -> str:
+    """``^[^...]*$`` from a character class ``[...]``, in the syntax JSON Schema tools share (ECMA-262 without
+    the u flag: ``\\uXXXX`` escapes; a class cannot name characters beyond the BMP there, so the rule's few
+    astral format characters are refused by the API without being written into the pattern)."""
+    out, items, body, i = [], [], rule[1:-1], 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            items.append((body[i], body[i + 2]))
+            i += 3
+        else:
+            items.append((body[i], body[i]))
+            i += 1
+    for lo, hi in items:
+        if ord(lo) > 0xFFFF or 0xD800 <= ord(lo) <= 0xDFFF:
+            continue  # beyond the BMP, or lone surrogates (no URL or JSON text can carry one)
+        out.append(f"\\u{ord(lo):04x}" + (f"-\\u{ord(hi):04x}" if hi != lo else ""))
+    return "^[^" + "".join(out) + "]*$"
+
+
+# What config.middleware lets through in a query string: the one input rule (INVALID_CHARACTERS_RE, no
+# control or format character, no lone surrogate), written as a pattern of what is allowed.
+NO_CONTROL_CHARACTERS = _allowed_pattern(INVALID_CHARACTERS_RE.pattern)
 BODY_METHODS = {"post", "put", "patch"}
 BULK_OPERATION_ID = "orders_bulk_create"
 
