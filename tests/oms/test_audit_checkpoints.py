@@ -255,13 +255,18 @@ def test_checkpoints_record_the_high_water_mark_and_sign_it(anchored):
     assert result.code == "audit.checkpoint_forged" and f"checkpoint #{second.id} in the table" in result.problem
 
 
-def test_checkpoints_signed_before_the_mark_was_recorded_still_verify(db):
+def _v1_signature(seq: int, head_hash: str, event_count: int, created_at, key_id: str) -> str:
+    """How checkpoints were signed before they recorded the mark (before migration 0008)."""
     from oms.services.audit_checkpoint import SIGNED_PREFIX_V1, _keys
 
+    message = f"{SIGNED_PREFIX_V1}|{seq}|{head_hash}|{event_count}|{created_at.isoformat()}|{key_id}"
+    return hmac.new(_keys()[key_id], message.encode(), hashlib.sha256).hexdigest()
+
+
+def test_checkpoints_signed_before_the_mark_was_recorded_still_verify(db):
     _append(20)
     cp = audit_checkpoint_write()
-    message = f"{SIGNED_PREFIX_V1}|{cp.seq}|{cp.head_hash}|{cp.event_count}|{cp.created_at.isoformat()}|{cp.key_id}"
-    v1 = hmac.new(_keys()[cp.key_id], message.encode(), hashlib.sha256).hexdigest()
+    v1 = _v1_signature(cp.seq, cp.head_hash, cp.event_count, cp.created_at, cp.key_id)
     with triggers_bypassed() as cur:  # what 0008 leaves of a checkpoint signed before it: the mark = its head
         cur.execute("UPDATE oms_auditcheckpoint SET signature = %s WHERE id = %s", [v1, cp.id])
     line = {k: v for k, v in cp.as_dict().items() if k != "high_water"} | {"signature": v1}
@@ -587,16 +592,13 @@ def test_concurrent_checkpoint_runs_anchor_one_head_once(run_concurrently):
 def test_migration_fills_the_mark_of_checkpoints_signed_before_it_and_they_still_verify():
     from django.db.migrations.executor import MigrationExecutor
 
-    from oms.services.audit_checkpoint import SIGNED_PREFIX_V1, _keys
-
     before, after = [("oms", "0007_positions")], [("oms", "0008_audit_checkpoint_high_water")]
     _append(20)
     MigrationExecutor(connection).migrate(before)
     try:
         head, key_id = AuditEvent.objects.get(seq=20).hash, settings.AUDIT_HMAC_KEY_ID
         created_at = AuditEvent.objects.get(seq=20).ts
-        message = f"{SIGNED_PREFIX_V1}|20|{head}|20|{created_at.isoformat()}|{key_id}"
-        v1 = hmac.new(_keys()[key_id], message.encode(), hashlib.sha256).hexdigest()
+        v1 = _v1_signature(20, head, 20, created_at, key_id)
         with connection.cursor() as cur:  # a checkpoint as the code before 0008 wrote it
             cur.execute("INSERT INTO oms_auditcheckpoint (seq, head_hash, event_count, created_at, key_id, signature) "
                         "VALUES (20, %s, 20, %s, %s, %s) RETURNING id", [head, created_at, key_id, v1])
