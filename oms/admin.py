@@ -70,7 +70,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class AuditCheckpointAdmin(ReadOnlyAdmin):
     """Signed heads of the audit chain; written by the checkpoint task and each verification, never here."""
 
-    list_display = ("id", "seq", "event_count", "created_at", "key_id", "head_hash")
+    list_display = ("id", "seq", "event_count", "high_water", "created_at", "key_id", "head_hash")
 
 
 @admin.register(Order)

@@ -114,3 +114,4 @@ class AuditProblemCode(StrEnum):
     CHECKPOINT_FORGED = "audit.checkpoint_forged"
     CHECKPOINT_MISSING = "audit.checkpoint_missing"
     ORPHAN_OBJECT = "audit.orphan_object"
+    HIGH_WATER_LOWERED = "audit.high_water_lowered"

@@ -266,13 +266,15 @@ class AuditEvent(models.Model):
 
 
 class AuditCheckpoint(models.Model):
-    """A signed statement of the audit chain's head: (seq, hash, count, time) sealed with an HMAC whose key
-    lives in the settings/environment, never in the database. Also appended to a file outside the database.
+    """A signed statement of the audit chain's head: (seq, hash, count, seq high-water mark, time) sealed with an
+    HMAC whose key lives in the settings/environment, never in the database. Also appended to a file outside the
+    database. The recorded mark anchors ``AuditSeqHighWater``: it may never be found below it again.
     """
 
     seq = models.PositiveBigIntegerField(help_text="Head seq of the chain when the checkpoint was taken (0: empty chain).")
     head_hash = models.CharField(max_length=64)
     event_count = models.PositiveBigIntegerField()
+    high_water = models.PositiveBigIntegerField(help_text="The highest audit seq ever handed out when the checkpoint was signed.")
     created_at = models.DateTimeField()
     key_id = models.CharField(max_length=16, help_text="Which HMAC key signed it (keys can be rotated).")
     signature = models.CharField(max_length=64)

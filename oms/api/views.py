@@ -190,7 +190,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 # One class, an instance per field: a serializer bound under two field names keeps only the last.
 _AuditCheckpoint = type(inline_serializer("AuditCheckpoint", {
     "id": serializers.IntegerField(), "seq": serializers.IntegerField(), "head_hash": serializers.CharField(),
-    "event_count": serializers.IntegerField(), "created_at": serializers.DateTimeField(),
+    "event_count": serializers.IntegerField(),
+    "high_water": serializers.IntegerField(help_text="The highest audit seq ever handed out when it was signed"),
+    "created_at": serializers.DateTimeField(),
 }))
 
 
@@ -212,6 +214,7 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "problem": serializers.CharField(), "head_seq": serializers.IntegerField(allow_null=True),
         "checkpoints": serializers.IntegerField(help_text="Validly signed checkpoints the chain was checked against"),
         "last_good_checkpoint": _AuditCheckpoint(allow_null=True), "checkpoint_written": _AuditCheckpoint(allow_null=True),
+        "not_signed": serializers.CharField(help_text="Why this run wrote no checkpoint (a run that finds any problem signs nothing); empty when it wrote one"),
         "problems": inline_serializer("AuditProblem", {
             "code": serializers.CharField(), "seq": serializers.IntegerField(allow_null=True), "detail": serializers.CharField(),
         }, many=True),
@@ -224,7 +227,8 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def verify(self, request):
         """Verify the hash chain against every signed checkpoint and cross-check creation events.
 
-        An intact chain is anchored by a new checkpoint of its head (when the head has moved).
+        A run that finds no problem anchors the head in a new checkpoint (when the head has moved); one that
+        finds any signs nothing, and ``not_signed`` says why.
         """
         return Response(audit_verify().as_dict(), status=status.HTTP_200_OK)
 

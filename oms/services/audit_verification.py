@@ -8,9 +8,13 @@ Three questions, answered in one streaming pass over the chain plus a few querie
    event is gone means the tail was cut (``audit.tail_truncated``); one whose event now carries another
    hash, or whose count differs, means the tail was rewritten and re-hashed (``audit.tail_rewritten``).
    The two stores must agree (``audit.checkpoint_missing``) and every entry must carry a valid signature
-   (``audit.checkpoint_forged``).
+   (``audit.checkpoint_forged``). The seq high-water mark must not be below the mark any checkpoint
+   recorded (``audit.high_water_lowered``), nor above the chain's head (``audit.event_missing``: the
+   newest events are gone).
 3. Does every object that must have been recorded have its creation event? (``audit.orphan_object``;
    apps register their objects with ``register_creation_events``.)
+
+A run that finds any problem signs nothing (``VerifyResult.not_signed`` says why).
 """
 
 from __future__ import annotations
@@ -31,14 +35,17 @@ from oms.services.audit_checkpoint import (
     audit_checkpoint_write,
     checkpoint_file,
     checkpoints_read,
+    high_water,
+    high_water_problem,
     signature_problem,
+    unissued_problem,
 )
 
 PROBLEM_CAP = 50  # problems listed in full; the rest are counted
 ORPHAN_ID_CAP = 20  # ids listed per object type; the rest are counted
 # The primary problem is the first found in this order: a cut or rewritten tail explains the chain breaks
 # it causes, and either says more than a store disagreement or an unrecorded object.
-_RANK = {AuditProblemCode.TAIL_TRUNCATED: 0, AuditProblemCode.TAIL_REWRITTEN: 0, AuditProblemCode.EVENT_MISSING: 1, AuditProblemCode.LINK_BROKEN: 1,
+_RANK = {AuditProblemCode.TAIL_TRUNCATED: 0, AuditProblemCode.TAIL_REWRITTEN: 0, AuditProblemCode.HIGH_WATER_LOWERED: 0, AuditProblemCode.EVENT_MISSING: 1, AuditProblemCode.LINK_BROKEN: 1,
          AuditProblemCode.EVENT_ALTERED: 1, AuditProblemCode.CHECKPOINT_FORGED: 2, AuditProblemCode.CHECKPOINT_MISSING: 2, AuditProblemCode.ORPHAN_OBJECT: 3}
 
 
@@ -91,6 +98,7 @@ class VerifyResult:
     problem_count: int = 0
     orphans: tuple[Orphans, ...] = ()
     checkpoint_written: Checkpoint | None = None
+    not_signed: str = ""  # why this run wrote no checkpoint ("" when it wrote one)
 
     def as_dict(self) -> dict:
         def cp(c):
@@ -102,6 +110,7 @@ class VerifyResult:
             "last_good_checkpoint": cp(self.last_good_checkpoint),
             "problems": [p.as_dict() for p in self.problems], "problem_count": self.problem_count,
             "orphans": [o.as_dict() for o in self.orphans], "checkpoint_written": cp(self.checkpoint_written),
+            "not_signed": self.not_signed,
         }
 
 
@@ -189,11 +198,15 @@ def _orphans() -> list[Orphans]:
 def audit_verify(*, write_checkpoint: bool = True) -> VerifyResult:
     """Verify the chain against every checkpoint and cross-check creation events; report OK or what broke.
 
-    With ``write_checkpoint``, a chain that verified (whatever the store or orphan findings) is anchored by
-    a new checkpoint of the head it reached.
+    With ``write_checkpoint``, a run that found no problem at all anchors the head it reached in a new
+    checkpoint; one that found any signs nothing, and ``not_signed`` says why.
     """
     table, file_entries = checkpoints_read()  # before the walk: every checkpoint read names a committed event
+    issued = high_water()  # after the checkpoints (the mark only rises) and before the walk (see unissued_problem)
     store_problems, anchors = _store_problems(table, file_entries)
+    # Checked against the highest mark any signed checkpoint recorded.
+    top = max(anchors, key=lambda cp: cp.high_water, default=None)
+    mark_problems = [p for p in [top and high_water_problem(issued, top)] if p]
     at_checkpoint = {cp.seq for cp in anchors}
 
     chain_problems, chain_problem_count, seen, checked, count, head, intact = [], 0, {}, 0, 0, None, True
@@ -209,6 +222,9 @@ def audit_verify(*, write_checkpoint: bool = True) -> VerifyResult:
         if seq in at_checkpoint:
             seen[seq] = (digest, count, intact)
         head = ChainHead(seq, digest, count)
+    if unissued := unissued_problem(issued, head.seq if head else 0):
+        chain_problem_count += 1
+        chain_problems.append(unissued)
 
     tail, last_good = _tail_problem(anchors, seen)
     orphans = _orphans()
@@ -217,7 +233,7 @@ def audit_verify(*, write_checkpoint: bool = True) -> VerifyResult:
                 f"({', '.join(_CREATION_EVENTS[o.object_type].event_types)}): {_listed(o.ids, o.count)}")
         for o in orphans
     ]
-    problems = sorted([*([tail] if tail else []), *chain_problems, *store_problems, *orphan_problems], key=lambda p: _RANK[p.code])
+    problems = sorted([*([tail] if tail else []), *mark_problems, *chain_problems, *store_problems, *orphan_problems], key=lambda p: _RANK[p.code])
     primary = problems[0] if problems else None
     result = VerifyResult(
         ok=primary is None, checked=checked,
@@ -228,6 +244,14 @@ def audit_verify(*, write_checkpoint: bool = True) -> VerifyResult:
         problems=tuple(problems[:PROBLEM_CAP]), problem_count=len(problems) - len(chain_problems) + chain_problem_count,
         orphans=tuple(orphans),
     )
-    if write_checkpoint and tail is None and intact and head is not None:
-        result = replace(result, checkpoint_written=audit_checkpoint_write(head=head))
-    return result
+    if primary is not None:
+        n = result.problem_count
+        listed = f"{n} problem(s)" + (f", first {primary.code}" if n > 1 else f": {primary.code}")
+        return replace(result, not_signed=f"not signed: this run found {listed}, and a chain with a problem is never anchored")
+    if not write_checkpoint:
+        return replace(result, not_signed="not signed: checkpoint writing was not asked for")
+    if head is None:
+        return replace(result, not_signed="not signed: the chain is empty")
+    written = audit_checkpoint_write(head=head)
+    return replace(result, checkpoint_written=written,
+                   not_signed="" if written else f"not signed: event #{head.seq} is already anchored by a checkpoint")

@@ -3,6 +3,8 @@ checkpoint, a reused seq and an order without its creation event are each report
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from io import StringIO
 
@@ -15,7 +17,7 @@ from oms.models import AuditCheckpoint, AuditEvent, AuditSeqHighWater
 from oms.roles import Actor
 from oms.services import audit_checkpoint_write, audit_verification, audit_verify
 from oms.services.audit import PendingEvent, audit_append, event_digest
-from oms.services.audit_checkpoint import checkpoint_file, parse_line, signature_problem
+from oms.services.audit_checkpoint import ChainHead, checkpoint_file, parse_line, signature_problem
 from oms.tasks import audit_checkpoint_task
 from tests.oms.audit_helpers import triggers_bypassed
 
@@ -163,6 +165,119 @@ def test_cut_tail_is_reported_from_the_file_when_the_table_checkpoints_are_delet
     assert len(missing) == 1 and f"#{second.id}" in missing[0].detail and "gone from the table" in missing[0].detail
 
 
+def _lower_high_water(seq: int) -> None:
+    with triggers_bypassed() as cur:
+        cur.execute("UPDATE oms_auditseqhighwater SET seq = %s", [seq])
+
+
+@pytest.mark.parametrize("checkpoint_row_deleted", [False, True])
+def test_cutting_the_newest_events_and_lowering_the_high_water_mark_is_reported_and_not_signed(
+    checkpoint_row_deleted, anchored, compliance, api,
+):
+    first, second = anchored
+    _delete_newest(100)
+    _lower_high_water(100)  # the next event would be #101 again
+    if checkpoint_row_deleted:
+        with triggers_bypassed() as cur:
+            cur.execute("DELETE FROM oms_auditcheckpoint WHERE id = %s", [second.id])
+
+    result = audit_verify()
+
+    assert (result.ok, result.code, result.broken_seq, result.last_good_checkpoint) == (False, "audit.tail_truncated", 101, first)
+    lowered = [p for p in result.problems if p.code == "audit.high_water_lowered"]
+    assert len(lowered) == 1 and "#100" in lowered[0].detail and f"checkpoint #{second.id}" in lowered[0].detail and "#200" in lowered[0].detail
+    assert ("audit.checkpoint_missing" in _codes(result)) == checkpoint_row_deleted  # the file still holds it
+    assert result.checkpoint_written is None and result.not_signed.startswith("not signed: this run found")
+    assert [cp.id for cp in AuditCheckpoint.objects.order_by("id")] == [first.id] + ([] if checkpoint_row_deleted else [second.id])
+    assert [line["id"] for line in _file_lines()] == [first.id, second.id]
+    body = api(compliance).get(VERIFY_URL).json()
+    assert "audit.high_water_lowered" in [p["code"] for p in body["problems"]]
+    assert body["checkpoint_written"] is None and "audit.tail_truncated" in body["not_signed"]
+    err = StringIO()
+    with pytest.raises(CommandError, match="audit.tail_truncated"):
+        call_command("audit_verify", stdout=StringIO(), stderr=err)
+    assert "audit.high_water_lowered" in err.getvalue() and "not signed" in err.getvalue()
+    assert AuditCheckpoint.objects.count() == (1 if checkpoint_row_deleted else 2) and len(_file_lines()) == 2
+
+
+def test_lowered_high_water_mark_is_reported_when_only_the_checkpoint_mark_shows_the_cut(db, compliance, api):
+    # A verification walked the chain to #50 while ten more events committed: its checkpoint anchors #50
+    # and records the mark #60. Cutting #51..#60 and lowering the mark to #50 leaves a chain that reaches
+    # every checkpoint; only the recorded mark tells.
+    _append(50)
+    head = ChainHead(50, AuditEvent.objects.get(seq=50).hash, 50)
+    _append(10)
+    cp = audit_checkpoint_write(head=head)
+    assert (cp.seq, cp.high_water) == (50, 60)
+    _delete_newest(10)
+    _lower_high_water(50)
+
+    result = audit_verify()
+
+    assert (result.ok, result.code, result.broken_seq) == (False, "audit.high_water_lowered", 51)
+    assert f"checkpoint #{cp.id}" in result.problem and "#60" in result.problem
+    assert result.checkpoint_written is None and "audit.high_water_lowered" in result.not_signed
+    assert AuditCheckpoint.objects.count() == 1
+    body = api(compliance).get(VERIFY_URL).json()
+    assert (body["ok"], body["code"], body["broken_seq"]) == (False, "audit.high_water_lowered", 51)
+    with pytest.raises(CommandError, match=r"audit.high_water_lowered\) at event #51"):
+        call_command("audit_verify", stdout=StringIO(), stderr=StringIO())
+    outcome = audit_checkpoint_task()
+    assert (outcome["ok"], outcome["code"], outcome["written"]) == (False, "audit.high_water_lowered", None)
+    assert AuditCheckpoint.objects.count() == 1 and len(_file_lines()) == 1
+
+
+def test_newest_events_cut_after_the_latest_checkpoint_are_reported_from_the_high_water_mark(anchored):
+    _, second = anchored
+    _append(5)
+    _delete_newest(3)  # #203..#205 gone, the mark still says #205
+
+    result = audit_verify()
+
+    assert (result.ok, result.code, result.broken_seq) == (False, "audit.event_missing", 203)
+    assert "#203..#205" in result.problem
+    assert result.checkpoint_written is None
+    outcome = audit_checkpoint_task()
+    assert (outcome["ok"], outcome["code"], outcome["seq"], outcome["written"]) == (False, "audit.event_missing", 203, None)
+    assert AuditCheckpoint.objects.latest("id").id == second.id and len(_file_lines()) == 2
+
+
+def test_checkpoints_record_the_high_water_mark_and_sign_it(anchored):
+    first, second = anchored
+
+    assert [(cp.seq, cp.high_water) for cp in AuditCheckpoint.objects.order_by("id")] == [(50, 50), (200, 200)]
+    assert [line["high_water"] for line in _file_lines()] == [50, 200]
+    with triggers_bypassed() as cur:
+        cur.execute("UPDATE oms_auditcheckpoint SET high_water = 10 WHERE id = %s", [second.id])
+
+    result = audit_verify()
+
+    assert result.code == "audit.checkpoint_forged" and f"checkpoint #{second.id} in the table" in result.problem
+
+
+def _v1_signature(seq: int, head_hash: str, event_count: int, created_at, key_id: str) -> str:
+    """How checkpoints were signed before they recorded the mark (before migration 0008)."""
+    from oms.services.audit_checkpoint import SIGNED_PREFIX_V1, _keys
+
+    message = f"{SIGNED_PREFIX_V1}|{seq}|{head_hash}|{event_count}|{created_at.isoformat()}|{key_id}"
+    return hmac.new(_keys()[key_id], message.encode(), hashlib.sha256).hexdigest()
+
+
+def test_checkpoints_signed_before_the_mark_was_recorded_still_verify(db):
+    _append(20)
+    cp = audit_checkpoint_write()
+    v1 = _v1_signature(cp.seq, cp.head_hash, cp.event_count, cp.created_at, cp.key_id)
+    with triggers_bypassed() as cur:  # what 0008 leaves of a checkpoint signed before it: the mark = its head
+        cur.execute("UPDATE oms_auditcheckpoint SET signature = %s WHERE id = %s", [v1, cp.id])
+    line = {k: v for k, v in cp.as_dict().items() if k != "high_water"} | {"signature": v1}
+    checkpoint_file().write_text(json.dumps(line) + "\n")
+
+    assert audit_verify().ok
+    with triggers_bypassed() as cur:  # a v1 signature vouches for no mark above the head
+        cur.execute("UPDATE oms_auditcheckpoint SET high_water = 25 WHERE id = %s", [cp.id])
+    assert audit_verify().code == "audit.checkpoint_forged"
+
+
 # --- a rewritten tail -------------------------------------------------------------------------------
 
 
@@ -210,7 +325,7 @@ def test_edited_checkpoint_row_is_reported_as_forged(anchored):
 
 def test_checkpoint_row_inserted_without_the_key_is_reported_as_forged(anchored):
     _, second = anchored
-    AuditCheckpoint.objects.create(seq=200, head_hash=second.head_hash, event_count=200, created_at=second.created_at,
+    AuditCheckpoint.objects.create(seq=200, head_hash=second.head_hash, event_count=200, high_water=200, created_at=second.created_at,
                                    key_id=settings.AUDIT_HMAC_KEY_ID, signature="0" * 64)
 
     assert audit_verify().code == "audit.checkpoint_forged"
@@ -393,7 +508,9 @@ def test_order_booked_past_intake_is_reported_as_an_orphan(pm, submit):
 
     assert (result.ok, result.code, result.broken_seq) == (False, "audit.orphan_object", None)
     assert f"#{order.pk}" in result.problem
-    assert result.checkpoint_written is not None  # the chain itself is intact, so it is still anchored
+    # Any problem stops the run from signing, even one outside the chain.
+    assert result.checkpoint_written is None and "audit.orphan_object" in result.not_signed
+    assert not AuditCheckpoint.objects.exists()
 
 
 def test_orphans_are_counted_beyond_the_listed_ids(pm, submit_many, order_payload):
@@ -444,6 +561,7 @@ def test_verify_button_shows_the_code_and_the_last_good_checkpoint(anchored, com
     assert "BROKEN at event #200" in html
     assert "audit.tail_truncated" in html
     assert f"last good checkpoint #{first.id}: event #50" in html
+    assert "not signed: this run found" in html
 
 
 def test_verify_button_shows_the_anchor_of_an_intact_chain(anchored, compliance, client):
@@ -465,3 +583,34 @@ def test_concurrent_checkpoint_runs_anchor_one_head_once(run_concurrently):
     assert [(r.seq, r.event_count) for r in AuditCheckpoint.objects.all()] == [(40, 40)]
     assert [line["seq"] for line in _file_lines()] == [40]
     assert audit_verify().ok
+
+
+# --- the migration that added the mark --------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_fills_the_mark_of_checkpoints_signed_before_it_and_they_still_verify():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("oms", "0007_positions")], [("oms", "0008_audit_checkpoint_high_water")]
+    _append(20)
+    MigrationExecutor(connection).migrate(before)
+    try:
+        head, key_id = AuditEvent.objects.get(seq=20).hash, settings.AUDIT_HMAC_KEY_ID
+        created_at = AuditEvent.objects.get(seq=20).ts
+        v1 = _v1_signature(20, head, 20, created_at, key_id)
+        with connection.cursor() as cur:  # a checkpoint as the code before 0008 wrote it
+            cur.execute("INSERT INTO oms_auditcheckpoint (seq, head_hash, event_count, created_at, key_id, signature) "
+                        "VALUES (20, %s, 20, %s, %s, %s) RETURNING id", [head, created_at, key_id, v1])
+            (cp_id,) = cur.fetchone()
+        line = {"id": cp_id, "seq": 20, "head_hash": head, "event_count": 20, "created_at": created_at.isoformat(), "key_id": key_id, "signature": v1}
+        checkpoint_file().parent.mkdir(parents=True, exist_ok=True)
+        checkpoint_file().write_text(json.dumps(line) + "\n")
+    finally:
+        MigrationExecutor(connection).migrate(after)
+
+    assert AuditCheckpoint.objects.get().high_water == 20
+    result = audit_verify()
+    assert (result.ok, result.checkpoints, result.last_good_checkpoint.id) == (True, 1, cp_id)
+    with pytest.raises(DatabaseError, match="Cannot update or delete"), transaction.atomic():
+        AuditCheckpoint.objects.update(high_water=99)  # the append-only trigger is back

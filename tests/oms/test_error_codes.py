@@ -55,7 +55,7 @@ SNAPSHOT = {
         "fill.unallocatable",
     ],
     "AuditProblemCode": [
-        "audit.checkpoint_forged", "audit.checkpoint_missing", "audit.event_altered", "audit.event_missing",
+        "audit.checkpoint_forged", "audit.checkpoint_missing", "audit.event_altered", "audit.event_missing", "audit.high_water_lowered",
         "audit.link_broken", "audit.orphan_object", "audit.tail_rewritten", "audit.tail_truncated",
     ],
     "ParentOrderErrorCode": [

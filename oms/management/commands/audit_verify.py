@@ -28,6 +28,7 @@ class Command(BaseCommand):
             self.stderr.write(f"  also {p.code}{f' at #{p.seq}' if p.seq else ''}: {p.detail}")
         if result.problem_count > len(result.problems):
             self.stderr.write(f"  ... {result.problem_count - len(result.problems)} more problem(s)")
+        self.stderr.write(f"  {result.not_signed}")
         where = f" at event #{result.broken_seq}" if result.broken_seq else ""
         raise CommandError(
             f"BROKEN ({result.code}){where}: {result.problem} ({result.checked} events verified before it; {anchor})"
