@@ -28,6 +28,7 @@ SNAPSHOT = {
     "ApiErrorCode": [
         "bad_request", "error", "method_not_allowed", "not_acceptable", "not_found", "parse_error", "request_too_large",
         "server_error", "service_unavailable", "throttled", "unsupported_media_type", "validation_error",
+        "malformed_multipart", "too_many_parts",
     ],
     "FieldErrorCode": [
         "before_start", "blank", "invalid", "invalid_characters", "invalid_choice", "lot_size", "max_decimals", "max_value",
