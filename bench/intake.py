@@ -1,6 +1,6 @@
 """Order intake throughput against a real server, with every risk limb and the audit trail on.
 
-    python bench/intake.py [--server gunicorn|daphne] [--workers 4] [--single 4000] [--bulk 40000]
+    python bench/intake.py [--server gunicorn|uvicorn] [--workers 4] [--single 4000] [--bulk 40000]
 
 Starts the server itself on a free port against its own database (``smart_oms_bench``, migrated and
 seeded here), then measures:
@@ -31,7 +31,7 @@ os.environ.setdefault("SMART_OMS_DB_NAME", "smart_oms_bench")
 if "DATABASE_URL" in os.environ and os.environ.get("BENCH_USE_DATABASE_URL") != "1":
     del os.environ["DATABASE_URL"]  # never fill a real database with benchmark orders
 
-from config import runtime  # noqa: E402
+from config import runtime, server  # noqa: E402
 
 
 def _fresh_bench_database() -> None:
@@ -114,7 +114,7 @@ def start_server(kind: str, workers: int, port: int) -> subprocess.Popen:
         cmd = [str(bindir / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "sync"), "--threads", os.environ.get("BENCH_THREADS", "1"), "--log-level", "warning"]
     else:
-        cmd = [str(bindir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+        cmd = server.command("127.0.0.1", port)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -225,7 +225,7 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--server", choices=["gunicorn", "daphne"], default="gunicorn")
+    ap.add_argument("--server", choices=["gunicorn", "uvicorn"], default="gunicorn")
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--single", type=int, default=4000, help="single-order POSTs")
     ap.add_argument("--bulk", type=int, default=40_000, help="orders sent in bulk")

@@ -4,7 +4,7 @@ fill booked.
     python bench/rfq.py [--runs 3] [--quotes 240] [--accepts 100] [--only push|accept]
 
 Runs on its own database (``smart_oms_bench_rfq``, dropped and migrated at the start), the real Redis
-(channel layer) and a real daphne (``tests.servers.daphne``: HTTP and websockets, ``config.asgi``) on that
+(channel layer) and a real ASGI server (uvicorn) (``tests.servers.run_server``: HTTP and websockets, ``config.asgi``) on that
 database, with a market clock of its own (10:00 of market day 2) shared with the server. No Celery worker
 runs: the providers' simulated answers (``rfq.tasks.provider_respond``) and the windows' close tasks go to a
 queue of the bench's own that nobody reads (deleted at the end), so the only quotes are the ones the bench
@@ -17,11 +17,11 @@ submits, and nothing closes a request behind its back (windows of 60 s).
   page does, and reads its hello; then the bench calls ``rfq.services.quote_submit`` for each provider of
   the request, one quote at a time. Latency = the client receiving the ``rfq.changed`` message that
   carries the quote - the moment just before ``quote_submit`` was called (validation, the transaction,
-  the audit row, the commit, the channel layer, daphne's consumer and the socket). Also printed: the
+  the audit row, the commit, the channel layer, the server's consumer and the socket). Also printed: the
   ``quote_submit`` call alone, and commit -> received (the push path alone).
 * **Accept -> fill booked** (aim: p99 <= 100 ms). Requests with one live quote each (submitted in-process);
   ``POST /api/rfqs/<id>/accept/ {quote_id}`` over real HTTP (one keep-alive connection, token auth) to the
-  daphne; latency = request start -> response (the fill is committed before the response: the answer is the
+  server; latency = request start -> response (the fill is committed before the response: the answer is the
   RFQ's detail, status executed, read after commit). Also timed: ``rfq.services.quote_accept`` called
   in-process alone on as many other requests (locks, last look, child order, ``fill_book``, audit, commit).
 
@@ -81,7 +81,7 @@ from oms.roles import Actor  # noqa: E402
 from oms.states import OrderStatus  # noqa: E402
 from rfq.models import RFQ, Dissemination, LiquidityProvider  # noqa: E402
 from rfq.services import quote_accept, quote_submit, rfq_create  # noqa: E402
-from tests.servers import daphne  # noqa: E402
+from tests.servers import run_server  # noqa: E402
 
 PROVIDER_ACTOR = Actor.system("rfq.bench_provider")
 AIM_MS = 100
@@ -257,7 +257,7 @@ def push_run(run: int, args, setup, url: str) -> dict:
 
 def bench_push(args, setup, url: str) -> None:
     print(f"quote arrival -> pushed to the browser: {args.quotes} quotes per run (4 per request), one websocket per request "
-          f"(/ws/rfq/<id>/ on daphne, session cookie), quote_submit in-process; {args.runs} runs after a warm-up run", flush=True)
+          f"(/ws/rfq/<id>/ on the server, session cookie), quote_submit in-process; {args.runs} runs after a warm-up run", flush=True)
     warm = push_run(0, argparse.Namespace(**{**vars(args), "quotes": 40}), setup, url)
     runs = [push_run(r, args, setup, url) for r in range(1, args.runs + 1)]
     print(f"  warm-up run: {ms(warm['total'])}")
@@ -268,7 +268,7 @@ def bench_push(args, setup, url: str) -> None:
     print(f"  median over runs: p50 {statistics.median(p50s) * 1e3:.1f} ms, p99 {statistics.median(p99s) * 1e3:.1f} ms "
           f"(aim: p99 <= {AIM_MS} ms)")
     print(f"    of which quote_submit (validate, transaction, audit, commit): {ms([v for x in runs for v in x['submit']])}")
-    print(f"    of which commit -> received (channel layer, daphne, socket):  {ms([v for x in runs for v in x['after_commit']])}")
+    print(f"    of which commit -> received (channel layer, server, socket):  {ms([v for x in runs for v in x['after_commit']])}")
     print(f"    of which published -> received (Redis, consumer, socket):     {ms([v for x in runs for v in x['published']])}")
 
 
@@ -347,7 +347,7 @@ def main() -> int:
     connection.close()
     env = {"DB_POOL_MIN_SIZE": "0"}
     try:
-        with daphne(env) as (url, log):
+        with run_server(env) as (url, log):
             if args.only != "accept":
                 bench_push(args, setup, url)
             if args.only != "push":

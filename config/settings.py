@@ -57,7 +57,6 @@ if HTTPS:
 SESSION_COOKIE_SAMESITE = "Lax"
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -97,6 +96,14 @@ MIDDLEWARE = [
 
 # A bulk of 5,000 orders is about 1.5 MB of JSON; larger bodies answer 413 (config.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# What the ASGI server lets through to Django (config.body_limits, before anything reads the body): any body up
+# to DATA_UPLOAD_MAX_MEMORY_SIZE; a multipart upload to one of UPLOAD_PATHS up to UPLOAD_MAX_BYTES (the TCA
+# import's 20 MB file plus its envelope); a multipart body of at most MULTIPART_MAX_PARTS parts.
+UPLOAD_PATHS = ("/api/tca/executions/import/", "/tca/imports/")
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000  # Django's defaults, written out: MULTIPART_MAX_PARTS follows them
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
+MULTIPART_MAX_PARTS = DATA_UPLOAD_MAX_NUMBER_FIELDS + DATA_UPLOAD_MAX_NUMBER_FILES
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -118,8 +125,8 @@ TEMPLATES = [
     },
 ]
 
-# Connections: a bounded pool per process (psycopg_pool through Django's "pool" option). daphne runs each
-# request's sync code in a thread of its own, so without a cap 50 concurrent clients opened 50+ connections
+# Connections: a bounded pool per process (psycopg_pool through Django's "pool" option). the ASGI server runs
+# each request's sync code in a thread of its own, so without a cap 50 concurrent clients opened 50+ connections
 # and PostgreSQL answered "too many clients". With the pool a request waits up to DB_POOL_TIMEOUT seconds
 # for a connection, then gets a JSON 503 with Retry-After (config.middleware). Budget: processes x
 # DB_POOL_MAX_SIZE must stay below PostgreSQL's max_connections (docs/operations.md, "Scaling out"; PgBouncer beyond).

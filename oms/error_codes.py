@@ -23,6 +23,8 @@ class ApiErrorCode(StrEnum):
     THROTTLED = "throttled"
     BAD_REQUEST = "bad_request"
     REQUEST_TOO_LARGE = "request_too_large"
+    MALFORMED_MULTIPART = "malformed_multipart"  # a multipart body without a usable boundary (config.body_limits)
+    TOO_MANY_PARTS = "too_many_parts"  # a multipart body of more parts than any form or upload has (config.body_limits)
     SERVICE_UNAVAILABLE = "service_unavailable"
     SERVER_ERROR = "server_error"
     ERROR = "error"  # a DRF exception we have no better code for

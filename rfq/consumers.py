@@ -34,7 +34,7 @@ class RfqConsumer(SessionBoundConsumer):
 
     Who may connect is who may read the RFQ (the API's rule): traders, compliance and admins any, a PM or
     API client those of parents holding their orders. Refusals are accepted, then closed with a code and
-    a reason (4401 not signed in, 4403 no role, 4404 unknown or not visible; daphne 4.2 passes the code on
+    a reason (4401 not signed in, 4403 no role, 4404 unknown or not visible; the server passes the code on
     but not the reason): a close before the handshake reaches a browser as 1006, which a page would retry
     forever.
 

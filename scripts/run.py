@@ -1,4 +1,4 @@
-"""`make run`: migrate, seed the demo, then web + websockets (daphne), a Celery worker and beat together.
+"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), a Celery worker and beat together.
 
 Ctrl-C stops all of them. PostgreSQL and Redis are found or started by config.runtime.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config import runtime  # noqa: E402
+from config import runtime, server  # noqa: E402
 
 
 def main() -> int:
@@ -30,7 +30,7 @@ def main() -> int:
     seed = subprocess.run([py, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     (ROOT / ".data").mkdir(exist_ok=True)
     procs = {
-        "web": [str(bindir / "daphne"), "-b", host, "-p", port, "config.asgi:application"],
+        "web": server.command(host, port, python=py),
         "worker": [str(bindir / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", env.get("WORKERS", "2")],
         "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
     }

@@ -232,15 +232,15 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
-def daphne_server(settings, transactional_db):
-    """daphne (tests/servers.daphne) on the test database and this test's channel-layer prefix, so what the
+def real_server(settings, transactional_db):
+    """The ASGI server (tests/servers.asgi_server) on the test database and this test's channel-layer prefix, so what the
     test commits and publishes reaches the server's consumers: yields (base URL, log path)."""
     from django.db import connection
 
-    from tests.servers import daphne, database_url
+    from tests.servers import database_url, run_server
 
     env = {"DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": settings.REDIS_URL,
            "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"], "DB_POOL_MIN_SIZE": "0"}
     connection.close()
-    with daphne(env) as running:
+    with run_server(env) as running:
         yield running

@@ -1,4 +1,4 @@
-"""Start the real ASGI server (daphne) on the test database in a subprocess, for tests that need real
+"""Start the real ASGI server (uvicorn, ``config.server``) on the test database in a subprocess, for tests that need real
 HTTP and real concurrency (pytest-django's live_server is single-process WSGI)."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit
+
+from config import server
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 
@@ -49,20 +51,20 @@ def database_url(settings_dict: dict) -> str:
 
 
 @contextmanager
-def daphne(env: dict[str, str], *, wait_s: float = 30):
-    """Run daphne with ``env`` added to this process's environment; yield (base URL, log path)."""
+def run_server(env: dict[str, str], *, wait_s: float = 30):
+    """Run the ASGI server (``config.server.command``: what ``make run`` runs) with ``env`` added to this process's environment; yield (base URL, log path)."""
     port = free_port()
     # Its own cache prefix: throttle counts and sign-in flags of one server never leak into another's.
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "CACHE_KEY_PREFIX": f"test-server-{uuid.uuid4().hex[:8]}", **env}
-    log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(prefix="asgi-", suffix=".log", delete=False)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        server.command("127.0.0.1", port),
         cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
 
     def listening() -> bool:
         if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited with {proc.returncode}:\n{Path(log.name).read_text()[-4000:]}")
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{Path(log.name).read_text()[-4000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return True
@@ -71,7 +73,7 @@ def daphne(env: dict[str, str], *, wait_s: float = 30):
 
     try:
         if not wait_for(listening, wait_s):
-            raise RuntimeError(f"daphne did not listen on {port}:\n{Path(log.name).read_text()[-4000:]}")
+            raise RuntimeError(f"the server did not listen on {port}:\n{Path(log.name).read_text()[-4000:]}")
         yield f"http://127.0.0.1:{port}", Path(log.name)
     finally:
         stop(proc)

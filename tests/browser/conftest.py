@@ -1,4 +1,4 @@
-"""Browser tests: a real ASGI server (daphne: HTTP + websockets) on the test database, driven by headless
+"""Browser tests: a real ASGI server (uvicorn: HTTP + websockets) on the test database, driven by headless
 Chromium (Debian's /usr/bin/chromium) through Playwright's sync API.
 
 pytest-django's ``live_server`` is WSGI only, so websockets need this server instead. It sees only
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import daphne, database_url
+from tests.servers import database_url, run_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,14 +25,14 @@ CHROMIUM_ARGS = [
 ]
 SERVER_CHANNELS_PREFIX = f"browser-{uuid.uuid4().hex[:8]}"
 PASSWORD = "secret-pass-1"  # tests.factories.UserFactory's default
-SERVER_LOG: dict[str, str] = {}  # "path": the running daphne's combined stdout/stderr
-# The daphne's audit checkpoint file: emptied before each test, as the database is flushed after each.
+SERVER_LOG: dict[str, str] = {}  # "path": the running server's combined stdout/stderr
+# The server's audit checkpoint file: emptied before each test, as the database is flushed after each.
 SERVER_CHECKPOINT_FILE = Path(tempfile.gettempdir()) / f"browser-audit-checkpoints-{uuid.uuid4().hex[:8]}.jsonl"
 
 
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup):
-    """Start daphne on the test database; yield its base URL. Stopped before the test database is dropped."""
+    """Start the ASGI server on the test database; yield its base URL. Stopped before the test database is dropped."""
     from django.conf import settings
     from django.db import connection
 
@@ -43,7 +43,7 @@ def asgi_server(django_db_setup):
         "DB_POOL_MIN_SIZE": "0",  # the pool keeps no connection it does not need, so the database can be dropped
         "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
     }
-    with daphne(env) as (url, log):
+    with run_server(env) as (url, log):
         SERVER_LOG["path"] = str(log)
         yield url
 

@@ -3,8 +3,8 @@ market makers: a trader opens a parent on the desk, requests quotes (click to tr
 watches the quotes arrive in the ladder without a reload, clicks Execute on the best one, reads the
 result, and the parent page shows the fill (liquidity RFQ).
 
-The session's daphne (tests/browser/conftest.py) sends Celery tasks to the default queue; this test runs
-its own daphne and worker on a queue of their own (EMS_QUEUE), so that the providers' answers scheduled by
+The session's server (tests/browser/conftest.py) sends Celery tasks to the default queue; this test runs
+its own server and worker on a queue of their own (EMS_QUEUE), so that the providers' answers scheduled by
 the server are run by this test's worker and nobody else's.
 """
 
@@ -54,12 +54,12 @@ def makers(db):
 
 @pytest.fixture
 def live_stack(settings, pooled_parent_started_now):
-    """A daphne and a Celery worker of this test's own (queue, channel-layer prefix), on the test database and
+    """A server and a Celery worker of this test's own (queue, channel-layer prefix), on the test database and
     the market clock the test set; yields the server's base URL."""
     from django.conf import settings as django_settings
     from django.db import connection
 
-    from tests.servers import celery_worker, daphne, database_url
+    from tests.servers import celery_worker, database_url, run_server
 
     queue = f"test-rfq-ui-{uuid.uuid4().hex[:8]}"
     env = {
@@ -68,7 +68,7 @@ def live_stack(settings, pooled_parent_started_now):
         "SIM_ANCHOR": repr(settings.SIM_ANCHOR), "SIM_SPEED": repr(settings.SIM_SPEED), "DB_POOL_MIN_SIZE": "0",
         "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
     }
-    with daphne(env) as (url, server_log), celery_worker(env, queue) as worker_log:
+    with run_server(env) as (url, server_log), celery_worker(env, queue) as worker_log:
         yield url
         logs = server_log.read_text() + worker_log.read_text()
     assert "Traceback" not in logs, logs[-4000:]

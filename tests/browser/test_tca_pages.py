@@ -4,7 +4,7 @@ tca.services.parent_tca_compute, then read as a trader and as a PM: the summary'
 export downloaded, the parent's report with its charts drawn (canvas pixels, legend values), a what-if
 replay side by side, the best-execution report, and a CSV import with its totals.
 
-The server is a daphne of this test's own, started after the parent is done, on the same market clock
+The server is a server of this test's own, started after the parent is done, on the same market clock
 (SIM_ANCHOR / SIM_SPEED), so "now" on the server is where the test left it. No Celery worker: the pages
 call the TCA services in the request (a what-if replay, an import) and read what is stored.
 """
@@ -42,18 +42,18 @@ def done_parent(settings, instrument, portfolio, pm, other_portfolio, other_pm):
 
 @pytest.fixture
 def tca_server(settings, done_parent):
-    """A daphne of this test's own on the test database and the market clock the test left; yields its URL."""
+    """A server of this test's own on the test database and the market clock the test left; yields its URL."""
     from django.conf import settings as django_settings
     from django.db import connection
 
-    from tests.servers import daphne, database_url
+    from tests.servers import database_url, run_server
 
     env = {
         "DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": django_settings.REDIS_URL,
         "CHANNELS_PREFIX": f"tca-ui-{uuid.uuid4().hex[:8]}", "SIM_ANCHOR": repr(settings.SIM_ANCHOR),
         "SIM_SPEED": repr(settings.SIM_SPEED), "DB_POOL_MIN_SIZE": "0", "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
     }
-    with daphne(env) as (url, log):
+    with run_server(env) as (url, log):
         yield url
         text = log.read_text()
     assert "Traceback" not in text, text[-4000:]

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from tests.servers import daphne, database_url
+from tests.servers import database_url, run_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,7 @@ def test_100_concurrent_clients_get_no_500_and_the_pool_caps_connections(pm, por
                 peak = max(peak, _server_connections(conn))
                 time.sleep(0.02)
 
-    with daphne(env) as (url, log):
+    with run_server(env) as (url, log):
         headers = {"Authorization": f"Token {token}"}
 
         def one_client(i: int) -> list[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""A websocket opens only from the site's own origins (config.ws_origin), on a real daphne whose
+"""A websocket opens only from the site's own origins (config.ws_origin), on a real ASGI server (uvicorn) whose
 environment says ALLOWED_HOSTS='*': the page's own origin and an origin in CSRF_TRUSTED_ORIGINS are
 accepted; another site's origin, a missing or ``null`` origin, another port, and an origin that only a
 wildcard entry would cover are refused before the socket is accepted (the handshake answers 403), even
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from tests.servers import daphne, database_url
+from tests.servers import database_url, run_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,10 +48,10 @@ def _handshake(base_url: str, path: str, *, origin: str | None, cookie: str, hos
 
 @pytest.fixture(scope="module")
 def server(django_db_setup):
-    """One daphne for the module, on the test database, with ALLOWED_HOSTS='*' in its environment."""
+    """One server for the module, on the test database, with ALLOWED_HOSTS='*' in its environment."""
     env = {"DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": settings.REDIS_URL, "DB_POOL_MIN_SIZE": "0",
            "ALLOWED_HOSTS": "*", "CSRF_TRUSTED_ORIGINS": f"{TRUSTED},https://*.example.org"}
-    with daphne(env) as (url, _log):
+    with run_server(env) as (url, _log):
         yield url
 
 

@@ -21,7 +21,7 @@ from config.urls import handler400, handler403, handler404, handler500  # noqa: 
 from config.urls import urlpatterns as site_urlpatterns
 from oms.models import AuditEvent, Order
 from tests.oms.conftest import BULK_URL, ORDERS_URL, order_url
-from tests.servers import daphne, database_url, free_port, wait_for
+from tests.servers import database_url, free_port, run_server, wait_for
 
 NUL, LONE_SURROGATE = "\x00", "\ud800"
 
@@ -394,7 +394,7 @@ def test_api_answers_json_503_with_retry_after_when_the_database_is_down(pm):
     token = Token.objects.create(user=pm).key
     unreachable = f"postgres://postgres@127.0.0.1:{free_port()}/nowhere"  # nothing listens on that port
 
-    with daphne({"DATABASE_URL": unreachable, "DB_POOL_MAX_SIZE": "0"}) as (url, _log):
+    with run_server({"DATABASE_URL": unreachable, "DB_POOL_MAX_SIZE": "0"}) as (url, _log):
         api = httpx.get(f"{url}/api/orders/", headers={"Authorization": f"Token {token}"}, timeout=30)
         post = httpx.post(f"{url}/api/orders/", json={"client_order_id": "DOWN-1"}, headers={"Authorization": f"Token {token}"}, timeout=30)
         # A session cookie: the page must read the session from the database to know who is asking.
@@ -421,7 +421,7 @@ def test_an_exhausted_connection_pool_answers_json_503(pm, submit):
            "DB_POOL_TIMEOUT": "1"}
     headers = {"Authorization": f"Token {token}"}
 
-    with daphne(env) as (url, log), psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname=dbname) as locker:
+    with run_server(env) as (url, log), psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname=dbname) as locker:
         # The pool's only connection is held by a cancel waiting for the order's row lock, which we hold.
         locker.execute("SELECT id FROM oms_order WHERE id = %s FOR UPDATE", [order.id])
         with ThreadPoolExecutor(max_workers=1) as pool:

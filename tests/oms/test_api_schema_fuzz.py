@@ -1,5 +1,5 @@
 """The OpenAPI schema tells the truth about the API (issue 6, point 6): schemathesis generates requests from
-``/api/schema/`` for every operation and sends them to the real server (daphne on the test database).
+``/api/schema/`` for every operation and sends them to the real server (uvicorn on the test database).
 
 It fails on any 5xx, a status code or header the schema does not declare, a body that does not match its
 declared schema, a schema-valid request refused, or a schema-invalid one accepted. Examples are bounded
@@ -17,7 +17,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from schemathesis.engine import Status, events
 
-from tests.servers import daphne, database_url
+from tests.servers import database_url, run_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,7 +114,7 @@ def live_api(pm, portfolio, instrument, submit):
         "API_THROTTLE_ANON": "100000/min", "API_THROTTLE_USER": "100000/s", "API_THROTTLE_AUTH_TOKEN": "100000/min",
         "SIGNIN_FAILURE_LIMIT": "100000",
     }
-    with daphne(env) as (url, _log):
+    with run_server(env) as (url, _log):
         yield url, token
 
 

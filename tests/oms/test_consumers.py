@@ -227,12 +227,12 @@ def _socket_body(url, cookie, action):
 
 @pytest.mark.parametrize("removal", ["admin", "bulk"])
 @committing
-def test_a_pm_removed_from_a_portfolio_hears_nothing_more_of_it(removal, pm, trader, portfolio, submit, daphne_server):
+def test_a_pm_removed_from_a_portfolio_hears_nothing_more_of_it(removal, pm, trader, portfolio, submit, real_server):
     from oms.models import Portfolio
     from tests.factories import PortfolioFactory
 
     kept = PortfolioFactory(code="PM-A-KEPT", members=[pm])  # the PM still sees something: the socket stays
-    url, _log = daphne_server
+    url, _log = real_server
     cookie = session_cookie(pm)
 
     def lose_then_change():
@@ -278,8 +278,8 @@ def _expire(cookie):
 
 @pytest.mark.parametrize("ending", ["logout", "password", "deactivated"])
 @committing
-def test_the_socket_closes_when_its_session_ends(ending, pm, portfolio, daphne_server):
-    url, _log = daphne_server
+def test_the_socket_closes_when_its_session_ends(ending, pm, portfolio, real_server):
+    url, _log = real_server
     cookie = session_cookie(pm)
     end = {"logout": lambda: _logout(cookie), "password": lambda: _change_password(pm), "deactivated": lambda: _deactivate(pm)}[ending]
 
@@ -289,16 +289,16 @@ def test_the_socket_closes_when_its_session_ends(ending, pm, portfolio, daphne_s
 
 
 @committing
-def test_a_logout_elsewhere_leaves_this_session_open(pm, portfolio, daphne_server):
-    url, _log = daphne_server
+def test_a_logout_elsewhere_leaves_this_session_open(pm, portfolio, real_server):
+    url, _log = real_server
     cookie, other = session_cookie(pm), session_cookie(pm)
 
     assert _socket_body(url, cookie, lambda: _logout(other)) is None
 
 
 @committing
-def test_an_expired_session_forwards_nothing_and_closes(pm, trader, portfolio, submit, daphne_server):
-    url, _log = daphne_server
+def test_an_expired_session_forwards_nothing_and_closes(pm, trader, portfolio, submit, real_server):
+    url, _log = real_server
     cookie = session_cookie(pm)
 
     def expire_then_change():

@@ -26,8 +26,9 @@ ALL_CODES = [member.value for catalogue in CATALOGUES for member in catalogue]
 # The contract, written out: a change here is a change of the API (add lines; never edit or remove one).
 SNAPSHOT = {
     "ApiErrorCode": [
-        "bad_request", "error", "method_not_allowed", "not_acceptable", "not_found", "parse_error", "request_too_large",
-        "server_error", "service_unavailable", "throttled", "unsupported_media_type", "validation_error",
+        "bad_request", "error", "malformed_multipart", "method_not_allowed", "not_acceptable", "not_found", "parse_error",
+        "request_too_large", "server_error", "service_unavailable", "throttled", "too_many_parts", "unsupported_media_type",
+        "validation_error",
     ],
     "FieldErrorCode": [
         "before_start", "blank", "invalid", "invalid_characters", "invalid_choice", "lot_size", "max_decimals", "max_value",

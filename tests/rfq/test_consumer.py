@@ -1,5 +1,5 @@
 """The RFQ websocket (/ws/rfq/<id>/): who may connect, the hello with the RFQ's detail, pushes after a real
-commit, and a socket that stays up (held over a real daphne, against the real Redis channel layer).
+commit, and a socket that stays up (held over a real ASGI server (uvicorn), against the real Redis channel layer).
 
 Pushes are sent after commit, so these tests commit for real (transaction=True). The tasks the services
 enqueue on commit (providers' answers, the window's close) go to a queue no worker reads: the test plays
@@ -128,8 +128,8 @@ def test_the_execution_is_pushed_once_committed(desk, trader):
 # --- over a real server ------------------------------------------------------------------------------------
 
 
-def test_a_socket_held_open_over_a_real_server_still_receives_pushes(desk, trader, daphne_server):
-    url, log = daphne_server
+def test_a_socket_held_open_over_a_real_server_still_receives_pushes(desk, trader, real_server):
+    url, log = real_server
     cookie = session_cookie(trader)
 
     async def body():
@@ -153,8 +153,8 @@ def test_a_socket_held_open_over_a_real_server_still_receives_pushes(desk, trade
     assert "Traceback" not in text and "Exception inside application" not in text, text[-3000:]
 
 
-def test_a_real_browser_socket_is_refused_with_its_close_code(desk, other_pm, daphne_server):
-    url, _ = daphne_server
+def test_a_real_browser_socket_is_refused_with_its_close_code(desk, other_pm, real_server):
+    url, _ = real_server
     cookie = session_cookie(other_pm)
 
     async def body():
@@ -162,4 +162,4 @@ def test_a_real_browser_socket_is_refused_with_its_close_code(desk, other_pm, da
         return await socket.receive()
 
     kind, (code, _reason) = async_to_sync(body)()
-    assert (kind, code) == ("close", 4404)  # (daphne 4.2 sends the code, not the reason the consumer gives)
+    assert (kind, code) == ("close", 4404)  # (the server sends the code, not the reason the consumer gives)
