@@ -177,3 +177,22 @@ def test_the_best_execution_page_shows_only_a_pms_share(client, closed_pool, pm,
         assert f">{volume:,}<" in row, venue
         if whole[venue] != volume:
             assert f">{whole[venue]:,}<" not in row, venue
+
+
+def test_the_order_page_shows_a_pm_their_allocations_not_the_whole_fills(client, closed_pool, pm, portfolio, trader):
+    order = closed_pool.constituents.get(order__portfolio=portfolio).order
+    shared = [(own, Fill.objects.get(pk=fid).quantity) for fid, own in _mine(portfolio).items()]
+    shared = [(own, whole) for own, whole in shared if own < whole]
+    assert shared, "no fill is shared: the test proves nothing"
+
+    def executions(user) -> str:  # the page's table of the order's executions
+        client.force_login(user)
+        page = client.get(reverse("order-detail", args=[order.id])).content.decode()
+        table = page[page.index('id="executions"'):]
+        return table[:table.index("</table>")]
+
+    html, desk = executions(pm), executions(trader)
+
+    for own, whole in shared:
+        assert f'<td class="num">{own:,}</td>' in html and f'<td class="num muted">{whole:,}</td>' not in html
+        assert f'<td class="num muted">{whole:,}</td>' in desk
