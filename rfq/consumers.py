@@ -13,6 +13,8 @@ from rfq.broadcast import rfq_group
 def _refusal_sync(user, rfq_id: int) -> tuple[int, str] | None:
     if roles.role_of(user) is None:
         return 4403, "no OMS role"
+    if roles.role_of(user) not in roles.DESK_WIDE:  # the API's rule: RFQs are the desk's (rfq.selectors.rfq_list)
+        return 4403, "RFQs are the trading desk's"
     if selectors.rfq_get(user=user, rfq_id=rfq_id) is None:
         return 4404, "no such RFQ among those you may see"
     return None
@@ -32,9 +34,9 @@ def _detail(user, rfq_id: int) -> dict | None:
 class RfqConsumer(SessionBoundConsumer):
     """``/ws/rfq/<id>/``: quotes as they arrive, the execution and the close of one RFQ.
 
-    Who may connect is who may read the RFQ (the API's rule): traders, compliance and admins any, a PM or
-    API client those of parents holding their orders. Refusals are accepted, then closed with a code and
-    a reason (4401 not signed in, 4403 no role, 4404 unknown or not visible; the server passes the code on
+    Who may connect is who may read the RFQ (the API's rule): traders, compliance and admins; a PM or an API
+    client never (an RFQ's sizes are whole-parent figures). Refusals are accepted, then closed with a code and
+    a reason (4401 not signed in, 4403 no desk role, 4404 unknown; the server passes the code on
     but not the reason): a close before the handshake reaches a browser as 1006, which a page would retry
     forever.
 

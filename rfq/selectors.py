@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
-from ems.models import ChildOrder, Constituent, Fill, ParentOrder
+from ems.models import ChildOrder, Fill, ParentOrder
 from ems.selectors import live_clock, market_for, market_prices, venue_profiles
 from ems.sim import DEFAULT_VENUES, SESSION_US, US
 from ems.states import ExecStatus
@@ -141,16 +141,14 @@ def _markouts(provider_ids: list[int]) -> dict[int, tuple[float | None, int]]:
 
 
 def rfq_list(*, user) -> QuerySet[RFQ]:
-    """RFQs the user may see, newest first: the desk (trader, compliance, admin) all; a PM or API client
-    those of parents holding an order of a portfolio they may see; anyone else none."""
+    """RFQs the user may see, newest first: the desk (trader, compliance, admin) all; anyone else none.
+
+    An RFQ is the desk's action on a whole parent, which may pool several portfolios' orders: its quantity,
+    its ladder's sizes and its execution are whole-parent figures. A PM or an API client reads what came of it
+    for them as the fills allocated to their orders (``ems.selectors.own_fills``: ``/api/fills/``), the one
+    shared-parent rule (docs/security.md)."""
     qs = RFQ.objects.select_related("instrument", "parent").order_by("-id")
-    role = roles.role_of(user)
-    if role in roles.DESK_WIDE:
-        return qs
-    if role is None:
-        return qs.none()
-    mine = Constituent.objects.filter(order__portfolio__in=roles.visible_portfolios(user).values("id")).values("parent_id")
-    return qs.filter(parent_id__in=mine)
+    return qs if roles.role_of(user) in roles.DESK_WIDE else qs.none()
 
 
 def rfq_get(*, user, rfq_id: int) -> RFQ | None:

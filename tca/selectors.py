@@ -307,14 +307,22 @@ def summary(*, user, group_by: str, filters: dict | None = None) -> list[dict]:
     *period* — whole parents (``ParentTCA``: shortfall including opportunity cost, over ``X D``); *portfolio*
     — each order's allocations (fees pro rata of the fill) plus its share of its parent's opportunity cost
     (its unfilled quantity / the parent's), over its constituent quantity x D. Rows by descending quantity.
+
+    **A PM (or an API client) reads only their own share** of a parent pooling several portfolios' orders
+    (``ems.selectors.own_fills``): every grouping then counts, as *portfolio* does, the quantities allocated to
+    their orders (fees pro rata, their orders' share of the opportunity cost, over their constituents' quantity
+    x D); *venue* their allocations of each venue's fills (each fill's fee pro rata). The bps are
+    quantity-weighted over their fills; another portfolio's size or fills never enter a figure.
     """
     if group_by not in GROUP_BYS:
         raise DomainError(TcaErrorCode.BAD_GROUP_BY, f"group_by must be one of {', '.join(GROUP_BYS)}", field="group_by")
     f = _clean_filters(filters)
-    if group_by == "venue":
+    if group_by == "portfolio":  # per allocation already: a PM's rows are their own share
+        rows = _summary_by_allocation(user, f, group_by)
+    elif not _desk_wide(user):  # a PM (or an API client): their own share of every parent (ems.selectors.own_fills)
+        rows = _summary_by_venue_share(user, f) if group_by == "venue" else _summary_by_allocation(user, f, group_by)
+    elif group_by == "venue":
         rows = _summary_by_venue(user, f)
-    elif group_by == "portfolio":
-        rows = _summary_by_portfolio(user, f)
     else:
         rows = _summary_by_parent(user, f, "strategy" if group_by == "algorithm" else "market_day")
     return sorted(rows, key=lambda r: (-r["quantity"], str(r["key"])))
@@ -387,17 +395,29 @@ def _portfolio_scope(user, f: dict) -> Q:
     return q
 
 
-def _summary_by_portfolio(user, f: dict) -> list[dict]:
-    inner = Allocation.objects.filter(_portfolio_scope(user, f)).values(pf=F("order__portfolio_id"), pid=F("parent_id")).annotate(
+# Per grouping of allocations: the inner GROUP BY columns, the outer key, its join and the Constituent key.
+_ALLOCATION_KEYS = {
+    "portfolio": ({"pf": F("order__portfolio_id")}, "po.code", " JOIN oms_portfolio po ON po.id = per.pf", F("order__portfolio__code")),
+    "algorithm": ({}, "t.strategy", "", F("parent__tca__strategy")),
+    "period": ({}, "t.market_day", "", F("parent__tca__market_day")),
+    "all": ({}, "'all'", "", Value("all")),  # one row (GROUP BY ()): a PM's "All" line (summary_share_total)
+}
+
+
+def _summary_by_allocation(user, f: dict, group_by: str) -> list[dict]:
+    """Rows of allocations (a portfolio's, or a PM's share of each parent) grouped by ``group_by``."""
+    inner_keys, key, join, constituent_key = _ALLOCATION_KEYS[group_by]
+    inner = Allocation.objects.filter(_portfolio_scope(user, f)).values(**inner_keys, pid=F("parent_id")).annotate(
         n=Count("fill_id", distinct=True), q=Sum("quantity"), v=Sum(F("quantity") * F("price"), output_field=_DEC)).order_by()
     # Fees: the order's share of its parent's filled quantity (what pro-rata allocation gives each fill, up to lot rounding).
     fee = "t.fees * per.q / NULLIF(t.filled_quantity, 0)"
-    rows = _rollup(inner, f"""po.code AS key, count(*) AS parents, sum(per.n) AS fills, sum(per.q) AS qty, sum(per.v) AS notional,
-        sum({fee}) AS fees, {_SLIPPAGE_SQL}, sum({_SG} * (per.v - t.decision_price * per.q) + coalesce({fee}, 0)) AS ex_num""",
-                   "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN oms_portfolio po ON po.id = per.pf", "po.code")
+    rows = _rollup(inner, f"""{key} AS key, count(DISTINCT per.pid) AS parents, sum(per.n) AS fills, sum(per.q) AS qty,
+        sum(per.v) AS notional, sum({fee}) AS fees, {_SLIPPAGE_SQL},
+        sum({_SG} * (per.v - t.decision_price * per.q) + coalesce({fee}, 0)) AS ex_num""",
+                   f"JOIN tca_parenttca t ON t.parent_id = per.pid{join}", "()" if group_by == "all" else key)
     # Each order's share of its parent's opportunity cost and its paper value (quantity x decision price).
     unfilled = F("parent__tca__quantity") - F("parent__tca__filled_quantity")
-    opp = {r["key"]: r for r in Constituent.objects.filter(_portfolio_scope(user, f)).values(key=F("order__portfolio__code")).annotate(
+    opp = {r["key"]: r for r in Constituent.objects.filter(_portfolio_scope(user, f)).order_by().values(key=constituent_key).annotate(
         opp=Sum(F("parent__tca__is_opportunity") * (F("quantity") - F("allocated_quantity")) / NullIf(unfilled, 0), output_field=_DEC),
         paper=Sum(F("quantity") * F("parent__tca__decision_price"), output_field=_DEC),
     )}
@@ -409,6 +429,36 @@ def _summary_by_portfolio(user, f: dict) -> list[dict]:
                         fees=r["fees"], arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"],
                         vwap_den=r["vwap_den"], is_num=is_num, is_den=o.get("paper")))
     return out
+
+
+def summary_share_total(*, user, filters: dict | None = None) -> dict | None:
+    """The summary's "All" line for a PM (or an API client): their own share of every parent matching ``filters``,
+    counted as the *portfolio* grouping counts (None: nothing analysed). The desk's is over the whole parents."""
+    rows = [r for r in _summary_by_allocation(user, _clean_filters(filters), "all") if r["parents"]]
+    return rows[0] if rows else None
+
+
+def _own_allocations(user, fills: Q, f: dict) -> QuerySet[Allocation]:
+    """The allocations to the user's visible portfolios (and the filtered one) of the fills ``fills`` selects."""
+    qs = Allocation.objects.filter(fill__in=Fill.objects.filter(fills).values("id"),
+                                   order__portfolio__in=roles.visible_portfolios(user).values("id"))
+    return qs.filter(order__portfolio_id=f["portfolio"]) if "portfolio" in f else qs
+
+
+def _summary_by_venue_share(user, f: dict) -> list[dict]:
+    """:func:`_summary_by_venue` over the user's allocations of each venue's fills (fees pro rata of the fill)."""
+    qs = _own_allocations(user, Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__"), f)
+    q = F("quantity")
+    inner = qs.values(vid=F("fill__venue_id"), pid=F("fill__parent_id")).annotate(
+        n=Count("fill_id", distinct=True), q=Sum("quantity"), v=Sum(q * F("fill__price"), output_field=_DEC),
+        fee=Sum(F("fill__fee") * q / F("fill__quantity"), output_field=_DEC)).order_by()
+    rows = _rollup(inner, f"""ve.code AS key, count(DISTINCT per.pid) AS parents, sum(per.n) AS fills, sum(per.q) AS qty,
+        sum(per.v) AS notional, sum(per.fee) AS fees, {_SLIPPAGE_SQL},
+        sum({_SG} * (per.v - t.decision_price * per.q) + per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
+                   "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
+    return [_row(r["key"], parents=r["parents"], fills=r["fills"], quantity=r["qty"], notional=r["notional"], fees=r["fees"],
+                 arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"], vwap_den=r["vwap_den"],
+                 is_num=r["is_num"], is_den=r["is_den"]) for r in rows]
 
 
 LIQUIDITY_SHARES = {"passive": "maker", "aggressive": "taker", "midpoint": "mid", "rfq": "rfq", "internal": "internal"}
@@ -426,6 +476,10 @@ def best_execution(*, user, filters: dict | None = None) -> list[dict]:
     (quantity-weighted, positive = the price went our way), ``fees``, ``child_quantity_sent`` and ``fill_rate``
     (quantity our child orders filled there / quantity they asked for; None for a venue without child orders).
     Rows by volume.
+
+    A PM (or an API client) reads only their own share (``ems.selectors.own_fills``): the quantities allocated to
+    their orders of each fill (its fee pro rata), the bps weighted by those quantities; the child-order figures
+    (``children``, ``child_quantity_sent``, ``fill_rate``) are the whole parent's and null for them.
     """
     f = _clean_filters(filters)
     scope = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__")
@@ -439,22 +493,23 @@ def best_execution(*, user, filters: dict | None = None) -> list[dict]:
         if "day_to" in f:
             cross &= Q(market_day__lte=f["day_to"])
         scope |= cross
-    mine = _my_parent_ids(user)
-    if mine is not None or "portfolio" in f:
-        allowed = Q()
-        if mine is not None:
-            visible = roles.visible_portfolios(user).values("id")
-            allowed &= Q(parent_id__in=mine) | Exists(Allocation.objects.filter(fill=OuterRef("pk"), order__portfolio__in=visible))
-        if "portfolio" in f:
-            allowed &= Exists(Allocation.objects.filter(fill=OuterRef("pk"), order__portfolio_id=f["portfolio"]))
-        scope &= allowed
+    whole = _desk_wide(user)
+    if whole and "portfolio" in f:
+        scope &= Exists(Allocation.objects.filter(fill=OuterRef("pk"), order__portfolio_id=f["portfolio"]))
     q = F("quantity")
-    shares = {f"l_{k}": Sum("quantity", filter=Q(liquidity=v)) for k, v in LIQUIDITY_SHARES.items()}
-    inner = Fill.objects.filter(scope).values(vid=F("venue_id"), pid=F("parent_id")).annotate(
-        n=Count("id"), q=Sum("quantity"), v=Sum(q * F("price"), output_field=_DEC), fee=Sum("fee"),
-        child_q=Sum("quantity", filter=Q(child__isnull=False)),
-        eff=Sum(q * F("tca__effective_spread_bps"), output_field=_DEC), eff_w=Sum("quantity", filter=Q(tca__effective_spread_bps__isnull=False)),
-        m60=Sum(q * F("tca__markout_60s_bps"), output_field=_DEC), m60_w=Sum("quantity", filter=Q(tca__markout_60s_bps__isnull=False)),
+    if whole:  # the desk: every fill whole
+        p, base, fee = "", Fill.objects.filter(scope), Sum("fee")
+    else:  # a PM (or an API client): their allocations of the fills, each fill's fee pro rata (ems.selectors.own_fills)
+        p, base = "fill__", _own_allocations(user, scope, f)
+        fee = Sum(F("fill__fee") * q / F("fill__quantity"), output_field=_DEC)
+    shares = {f"l_{k}": Sum("quantity", filter=Q(**{f"{p}liquidity": v})) for k, v in LIQUIDITY_SHARES.items()}
+    inner = base.values(vid=F(f"{p}venue_id"), pid=F(f"{p}parent_id")).annotate(
+        n=Count(f"{p}id", distinct=True), q=Sum("quantity"), v=Sum(q * F(f"{p}price"), output_field=_DEC), fee=fee,
+        child_q=Sum("quantity", filter=Q(**{f"{p}child__isnull": False})),
+        eff=Sum(q * F(f"{p}tca__effective_spread_bps"), output_field=_DEC),
+        eff_w=Sum("quantity", filter=Q(**{f"{p}tca__effective_spread_bps__isnull": False})),
+        m60=Sum(q * F(f"{p}tca__markout_60s_bps"), output_field=_DEC),
+        m60_w=Sum("quantity", filter=Q(**{f"{p}tca__markout_60s_bps__isnull": False})),
         **shares,
     ).order_by()
     rows = _rollup(inner, f"""per.vid AS venue_id, ve.code AS venue, ve.kind AS kind, sum(per.q) AS volume, sum(per.v) AS notional,
@@ -464,14 +519,15 @@ def best_execution(*, user, filters: dict | None = None) -> list[dict]:
         {", ".join(f"sum(per.l_{k}) AS l_{k}" for k in LIQUIDITY_SHARES)}""",
                    "LEFT JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "per.vid, ve.code, ve.kind")
     child_scope = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id")
-    # Child orders per venue from their own table (cheaper than counting distinct children over the fills).
-    sent = {v: (q, n) for v, q, n in ChildOrder.objects.filter(child_scope).values_list("venue_id").annotate(
+    # Child orders per venue from their own table (cheaper than counting distinct children over the fills). They are
+    # the whole parent's (the desk's): a PM's rows carry none (children, child_quantity_sent and fill_rate null).
+    sent = {} if not whole else {v: (q, n) for v, q, n in ChildOrder.objects.filter(child_scope).values_list("venue_id").annotate(
         q=Sum("quantity"), n=Count("id", filter=Q(filled_quantity__gt=0)))}
     total = int(sum(r["volume"] for r in rows))
     out = []
     for r in rows:
         vol = int(r["volume"])  # raw SQL sums of integers come back as numeric: JSON wants ints and floats
-        sent_q, children = sent.get(r["venue_id"], (None, 0))
+        sent_q, children = sent.get(r["venue_id"], (None, 0 if whole else None))
         out.append({
             "venue": r["venue"], "kind": r["kind"], "volume": vol, "volume_share": vol / total if total else None,
             "notional": r["notional"].quantize(PRICE_Q), "orders": int(r["orders"]), "children": children, "fills": int(r["fills"]),

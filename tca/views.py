@@ -55,6 +55,7 @@ from oms.views import login_required
 from tca import reports, selectors, services
 from tca.api.serializers import WhatIfParamsSerializer
 from tca.error_codes import TcaErrorCode
+from tca.measures import slippage_bps
 from tca.models import ParentTCA
 
 GROUPS = [("venue", "Venue"), ("algorithm", "Algorithm"), ("portfolio", "Portfolio"), ("period", "Day")]
@@ -155,33 +156,53 @@ def summary(request):
     }
     return render(request, "tca/summary.html", {
         "form": form, "group_by": group_by, "group_label": dict(GROUPS)[group_by], "groups": GROUPS, "rows": rows,
-        "totals": _summary_totals(rows, parents_qs), "chart": chart, "filters": filters,
-        "parents": _with_is_bps(parents_qs[:PARENTS_CAP]), "parent_count": parents_qs.count(), "cap": PARENTS_CAP,
+        "totals": _summary_totals(rows, parents_qs, user=request.user, filters=filters), "chart": chart, "filters": filters,
+        "parents": _with_is_bps(parents_qs[:PARENTS_CAP], user=request.user), "parent_count": parents_qs.count(), "cap": PARENTS_CAP,
         "exports": _exports("/api/tca/summary/", filters, group_by=group_by),
         "fill_exports": _exports("/api/tca/fills/", filters),
         "group_links": [(key, label, f"?{_query(filters, group_by=key)}") for key, label in GROUPS],
     })
 
 
-def _with_is_bps(rows) -> list[ParentTCA]:
-    """Each parent's shortfall also in bp of its order's value at the decision price (as the summary's groups)."""
+def _with_is_bps(rows, *, user) -> list[ParentTCA]:
+    """Each parent's shortfall also in bp of its order's value at the decision price (as the summary's groups).
+
+    A PM (or an API client) reads their own share of each (``ems.selectors.parent_share``, as the parent's own
+    report shows it): their quantity, filled quantity and average price, the slippage of that average, the
+    shortfall in proportion to their quantity (its bp are the parent's)."""
     out = list(rows)
     for t in out:
+        if not ems_selectors.sees_whole_parents(user):
+            share = ems_selectors.parent_share(user=user, parent=t.parent)
+            ratio = Decimal(share.quantity) / Decimal(t.quantity) if t.quantity else Decimal(0)
+            avg = share.avg_price
+            t.slippage_arrival_bps = _share_bps(t.side, avg, t.arrival_price)
+            t.slippage_vwap_bps = _share_bps(t.side, avg, t.interval_vwap)
+            t.quantity, t.filled_quantity, t.avg_price = share.quantity, share.filled_quantity, avg
+            t.is_total = (t.is_total * ratio).quantize(Decimal("0.01"))
         paper = t.quantity * t.decision_price
         t.is_bps = float(t.is_total) / float(paper) * 1e4 if paper else None
     return out
+
+
+def _share_bps(side: str, avg: Decimal | None, benchmark: Decimal | None) -> float | None:
+    return round(slippage_bps(side, float(avg), float(benchmark)), 4) if avg is not None and benchmark else None
 
 
 def _num(x) -> float | None:
     return None if x is None else round(float(x), 4)
 
 
-def _summary_totals(rows: list[dict], parents_qs) -> dict | None:
+def _summary_totals(rows: list[dict], parents_qs, *, user, filters: dict) -> dict | None:
     """The table's "All" line: counts, quantity, notional and fees summed over the groups; the bp not averaged
     over groups (their denominators differ) but computed over the whole parents matching the filters, with
-    the summary's own formulas: ``sum s (B Q - notional) / sum B Q`` and ``sum IS / sum X D``."""
+    the summary's own formulas: ``sum s (B Q - notional) / sum B Q`` and ``sum IS / sum X D``. A PM's (or an
+    API client's) is over their own share of those parents (``tca.selectors.summary_share_total``)."""
     if not rows:
         return None
+    if not ems_selectors.sees_whole_parents(user):
+        total = selectors.summary_share_total(user=user, filters=filters)
+        return None if total is None else {k: v for k, v in total.items() if k != "key"}
     sign = Case(When(side="buy", then=Value(1)), default=Value(-1))
     dec = DecimalField(max_digits=38, decimal_places=10)
     has_vwap = Q(interval_vwap__isnull=False)

@@ -3,10 +3,11 @@ quote, cancel, and the liquidity providers with their scorecards. Thin: parse, c
 selector, serialize.
 
 Roles: traders (and admins) request, accept and cancel; compliance reads everything and changes nothing;
-a PM or an API client reads the RFQs of parents holding an order of theirs (another parent's RFQ is a 404)
-and may not act (403 ``permission.trader_only``: the parent pools several PMs' orders, so executing it is
-the desk's job). The liquidity providers' profiles and scorecards are for the desk (traders, compliance,
-admins).
+a PM or an API client neither reads nor acts (403 ``permission.desk_only`` on a read, ``permission.trader_only``
+on a write): an RFQ is the desk's action on a whole parent, which may pool several portfolios' orders, so its
+quantity, ladder sizes and execution are whole-parent figures; what came of it for a PM is in the fills
+allocated to them (``/api/fills/``, the shared-parent rule of docs/security.md). The liquidity providers'
+profiles and scorecards are for the desk too.
 
 A last-look rejection is not an exception: ``quote_accept`` commits the rejected quote (and any next
 quote it tried) and reports ``executed=False``; this view then answers 409 with the result's code,
@@ -19,7 +20,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from ems import selectors as ems_selectors
@@ -46,6 +47,17 @@ class IsTraderForRfqWrites(IsTraderForWrites):
     message = {"code": PermissionErrorCode.TRADER_ONLY, "detail": "Only a trader may request quotes, accept a quote or cancel an RFQ"}
 
 
+class IsDeskForRfqReads(BasePermission):
+    """Reading RFQs is the desk's (traders, compliance, admins): a PM or an API client reads their share of a
+    parent as the fills allocated to them. Writes are left to ``IsTraderForRfqWrites`` (its code first)."""
+
+    message = {"code": PermissionErrorCode.DESK_ONLY,
+               "detail": "RFQs are the trading desk's: the fills allocated to your orders are in /api/fills/"}
+
+    def has_permission(self, request, view):
+        return request.method not in SAFE_METHODS or roles.role_of(request.user) in roles.DESK_WIDE
+
+
 class IsDeskRole(BasePermission):
     """Traders, compliance and admins: the providers' profiles and scorecards are the desk's business."""
 
@@ -60,15 +72,18 @@ _WRITE_403 = OpenApiResponse(ErrorSerializer, description="`permission.trader_on
 _RFQ_404 = OpenApiResponse(ErrorSerializer, description="`not_found`: no such RFQ among those you may see")
 
 
+_READ_403 = OpenApiResponse(ErrorSerializer, description="`permission.desk_only`: RFQs are read by traders, compliance and admins")
+
+
 @extend_schema_view(
-    list=extend_schema(summary="RFQs you may see, newest first", responses={200: s.RfqSerializer(many=True)}),
+    list=extend_schema(summary="RFQs, newest first (the desk's)", responses={200: s.RfqSerializer(many=True), 403: _READ_403}),
     retrieve=extend_schema(summary="One RFQ: the ladder of quotes (best first), the window, the providers asked, the execution",
-                           responses={200: s.RfqDetailSerializer, 404: _RFQ_404}),
+                           responses={200: s.RfqDetailSerializer, 403: _READ_403, 404: _RFQ_404}),
 )
 class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Requests for quote: create for a parent, read the ladder, accept a quote, cancel."""
 
-    permission_classes = [IsTraderForRfqWrites, HasRole]
+    permission_classes = [IsTraderForRfqWrites, HasRole, IsDeskForRfqReads]
     schema = ClosedBodySchema()
     filterset_class = RfqFilter
     lookup_value_regex = ID_REGEX

@@ -376,7 +376,7 @@ class BestExecutionRowSerializer(serializers.Serializer):
     volume_share = serializers.FloatField(allow_null=True, help_text="Of all the rows' volume")
     notional = serializers.DecimalField(**CCY)
     orders = serializers.IntegerField(help_text="Distinct parent orders executed here")
-    children = serializers.IntegerField(help_text="Distinct child orders filled here")
+    children = serializers.IntegerField(allow_null=True, help_text="Distinct child orders filled here (null for a PM: the desk's)")
     fills = serializers.IntegerField()
     passive_share = serializers.FloatField(help_text="Of the venue's volume: maker fills")
     aggressive_share = serializers.FloatField(help_text="Taker fills")
@@ -387,8 +387,8 @@ class BestExecutionRowSerializer(serializers.Serializer):
     cost_arrival_bps = serializers.FloatField(allow_null=True, help_text="Quantity-weighted slippage vs arrival; positive = better")
     markout_60s_bps = serializers.FloatField(allow_null=True, help_text="Quantity-weighted; negative = adverse selection")
     fees = serializers.DecimalField(**CCY)
-    child_quantity_sent = serializers.IntegerField(allow_null=True)
-    fill_rate = serializers.FloatField(allow_null=True, help_text="Filled / sent child quantity (null: no child order here)")
+    child_quantity_sent = serializers.IntegerField(allow_null=True, help_text="Null for a PM: the whole parent's child orders are the desk's")
+    fill_rate = serializers.FloatField(allow_null=True, help_text="Filled / sent child quantity (null: no child order here, or a PM)")
 
 
 class BestExecutionSerializer(serializers.Serializer):

@@ -73,18 +73,15 @@ def test_compliance_reads_every_rfq_and_the_scorecards(api, compliance, quoted, 
     assert client.get(LPS).json()["count"] == 3
 
 
-def test_a_pm_reads_the_rfqs_of_parents_holding_their_orders_only(api, pm, quoted, theirs):
-    rfq, q = quoted
+def test_a_pm_reads_no_rfq_not_even_of_their_own_parent(api, pm, quoted, theirs):
+    rfq, _ = quoted
     client = api(pm)
 
-    listed = client.get(RFQS).json()
-    detail = client.get(f"{RFQS}{rfq.id}/")
-    hidden = client.get(f"{RFQS}{theirs.id}/")
+    answers = [client.get(RFQS), client.get(f"{RFQS}{rfq.id}/"), client.get(f"{RFQS}{theirs.id}/"),
+               client.get(f"{RFQS}?parent={rfq.parent_id}")]
 
-    assert [r["id"] for r in listed["results"]] == [rfq.id]
-    assert detail.status_code == 200 and detail.json()["ladder"][0]["id"] == q.id
-    assert hidden.status_code == 404 and hidden.json()["code"] == "not_found"
-    assert client.get(f"{RFQS}?parent={theirs.parent_id}").json()["count"] == 0
+    assert [(r.status_code, r.json()["code"]) for r in answers] == [(403, "permission.desk_only")] * 4
+    assert all(str(rfq.id) not in r.content.decode() for r in answers)
 
 
 def test_a_pm_acting_on_an_rfq_they_cannot_see_is_still_told_trader_only(api, pm, theirs):
@@ -92,12 +89,13 @@ def test_a_pm_acting_on_an_rfq_they_cannot_see_is_still_told_trader_only(api, pm
     assert response.status_code == 403 and response.json()["code"] == "permission.trader_only"
 
 
-def test_an_api_client_sees_the_rfqs_of_its_own_portfolios(api, api_client_user, client_portfolio, instrument, providers, trader, clock, theirs):
+def test_an_api_client_reads_no_rfq_not_even_of_its_own_portfolios(api, api_client_user, client_portfolio, instrument, providers, trader, clock):
     mine = working_parent(instrument=instrument, orders=[f.order(portfolio=client_portfolio, instrument=instrument, user=api_client_user, quantity=3000)])
     rfq = rfq_for(mine, trader, quantity=1000)
 
-    assert [r["id"] for r in api(api_client_user).get(RFQS).json()["results"]] == [rfq.id]
-    assert api(api_client_user).get(f"{RFQS}{theirs.id}/").status_code == 404
+    for path in (RFQS, f"{RFQS}{rfq.id}/"):
+        response = api(api_client_user).get(path)
+        assert response.status_code == 403 and response.json()["code"] == "permission.desk_only"
 
 
 @pytest.mark.parametrize("who", ["pm", "api_client_user"])

@@ -60,31 +60,33 @@ async def _refusal(user, rfq_id: int) -> dict:
     return closing
 
 
-def test_refusals_carry_a_code_and_a_reason(desk, other_pm, other_portfolio):
+def test_refusals_carry_a_code_and_a_reason(desk, pm, other_pm, trader):
     nobody = UserFactory(username="no_role_ws_rfq")
 
     async def body():
         return [await _refusal(AnonymousUser(), desk.id), await _refusal(None, desk.id), await _refusal(nobody, desk.id),
-                await _refusal(other_pm, desk.id), await _refusal(other_pm, desk.id + 10_000)]
+                await _refusal(pm, desk.id), await _refusal(other_pm, desk.id), await _refusal(trader, desk.id + 10_000)]
 
-    anonymous, no_user, no_role, not_theirs, unknown = async_to_sync(body)()
+    anonymous, no_user, no_role, own_pm, not_theirs, unknown = async_to_sync(body)()
 
-    assert [m["type"] for m in (anonymous, no_user, no_role, not_theirs, unknown)] == ["websocket.close"] * 5
-    assert [m["code"] for m in (anonymous, no_user, no_role, not_theirs, unknown)] == [4401, 4401, 4403, 4404, 4404]
-    assert all(m["reason"] for m in (anonymous, no_role, not_theirs))
+    closes = (anonymous, no_user, no_role, own_pm, not_theirs, unknown)
+    assert [m["type"] for m in closes] == ["websocket.close"] * 6
+    # A PM reads no RFQ, not even one on their own parent: its sizes are the whole parent's (the API's rule).
+    assert [m["code"] for m in closes] == [4401, 4401, 4403, 4403, 4403, 4404]
+    assert all(m["reason"] for m in (anonymous, no_role, own_pm, unknown))
 
 
-def test_hello_carries_the_detail_and_a_quote_committed_later_is_pushed_to_the_desk_and_the_pm(desk, trader, pm):
+def test_hello_carries_the_detail_and_a_quote_committed_later_is_pushed_to_the_desk(desk, trader, compliance):
     async def body():
-        desk_socket, pm_socket = _communicator(trader, desk.id), _communicator(pm, desk.id)
+        desk_socket, compliance_socket = _communicator(trader, desk.id), _communicator(compliance, desk.id)
         hellos = []
-        for socket in (desk_socket, pm_socket):
+        for socket in (desk_socket, compliance_socket):
             connected, _ = await socket.connect()
             assert connected
             hellos.append(await socket.receive_json_from(timeout=PUSH_TIMEOUT))
         q = await database_sync_to_async(quote)(desk, "LPB", "100.10")
-        pushed = [await socket.receive_json_from(timeout=PUSH_TIMEOUT) for socket in (desk_socket, pm_socket)]
-        for socket in (desk_socket, pm_socket):
+        pushed = [await socket.receive_json_from(timeout=PUSH_TIMEOUT) for socket in (desk_socket, compliance_socket)]
+        for socket in (desk_socket, compliance_socket):
             await socket.disconnect()
         return hellos, q, pushed
 
@@ -94,7 +96,7 @@ def test_hello_carries_the_detail_and_a_quote_committed_later_is_pushed_to_the_d
     assert hello["type"] == "hello" and hello["rfq"]["id"] == desk.id and hello["rfq"]["status"] == "sent"
     assert hello["rfq"]["ladder"] == [] and hello["rfq"]["window"]["open"] is True
     assert sorted(p["provider"] for p in hello["rfq"]["providers"]) == ["LPA", "LPB"]
-    assert hellos[1]["rfq"]["id"] == desk.id  # the PM owning the order reads it too
+    assert hellos[1]["rfq"]["id"] == desk.id  # compliance reads it too
     for message in pushed:
         assert (message["type"], message["id"], message["event"], message["status"]) == ("rfq.changed", desk.id, "quote", "quoting")
         assert message["quote"]["id"] == q.id and Decimal(message["quote"]["price"]) == Decimal("100.10")
@@ -153,13 +155,13 @@ def test_a_socket_held_open_over_a_real_server_still_receives_pushes(desk, trade
     assert "Traceback" not in text and "Exception inside application" not in text, text[-3000:]
 
 
-def test_a_real_browser_socket_is_refused_with_its_close_code(desk, other_pm, real_server):
+def test_a_real_browser_socket_is_refused_with_its_close_code(desk, pm, real_server):
     url, _ = real_server
-    cookie = session_cookie(other_pm)
+    cookie = session_cookie(pm)  # the PM whose order the parent holds: RFQs are the desk's all the same
 
     async def body():
         socket = await RawSocket.connect(url, f"/ws/rfq/{desk.id}/", cookie=cookie)
         return await socket.receive()
 
     kind, (code, _reason) = async_to_sync(body)()
-    assert (kind, code) == ("close", 4404)  # (the server sends the code, not the reason the consumer gives)
+    assert (kind, code) == ("close", 4403)  # (the server sends the code, not the reason the consumer gives)

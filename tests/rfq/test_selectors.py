@@ -283,19 +283,17 @@ def test_window_open_then_closed(instrument):
 # --- visibility -----------------------------------------------------------------------------------
 
 
-def test_rfq_list_pm_sees_rfqs_of_parents_holding_their_orders(instrument, pm, portfolio, other_pm, other_portfolio,
-                                                                trader, compliance):
+def test_rfq_list_is_the_desks_a_pm_reads_none_not_even_of_their_own_parent(instrument, pm, portfolio, other_pm, other_portfolio,
+                                                                             trader, compliance):
     mine = make_rfq(make_parent(instrument, orders=[f.order(portfolio=portfolio, instrument=instrument, user=pm)]))
     theirs = make_rfq(make_parent(instrument, orders=[f.order(portfolio=other_portfolio, instrument=instrument, user=other_pm)]))
     nobody = UserFactory(username="no_role_user")
 
-    assert list(sel.rfq_list(user=pm)) == [mine]
-    assert list(sel.rfq_list(user=other_pm)) == [theirs]
+    assert list(sel.rfq_list(user=pm)) == [] and list(sel.rfq_list(user=other_pm)) == []
     assert list(sel.rfq_list(user=trader)) == [theirs, mine]
     assert list(sel.rfq_list(user=compliance)) == [theirs, mine]
     assert list(sel.rfq_list(user=nobody)) == []
-    assert sel.rfq_get(user=pm, rfq_id=theirs.pk) is None
-    assert sel.rfq_get(user=pm, rfq_id=mine.pk) == mine
+    assert sel.rfq_get(user=pm, rfq_id=mine.pk) is None
     assert sel.rfq_get(user=compliance, rfq_id=theirs.pk) == theirs
 
 

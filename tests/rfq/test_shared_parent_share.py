@@ -4,11 +4,16 @@ allocated to them) and never the providers' scorecards, on every endpoint they m
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
+from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from ems.models import Allocation, Fill
+from tca.models import ParentTCA
 from tests.conftest import api_for
 from tests.rfq.services_helpers import rfq_for
 from tests.tca.builders import closed_parent
@@ -35,15 +40,17 @@ def test_a_pm_reads_their_own_share_of_a_pooled_parent(pooled_parent, pm, other_
     assert api_for(trader).get(f"/api/parent-orders/{pooled_parent.id}/").json()["quantity"] == 10_000
 
 
-def test_the_rfq_detail_shows_scorecards_to_the_desk_only(pooled_parent, providers, pm, trader, compliance):
+def test_the_rfq_detail_and_its_scorecards_are_the_desks_only(pooled_parent, providers, pm, trader, compliance):
     rfq = rfq_for(pooled_parent, trader)
 
     desk = api_for(trader).get(f"/api/rfqs/{rfq.id}/").json()
-    assert desk["providers"] and all(p["score"] is not None for p in desk["providers"])
+    assert desk["quantity"] == rfq.quantity and desk["providers"] and all(p["score"] is not None for p in desk["providers"])
     assert api_for(compliance).get(f"/api/rfqs/{rfq.id}/").json()["providers"] == desk["providers"]
+    # An RFQ's quantity and ladder sizes are the whole parent's: a PM reads none of it (their part of what came of it is
+    # in /api/fills/), as /api/liquidity-providers/ and the RFQ pages refuse them.
     as_pm = api_for(pm).get(f"/api/rfqs/{rfq.id}/")
-    assert as_pm.status_code == 200 and as_pm.json()["providers"] == []
-    assert api_for(pm).get("/api/liquidity-providers/").status_code == 403  # the same rule as the scorecards' own endpoint
+    assert as_pm.status_code == 403 and as_pm.json()["code"] == "permission.desk_only" and "ladder" not in as_pm.json()
+    assert api_for(pm).get("/api/liquidity-providers/").status_code == 403
 
 
 @pytest.fixture
@@ -76,3 +83,116 @@ def test_every_fill_a_pm_reads_is_their_allocation(closed_pool, pm, portfolio, t
     assert whole["parent"]["quantity"] == 12_000 and whole["children"]
     assert {r["id"]: r["quantity"] for r in api_for(trader).get("/api/tca/fills/", {"page_size": 500}).json()["results"]} == dict(
         Fill.objects.filter(parent=closed_pool).values_list("id", "quantity"))
+
+
+# --- the TCA groupings: summary and best execution, as API, export and page ----------------------------------
+
+
+def _mine_by_venue(portfolio) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for venue, qty in Allocation.objects.filter(order__portfolio=portfolio).values_list("fill__venue__code", "quantity"):
+        out[venue] += qty
+    return dict(out)
+
+
+def _my_arrival_bps(parent, portfolio) -> float:
+    """The PM's slippage against arrival, quantity-weighted over the fills allocated to them (a buy)."""
+    arrival = ParentTCA.objects.get(parent=parent).arrival_price
+    rows = Allocation.objects.filter(order__portfolio=portfolio).values_list("quantity", "fill__price")
+    return float(sum(q * (arrival - p) for q, p in rows) / sum(q * arrival for q, _ in rows) * 10_000)
+
+
+def _csv(response) -> list[dict]:
+    assert response.status_code == 200, response.content[:300]
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize("group_by", ["venue", "algorithm", "period"])
+def test_the_tca_summary_adds_up_only_a_pms_share(closed_pool, pm, portfolio, trader, group_by):
+    mine = _mine(portfolio)
+
+    rows = api_for(pm).get("/api/tca/summary/", {"group_by": group_by}).json()["rows"]
+
+    assert sum(r["quantity"] for r in rows) == sum(mine.values()) < 12_000
+    assert sum(r["fills"] for r in rows) == len(mine)
+    if group_by == "venue":
+        assert {r["key"]: r["quantity"] for r in rows} == _mine_by_venue(portfolio)
+    else:
+        (row,) = rows
+        assert row["parents"] == 1 and Decimal(row["notional"]) == sum(a.quantity * a.fill.price for a in
+                                                                        Allocation.objects.filter(order__portfolio=portfolio).select_related("fill"))
+        assert row["slippage_arrival_bps"] == pytest.approx(_my_arrival_bps(closed_pool, portfolio), abs=6e-4)  # (3 decimals)
+    desk = api_for(trader).get("/api/tca/summary/", {"group_by": group_by}).json()["rows"]
+    assert sum(r["quantity"] for r in desk) == 12_000
+
+
+def test_the_tca_summary_export_carries_only_a_pms_share(closed_pool, pm, portfolio):
+    for group_by in ("venue", "algorithm"):
+        rows = _csv(api_for(pm).get("/api/tca/summary/", {"group_by": group_by, "format": "csv"}))
+        assert sum(int(r["quantity"]) for r in rows) == sum(_mine(portfolio).values())
+
+
+def test_the_tca_summary_page_shows_only_a_pms_share(client, closed_pool, pm, portfolio):
+    client.force_login(pm)
+    mine = sum(_mine(portfolio).values())
+
+    for group_by in ("venue", "algorithm"):
+        html = client.get(reverse("tca-summary"), {"group_by": group_by}).content.decode()
+        # The groups, the All line and the parents analysed: 8,000 ordered, what was allocated to them filled.
+        assert "12,000" not in html, group_by
+        assert f"{mine:,}" in html and "8,000" in html
+        row = html[html.index(f"P{closed_pool.id}</a>"):]
+        row = row[:row.index("</tr>")]
+        assert "8,000" in row and f"{mine:,}" in row
+
+
+def test_the_best_execution_report_adds_up_only_a_pms_share(closed_pool, pm, portfolio, trader):
+    by_venue = _mine_by_venue(portfolio)
+
+    rows = api_for(pm).get("/api/tca/best-execution/").json()["rows"]
+
+    assert {r["venue"]: r["volume"] for r in rows} == by_venue
+    assert sum(r["fills"] for r in rows) == len(_mine(portfolio)) and {r["orders"] for r in rows} == {1}
+    # The child orders are the whole parent's: the desk's figures.
+    assert {(r["children"], r["child_quantity_sent"], r["fill_rate"]) for r in rows} == {(None, None, None)}
+    desk = api_for(trader).get("/api/tca/best-execution/").json()["rows"]
+    assert sum(r["volume"] for r in desk) == 12_000 and all(r["children"] is not None for r in desk)
+
+
+def test_the_best_execution_export_carries_only_a_pms_share(closed_pool, pm, portfolio):
+    rows = _csv(api_for(pm).get("/api/tca/best-execution/", {"format": "csv"}))
+    assert {r["venue"]: int(r["volume"]) for r in rows} == _mine_by_venue(portfolio)
+
+
+def test_the_best_execution_page_shows_only_a_pms_share(client, closed_pool, pm, portfolio, trader):
+    whole = {r["venue"]: r["volume"] for r in api_for(trader).get("/api/tca/best-execution/").json()["rows"]}
+    mine = _mine_by_venue(portfolio)
+    client.force_login(pm)
+
+    html = client.get(reverse("tca-best-execution")).content.decode()
+
+    for venue, volume in mine.items():
+        row = html[html.index(f'data-venue="{venue}"'):]
+        row = row[:row.index("</tr>")]
+        assert f">{volume:,}<" in row, venue
+        if whole[venue] != volume:
+            assert f">{whole[venue]:,}<" not in row, venue
+
+
+def test_the_order_page_shows_a_pm_their_allocations_not_the_whole_fills(client, closed_pool, pm, portfolio, trader):
+    order = closed_pool.constituents.get(order__portfolio=portfolio).order
+    shared = [(own, Fill.objects.get(pk=fid).quantity) for fid, own in _mine(portfolio).items()]
+    shared = [(own, whole) for own, whole in shared if own < whole]
+    assert shared, "no fill is shared: the test proves nothing"
+
+    def executions(user) -> str:  # the page's table of the order's executions
+        client.force_login(user)
+        page = client.get(reverse("order-detail", args=[order.id])).content.decode()
+        table = page[page.index('id="executions"'):]
+        return table[:table.index("</table>")]
+
+    html, desk = executions(pm), executions(trader)
+
+    for own, whole in shared:
+        assert f'<td class="num">{own:,}</td>' in html and f'<td class="num muted">{whole:,}</td>' not in html
+        assert f'<td class="num muted">{whole:,}</td>' in desk
