@@ -50,6 +50,7 @@ from oms.api.errors import field_error
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
+from oms.client_gone import client_gone
 from oms.error_codes import ApiErrorCode, FieldErrorCode, PermissionErrorCode
 from oms.errors import DomainError, NotFound, ValidationFailed
 from oms.roles import Actor
@@ -229,10 +230,14 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
             201: s.WhatIfSerializer,
             400: OpenApiResponse(ErrorSerializer, description=(
                 "`validation_error` (`field`: strategy or params; the detail names the parameter) or `tca.bad_params` "
-                "(a parameter of another algorithm, min_child over max_child, a window the algorithm refuses)")),
+                "(a parameter of another algorithm, min_child over max_child, a window the algorithm refuses) or "
+                "`tca.what_if_too_large` (`field`: params.interval_s or params.max_child: the estimated events pass the budget)")),
             403: OpenApiResponse(ErrorSerializer, description="`permission.desk_only`: replays are the desk's (a PM or an API client may not)"),
             404: _PARENT_404,
             409: OpenApiResponse(ErrorSerializer, description="`tca.parent_not_closed`: only a completed parent is replayed"),
+            422: OpenApiResponse(ErrorSerializer, description=(
+                "`tca.what_if_over_budget`: the replay passed its budget of events or seconds and was stopped (nothing stored)")),
+            429: OpenApiResponse(ErrorSerializer, description="`tca.what_if_busy`: your what-if replays already running (WHAT_IF_MAX_PER_USER)"),
         },
     )
     @action(detail=True, methods=["post"], url_path="what-if")
@@ -242,7 +247,7 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
         if ems_selectors.parent_get(user=request.user, parent_id=int(pk)) is None:
             raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {int(pk)}")
         run = services.what_if_run(parent_id=int(pk), strategy=data["strategy"], params=params, user=request.user,
-                                   actor=Actor.for_user(request.user, "api"))
+                                   actor=Actor.for_user(request.user, "api"), cancelled=client_gone(request._request))
         return Response(s.WhatIfSerializer(reports.what_if_report(run)).data, status=status.HTTP_201_CREATED)
 
 
