@@ -31,6 +31,9 @@ from __future__ import annotations
 
 import codecs
 
+from django.conf import settings
+from django.urls import reverse
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -41,12 +44,14 @@ from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from ems import selectors as ems_selectors
 from oms import roles
 from oms.api.constants import ID_REGEX
 from oms.api.errors import field_error
+from oms.api.pagination import StandardPagination
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
@@ -433,7 +438,13 @@ class ImportApi(APIView):
             self._check_name(name)
         import_set = services.executions_import(name=name.strip() or "API import", text=text, user=request.user,
                                                 actor=Actor.for_user(request.user, "api"))
-        return Response(s.ImportSetDetailSerializer(reports.import_set_report(import_set)).data, status=status.HTTP_201_CREATED)
+        # The first page of rows; ``next`` pages on at the set's own URL.
+        report = reports.import_set_report(import_set)
+        size = StandardPagination.page_size
+        detail = request.build_absolute_uri(reverse("tca-import-set-detail", args=[import_set.pk]))
+        page = {"rows": list(report["rows"][:size]), "count": import_set.rows, "previous": None,
+                "next": replace_query_param(detail, "page", 2) if import_set.rows > size else None}
+        return Response(s.ImportSetDetailSerializer({**report, **page}).data, status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _check_name(name) -> None:
@@ -462,9 +473,16 @@ class ImportApi(APIView):
 @extend_schema_view(
     list=extend_schema(summary="Imported sets of outside executions you may see, newest first",
                        responses={200: s.ImportSetSerializer(many=True)}),
-    retrieve=extend_schema(summary="One imported set with every row's slippage and the totals", parameters=[FORMAT_PARAMETER],
-                           responses=export_responses(s.ImportSetDetailSerializer, extra={
-                               404: OpenApiResponse(ErrorSerializer, description="`not_found`: no such set among those you may see")})),
+    retrieve=extend_schema(
+        summary="One imported set: the totals and a page of its rows' slippage (the whole set: ?format=csv, streamed)",
+        parameters=[FORMAT_PARAMETER,
+                    OpenApiParameter("page", int, required=False, description="JSON: the page of rows (from 1)"),
+                    OpenApiParameter("page_size", int, required=False, description="JSON: rows per page, 1 to 500 (default 50)")],
+        responses=export_responses(s.ImportSetDetailSerializer, extra={
+            400: OpenApiResponse(ErrorSerializer, description=(
+                "`validation_error` (`format`, `page`, `page_size`) or `tca.xlsx_too_large` (an XLSX of more rows than "
+                "EXPORT_XLSX_MAX_ROWS: use ?format=csv)")),
+            404: OpenApiResponse(ErrorSerializer, description="`not_found`: no such set among those you may see, or a page past the last")})),
 )
 class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Imported sets, kept whole and reopened here (a PM: their own; the desk: all)."""
@@ -485,9 +503,17 @@ class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             raise NotFound(ApiErrorCode.NOT_FOUND, f"No imported set {int(pk)}")
         report = reports.import_set_report(import_set)
         fmt = self.export_format()
-        if fmt:
-            return exports.export_response([exports.import_set_table(report)], fmt, f"tca-import-{import_set.pk}")
-        return Response(s.ImportSetDetailSerializer(report).data)
+        if fmt == exports.XLSX and import_set.rows > settings.EXPORT_XLSX_MAX_ROWS:
+            raise DomainError(TcaErrorCode.XLSX_TOO_LARGE, f"The set has {import_set.rows:,} rows: an XLSX export takes at most "
+                              f"{settings.EXPORT_XLSX_MAX_ROWS:,}; export it as CSV (?format=csv) or import a narrower set",
+                              field=FORMAT_PARAM)
+        if fmt:  # a CSV streams its rows as they are read
+            report = {**report, "rows": report["rows"].iterator(chunk_size=exports.CSV_CHUNK_ROWS)}
+            return exports.export_response([exports.import_set_table(report)], fmt, f"tca-import-{import_set.pk}", stream=True)
+        rows = self.paginate_queryset(report["rows"])
+        page = {"rows": rows, "count": self.paginator.page.paginator.count, "next": self.paginator.get_next_link(),
+                "previous": self.paginator.get_previous_link()}
+        return Response(s.ImportSetDetailSerializer({**report, **page}).data)
 
 
 # --- reconciliation -------------------------------------------------------------------------------------
