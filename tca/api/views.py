@@ -33,7 +33,6 @@ import codecs
 
 from django.conf import settings
 from django.urls import reverse
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
