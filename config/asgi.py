@@ -15,10 +15,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from config.body_limits import BodyLimits  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.ws_origin import SiteOriginValidator  # noqa: E402
+from oms.client_gone import ClientGoneMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimits(django_asgi_app),
+        "http": BodyLimits(ClientGoneMiddleware(django_asgi_app)),  # bounded first; a long view can see its client leave
         "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -347,6 +347,14 @@ SIM_ANCHOR = float(os.environ["SIM_ANCHOR"]) if os.environ.get("SIM_ANCHOR") els
 # refreshed every 2 s), else against the instrument's static reference price.
 RISK_PRICE_MAX_AGE_S = int(os.environ.get("RISK_PRICE_MAX_AGE_S", "30"))
 
+# Budgets of long computations (docs/tca.md). A what-if replay: at most this many loop events (reports and
+# timers; parameters whose estimate passes it are refused up front), this many wall seconds, and this many
+# running at once per user. Exports: an XLSX of more rows than this is refused (CSV streams any size).
+WHAT_IF_MAX_EVENTS = int(os.environ.get("WHAT_IF_MAX_EVENTS", "60000"))
+WHAT_IF_MAX_SECONDS = float(os.environ.get("WHAT_IF_MAX_SECONDS", "30"))
+WHAT_IF_MAX_PER_USER = int(os.environ.get("WHAT_IF_MAX_PER_USER", "1"))
+EXPORT_XLSX_MAX_ROWS = int(os.environ.get("EXPORT_XLSX_MAX_ROWS", "20000"))
+
 
 LOGGING = {
     "version": 1,

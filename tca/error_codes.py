@@ -11,7 +11,12 @@ class TcaErrorCode(StrEnum):
     BAD_STRATEGY = "tca.bad_strategy"
     BAD_PARAMS = "tca.bad_params"
     PARENT_NOT_CLOSED = "tca.parent_not_closed"
+    WHAT_IF_TOO_LARGE = "tca.what_if_too_large"  # refused up front: the estimate passes the budget (field named)
+    WHAT_IF_OVER_BUDGET = "tca.what_if_over_budget"  # stopped: its events or seconds were spent
+    WHAT_IF_CANCELLED = "tca.what_if_cancelled"  # stopped: the client went away
+    WHAT_IF_BUSY = "tca.what_if_busy"  # 429: the user's what-ifs already running
     EXPORT_TOO_LARGE = "tca.export_too_large"
+    XLSX_TOO_LARGE = "tca.xlsx_too_large"  # over EXPORT_XLSX_MAX_ROWS: use CSV or narrow the set
     IMPORT_NOT_PERMITTED = "tca.import_not_permitted"
     IMPORT_EMPTY = "tca.import_empty"
     IMPORT_TOO_LARGE = "tca.import_too_large"

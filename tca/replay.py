@@ -34,7 +34,7 @@ from collections.abc import Iterable
 
 from ems.algos import ALGORITHMS, algo_params
 from ems.algos.context import AlgoContext
-from ems.algos.loop import drive
+from ems.algos.loop import Budget, drive
 from ems.algos.types import StrategyName
 from ems.sim.clock import SESSION_US
 from ems.sim.exchange import VenueSimulator
@@ -51,13 +51,15 @@ def replay(
     start_us: int,
     end_us: int,
     later_fills: Iterable[Fill] = (),
+    budget: Budget | None = None,
 ) -> list[Fill]:
     """Run ``strategy_name`` with ``params`` (an algorithm's ``Params.to_dict()``: side and qty at least)
     over ``[start_us, end_us)`` on a copy of ``market`` (plus ``later_fills``, our other fills after
     ``start_us``); return its fills in the order they happened.
 
     Venue order ids, exec ids and client order ids start with ``id_prefix``. Raises ``ValueError`` for an
-    unknown strategy or parameters the algorithm refuses.
+    unknown strategy or parameters the algorithm refuses; ``ems.algos.loop.BudgetExceeded`` when ``budget``
+    (steps, time, cancellation: one budget for the whole replay) is spent.
     """
     cls = ALGORITHMS.get(StrategyName(strategy_name))
     if cls is None:  # RFQ and AUTO are strategies, not algorithms
@@ -76,10 +78,10 @@ def replay(
         at.setdefault(int(f.time), []).append(f)
     for t in sorted(at):
         # Run everything before t, then let the market see the fills at t (drive in chunks changes nothing).
-        drive(algo, ctx, sim, t - 1, end=end)
+        drive(algo, ctx, sim, t - 1, end=end, budget=budget)
         if sim.time < t - 1:
             break  # done and drained short of t: the simulator never gets there
         market.footprint.record_fills(at[t])
     # Up to past the close, as run_backtest does: drive stops after the reports in flight at the end.
-    drive(algo, ctx, sim, SESSION_US * 2, end=end)
+    drive(algo, ctx, sim, SESSION_US * 2, end=end, budget=budget)
     return list(sim.fills)

@@ -181,7 +181,7 @@ def import_set_report(import_set: ImportSet) -> dict:
 
     Keys: ``id``, ``name``, ``source``, ``uploaded_by`` (username or None), ``created_at``, ``rows`` — each
     {line, child_order_id, timestamp, venue, order_type, side, quantity, price, benchmark_price, slippage_bps,
-    slippage_ccy} in file order — and ``totals`` {rows, quantity, avg_price, avg_benchmark, slippage_bps,
+    slippage_ccy} in file order (a lazy queryset: the API pages it, a CSV streams it) — and ``totals`` {rows, quantity, avg_price, avg_benchmark, slippage_bps,
     slippage_ccy} (quantity-weighted; slippage positive = better than the benchmark).
     """
     rows = import_set_rows(import_set)

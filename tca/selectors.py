@@ -591,11 +591,12 @@ def import_set_get(*, user, set_id) -> ImportSet | None:
     return import_sets(user=user).filter(pk=pk).first()
 
 
-def import_set_rows(import_set: ImportSet) -> list[dict]:
-    """The rows of an imported set in file order, each with its slippage."""
-    return list(import_set.executions.order_by("line").values(
+def import_set_rows(import_set: ImportSet):
+    """The rows of an imported set in file order, each with its slippage (a lazy queryset of dicts: page it,
+    iterate it, or ``list`` it)."""
+    return import_set.executions.order_by("line").values(
         "line", "child_order_id", "timestamp", "venue", "order_type", "side", "quantity", "price", "benchmark_price",
-        "slippage_bps", "slippage_ccy"))
+        "slippage_bps", "slippage_ccy")
 
 
 # --- what-if replays --------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from ems import selectors as ems_selectors
 from ems.algos import ALGORITHM_CHOICES
 from ems.algos.types import StrategyName
 from oms import role_names, roles
+from oms.client_gone import client_gone
 from oms.error_codes import PermissionErrorCode
 from oms.errors import DomainError
 from oms.models import Urgency
@@ -416,7 +417,7 @@ def what_if(request, parent_id: int):
     try:
         strategy, params = _what_if_params(values)
         run = services.what_if_run(parent_id=parent.pk, strategy=strategy, params=params, user=request.user,
-                                   actor=Actor.for_user(request.user, "browser"))
+                                   actor=Actor.for_user(request.user, "browser"), cancelled=client_gone(request))
     except DomainError as exc:
         context = _parent_context(request, report, parent, values=values, error=exc)
         return render(request, "tca/parent.html", context, status=exc.status)

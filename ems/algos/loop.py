@@ -13,12 +13,19 @@ later ``until``, or after restoring all three from JSON (:func:`driver_state`, :
 
 Running a strategy in any number of chunks this way gives exactly the fills, reports and orders of one
 backtest over the same window (tests/ems/algos/test_live_context.py proves it for every algorithm).
+
+A :class:`Budget` bounds a run: :func:`drive` spends one step per event (a report delivered, a timer fired)
+and raises :class:`BudgetExceeded` (``reason``: ``events``, ``time`` or ``cancelled``) as soon as the budget's
+events, its deadline (``time.monotonic()``) or its ``cancelled`` callable say so. The what-if replay
+(:mod:`tca.services.what_if`) runs under one; a budget spans every call that is given it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ems.algos.context import AlgoContext, Strategy
 from ems.sim.clock import SESSION_US
@@ -26,6 +33,47 @@ from ems.sim.exchange import VenueSimulator
 from ems.sim.orders import ExecutionReport, Fill
 
 NO_TIMER = SESSION_US * 2  # later than anything the loop is asked to reach
+
+
+class BudgetReason(StrEnum):
+    EVENTS = "events"
+    TIME = "time"
+    CANCELLED = "cancelled"
+
+
+class BudgetExceeded(Exception):
+    """A run stopped by its :class:`Budget`: ``reason`` and the events spent so far."""
+
+    def __init__(self, reason: BudgetReason, events: int):
+        super().__init__(f"budget exceeded ({reason}) after {events} events")
+        self.reason = reason
+        self.events = events
+
+
+@dataclass
+class Budget:
+    """Steps and time a run may take: ``max_events`` events (None: any), until ``deadline`` (a
+    ``time.monotonic()`` value; None: no limit), while ``cancelled()`` (None: never) is false. Checked at every
+    event, so a run stops within one event of its limit."""
+
+    max_events: int | None = None
+    deadline: float | None = None
+    cancelled: Callable[[], bool] | None = None
+    events: int = 0
+
+    @classmethod
+    def of(cls, *, max_events: int | None = None, seconds: float | None = None,
+           cancelled: Callable[[], bool] | None = None) -> Budget:
+        return cls(max_events, None if seconds is None else time.monotonic() + seconds, cancelled)
+
+    def spend(self, n: int = 1) -> None:
+        self.events += n
+        if self.max_events is not None and self.events > self.max_events:
+            raise BudgetExceeded(BudgetReason.EVENTS, self.events)
+        if self.cancelled is not None and self.cancelled():
+            raise BudgetExceeded(BudgetReason.CANCELLED, self.events)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise BudgetExceeded(BudgetReason.TIME, self.events)
 
 
 @dataclass
@@ -46,12 +94,14 @@ def drive(
     *,
     end: int,
     swap: Callable[[Strategy], Strategy] | None = None,
+    budget: Budget | None = None,
 ) -> Run:
     """Run ``strategy`` from the context's time up to ``until`` (see the module docstring).
 
     At ``end`` it calls ``on_end`` (once: ``ctx.ended``) and then delivers the reports still in flight for
     two round trips (``ctx.drain_until``; no timers fire then). ``on_start`` is the caller's. ``swap`` is
     called before each callback and returns the strategy to use from then on (the backtest's ``restore_at``).
+    ``budget``: each event spends one step of it (:class:`BudgetExceeded` when it is spent; the run stops there).
     """
     reports: list[ExecutionReport] = []
     events = 0
@@ -71,6 +121,8 @@ def drive(
             ctx.record(report)
             current().on_report(ctx, report)
             events += 1
+            if budget is not None:
+                budget.spend()
         ctx.clock.advance_to(sim.time)
 
     while not ctx.ended and not ctx.stopped:
@@ -89,6 +141,8 @@ def drive(
         for _ in range(ctx.pop_due_timers(target)):
             current().on_timer(ctx)
             events += 1
+            if budget is not None:
+                budget.spend()
             if ctx.stopped:
                 break
     if not ctx.ended:
@@ -122,4 +176,4 @@ def pending_fills(state: dict) -> list[Fill]:
     return VenueSimulator.state_fills(state["sim"]) if state.get("sim") else []
 
 
-__all__ = ["Run", "deliver_reports", "drive", "driver_state", "pending_fills"]
+__all__ = ["Budget", "BudgetExceeded", "BudgetReason", "Run", "deliver_reports", "drive", "driver_state", "pending_fills"]

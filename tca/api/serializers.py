@@ -171,14 +171,19 @@ class ImportSetSerializer(serializers.ModelSerializer):
 
 
 class ImportSetDetailSerializer(serializers.Serializer):
-    """One imported set (``tca.reports.import_set_report``): every row's slippage, in file order, and the totals."""
+    """One imported set (``tca.reports.import_set_report``): its totals and a page of its rows' slippage, in file
+    order (``?page=`` / ``?page_size=`` up to 500, as every list; ``count`` rows in all, ``next`` / ``previous``
+    the neighbouring pages). The whole set is its CSV export (``?format=csv``, streamed)."""
 
     id = serializers.IntegerField()
     name = serializers.CharField()
     source = serializers.CharField(help_text="api:<user> | browser:<user>")
     uploaded_by = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
-    rows = ImportRowSerializer(many=True)
+    rows = ImportRowSerializer(many=True, help_text="This page's rows")
+    count = serializers.IntegerField(help_text="Rows in the set")
+    next = serializers.URLField(allow_null=True, help_text="The next page of rows (null: the last)")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page of rows (null: the first)")
     totals = ImportTotalsSerializer()
 
 

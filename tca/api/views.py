@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import codecs
 
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -41,15 +43,18 @@ from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from ems import selectors as ems_selectors
 from oms import roles
 from oms.api.constants import ID_REGEX
 from oms.api.errors import field_error
+from oms.api.pagination import StandardPagination
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
 from oms.api.validation import ClosedBodySchema, validated_body
+from oms.client_gone import client_gone
 from oms.error_codes import ApiErrorCode, FieldErrorCode, PermissionErrorCode
 from oms.errors import DomainError, NotFound, ValidationFailed
 from oms.roles import Actor
@@ -229,10 +234,14 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
             201: s.WhatIfSerializer,
             400: OpenApiResponse(ErrorSerializer, description=(
                 "`validation_error` (`field`: strategy or params; the detail names the parameter) or `tca.bad_params` "
-                "(a parameter of another algorithm, min_child over max_child, a window the algorithm refuses)")),
+                "(a parameter of another algorithm, min_child over max_child, a window the algorithm refuses) or "
+                "`tca.what_if_too_large` (`field`: params.interval_s or params.max_child: the estimated events pass the budget)")),
             403: OpenApiResponse(ErrorSerializer, description="`permission.desk_only`: replays are the desk's (a PM or an API client may not)"),
             404: _PARENT_404,
             409: OpenApiResponse(ErrorSerializer, description="`tca.parent_not_closed`: only a completed parent is replayed"),
+            422: OpenApiResponse(ErrorSerializer, description=(
+                "`tca.what_if_over_budget`: the replay passed its budget of events or seconds and was stopped (nothing stored)")),
+            429: OpenApiResponse(ErrorSerializer, description="`tca.what_if_busy`: your what-if replays already running (WHAT_IF_MAX_PER_USER)"),
         },
     )
     @action(detail=True, methods=["post"], url_path="what-if")
@@ -242,7 +251,7 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
         if ems_selectors.parent_get(user=request.user, parent_id=int(pk)) is None:
             raise NotFound(ApiErrorCode.NOT_FOUND, f"No parent order {int(pk)}")
         run = services.what_if_run(parent_id=int(pk), strategy=data["strategy"], params=params, user=request.user,
-                                   actor=Actor.for_user(request.user, "api"))
+                                   actor=Actor.for_user(request.user, "api"), cancelled=client_gone(request._request))
         return Response(s.WhatIfSerializer(reports.what_if_report(run)).data, status=status.HTTP_201_CREATED)
 
 
@@ -428,7 +437,13 @@ class ImportApi(APIView):
             self._check_name(name)
         import_set = services.executions_import(name=name.strip() or "API import", text=text, user=request.user,
                                                 actor=Actor.for_user(request.user, "api"))
-        return Response(s.ImportSetDetailSerializer(reports.import_set_report(import_set)).data, status=status.HTTP_201_CREATED)
+        # The first page of rows; ``next`` pages on at the set's own URL.
+        report = reports.import_set_report(import_set)
+        size = StandardPagination.page_size
+        detail = request.build_absolute_uri(reverse("tca-import-set-detail", args=[import_set.pk]))
+        page = {"rows": list(report["rows"][:size]), "count": import_set.rows, "previous": None,
+                "next": replace_query_param(detail, "page", 2) if import_set.rows > size else None}
+        return Response(s.ImportSetDetailSerializer({**report, **page}).data, status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _check_name(name) -> None:
@@ -457,9 +472,16 @@ class ImportApi(APIView):
 @extend_schema_view(
     list=extend_schema(summary="Imported sets of outside executions you may see, newest first",
                        responses={200: s.ImportSetSerializer(many=True)}),
-    retrieve=extend_schema(summary="One imported set with every row's slippage and the totals", parameters=[FORMAT_PARAMETER],
-                           responses=export_responses(s.ImportSetDetailSerializer, extra={
-                               404: OpenApiResponse(ErrorSerializer, description="`not_found`: no such set among those you may see")})),
+    retrieve=extend_schema(
+        summary="One imported set: the totals and a page of its rows' slippage (the whole set: ?format=csv, streamed)",
+        parameters=[FORMAT_PARAMETER,
+                    OpenApiParameter("page", int, required=False, description="JSON: the page of rows (from 1)"),
+                    OpenApiParameter("page_size", int, required=False, description="JSON: rows per page, 1 to 500 (default 50)")],
+        responses=export_responses(s.ImportSetDetailSerializer, extra={
+            400: OpenApiResponse(ErrorSerializer, description=(
+                "`validation_error` (`format`, `page`, `page_size`) or `tca.xlsx_too_large` (an XLSX of more rows than "
+                "EXPORT_XLSX_MAX_ROWS: use ?format=csv)")),
+            404: OpenApiResponse(ErrorSerializer, description="`not_found`: no such set among those you may see, or a page past the last")})),
 )
 class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Imported sets, kept whole and reopened here (a PM: their own; the desk: all)."""
@@ -480,9 +502,17 @@ class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             raise NotFound(ApiErrorCode.NOT_FOUND, f"No imported set {int(pk)}")
         report = reports.import_set_report(import_set)
         fmt = self.export_format()
-        if fmt:
-            return exports.export_response([exports.import_set_table(report)], fmt, f"tca-import-{import_set.pk}")
-        return Response(s.ImportSetDetailSerializer(report).data)
+        if fmt == exports.XLSX and import_set.rows > settings.EXPORT_XLSX_MAX_ROWS:
+            raise DomainError(TcaErrorCode.XLSX_TOO_LARGE, f"The set has {import_set.rows:,} rows: an XLSX export takes at most "
+                              f"{settings.EXPORT_XLSX_MAX_ROWS:,}; export it as CSV (?format=csv) or import a narrower set",
+                              field=FORMAT_PARAM)
+        if fmt:  # a CSV streams its rows as they are read
+            report = {**report, "rows": report["rows"].iterator(chunk_size=exports.CSV_CHUNK_ROWS)}
+            return exports.export_response([exports.import_set_table(report)], fmt, f"tca-import-{import_set.pk}", stream=True)
+        rows = self.paginate_queryset(report["rows"])
+        page = {"rows": rows, "count": self.paginator.page.paginator.count, "next": self.paginator.get_next_link(),
+                "previous": self.paginator.get_previous_link()}
+        return Response(s.ImportSetDetailSerializer({**report, **page}).data)
 
 
 # --- reconciliation -------------------------------------------------------------------------------------

@@ -16,22 +16,34 @@ Each execution is then measured on its own market: the original on the day's mar
 (as ``ParentTCA``), the what-if on the path plus its own fills (its impact, not the original's). Both share
 the parent's arrival and decision prices. The result is stored as a ``WhatIf`` (the replayed fills and both
 summaries) with the audit event ``tca.what_if`` in one transaction.
+
+Budgets (settings; docs/tca.md): a replay is refused up front when its estimated events (the algorithm's wakes,
+window / ``interval_s``, plus ~4 events per child, quantity / ``max_child``) pass ``WHAT_IF_MAX_EVENTS``
+(``tca.what_if_too_large`` naming the parameter); it runs under an ``ems.algos.loop.Budget`` of that many
+events and ``WHAT_IF_MAX_SECONDS`` (``tca.what_if_over_budget`` when spent, nothing stored) and the caller's
+``cancelled`` check (``tca.what_if_cancelled``: the client went away); at most ``WHAT_IF_MAX_PER_USER`` run at
+once per user (a Redis counter with a TTL, released in ``finally``; the next is 429 ``tca.what_if_busy``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields as dc_fields
 
+import redis
+from django.conf import settings
 from django.db import transaction
 
 from ems.algos import ALGORITHMS, algo_params
+from ems.algos.loop import Budget, BudgetExceeded, BudgetReason
 from ems.algos.types import StrategyName
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import Fill, ParentOrder
 from ems.selectors import instrument_day_fills, market_with_fills
 from ems.services.children import venue_prefix
-from ems.sim.clock import SESSION_US
+from ems.sim.clock import SESSION_US, US
 from ems.sim.market import Market
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
@@ -47,6 +59,8 @@ from tca.replay import replay
 from tca.selectors import tca_parent_get
 
 FIXED_PARAMS = frozenset({"side", "qty"})  # the same order: only how it is worked may change
+EVENTS_PER_CHILD = 4  # a child's reports (ack, fills, cancel) and the wakes it causes, measured on the simulator
+SLOT_TTL_MARGIN_S = 60  # a slot outlives its replay's time budget by this much, then lapses (a killed process)
 SLIPPAGE_BENCHMARKS = ("arrival", "decision", "interval_vwap", "interval_twap", "open", "close", "prev_close")
 
 
@@ -134,15 +148,73 @@ def what_if_params(parent: ParentOrder, strategy: str, overrides: dict) -> tuple
         params = algo_params(name, base, **overrides).to_dict()
     except (TypeError, ValueError) as exc:
         raise DomainError(TcaErrorCode.BAD_PARAMS, f"Parameters refused by {name.value}: {exc}", field="params") from None
+    check_size(params)
     return name.value, params
 
 
-def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Actor) -> WhatIf:
+def estimated_events(params: dict) -> tuple[int, int]:
+    """(wakes, child events) a replay with ``params`` (full algorithm parameters) is expected to take at least:
+    one wake per ``interval_s`` of the window, ``EVENTS_PER_CHILD`` per child of at most ``max_child``."""
+    window_s = max(0, int(params["end"]) - int(params["start"])) / US
+    wakes = math.ceil(window_s / float(params.get("interval_s") or 1.0))
+    children = math.ceil(int(params["qty"]) / max(1, int(params.get("max_child") or 1)))
+    return wakes, children * EVENTS_PER_CHILD
+
+
+def check_size(params: dict) -> None:
+    """Refuse (``tca.what_if_too_large``, 400, naming the parameter to change) a replay whose estimated events
+    pass ``WHAT_IF_MAX_EVENTS``: the browser form and the API answer the same."""
+    limit = settings.WHAT_IF_MAX_EVENTS
+    wakes, child_events = estimated_events(params)
+    if wakes + child_events <= limit:
+        return
+    if wakes >= child_events:
+        raise DomainError(TcaErrorCode.WHAT_IF_TOO_LARGE, f"interval_s {params['interval_s']} wakes the algorithm {wakes:,} times "
+                          f"over the window: a replay may take {limit:,} events; use a longer interval or a shorter window",
+                          field="params.interval_s")
+    raise DomainError(TcaErrorCode.WHAT_IF_TOO_LARGE, f"max_child {params['max_child']} makes about {child_events // EVENTS_PER_CHILD:,} "
+                      f"children of {params['qty']:,}: a replay may take {limit:,} events; use a larger max_child",
+                      field="params.max_child")
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+_ACQUIRE_LUA = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if n > tonumber(ARGV[1]) then redis.call('DECR', KEYS[1]) return 0 end
+return 1
+"""
+
+
+def running_key(user) -> str:
+    return f"tca:what_if:running:{getattr(user, 'pk', None) or 'anon'}"
+
+
+@contextmanager
+def what_if_slot(user) -> Iterator[None]:
+    """One of the user's ``WHAT_IF_MAX_PER_USER`` running replays, or 429 ``tca.what_if_busy``."""
+    client, key = _redis(), running_key(user)
+    limit = settings.WHAT_IF_MAX_PER_USER
+    ttl = int(settings.WHAT_IF_MAX_SECONDS) + SLOT_TTL_MARGIN_S
+    if not client.eval(_ACQUIRE_LUA, 1, key, limit, ttl):
+        raise DomainError(TcaErrorCode.WHAT_IF_BUSY, f"You have {limit} what-if replay(s) running: wait for them to finish", status=429)
+    try:
+        yield
+    finally:
+        client.decr(key)
+
+
+def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Actor,
+                cancelled: Callable[[], bool] | None = None) -> WhatIf:
     """Replay a closed parent with ``strategy`` and parameter overrides on the same market path; store and
     audit ("tca.what_if") the result. Anyone who may see the parent may replay it (it changes no order).
 
     Refusals: ``parent_order.not_found`` (404: unknown or not visible), ``tca.parent_not_closed`` (409),
-    ``tca.bad_strategy`` / ``tca.bad_params`` (400).
+    ``tca.bad_strategy`` / ``tca.bad_params`` / ``tca.what_if_too_large`` (400), ``tca.what_if_busy`` (429);
+    stopped: ``tca.what_if_over_budget`` (422), ``tca.what_if_cancelled`` (``cancelled()`` became true).
     """
     parent = tca_parent_get(user=user, parent_id=parent_id)
     if parent is None:
@@ -154,8 +226,18 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     start, end = int(full["start"]), int(full["end"])
     others = instrument_day_fills(inst.pk, day, exclude_parent_id=parent.pk)
     path = market_with_fills(inst, day, [f for f in others if f.time <= start])
-    replayed = replay(path, name, full, id_prefix=venue_prefix(parent), start_us=start, end_us=end,
-                      later_fills=[f for f in others if f.time > start])
+    budget = Budget.of(max_events=settings.WHAT_IF_MAX_EVENTS, seconds=settings.WHAT_IF_MAX_SECONDS, cancelled=cancelled)
+    try:
+        with what_if_slot(user):
+            replayed = replay(path, name, full, id_prefix=venue_prefix(parent), start_us=start, end_us=end,
+                              later_fills=[f for f in others if f.time > start], budget=budget)
+    except BudgetExceeded as exc:
+        if exc.reason == BudgetReason.CANCELLED:
+            raise DomainError(TcaErrorCode.WHAT_IF_CANCELLED, "The replay was stopped: the request went away") from None
+        spent = (f"{settings.WHAT_IF_MAX_EVENTS:,} events" if exc.reason == BudgetReason.EVENTS
+                 else f"{settings.WHAT_IF_MAX_SECONDS:g} seconds")
+        raise DomainError(TcaErrorCode.WHAT_IF_OVER_BUDGET, f"The replay passed its budget of {spent}: use a longer interval_s, "
+                          "a larger max_child or a shorter window", status=422) from None
     wi_fills = [(f.time, f.venue, str(f.liquidity), int(f.qty), float(f.price), float(f.fee)) for f in replayed]
 
     original_market = day_market(inst, day)

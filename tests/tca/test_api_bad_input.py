@@ -369,7 +369,7 @@ def test_formula_looking_ids_are_exported_as_text(trader_api):
     text = f"{HEADER}\n=HYPERLINK(\"http://x\"),2026-03-02T14:31:05+00:00,@SUM,limit,buy,100,10.00,10.00\n"
     set_id = _post_csv(trader_api, text).json()["id"]
 
-    exported = trader_api.get(f"/api/tca/executions/imports/{set_id}/?format=csv").content.decode()
+    exported = b"".join(trader_api.get(f"/api/tca/executions/imports/{set_id}/?format=csv").streaming_content).decode()
 
     assert "'=HYPERLINK" in exported and ",'@SUM," in exported
 
