@@ -112,6 +112,21 @@ def test_bad_fill_filters_are_400s(trader_api, parent_with_child, query):
     assert response.json()["code"] == "validation_error"
 
 
+# The one input rule of JSON bodies holds for query strings too (config.middleware.InputRulesMiddleware):
+# invalid UTF-8, lone surrogates, escapes and bidi overrides are field errors, never stored or echoed raw.
+HOSTILE_QUERY_VALUES = ["%ED%A0%80", "%FF", "A%C3", "%E2%80%AEdi", "%1B%5B31m", "%C2%85", "%EF%BB%BF"]
+
+
+@pytest.mark.parametrize("path, param", [(PARENTS, "instrument"), ("/api/fills/", "venue"), ("/api/positions/", "portfolio")])
+@pytest.mark.parametrize("value", HOSTILE_QUERY_VALUES)
+def test_hostile_query_values_are_field_errors(trader_api, parent_with_child, path, param, value):
+    response = trader_api.get(f"{path}?{param}={value}")
+    assert response.status_code == 400, (path, value, response.content)
+    body = response.json()
+    assert body["code"] == "validation_error" and body["field"] == param
+    assert body["errors"][param][0]["code"] == "invalid_characters"
+
+
 @pytest.mark.parametrize("query", ["portfolio=%00", "instrument=A%00", "page_size=0"])
 def test_bad_position_filters_are_400s(trader_api, query):
     response = trader_api.get(f"/api/positions/?{query}")

@@ -245,6 +245,21 @@ def test_bad_filters_are_400s(trader_api, query):
     assert response.json()["code"] == "validation_error"
 
 
+# The one input rule of JSON bodies holds for query strings too (config.middleware.InputRulesMiddleware):
+# invalid UTF-8, lone surrogates, escapes and bidi overrides are field errors, never stored or echoed raw.
+HOSTILE_QUERY_VALUES = ["%ED%A0%80", "%FF", "A%C3", "%E2%80%AEdi", "%1B%5B31m", "%C2%85", "%EF%BB%BF"]
+
+
+@pytest.mark.parametrize("param", ["instrument", "status"])
+@pytest.mark.parametrize("value", HOSTILE_QUERY_VALUES)
+def test_hostile_query_values_are_field_errors(trader_api, param, value):
+    response = trader_api.get(f"{RFQS}?{param}={value}")
+    assert response.status_code == 400, (param, value, response.content)
+    body = response.json()
+    assert body["code"] == "validation_error" and body["field"] == param
+    assert body["errors"][param][0]["code"] == "invalid_characters"
+
+
 def test_reads_refuse_other_methods(trader_api, quoted):
     rfq, q = quoted
     assert trader_api.post(f"{RFQS}{rfq.id}/", {}, format="json").status_code == 405
