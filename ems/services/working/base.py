@@ -3,6 +3,7 @@ closes and releases once nothing is held, and the tick's result."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ems.models import Constituent, ParentOrder
@@ -50,7 +51,7 @@ def _drain_us() -> int:
     return 2 * max((v.latency_us for v in profiles), default=0) + 1
 
 
-class ParentDriver:
+class ParentDriver(ABC):
     """One tick of one parent, inside the tick's transaction with the parent row locked."""
 
     def __init__(self, parent: ParentOrder) -> None:
@@ -58,8 +59,9 @@ class ParentDriver:
         self.now = max(tick_until_us(parent), parent.last_tick_us)
         self._pc: list[int] | None = None  # constituent orders whose cancel is pending (None: not read yet)
 
+    @abstractmethod
     def run(self) -> TickResult:
-        raise NotImplementedError
+        """Work the parent up to ``self.now``; return what the tick did."""
 
     @property
     def end_us(self) -> int:
