@@ -32,6 +32,11 @@ class ExecStatus(models.TextChoices):
     def open(cls) -> frozenset[str]:
         return frozenset(s for s in cls.values if s not in cls.terminal())
 
+    @classmethod
+    def working(cls) -> frozenset[str]:
+        """A parent being worked: accepted, nothing or part filled (not cancelling, not closed)."""
+        return frozenset({cls.ACCEPTED, cls.PARTIALLY_FILLED})
+
 
 class Control(models.TextChoices):
     """Whether a parent's algorithm may act: orthogonal to its fill status (a paused parent keeps its fills)."""

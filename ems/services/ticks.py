@@ -60,8 +60,7 @@ def parents_sweep() -> int:
     ``EMS_STALE_TICK_S`` (a worker died mid-chain), and parents with work left at the venues while paused,
     halted or cancelling (or closed with reports still in flight). Return how many were enqueued."""
     stale = timezone.now() - timezone.timedelta(seconds=settings.EMS_STALE_TICK_S)
-    working = (ExecStatus.ACCEPTED, ExecStatus.PARTIALLY_FILLED)
-    running = ParentOrder.objects.filter(status__in=working, control=Control.RUNNING, updated_at__lt=stale)
+    running = ParentOrder.objects.filter(status__in=ExecStatus.working(), control=Control.RUNNING, updated_at__lt=stale)
     # Not running the algorithm but still with something at the venues: cancels to see through.
     others = ParentOrder.objects.filter(updated_at__lt=stale, driver_state__active=True).exclude(pk__in=running.values("pk"))
     cancelling = ParentOrder.objects.filter(status=ExecStatus.PENDING_CANCEL, updated_at__lt=stale)

@@ -34,7 +34,7 @@ from rfq.states import QuoteStatus, RfqStatus, check_quote_transition, check_rfq
 log = logging.getLogger(__name__)
 
 BPS_Q = Decimal("0.001")
-WORKING = (ExecStatus.ACCEPTED, ExecStatus.PARTIALLY_FILLED)
+WORKING = ExecStatus.working()
 # A trader may ask for quotes on a paused parent (pause the algorithm, then price the block with dealers).
 CONTROLS_OPEN = (Control.RUNNING, Control.PAUSED)
 CLOSE_EVENTS = {RfqStatus.EXECUTED: "executed", RfqStatus.EXPIRED: "expired", RfqStatus.CANCELLED: "cancelled",

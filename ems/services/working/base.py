@@ -15,7 +15,7 @@ from oms.roles import Actor
 from oms.states import OrderStatus
 
 ACTOR = Actor.system("ems.parent_tick")
-WORKING = (ExecStatus.ACCEPTED, ExecStatus.PARTIALLY_FILLED)
+WORKING = ExecStatus.working()
 
 
 @dataclass(frozen=True)
