@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import celeryd_after_setup
 
 from config import runtime
 
@@ -12,3 +13,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("smart_oms")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@celeryd_after_setup.connect
+def _consume_own_queue(sender: str, instance, **kwargs) -> None:
+    # Every worker also takes the ticks of the instrument-days it owns from a queue of its own (ems.services.ticks).
+    from ems.services.ticks import worker_queue
+
+    instance.app.amqp.queues.select_add(worker_queue(sender))

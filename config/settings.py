@@ -301,7 +301,7 @@ CELERY_BEAT_SCHEDULE = {
     # The EMS: group accepted orders into parents (also run just after each acceptance) and re-enqueue the
     # tick of any working parent whose last tick is older than EMS_STALE_TICK_S (a worker died mid-chain).
     "ems-aggregation-cycle": {"task": "ems.tasks.aggregation_cycle", "schedule": 1.0, "options": {"expires": 1.0}},
-    "ems-parents-sweep": {"task": "ems.tasks.parents_sweep", "schedule": 2.0, "options": {"expires": 2.0}},
+    "ems-instrument-days-sweep": {"task": "ems.tasks.instrument_days_sweep", "schedule": 2.0, "options": {"expires": 2.0}},
     "ems-orders-expire-day": {"task": "ems.tasks.orders_expire_day", "schedule": 10.0, "options": {"expires": 10.0}},
     # RFQ windows are closed by a task enqueued for their end; this closes any whose task was lost.
     "rfq-sweep": {"task": "rfq.tasks.rfqs_sweep", "schedule": 1.0, "options": {"expires": 1.0}},
@@ -326,6 +326,8 @@ AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE") or runtime.
 # the aggregation cycle waits after an acceptance so that orders arriving together share a parent.
 EMS_TICK_S = float(os.environ.get("EMS_TICK_S", "0.5"))
 EMS_STALE_TICK_S = float(os.environ.get("EMS_STALE_TICK_S", "3"))
+# How long a worker owns an instrument-day after its last tick: past it, any worker may take the instrument-day over.
+EMS_LEASE_S = float(os.environ.get("EMS_LEASE_S", "3"))
 EMS_AGGREGATION_DELAY_S = float(os.environ.get("EMS_AGGREGATION_DELAY_S", "0.5"))
 # Celery queue of the parents' ticks (empty: the default queue); tests give each worker its own.
 EMS_QUEUE = os.environ.get("EMS_QUEUE") or None

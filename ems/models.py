@@ -87,7 +87,7 @@ class ParentOrder(models.Model):
     epoch = models.PositiveIntegerField(default=1, help_text="Plan number: a re-plan (strategy change, cancel, resume) starts a new one")
     replan = models.CharField(max_length=64, blank=True, help_text="Why the next tick must re-plan (empty: no re-plan pending)")
     algo_state = models.JSONField(default=dict, help_text="ExecutionAlgo.state() of the current plan")
-    driver_state = models.JSONField(default=dict, help_text="Venue simulator and timers between ticks")
+    driver_state = models.JSONField(default=dict, help_text="The algorithm context (timers, open orders) between ticks")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -101,7 +101,7 @@ class ParentOrder(models.Model):
                                    name="parent_reserved_within_remaining"),
             models.CheckConstraint(condition=models.Q(side__in=["buy", "sell"]), name="parent_side_valid"),
         ]
-        indexes = [models.Index(fields=["status", "control"])]
+        indexes = [models.Index(fields=["status", "control"]), models.Index(fields=["instrument", "market_day"])]
 
     def __str__(self) -> str:
         return f"P{self.pk} {self.side} {self.quantity} {self.instrument_id} {self.strategy}"
@@ -118,6 +118,34 @@ class ParentOrder(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in ExecStatus.open()
+
+
+class InstrumentDay(models.Model):
+    """The live execution state of one instrument on one market day, shared by all our parents on it.
+
+    One worker process at a time owns it (``owner`` until ``lease_until``) and keeps its market and venue
+    simulator in memory; the row holds what a new owner rebuilds from: the simulator's state (``sim_state``:
+    our orders at the venues, queues, cursors) and ``version``, which every tick moves on (an owner's
+    in-memory copy is good only while its version is the row's). ``chain`` names the one live chain of tick
+    tasks (a tick carrying an older one was superseded and does nothing).
+    """
+
+    instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="+")
+    market_day = models.IntegerField()
+    owner = models.CharField(max_length=200, blank=True, help_text="The worker process that holds the lease")
+    owner_queue = models.CharField(max_length=200, blank=True, help_text="Where that worker takes its ticks")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    version = models.BigIntegerField(default=0)
+    chain = models.BigIntegerField(default=0)
+    takeovers = models.PositiveIntegerField(default=0, help_text="How many times a worker took it over (rebuilt it)")
+    sim_state = models.JSONField(default=dict, help_text="VenueSimulator.state() after the last tick")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["instrument", "market_day"], name="one_live_state_per_instrument_day")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id}@{self.market_day} v{self.version} {self.owner or '-'}"
 
 
 class Constituent(models.Model):

@@ -26,24 +26,31 @@ def market_prices_refresh() -> int:
     return written
 
 
-@shared_task(name=TICK_TASK, ignore_result=True, acks_late=True)
-def parent_tick(parent_id: int) -> dict | None:
-    """Work one parent order up to market time now; the tick enqueues the next one after its commit.
+@shared_task(name=TICK_TASK, bind=True, ignore_result=True, acks_late=True)
+def instrument_tick(self, instrument_id: int, day: int, token: int | None = None) -> dict | None:
+    """Work every parent of one instrument-day up to market time now; the tick enqueues the next one after its
+    commit, on this worker's own queue (see ``ems.services.working.instrument``).
 
-    Idempotent and safe under ``acks_late``: a redelivered or duplicate tick finds the parent's state
-    already advanced (or the parent locked by the other tick: it returns at once) and moves it only to a
-    later "now"; each fill's unique exec_id is the last word on double booking.
+    Idempotent and safe under ``acks_late``: a redelivered tick of a chain that has moved on does nothing (its
+    ``token`` is behind), a tick finding the instrument-day locked by another returns at once, and each fill's
+    unique exec_id is the last word on double booking.
     """
-    from ems.services.working import parent_tick as tick
+    from ems.services.ticks import Worker, worker_queue
+    from ems.services.working.instrument import instrument_day_tick, this_process
 
-    result = tick(parent_id=parent_id)
-    return None if result is None else {"status": result.status, "active": result.active, "fills": result.fills}
+    host = self.request.hostname
+    worker = Worker(host, worker_queue(host)) if host else this_process()
+    result = instrument_day_tick(instrument_id=instrument_id, day=day, token=token, worker=worker)
+    if result is None:
+        return None
+    return {"version": result.version, "active": result.active, "rebuilt": result.rebuilt, "parents": len(result.parents),
+            "fills": sum(r.fills for r in result.parents.values())}
 
 
-@shared_task(name="ems.tasks.parents_sweep", ignore_result=True)
-def parents_sweep() -> int:
+@shared_task(name="ems.tasks.instrument_days_sweep", ignore_result=True)
+def instrument_days_sweep() -> int:
     """Restart the tick chains that stopped (a worker died mid-chain); beat runs it every few seconds."""
-    from ems.services.ticks import parents_sweep as sweep
+    from ems.services.ticks import instrument_days_sweep as sweep
 
     return sweep()
 

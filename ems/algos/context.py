@@ -48,7 +48,7 @@ STRATEGY_API = frozenset({
 
 DRIVER_API = frozenset({
     "clock", "stopped", "ended", "drain_until", "next_timer", "pop_due_timers", "record",
-    "algo", "journal", "sent", "cancelled", "order", "state", "from_state", "idle",
+    "algo", "journal", "sent", "cancelled", "order", "state", "from_state", "idle", "owner",
 })  # fmt: skip
 """What a driver (the loop, the backtest, the live driver, the replay) uses besides."""
 
@@ -87,7 +87,8 @@ class AlgoContext:
     ``now`` is where its virtual clock starts (default: the simulator's time).
     """
 
-    def __init__(self, market: Market, sim: VenueSimulator, start: int, prefix: str = "", *, now: int | None = None) -> None:
+    def __init__(self, market: Market, sim: VenueSimulator, start: int, prefix: str = "", *, now: int | None = None,
+                 owner: int | str | None = None) -> None:
         self.params = market.params
         self.venues = tuple(market.venues)
         self.lit_venues = tuple(v for v in self.venues if v.is_lit)
@@ -100,6 +101,7 @@ class AlgoContext:
         self._sim = sim
         self._clock = VirtualClock(market.day, sim.time if now is None else now)
         self._prefix = prefix
+        self.owner = owner  # whose orders the simulator is sent (several strategies may share one simulator)
         self._timers: list[tuple[int, int, int]] = []  # (time, seq, period or 0)
         self._timer_seq = 0
         self._n_sent = 0
@@ -160,7 +162,7 @@ class AlgoContext:
         if req.client_order_id is None:
             self._n_sent += 1
             req = OrderRequest(req.venue, req.side, req.qty, req.order_type, req.price, req.tif, f"{self._prefix}C{self._n_sent}")
-        order_id = self._sim.submit(req, self.now)
+        order_id = self._sim.submit(req, self.now, owner=self.owner)
         self.open_orders[order_id] = req
         sent = SentOrder(order_id, req, self.now, decision_reason(self.algo))
         self.sent.append(sent)
@@ -268,9 +270,10 @@ class AlgoContext:
         }
 
     @classmethod
-    def from_state(cls, market: Market, sim: VenueSimulator, state: dict, *, prefix: str = "") -> AlgoContext:
+    def from_state(cls, market: Market, sim: VenueSimulator, state: dict, *, prefix: str = "",
+                   owner: int | str | None = None) -> AlgoContext:
         """Rebuild a context from :meth:`state` over a restored simulator (its clock at the saved "now")."""
-        ctx = cls(market, sim, int(state["start"]), prefix, now=int(state["now"]))
+        ctx = cls(market, sim, int(state["start"]), prefix, now=int(state["now"]), owner=owner)
         ctx._timers = [(int(t), int(seq), int(period)) for t, seq, period in state["timers"]]
         heapq.heapify(ctx._timers)
         ctx._timer_seq = int(state["timer_seq"])
@@ -284,10 +287,10 @@ class AlgoContext:
         return ctx
 
     @classmethod
-    def idle(cls, sim: VenueSimulator) -> AlgoContext:
+    def idle(cls, sim: VenueSimulator, *, owner: int | str | None = None) -> AlgoContext:
         """A context with no strategy behind it, at the simulator's time, its run over (``ended``): what a
         driver uses to see a parent's orders through when no algorithm may act (paused, halted, cancelling)."""
-        ctx = cls(sim.market, sim, sim.time)
+        ctx = cls(sim.market, sim, sim.time, owner=owner)
         ctx.ended = True
         return ctx
 

@@ -8,8 +8,9 @@ later ``until``, or after restoring all three from JSON (:func:`driver_state`, :
 
 - the backtest (:func:`ems.algos.backtest.run_backtest`) calls it once for a day;
 - the what-if replay (:mod:`tca.replay`) calls it once per batch of our other fills;
-- the live driver (:mod:`ems.services.working`) calls it once per Celery tick, up to market time "now",
-  with the market rebuilt from the seed and our fills between ticks.
+- the live driver (:mod:`ems.services.working`) calls :func:`drive_many` once per Celery tick of an
+  instrument-day, up to market time "now", with every parent on it trading against one shared simulator
+  kept in the owning worker's memory between ticks.
 
 Running a strategy in any number of chunks this way gives exactly the fills, reports and orders of one
 backtest over the same window (tests/ems/algos/test_live_context.py proves it for every algorithm).
@@ -86,6 +87,16 @@ class Run:
     strategy: Strategy
 
 
+@dataclass
+class Entry:
+    """One strategy of a :func:`drive_many` run: its context, the strategy (None: no strategy may act, its
+    reports are only recorded, as :func:`deliver_reports` does) and the end of its plan (market µs)."""
+
+    ctx: AlgoContext
+    strategy: Strategy | None
+    end: int
+
+
 def drive(
     strategy: Strategy,
     ctx: AlgoContext,
@@ -103,70 +114,110 @@ def drive(
     called before each callback and returns the strategy to use from then on (the backtest's ``restore_at``).
     ``budget``: each event spends one step of it (:class:`BudgetExceeded` when it is spent; the run stops there).
     """
+    entry = Entry(ctx, strategy, end)
+    reports, events = drive_many([entry], sim, until, swap=swap, budget=budget)
+    return Run(reports, events, entry.strategy)
+
+
+def drive_many(
+    entries: list[Entry],
+    sim: VenueSimulator,
+    until: int,
+    *,
+    swap: Callable[[Strategy], Strategy] | None = None,
+    budget: Budget | None = None,
+) -> tuple[list[ExecutionReport], int]:
+    """Run every entry's strategy against one shared simulator up to ``until``: the one event loop.
+
+    Events are taken in time order across all entries (a report is handed to the context of the order's
+    ``owner`` in the simulator, or to the only entry); at one instant, timers fire in the order of
+    ``entries``. Each strategy is ended at its own ``end`` (or when it stops) exactly as :func:`drive`
+    describes; once every strategy has ended, the loop delivers up to the latest drain horizon and returns.
+    Return the reports delivered and the callbacks made.
+    """
     reports: list[ExecutionReport] = []
     events = 0
     until = max(int(until), sim.time)
+    by_owner = {e.ctx.owner: e for e in entries}
 
-    def current() -> Strategy:
-        nonlocal strategy
+    def call(e: Entry) -> Strategy:
         if swap is not None:
-            strategy = swap(strategy)
-        return strategy
+            e.strategy = swap(e.strategy)
+        return e.strategy
+
+    def spend() -> None:
+        nonlocal events
+        events += 1
+        if budget is not None:
+            budget.spend()
 
     def deliver(t: int) -> None:
-        nonlocal events
         for report in sim.step(t):
-            ctx.clock.advance_to(sim.time)
+            e = entries[0] if len(entries) == 1 else by_owner[sim.owner_of(report.order_id)]
+            e.ctx.clock.advance_to(sim.time)
             reports.append(report)
-            ctx.record(report)
-            current().on_report(ctx, report)
-            events += 1
-            if budget is not None:
-                budget.spend()
-        ctx.clock.advance_to(sim.time)
+            e.ctx.record(report)
+            if e.strategy is not None:
+                call(e).on_report(e.ctx, report)
+                spend()
+        for e in entries:
+            e.ctx.clock.advance_to(max(e.ctx.now, sim.time))
 
-    while not ctx.ended and not ctx.stopped:
-        next_timer = ctx.next_timer
-        target = min(NO_TIMER if next_timer is None else next_timer, end)
+    def finish(e: Entry) -> None:
+        e.ctx.ended = True
+        call(e).on_end(e.ctx)
+        e.ctx.drain_until = min(SESSION_US, e.ctx.now) + 2 * max(v.latency_us for v in e.ctx.venues) + 1
+
+    while True:
+        live = [e for e in entries if e.strategy is not None and not e.ctx.ended]
+        for e in live:
+            if e.ctx.stopped:
+                finish(e)
+        live = [e for e in live if not e.ctx.ended]
+        if not live:
+            break
+        target = min(min(NO_TIMER if e.ctx.next_timer is None else e.ctx.next_timer, e.end) for e in live)
         if target > until:
             deliver(until)
             if sim.time < until:
                 continue  # stopped at a report delivery; the strategy may have reacted
-            return Run(reports, events, strategy)
+            return reports, events
         deliver(target)
         if sim.time < target:
             continue
-        if target >= end:
-            break
-        for _ in range(ctx.pop_due_timers(target)):
-            current().on_timer(ctx)
-            events += 1
-            if budget is not None:
-                budget.spend()
-            if ctx.stopped:
-                break
-    if not ctx.ended:
-        ctx.ended = True
-        current().on_end(ctx)
-        ctx.drain_until = min(SESSION_US, ctx.now) + 2 * max(v.latency_us for v in ctx.venues) + 1
-    horizon = min(ctx.drain_until, until)
+        for e in live:
+            if target >= e.end:
+                finish(e)
+                continue
+            for _ in range(e.ctx.pop_due_timers(target)):
+                call(e).on_timer(e.ctx)
+                spend()
+                if e.ctx.stopped:
+                    break
+    drains = [e.ctx.drain_until for e in entries if e.strategy is not None and e.ctx.drain_until is not None]
+    horizon = min(max(drains, default=sim.time), until)
     while sim.time < horizon:
         deliver(horizon)
-    return Run(reports, events, strategy)
+    return reports, events
 
 
-def deliver_reports(ctx: AlgoContext, sim: VenueSimulator, until: int) -> list[ExecutionReport]:
-    """Run the venues up to ``until`` with no strategy to call: each report is recorded in the context (its
-    journal) and the clock follows. What a driver does while the algorithm may not act."""
+def deliver_reports(ctx: AlgoContext | list[AlgoContext], sim: VenueSimulator, until: int) -> list[ExecutionReport]:
+    """Run the venues up to ``until`` with no strategy to call: each report is recorded in its context (its
+    journal; with several contexts on one simulator, the context of the order's ``owner``) and the clocks
+    follow. What a driver does while no algorithm may act."""
+    contexts = ctx if isinstance(ctx, list) else [ctx]
+    by_owner = {c.owner: c for c in contexts}
     reports = sim.advance(max(until, sim.time))
     for report in reports:
-        ctx.record(report)
-    ctx.clock.advance_to(max(ctx.now, sim.time))
+        (contexts[0] if len(contexts) == 1 else by_owner[sim.owner_of(report.order_id)]).record(report)
+    for c in contexts:
+        c.clock.advance_to(max(c.now, sim.time))
     return reports
 
 
 def driver_state(ctx: AlgoContext, sim: VenueSimulator) -> dict:
-    """The state a live driver keeps between chunks: the simulator and the context, as plain JSON."""
+    """The state a driver of one strategy keeps between chunks: the simulator and the context, as plain JSON
+    (the live driver keeps the simulator once per instrument-day and each parent's context on the parent)."""
     return {"sim": sim.state(), "ctx": ctx.state()}
 
 
@@ -176,4 +227,5 @@ def pending_fills(state: dict) -> list[Fill]:
     return VenueSimulator.state_fills(state["sim"]) if state.get("sim") else []
 
 
-__all__ = ["Budget", "BudgetExceeded", "BudgetReason", "Run", "deliver_reports", "drive", "driver_state", "pending_fills"]
+__all__ = ["Budget", "BudgetExceeded", "BudgetReason", "Entry", "Run", "deliver_reports", "drive", "drive_many", "driver_state",
+           "pending_fills"]

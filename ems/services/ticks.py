@@ -1,35 +1,57 @@
-"""Parent ticks: the one owner of the tick task's name and of every way a tick is asked for.
+"""Ticks: the one owner of the tick task's name and of every way a tick is asked for.
 
-A parent order is worked by a chain of Celery tasks (``ems.tasks.parent_tick``, the live driver
-:mod:`ems.services.working`), each of which enqueues the next one after its commit. Whatever else wants a
-parent worked now asks here:
+The live unit of work is the instrument-day: one chain of Celery tasks (``ems.tasks.instrument_tick``, the
+driver :mod:`ems.services.working.instrument`) per instrument and market day works every parent on it, each
+tick enqueueing the next one after its commit on the queue of the worker that owns the instrument-day
+(:func:`worker_queue`: every worker also consumes a queue of its own). Whatever else wants a parent worked
+now asks here:
 
 - :func:`parent_tick_enqueue`, after the current transaction commits: the aggregation's new parents, a
   trader's control, a destination's close (through :func:`ems.destinations.parent_tick_request`), an order
   of the parent whose cancel the OMS was asked for (the ``oms.signals.order_cancel_requested`` signal, which
   the EMS connects in its AppConfig: the OMS never imports the EMS);
-- :func:`parent_ticks_send`, at once: from inside an after-commit callback, and the sweep;
-- :func:`parents_sweep` (beat), for chains that stopped because a worker died.
+- :func:`parent_ticks_send`, at once: from inside an after-commit callback;
+- :func:`instrument_days_sweep` (beat), for chains that stopped because a worker died or a tick failed.
 
-Every task the EMS and its destinations send goes on :func:`work_queue`.
+A request goes to the owner's queue while its lease lasts, else to the shared queue (:func:`work_queue`),
+where any worker may take it, and with it the instrument-day (so new instrument-days spread over the
+workers, and a dead worker's go to the survivors). Every task the EMS and its destinations send goes on
+:func:`work_queue` unless it is for one worker.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from ems.models import ParentOrder
+from ems.models import InstrumentDay, ParentOrder
 from ems.states import Control, ExecStatus
 
 log = logging.getLogger(__name__)
 
-TICK_TASK = "ems.tasks.parent_tick"
+TICK_TASK = "ems.tasks.instrument_tick"
+WORKER_QUEUE_PREFIX = "ems.worker."
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A process that ticks instrument-days: its name (the lease's ``owner``) and its own queue (None: it takes
+    its ticks from the shared queue, e.g. a test or a shell)."""
+
+    name: str
+    queue: str | None
+
+
+def worker_queue(hostname: str) -> str:
+    """The queue only the worker ``hostname`` consumes (added to it at start-up, ``config/celery.py``)."""
+    return f"{WORKER_QUEUE_PREFIX}{hostname}"
 
 
 def work_queue() -> str | None:
@@ -38,14 +60,36 @@ def work_queue() -> str | None:
     return settings.EMS_QUEUE
 
 
+def instrument_tick_send(instrument_id: int, day: int, *, token: int | None = None, queue: str | None = None,
+                         countdown: float | None = None) -> None:
+    """Send one tick of the instrument-day now: on ``queue`` (a worker's own), else the shared queue. ``token``:
+    the chain it continues (None: a request, which any chain's tick may serve)."""
+    current_app.send_task(TICK_TASK, args=[instrument_id, day, token], countdown=countdown, queue=queue or work_queue())
+
+
+def instrument_days_send(keys: Iterable[tuple[int, int]], *, countdown: float | None = None) -> None:
+    """Send a request tick of each ``(instrument id, market day)`` to its owner while its lease lasts, else to
+    the shared queue."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    now = timezone.now()
+    owners = {(r.instrument_id, r.market_day): r.owner_queue for r in InstrumentDay.objects.filter(
+        instrument_id__in={k[0] for k in keys}, market_day__in={k[1] for k in keys}, lease_until__gt=now).only(
+        "instrument_id", "market_day", "owner_queue")}
+    for instrument_id, day in keys:
+        instrument_tick_send(instrument_id, day, queue=owners.get((instrument_id, day)) or None, countdown=countdown)
+
+
 def parent_ticks_send(parent_ids: Iterable[int], *, countdown: float | None = None) -> None:
-    """Send one tick of each of ``parent_ids`` now."""
-    for pid in parent_ids:
-        current_app.send_task(TICK_TASK, args=[pid], countdown=countdown, queue=work_queue())
+    """Ask now for a tick of each of ``parent_ids`` (the tick of its instrument-day)."""
+    ids = list(parent_ids)
+    if ids:
+        instrument_days_send(ParentOrder.objects.filter(pk__in=ids).values_list("instrument_id", "market_day"), countdown=countdown)
 
 
 def parent_tick_enqueue(parent_id: int, *, countdown: float | None = None) -> None:
-    """Send one tick of ``parent_id`` after the current transaction commits (at once outside one)."""
+    """Ask for a tick of ``parent_id`` after the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: parent_ticks_send([parent_id], countdown=countdown))
 
 
@@ -55,19 +99,19 @@ def on_order_cancel_requested(sender, *, order_id: int, parent_id: int, **kwargs
     parent_ticks_send([parent_id])
 
 
-def parents_sweep() -> int:
-    """Re-enqueue the ticks of parents whose chain stopped: open RUNNING parents not ticked for
-    ``EMS_STALE_TICK_S`` (a worker died mid-chain), and parents with work left at the venues while paused,
-    halted or cancelling (or closed with reports still in flight). Return how many were enqueued."""
+def instrument_days_sweep() -> int:
+    """Re-enqueue the ticks of instrument-days whose chain stopped: those with a parent that has work (open
+    RUNNING parents, parents with something still at the venues, parents being cancelled) and no tick for
+    ``EMS_STALE_TICK_S`` (a worker died mid-chain, or a tick failed). Return how many were enqueued."""
     stale = timezone.now() - timezone.timedelta(seconds=settings.EMS_STALE_TICK_S)
-    running = ParentOrder.objects.filter(status__in=ExecStatus.working(), control=Control.RUNNING, updated_at__lt=stale)
-    # Not running the algorithm but still with something at the venues: cancels to see through.
-    others = ParentOrder.objects.filter(updated_at__lt=stale, driver_state__active=True).exclude(pk__in=running.values("pk"))
-    cancelling = ParentOrder.objects.filter(status=ExecStatus.PENDING_CANCEL, updated_at__lt=stale)
-    ids = sorted(set(running.values_list("pk", flat=True)) | set(others.values_list("pk", flat=True))
-                 | set(cancelling.values_list("pk", flat=True)))
-    parent_ticks_send(ids)
-    return len(ids)
+    busy = ParentOrder.objects.filter(
+        Q(status__in=ExecStatus.working(), control=Control.RUNNING) | Q(driver_state__active=True)
+        | Q(status=ExecStatus.PENDING_CANCEL)).values_list("instrument_id", "market_day").distinct()
+    fresh = set(InstrumentDay.objects.filter(updated_at__gte=stale).values_list("instrument_id", "market_day"))
+    keys = [k for k in set(busy) if k not in fresh]
+    instrument_days_send(keys)
+    return len(keys)
 
 
-__all__ = ["TICK_TASK", "on_order_cancel_requested", "parent_tick_enqueue", "parent_ticks_send", "parents_sweep", "work_queue"]
+__all__ = ["TICK_TASK", "Worker", "instrument_days_send", "instrument_days_sweep", "instrument_tick_send", "on_order_cancel_requested",
+           "parent_tick_enqueue", "parent_ticks_send", "work_queue", "worker_queue"]

@@ -71,6 +71,7 @@ class _Order:
         "n_fills",
         "queue",
         "done",
+        "owner",
     )
 
     def __init__(self, order_id: str, req: OrderRequest, venue: VenueProfile, limit: int | None) -> None:
@@ -91,6 +92,7 @@ class _Order:
         self.n_fills = 0
         self.queue = 0  # shares ahead of us at our price (lit, resting)
         self.done = False
+        self.owner: int | str | None = None  # whose order (the live driver: the parent's id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,7 @@ class OrderState:
     avg_price: float | None
     queue_ahead: int
     is_open: bool
+    owner: int | str | None = None
 
 
 class VenueSimulator:
@@ -139,8 +142,9 @@ class VenueSimulator:
         self._push(SESSION_US, _CLOSE, None)
 
     # --- requests -----------------------------------------------------------------------------------
-    def submit(self, req: OrderRequest, t_send: int) -> str:
-        """Send ``req`` at ``t_send``; return the venue order id. Reports follow via :meth:`advance` / :meth:`step`."""
+    def submit(self, req: OrderRequest, t_send: int, *, owner: int | str | None = None) -> str:
+        """Send ``req`` at ``t_send`` for ``owner``; return the venue order id. Reports follow via :meth:`advance` /
+        :meth:`step`."""
         self._check_time(t_send)
         profile = self.market.venue_by_code.get(req.venue)
         if profile is None:
@@ -151,6 +155,7 @@ class VenueSimulator:
         lit_market = profile.is_lit and req.order_type is OrderType.MARKET
         limit = None if req.price is None or lit_market else self.market.ticks(req.price)
         o = _Order(order_id, req, profile, limit)
+        o.owner = owner
         if profile.is_lit:
             o.lit_i = self._lit_index[profile.code]
         else:
@@ -178,14 +183,27 @@ class VenueSimulator:
             o.notional / o.cum if o.cum else None,
             o.queue,
             not o.done,
+            o.owner,
         )
+
+    def owner_of(self, order_id: str) -> int | str | None:
+        """Whose order ``order_id`` is (the ``owner`` it was submitted with)."""
+        return self._orders[order_id].owner
 
     def orders(self) -> list[OrderState]:
         """Every order sent, in sending order."""
         return [self.order(order_id) for order_id in self._orders]
 
-    def open_orders(self) -> list[OrderState]:
-        return [self.order(o.order_id) for o in self._orders.values() if not o.done]
+    def open_orders(self, *, owner: int | str | None = None) -> list[OrderState]:
+        """The orders still working at the venues (``owner``'s only, when given), in sending order."""
+        return [self.order(o.order_id) for o in self._orders.values() if not o.done and (owner is None or o.owner == owner)]
+
+    def busy_for(self, owner: int | str | None) -> bool:
+        """Whether anything of ``owner``'s is in flight: an order working or travelling, a cancel travelling,
+        a report not delivered (:attr:`busy`, for one owner of a shared simulator)."""
+        return (any(not o.done and o.owner == owner for o in self._orders.values())
+                or any(payload is not None and payload.owner == owner for _, _, _, payload in self._events)
+                or any(self._orders[r.order_id].owner == owner for _, _, r in self._outbox))
 
     def next_report_time(self) -> int | None:
         """Delivery time of the earliest report already produced (more may appear as time advances)."""
@@ -262,6 +280,7 @@ class VenueSimulator:
         o.lit_i, o.dark_j = int(d["lit_i"]), int(d["dark_j"])
         o.cum, o.notional, o.n_fills = int(d["cum"]), float(d["notional"]), int(d["n_fills"])
         o.queue, o.done = int(d["queue"]), bool(d["done"])
+        o.owner = d.get("owner")
         return o
 
     # --- time ---------------------------------------------------------------------------------------
@@ -531,7 +550,7 @@ def _order_state(o: _Order) -> dict:
         "order_id": o.order_id, "client_order_id": o.client_order_id, "venue": r.venue, "side": r.side.value,
         "qty": r.qty, "order_type": r.order_type.value, "price": r.price, "tif": r.tif.value, "limit": o.limit,
         "ioc": o.ioc, "lit_i": o.lit_i, "dark_j": o.dark_j, "cum": o.cum, "notional": o.notional,
-        "n_fills": o.n_fills, "queue": o.queue, "done": o.done,
+        "n_fills": o.n_fills, "queue": o.queue, "done": o.done, "owner": o.owner,
     }
 
 

@@ -12,7 +12,7 @@ from django.db import connection
 
 from ems.models import ChildOrder, Fill, ParentOrder
 from ems.selectors import live_clock
-from ems.services.ticks import parent_tick_enqueue, parents_sweep
+from ems.services.ticks import instrument_days_sweep, parent_tick_enqueue
 from ems.states import ExecStatus
 from oms.states import OrderStatus
 from tests.ems import factories as f
@@ -34,7 +34,7 @@ def live(settings):
     settings.EMS_STALE_TICK_S = 1.0
     clock = MarketClock(settings, speed=60.0)
     env = {"DATABASE_URL": database_url(connection.settings_dict), "SIM_ANCHOR": repr(settings.SIM_ANCHOR),
-           "SIM_SPEED": "60", "EMS_QUEUE": queue, "EMS_TICK_S": "0.2"}
+           "SIM_SPEED": "60", "EMS_QUEUE": queue, "EMS_TICK_S": "0.2", "EMS_LEASE_S": "1"}
     return queue, env, clock
 
 
@@ -60,7 +60,7 @@ def _finish(ids, env, queue, timeout_s=120):
     def closed() -> bool:
         if _all_closed(ids):
             return True
-        parents_sweep()  # what beat does every 2 s: restart the chains that died with the killed worker
+        instrument_days_sweep()  # what beat does every 2 s: restart the chains that died with the killed worker
         return False
 
     try:
@@ -110,7 +110,7 @@ def test_a_worker_killed_mid_work_loses_nothing_after_restart(run, live, instrum
             check_invariants(parent)  # what was committed before the kill is consistent
         # The killed worker's tick messages stay unacknowledged (acks_late): once a parent's last tick is older than
         # EMS_STALE_TICK_S (1 s) the sweep restarts its chain. Polled, not slept: a loaded machine may need longer.
-        assert wait_for(parents_sweep, 15, every_s=0.2)  # the window (15 market minutes = 15 s) outlasts both kills
+        assert wait_for(instrument_days_sweep, 15, every_s=0.2)  # the window (15 market minutes = 15 s) outlasts both kills
     assert ChildOrder.objects.filter(parent_id__in=ids).exists()
     _finish(ids, env, queue)
     _check(ids)

@@ -134,4 +134,4 @@ def test_a_cancel_requested_in_the_oms_ticks_the_parent_after_commit(
         order_cancel(user=pm, actor=Actor.for_user(pm, "api"), order_id=order.pk)
         assert sent == []  # not before the commit
 
-    assert sent == [(ticks.TICK_TASK, [parent.pk])]
+    assert sent == [(ticks.TICK_TASK, [parent.instrument_id, parent.market_day, None])]  # its instrument-day's tick

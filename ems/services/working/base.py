@@ -35,14 +35,14 @@ class TickResult:
     next_tick_s: float | None
 
 
-def tick_until_us(parent: ParentOrder) -> int:
-    """Market µs the parent's tick runs to: now on its day, capped at the close (+ the reports of the
-    close when the day is over)."""
+def tick_until_us(market_day: int, last_us: int) -> int:
+    """Market µs a tick of ``market_day`` runs to: now on that day, capped at the close (+ the reports of the
+    close when the day is over); ``last_us`` (where the last tick stopped) on a day not begun yet."""
     mt = live_clock().market_time()
-    if mt.day > parent.market_day:
+    if mt.day > market_day:
         return SESSION_US + _drain_us()
-    if mt.day < parent.market_day:
-        return parent.last_tick_us
+    if mt.day < market_day:
+        return last_us
     return min(mt.t_us, SESSION_US)
 
 
@@ -52,16 +52,17 @@ def _drain_us() -> int:
 
 
 class ParentDriver(ABC):
-    """One tick of one parent, inside the tick's transaction with the parent row locked."""
+    """One parent's part of an instrument-day's tick, inside the tick's transaction with the parent row locked;
+    ``now`` is the market µs the tick runs to."""
 
-    def __init__(self, parent: ParentOrder) -> None:
+    def __init__(self, parent: ParentOrder, now: int) -> None:
         self.parent = parent
-        self.now = max(tick_until_us(parent), parent.last_tick_us)
+        self.now = max(now, parent.last_tick_us)
         self._pc: list[int] | None = None  # constituent orders whose cancel is pending (None: not read yet)
 
     @abstractmethod
-    def run(self) -> TickResult:
-        """Work the parent up to ``self.now``; return what the tick did."""
+    def finish(self) -> TickResult:
+        """Write what the parent's part of the tick did, settle and save it; return what the tick did."""
 
     @property
     def end_us(self) -> int:

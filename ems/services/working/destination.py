@@ -28,11 +28,11 @@ from oms.services.audit import PendingEvent, audit_append
 class DestinationDriver(ParentDriver):
     """One tick of a parent a destination works (see the module docstring)."""
 
-    def __init__(self, parent: ParentOrder, destination: Destination) -> None:
-        super().__init__(parent)
+    def __init__(self, parent: ParentOrder, destination: Destination, now: int) -> None:
+        super().__init__(parent, now)
         self.destination = destination
 
-    def run(self) -> TickResult:
+    def finish(self) -> TickResult:
         p = self.parent
         if not p.is_open:
             return self._result(active=False)
