@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from ems.algos import ALGORITHMS
@@ -53,7 +54,18 @@ def working_parent(*, instrument, orders, strategy: str = "twap", start_us: int 
 
 
 def check_invariants(parent: ParentOrder) -> None:
-    """What must hold of a parent at any time: fills, children, allocations and orders agree."""
+    """What must hold of a parent at any time: fills, children, allocations and orders agree. Read in one snapshot
+    (REPEATABLE READ) when the test is not in a transaction already: a worker may be committing meanwhile."""
+    if connection.in_atomic_block:
+        _check_invariants(parent)
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        _check_invariants(parent)
+
+
+def _check_invariants(parent: ParentOrder) -> None:
     parent.refresh_from_db()
     fills = Fill.objects.filter(parent=parent)
     filled = fills.aggregate(q=Sum("quantity"))["q"] or 0
