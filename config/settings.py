@@ -328,6 +328,8 @@ EMS_TICK_S = float(os.environ.get("EMS_TICK_S", "0.5"))
 EMS_STALE_TICK_S = float(os.environ.get("EMS_STALE_TICK_S", "3"))
 # How long a worker owns an instrument-day after its last tick: past it, any worker may take the instrument-day over.
 EMS_LEASE_S = float(os.environ.get("EMS_LEASE_S", "3"))
+# The sweep evens out the instrument-days among the workers that answer a ping (a worker added mid-day takes its share).
+EMS_REBALANCE = env_bool("EMS_REBALANCE", True)
 EMS_AGGREGATION_DELAY_S = float(os.environ.get("EMS_AGGREGATION_DELAY_S", "0.5"))
 # Celery queue of the parents' ticks (empty: the default queue); tests give each worker its own.
 EMS_QUEUE = os.environ.get("EMS_QUEUE") or None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
+from django.conf import settings
 
 from ems import selectors
 from ems.services.ticks import TICK_TASK
@@ -50,9 +51,16 @@ def instrument_tick(self, instrument_id: int, day: int, token: int | None = None
 @shared_task(name="ems.tasks.instrument_days_sweep", ignore_result=True)
 def instrument_days_sweep() -> int:
     """Restart the tick chains that stopped (a worker died mid-chain); beat runs it every few seconds."""
-    from ems.services.ticks import instrument_days_sweep as sweep
+    from ems.services.ticks import instrument_days_rebalance, instrument_days_sweep as sweep
 
-    return sweep()
+    n = sweep()
+    if settings.EMS_REBALANCE:
+        # The workers that answer a ping now: a worker just added gets its share of the instrument-days.
+        replies = current_app.control.ping(timeout=0.5) or []
+        moves = instrument_days_rebalance([name for reply in replies for name in reply])
+        if moves:
+            log.info("instrument-days handed over: %s", moves)
+    return n
 
 
 @shared_task(name="ems.tasks.aggregation_cycle", ignore_result=True, acks_late=True)

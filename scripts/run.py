@@ -1,4 +1,4 @@
-"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), a Celery worker and beat together.
+"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers and beat together.
 
 Ctrl-C stops all of them. PostgreSQL and Redis are found or started by config.runtime.
 """
@@ -31,7 +31,10 @@ def main() -> int:
     (ROOT / ".data").mkdir(exist_ok=True)
     procs = {
         "web": server.command(host, port, python=py),
-        "worker": [str(bindir / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", env.get("WORKERS", "2")],
+        # WORKERS single-process workers: each owns the instrument-days it ticks and keeps their markets in its memory
+        # (a prefork worker's children would share one name and queue and rebuild as ticks alternate between them).
+        **{f"worker{k}": [str(bindir / "celery"), "-A", "config", "worker", "-l", "info", "--pool", "solo", "-n", f"w{k}@%h"]
+           for k in range(1, int(env.get("WORKERS", "2")) + 1)},
         "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}

@@ -113,5 +113,40 @@ def instrument_days_sweep() -> int:
     return len(keys)
 
 
-__all__ = ["TICK_TASK", "Worker", "instrument_days_send", "instrument_days_sweep", "instrument_tick_send", "on_order_cancel_requested",
+def instrument_days_rebalance(workers: Iterable[str]) -> list[tuple[int, int, str]]:
+    """Even out the instrument-days with work among the live ``workers`` (hostnames): while one owns two more
+    than another, hand one of its instrument-days (not ticking right now) to the least loaded. The handover
+    moves the chain on (the old owner's pending tick is stale and does nothing) and sends the new owner a tick
+    on its own queue; the new owner rebuilds the market from the database. Return the moves made."""
+    now = timezone.now()
+    live = sorted(set(workers))
+    if len(live) < 2:
+        return []
+    busy = set(ParentOrder.objects.filter(status__in=ExecStatus.open()).values_list("instrument_id", "market_day").distinct())
+    rows = [r for r in InstrumentDay.objects.filter(lease_until__gt=now, owner__in=live).only("instrument_id", "market_day", "owner")
+            if (r.instrument_id, r.market_day) in busy]
+    load = {w: [r for r in rows if r.owner == w] for w in live}
+    moves: list[tuple[int, int, str]] = []
+    while True:
+        most = max(live, key=lambda w: len(load[w]))
+        least = min(live, key=lambda w: len(load[w]))
+        if len(load[most]) - len(load[least]) < 2:
+            return moves
+        row = load[most].pop()
+        with transaction.atomic():
+            locked = InstrumentDay.objects.select_for_update(skip_locked=True).filter(pk=row.pk, owner=most).first()
+            if locked is None:
+                continue  # ticking right now (or moved meanwhile): another sweep will see it
+            locked.owner, locked.owner_queue = least, worker_queue(least)
+            locked.lease_until = now + timezone.timedelta(seconds=settings.EMS_LEASE_S)
+            locked.chain += 1
+            locked.save(update_fields=["owner", "owner_queue", "lease_until", "chain", "updated_at"])
+            chain = locked.chain
+            transaction.on_commit(lambda r=locked, c=chain: instrument_tick_send(r.instrument_id, r.market_day, token=c,
+                                                                                 queue=r.owner_queue))
+        load[least].append(row)
+        moves.append((row.instrument_id, row.market_day, least))
+
+
+__all__ = ["TICK_TASK", "Worker", "instrument_days_rebalance", "instrument_days_send", "instrument_days_sweep", "instrument_tick_send", "on_order_cancel_requested",
            "parent_tick_enqueue", "parent_ticks_send", "work_queue", "worker_queue"]

@@ -83,7 +83,8 @@ def instrument_day_tick(*, instrument_id: int, day: int, token: int | None = Non
                 if token is None:  # a request (a control, a new parent, the sweep): the owner's chain does it
                     transaction.on_commit(lambda: instrument_tick_send(instrument_id, day, queue=row.owner_queue))
                 return None
-            if row.owner != worker.name:
+            if row.owner != worker.name:  # taking it over: what this process may hold of it is not to be trusted
+                live_market_discard(instrument_id, day)
                 row.takeovers += 1 if row.owner else 0
                 row.owner, row.owner_queue = worker.name, worker.queue or ""
             row.lease_until = now_wall + timedelta(seconds=settings.EMS_LEASE_S)
