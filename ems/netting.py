@@ -20,7 +20,9 @@ The rule, per instrument and per aggregation cycle:
 4. **No mid, no cross** (an empty or one-sided book: there is no fair price to cross at).
 
 What is not crossed goes to the market: the caller aggregates each order's rest
-(``quantity - crossed``) into its parent.
+(``quantity - crossed``) into its parent. The aggregation applies the same rule a second time to what is
+left, with new orders on one side and working parents (their quantity not at a venue) on the other
+(``ems.services.aggregation``).
 """
 
 from __future__ import annotations

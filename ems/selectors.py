@@ -24,6 +24,7 @@ from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, V
 from ems.sim import SESSION_US, US, InstrumentParams, Liquidity, LiveClock, Market, Side, format_clock, measures
 from ems.sim.orders import Fill as SimFill
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
+from ems.states import ExecStatus
 from oms import roles
 from oms.models import Instrument, Position, PriceTick
 from oms.money import PRICE_Q
@@ -296,6 +297,14 @@ def own_fee(fill: Fill) -> Decimal:
 
 def parent_children(*, parent: ParentOrder) -> QuerySet[ChildOrder]:
     return parent.children.select_related("venue").order_by("-id")
+
+
+def parents_at_venues(parent_ids: Iterable[int]) -> dict[int, int]:
+    """What the open child orders of each parent still have at the venues (their leaves: quantity less
+    filled; resting or on the wire), by parent id; parents with none are left out."""
+    rows = (ChildOrder.objects.filter(parent_id__in=list(parent_ids), status__in=ExecStatus.open()).order_by()
+            .values("parent_id").annotate(leaves=Sum(F("quantity") - F("filled_quantity"))).values_list("parent_id", "leaves"))
+    return {pid: int(leaves) for pid, leaves in rows if leaves}
 
 
 def parent_fills(*, parent: ParentOrder) -> QuerySet[Fill]:

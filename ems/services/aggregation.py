@@ -9,9 +9,12 @@ every acceptance) does, in **one transaction**:
    its rows and this cycle takes the others.
 2. **Netting** (rule in :mod:`ems.netting`): per instrument, the buys and sells whose limits allow the live
    mid cross internally at the mid, pro rata in whole lots, booked by
-   ``ems.services.booking.internal_cross_book`` (fills at venue INTERNAL, no fee, no market impact).
-   A fully crossed order is FILLED and gets no parent; a partly crossed one joins a parent with its rest.
-3. **Grouping**: the rests are grouped by :func:`group_key`:
+   ``ems.services.booking.internal_cross_prepare`` (fills at venue INTERNAL, no fee, no market impact).
+3. **Crossing against working parents**: what is left of each candidate then crosses, at the same mid and
+   by the same rule (``net``: limits, whole lots, pro rata by largest remainder), against the opposite
+   working parents' *crossable* quantity (below). A candidate fully crossed (2 or 3) is FILLED and gets no
+   parent; a partly crossed one joins a new parent with its rest.
+4. **Grouping**: the rests are grouped by :func:`group_key`:
 
    ``instrument | side | order type + limit price | time in force | urgency | requested strategy |
    end time | max participation``
@@ -26,37 +29,69 @@ every acceptance) does, in **one transaction**:
 
    Not in the key: portfolio and source (pooling the PMs' orders is the point), start time (only orders
    whose start has passed are candidates: a parent starts now).
-4. **Parents**: one per group, each planned by the strategy selection matrix
+5. **Parents**: one per group, each planned by the strategy selection matrix
    (:func:`parent_order_plan`): strategy, ``AlgoParams`` and the matrix's reason (RFQ goes to the RFQ
    platform, or IS when no destination is registered; an IOC group is worked DIRECT); arrival price = the live mid; the window
    from the market clock (:func:`working_window_end`). Parents and constituents are written with one statement
    each, the audit events (``parent_order.created``, ``order.aggregated``) with one more. After commit:
    pushes to blotters and the desk, and the first tick of each parent is enqueued (by task name).
 
-**Orders that arrive while a parent is working start a new parent; they never join a working one.** A
+**Orders that arrive while a parent is working never join it; an opposing one crosses against it.** A
 parent keeps one arrival price (its TCA benchmark) and one schedule; joining would move both, and the
-re-plan would cancel and re-post its resting children, losing their queue position. The short delay
-between an acceptance and the cycle it triggers lets orders that arrive together share a parent.
-Orders already in a working parent are not netted against new arrivals either: their quantity is
-committed to a schedule and possibly resting at venues.
+re-plan would cancel and re-post its resting children, losing their queue position: a same-side order
+starts a new parent. The short delay between an acceptance and the cycle it triggers lets orders that
+arrive together share a parent. An opposing order would otherwise go to the market against our own
+interest, so it crosses (step 3) against the part of the working parent that is not at a venue:
+
+- *which parents*: same instrument and market day, opposite side, status working
+  (``ExecStatus.working()``), control RUNNING, window not ended, and no constituent order whose cancel is
+  pending. A PAUSED or HALTED parent is a trader's (or the kill switch's) "do not execute now": a cross
+  is an execution, so it is left alone. A parent being cancelled (PENDING_CANCEL) is no longer working;
+  one whose constituent a PM is cancelling re-plans for what is left first (a cancel that lands while
+  the cycle books is like a fill that crosses a cancel on the wire: the order keeps its fill);
+- *how much*: ``quantity - filled - reserved (an open RFQ) - leaves of its open children`` (what rests
+  or travels at the venues, read under the parent's lock: only a holder of that lock sends a child or
+  books a fill, so the leaves can only shrink meanwhile). The cross itself touches no child;
+- *who gets it*: the rests of one side against the parents of the other, in one ``net``: pro rata to the
+  rests and to the parents' crossable quantities, ties to the older order and the older parent;
+- *the parent's side*: one fill per parent (exec id ``X<cross>-P<parent>``), booked as any fill of the
+  parent (progress, status, pro-rata allocation to its constituents: a parent the cross completes is
+  FILLED and each constituent holds exactly its quantity); the INTERNAL venue keeps it out of the market
+  footprint, as in the batch;
+- *after*: a parent still working gets ``replan = "internal cross"`` (unless a re-plan is already
+  pending: that one starts a plan for the rest too), and every crossed parent a tick after commit
+  (``parent_tick_enqueue``), whose driver starts a new plan for the remaining quantity.
+
+Orders already in a working parent are not netted against each other or against another working parent:
+crossing needs a new order on one side.
 
 **Concurrency**: two cycles at once never put one order in two parents. SKIP LOCKED keeps them apart while
 both hold locks; if one commits while the other is scanning, the other can lock a row it judged by its
 older snapshot, and the database's ``Constituent.order`` unique constraint then refuses the second
-constituent: that cycle rolls back (its crosses too) and runs again on a fresh snapshot.
+constituent: that cycle rolls back (its crosses too) and runs again on a fresh snapshot. Two cycles (or a
+cycle and a tick, a fill, a trader's control) that want the same working parent take its row lock in turn;
+the later one reads its filled, reserved and resting quantities afresh under the lock, so a parent is
+never crossed past what is free (and ``parent_never_overfilled`` is the database's last word).
 
-Lock order (the EMS-wide one): this cycle locks only client orders (then booking's positions); the
-parents it creates are new rows nobody else can hold.
+Lock order (the EMS-wide one: ParentOrder -> ChildOrder -> Constituent -> Order -> Position, the audit
+chain last): the cycle locks its candidate orders (SKIP LOCKED: it never waits for them), then the working
+parents it may cross against, in pk order (it waits for a tick that holds one: a tick never waits for a
+candidate, which is in no parent), then what booking locks; the audit events of every cross are appended
+once all of that is held (the chain's lock is held to the commit: taking it and then waiting for a row a
+tick holds, while the tick waits for the chain, would deadlock). It never waits for an instrument-day lock.
+The parents it creates are new rows nobody else can hold.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import reduce
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -67,11 +102,11 @@ from ems.algos.selection import MAX_PARTICIPATION, select_strategy
 from ems.algos.types import SCHEDULED_STRATEGIES, OrderSpec, StrategyName
 from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for
-from ems.models import Constituent, ParentOrder
-from ems.netting import NetCandidate, net
-from ems.selectors import instrument_params, live_clock, market_prices
-from ems.services.booking import internal_cross_book
-from ems.services.ticks import parent_ticks_send
+from ems.models import Constituent, InternalCross, ParentOrder
+from ems.netting import BUY, SELL, NetCandidate, NetResult, crossable, net
+from ems.selectors import instrument_params, live_clock, market_prices, parents_at_venues
+from ems.services.booking import internal_cross_prepare
+from ems.services.ticks import parent_tick_enqueue, parent_ticks_send
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, MarketTime
 from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
@@ -90,6 +125,7 @@ ATTEMPTS = 3  # a cycle that lost the constituent race runs again (see the modul
 MIN_WINDOW_US = 60 * US  # a parent gets at least a minute (or up to the close): the algorithm's finish takes the rest
 RFQ_FALLBACK = "no RFQ platform registered: worked by IS"
 IOC_REASON = "immediate or cancel: DIRECT"
+REPLAN_REASON = "internal cross"  # ParentOrder.replan of a parent a new order crossed against
 # The unique index PostgreSQL gives Constituent.order (OneToOneField): the last word on "one parent per order".
 CONSTITUENT_ORDER_UNIQUE = "ems_constituent_order_id_key"
 CONSTITUENT_COLUMNS = ["parent_id", "order_id", "quantity", "allocated_quantity", "created_at"]
@@ -105,6 +141,7 @@ class AggregationResult:
     crosses: tuple[int, ...] = ()
     crossed_quantity: int = 0  # shares crossed internally (per side, all instruments)
     filled_by_cross: int = 0  # orders filled in full by a cross (they get no parent)
+    parents_crossed: tuple[int, ...] = ()  # working parents a new order crossed against
     attempts: int = 1
 
 
@@ -119,7 +156,8 @@ class ParentPlan:
 
 
 def aggregation_cycle(*, actor: Actor) -> AggregationResult:
-    """Net and aggregate the accepted orders waiting for the EMS into new parent orders (module docstring)."""
+    """Cross the accepted orders waiting for the EMS against each other and against the opposite working
+    parents, and aggregate their rests into new parent orders (module docstring)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -146,12 +184,17 @@ def _cycle(actor: Actor, attempt: int) -> AggregationResult:
     instruments = Instrument.objects.in_bulk({o.instrument_id for o in orders})
     mids = {t.instrument_id: t.mid.quantize(PRICE_Q) for t in market_prices(list(instruments.values()), wall=now.timestamp())}
 
-    crossed, crosses = _net(orders, instruments, mids, mt, actor)
-    if crossed:
-        _refresh_progress([o for o in orders if o.id in crossed])
-    rests = [(o, o.quantity - crossed.get(o.id, 0)) for o in orders]
+    crossing = _Crossing(orders, instruments, mids, mt, actor)
+    crossing.net()
+    crossing.lock_parents()  # every lock the crosses need, before the first audit append (module docstring)
+    crossing.book()
+    if crossing.crossed:
+        _refresh_progress([o for o in orders if o.id in crossing.crossed])
+    rests = [(o, o.quantity - crossing.crossed.get(o.id, 0)) for o in orders]
     rests = [(o, q) for o, q in rests if q > 0]
     parents = parent_orders_create(rests=rests, instruments=instruments, mids=mids, clock=clock, mt=mt, actor=actor) if rests else []
+    crossing.replan_parents()
+    crosses = crossing.crosses
     return AggregationResult(
         candidates=len(orders),
         parents=tuple(p.id for p in parents),
@@ -159,6 +202,7 @@ def _cycle(actor: Actor, attempt: int) -> AggregationResult:
         crosses=tuple(c.id for c in crosses),
         crossed_quantity=sum(c.quantity for c in crosses),
         filled_by_cross=len(orders) - len(rests),
+        parents_crossed=tuple(sorted(crossing.parents_crossed)),
         attempts=attempt,
     )
 
@@ -201,32 +245,127 @@ def _lock_candidates(now: datetime) -> list[Candidate]:
     return [Candidate(*row) for row in rows]
 
 
-def _net(orders: list[Candidate], instruments, mids, mt: MarketTime, actor: Actor):
-    """Cross opposing candidates per instrument at the mid; return (order id -> crossed qty, crosses)."""
-    by_instrument: dict[int, list[Candidate]] = defaultdict(list)
-    for o in orders:
-        by_instrument[o.instrument_id].append(o)
-    crossed: dict[int, int] = {}
-    crosses = []
-    for iid in sorted(by_instrument):
-        group = by_instrument[iid]
-        if len({o.side for o in group}) < 2:
-            continue
-        instrument = instruments[iid]
-        mid = mids.get(iid)
-        result = net([NetCandidate(o.id, o.side, o.quantity, o.limit_price) for o in group], mid=mid, lot=instrument.lot_size)
-        if not result.quantity:
-            continue
+class _Crossing:
+    """The crosses of one cycle, in three steps so that every row lock is taken before the first audit
+    append: :meth:`net` (pure: the batch netting), :meth:`lock_parents` (the working parents the rests may
+    cross against, locked), :meth:`book` (the batch crosses, then the rests against the parents)."""
+
+    def __init__(self, orders: list[Candidate], instruments: dict[int, Instrument], mids: dict[int, Decimal], mt: MarketTime,
+                 actor: Actor) -> None:
+        self.instruments, self.mids, self.mt, self.actor = instruments, mids, mt, actor
+        self.by_instrument: dict[int, list[Candidate]] = defaultdict(list)
+        for o in orders:
+            self.by_instrument[o.instrument_id].append(o)
+        self.batch: dict[int, NetResult] = {}
+        self.rests: dict[int, int] = {o.id: o.quantity for o in orders}
+        self.parents: dict[int, list[ParentOrder]] = {}  # instrument -> working parents locked, pk order
+        self.crossable: dict[int, int] = {}  # parent id -> quantity it may cross (module docstring)
+        self.crossed: dict[int, int] = {}  # order id -> quantity crossed (batch and against parents)
+        self.crosses: list[InternalCross] = []
+        self.events: list[PendingEvent] = []
+        self.parents_crossed: set[int] = set()
+
+    def net(self) -> None:
+        """Net each instrument's candidates against each other (``ems.netting.net``); book nothing yet."""
+        for iid, group in self.by_instrument.items():
+            if len({o.side for o in group}) < 2:
+                continue
+            result = net([NetCandidate(o.id, o.side, o.quantity, o.limit_price) for o in group], mid=self.mids.get(iid),
+                         lot=self.instruments[iid].lot_size)
+            if result.quantity:
+                self.batch[iid] = result
+                for key, q in (*result.buys.items(), *result.sells.items()):
+                    self.rests[key] -= q
+
+    def lock_parents(self) -> None:
+        """Lock, in pk order, the working parents a rest may cross against, and read what each may cross."""
+        wanted: list[Q] = []
+        for iid, group in self.by_instrument.items():
+            mid, lot = self.mids.get(iid), self.instruments[iid].lot_size
+            if mid is None:
+                continue
+            for side in {o.side for o in group if self.rests[o.id] >= lot and crossable(o.side, o.limit_price, mid)}:
+                contra = SELL if side == BUY else BUY
+                limit_ok = Q(limit_price__isnull=True) | (Q(limit_price__gte=mid) if contra == BUY else Q(limit_price__lte=mid))
+                wanted.append(Q(instrument_id=iid, side=contra) & limit_ok)
+        if not wanted:
+            return
+        parents = list(
+            ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument")
+            .filter(reduce(operator.or_, wanted), status__in=ExecStatus.working(), control=Control.RUNNING, market_day=self.mt.day,
+                    end_us__gt=self.mt.t_us)
+            .order_by("pk")
+        )
+        if not parents:
+            return
+        ids = [p.pk for p in parents]
+        # Under the parents' locks: a child is only sent, and a fill only booked, by a holder of its parent's lock,
+        # so what rests or travels at the venues can only shrink (a cancel, a reject, an expiry) while we hold them.
+        leaves = parents_at_venues(ids)
+        cancelling = set(Constituent.objects.filter(parent_id__in=ids, order__status=OrderStatus.PENDING_CANCEL)
+                         .values_list("parent_id", flat=True))
+        for p in parents:
+            if p.pk in cancelling:
+                continue  # a PM is taking an order out of it: it re-plans for what is left first
+            self.crossable[p.pk] = p.workable_quantity - leaves.get(p.pk, 0)
+            self.parents.setdefault(p.instrument_id, []).append(p)
+
+    def book(self) -> None:
+        """Book, per instrument: the batch cross, then each side's rests against the opposite working parents."""
+        for iid in sorted(self.by_instrument):
+            if iid in self.batch:
+                self._book_batch(iid, self.batch[iid])
+            for side in (BUY, SELL):
+                self._book_against_parents(iid, side)
+        audit_append(self.events)
+
+    def _book_batch(self, iid: int, result: NetResult) -> None:
         by_id = Order.objects.in_bulk([*result.buys, *result.sells])  # already locked by this cycle
-        crosses.append(internal_cross_book(
-            instrument=instrument, price=mid, market_day=mt.day, market_time_us=mt.t_us,
-            buys=[(by_id[k], q) for k, q in sorted(result.buys.items())],
-            sells=[(by_id[k], q) for k, q in sorted(result.sells.items())],
-            actor=actor,
-        ))
-        crossed.update(result.buys)
-        crossed.update(result.sells)
-    return crossed, crosses
+        self._book(iid, buys=[(by_id[k], q) for k, q in sorted(result.buys.items())],
+                   sells=[(by_id[k], q) for k, q in sorted(result.sells.items())], parents=[])
+
+    def _book_against_parents(self, iid: int, side: str) -> None:
+        contra = [p for p in self.parents.get(iid, ()) if p.side != side and self.crossable[p.pk] > 0]
+        orders = [o for o in self.by_instrument[iid] if o.side == side and self.rests[o.id] > 0]
+        if not contra or not orders:
+            return
+        # One netting, the batch's own rule: the rests on one side, the parents on the other (keys: order ids on
+        # one side, parent ids on the other, so the pro rata's ties go to the older order, the older parent).
+        result = net([NetCandidate(o.id, side, self.rests[o.id], o.limit_price) for o in orders]
+                     + [NetCandidate(p.pk, p.side, self.crossable[p.pk], p.limit_price) for p in contra],
+                     mid=self.mids[iid], lot=self.instruments[iid].lot_size)
+        if not result.quantity:
+            return
+        own, theirs = (result.buys, result.sells) if side == BUY else (result.sells, result.buys)
+        by_id = Order.objects.in_bulk(list(own))  # already locked by this cycle
+        legs = [(by_id[k], q) for k, q in sorted(own.items())]
+        parents = {p.pk: p for p in contra}
+        self._book(iid, buys=legs if side == BUY else [], sells=legs if side == SELL else [],
+                   parents=[(parents[k], q) for k, q in sorted(theirs.items())])
+        for k, q in own.items():
+            self.rests[k] -= q
+        for k, q in theirs.items():
+            self.crossable[k] -= q
+            self.parents_crossed.add(k)
+
+    def _book(self, iid: int, *, buys, sells, parents) -> None:
+        cross, events = internal_cross_prepare(
+            instrument=self.instruments[iid], price=self.mids[iid], market_day=self.mt.day, market_time_us=self.mt.t_us,
+            buys=buys, sells=sells, parents=parents, actor=self.actor,
+        )
+        self.events += events
+        self.crosses.append(cross)
+        for o, q in (*buys, *sells):
+            self.crossed[o.pk] = self.crossed.get(o.pk, 0) + q
+
+    def replan_parents(self) -> None:
+        """Ask each crossed parent still working to re-plan for its rest (a re-plan already pending keeps its
+        reason: it starts a plan for the rest too), and each crossed parent for a tick after commit (the driver
+        of a parent the cross filled settles it)."""
+        crossed = [p for ps in self.parents.values() for p in ps if p.pk in self.parents_crossed]
+        ParentOrder.objects.filter(pk__in=[p.pk for p in crossed if p.is_open], replan="").update(replan=REPLAN_REASON)
+        for p in crossed:
+            parent_tick_enqueue(p.pk)
 
 
 def _refresh_progress(orders: list[Candidate]) -> None:

@@ -37,6 +37,7 @@ from oms.services.lifecycle import OrderFill, orders_fill_prepare
 
 S = ExecStatus
 LIQUIDITY = frozenset(Fill.Liquidity.values)
+PARENT_FILL_FIELDS = ["filled_quantity", "notional", "avg_price", "fees", "status", "completed_at", "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -91,47 +92,71 @@ def fills_book(*, executions: list[tuple[int, Execution]], actor: Actor) -> list
         missing = set(child_ids) - children.keys()
         if missing:
             raise NotFound(ChildOrderErrorCode.NOT_FOUND, f"No child order {min(missing)}")
-        constituents = list(Constituent.objects.select_for_update().filter(parent_id__in=parent_ids).order_by("pk"))
-        by_parent: dict[int, list[Constituent]] = {pid: [] for pid in parent_ids}
-        for c in constituents:
-            by_parent[c.parent_id].append(c)
+        by_parent = _constituents_locked(parent_ids)
 
         new = _insert_fills(executions, children, parents)
         if not new:
             return []
-        now = timezone.now()
-        events: list[PendingEvent] = []
-        allocations: list[tuple] = []
-        order_fills: list[OrderFill] = []
+        ledger = _Ledger(actor)
         touched_children: dict[int, ChildOrder] = {}
-        touched_parents: dict[int, ParentOrder] = {}
         for fill in new:
-            child, parent = children[fill.child_id], parents[fill.parent_id]
+            child = children[fill.child_id]
             if fill.side != child.side:
                 raise DomainError(FillErrorCode.BAD_SIDE, f"Fill {fill.exec_id} is a {fill.side}; child {child.pk} is a {child.side}")
-            events += _progress(child, "child_order", fill, check_child_transition, now, actor)
-            events += _progress(parent, "parent_order", fill, check_parent_transition, now, actor)
-            parent.fees += fill.fee
-            touched_children[child.pk], touched_parents[parent.pk] = child, parent
-            shares = _allocate(fill, parent, by_parent[parent.pk])
-            for c in by_parent[parent.pk]:
-                q = shares.get(c.order_id)
-                if q:
-                    c.allocated_quantity += q
-                    allocations.append((fill.pk, c.order_id, parent.pk, q, fill.price, now))
-                    order_fills.append(OrderFill(c.order_id, q, fill.price, fill.exec_id))
-            events.append(PendingEvent(actor, AuditEventType.FILL_BOOKED, "fill", fill.pk, after=_fill_dict(fill, shares)))
-        rows_update([
-            (ChildOrder, list(touched_children.values()), ["filled_quantity", "notional", "avg_price", "status", "updated_at"]),
-            (ParentOrder, list(touched_parents.values()),
-             ["filled_quantity", "notional", "avg_price", "fees", "status", "completed_at", "updated_at"]),
-            (Constituent, [c for c in constituents if c.parent_id in touched_parents], ["allocated_quantity"]),
-        ])
-        _insert_allocations(allocations)
-        _, order_events = orders_fill_prepare(fills=order_fills, actor=actor)
-        audit_append(events + order_events)
-        parents_changed_on_commit(list(touched_parents.values()))
+            ledger.events += _progress(child, "child_order", fill, check_child_transition, ledger.now, actor)
+            touched_children[child.pk] = child
+            ledger.parent_fill(fill, parents[fill.parent_id], by_parent[fill.parent_id])
+        audit_append(ledger.write(
+            [(ChildOrder, list(touched_children.values()), ["filled_quantity", "notional", "avg_price", "status", "updated_at"])]))
     return new
+
+
+class _Ledger:
+    """What one booking writes once its fills are applied in memory: the parents' progress, the allocations
+    to the orders (and the orders' progress and positions), and the audit events, in that order."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.now = timezone.now()
+        self.events: list[PendingEvent] = []
+        self.allocations: list[tuple] = []
+        self.order_fills: list[OrderFill] = []
+        self.parents: dict[int, ParentOrder] = {}
+        self.constituents: dict[int, Constituent] = {}
+
+    def parent_fill(self, fill: Fill, parent: ParentOrder, constituents: list[Constituent]) -> None:
+        """Add a fill of ``parent`` (locked, with its locked ``constituents``): its progress, and its pro-rata
+        allocation to the constituents (``ems.allocation``)."""
+        self.events += _progress(parent, "parent_order", fill, check_parent_transition, self.now, self.actor)
+        parent.fees += fill.fee
+        self.parents[parent.pk] = parent
+        shares = _allocate(fill, parent, constituents)
+        for c in constituents:
+            q = shares.get(c.order_id)
+            if q:
+                c.allocated_quantity += q
+                self.constituents[c.pk] = c
+                self.allocations.append((fill.pk, c.order_id, parent.pk, q, fill.price, self.now))
+                self.order_fills.append(OrderFill(c.order_id, q, fill.price, fill.exec_id))
+        self.events.append(PendingEvent(self.actor, AuditEventType.FILL_BOOKED, "fill", fill.pk, after=_fill_dict(fill, shares)))
+
+    def order_fill(self, fill: Fill, legs: list[tuple[Order, int]]) -> None:
+        """Add a fill given straight to orders (no parent): an internal cross's orders."""
+        for order, q in legs:
+            self.allocations.append((fill.pk, order.pk, None, q, fill.price, self.now))
+            self.order_fills.append(OrderFill(order.pk, q, fill.price, fill.exec_id))
+        self.events.append(PendingEvent(self.actor, AuditEventType.FILL_BOOKED, "fill", fill.pk,
+                                        after=_fill_dict(fill, {order.pk: q for order, q in legs})))
+
+    def write(self, more_rows: list[tuple] = ()) -> list[PendingEvent]:
+        """Write the rows (``more_rows``: further ``rows_update`` changes) and apply the order fills; return
+        the audit events for the caller to append (after its last lock: see ``internal_cross_prepare``)."""
+        rows_update([*more_rows, (ParentOrder, list(self.parents.values()), PARENT_FILL_FIELDS),
+                     (Constituent, list(self.constituents.values()), ["allocated_quantity"])])
+        _insert_allocations(self.allocations)
+        _, order_events = orders_fill_prepare(fills=self.order_fills, actor=self.actor)
+        parents_changed_on_commit(list(self.parents.values()))
+        return self.events + order_events
 
 
 def _check_execution(ex: Execution) -> None:
@@ -331,45 +356,97 @@ def child_reports_apply(*, reports: list[tuple[int, str, str]], actor: Actor) ->
 
 
 def internal_cross_book(*, instrument: Instrument, price: Decimal, market_day: int, market_time_us: int,
-                        buys: list[tuple[Order, int]], sells: list[tuple[Order, int]], actor: Actor) -> InternalCross:
-    """Fill opposing orders against each other at ``price`` (the mid): no fee, no venue, no market impact.
+                        buys: list[tuple[Order, int]], sells: list[tuple[Order, int]], actor: Actor,
+                        parents: list[tuple[ParentOrder, int]] = ()) -> InternalCross:
+    """Fill opposing interest against each other at ``price`` (the mid) and audit it: ``internal_cross_prepare``
+    and the append of its events. The caller runs inside its transaction and holds the locks
+    ``internal_cross_prepare`` asks for."""
+    with transaction.atomic():
+        cross, events = internal_cross_prepare(instrument=instrument, price=price, market_day=market_day,
+                                               market_time_us=market_time_us, buys=buys, sells=sells, parents=parents,
+                                               actor=actor)
+        audit_append(events)
+    return cross
 
-    Two fills (venue INTERNAL, liquidity internal, exec ids ``X<cross>-B`` / ``-S``) allocated to the
-    orders, which progress through the order lifecycle (positions included); audited. The caller runs
-    inside its transaction and holds the orders' locks.
+
+def internal_cross_prepare(*, instrument: Instrument, price: Decimal, market_day: int, market_time_us: int,
+                           buys: list[tuple[Order, int]], sells: list[tuple[Order, int]], actor: Actor,
+                           parents: list[tuple[ParentOrder, int]] = ()) -> tuple[InternalCross, list[PendingEvent]]:
+    """Fill opposing interest against each other at ``price`` (the mid): no fee, no venue, no market impact.
+    Return the cross and its audit events, for the caller to append once it has taken its last lock (the
+    audit chain's lock is held to the commit: a caller that took it and then waited for a row would deadlock
+    with a tick holding that row and waiting for the chain).
+
+    The legs are client orders not in a parent (``buys`` / ``sells``: one fill per side that has any, exec
+    ids ``X<cross>-B`` / ``-S``, allocated to the orders) and working parents (``parents``, each on its own
+    side: one fill per parent, exec id ``X<cross>-P<parent>``, booked as any fill of the parent: its progress,
+    and the pro-rata allocation to its constituents; how much of a parent may cross is the caller's rule,
+    the parent's own quantity the last word). The bought and sold quantities must be equal. The
+    orders progress through the order lifecycle (positions included). Runs inside the caller's
+    transaction; the caller holds the orders' and the parents' row locks (the constituents are locked
+    here, after the parents, in the booking lock order).
     """
-    qty = _cross_side_quantity(buys, "buy", instrument)
-    if qty != _cross_side_quantity(sells, "sell", instrument):
+    qty = _cross_side_quantity(buys, "buy", instrument) + _parent_side_quantity(parents, "buy", instrument)
+    sold = _cross_side_quantity(sells, "sell", instrument) + _parent_side_quantity(parents, "sell", instrument)
+    if not qty or not sold:
+        raise DomainError(InternalCrossErrorCode.EMPTY, "A cross needs a buy and a sell")
+    if qty != sold:
         raise DomainError(InternalCrossErrorCode.UNBALANCED, "A cross needs as many shares bought as sold")
     price = Decimal(price).quantize(PRICE_Q)
     if price <= 0:
         raise DomainError(InternalCrossErrorCode.BAD_PRICE, "A cross needs a positive price")
-    with transaction.atomic():
-        venue = internal_venue()
-        cross = InternalCross.objects.create(instrument=instrument, quantity=qty, price=price, market_day=market_day,
-                                             market_time_us=market_time_us)
-        executed_at = _executed_at(market_day, market_time_us)
-        fills = bulk_insert(Fill, [
-            Fill(exec_id=f"X{cross.pk}-{side[0].upper()}", instrument=instrument, cross=cross, venue=venue, side=side,
-                 quantity=qty, price=price, liquidity=Fill.Liquidity.INTERNAL, fee=Decimal(0), allocated_quantity=qty,
-                 market_day=market_day, market_time_us=market_time_us, executed_at=executed_at)
-            for side in ("buy", "sell")
-        ])
-        allocations, order_fills, events = [], [], []
-        for fill, legs in zip(fills, (buys, sells), strict=True):
-            for order, q in legs:
-                allocations.append((fill.pk, order.pk, None, q, price, timezone.now()))
-                order_fills.append(OrderFill(order.pk, q, price, fill.exec_id))
-            events.append(PendingEvent(actor, AuditEventType.FILL_BOOKED, "fill", fill.pk,
-                                       after=_fill_dict(fill, {order.pk: q for order, q in legs})))
-        _insert_allocations(allocations)
-        events.insert(0, PendingEvent(actor, AuditEventType.INTERNAL_CROSS_BOOKED, "internal_cross", cross.pk, after={
-            "instrument": instrument.symbol, "quantity": qty, "price": price, "market_day": market_day,
-            "market_time_us": market_time_us, "buys": [[o.pk, q] for o, q in buys], "sells": [[o.pk, q] for o, q in sells],
-        }))
-        _, order_events = orders_fill_prepare(fills=order_fills, actor=actor)
-        audit_append(events + order_events)
-    return cross
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("internal_cross_prepare runs inside the transaction that writes its audit events")
+    venue = internal_venue()
+    cross = InternalCross.objects.create(instrument=instrument, quantity=qty, price=price, market_day=market_day,
+                                         market_time_us=market_time_us)
+    executed_at = _executed_at(market_day, market_time_us)
+
+    def fill(exec_id: str, side: str, q: int, parent: ParentOrder | None = None) -> Fill:
+        return Fill(exec_id=exec_id, instrument=instrument, parent=parent, cross=cross, venue=venue, side=side, quantity=q,
+                    price=price, liquidity=Fill.Liquidity.INTERNAL, fee=Decimal(0), allocated_quantity=q,
+                    market_day=market_day, market_time_us=market_time_us, executed_at=executed_at)
+
+    order_legs = [(side, legs) for side, legs in (("buy", buys), ("sell", sells)) if legs]
+    fills = bulk_insert(Fill, [fill(f"X{cross.pk}-{side[0].upper()}", side, sum(q for _, q in legs)) for side, legs in order_legs]
+                        + [fill(f"X{cross.pk}-P{p.pk}", p.side, q, p) for p, q in parents])
+    ledger = _Ledger(actor)
+    for f, (_, legs) in zip(fills[:len(order_legs)], order_legs, strict=True):
+        ledger.order_fill(f, legs)
+    by_parent = _constituents_locked([p.pk for p, _ in parents])
+    for f, (p, _) in zip(fills[len(order_legs):], parents, strict=True):
+        ledger.parent_fill(f, p, by_parent[p.pk])
+    header = PendingEvent(actor, AuditEventType.INTERNAL_CROSS_BOOKED, "internal_cross", cross.pk, after={
+        "instrument": instrument.symbol, "quantity": qty, "price": price, "market_day": market_day,
+        "market_time_us": market_time_us, "buys": [[o.pk, q] for o, q in buys], "sells": [[o.pk, q] for o, q in sells],
+        "parents": [[p.pk, p.side, q] for p, q in parents],
+    })
+    return cross, [header, *ledger.write()]
+
+
+def _constituents_locked(parent_ids: list[int]) -> dict[int, list[Constituent]]:
+    by_parent: dict[int, list[Constituent]] = {pid: [] for pid in parent_ids}
+    if parent_ids:
+        for c in Constituent.objects.select_for_update().filter(parent_id__in=parent_ids).order_by("pk"):
+            by_parent[c.parent_id].append(c)
+    return by_parent
+
+
+def _parent_side_quantity(legs: list[tuple[ParentOrder, int]], side: str, instrument: Instrument) -> int:
+    ids = [p.pk for p, _ in legs]
+    if len(ids) != len(set(ids)):
+        raise DomainError(InternalCrossErrorCode.DUPLICATE_ORDER, "A parent order appears twice in a cross")
+    total = 0
+    for parent, q in legs:
+        if parent.instrument_id != instrument.pk:
+            raise DomainError(InternalCrossErrorCode.BAD_LEG, f"Parent order {parent.pk} is not of {instrument.symbol}")
+        if not isinstance(q, int) or q <= 0:
+            raise DomainError(InternalCrossErrorCode.BAD_QUANTITY, f"Parent order {parent.pk}: cross quantity must be a positive integer")
+        if parent.status not in S.working():
+            raise Conflict(ParentOrderErrorCode.NOT_OPEN, f"Parent order {parent.pk} is {parent.status}: only a working parent crosses")
+        if parent.side == side:
+            total += q
+    return total
 
 
 def _cross_side_quantity(legs: list[tuple[Order, int]], side: str, instrument: Instrument) -> int:
@@ -381,7 +458,4 @@ def _cross_side_quantity(legs: list[tuple[Order, int]], side: str, instrument: I
             raise DomainError(InternalCrossErrorCode.BAD_LEG, f"Order {order.pk} is not a {side} of {instrument.symbol}")
         if not isinstance(q, int) or q <= 0:
             raise DomainError(InternalCrossErrorCode.BAD_QUANTITY, f"Order {order.pk}: cross quantity must be a positive integer")
-    total = sum(q for _, q in legs)
-    if total <= 0:
-        raise DomainError(InternalCrossErrorCode.EMPTY, "A cross needs a buy and a sell")
-    return total
+    return sum(q for _, q in legs)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -13,57 +11,25 @@ from django.utils import timezone
 from ems.algos import ALGORITHMS
 from ems.algos.types import StrategyName
 from ems.models import Constituent, Fill, InternalCross, ParentOrder
-from ems.selectors import live_clock, market_prices
-from ems.services import aggregation, ticks, venues_sync_from_sim
+from ems.selectors import live_clock
+from ems.services import aggregation, ticks
 from ems.services.aggregation import RFQ_FALLBACK, aggregation_cycle, group_key, working_window_end
-from ems.sim import SESSION_SECONDS, SESSION_US, US, LiveClock, MarketTime
+from ems.sim import SESSION_US, US, LiveClock, MarketTime
 from ems.states import Control, ExecStatus
 from oms.models import AuditEvent, Order, Position
 from oms.roles import Actor
 from oms.services import audit_verify, orders_submit
 from oms.services import intake as intake_service
 from oms.states import OrderStatus
+from tests.ems.live_helpers import AGGREGATION_DAY, AGGREGATION_T_US, MarketClock
 
 SYSTEM = Actor.system("aggregation")
-DAY, T_S = 3, 3600  # market time of these tests: day 3, 10:30
+DAY, T_S = AGGREGATION_DAY, AGGREGATION_T_US // US  # market time of these tests (the ``market`` fixture): day 3, 10:30
 
 
 def anchor_market(settings, speed: float) -> None:
     """Anchor the live clock so that market time is now day 3 10:30, moving at ``speed``."""
-    settings.SIM_SPEED = speed
-    settings.SIM_ANCHOR = time.time() - (DAY * SESSION_SECONDS + T_S) / speed
-
-
-@pytest.fixture
-def market(settings, db):
-    """Venues, and market time held (nearly) still at day 3 10:30: the mid a test reads is the cycle's."""
-    anchor_market(settings, 1e-6)
-    venues_sync_from_sim()
-
-
-@pytest.fixture
-def mid(market, instrument):
-    return market_prices([instrument])[0].mid
-
-
-@pytest.fixture
-def submit(pm, portfolio, other_pm, other_portfolio, instrument):
-    """submit(side, qty, **fields) -> the accepted order, through the real intake (pm's book, or pm_b's with who="b")."""
-
-    def make(side="buy", quantity=1000, *, who="a", **fields):
-        user, book = (pm, portfolio) if who == "a" else (other_pm, other_portfolio)
-        item = {"client_order_id": f"T-{uuid.uuid4().hex[:12]}", "portfolio": book.code, "instrument": instrument.symbol,
-                "side": side, "quantity": quantity, "order_type": "market", "time_in_force": "day", "urgency": "medium",
-                "strategy": "auto"}
-        if fields.get("limit_price") is not None:
-            item["order_type"] = "limit"
-            fields["limit_price"] = str(fields["limit_price"])
-        item.update(fields)
-        result = orders_submit(user=user, actor=Actor.for_user(user, "api"), items=[item])[0]
-        assert result.outcome == "created" and result.order.status == OrderStatus.ACCEPTED, result.error
-        return result.order
-
-    return make
+    MarketClock(settings, day=DAY, t_us=AGGREGATION_T_US, speed=speed)
 
 
 def on_tick(price: Decimal) -> Decimal:

@@ -14,7 +14,7 @@ from ems.models import Allocation, ChildOrder, Constituent, Fill, InternalCross,
 from ems.services.booking import Execution, child_report_apply, fill_book, fills_book, internal_cross_book
 from ems.services.closing import constituent_release, parent_order_close
 from ems.states import ExecStatus
-from oms.errors import DomainError
+from oms.errors import Conflict, DomainError
 from oms.models import AuditEvent, Instrument, Order, PortfolioDailyUsage, Position
 from oms.roles import Actor
 from oms.services.audit_verification import audit_verify
@@ -378,6 +378,30 @@ def test_an_unbalanced_cross_is_refused(pm, portfolio, instrument):
                             buys=[(sell, 100)], sells=[(buy, 100)], actor=ACTOR)
     assert info.value.code == "internal_cross.bad_leg"
     assert not InternalCross.objects.exists()
+
+
+def test_a_cross_books_a_working_parents_leg_as_a_fill_of_the_parent_and_refuses_a_parent_not_working(pm, portfolio, other_portfolio, instrument):
+    o1 = f.order(portfolio=portfolio, instrument=instrument, user=pm, quantity=300)
+    o2 = f.order(portfolio=other_portfolio, instrument=instrument, user=pm, quantity=100)
+    parent = f.parent(instrument=instrument, orders=[o1, o2])
+    sell = f.order(portfolio=other_portfolio, instrument=instrument, user=pm, quantity=200, side="sell")
+
+    cross = internal_cross_book(instrument=instrument, price=Decimal("100.01"), market_day=0, market_time_us=0,
+                                buys=[], sells=[(sell, 200)], parents=[(parent, 200)], actor=ACTOR)
+
+    leg = Fill.objects.get(cross=cross, parent=parent)
+    assert (leg.exec_id, leg.side, leg.quantity, leg.child_id) == (f"X{cross.id}-P{parent.id}", "buy", 200, None)
+    parent.refresh_from_db()
+    assert (parent.filled_quantity, parent.status, parent.avg_price) == (200, ExecStatus.PARTIALLY_FILLED, Decimal("100.01"))
+    assert dict(Allocation.objects.filter(fill=leg).values_list("order_id", "quantity")) == {o1.id: 150, o2.id: 50}
+    assert dict(parent.constituents.values_list("order_id", "allocated_quantity")) == {o1.id: 150, o2.id: 50}
+    assert booking_audit_sound()
+    ParentOrder.objects.filter(pk=parent.pk).update(status=ExecStatus.PENDING_CANCEL)
+    parent.refresh_from_db()
+    with pytest.raises(Conflict) as info:
+        internal_cross_book(instrument=instrument, price=Decimal("100"), market_day=0, market_time_us=0,
+                            buys=[], sells=[(sell, 100)], parents=[(parent, 100)], actor=ACTOR)
+    assert info.value.code == "parent_order.not_open"
 
 
 # --- closing a parent ------------------------------------------------------------------------------
