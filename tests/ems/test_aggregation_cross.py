@@ -284,8 +284,9 @@ def test_the_crossed_parent_re_plans_and_its_tick_is_asked_for_after_commit(mark
         assert sent == []  # not before the commit
 
     assert result.parents_crossed == (parent.id, filled.id, pending.id)
-    ticked = {args[0] for name, args in sent if name == ticks.TICK_TASK}
-    assert ticked == {parent.id, filled.id, pending.id, *result.parents}
+    # One instrument-day holds the crossed parents and the new one: its tick works them all.
+    ticked = {tuple(args) for name, args in sent if name == ticks.TICK_TASK}
+    assert ticked == {(parent.instrument_id, parent.market_day, None)}
     reload(parent, filled, pending)
     assert (parent.status, parent.replan) == (ExecStatus.FILLED, "")
     assert (filled.status, filled.replan) == (ExecStatus.FILLED, "")
@@ -301,7 +302,7 @@ def test_a_partly_crossed_parent_asks_to_re_plan_for_its_rest(market, submit, mo
     with django_capture_on_commit_callbacks(execute=True):
         aggregation_cycle(actor=SYSTEM)
 
-    assert sent == [(ticks.TICK_TASK, [parent.id])]
+    assert sent == [(ticks.TICK_TASK, [parent.instrument_id, parent.market_day, None])]  # its instrument-day's tick
     reload(parent)
     assert (parent.replan, parent.workable_quantity, parent.status) == (REPLAN_REASON, 600, ExecStatus.PARTIALLY_FILLED)
 
