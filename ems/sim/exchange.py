@@ -224,9 +224,7 @@ class VenueSimulator:
 
         The market's footprint is not in it: restore with a :class:`Market` built with ``fills=`` every
         fill so far, including :meth:`state_fills` (the fills of reports still undelivered)."""
-        keep = {o.order_id for o in self._orders.values() if not o.done}
-        keep.update(payload.order_id for _, _, kind, payload in self._events if kind != _CLOSE)
-        keep.update(r.order_id for _, _, r in self._outbox)
+        keep = self._still_matter()
         return {
             "v": 1,
             "time": self.time,
@@ -266,6 +264,23 @@ class VenueSimulator:
         heapq.heapify(sim._events)
         heapq.heapify(sim._outbox)
         return sim
+
+    def _still_matter(self) -> set[str]:
+        keep = {o.order_id for o in self._orders.values() if not o.done}
+        keep.update(payload.order_id for _, _, kind, payload in self._events if kind != _CLOSE)
+        keep.update(r.order_id for _, _, r in self._outbox)
+        return keep
+
+    def compact(self) -> None:
+        """Forget what can no longer matter, as :meth:`state` leaves it out: orders done with every report
+        delivered, the fills list, and the dark contra already passed. A simulator kept in memory all day (the
+        live driver's) then costs per call what its open orders cost, not what the day has done."""
+        keep = self._still_matter()
+        self._orders = {k: o for k, o in self._orders.items() if k in keep}
+        self.fills.clear()
+        sec = self.time // US
+        self._contra_used = {(j, k): q for (j, k), q in self._contra_used.items()
+                             if k >= self._ccursor[j] or int(self.market.data.contra(j).sec[k]) >= sec}
 
     @staticmethod
     def state_fills(state: dict) -> list[Fill]:

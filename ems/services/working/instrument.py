@@ -100,6 +100,7 @@ def instrument_day_tick(*, instrument_id: int, day: int, token: int | None = Non
             for driver in _run(parents, live, now):
                 r = driver.finish()
                 result.parents[driver.parent.pk] = r
+            live.sim.compact()
             row.sim_state = live.sim.state()
             row.version += 1
             row.chain += 1
