@@ -9,6 +9,10 @@ Run: ``.venv/bin/python bench/sim.py`` (from the repository root).
     dark pools (IOC at the midpoint), then splits what is left across the lit venues by displayed size at
     the touch (IOC limits up to two ticks through the touch). Timed cold (day generated inside the run)
     and warm (day arrays cached).
+(c) Shared simulator: one VenueSimulator for the instrument-day serving N parents (owners). Every minute
+    from 10:30 to 15:00 each parent posts a 300-share DAY limit at or behind the touch on a lit venue, and
+    every fifth minute a 500-share midpoint peg in the broker pool; nothing is cancelled, so resting orders
+    pile up (thousands at N = 40) and share the prints and contra. Day cached; wall time of the run.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ems.algos.backtest import run_backtest
 from ems.algos.context import AlgoContext, Strategy  # noqa: E402
 from ems.sim import DEFAULT_VENUES, SESSION_US, US, ExecutionReport, InstrumentParams, MarketDay  # noqa: E402
-from ems.sim.market import market_day  # noqa: E402
+from ems.sim.exchange import VenueSimulator  # noqa: E402
+from ems.sim.market import Market, market_day  # noqa: E402
+from ems.sim.orders import OrderRequest  # noqa: E402
 
 PARAMS = InstrumentParams("ACME", reference_price=100.0, adv=5_000_000, daily_vol=0.02, spread_bps=5.0)
 
@@ -139,6 +145,34 @@ def bench_backtest(runs: int = 5) -> None:
     print(f"    shares by venue: {by_venue}")
 
 
+def bench_shared(parents_list: tuple[int, ...] = (1, 10, 40), seed: int = 5) -> None:
+    print("(c) shared simulator: N parents posting passive children and dark pegs into one instrument-day")
+    lit = [v.code for v in DEFAULT_VENUES if v.is_lit]
+    for parents in parents_list:
+        market = Market(PARAMS, seed=seed)
+        market.data.generate_all()
+        sim = VenueSimulator(market)
+        t0 = time.perf_counter()
+        for minute in range(60, 330):
+            t = minute * 60 * US
+            sim.advance(t)
+            bbo = market.bbo(t)
+            for p in range(parents):
+                side, behind = ("buy", "sell")[p % 2], (p // 2) % 3 * PARAMS.tick_size
+                price = round(bbo.bid - behind, 2) if side == "buy" else round(bbo.ask + behind, 2)
+                sim.submit(OrderRequest(lit[p % len(lit)], side, 300, "limit", price), t, owner=p)
+                if minute % 5 == 0:
+                    sim.submit(OrderRequest("DRKB", side, 500, "market"), t, owner=p)
+        sim.advance(330 * 60 * US)
+        wall = time.perf_counter() - t0
+        orders = sim.orders()
+        print(
+            f"    N={parents:3d}: {wall:6.2f} s, {len(orders):,} orders, {len(sim.fills):,} fills, "
+            f"{sum(o.is_open for o in orders):,} still resting at 15:00"
+        )
+
+
 if __name__ == "__main__":
     bench_generation()
     bench_backtest()
+    bench_shared()

@@ -7,22 +7,37 @@ Rules (one :class:`VenueSimulator` runs every venue of one :class:`~ems.sim.mark
 * Lit, marketable on arrival: walks the venue's displayed ladder at arrival time (one fill per price
   level, TAKER); what it takes leaves the displayed book and refills (see :class:`~ems.sim.impact.Footprint`).
   The remainder of an IOC or MARKET order is CANCELLED (a market order never rests); a DAY limit rests.
-* Lit, resting: joins behind the displayed size at its price when it arrives (0 if it improves the
-  touch). Market prints on that venue at its price consume that queue first, then fill it; prints through
-  its price (a sell print below our bid) fill it directly. Fills are at our limit, MAKER. Each of our
-  resting orders is matched against the tape on its own (ours do not compete for a print); the queue is
-  never replenished by cancellations ahead of us (a conservative queue model).
+  Depth taken at an instant is gone at that instant: a second order of ours in the same microsecond
+  walks what the first left.
+* Lit, resting: fills at its limit (MAKER) from market prints on its venue whose aggressor is on the other
+  side (a seller-initiated print, at the bid, fills our buys) and that reach it: at its price, or through it
+  (a sell print below our bid).
+* One venue's book is shared by all our orders (of every owner): **a print of S shares fills at most S across
+  all of them**, from one pool in price-time priority. First the orders it trades through (limit better than
+  the print's price), best limit first, then in arrival order, each taking what it can; then, from what is
+  left, the line at the print's price. That line is market shares and our orders in arrival order, each of
+  ours keeping ``queue`` = the market shares ahead of it: on arrival, the displayed size at its price (0 if
+  it improves the touch), and never less than the queue of our earlier orders still resting at that price
+  on that venue and side (it is behind them). With S' shares left, our orders o at the price, in arrival
+  order, get ``clamp(S' - o.queue - B_o, 0, o.leaves)`` where ``B_o`` is the leaves (before this print) of
+  our earlier orders there; each queue then drops by the market shares the print took ahead of the order,
+  ``o.queue = max(0, o.queue - max(0, S' - F_o))`` with ``F_o`` what ours ahead got from it. Queues are never
+  replenished by cancellations ahead of us (a conservative queue model); ours never trade with each other
+  (resting orders are not in the displayed book that marketable orders walk).
 * Dark: orders below the pool's ``min_size`` are REJECTED; hidden contra interest (never below
   ``min_size``) is present in a given second with the pool's ``fill_probability``; we cross with it at the
   consolidated lit midpoint (MID), subject to our optional limit. An order crosses on arrival with the
   contra present in that second (an IOC sees nothing else); a DAY order then waits and crosses with each
-  later contra when it shows up (at its seeded instant within its second). A dark MARKET order is an
-  unpriced midpoint peg and keeps its time in force.
+  contra that shows up after its arrival (at its seeded instant within its second). A dark MARKET order is an
+  unpriced midpoint peg and keeps its time in force. **A contra fills at most its size across all our
+  orders**: at its instant the orders resting in the pool cross it in arrival order, each from what is left;
+  an order arriving in its second before that instant crosses it on arrival and leaves the rest to them.
 * DAY orders still working at the close are EXPIRED. Orders reaching a venue after the close are REJECTED.
 
 Persistence: :meth:`VenueSimulator.state` is plain JSON and :meth:`VenueSimulator.from_state` carries on
-from it exactly (the live driver keeps one simulator per parent order across Celery ticks this way); the
-market's footprint is rebuilt by the caller from the fills, so no worker holds the market in memory.
+from it exactly (the live driver carries its simulator across Celery ticks this way); the market's
+footprint is rebuilt by the caller from the fills. Each order may carry an ``owner`` (e.g. its parent
+order's id) so that one simulator can serve many parents; matching ignores it.
 """
 
 from __future__ import annotations
@@ -74,7 +89,9 @@ class _Order:
         "owner",
     )
 
-    def __init__(self, order_id: str, req: OrderRequest, venue: VenueProfile, limit: int | None) -> None:
+    def __init__(
+        self, order_id: str, req: OrderRequest, venue: VenueProfile, limit: int | None, owner: int | str | None = None
+    ) -> None:
         self.order_id = order_id
         self.client_order_id = req.client_order_id or order_id
         self.req = req
@@ -90,9 +107,9 @@ class _Order:
         self.cum = 0
         self.notional = 0.0
         self.n_fills = 0
-        self.queue = 0  # shares ahead of us at our price (lit, resting)
+        self.queue = 0  # market shares ahead of us at our price (lit, resting); ours ahead are not in it
         self.done = False
-        self.owner: int | str | None = None  # whose order (the live driver: the parent's id)
+        self.owner = owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +124,9 @@ class OrderState:
     cum_qty: int
     leaves_qty: int
     avg_price: float | None
-    queue_ahead: int
+    queue_ahead: int  # lit, resting: market shares ahead at our price (our own orders ahead are not counted)
     is_open: bool
-    owner: int | str | None = None
+    owner: int | str | None = None  # as given to VenueSimulator.submit
 
 
 class VenueSimulator:
@@ -132,8 +149,12 @@ class VenueSimulator:
         self._outbox: list[tuple[int, int, ExecutionReport]] = []
         self._seq = 0
         self._orders: dict[str, _Order] = {}
-        self._lit_resting: list[_Order] = []
-        self._dark_resting: list[_Order] = []
+        # Resting orders by id, in arrival order; the same lit orders by line (venue, sign, limit) and dark
+        # ones by (pool, sign), each in arrival order, so matching looks only where a print or contra can reach.
+        self._lit_resting: dict[str, _Order] = {}
+        self._dark_resting: dict[str, _Order] = {}
+        self._lines: dict[tuple[int, int, int], list[_Order]] = {}
+        self._pools: dict[tuple[int, int], list[_Order]] = {}
         self._pcursor = 0  # next market print to apply to resting lit orders
         self._ccursor = [0] * len(self._dark_index)  # next contra per dark pool
         self._contra_used: dict[tuple[int, int], int] = {}
@@ -143,8 +164,11 @@ class VenueSimulator:
 
     # --- requests -----------------------------------------------------------------------------------
     def submit(self, req: OrderRequest, t_send: int, *, owner: int | str | None = None) -> str:
-        """Send ``req`` at ``t_send`` for ``owner``; return the venue order id. Reports follow via :meth:`advance` /
-        :meth:`step`."""
+        """Send ``req`` at ``t_send``; return the venue order id. Reports follow via :meth:`advance` / :meth:`step`.
+
+        ``owner`` (e.g. the parent order's id) is kept with the order and handed back by :meth:`owner_of`
+        and :meth:`order`; matching never looks at it. It must be JSON-serialisable (it goes into :meth:`state`).
+        """
         self._check_time(t_send)
         profile = self.market.venue_by_code.get(req.venue)
         if profile is None:
@@ -154,8 +178,7 @@ class VenueSimulator:
         # A lit market order has no limit; on a dark pool a price on any order caps the midpoint.
         lit_market = profile.is_lit and req.order_type is OrderType.MARKET
         limit = None if req.price is None or lit_market else self.market.ticks(req.price)
-        o = _Order(order_id, req, profile, limit)
-        o.owner = owner
+        o = _Order(order_id, req, profile, limit, owner)
         if profile.is_lit:
             o.lit_i = self._lit_index[profile.code]
         else:
@@ -187,7 +210,8 @@ class VenueSimulator:
         )
 
     def owner_of(self, order_id: str) -> int | str | None:
-        """Whose order ``order_id`` is (the ``owner`` it was submitted with)."""
+        """Return the ``owner`` given to :meth:`submit` for ``order_id`` (KeyError for an order dropped by
+        :meth:`state`, as in :meth:`order`)."""
         return self._orders[order_id].owner
 
     def orders(self) -> list[OrderState]:
@@ -235,8 +259,8 @@ class VenueSimulator:
             "ccursor": list(self._ccursor),
             "contra_used": [[j, k, q] for (j, k), q in self._contra_used.items()],
             "orders": [_order_state(o) for o in self._orders.values() if o.order_id in keep],
-            "lit_resting": [o.order_id for o in self._lit_resting],
-            "dark_resting": [o.order_id for o in self._dark_resting],
+            "lit_resting": list(self._lit_resting),
+            "dark_resting": list(self._dark_resting),
             "events": [[t, seq, kind, None if payload is None else payload.order_id] for t, seq, kind, payload in self._events],
             "outbox": [[t, seq, _report_state(r)] for t, seq, r in self._outbox],
         }
@@ -256,8 +280,8 @@ class VenueSimulator:
         for d in state["orders"]:
             o = sim._order_from_state(d)
             sim._orders[o.order_id] = o
-        sim._lit_resting = [sim._orders[i] for i in state["lit_resting"]]
-        sim._dark_resting = [sim._orders[i] for i in state["dark_resting"]]
+        for order_id in state["lit_resting"] + state["dark_resting"]:
+            sim._rest(sim._orders[order_id])
         # Saved in heap order: a list in heap order is a heap.
         sim._events = [(int(t), int(seq), int(kind), None if oid is None else sim._orders[oid]) for t, seq, kind, oid in state["events"]]
         sim._outbox = [(int(t), int(seq), _report_from_state(r)) for t, seq, r in state["outbox"]]
@@ -295,7 +319,7 @@ class VenueSimulator:
         o.lit_i, o.dark_j = int(d["lit_i"]), int(d["dark_j"])
         o.cum, o.notional, o.n_fills = int(d["cum"]), float(d["notional"]), int(d["n_fills"])
         o.queue, o.done = int(d["queue"]), bool(d["done"])
-        o.owner = d.get("owner")
+        o.owner = d.get("owner")  # states saved before owners existed carry none
         return o
 
     # --- time ---------------------------------------------------------------------------------------
@@ -432,9 +456,12 @@ class VenueSimulator:
             self._finish(o, ReportKind.CANCELLED, t, "ioc_remainder" if o.req.tif is TimeInForce.IOC else "no_more_depth")
             return
         o.queue = _queue_ahead(bids if o.sign > 0 else asks, o.limit, o.sign)
+        line = self._lines.get((o.lit_i, o.sign, o.limit))
+        if line:
+            o.queue = max(o.queue, max(r.queue for r in line))  # behind our earlier orders at this price
         pr = self.market.data.prints
         self._pcursor = max(self._pcursor, int(np.searchsorted(pr.t, t, "right")))
-        self._lit_resting.append(o)
+        self._rest(o)
 
     def _arrive_dark(self, o: _Order, t: int) -> None:
         contra = self.market.data.contra(o.dark_j)
@@ -446,8 +473,11 @@ class VenueSimulator:
         if o.ioc:
             self._finish(o, ReportKind.CANCELLED, t, "ioc_remainder")
             return
-        self._ccursor[o.dark_j] = max(self._ccursor[o.dark_j], int(np.searchsorted(contra.sec, t // US, "right")))
-        self._dark_resting.append(o)
+        # Resting from now on: the pool's contra after this instant. Not past the rest of this second: a contra
+        # showing up later in it is still due to the orders resting before us. We met it on arrival, so for us
+        # it is used up or on our side, or was past our limit then (we may meet it again when it shows up).
+        self._ccursor[o.dark_j] = max(self._ccursor[o.dark_j], int(np.searchsorted(contra.t, t, "right")))
+        self._rest(o)
 
     def _cross(self, o: _Order, k: int, t: int) -> bool:
         """Cross ``o`` with contra ``k`` of its pool at the lit midpoint if sides and limit allow."""
@@ -478,83 +508,152 @@ class VenueSimulator:
         self._unrest(o)
         self._finish(o, ReportKind.CANCELLED, t, "cancel_requested")
 
+    def _rest(self, o: _Order) -> None:
+        if o.lit_i >= 0:
+            self._lit_resting[o.order_id] = o
+            self._lines.setdefault((o.lit_i, o.sign, o.limit), []).append(o)
+        else:
+            self._dark_resting[o.order_id] = o
+            self._pools.setdefault((o.dark_j, o.sign), []).append(o)
+
     def _unrest(self, o: _Order) -> None:
-        resting = self._lit_resting if o.lit_i >= 0 else self._dark_resting
-        if o in resting:
-            resting.remove(o)
+        resting, groups, key = (
+            (self._lit_resting, self._lines, (o.lit_i, o.sign, o.limit))
+            if o.lit_i >= 0
+            else (self._dark_resting, self._pools, (o.dark_j, o.sign))
+        )
+        if resting.pop(o.order_id, None) is not None:
+            group = groups[key]
+            group.remove(o)
+            if not group:
+                del groups[key]
 
     def _close(self, t: int) -> None:
-        for o in self._lit_resting + self._dark_resting:
+        for o in [*self._lit_resting.values(), *self._dark_resting.values()]:
             self._finish(o, ReportKind.EXPIRED, t, "session_close")
         self._lit_resting.clear()
         self._dark_resting.clear()
+        self._lines.clear()
+        self._pools.clear()
         self._closed = True
 
     # --- resting orders -----------------------------------------------------------------------------
     def _match_resting(self, horizon: int) -> bool:
         """Apply prints and dark contra up to ``horizon`` to resting orders, stopping at the first one that
-        may fill us (prices after a fill depend on its impact). Return whether it stopped before ``horizon``."""
+        may fill us (prices after a fill depend on its impact). Return whether it stopped before ``horizon``.
+
+        On one venue and side only our best line (most aggressive limit) can be filled first: a print that
+        reaches a worse line trades through the best one, so it fills someone. Each best line is scanned for
+        the first print that would fill one of its orders were it alone; ours ahead of it in the line only
+        delay that, so the earliest over the best lines is a safe place to stop, and
+        :meth:`_fill_from_print` shares that print out."""
         pr = self.market.data.prints
         lo = self._pcursor
-        hi = int(np.searchsorted(pr.t, horizon, "right")) if self._lit_resting else lo
+        hi = int(np.searchsorted(pr.t, horizon, "right")) if self._lines else lo
         lit_pos, lit_t = -1, _NEVER
-        scans: list[tuple[_Order, _Scan]] = []  # empty when there are no new prints
+        ticks = None
+        scans: list[tuple[list[_Order], _Scan]] = []  # the best lines, when there are new prints
         if hi > lo:
             ticks = self.market.print_ticks(lo, hi)
-            venues = pr.venue[lo:hi]
-            sizes = pr.size[lo:hi]
-            for o in self._lit_resting:
-                scan = _scan_prints(o, ticks, venues, sizes)
-                scans.append((o, scan))
-                if scan.first >= 0 and (lit_pos < 0 or scan.first < lit_pos):
-                    lit_pos = scan.first
+            venues, sizes, buys = pr.venue[lo:hi], pr.size[lo:hi], pr.buy[lo:hi]
+            best: dict[tuple[int, int], int] = {}
+            for lit_i, sign, limit in self._lines:
+                b = best.get((lit_i, sign))
+                if b is None or (limit - b) * sign > 0:
+                    best[(lit_i, sign)] = limit
+            for (lit_i, sign), limit in best.items():
+                line = self._lines[(lit_i, sign, limit)]
+                scan = _scan_prints(lit_i, sign, limit, ticks, venues, sizes, buys)
+                scans.append((line, scan))
+                first = scan.first_fill(min(o.queue for o in line))
+                if first >= 0 and (lit_pos < 0 or first < lit_pos):
+                    lit_pos = first
             if lit_pos >= 0:
                 lit_t = int(pr.t[lo + lit_pos])
-        dark = self._next_contra(min(horizon, lit_t)) if self._dark_resting else None
+        dark = self._next_contra(min(horizon, lit_t)) if self._pools else None
         if dark is not None and dark[0] < lit_t:
             t_c, j, k = dark
             end = int(np.searchsorted(pr.t, t_c, "right"))
-            for o, scan in scans:
-                scan.consume_before(o, end - lo)
+            for line, scan in scans:
+                scan.consume_before(line, end - lo)
             self._pcursor = max(lo, end)
             self.time = max(self.time, t_c)
-            for o in [o for o in self._dark_resting if o.dark_j == j]:
+            # The pool's resting orders that can cross this contra, in arrival order, from what is left of it.
+            contra = self.market.data.contra(j)
+            for o in list(self._pools.get((j, -1 if contra.buy[k] else 1), ())):
                 if self._cross(o, k, t_c) and o.done:
-                    self._dark_resting.remove(o)
+                    self._unrest(o)
+                if self._contra_used.get((j, k), 0) >= contra.size[k]:
+                    break
             self._ccursor[j] = k + 1
             return True
         if lit_pos < 0:
-            for o, scan in scans:
-                scan.consume_before(o, hi - lo)
+            for line, scan in scans:
+                scan.consume_before(line, hi - lo)
             self._pcursor = hi
             return False
         self.time = max(self.time, lit_t)
-        for o, scan in scans:
-            scan.consume_before(o, lit_pos)
-            qty = scan.apply_at(o, lit_pos)
-            if qty:
-                self._fill(o, qty, self.market.price(o.limit), Liquidity.MAKER, lit_t)
-                if o.done:
-                    self._lit_resting.remove(o)
+        for line, scan in scans:
+            scan.consume_before(line, lit_pos)
+        self._fill_from_print(lo + lit_pos, int(ticks[lit_pos]), lit_t)
         self._pcursor = lo + lit_pos + 1
         return True
+
+    def _fill_from_print(self, p: int, price: int, t: int) -> None:
+        """Share print ``p`` (at ``price`` ticks) out among the resting orders it reaches, in price-time priority."""
+        pr = self.market.data.prints
+        lit_i = int(pr.venue[p])
+        sign = -1 if pr.buy[p] else 1  # a buyer lifts resting sells; a seller hits resting buys
+        left = int(pr.size[p])
+        fills: list[tuple[_Order, int]] = []
+        # Traded through: better limit first, then arrival (each line is in arrival order).
+        through = sorted(
+            (key for key in self._lines if key[:2] == (lit_i, sign) and (key[2] - price) * sign > 0),
+            key=lambda key: -key[2] * sign,
+        )
+        for key in through:
+            for o in self._lines[key]:
+                if left <= 0:
+                    break
+                qty = min(left, o.qty - o.cum)
+                fills.append((o, qty))
+                left -= qty
+        # The line at the print's price: market shares ahead of each order (its queue) and ours ahead of it.
+        ours_ahead = filled_ahead = 0
+        for o in self._lines.get((lit_i, sign, price), ()):
+            leaves = o.qty - o.cum
+            qty = min(max(left - o.queue - ours_ahead, 0), leaves)
+            # What the print took ahead of us that was not ours was the market's queue.
+            o.queue = max(0, o.queue - max(0, left - filled_ahead))
+            ours_ahead += leaves
+            filled_ahead += qty
+            if qty:
+                fills.append((o, qty))
+        for o, qty in fills:
+            self._fill(o, qty, self.market.price(o.limit), Liquidity.MAKER, t)
+            if o.done:
+                self._unrest(o)
 
     def _next_contra(self, horizon: int) -> tuple[int, int, int] | None:
         """Return ``(time, pool, contra index)`` of the earliest contra up to ``horizon`` that some resting
         dark order can cross with, moving each pool's cursor past contra nobody can use."""
         best: tuple[int, int, int] | None = None
-        for j in sorted({o.dark_j for o in self._dark_resting}):
+        for j in sorted({j for j, _ in self._pools}):
             contra = self.market.data.contra(j)
-            orders = [o for o in self._dark_resting if o.dark_j == j]
             k = self._ccursor[j]
             end = int(np.searchsorted(contra.t, horizon, "right"))
-            while k < end:
-                if any(bool(contra.buy[k]) != (o.sign > 0) for o in orders):
-                    t_k = int(contra.t[k])
+            if k < end:
+                if (j, 1) in self._pools and (j, -1) in self._pools:
+                    usable = k  # both sides rest: any contra will do
+                else:
+                    # Only our buys rest: a seller's contra (buy flag False), and the other way round.
+                    hits = np.flatnonzero(contra.buy[k:end] == ((j, -1) in self._pools))
+                    usable = k + int(hits[0]) if len(hits) else end
+                if usable < end:
+                    t_k = int(contra.t[usable])
                     if best is None or t_k < best[0]:
-                        best = (t_k, j, k)
-                    break
-                k += 1
+                        best = (t_k, j, usable)
+                k = usable
             self._ccursor[j] = k
         return best
 
@@ -607,46 +706,38 @@ def _queue_ahead(own: list[tuple[int, int]], limit: int, sign: int) -> int:
 
 
 class _Scan:
-    """Where the market prints of one interval meet one resting lit order."""
+    """Where the market prints of one interval meet one line of ours (venue, side, limit): the prints that
+    reach it (the other side's aggressor, at or through its price), in tape order."""
 
-    __slots__ = ("pos", "eq", "size", "through", "first")
+    __slots__ = ("pos", "cum", "through")
 
-    def __init__(self, pos: np.ndarray, eq: np.ndarray, size: np.ndarray, through: np.ndarray, first: int) -> None:
-        self.pos, self.eq, self.size, self.through, self.first = pos, eq, size, through, first
+    def __init__(self, pos: np.ndarray, cum: np.ndarray, through: int) -> None:
+        self.pos = pos  # positions in the interval of the prints that reach the line
+        self.cum = cum  # running total of their sizes at the line's price (a print through it counts 0)
+        self.through = through  # index into pos of the first print through the price (len(pos) if none)
 
-    def consume_before(self, o: _Order, end: int) -> None:
-        """Let prints at our price before relative position ``end`` eat the queue ahead of us."""
+    def first_fill(self, queue: int) -> int:
+        """Return the position of the first print that would fill an order of the line with ``queue`` market
+        shares ahead of it, were it alone (-1 if none in the interval)."""
+        k = min(self.through, int(np.searchsorted(self.cum, queue, "right")))
+        return int(self.pos[k]) if k < len(self.pos) else -1
+
+    def consume_before(self, line: list[_Order], end: int) -> None:
+        """Let prints at the line's price before relative position ``end`` eat the queue ahead of each of its
+        orders (none of them fills anyone of the line: they all come before its first fill)."""
         n = int(np.searchsorted(self.pos, end, "left"))
-        if n:
-            o.queue -= int(self.size[:n][self.eq[:n]].sum())
-
-    def apply_at(self, o: _Order, at: int) -> int:
-        """Apply the print at relative position ``at``; return the quantity it fills."""
-        n = int(np.searchsorted(self.pos, at, "left"))
-        if n >= len(self.pos) or self.pos[n] != at:
-            return 0
-        size = int(self.size[n])
-        if self.through[n]:
-            return min(size, o.qty - o.cum)
-        if self.eq[n]:
-            if size <= o.queue:
-                o.queue -= size
-                return 0
-            qty = min(size - o.queue, o.qty - o.cum)
-            o.queue = 0
-            return qty
-        return 0
+        if n and self.cum[n - 1]:
+            eaten = int(self.cum[n - 1])
+            for o in line:
+                o.queue -= eaten
 
 
-def _scan_prints(o: _Order, ticks: np.ndarray, venues: np.ndarray, sizes: np.ndarray) -> _Scan:
-    pos = np.flatnonzero(venues == o.lit_i)
-    px = ticks[pos]
-    size = sizes[pos]
-    eq = px == o.limit
-    through = px < o.limit if o.sign > 0 else px > o.limit
-    first = len(pos)
-    if through.any():
-        first = int(np.argmax(through))
-    cum = np.cumsum(np.where(eq, size, 0))
-    first = min(first, int(np.searchsorted(cum, o.queue, "right")))
-    return _Scan(pos, eq, size, through, int(pos[first]) if first < len(pos) else -1)
+def _scan_prints(
+    lit_i: int, sign: int, limit: int, ticks: np.ndarray, venues: np.ndarray, sizes: np.ndarray, buys: np.ndarray
+) -> _Scan:
+    # Prints reaching the line: on its venue, aggressor on the other side, at or through its limit.
+    pos = np.flatnonzero((venues == lit_i) & (buys != (sign > 0)) & ((limit - ticks) * sign >= 0))
+    eq = ticks[pos] == limit
+    cum = np.cumsum(np.where(eq, sizes[pos], 0))
+    through = len(pos) if eq.all() else int(np.argmin(eq))
+    return _Scan(pos, cum, through)
