@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from ems.models import Allocation, ChildOrder, Fill, InternalCross, ParentOrder, Venue
+from ems.models import Allocation, ChildOrder, Fill, InstrumentDay, InternalCross, ParentOrder, Venue
 from oms.admin import ReadOnlyAdmin
 
 
@@ -47,3 +47,14 @@ class AllocationAdmin(ReadOnlyAdmin):
 @admin.register(InternalCross)
 class InternalCrossAdmin(ReadOnlyAdmin):
     list_display = ("id", "instrument", "quantity", "price", "created_at")
+
+
+@admin.register(InstrumentDay)
+class InstrumentDayAdmin(ReadOnlyAdmin):
+    """Which worker owns each instrument-day's live market, until when, and how often it was taken over."""
+
+    list_display = ("instrument", "market_day", "owner", "lease_until", "version", "takeovers", "updated_at")
+    list_filter = ("market_day", "owner")
+    search_fields = ("instrument__symbol", "owner")
+    list_select_related = ("instrument",)
+    exclude = ("sim_state",)  # the simulator's JSON: large, and nothing a person reads

@@ -51,7 +51,8 @@ def instrument_tick(self, instrument_id: int, day: int, token: int | None = None
 @shared_task(name="ems.tasks.instrument_days_sweep", ignore_result=True)
 def instrument_days_sweep() -> int:
     """Restart the tick chains that stopped (a worker died mid-chain); beat runs it every few seconds."""
-    from ems.services.ticks import instrument_days_rebalance, instrument_days_sweep as sweep
+    from ems.services.ticks import instrument_days_rebalance
+    from ems.services.ticks import instrument_days_sweep as sweep
 
     n = sweep()
     if settings.EMS_REBALANCE:

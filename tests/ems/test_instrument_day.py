@@ -167,3 +167,14 @@ def test_the_rebalance_hands_instrument_days_to_a_worker_just_added(clock, instr
     assert instrument_day_tick(instrument_id=moved, day=DAY, token=rows[moved].chain - 1, worker=A) is None
     r = instrument_day_tick(instrument_id=moved, day=DAY, token=rows[moved].chain, worker=Worker(B.name, B.queue))
     assert r is not None and r.rebuilt
+
+
+def test_the_admin_lists_who_owns_each_instrument_day(clock, instrument, portfolio, pm, admin_client):
+    _parents(instrument, portfolio, pm, n=1)
+    instrument_day_tick(instrument_id=instrument.pk, day=DAY, worker=A)
+    row = InstrumentDay.objects.get()
+    listing = admin_client.get("/admin/ems/instrumentday/")
+    assert listing.status_code == 200 and A.name in listing.content.decode()
+    detail = admin_client.get(f"/admin/ems/instrumentday/{row.pk}/change/")
+    assert detail.status_code == 200 and "sim_state" not in detail.content.decode()
+    assert admin_client.post(f"/admin/ems/instrumentday/{row.pk}/delete/", {"post": "yes"}).status_code == 403
