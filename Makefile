@@ -28,6 +28,7 @@ bench: install
 	$(PY) bench/intake.py
 	$(PY) bench/execution.py
 	$(PY) bench/ems.py
+	$(PY) bench/ems_scaling.py
 	$(PY) bench/rfq.py
 	$(PY) bench/tca.py
 

@@ -1,4 +1,5 @@
-"""Start Django for a benchmark on a PostgreSQL database of its own, emptied at each run.
+"""Start Django for a benchmark on a PostgreSQL database of its own, emptied at each run; what a bench that
+forks worker processes does around the fork.
 
 Import after setting ``SMART_OMS_DB_NAME`` (and any other environment the bench needs), before importing
 Django models. A ``DATABASE_URL`` in the environment is dropped unless ``BENCH_USE_DATABASE_URL=1``, so a
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+_FORKED_AWAY: list = []
 
 
 def django_on_own_database(*, keep: bool = False) -> bool:
@@ -37,3 +39,25 @@ def django_on_own_database(*, keep: bool = False) -> bool:
 
     django.setup()
     return own
+
+
+def close_db_for_fork() -> None:
+    """Close this process's connections and its connection pool: nothing of them may be shared with a fork."""
+    from django.db import connection, connections
+
+    connections.close_all()
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()
+
+
+def fresh_channel_layer() -> None:
+    """After fork: a channel layer and a publisher of this process's own (the parent's event loop thread
+    and its Redis connections do not survive a fork)."""
+    from channels.layers import channel_layers
+
+    from oms.broadcast import publisher
+
+    channel_layers.backends = {}
+    # The parent's loop and queue stay referenced: collecting them here would "destroy" their pending task, loudly.
+    _FORKED_AWAY.append((publisher._loop, publisher._queue))
+    publisher._loop = publisher._queue = None

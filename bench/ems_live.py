@@ -8,16 +8,20 @@ Runs on its own database (``smart_oms_bench_ems_live``, dropped and migrated at 
 ``SIM_SPEED`` as configured, default 60), shared with the Celery worker it starts.
 
 * **Kill switch** (aim: p99 <= 1 s). Each run puts ``--parents`` working parents on the book, each holding
-  ``--children`` lit limit orders resting at the simulated venues (10 % away from the mid, so none fills):
-  the orders are sent through the parent's own simulator and written by the live driver's journal code
-  (ChildOrder rows PENDING_NEW -> ACCEPTED on the venues' acks, the simulator state saved in
-  ``driver_state``), exactly what a tick leaves behind. Then ``kill_switch(scope="all")`` is called and a real
-  Celery worker (``celery -A config worker --concurrency <--workers>``, prefork, as ``scripts/run.py``
-  starts it, on a queue of its own) runs the ticks it enqueues, which send the cancels to the venues and
-  book the CANCELLED reports. Measured: the ``kill_switch`` call (one transaction: parents halted, children
-  PENDING_CANCEL, audit), engage -> every child CANCELLED in the database (wall, polled every 2 ms), and
-  engage -> each child's CANCELLED (its ``updated_at``, written by the worker). The book is quiet before
-  the kill (no other tick queued). The first run warms the worker up and is reported apart.
+  ``--children`` lit limit orders resting at the simulated venues (10 % away from the mid, so none fills),
+  over 5 instruments of the run's own: the orders are sent through each instrument-day's one simulator and
+  written by the live driver's journal code (ChildOrder rows PENDING_NEW -> ACCEPTED on the venues' acks,
+  each parent's context in ``driver_state``, the simulator's state on ``ems.models.InstrumentDay``),
+  exactly what a tick leaves behind. Then ``kill_switch(scope="all")`` is called and a real Celery worker
+  (``celery -A config worker --concurrency <--workers>``, prefork, as ``scripts/run.py`` starts it, on a
+  queue of its own) runs the instrument-day ticks it enqueues, which send the cancels to the venues and
+  book the CANCELLED reports. The book was set up by this process, so the worker takes each of the 5
+  instrument-days over on its first tick and rebuilds its market from the database, as after a restart:
+  within the measured time, so an upper bound for a worker that already holds them. Measured: the
+  ``kill_switch`` call (one transaction: parents halted, children PENDING_CANCEL, audit), engage -> every
+  child CANCELLED in the database (wall, polled every 2 ms), and engage -> each child's CANCELLED (its
+  ``updated_at``, written by the worker). The book is quiet before the kill (no other tick queued). The
+  first run warms the worker up and is reported apart.
 * **Execution report -> fill booked -> websocket push** (aim: p99 <= 50 ms). ``--bookers`` processes (as the
   worker's prefork children; each with its own channel publisher thread, as in production) hand one
   execution report per child order to ``fill_book`` at ``--rate`` child orders per second in all, paced,
@@ -65,24 +69,25 @@ os.environ["SIM_ANCHOR"] = repr(time.time() - (DAY * SESSION_US + 30 * 60 * US) 
 os.environ["CHANNELS_PREFIX"] = f"bench-ems-live-{os.getpid()}"
 os.environ["EMS_QUEUE"] = QUEUE = f"bench-ems-live-{os.getpid()}"  # ticks go to the worker started here, nowhere else
 
-from benchdb import django_on_own_database  # noqa: E402
+from benchdb import close_db_for_fork, django_on_own_database, fresh_channel_layer  # noqa: E402
 
 OWN_DATABASE = django_on_own_database()
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections, transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 from ems.algos.context import AlgoContext  # noqa: E402
 from ems.algos.loop import deliver_reports  # noqa: E402
 from ems.broadcast import DESK_GROUP  # noqa: E402
-from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue  # noqa: E402
+from ems.models import Allocation, ChildOrder, Constituent, Fill, InstrumentDay, ParentOrder, Venue  # noqa: E402
 from ems.selectors import live_clock  # noqa: E402
 from ems.services import venues_sync_from_sim  # noqa: E402
 from ems.services.booking import Execution, fill_book  # noqa: E402
 from ems.services.closing import parent_order_close  # noqa: E402
 from ems.services.control import kill_switch  # noqa: E402
 from ems.services.working import AlgoDriver  # noqa: E402
+from ems.services.working.live import live_market_committed, live_market_for  # noqa: E402
 from ems.sim.orders import OrderRequest, OrderType, Side, TimeInForce  # noqa: E402
 from ems.states import ExecStatus  # noqa: E402
 from oms.broadcast import portfolio_group  # noqa: E402
@@ -112,10 +117,13 @@ def prepare(n_portfolios: int = 4, n_instruments: int = 5):
     venues_sync_from_sim()
     user, _ = User.objects.get_or_create(username="bench-ems-live")
     portfolios = [Portfolio.objects.get_or_create(code=f"BL-{i}", defaults={"name": f"Live bench {i}"})[0] for i in range(n_portfolios)]
-    instruments = [Instrument.objects.update_or_create(symbol=f"BLIVE{i}", defaults=dict(
-        name=f"Live bench {i}", reference_price=Decimal(40 + 20 * i), adv=8_000_000, daily_volatility=Decimal("0.02"),
-        spread_bps=Decimal("3"), tick_size=Decimal("0.01"), lot_size=1))[0] for i in range(n_instruments)]
-    return user, portfolios, instruments
+    return user, portfolios, bench_instruments("BLIVE", n_instruments)
+
+
+def bench_instruments(prefix: str, n: int) -> list[Instrument]:
+    return [Instrument.objects.update_or_create(symbol=f"{prefix}{i}", defaults=dict(
+        name=f"Live bench {prefix}{i}", reference_price=Decimal(40 + 20 * i), adv=8_000_000, daily_volatility=Decimal("0.02"),
+        spread_bps=Decimal("3"), tick_size=Decimal("0.01"), lot_size=1))[0] for i in range(n)]
 
 
 def make_parent(tag: str, *, user, instrument, portfolios, quantity: int) -> ParentOrder:
@@ -136,21 +144,39 @@ def make_parent(tag: str, *, user, instrument, portfolios, quantity: int) -> Par
     return parent
 
 
-def rest_children(parent_id: int, n: int) -> None:
-    """Put ``n`` lit buy limits 10 % under the mid on the parent's venues, through its own simulator, and
-    write them as the live driver does (its journal: child rows, placed + acked audit, state saved)."""
-    with transaction.atomic():
-        parent = ParentOrder.objects.select_for_update().select_related("instrument").get(pk=parent_id)
-        d = AlgoDriver(parent)
-        d.restore()
-        d.ctx = AlgoContext.idle(d.sim)  # no algorithm: the orders stay until cancelled
-        m = d.sim.market
-        price = m.price(int(m.ticks(m.mid(d.sim.time)) * 0.9))
-        for k in range(n):
-            d.ctx.send(OrderRequest(LIT[k % len(LIT)], Side.BUY, 100, OrderType.LIMIT, price, TimeInForce.DAY))
-        deliver_reports(d.ctx, d.sim, max(d.now, d.sim.time + 2_000))  # the venues' acks
-        d.write_journal()
-        d.save()
+def rest_children(parent_ids: list[int], n: int) -> None:
+    """Put ``n`` lit buy limits 10 % under the mid at the venues for each parent, through its instrument-day's one
+    simulator (:class:`~ems.services.working.live.LiveMarket`), and write them as a tick does: the journal (child
+    rows, placed + acked audit), each parent's context on the parent, the simulator's state on the instrument-day
+    (its version moved on, no owner: the first worker to tick it takes it over and rebuilds it from that)."""
+    by_day: dict[tuple[int, int], list[int]] = {}
+    for pid, iid, day in ParentOrder.objects.filter(pk__in=parent_ids).values_list("pk", "instrument_id", "market_day"):
+        by_day.setdefault((iid, day), []).append(pid)
+    venues = {v.code: v for v in Venue.objects.all()}
+    for (instrument_id, day), ids in sorted(by_day.items()):
+        with transaction.atomic():
+            InstrumentDay.objects.get_or_create(instrument_id=instrument_id, market_day=day)
+            row = InstrumentDay.objects.select_for_update().select_related("instrument").get(instrument_id=instrument_id, market_day=day)
+            parents = list(ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument").filter(pk__in=ids).order_by("pk"))
+            live = live_market_for(row, start_us=min(p.last_tick_us for p in parents))
+            sim, m = live.sim, live.market
+            drivers = []
+            for parent in parents:
+                d = AlgoDriver(parent, live, sim.time, venues)
+                d.prepare()
+                d.ctx = AlgoContext.idle(sim, owner=parent.pk)  # no algorithm: the orders stay until cancelled
+                price = m.price(int(m.ticks(m.mid(sim.time)) * 0.9))
+                for k in range(n):
+                    d.ctx.send(OrderRequest(LIT[k % len(LIT)], Side.BUY, 100, OrderType.LIMIT, price, TimeInForce.DAY))
+                drivers.append(d)
+            deliver_reports([d.ctx for d in drivers], sim, sim.time + 2_000)  # the venues' acks
+            for d in drivers:
+                d.write_journal()
+                d.save()
+            row.sim_state = sim.state()
+            row.version += 1
+            row.save(update_fields=["sim_state", "version", "updated_at"])
+        live_market_committed(live, row.version)
 
 
 # --- the Celery worker ------------------------------------------------------------------------------
@@ -189,11 +215,11 @@ def celery_worker(concurrency: int, *, wait_s: float = 60):
 def kill_run(run: int, args, setup) -> dict:
     user, portfolios, instruments = setup
     tag = f"K{run}-{uuid.uuid4().hex[:6]}"
-    ids = []
-    for i in range(args.parents):
-        p = make_parent(f"{tag}-{i}", user=user, instrument=instruments[i % len(instruments)], portfolios=portfolios[:2], quantity=100_000)
-        rest_children(p.pk, args.children)
-        ids.append(p.pk)
+    # Instrument-days of the run's own: no tick of an earlier run's (still draining) works them meanwhile.
+    instruments = bench_instruments(f"BK{tag[-6:]}-", len(instruments))
+    ids = [make_parent(f"{tag}-{i}", user=user, instrument=instruments[i % len(instruments)], portfolios=portfolios[:2],
+                       quantity=100_000).pk for i in range(args.parents)]
+    rest_children(ids, args.children)
     kids = ChildOrder.objects.filter(parent_id__in=ids)
     resting = kids.filter(status=S.ACCEPTED).count()
     with connection.cursor() as cur:
@@ -238,26 +264,8 @@ def bench_kill(args, setup) -> None:
 # --- 2. report -> fill -> push -----------------------------------------------------------------------
 
 
-def _fresh_channel_layer():
-    """After fork: a channel layer and a publisher of this process's own (the parent's event loop thread
-    and its Redis connections do not survive a fork)."""
-    from channels.layers import channel_layers
-
-    from oms.broadcast import publisher
-
-    channel_layers.backends = {}
-    publisher._loop = publisher._queue = None
-
-
-def _close_db_for_fork() -> None:
-    """Close this process's connections and its connection pool: nothing of them may be shared with a fork."""
-    connections.close_all()
-    if hasattr(connection, "close_pool"):
-        connection.close_pool()
-
-
 def listener_main(groups: list[str], ready, stop, out) -> None:
-    _fresh_channel_layer()
+    fresh_channel_layer()
     from channels.layers import get_channel_layer
 
     async def main():
@@ -288,7 +296,7 @@ def listener_main(groups: list[str], ready, stop, out) -> None:
 
 def booker_main(work: list[tuple[float, int, Execution]], out) -> None:
     """Hand each execution to booking at its time (absolute wall seconds); stamp hand-off and commit."""
-    _fresh_channel_layer()  # (the parent closed its database connections before forking: this opens its own)
+    fresh_channel_layer()  # (the parent closed its database connections before forking: this opens its own)
     from oms.broadcast import publisher
 
     done = []
@@ -333,7 +341,7 @@ def push_run(run: int, args, setup) -> dict:
     groups = [DESK_GROUP] + [portfolio_group(pf.pk) for pf in portfolios]
     ctx = mp.get_context("fork")
     ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
-    _close_db_for_fork()
+    close_db_for_fork()
     listener = ctx.Process(target=listener_main, args=(groups, ready, stop, out), daemon=True)
     listener.start()
     ready.wait(10)
@@ -352,7 +360,7 @@ def push_run(run: int, args, setup) -> dict:
         work[slot[c.parent_id]].append((t_start + k / args.rate, c.pk, ex))
     results = ctx.Queue()
     bookers = [ctx.Process(target=booker_main, args=(w, results)) for w in work]
-    _close_db_for_fork()
+    close_db_for_fork()
     for b in bookers:
         b.start()
     done = [row for _ in bookers for row in results.get(timeout=args.seconds + 120)]
