@@ -35,9 +35,11 @@ Rules (one :class:`VenueSimulator` runs every venue of one :class:`~ems.sim.mark
 * DAY orders still working at the close are EXPIRED. Orders reaching a venue after the close are REJECTED.
 
 Persistence: :meth:`VenueSimulator.state` is plain JSON and :meth:`VenueSimulator.from_state` carries on
-from it exactly (the live driver carries its simulator across Celery ticks this way); the market's
-footprint is rebuilt by the caller from the fills. Each order may carry an ``owner`` (e.g. its parent
-order's id) so that one simulator can serve many parents; matching ignores it.
+from it exactly; the market's footprint is rebuilt by the caller from the fills. The live driver keeps one
+simulator per instrument-day in the owning worker's memory (:meth:`VenueSimulator.compact` after each tick
+keeps it as small as its open orders) and saves its state for a worker that takes over. Each order may
+carry an ``owner`` (e.g. its parent order's id) so that one simulator can serve many parents; matching
+ignores it.
 """
 
 from __future__ import annotations
