@@ -39,3 +39,4 @@ class InternalCrossErrorCode(StrEnum):
 class KillSwitchErrorCode(StrEnum):
     BAD_SCOPE = "kill_switch.bad_scope"
     UNKNOWN_TARGET = "kill_switch.unknown_target"  # no such portfolio or instrument: nothing halted
+    NOT_ENGAGED = "kill_switch.not_engaged"  # lifting a kill switch that is not engaged on that scope

@@ -26,7 +26,7 @@ from ems.sim.orders import Fill as SimFill
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
 from ems.states import ExecStatus
 from oms import roles
-from oms.models import Instrument, Position, PriceTick
+from oms.models import Instrument, KillSwitch, Position, PriceTick
 from oms.money import PRICE_Q
 
 RECENT_PRINTS = 25
@@ -209,6 +209,11 @@ def _desk_wide(user) -> bool:
 
 def _visible_portfolio_ids(user):
     return roles.visible_portfolios(user).values("id")
+
+
+def kill_switches_engaged() -> QuerySet[KillSwitch]:
+    """The kill switches engaged now, oldest first (new orders in their scope are denied)."""
+    return KillSwitch.objects.filter(lifted_at__isnull=True).select_related("portfolio", "instrument").order_by("engaged_at", "pk")
 
 
 def parent_list(*, user) -> QuerySet[ParentOrder]:

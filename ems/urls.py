@@ -8,6 +8,7 @@ urlpatterns = [
     path("desk/execution/", views.execution_desk, name="execution-desk"),
     path("desk/execution/table/", views.execution_desk_table, name="execution-desk-table"),
     path("desk/execution/kill-switch/", views.kill_switch_view, name="kill-switch"),
+    path("desk/execution/kill-switch/lift/", views.kill_switch_view, {"service": "kill_switch_lift"}, name="kill-switch-lift"),
     path("desk/parents/<int:parent_id>/", views.parent_detail, name="parent-detail"),
     path("desk/parents/<int:parent_id>/live/", views.parent_detail, {"partial": True}, name="parent-detail-live"),
     path("desk/parents/<int:parent_id>/chart/", views.parent_chart, name="parent-chart"),

@@ -96,6 +96,7 @@ def _desk_rows(request) -> dict:
     open_qs = selectors.parent_list(user=request.user).filter(status__in=ExecStatus.open())
     return {
         "rows": rows, "view": view, "views": DESK_VIEWS, "can_act": _can_act(request.user),
+        "kill_switches": list(selectors.kill_switches_engaged()),
         "counts": {
             "working": open_qs.count(),
             "paused": open_qs.filter(control=Control.PAUSED).count(),
@@ -209,18 +210,24 @@ def parent_strategy(request, parent_id: int):
                         + (f", {urgency} urgency" if urgency else ""), parent_id=parent.id, strategy=strategy, urgency=urgency)
 
 
+KILL_DONE = {
+    "kill_switch": "Kill switch: halted {what}; new orders refused until lifted",
+    "kill_switch_lift": "Kill switch lifted on {what}: new orders are accepted again",
+}
+
+
 @desk_required
 @require_POST
-def kill_switch_view(request):
-    """The desk's kill switch: cancel every open child and halt the algorithms in scope."""
+def kill_switch_view(request, service: str = "kill_switch"):
+    """The desk's kill switch: engage it (cancel every open child and halt the algorithms in scope, and refuse
+    new orders there) or, ``service="kill_switch_lift"``, lift it (an engaged switch's "Lift" button)."""
     scope = request.POST.get("scope", "")
     portfolio = request.POST.get("portfolio") or None if scope == "portfolio" else None
     instrument = request.POST.get("instrument") or None if scope == "instrument" else None
     if scope not in dict(KILL_SCOPES) or (scope == "portfolio" and not portfolio) or (scope == "instrument" and not instrument):
         return _flash(request, "error", "Choose a scope (and its portfolio or instrument)", code=KillSwitchErrorCode.BAD_SCOPE, status=400)
     what = {"all": "everything", "portfolio": f"portfolio {portfolio}", "instrument": f"instrument {instrument and symbol_key(instrument)}"}[scope]
-    return _run_control(request, "kill_switch", f"Kill switch: halted {what}", scope=scope, portfolio=portfolio,
-                        instrument=instrument)
+    return _run_control(request, service, KILL_DONE[service].format(what=what), scope=scope, portfolio=portfolio, instrument=instrument)
 
 
 # --- positions -----------------------------------------------------------------------------------

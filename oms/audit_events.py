@@ -51,6 +51,7 @@ class AuditEventType(StrEnum):
     PARENT_ORDER_RESERVED = "parent_order.reserved"  # an RFQ holds part of it
     PARENT_ORDER_RELEASED = "parent_order.released"
     KILL_SWITCH_ENGAGED = "kill_switch.engaged"
+    KILL_SWITCH_LIFTED = "kill_switch.lifted"
 
     # --- child orders, fills, internal crosses (ems)
     CHILD_ORDER_PLACED = "child_order.placed"  # creation

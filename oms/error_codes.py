@@ -91,6 +91,7 @@ class RiskErrorCode(StrEnum):
     PRICE_COLLAR = "risk.price_collar"
     DUPLICATE_ORDER = "risk.duplicate_order"
     CREDIT_LIMIT = "risk.credit_limit"
+    KILL_SWITCH = "risk.kill_switch"  # a kill switch is engaged on the order's scope
 
 
 class FillErrorCode(StrEnum):

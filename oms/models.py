@@ -216,6 +216,41 @@ class RestrictedInstrument(models.Model):
         return f"{self.instrument} restricted ({self.portfolio or 'all'})"
 
 
+class KillSwitch(models.Model):
+    """An engaged kill switch (MiFID II RTS 6 art. 12, SEC 15c3-5): while ``lifted_at`` is empty, new orders
+    in its scope (every order, one portfolio's or one instrument's) are denied at intake
+    (``risk.kill_switch``) and none in scope is aggregated into a parent. Engaged and lifted by a trader
+    (``ems.services.control``), each audited; a lifted row is kept as the record."""
+
+    SCOPES = (("all", "Everything"), ("portfolio", "Portfolio"), ("instrument", "Instrument"))
+
+    scope = models.CharField(max_length=16, choices=SCOPES)
+    portfolio = models.ForeignKey(Portfolio, null=True, blank=True, on_delete=models.PROTECT, related_name="kill_switches")
+    instrument = models.ForeignKey(Instrument, null=True, blank=True, on_delete=models.PROTECT, related_name="kill_switches")
+    engaged_at = models.DateTimeField()
+    engaged_by = models.CharField(max_length=150)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "portfolio", "instrument"], condition=models.Q(lifted_at__isnull=True),
+                                    nulls_distinct=False, name="one_engaged_kill_switch_per_scope"),
+        ]
+
+    @property
+    def code(self) -> str:
+        """The portfolio code or instrument symbol it is engaged on ("" for everything)."""
+        return self.portfolio.code if self.portfolio else self.instrument.symbol if self.instrument else ""
+
+    @property
+    def target(self) -> str:
+        return {"all": "everything", "portfolio": f"portfolio {self.code}", "instrument": f"instrument {self.code}"}[self.scope]
+
+    def __str__(self) -> str:
+        return f"Kill switch on {self.target}" + (" (lifted)" if self.lifted_at else "")
+
+
 class PortfolioDailyUsage(models.Model):
     """Gross notional a portfolio has used against its daily credit limit (one row per UTC day)."""
 

@@ -1,6 +1,6 @@
 """Reference data the intake path reads on every order, cached per process and never stale.
 
-Instruments, portfolios and their members, users' roles and API tokens, risk limits and the restricted list change
+Instruments, portfolios and their members, users' roles and API tokens, risk limits, the restricted list and the engaged kill switches change
 rarely but are read by every order. PostgreSQL triggers (migration ``0002_refdata_version``) stamp every
 change to those tables, in the same transaction, with a fresh value from a sequence into the one-row
 table ``oms_refdataversion``. A reader compares that stamp (one cheap query) with the stamp its cache
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from oms.models import Instrument, Portfolio, RestrictedInstrument, RiskLimit
+from oms.models import Instrument, KillSwitch, Portfolio, RestrictedInstrument, RiskLimit
 from oms.role_names import role_for
 
 
@@ -31,6 +31,8 @@ class RefData:
     limits: dict[int | None, RiskLimit]  # portfolio id (None = global) -> row
     restricted: dict[tuple[int, int | None], str]  # (instrument id, portfolio id or None) -> reason
     tokens: dict[str, Token]  # API token key -> token (with its active user)
+    # engaged kill switches: ("all", None) | ("portfolio", portfolio id) | ("instrument", instrument id) -> row
+    halts: dict[tuple[str, int | None], KillSwitch]
 
 
 _cache: RefData | None = None
@@ -69,6 +71,8 @@ def _load(stamp: int | None) -> RefData:
         limits={r.portfolio_id: r for r in RiskLimit.objects.all()},
         restricted={(r.instrument_id, r.portfolio_id): r.reason for r in RestrictedInstrument.objects.all()},
         tokens={t.key: t for t in Token.objects.select_related("user").filter(user__is_active=True)},
+        halts={(k.scope, k.portfolio_id or k.instrument_id): k
+               for k in KillSwitch.objects.filter(lifted_at__isnull=True).select_related("portfolio", "instrument")},
     )
 
 

@@ -251,5 +251,20 @@ class KillSwitchResultSerializer(serializers.Serializer):
     children_cancelled = serializers.IntegerField(help_text="Open child orders sent a cancel")
 
 
+class KillSwitchStateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    scope = serializers.CharField()
+    portfolio = serializers.CharField(source="portfolio.code", allow_null=True, default=None)
+    instrument = serializers.CharField(source="instrument.symbol", allow_null=True, default=None)
+    engaged_at = serializers.DateTimeField()
+    engaged_by = serializers.CharField()
+    lifted_at = serializers.DateTimeField(allow_null=True)
+    lifted_by = serializers.CharField(help_text="Who lifted it (empty while engaged)")
+
+
+class KillSwitchListSerializer(serializers.Serializer):
+    engaged = KillSwitchStateSerializer(many=True, help_text="Kill switches engaged now: new orders in their scope are denied")
+
+
 STATUS_CHOICES = ExecStatus.choices
 CONTROL_CHOICES = Control.choices

@@ -9,4 +9,8 @@ router.register("parent-orders", views.ParentOrderViewSet, basename="parent-orde
 router.register("fills", views.FillViewSet, basename="fill")
 router.register("positions", views.PositionViewSet, basename="position")
 
-urlpatterns = [path("kill-switch/", views.KillSwitchApi.as_view(), name="api-kill-switch"), *router.urls]
+urlpatterns = [
+    path("kill-switch/", views.KillSwitchApi.as_view(), name="api-kill-switch"),
+    path("kill-switch/lift/", views.KillSwitchLiftApi.as_view(), name="api-kill-switch-lift"),
+    *router.urls,
+]

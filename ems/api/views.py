@@ -89,11 +89,16 @@ class ParentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 
 class KillSwitchApi(APIView):
-    """Cancel every open child order and halt the algorithms in scope; halted parents stay halted until a
-    trader resumes them. Traders only."""
+    """POST: cancel every open child order and halt the algorithms in scope, and deny new orders in scope
+    (``risk.kill_switch``) until a trader lifts it; halted parents stay halted until a trader resumes
+    them. Traders only. GET: the kill switches engaged now (every role)."""
 
     permission_classes = [HasRole, IsTraderForWrites]
     parser_classes = [JSONParser]
+
+    @extend_schema(responses={200: s.KillSwitchListSerializer})
+    def get(self, request):
+        return Response(s.KillSwitchListSerializer({"engaged": selectors.kill_switches_engaged()}).data)
 
     @extend_schema(request=s.KillSwitchInputSerializer, responses={
         200: s.KillSwitchResultSerializer,
@@ -106,6 +111,26 @@ class KillSwitchApi(APIView):
         result = control.kill_switch(scope=data["scope"], portfolio=data.get("portfolio"), instrument=data.get("instrument"),
                                      actor=Actor.for_user(request.user, "api"))
         return Response(kill_result(result))
+
+
+class KillSwitchLiftApi(APIView):
+    """Lift the kill switch engaged on a scope (same body as engaging it): new orders in scope are accepted
+    again. Audited (``kill_switch.lifted``); halted parents stay halted until resumed. Traders only."""
+
+    permission_classes = [HasRole, IsTraderForWrites]
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=s.KillSwitchInputSerializer, responses={
+        200: s.KillSwitchStateSerializer,
+        400: OpenApiResponse(ErrorSerializer, description="`validation_error`, `kill_switch.bad_scope`, or `kill_switch.unknown_target`"),
+        403: OpenApiResponse(ErrorSerializer, description="`permission.trader_only` / `permission.read_only`"),
+        409: OpenApiResponse(ErrorSerializer, description="`kill_switch.not_engaged`: no kill switch is engaged on that scope"),
+    })
+    def post(self, request):
+        data = validated_body(s.KillSwitchInputSerializer, request)
+        switch = control.kill_switch_lift(scope=data["scope"], portfolio=data.get("portfolio"), instrument=data.get("instrument"),
+                                          actor=Actor.for_user(request.user, "api"))
+        return Response(s.KillSwitchStateSerializer(switch).data)
 
 
 def kill_result(result: control.KillResult) -> dict:

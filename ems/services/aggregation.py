@@ -4,7 +4,9 @@ A cycle (``aggregation_cycle``, run by Celery beat every second and ``EMS_AGGREG
 every acceptance) does, in **one transaction**:
 
 1. **Candidates**: orders ACCEPTED, not in a parent, with nothing filled, whose ``start_time`` is empty or
-   has passed. One ``SELECT ... FOR UPDATE SKIP LOCKED`` in pk order (at most ``CANDIDATE_LIMIT``; the
+   has passed, and on which no kill switch is engaged (``oms.KillSwitch``: such an order is held, ACCEPTED
+   and not worked, until a trader lifts the switch; the intake denies new ones, so only an order accepted
+   before the switch, with a later start time or in flight while it was engaged, is held). One ``SELECT ... FOR UPDATE SKIP LOCKED`` in pk order (at most ``CANDIDATE_LIMIT``; the
    rest wait for the next cycle). SKIP LOCKED: a concurrent cycle, or a PM cancelling one of them, keeps
    its rows and this cycle takes the others.
 2. **Netting** (rule in :mod:`ems.netting`): per instrument, the buys and sells whose limits allow the live
@@ -106,13 +108,14 @@ from ems.models import Constituent, InternalCross, ParentOrder
 from ems.netting import BUY, SELL, NetCandidate, NetResult, crossable, net
 from ems.selectors import instrument_params, live_clock, market_prices, parents_at_venues
 from ems.services.booking import internal_cross_prepare
+from ems.services.control import kill_switch_lock
 from ems.services.ticks import parent_tick_enqueue, parent_ticks_send
 from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, MarketTime
 from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
 from oms.db import insert_rows
-from oms.models import Instrument, MarketPrice, Order
+from oms.models import Instrument, KillSwitch, MarketPrice, Order
 from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
@@ -175,6 +178,7 @@ def _lost_constituent_race(exc: IntegrityError) -> bool:
 
 
 def _cycle(actor: Actor, attempt: int) -> AggregationResult:
+    kill_switch_lock(shared=True)  # a kill switch being engaged either sees our parents or we see it
     now = timezone.now()
     orders = _lock_candidates(now)
     if not orders:
@@ -234,11 +238,13 @@ CANDIDATE_FIELDS = tuple(Candidate.__dataclass_fields__)
 
 def _lock_candidates(now: datetime) -> list[Candidate]:
     in_a_parent = Constituent.objects.filter(order_id=OuterRef("pk"))
+    halted = KillSwitch.objects.filter(lifted_at__isnull=True).filter(
+        Q(scope="all") | Q(portfolio_id=OuterRef("portfolio_id")) | Q(instrument_id=OuterRef("instrument_id")))
     rows = (
         Order.objects.select_for_update(skip_locked=True)
         .filter(status=OrderStatus.ACCEPTED, filled_quantity=0)
         .filter(Q(start_time__isnull=True) | Q(start_time__lte=now))
-        .filter(~Exists(in_a_parent))
+        .filter(~Exists(in_a_parent), ~Exists(halted))
         .order_by("pk")
         .values_list(*CANDIDATE_FIELDS)[:CANDIDATE_LIMIT]
     )

@@ -1,4 +1,5 @@
-"""Trader controls over working parent orders: pause, resume, cancel, change strategy, and the kill switch.
+"""Trader controls over working parent orders: pause, resume, cancel, change strategy, and the kill switch
+(engage, which also blocks new flow in its scope, and lift).
 
 Each control is one transaction under the parent's row lock, audited with the trader's Actor. What an
 outside destination holds for a parent (an open RFQ) is stopped after commit (``ems.destinations``) on a
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ems.algos import ALGORITHMS, algo_params
@@ -35,10 +36,11 @@ from ems.states import (
 )
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, DomainError, NotFound
-from oms.models import Instrument, Portfolio
+from oms.models import Instrument, KillSwitch, Portfolio
 from oms.refdata import symbol_key
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
+from oms.services.intake import aggregation_soon
 from oms.states import IllegalTransition
 
 S = ExecStatus
@@ -183,33 +185,82 @@ def parent_strategy_change(*, parent_id: int, strategy: str, urgency: str | None
         return _finish(parent, ["strategy", "urgency", "params", "replan", "selection_reason"])
 
 
-def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | None = None, actor: Actor) -> KillResult:
-    """Halt every open parent in scope (all | portfolio <code> | instrument <symbol>) and cancel every open
-    child order of theirs, in one transaction (an unknown portfolio or instrument is refused, 400
-    ``kill_switch.unknown_target``, before anything changes or is audited); the parents' ticks run at once after commit to send the
-    cancels to the venues. Halted parents stay halted until a trader resumes each one."""
-    qs = ParentOrder.objects.filter(status__in=S.open())
-    target = None
+# pg_advisory_xact_lock key ("KILLS"): engaging a kill switch holds it exclusively, an aggregation cycle
+# shared, so a cycle either commits its parents before the switch halts what is open, or reads the switch.
+KILL_SWITCH_LOCK = 0x4B494C4C53
+
+
+def kill_switch_lock(*, shared: bool) -> None:
+    """Take the kill switch's transaction lock (``shared``: an aggregation cycle; else engaging one)."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(%s)", [KILL_SWITCH_LOCK])
+
+
+@dataclass(frozen=True)
+class KillScope:
+    """A kill switch's scope, resolved: ``target`` is the portfolio code or instrument symbol as stored."""
+
+    scope: str
+    portfolio: Portfolio | None = None
+    instrument: Instrument | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.switch().code or None
+
+    def switch(self) -> KillSwitch:
+        return KillSwitch(scope=self.scope, portfolio=self.portfolio, instrument=self.instrument)
+
+
+def kill_scope(*, scope: str, portfolio: str | None = None, instrument: str | None = None, verb: str = "halted") -> KillScope:
+    """Resolve a kill switch's scope (all | portfolio <code> | instrument <symbol>); an unknown portfolio or
+    instrument is refused, 400 ``kill_switch.unknown_target``, before anything changes or is audited."""
     if scope == "all":
-        pass
-    elif scope == "portfolio":
+        return KillScope(scope)
+    if scope == "portfolio":
         if not portfolio:
             raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, "Scope portfolio needs a portfolio code", field="portfolio")
         book = Portfolio.objects.filter(code=portfolio).first()  # codes match exactly, as on every endpoint
         if book is None:
-            raise ControlInvalid(KillSwitchErrorCode.UNKNOWN_TARGET, f"Unknown portfolio {portfolio!r}: nothing halted", field="portfolio")
-        qs, target = qs.filter(constituents__order__portfolio=book).distinct(), book.code
-    elif scope == "instrument":
+            raise ControlInvalid(KillSwitchErrorCode.UNKNOWN_TARGET, f"Unknown portfolio {portfolio!r}: nothing {verb}", field="portfolio")
+        return KillScope(scope, portfolio=book)
+    if scope == "instrument":
         if not instrument:
             raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, "Scope instrument needs an instrument symbol", field="instrument")
         # Symbols match as on every endpoint (``symbol_key``); an inactive instrument's open parents still halt.
         inst = Instrument.objects.filter(symbol=symbol_key(instrument)).first()
         if inst is None:
-            raise ControlInvalid(KillSwitchErrorCode.UNKNOWN_TARGET, f"Unknown instrument {instrument!r}: nothing halted", field="instrument")
-        qs, target = qs.filter(instrument=inst), inst.symbol
-    else:
-        raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, f"Scope must be one of {', '.join(SCOPES)}", field="scope")
+            raise ControlInvalid(KillSwitchErrorCode.UNKNOWN_TARGET, f"Unknown instrument {instrument!r}: nothing {verb}", field="instrument")
+        return KillScope(scope, instrument=inst)
+    raise ControlInvalid(KillSwitchErrorCode.BAD_SCOPE, f"Scope must be one of {', '.join(SCOPES)}", field="scope")
+
+
+def _engaged(where: KillScope):
+    return KillSwitch.objects.filter(scope=where.scope, portfolio=where.portfolio, instrument=where.instrument, lifted_at__isnull=True)
+
+
+def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | None = None, actor: Actor) -> KillResult:
+    """Engage a kill switch: halt every open parent in scope (all | portfolio <code> | instrument <symbol>)
+    and cancel every open child order of theirs, in one transaction, and block new flow in scope until a
+    trader lifts it (``kill_switch_lift``): the intake denies new orders in scope (``risk.kill_switch``)
+    and the aggregation cycle leaves accepted ones out of parents. The parents' ticks run at once after
+    commit to send the cancels to the venues. Halted parents stay halted until a trader resumes each one;
+    engaging a scope already engaged halts again what is open and keeps the one switch."""
+    where = kill_scope(scope=scope, portfolio=portfolio, instrument=instrument)
+    target = where.target
+    qs = ParentOrder.objects.filter(status__in=S.open())
+    if where.portfolio is not None:
+        qs = qs.filter(constituents__order__portfolio=where.portfolio).distinct()
+    elif where.instrument is not None:
+        qs = qs.filter(instrument=where.instrument)
     with transaction.atomic():
+        kill_switch_lock(shared=False)
+        now = timezone.now()
+        switch = _engaged(where).first()
+        if switch is None:
+            switch = where.switch()
+            switch.engaged_at, switch.engaged_by = now, actor.name[:150]
+            switch.save()
         ids = list(qs.values_list("pk", flat=True))
         parents = list(ParentOrder.objects.select_for_update(of=("self",)).filter(pk__in=ids, status__in=S.open()).order_by("pk"))
         halted = []
@@ -221,7 +272,6 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
             halted.append(p)
             events.append(PendingEvent(actor, AuditEventType.PARENT_ORDER_HALTED, "parent_order", p.pk, before={"control": before},
                                        after={"control": p.control, "scope": scope, "target": target}, reason="kill switch"))
-        now = timezone.now()
         for p in halted:
             p.updated_at = now
         ParentOrder.objects.filter(pk__in=[p.pk for p in halted]).update(control=Control.HALTED, updated_at=now)
@@ -229,10 +279,31 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
         parents_stop_on_commit(parents, reason="kill switch")
         events.append(PendingEvent(actor, AuditEventType.KILL_SWITCH_ENGAGED, "kill_switch", f"{scope}:{target or '*'}",
                                    after={"scope": scope, "target": target, "parents_halted": len(halted),
-                                          "children_cancelled": n, "parent_ids": [p.pk for p in parents]},
+                                          "children_cancelled": n, "parent_ids": [p.pk for p in parents],
+                                          "kill_switch_id": switch.pk, "blocks_new_orders": True},
                                    reason=f"kill switch engaged by {actor.name}"))
         audit_append(events)
         parents_changed_on_commit(parents)
         for p in parents:
             parent_tick_enqueue(p.pk, countdown=0)
     return KillResult(scope, target, tuple(p.pk for p in parents), len(halted), n)
+
+
+def kill_switch_lift(*, scope: str, portfolio: str | None = None, instrument: str | None = None, actor: Actor) -> KillSwitch:
+    """Lift the kill switch engaged on a scope: new orders in scope are accepted again and the accepted
+    orders it held are aggregated by the next cycle. Audited (``kill_switch.lifted``). Halted parents stay
+    halted: a trader resumes each one. Not engaged on that scope: 409 ``kill_switch.not_engaged``."""
+    where = kill_scope(scope=scope, portfolio=portfolio, instrument=instrument, verb="lifted")
+    with transaction.atomic():
+        switch = _engaged(where).select_for_update().first()
+        if switch is None:
+            raise Conflict(KillSwitchErrorCode.NOT_ENGAGED, f"No kill switch is engaged on {where.switch().target}", field="scope")
+        switch.lifted_at, switch.lifted_by = timezone.now(), actor.name[:150]
+        switch.save(update_fields=["lifted_at", "lifted_by"])
+        audit_append([PendingEvent(actor, AuditEventType.KILL_SWITCH_LIFTED, "kill_switch", f"{scope}:{where.target or '*'}",
+                                   before={"engaged_at": switch.engaged_at, "engaged_by": switch.engaged_by},
+                                   after={"scope": scope, "target": where.target, "kill_switch_id": switch.pk, "blocks_new_orders": False},
+                                   reason=f"kill switch lifted by {actor.name}")])
+        transaction.on_commit(aggregation_soon)
+    return switch
+

@@ -149,7 +149,7 @@ def _submit(user, actor: Actor, items: list, *, known_throttled: dict[int, bool]
     if fresh:
         fresh = _with_references(fresh, marks, now)
         limits = risk.effective_limits({r.portfolio.id for _, r in fresh}, ref.limits)
-        decisions, claimed, throttled = _gate(fresh, limits, ref.restricted, source, known_throttled)
+        decisions, claimed, throttled = _gate(fresh, limits, ref.restricted, ref.halts, source, known_throttled)
         try:
             created = _create(fresh, decisions, claimed, source=source, actor=actor, user=user, limits=limits, now=now, usage=usage)
         except IntegrityError as exc:
@@ -177,14 +177,14 @@ def _lost_client_order_id_race(exc: IntegrityError) -> bool:
     return diag is not None and diag.constraint_name == CLIENT_ORDER_ID_CONSTRAINT
 
 
-def _gate(fresh, limits, restricted, source: str, known_throttled: dict[int, bool] | None):
+def _gate(fresh, limits, restricted, halts, source: str, known_throttled: dict[int, bool] | None):
     """The risk limbs that need no database: static checks, then the rate throttle and duplicate claims.
 
     Rate and duplicates are one atomic round trip to Redis (``risk.intake_gate``). ``known_throttled``
     (a retry after a lost client_order_id race) means the messages were counted already.
     Return (decision per request index, claimed duplicate content per index, throttled per index).
     """
-    decisions = {index: risk.check_static(req, limits[req.portfolio.id], restricted) for index, req in fresh}
+    decisions = {index: risk.check_static(req, limits[req.portfolio.id], restricted, halts) for index, req in fresh}
     entries = []
     for index, req in fresh:
         lim = limits[req.portfolio.id]

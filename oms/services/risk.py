@@ -32,6 +32,7 @@ RISK_CODES = {
     RiskErrorCode.PRICE_COLLAR: "limit_price",
     RiskErrorCode.DUPLICATE_ORDER: None,
     RiskErrorCode.CREDIT_LIMIT: "portfolio",
+    RiskErrorCode.KILL_SWITCH: None,
 }
 
 
@@ -74,8 +75,19 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def check_static(req, limits: EffectiveLimits, restricted: dict) -> tuple[str, str] | None:
-    """The limbs that need nothing but the order and the limits. Return (code, reason) or None."""
+def kill_switch_on(req, halts: dict):
+    """The engaged kill switch whose scope holds ``req`` (everything, its portfolio, its instrument), or None."""
+    return halts.get(("all", None)) or halts.get(("portfolio", req.portfolio.id)) or halts.get(("instrument", req.instrument.id))
+
+
+def check_static(req, limits: EffectiveLimits, restricted: dict, halts: dict | None = None) -> tuple[str, str] | None:
+    """The limbs that need nothing but the order, the limits, the restricted list and the engaged kill
+    switches (``refdata().halts``). Return (code, reason) or None."""
+    halt = kill_switch_on(req, halts or {})
+    if halt is not None:
+        return (RiskErrorCode.KILL_SWITCH,
+                f"Kill switch engaged on {halt.target} by {halt.engaged_by} at {halt.engaged_at:%H:%M:%S} UTC: "
+                "new orders are refused until a trader lifts it")
     inst = req.instrument
     reason = restricted.get((inst.id, None)) or restricted.get((inst.id, req.portfolio.id))
     if reason is not None:

@@ -26,7 +26,7 @@ SNAPSHOT = [
     "child_order.acked", "child_order.cancel_rejected", "child_order.cancel_requested", "child_order.cancelled",
     "child_order.expired", "child_order.filled", "child_order.partially_filled", "child_order.placed",
     "child_order.rejected",
-    "fill.booked", "internal_cross.booked", "kill_switch.engaged",
+    "fill.booked", "internal_cross.booked", "kill_switch.engaged", "kill_switch.lifted",
     "order.accepted", "order.aggregated", "order.cancel_requested", "order.cancelled", "order.denied", "order.expired",
     "order.filled", "order.partially_filled", "order.received",
     "parent_order.cancel_requested", "parent_order.cancelled", "parent_order.created", "parent_order.expired",

@@ -48,7 +48,7 @@ SNAPSHOT = {
         "order.through_limit",
     ],
     "RiskErrorCode": [
-        "risk.credit_limit", "risk.duplicate_order", "risk.max_notional", "risk.max_quantity", "risk.price_collar",
+        "risk.credit_limit", "risk.duplicate_order", "risk.kill_switch", "risk.max_notional", "risk.max_quantity", "risk.price_collar",
         "risk.rate_limit", "risk.restricted_instrument",
     ],
     "FillErrorCode": [
@@ -73,7 +73,7 @@ SNAPSHOT = {
         "internal_cross.bad_leg", "internal_cross.bad_price", "internal_cross.bad_quantity", "internal_cross.duplicate_order",
         "internal_cross.empty", "internal_cross.unbalanced",
     ],
-    "KillSwitchErrorCode": ["kill_switch.bad_scope", "kill_switch.unknown_target"],
+    "KillSwitchErrorCode": ["kill_switch.bad_scope", "kill_switch.not_engaged", "kill_switch.unknown_target"],
     "RfqErrorCode": [
         "rfq.already_executed", "rfq.bad_direction", "rfq.bad_execute_at", "rfq.bad_mode", "rfq.bad_providers",
         "rfq.bad_quantity", "rfq.bad_source", "rfq.bad_threshold", "rfq.bad_window", "rfq.illegal_transition",
