@@ -137,4 +137,5 @@ def test_reads_refuse_writes(trader_api, parent_with_child):
     for path in (f"{PARENTS}{parent_with_child.id}/", "/api/fills/", "/api/positions/"):
         response = trader_api.post(path, {}, format="json")
         assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
-    assert trader_api.get("/api/kill-switch/").status_code == 405
+    assert trader_api.get("/api/kill-switch/lift/").status_code == 405
+    assert trader_api.get("/api/kill-switch/").json() == {"engaged": []}  # the engaged kill switches

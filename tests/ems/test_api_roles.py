@@ -23,6 +23,7 @@ def part_filled_parent(pm, portfolio, instrument):
 
 @pytest.mark.parametrize("path", [
     "{parents}{id}/pause/", "{parents}{id}/resume/", "{parents}{id}/cancel/", "{parents}{id}/strategy/", "/api/kill-switch/",
+    "/api/kill-switch/lift/",
 ])
 @pytest.mark.parametrize("who, code", [("pm", "permission.trader_only"), ("compliance", "permission.read_only"),
                                        ("api_client_user", "permission.trader_only")])
