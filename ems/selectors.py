@@ -252,6 +252,16 @@ def sees_whole_parents(user) -> bool:
     return _desk_wide(user)
 
 
+def parents_seen_whole(*, user) -> QuerySet[ParentOrder]:
+    """The parents the user may read whole (``parent_list``): for a PM (or an API client) those holding no other
+    portfolio's order, whose share is the whole parent. Whole-parent reads (a what-if replay) go through this."""
+    qs = parent_list(user=user)
+    if _desk_wide(user):
+        return qs
+    theirs = Constituent.objects.filter(parent=OuterRef("pk")).exclude(order__portfolio__in=_visible_portfolio_ids(user))
+    return qs.filter(~Exists(theirs))
+
+
 @dataclass(frozen=True)
 class ParentShare:
     """A user's part of a parent: their constituents' quantity and what was allocated to them."""

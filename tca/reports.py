@@ -147,12 +147,17 @@ def parent_report(*, user, parent_id: int) -> dict | None:
 def _own_share(report: dict, *, user, parent, tca, metrics: dict) -> dict:
     """The report as a PM (or an API client) may read it (``ems.selectors.parent_share``): of a parent pooling
     several portfolios' orders, their own share only. Sizes, currency amounts and fills are theirs (the
-    shortfall's currency components in proportion to their quantity; bps and markouts are the parent's); the parent's
+    shortfall's currency components in proportion to their quantity, participation in proportion to their fills; bps and
+    markouts are the parent's); the parent's
     child orders, venue volumes and what-if replays (whole-parent figures) are the desk's."""
     share = parent_share(user=user, parent=parent)
     ratio = share.quantity / tca.quantity if tca.quantity else 0
+    # Participation is the parent's volume over the market's: theirs is their filled part of it.
+    participation = report["parent"]["participation"]
+    if participation is not None:
+        participation = participation * share.filled_quantity / tca.filled_quantity if tca.filled_quantity else 0.0
     report["parent"].update(quantity=share.quantity, filled_quantity=share.filled_quantity, avg_price=share.avg_price,
-                            fees=share.fees, notional=share.notional)
+                            fees=share.fees, notional=share.notional, participation=participation)
     for b in report["benchmarks"]:
         ok = b["price"] is not None and share.avg_price is not None and b["price"] > 0
         b["slippage_bps"] = round(slippage_bps(tca.side, float(share.avg_price), float(b["price"])), 4) if ok else None

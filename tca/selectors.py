@@ -42,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import NullIf
 
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder
-from ems.selectors import MARKET_KINDS, own_fills, parent_list
+from ems.selectors import MARKET_KINDS, own_fills, parent_list, parents_seen_whole
 from ems.sim.clock import format_clock
 from oms import roles
 from oms.errors import DomainError
@@ -607,7 +607,14 @@ def what_if_get(*, user, what_if_id) -> WhatIf | None:
         pk = int(what_if_id)
     except (TypeError, ValueError):
         return None
-    return WhatIf.objects.filter(pk=pk, parent__in=parent_list(user=user).values("id")).select_related("parent__instrument").first()
+    return what_ifs(user=user).filter(pk=pk).select_related("parent__instrument").first()
+
+
+def what_ifs(*, user) -> QuerySet[WhatIf]:
+    """What-if replays the user may read, newest first. A replay is of the whole parent (its size, every fill): a PM
+    (or an API client) reads those of the parents that are wholly theirs (``ems.selectors.parents_seen_whole``), never
+    of a parent shared with another portfolio."""
+    return WhatIf.objects.filter(parent__in=parents_seen_whole(user=user).order_by().values("id")).order_by("-id")
 
 
 def what_if_original_fills(parent: ParentOrder) -> list[tuple]:

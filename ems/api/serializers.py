@@ -203,6 +203,13 @@ class ParentOrderDetailSerializer(ParentOrderSerializer):
     def get_fill_count(self, obj) -> int:
         return self._fills(obj).count()
 
+    def to_representation(self, obj):
+        # The algorithm's parameters carry the whole parent's size (AlgoParams.qty): a PM reads their own.
+        data = super().to_representation(obj)
+        if not self._whole() and isinstance(data.get("params"), dict) and "qty" in data["params"]:
+            data["params"] = {**data["params"], "qty": data["quantity"]}
+        return data
+
 
 class PositionSerializer(serializers.ModelSerializer):
     portfolio = serializers.CharField(source="portfolio.code", read_only=True)

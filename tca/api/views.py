@@ -70,7 +70,7 @@ from tca.api.filters import (
     validated_query,
 )
 from tca.error_codes import TcaErrorCode
-from tca.models import ReconciliationRun, WhatIf
+from tca.models import ReconciliationRun
 from tca.services.imports import MAX_BYTES  # an upload over it is refused before it is read
 
 MAX_EXPORT_FILLS = 200_000  # a fills export over this asks for narrower filters (a day, an instrument, a parent)
@@ -256,22 +256,21 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="What-if replays of the parents you may see, newest first", parameters=[WhatIfQuerySerializer],
+    list=extend_schema(summary="What-if replays of the parents you may see whole, newest first", parameters=[WhatIfQuerySerializer],
                        responses={200: s.WhatIfListSerializer(many=True)}),
     retrieve=extend_schema(summary="One what-if replay: the actual execution and the replay side by side",
                            responses={200: s.WhatIfSerializer, 404: OpenApiResponse(ErrorSerializer, description="`not_found`")}),
 )
 class WhatIfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Stored what-if replays; a PM reads those of the parents holding their orders."""
+    """Stored what-if replays; a PM reads those of the parents holding only their orders (a replay is the whole parent)."""
 
     serializer_class = s.WhatIfListSerializer
     permission_classes = [HasRole]
     lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
-        # Replays follow their parent's visibility (ems.selectors.parent_list: a PM's parents only).
-        visible = ems_selectors.parent_list(user=self.request.user).order_by().values("id")
-        qs = WhatIf.objects.filter(parent_id__in=visible).select_related("requested_by").order_by("-id")
+        # A PM's: the replays of the parents wholly theirs (tca.selectors.what_ifs), never of a shared one.
+        qs = selectors.what_ifs(user=self.request.user).select_related("requested_by")
         parent = validated_query(WhatIfQuerySerializer, self.request).get("parent")
         return qs if parent is None else qs.filter(parent_id=parent)
 

@@ -231,6 +231,15 @@ def _imports(page, screenshot, tmp: Path):
     expect(page.locator(f"#tca-import-sets a[href='/tca/imports/{s.pk}/']")).to_be_visible()
 
 
+def _allocated(parent, portfolio: str) -> dict[int, int]:
+    from ems.models import Allocation
+
+    out: dict[int, int] = {}
+    for fill_id, qty in Allocation.objects.filter(fill__parent=parent, order__portfolio__code=portfolio).values_list("fill_id", "quantity"):
+        out[fill_id] = out.get(fill_id, 0) + qty
+    return out
+
+
 def test_a_pm_reads_their_parent_s_report_without_the_what_if_form(browser, tca_server, pm, done_parent, screenshot):
     context, page = sign_in(browser, tca_server, pm)
     try:
@@ -239,6 +248,17 @@ def test_a_pm_reads_their_parent_s_report_without_the_what_if_form(browser, tca_
         expect(page.locator("#what-if-form")).to_have_count(0)
         expect(page.locator("#tca-constituents tbody tr")).to_have_count(1)  # their own order only
         expect(page.locator("#tca-constituents")).to_contain_text("PM-A-GROWTH")
+        # Their share of the shared 12,000 only: their 8,000, their fills in the quantity allocated to them, and
+        # their part of the participation.
+        mine = _allocated(done_parent, "PM-A-GROWTH")
+        expect(page.locator("main")).to_contain_text("Bought 8,000 of 8,000 ACME")
+        expect(page.locator("main")).not_to_contain_text("12,000")
+        expect(page.locator("#tca-fills tbody tr")).to_have_count(len(mine))
+        shown = sorted(int(t.replace(",", "")) for t in page.locator("#tca-fills tbody tr td:nth-child(4)").all_inner_texts())
+        assert shown == sorted(mine.values())
+        tca = ParentTCA.objects.get(parent=done_parent)
+        share = float(tca.participation) * sum(mine.values()) / tca.filled_quantity
+        expect(page.locator(".stat", has_text="Participation")).to_contain_text(f"{round(share * 100)}%")
         screenshot(page, "tca_parent_pm")
     finally:
         context.close()
