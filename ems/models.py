@@ -119,6 +119,11 @@ class ParentOrder(models.Model):
     def is_open(self) -> bool:
         return self.status in ExecStatus.open()
 
+    @property
+    def is_empty(self) -> bool:
+        """Every order of it was cancelled before anything was worked: nothing to execute, show or analyse."""
+        return self.quantity == 0
+
 
 class InstrumentDay(models.Model):
     """The live execution state of one instrument on one market day, shared by all our parents on it.

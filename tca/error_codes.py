@@ -11,6 +11,7 @@ class TcaErrorCode(StrEnum):
     BAD_STRATEGY = "tca.bad_strategy"
     BAD_PARAMS = "tca.bad_params"
     PARENT_NOT_CLOSED = "tca.parent_not_closed"
+    NOTHING_EXECUTED = "tca.nothing_executed"  # 409: every order of the parent was cancelled before a fill
     WHAT_IF_TOO_LARGE = "tca.what_if_too_large"  # refused up front: the estimate passes the budget (field named)
     WHAT_IF_OVER_BUDGET = "tca.what_if_over_budget"  # stopped: its events or seconds were spent
     WHAT_IF_CANCELLED = "tca.what_if_cancelled"  # stopped: the client went away

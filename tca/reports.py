@@ -11,8 +11,10 @@ from __future__ import annotations
 from ems.models import Fill
 from ems.selectors import own_fee, own_fills, parent_chart, parent_share, sees_whole_parents
 from ems.sim.clock import US, format_clock
+from oms.errors import Conflict
 from oms.money import PRICE_Q
 from tca.benchmarks import cumulative_vwap
+from tca.error_codes import TcaErrorCode
 from tca.figures import as_decimal, day_market, parent_figures
 from tca.measures import IS_COMPONENTS, MARKOUT_HORIZONS_S, side_sign, slippage_bps
 from tca.models import FillMetrics, ImportSet, WhatIf
@@ -55,7 +57,8 @@ def _fills_json(fills: list[Fill], metrics: dict[int, FillMetrics], arrival: flo
 
 
 def parent_report(*, user, parent_id: int) -> dict | None:
-    """One parent's TCA, JSON-ready; None when the user may not see it (or it does not exist).
+    """One parent's TCA, JSON-ready; None when the user may not see it (or it does not exist). An empty parent
+    (every order cancelled before a fill) raises ``Conflict`` (``tca.nothing_executed``): there is nothing to measure.
 
     Keys:
       ``parent``: id, instrument, side, strategy, status, quantity, filled_quantity, avg_price, fees, market_day,
@@ -85,6 +88,9 @@ def parent_report(*, user, parent_id: int) -> dict | None:
     parent = tca_parent_get(user=user, parent_id=parent_id)
     if parent is None:
         return None
+    if parent.is_empty:
+        raise Conflict(TcaErrorCode.NOTHING_EXECUTED,
+                       f"Parent order {parent.pk} executed nothing: every order of it was cancelled before a fill")
     stored = parent_tca_stored(parent)
     if stored is not None:
         tca = stored

@@ -48,7 +48,7 @@ from ems.algos.types import StrategyName
 from oms import role_names, roles
 from oms.client_gone import client_gone
 from oms.error_codes import PermissionErrorCode
-from oms.errors import DomainError
+from oms.errors import Conflict, DomainError
 from oms.models import Urgency
 from oms.roles import Actor
 from oms.selectors import instrument_list
@@ -399,7 +399,11 @@ def _report_or_404(request, parent_id: int) -> tuple[dict, object]:
 @require_GET
 def parent_report(request, parent_id: int):
     """One parent's TCA (``?what_if=<id>``: with that replay side by side)."""
-    report, parent = _report_or_404(request, parent_id)
+    try:
+        report, parent = _report_or_404(request, parent_id)
+    except Conflict as exc:  # an empty parent: nothing executed, nothing to measure
+        parent = ems_selectors.parent_get(user=request.user, parent_id=parent_id)
+        return render(request, "tca/parent_empty.html", {"parent": parent, "code": exc.code}, status=200)
     raw = request.GET.get("what_if", "")
     what_if_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
     return render(request, "tca/parent.html", _parent_context(request, report, parent, what_if_id=what_if_id))
@@ -409,7 +413,11 @@ def parent_report(request, parent_id: int):
 @require_POST
 def what_if(request, parent_id: int):
     """Re-run the parent with another algorithm or parameters on the same market path (desk roles); show both."""
-    report, parent = _report_or_404(request, parent_id)
+    try:
+        report, parent = _report_or_404(request, parent_id)
+    except Conflict as exc:  # an empty parent: nothing to replay
+        parent = ems_selectors.parent_get(user=request.user, parent_id=parent_id)
+        return render(request, "tca/parent_empty.html", {"parent": parent, "code": exc.code}, status=409)
     if not _is_desk(request.user):
         error = DomainError(PermissionErrorCode.DESK_ONLY, "Only the desk re-runs an execution", status=403)
         return render(request, "tca/parent.html", _parent_context(request, report, parent, error=error), status=403)

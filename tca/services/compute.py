@@ -73,7 +73,8 @@ def parents_due() -> list[int]:
         matured = ParentOrder.objects.filter(market_day__lte=mt.day)
     else:
         matured = matured | ParentOrder.objects.filter(market_day=mt.day, last_tick_us__lte=mt.t_us - MATURE_US)
-    return list(matured.filter(status__in=CLOSED, tca__isnull=True).order_by("id").values_list("id", flat=True))
+    # An empty parent (every order cancelled before a fill) has no cost to analyse: never due.
+    return list(matured.filter(status__in=CLOSED, tca__isnull=True, quantity__gt=0).order_by("id").values_list("id", flat=True))
 
 
 def tca_refresh(*, limit: int = 200) -> int:

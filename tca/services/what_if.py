@@ -213,6 +213,7 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     audit ("tca.what_if") the result. Anyone who may see the parent may replay it (it changes no order).
 
     Refusals: ``parent_order.not_found`` (404: unknown or not visible), ``tca.parent_not_closed`` (409),
+    ``tca.nothing_executed`` (409: every order of the parent was cancelled before a fill),
     ``tca.bad_strategy`` / ``tca.bad_params`` / ``tca.what_if_too_large`` (400), ``tca.what_if_busy`` (429);
     stopped: ``tca.what_if_over_budget`` (422), ``tca.what_if_cancelled`` (``cancelled()`` became true).
     """
@@ -221,6 +222,8 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
         raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {parent_id}")
     if parent.status not in CLOSED:
         raise Conflict(TcaErrorCode.PARENT_NOT_CLOSED, f"Parent order {parent_id} is {parent.status}: replay it once it is done")
+    if parent.is_empty:
+        raise Conflict(TcaErrorCode.NOTHING_EXECUTED, f"Parent order {parent_id} executed nothing: there is nothing to replay")
     name, full = what_if_params(parent, strategy, params or {})
     inst, day = parent.instrument, parent.market_day
     start, end = int(full["start"]), int(full["end"])
