@@ -8,12 +8,15 @@ class EmsConfig(AppConfig):
     verbose_name = "Execution management"
 
     def ready(self):
+        from ems.services.closing import on_order_reduce_requested
         from ems.services.ticks import on_order_cancel_requested
         from oms.services.audit_verification import register_creation_events
-        from oms.signals import order_cancel_requested
+        from oms.signals import order_cancel_requested, order_reduce_requested
 
-        # The OMS asks for a parent's tick when an order it works is being cancelled (oms never imports ems).
+        # The OMS asks for a parent's tick when an order it works is being cancelled (oms never imports ems),
+        # and for the reduction of the parent when such an order's quantity is amended down.
         order_cancel_requested.connect(on_order_cancel_requested, dispatch_uid="ems.order_cancel_requested")
+        order_reduce_requested.connect(on_order_reduce_requested, dispatch_uid="ems.order_reduce_requested")
 
         # Each of these rows is written with its creation event (oms.audit_events.CREATION_EVENTS) in the same transaction.
         register_creation_events(object_type="parent_order", model="ems.ParentOrder")

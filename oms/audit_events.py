@@ -33,6 +33,8 @@ class AuditEventType(StrEnum):
     ORDER_CANCEL_REQUESTED = "order.cancel_requested"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_EXPIRED = "order.expired"
+    ORDER_REPLACED = "order.replaced"  # cancel/replace: a new quantity and/or limit price
+    ORDER_REPLACE_DENIED = "order.replace_denied"  # pre-trade risk refused the replace; the order is unchanged
     POSITION_UPDATED = "position.updated"
 
     # --- parent orders (ems)

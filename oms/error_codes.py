@@ -79,6 +79,11 @@ class OrderErrorCode(StrEnum):
     THROUGH_LIMIT = "order.through_limit"
     BAD_CLOSE_STATUS = "order.bad_close_status"
     DUPLICATE_CLIENT_ORDER_ID = "order.duplicate_client_order_id"
+    NOT_REPLACEABLE = "order.not_replaceable"  # not open (filled, cancelled, denied, expired) or its cancel is pending
+    # A parent order works it: only a reduction is possible there (its limit and schedule are the parent's).
+    REPLACE_IN_PARENT = "order.replace_in_parent"
+    # A reduction that would go below what is filled, or into what its parent has at the venues or an RFQ holds.
+    REPLACE_BELOW_WORKING = "order.replace_below_working"
 
 
 class RiskErrorCode(StrEnum):

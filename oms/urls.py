@@ -12,6 +12,7 @@ urlpatterns = [
     path("orders/<int:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<int:order_id>/live/", views.order_detail, {"partial": True}, name="order-detail-live"),
     path("orders/<int:order_id>/cancel/", views.order_cancel_view, name="order-cancel"),
+    path("orders/<int:order_id>/replace/", views.order_replace_view, name="order-replace"),
     path("audit/", views.audit_search, name="audit"),
     path("audit/verify/", views.audit_verify_view, name="audit-verify"),
 ]

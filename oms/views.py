@@ -6,6 +6,7 @@ in by htmx; ``static/js/blotter.js`` re-fetches the live regions on every websoc
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 from urllib.parse import urlencode, urlsplit
 
@@ -24,7 +25,7 @@ from oms.forms import ORDER_FIELD_LABELS, AuditFilterForm, with_field_labels
 from oms.models import OrderType, Side, Strategy, TimeInForce, Urgency
 from oms.risk_reference import price_text
 from oms.roles import Actor
-from oms.services import audit_verify, order_cancel, order_submit
+from oms.services import audit_verify, order_cancel, order_replace, order_submit
 from oms.services.audit import canonical_json
 from oms.services.intake import new_client_order_id
 from oms.states import CANCELLABLE, OrderStatus
@@ -236,6 +237,28 @@ def order_cancel_view(request, order_id: int):
         return render(request, "oms/_flash.html", {"level": "error", "code": exc.code, "text": exc.detail}, status=exc.status)
     response = render(request, "oms/_flash.html", {"level": "ok", "text": f"Order {order.id} cancelled"})
     response["HX-Trigger"] = ORDERS_CHANGED
+    return response
+
+
+@login_required
+@require_POST
+def order_replace_view(request, order_id: int):
+    """Amend from the blotter's dialog: a new quantity and/or limit (blank: keep). A refusal is answered in the
+    dialog (it stays open to correct); success closes it (``amend-done``) and flashes on the page."""
+    values = {name: request.POST.get(name, "").strip() or None for name in ("quantity", "limit_price")}
+    try:
+        order = order_replace(user=request.user, actor=Actor.for_user(request.user, "browser"), order_id=order_id, **values)
+    except DomainError as exc:
+        detail = exc.detail
+        if isinstance(exc, ValidationFailed):
+            detail = "; ".join(p["detail"] for problems in exc.errors.values() for p in problems)
+        return render(request, "oms/_flash.html", {"level": "error", "code": exc.code, "text": detail}, status=exc.status)
+    text = f"Order {order.id} amended: {order.quantity:,} {order.instrument.symbol}"
+    if order.limit_price is not None:
+        text += f" limit {order.limit_price.normalize():f}"
+    response = render(request, "oms/_flash.html", {"level": "ok", "text": text})
+    response["HX-Retarget"] = "#flash"
+    response["HX-Trigger"] = json.dumps({ORDERS_CHANGED: True, "amend-done": True})
     return response
 
 

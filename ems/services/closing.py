@@ -1,5 +1,6 @@
-"""Closing a parent order (FILLED, CANCELLED, EXPIRED: its unfilled constituent orders close the same way)
-and releasing a constituent whose cancel is pending from its parent.
+"""Closing a parent order (FILLED, CANCELLED, EXPIRED: its unfilled constituent orders close the same way),
+releasing a constituent whose cancel is pending from its parent, and reducing one (an order's cancel/replace
+to a smaller quantity, asked by the OMS through ``oms.signals.order_reduce_requested``).
 
 The live driver calls these once a parent has no open child order left (``ems.services.working``); fills
 are booked by ``ems.services.booking``. Lock order as there: ParentOrder -> Constituent -> Order (pk order).
@@ -13,7 +14,9 @@ from django.utils import timezone
 from ems.broadcast import parents_changed_on_commit
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import Constituent, ParentOrder
-from ems.states import ExecStatus, check_parent_transition
+from ems.selectors import parents_at_venues
+from ems.services.ticks import parent_tick_enqueue
+from ems.states import Control, ExecStatus, check_parent_transition
 from oms.audit_events import AuditEventType
 from oms.error_codes import OrderErrorCode
 from oms.errors import Conflict, DomainError, NotFound
@@ -21,6 +24,7 @@ from oms.models import Order
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from oms.services.lifecycle import order_close
+from oms.services.replace import check_replaceable, order_reduce_apply
 from oms.states import OrderStatus
 
 S = ExecStatus
@@ -70,12 +74,8 @@ def constituent_release(*, order_id: int, actor: Actor) -> None:
     only what was allocated to it, the order is CANCELLED with its fills. A parent left with nothing to do
     is closed (FILLED if it filled anything, else CANCELLED). A release already done is a no-op."""
     with transaction.atomic():
-        parent_id = Constituent.objects.filter(order_id=order_id).values_list("parent_id", flat=True).first()
-        if parent_id is None:
-            raise NotFound(ParentOrderErrorCode.CONSTITUENT_NOT_FOUND, f"Order {order_id} is not in a parent order")
-        parent = ParentOrder.objects.select_for_update(of=("self",)).get(pk=parent_id)
-        constituent = Constituent.objects.select_for_update().get(order_id=order_id)
-        order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+        parent, constituent, order = _lock_constituent(order_id)
+        parent_id = parent.pk
         if order.status in (OrderStatus.CANCELLED, OrderStatus.FILLED) and constituent.quantity == constituent.allocated_quantity:
             return
         if order.status != OrderStatus.PENDING_CANCEL:
@@ -98,3 +98,59 @@ def constituent_release(*, order_id: int, actor: Actor) -> None:
                                reason=f"nothing left after order {order_id} was cancelled")
         else:
             parents_changed_on_commit([parent])
+
+
+def _lock_constituent(order_id: int) -> tuple[ParentOrder, Constituent, Order]:
+    """Lock an order's parent, its constituent and the order, in the lock order; NotFound if it is in no parent."""
+    parent_id = Constituent.objects.filter(order_id=order_id).values_list("parent_id", flat=True).first()
+    if parent_id is None:
+        raise NotFound(ParentOrderErrorCode.CONSTITUENT_NOT_FOUND, f"Order {order_id} is not in a parent order")
+    parent = ParentOrder.objects.select_for_update(of=("self",)).get(pk=parent_id)
+    constituent = Constituent.objects.select_for_update().get(order_id=order_id)
+    order = Order.objects.select_for_update(of=("self",)).select_related("portfolio", "instrument").get(pk=order_id)
+    return parent, constituent, order
+
+
+def constituent_reduce(*, order_id: int, quantity: int, actor: Actor) -> Order:
+    """Reduce an order a parent works to ``quantity``: the parent and the order's constituent shrink by the
+    same amount, in one transaction under the parent's lock (only a holder of it sends a child or books a
+    fill, so nothing moves meanwhile). Refused with ``order.replace_below_working`` (409), nothing changed,
+    past what the parent has free (its quantity less what is filled, what its open children still have at
+    the venues and what an RFQ holds) or below what the order has filled. The parent re-plans for what is
+    left (its children are cancelled and a new plan posts afresh); one left with nothing to do is closed."""
+    with transaction.atomic():
+        parent, constituent, order = _lock_constituent(order_id)
+        check_replaceable(order)  # it may have filled or been cancelled since the OMS looked
+        taken = order.quantity - quantity
+        at_venues = parents_at_venues([parent.pk]).get(parent.pk, 0)
+        free = min(parent.quantity - parent.filled_quantity - parent.reserved_quantity - at_venues,
+                   constituent.quantity - constituent.allocated_quantity)
+        if parent.status not in S.working():
+            raise Conflict(OrderErrorCode.NOT_REPLACEABLE, f"Parent order {parent.pk} is {parent.status.lower()}: its orders cannot be amended")
+        if quantity >= order.filled_quantity and taken > free:
+            raise Conflict(OrderErrorCode.REPLACE_BELOW_WORKING,
+                           f"Only {max(free, 0):,} of order {order_id} can be taken off now: its parent has {parent.filled_quantity:,} filled, "
+                           f"{at_venues:,} at the venues and {parent.reserved_quantity:,} held by an RFQ", field="quantity")
+        order_reduce_apply(order=order, quantity=quantity, actor=actor, reason=f"amended by {actor.name}; {taken:,} taken off parent {parent.pk}")
+        before = {"quantity": parent.quantity, "status": parent.status}
+        parent.quantity -= taken
+        constituent.quantity -= taken
+        constituent.save(update_fields=["quantity"])
+        if parent.control == Control.RUNNING and not parent.replan:
+            parent.replan = f"order {order_id} reduced by {taken:,}"[:64]
+        parent.save(update_fields=["quantity", "replan", "updated_at"])
+        audit_append([PendingEvent(actor, AuditEventType.PARENT_ORDER_REDUCED, "parent_order", parent.pk, before=before,
+                                   after={"quantity": parent.quantity, "status": parent.status, "order_id": order_id, "released": taken},
+                                   reason=f"order {order_id} amended to {quantity:,}")])
+        if parent.quantity == parent.filled_quantity and not parent.children.filter(status__in=S.open()).exists():
+            parent_order_close(parent_id=parent.pk, status=S.FILLED if parent.filled_quantity else S.CANCELLED, actor=actor,
+                               reason=f"nothing left after order {order_id} was amended")
+        else:
+            parents_changed_on_commit([parent])
+            parent_tick_enqueue(parent.pk)
+    return order
+
+
+def on_order_reduce_requested(sender, *, order_id: int, quantity: int, actor: Actor, **kwargs) -> Order:
+    """Receiver of ``oms.signals.order_reduce_requested``: :func:`constituent_reduce`."""
+    return constituent_reduce(order_id=order_id, quantity=quantity, actor=actor)

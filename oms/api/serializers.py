@@ -54,6 +54,13 @@ class OrderInputSerializer(serializers.Serializer):
     max_participation = serializers.DecimalField(max_digits=5, decimal_places=4, required=False, allow_null=True, help_text="Fraction of market volume, 0-1")
 
 
+class OrderReplaceSerializer(serializers.Serializer):
+    """A cancel/replace (documents the contract; ``oms.services.order_parse.parse_replace`` enforces it): one or both."""
+
+    quantity = serializers.IntegerField(min_value=1, required=False, help_text="The new total quantity (filled shares included); a multiple of the lot size")
+    limit_price = serializers.DecimalField(max_digits=18, decimal_places=6, required=False, help_text="The new limit (limit orders only); on the tick grid")
+
+
 class CachedFieldsMixin:
     """Build a ModelSerializer's fields once per class instead of once per instance.
 

@@ -22,7 +22,8 @@ from oms.error_codes import AuthErrorCode, FieldErrorCode
 from oms.errors import DomainError, ValidationFailed
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit, orders_submit
-from oms.services.order_parse import CLIENT_ORDER_ID_RE, has_invalid_characters
+from oms.services.order_parse import CLIENT_ORDER_ID_RE, has_invalid_characters, replace_body
+from oms.services.replace import order_replace
 from oms.services.tokens import api_token_issue, token_expires_at
 from oms.signin import client_ip, lockout_detail, lockout_retry_after
 
@@ -184,6 +185,24 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def cancel(self, request, pk=None):
         """Cancel what is not yet filled."""
         order = order_cancel(user=request.user, actor=Actor.for_user(request.user, "api"), order_id=int(pk))
+        return Response(s.OrderSerializer(order).data)
+
+    @extend_schema(request=s.OrderReplaceSerializer, responses={
+        200: OpenApiResponse(s.OrderSerializer, description="The order with its new terms (unchanged if they were its terms already)"),
+        400: OpenApiResponse(s.ErrorSerializer, description="Invalid input (code validation_error, errors by field)"),
+        403: OpenApiResponse(s.ErrorSerializer, description="You may see this order but not amend it"),
+        404: OpenApiResponse(s.ErrorSerializer, description="No such order among those you may see"),
+        409: OpenApiResponse(s.ErrorSerializer, description="order.not_replaceable (not open, or its cancel is pending); "
+                             "order.replace_in_parent (a parent works it: only a reduction); "
+                             "order.replace_below_working (below what is filled or at the venues)"),
+        422: OpenApiResponse(s.ErrorSerializer, description="Denied by pre-trade risk (code risk.*); the order is unchanged"),
+    })
+    @action(detail=True, methods=["post"])
+    def replace(self, request, pk=None):
+        """Cancel/replace: a new quantity and/or limit price, through pre-trade risk again (docs/api.md#amend)."""
+        body = replace_body(request.data)
+        order = order_replace(user=request.user, actor=Actor.for_user(request.user, "api"), order_id=int(pk),
+                              quantity=body.get("quantity"), limit_price=body.get("limit_price"))
         return Response(s.OrderSerializer(order).data)
 
 

@@ -6,5 +6,6 @@ from oms.services.audit_verification import audit_verify
 from oms.services.cancel import order_cancel
 from oms.services.intake import order_submit, orders_submit
 from oms.services.market_price import market_prices_update
+from oms.services.replace import order_replace
 
-__all__ = ["audit_checkpoint_write", "audit_record", "audit_verify", "order_cancel", "order_submit", "orders_submit", "market_prices_update"]
+__all__ = ["audit_checkpoint_write", "audit_record", "audit_verify", "order_cancel", "order_replace", "order_submit", "orders_submit", "market_prices_update"]

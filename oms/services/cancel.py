@@ -40,7 +40,7 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
         if order.status not in CANCELLABLE:
             raise Conflict(OrderErrorCode.NOT_CANCELLABLE, f"Order is {order.get_status_display().lower()}; only open orders can be cancelled")
         before = order.status
-        parent_id = _parent_of(order)
+        parent_id = order_parent_id(order)
         if parent_id is not None:
             return _cancel_in_parent(order, parent_id, actor)
         check_transition(before, OrderStatus.CANCELLED)
@@ -53,7 +53,7 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
     return order
 
 
-def _parent_of(order: Order) -> int | None:
+def order_parent_id(order: Order) -> int | None:
     """The parent order's id if the EMS works this order (through the reverse one-to-one ``constituent``)."""
     try:
         return order.constituent.parent_id

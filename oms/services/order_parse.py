@@ -179,6 +179,46 @@ def _refuse_invalid_characters(data: dict, errors: _Errors) -> dict:
     return clean
 
 
+def _known_fields(data, errors: _Errors, fields: tuple[str, ...], *, not_object: str) -> dict:
+    """A JSON object's fields, less those with invalid characters; those and unknown fields are reported."""
+    if not isinstance(data, dict):
+        raise ValidationFailed({"non_field_errors": [{"code": FieldErrorCode.INVALID, "detail": not_object}]})
+    clean = _refuse_invalid_characters(data, errors)
+    for unknown in sorted(set(clean) - set(fields)):
+        errors.add(unknown, FieldErrorCode.UNKNOWN_FIELD, f"Unknown field {unknown!r}")
+    return clean
+
+
+def _quantity(value, errors: _Errors, instrument: Instrument | None) -> int | None:
+    """A whole, positive number of shares within bounds and (when the instrument is known) in whole lots."""
+    if isinstance(value, str) and ASCII_DIGITS_RE.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add("quantity", FieldErrorCode.INVALID, "quantity must be a whole number of shares")
+        return None
+    if value <= 0:
+        errors.add("quantity", FieldErrorCode.INVALID, "quantity must be positive")
+        return None
+    if value > MAX_QUANTITY:
+        errors.add("quantity", FieldErrorCode.MAX_VALUE, f"quantity must be at most {MAX_QUANTITY:,}")
+        return None
+    if instrument is not None and value % instrument.lot_size:
+        errors.add("quantity", FieldErrorCode.LOT_SIZE, f"quantity must be a multiple of the lot size {instrument.lot_size}")
+    return value
+
+
+def _check_limit(limit_price: Decimal | None, order_type: str | None, errors: _Errors, instrument: Instrument | None) -> None:
+    """A limit price belongs to a limit order only, is positive and (when the instrument is known) on the tick grid."""
+    if limit_price is None:
+        return
+    if order_type == OrderType.MARKET:
+        errors.add("limit_price", FieldErrorCode.NOT_ALLOWED, "A market order takes no limit_price")
+    elif limit_price <= 0:
+        errors.add("limit_price", FieldErrorCode.INVALID, "limit_price must be greater than zero")
+    elif instrument is not None and limit_price % instrument.tick_size:
+        errors.add("limit_price", FieldErrorCode.TICK_SIZE, f"limit_price must be a multiple of the tick size {plain(instrument.tick_size)}")
+
+
 def parse_order(
     data, *, portfolios: dict[str, Portfolio], instruments: dict[str, Instrument], known_portfolios=frozenset(),
 ) -> ParsedOrder:
@@ -187,12 +227,8 @@ def parse_order(
     ``portfolios`` are those the caller may trade; ``known_portfolios`` every code that exists (so that
     someone else's portfolio is a 403, an unknown one a 400).
     """
-    if not isinstance(data, dict):
-        raise ValidationFailed({"non_field_errors": [{"code": FieldErrorCode.INVALID, "detail": "Each order must be a JSON object"}]})
     errors = _Errors()
-    data = _refuse_invalid_characters(data, errors)
-    for unknown in sorted(set(data) - set(ORDER_FIELDS)):
-        errors.add(unknown, FieldErrorCode.UNKNOWN_FIELD, f"Unknown field {unknown!r}")
+    data = _known_fields(data, errors, ORDER_FIELDS, not_object="Each order must be a JSON object")
 
     coid = data.get("client_order_id")
     if "client_order_id" in errors.by_field:
@@ -231,31 +267,14 @@ def parse_order(
         errors.add("quantity", FieldErrorCode.REQUIRED, "quantity is required")
         quantity = None
     else:
-        if isinstance(quantity, str) and ASCII_DIGITS_RE.fullmatch(quantity.strip()):
-            quantity = int(quantity)
-        if isinstance(quantity, bool) or not isinstance(quantity, int):
-            errors.add("quantity", FieldErrorCode.INVALID, "quantity must be a whole number of shares")
-            quantity = None
-        elif quantity <= 0:
-            errors.add("quantity", FieldErrorCode.INVALID, "quantity must be positive")
-            quantity = None
-        elif quantity > MAX_QUANTITY:
-            errors.add("quantity", FieldErrorCode.MAX_VALUE, f"quantity must be at most {MAX_QUANTITY:,}")
-            quantity = None
-        elif instrument is not None and quantity % instrument.lot_size:
-            errors.add("quantity", FieldErrorCode.LOT_SIZE, f"quantity must be a multiple of the lot size {instrument.lot_size}")
+        quantity = _quantity(quantity, errors, instrument)
 
     order_type = _choice(data, errors, "order_type", ORDER_TYPES, None)
     limit_price = _decimal(data, errors, "limit_price", below=PRICE_BOUND, places=6)
-    if order_type == OrderType.LIMIT:
-        if limit_price is None and "limit_price" not in errors.by_field:
-            errors.add("limit_price", FieldErrorCode.REQUIRED, "limit_price is required for a limit order")
-        elif limit_price is not None and limit_price <= 0:
-            errors.add("limit_price", FieldErrorCode.INVALID, "limit_price must be greater than zero")
-        elif limit_price is not None and instrument is not None and limit_price % instrument.tick_size:
-            errors.add("limit_price", FieldErrorCode.TICK_SIZE, f"limit_price must be a multiple of the tick size {plain(instrument.tick_size)}")
-    elif order_type == OrderType.MARKET and limit_price is not None:
-        errors.add("limit_price", FieldErrorCode.NOT_ALLOWED, "A market order takes no limit_price")
+    if order_type == OrderType.LIMIT and limit_price is None and "limit_price" not in errors.by_field:
+        errors.add("limit_price", FieldErrorCode.REQUIRED, "limit_price is required for a limit order")
+    elif order_type is not None:
+        _check_limit(limit_price, order_type, errors, instrument)
 
     time_in_force = _choice(data, errors, "time_in_force", TIFS, TimeInForce.DAY)
     urgency = _choice(data, errors, "urgency", URGENCIES, Urgency.MEDIUM)
@@ -275,3 +294,43 @@ def parse_order(
         order_type=order_type, limit_price=limit_price, time_in_force=time_in_force, urgency=urgency,
         strategy=strategy, start_time=start_time, end_time=end_time, max_participation=max_participation,
     )
+
+
+# --- cancel/replace ---------------------------------------------------------------------------------
+
+REPLACE_FIELDS = ("quantity", "limit_price")
+
+
+@dataclass(frozen=True)
+class ReplaceRequest:
+    """What a cancel/replace asks for: a new quantity and/or a new limit price (None: keep the order's)."""
+
+    quantity: int | None
+    limit_price: Decimal | None
+
+
+def replace_body(data) -> dict:
+    """The fields of a cancel/replace body (a JSON object of ``quantity`` and/or ``limit_price``); raise
+    ValidationFailed for another shape, an unknown field or invalid characters. Values are checked by
+    :func:`parse_replace` against the order."""
+    errors = _Errors()
+    clean = _known_fields(data, errors, REPLACE_FIELDS, not_object="Send a JSON object with quantity and/or limit_price")
+    if errors.by_field:
+        raise ValidationFailed(errors.by_field)
+    return clean
+
+
+def parse_replace(*, quantity, limit_price, order: Order) -> ReplaceRequest:
+    """Check a new quantity and/or limit price for ``order`` (its instrument's lot and tick, its order type);
+    raise ValidationFailed. Neither given is an error; a value equal to the order's is kept as asked."""
+    errors = _Errors()
+    if quantity in (None, "") and limit_price in (None, ""):
+        errors.add("non_field_errors", FieldErrorCode.REQUIRED, "Send a new quantity and/or limit_price")
+        raise ValidationFailed(errors.by_field)
+    data = _refuse_invalid_characters({"quantity": quantity, "limit_price": limit_price}, errors)
+    new_quantity = None if data.get("quantity") in (None, "") else _quantity(data["quantity"], errors, order.instrument)
+    new_limit = _decimal(data, errors, "limit_price", below=PRICE_BOUND, places=6)
+    _check_limit(new_limit, order.order_type, errors, order.instrument)
+    if errors.by_field:
+        raise ValidationFailed(errors.by_field)
+    return ReplaceRequest(quantity=new_quantity, limit_price=new_limit)

@@ -31,6 +31,8 @@ MAX_EXAMPLES = 12
 #   lot and tick size of that instrument, a limit price on a market order, end before start): 400
 #   validation_error naming the field; and pre-trade risk, 422 risk.*.
 #   The bulk answers these per item inside its 207.
+# - orders_replace_create: the same rules against the order (its lot, tick and type, neither field sent),
+#   its state and its parent (409 order.*), pre-trade risk (422 risk.*).
 # - rfqs_create: the request's cross-field rules (side vs direction, auto mode needs a threshold, the
 #   window's range) and the parent's state (quantity available, parent working): 400 / 404 / 409 with codes.
 # - tca_summary_retrieve, tca_best_execution_retrieve, tca_fills_list: an instrument or portfolio filter that
@@ -91,6 +93,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404",
 [[operations]]
 include-operation-id = "tca_executions_import_create"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "413", "429"]
+
+[[operations]]
+include-operation-id = "orders_replace_create"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "409", "422", "429"]
 
 # A bulk answers every item, valid or not, in its 207 (one bad item must not fail 4,999 good ones):
 # a schema-invalid item is refused in its own row, not by a 4xx for the request.

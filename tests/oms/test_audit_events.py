@@ -28,7 +28,7 @@ SNAPSHOT = [
     "child_order.rejected",
     "fill.booked", "internal_cross.booked", "kill_switch.engaged", "kill_switch.lifted",
     "order.accepted", "order.aggregated", "order.cancel_requested", "order.cancelled", "order.denied", "order.expired",
-    "order.filled", "order.partially_filled", "order.received",
+    "order.filled", "order.partially_filled", "order.received", "order.replace_denied", "order.replaced",
     "parent_order.cancel_requested", "parent_order.cancelled", "parent_order.created", "parent_order.expired",
     "parent_order.filled", "parent_order.halted", "parent_order.partially_filled", "parent_order.paused",
     "parent_order.plan_started", "parent_order.reduced", "parent_order.released", "parent_order.reserved",

@@ -44,8 +44,8 @@ SNAPSHOT = {
     ],
     "OrderErrorCode": [
         "order.bad_close_status", "order.duplicate_client_order_id", "order.illegal_transition", "order.not_cancellable",
-        "order.not_found", "order.not_open", "order.not_pending_cancel", "order.not_working", "order.overfill",
-        "order.through_limit",
+        "order.not_found", "order.not_open", "order.not_pending_cancel", "order.not_replaceable", "order.not_working",
+        "order.overfill", "order.replace_below_working", "order.replace_in_parent", "order.through_limit",
     ],
     "RiskErrorCode": [
         "risk.credit_limit", "risk.duplicate_order", "risk.kill_switch", "risk.max_notional", "risk.max_quantity", "risk.price_collar",
