@@ -524,6 +524,7 @@ class TicketEstimate:
 
     strategy: str
     reason: str
+    why: str
     horizon_s: float
     end_clock: str
     expected_bps: float
@@ -538,7 +539,23 @@ class TicketEstimate:
 
     @property
     def participation_pct(self) -> float | None:
-        return None if self.participation is None else 100.0 * self.participation
+        """Of the market's volume over the horizon; None for what does not trade over time (DIRECT now, RFQ)."""
+        if self.participation is None or self.horizon_s <= 0:
+            return None
+        return 100.0 * self.participation
+
+    @property
+    def expected_bps_signed(self) -> float:
+        """The expected cost as the TCA pages sign it (+ = better than the arrival mid): a cost is negative."""
+        return -self.expected_bps
+
+    @property
+    def expected_cost_signed(self) -> Decimal:
+        return -self.expected_cost
+
+    @property
+    def is_rfq(self) -> bool:
+        return self.strategy == StrategyName.RFQ.value
 
 
 def ticket_estimate(*, instrument: Instrument, side: str, quantity: int, limit_price: Decimal | None, urgency: str,
@@ -559,7 +576,7 @@ def ticket_estimate(*, instrument: Instrument, side: str, quantity: int, limit_p
     est = pre_trade_estimate(spec, params, chosen if chosen is not StrategyName.AUTO else StrategyName.VWAP, horizon)
     end_clock = selection.params.get("end_clock") or format_clock(start)[:5]
     return TicketEstimate(
-        strategy=chosen.value, reason=selection.reason, horizon_s=horizon, end_clock=end_clock,
+        strategy=chosen.value, reason=selection.reason, why=selection.why, horizon_s=horizon, end_clock=end_clock,
         expected_bps=est.expected_cost_bps, std_bps=est.std_cost_bps,
         expected_cost=Decimal(str(round(est.expected_cost, 2))), std_cost=Decimal(str(round(est.std_cost, 2))),
         participation=None if est.expected_participation is None or math.isinf(est.expected_participation) else est.expected_participation,

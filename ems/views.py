@@ -25,10 +25,11 @@ from ems.states import Control, ExecStatus
 from oms import role_names, roles
 from oms.error_codes import ApiErrorCode, PermissionErrorCode
 from oms.errors import DomainError
+from oms.forms import TICKET_FIELDS, ticket_order_data, ticket_symbol, with_field_labels
 from oms.models import Portfolio, Side, Strategy, Urgency
 from oms.refdata import symbol_key
 from oms.roles import Actor
-from oms.selectors import instrument_list
+from oms.selectors import instrument_list, order_risk_preview
 from oms.services.order_parse import has_invalid_characters
 from oms.states import IllegalTransition
 from oms.views import login_required
@@ -251,7 +252,7 @@ def ticket_estimate(request):
     g = request.GET
     if any(has_invalid_characters(v) for v in g.values()):
         return render(request, "ems/_estimate.html", {})
-    symbol = g.get("instrument", "").strip().split(" ", 1)[0].upper()
+    symbol = ticket_symbol(g.get("instrument", ""))
     instrument = next((i for i in instrument_list() if i.symbol == symbol), None)
     raw_qty = g.get("quantity", "").replace(",", "").replace("_", "").replace(" ", "")
     quantity = int(raw_qty) if raw_qty.isascii() and raw_qty.isdigit() and len(raw_qty) <= 13 else 0
@@ -268,6 +269,11 @@ def ticket_estimate(request):
             limit = None
     if instrument is None or not 0 < quantity <= MAX_TICKET_QTY:
         return render(request, "ems/_estimate.html", {})
+    # A denied order never promises a route: risk is asked first, as the send would.
+    values = {f: g.get(f, "").strip() for f in TICKET_FIELDS}
+    denial = order_risk_preview(user=request.user, data=ticket_order_data(values, g.get("client_order_id", "")))
+    if denial is not None:
+        return render(request, "ems/_estimate.html", {"denial": {"code": denial[0], "detail": with_field_labels(denial[1])}})
     estimate = selectors.ticket_estimate(instrument=instrument, side=side, quantity=quantity, limit_price=limit,
                                          urgency=urgency, strategy=strategy)
     return render(request, "ems/_estimate.html", {"e": estimate})

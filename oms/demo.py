@@ -55,6 +55,9 @@ ACCOUNTS = [
     ("admin", None, "admin-demo-pass"),
 ]
 API_CLIENT = "bridge"
+# The demo's global per-order limits (VALUE-US keeps a tighter notional of its own).
+BLOCK_MAX_QUANTITY = 5_000_000
+BLOCK_MAX_NOTIONAL = Decimal("500000000")
 
 
 @transaction.atomic
@@ -83,10 +86,13 @@ def seed_demo() -> dict:
         p, _ = Portfolio.objects.update_or_create(code=code, defaults={"name": name})
         p.members.set([users[m] for m in members])
 
+    # Sized so that the selection matrix's block route (RFQ from 25% of a day's volume, ems.algos.selection)
+    # is reachable from the ticket: a quarter of a day in the mid-caps (KO, DIS, CSCO, WMT, JNJ, PG) fits; a
+    # quarter of a day of AAPL (about 3 bn USD) does not, and the ticket's estimate says so before sending.
     RiskLimit.objects.update_or_create(
         portfolio=None,
         defaults=dict(
-            max_order_quantity=2_000_000, max_order_notional=Decimal("50000000"), price_collar_pct=Decimal("10"),
+            max_order_quantity=BLOCK_MAX_QUANTITY, max_order_notional=BLOCK_MAX_NOTIONAL, price_collar_pct=Decimal("10"),
             daily_notional_limit=Decimal("750000000"), duplicate_window_seconds=5, max_orders_per_second=2000,
         ),
     )

@@ -8,6 +8,7 @@ import re
 from django import forms
 
 from oms.audit_events import AuditEventType
+from oms.models import OrderType
 
 # The order fields as a person reads them: the ticket's labels, and the words that replace the API's field
 # names in error messages shown in the browser (the API keeps the field names, in ``field``).
@@ -26,6 +27,29 @@ ORDER_FIELD_LABELS = {
     "end_time": "End time",
     "max_participation": "Max participation",
 }
+TICKET_FIELDS = (
+    "portfolio", "instrument", "side", "quantity", "order_type", "limit_price", "time_in_force", "urgency", "strategy",
+)
+
+
+def ticket_symbol(raw: str) -> str:
+    """The symbol typed in the instrument box ("AAPL", or the datalist's "AAPL — Apple Inc.")."""
+    return raw.strip().split(" ", 1)[0].upper() if raw.strip() else ""
+
+
+def ticket_order_data(values: dict, client_order_id: str) -> dict:
+    """The ticket's fields as an intake payload (the send and the pre-trade estimate read the ticket alike)."""
+    data = {k: v for k, v in values.items() if v}
+    data["client_order_id"] = client_order_id
+    if "instrument" in data:
+        data["instrument"] = ticket_symbol(data["instrument"])
+    if "quantity" in data:
+        data["quantity"] = data["quantity"].replace(",", "").replace("_", "").replace(" ", "")
+    if data.get("order_type") != OrderType.LIMIT:
+        data.pop("limit_price", None)  # greyed out on the ticket for market orders
+    return data
+
+
 _FIELD_NAME_RE = re.compile(r"\b(" + "|".join(ORDER_FIELD_LABELS) + r")\b")
 
 

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from oms import roles, selectors
 from oms.api.filters import OrderFilter
 from oms.errors import DomainError, RiskDenied, ValidationFailed
-from oms.forms import ORDER_FIELD_LABELS, AuditFilterForm, with_field_labels
+from oms.forms import ORDER_FIELD_LABELS, TICKET_FIELDS, AuditFilterForm, ticket_order_data, ticket_symbol, with_field_labels
 from oms.models import OrderType, Side, Strategy, TimeInForce, Urgency
 from oms.risk_reference import price_text
 from oms.roles import Actor
@@ -33,9 +33,6 @@ from oms.states import CANCELLABLE, OrderStatus
 BLOTTER_CAP = 200  # newest orders the blotter shows; the header says how many match in all
 AUDIT_PAGE_SIZE = 50
 ORDERS_CHANGED = "orders-changed"  # htmx event (HX-Trigger): live regions re-fetch without waiting for the push
-TICKET_FIELDS = (
-    "portfolio", "instrument", "side", "quantity", "order_type", "limit_price", "time_in_force", "urgency", "strategy",
-)
 TICKET_DEFAULTS = {
     "side": Side.BUY, "order_type": OrderType.LIMIT, "time_in_force": TimeInForce.DAY,
     "urgency": Urgency.MEDIUM, "strategy": Strategy.AUTO,
@@ -83,18 +80,13 @@ def audit_reader_required(view):
 # --- desk: blotter -------------------------------------------------------------------------------
 
 
-def _symbol(raw: str) -> str:
-    # The instrument box accepts "AAPL" as well as the datalist's "AAPL — Apple Inc.".
-    return raw.strip().split(" ", 1)[0].upper() if raw.strip() else ""
-
-
 def _blotter(request) -> dict:
     """The blotter's orders for the request's filters (the API's filter set, so both filter alike)."""
     params = request.GET.copy()
     if params.get("status") == "open":
         params.setlist("status", sorted(OrderStatus.open_statuses()))
     if params.get("instrument"):
-        params["instrument"] = _symbol(params["instrument"])
+        params["instrument"] = ticket_symbol(params["instrument"])
     orders = OrderFilter(params, queryset=selectors.order_list(user=request.user)).qs
     return {
         "orders": list(orders[:BLOTTER_CAP]),
@@ -146,18 +138,6 @@ def _ticket(user, *, values=None, client_order_id=None, errors=None, top_errors=
     }
 
 
-def _order_data(values: dict, client_order_id: str) -> dict:
-    data = {k: v for k, v in values.items() if v}
-    data["client_order_id"] = client_order_id
-    if "instrument" in data:
-        data["instrument"] = _symbol(data["instrument"])
-    if "quantity" in data:
-        data["quantity"] = data["quantity"].replace(",", "").replace("_", "").replace(" ", "")
-    if data.get("order_type") != OrderType.LIMIT:
-        data.pop("limit_price", None)  # greyed out on the ticket for market orders
-    return data
-
-
 def _messages(error: DomainError | None) -> tuple[dict[str, list[dict]], list[dict]]:
     """Split an intake error into messages per ticket field and messages for the top of the ticket."""
     by_field: dict[str, list[dict]] = {}
@@ -171,7 +151,9 @@ def _messages(error: DomainError | None) -> tuple[dict[str, list[dict]], list[di
             for p in problems:
                 put(field, {"code": p["code"], "detail": with_field_labels(p["detail"])})
     elif isinstance(error, RiskDenied):
-        put(error.field, {"code": error.code, "detail": with_field_labels(error.detail), "denied": True})
+        # Under a field the denial only points at the notice below the send button, which has room for its reason.
+        put(error.field, {"code": error.code, "detail": with_field_labels(error.detail), "denied": True,
+                          "field_line": error.field in TICKET_FIELDS})
     elif error is not None:
         top.append({"code": error.code, "detail": with_field_labels(error.detail)})
     return by_field, top
@@ -203,7 +185,7 @@ def order_ticket(request):
     values = {f: request.POST.get(f, "").strip() for f in TICKET_FIELDS}
     client_order_id = request.POST.get("client_order_id", "")
     result = order_submit(
-        user=request.user, actor=Actor.for_user(request.user, "browser"), data=_order_data(values, client_order_id),
+        user=request.user, actor=Actor.for_user(request.user, "browser"), data=ticket_order_data(values, client_order_id),
     )
     errors, top = _messages(result.error)
     order = result.order

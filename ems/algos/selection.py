@@ -92,6 +92,8 @@ MATRIX: tuple[Rule, ...] = (
         "tiny",
         StrategyName.DIRECT,
         pct_adv=(0.0, 0.05),
+        # A passive limit does not take the books now: it waits for the market (row passive_limit).
+        order=frozenset({MARKET, MARKETABLE}),
         spread_bps=(0.0, 30.0),
         params={"router": None},
         why="fits the displayed books: no schedule needed",
@@ -157,6 +159,7 @@ class Selection:
     reason: str
     reason_code: str
     rule: str
+    why: str = ""  # the outcome and why, in a line (the reason leads with the inputs that decided it)
 
 
 def order_features(order: OrderSpec, inst: InstrumentView) -> dict[str, Any]:
@@ -225,12 +228,15 @@ def _describe(f: dict[str, Any], order: OrderSpec) -> str:
     return f"{f['pct_adv']:.2g}% of ADV, {f['order']}, {order.urgency} urgency, {f['vol_bps']:.0f} bps daily vol, {f['spread_bps']:.0f} bps spread, {liq}"
 
 
-def _outcome(strategy: StrategyName, params: dict[str, Any]) -> str:
+def _outcome(strategy: StrategyName, params: dict[str, Any], f: dict[str, Any]) -> str:
     if strategy is StrategyName.RFQ:
         return "RFQ to dealers"
     if strategy is StrategyName.DIRECT:
         mode = params.get("router_mode")
-        return "DIRECT now" + (f" ({mode} routing)" if mode else " (smart routing)")
+        routing = f" ({mode} routing)" if mode else " (smart routing)"
+        if f["order"] == PASSIVE:
+            return "DIRECT at the limit, routed whenever the market reaches it" + routing
+        return "DIRECT now" + routing
     text = f"{strategy.name} to {params['end_clock']}, max {params['max_participation']:.0%} participation"
     if "urgency" in params:
         text += f", {params['urgency']} risk aversion"
@@ -279,12 +285,14 @@ def select_strategy(order: OrderSpec, inst: InstrumentView) -> Selection:
         why_not = _cannot_apply(order.requested, order, inst, f)
         if not why_not:
             params = _requested_params(order.requested, order, inst)
+            outcome = _outcome(order.requested, params, f)
             return Selection(
                 order.requested,
                 params,
-                f"{described} -> {_outcome(order.requested, params)} (requested by the PM)",
+                f"{described} -> {outcome} (requested by the PM)",
                 "select.requested",
                 "requested",
+                f"{outcome}: requested by the PM",
             )
         overruled = why_not
     skipped = []
@@ -296,14 +304,17 @@ def select_strategy(order: OrderSpec, inst: InstrumentView) -> Selection:
             break
         skipped.append(f"row {rule.name} skipped: {why_not}")
     params = _finish(order, inst, rule.strategy, _window(order, rule))
-    reason = f"{described} -> {_outcome(rule.strategy, params)} (rule {rule.name}: {rule.why})"
+    outcome = _outcome(rule.strategy, params, f)
+    reason = f"{described} -> {outcome} (rule {rule.name}: {rule.why})"
+    why = f"{outcome}: {rule.why}"
     if skipped:
         reason += "; " + "; ".join(skipped)
     code = f"select.{rule.name}"
     if overruled:
         reason = f"{overruled}; instead {reason}"
+        why = f"{overruled}; instead {why}"
         code = f"select.requested_overridden.{rule.name}"
-    return Selection(rule.strategy, params, reason, code, rule.name)
+    return Selection(rule.strategy, params, reason, code, rule.name, why)
 
 
 # --- the table, for people --------------------------------------------------------------------------------

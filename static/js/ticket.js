@@ -72,9 +72,21 @@
       : "";
   }
 
+  // The previous order's denial is about that order: once the PM edits the ticket for the next one it goes
+  // (the blotter keeps the denied order and its reason), and the fields it marked are clear again.
+  function clearDenial(form) {
+    form.querySelectorAll(".notice-denied, .err-denied").forEach(function (el) { el.remove(); });
+    form.querySelectorAll(".top-errors").forEach(function (el) { if (!el.querySelector(".err")) el.remove(); });
+    form.querySelectorAll(".field.has-error").forEach(function (f) {
+      if (!f.querySelector(".err")) f.classList.remove("has-error");
+    });
+  }
+
   function onEdit(event) {
     var form = event.target.closest && event.target.closest("#ticket");
-    if (form) sync(form);
+    if (!form) return;
+    if (event.isTrusted) clearDenial(form);
+    sync(form);
   }
 
   document.addEventListener("input", onEdit);

@@ -124,9 +124,10 @@ def test_a_price_collar_denial_is_shown_next_to_the_limit_price_and_in_the_blott
     submit_ticket(page)
 
     denial = page.locator("#field-limit_price .err-denied")
-    expect(denial).to_contain_text("Denied by pre-trade risk")
-    expect(denial).to_contain_text("risk.price_collar")
-    expect(denial).to_contain_text("20.00% from the reference price")
+    expect(denial).to_contain_text("Denied by pre-trade risk: see below")
+    notice = page.locator("#ticket .notice-denied")  # the whole reason, where it has room
+    expect(notice).to_contain_text("risk.price_collar")
+    expect(notice).to_contain_text("20.00% from the reference price")
     order = Order.objects.get(client_order_id=client_order_id)
     assert (order.status, order.deny_code) == ("DENIED", "risk.price_collar")
     row = page.locator(f"#order-row-{order.id}")

@@ -55,7 +55,7 @@ def test_ticket_shows_the_pre_trade_estimate_as_the_pm_types(signed_in, pm, port
     page.locator("label[for=t-order_type-market]").click()
 
     estimate = page.locator("#t-pretrade")
-    expect(estimate).to_contain_text(re.compile(r"Est\. cost\s+[\d.]+ bp"))
+    expect(estimate).to_contain_text(re.compile(r"Est\. vs arrival, \+ = better\s+[−+-]?[\d.]+ bp"))
     expect(estimate).to_contain_text("USD")
     first = estimate.inner_text()
     page.fill("#t-quantity", "500")

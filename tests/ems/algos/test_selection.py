@@ -144,3 +144,24 @@ def test_the_docs_show_the_matrix_as_the_code_renders_it():
     doc = (Path(__file__).resolve().parents[3] / "docs" / "execution.md").read_text()
     assert "## Strategy selection" in doc
     assert table in doc
+
+
+def test_a_tiny_passive_limit_is_not_sent_now_it_waits_for_the_market():
+    s = pick(1_000, limit_price=99.0)  # 0.02% of ADV, a buy limit below the bid
+    assert s.rule == "passive_limit" and s.strategy is StrategyName.POV
+    assert "fits the displayed books" not in s.reason and "DIRECT now" not in s.why
+    assert pick(1_000, limit_price=101.0).rule == "tiny"  # marketable: it does take the book now
+
+
+def test_a_requested_direct_on_a_passive_limit_says_it_waits_at_the_limit():
+    s = pick(1_000, limit_price=99.0, requested=StrategyName.DIRECT)
+    assert s.strategy is StrategyName.DIRECT
+    assert s.why.startswith("DIRECT at the limit") and "requested by the PM" in s.why
+
+
+def test_why_names_the_chosen_strategy_and_its_reason():
+    assert pick(1_500_000).why == "RFQ to dealers: a quarter of a day's volume or more: ask dealers for a block price"
+    twap = pick(50_000, requested=StrategyName.TWAP)
+    assert twap.why.startswith("TWAP to ") and twap.why.endswith("requested by the PM")
+    overruled = pick(1_500_000, requested=StrategyName.TWAP)
+    assert overruled.why.startswith("TWAP cannot apply") and "instead RFQ to dealers" in overruled.why
