@@ -29,8 +29,9 @@ from oms.forms import TICKET_FIELDS, ticket_order_data, ticket_symbol, with_fiel
 from oms.models import Portfolio, Side, Strategy, Urgency
 from oms.refdata import symbol_key
 from oms.roles import Actor
-from oms.selectors import instrument_list, order_risk_preview
+from oms.selectors import instrument_list
 from oms.services.order_parse import has_invalid_characters
+from oms.services.risk_preview import order_risk_preview
 from oms.states import IllegalTransition
 from oms.views import login_required
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from oms.errors import DomainError
 from oms.models import AuditEvent, Instrument, MarketPrice, Order
-from oms.refdata import refdata
 from oms.risk_reference import RiskReference, risk_reference
-from oms.roles import tradable_portfolio_ids, visible_portfolios
-from oms.services.order_parse import parse_order
-from oms.services.risk import check_static, effective_limits
+from oms.roles import visible_portfolios
 
 
 def order_list(*, user) -> QuerySet[Order]:
@@ -55,24 +50,6 @@ def risk_references(instruments, *, now: datetime | None = None) -> dict[int, Ri
         )
     }
     return {i.id: risk_reference(i, marks.get(i.id), now) for i in instruments}
-
-
-def order_risk_preview(*, user, data: dict) -> tuple[str, str] | None:
-    """What pre-trade risk would say of the order ``data`` (an intake payload) if it were sent now:
-    (code, reason) of a denial by a limb that needs only the order and the limits (restricted list, maximum
-    quantity and notional, price collar), else None. The same parse, limits and risk price as the intake;
-    None too while ``data`` is not a valid order yet (its field errors come when it is sent). The rate,
-    duplicate and credit limbs depend on what else is sent meanwhile: they are decided at sending.
-    """
-    ref = refdata()
-    allowed = tradable_portfolio_ids(user, ref)
-    portfolios = ref.portfolios if allowed is None else {c: p for c, p in ref.portfolios.items() if p.id in allowed}
-    try:
-        req = parse_order(data, portfolios=portfolios, instruments=ref.instruments, known_portfolios=ref.portfolios)
-    except DomainError:
-        return None
-    req = replace(req, reference=risk_references([req.instrument])[req.instrument.id])
-    return check_static(req, effective_limits([req.portfolio.id], ref.limits)[req.portfolio.id], ref.restricted)
 
 
 def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:

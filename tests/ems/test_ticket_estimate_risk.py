@@ -12,7 +12,7 @@ from django.core.management import call_command
 from ems.algos.selection import MATRIX
 from ems.algos.types import StrategyName
 from oms.models import Instrument, Portfolio
-from oms.selectors import order_risk_preview
+from oms.services.risk_preview import order_risk_preview
 from tests.factories import RiskLimitFactory
 
 pytestmark = pytest.mark.django_db

@@ -88,7 +88,8 @@ SNAPSHOT = {
     "TcaErrorCode": [
         "tca.bad_filter", "tca.bad_group_by", "tca.bad_params", "tca.bad_strategy", "tca.export_too_large",
         "tca.import_bad_header", "tca.import_empty", "tca.import_encoding", "tca.import_invalid",
-        "tca.import_not_permitted", "tca.import_too_large", "tca.parent_not_closed", "tca.what_if_busy",
+        "tca.import_not_permitted", "tca.import_too_large", "tca.nothing_executed", "tca.parent_not_closed",
+        "tca.what_if_busy",
         "tca.what_if_cancelled", "tca.what_if_over_budget", "tca.what_if_too_large", "tca.xlsx_too_large",
     ],
     "ImportRowErrorCode": [
