@@ -95,9 +95,15 @@ def _blotter(request) -> dict:
     if params.get("instrument"):
         params["instrument"] = _symbol(params["instrument"])
     orders = OrderFilter(params, queryset=selectors.order_list(user=request.user)).qs
+    sort = selectors.blotter_sort(request.GET.get("sort"))
+    totals = selectors.blotter_totals(orders)
     return {
-        "orders": list(orders[:BLOTTER_CAP]),
-        "total": orders.count(),
+        "orders": list(selectors.blotter_orders(orders, sort=sort)[:BLOTTER_CAP]),
+        "total": totals["orders"],
+        "totals": totals,
+        "sort": sort,
+        "sort_param": "" if sort == selectors.BLOTTER_DEFAULT_SORT else sort,  # the default stays out of the address
+        "sort_columns": _sort_columns(request, sort),
         "cap": BLOTTER_CAP,
         "cancellable": CANCELLABLE,
         "filters": request.GET,
@@ -105,6 +111,36 @@ def _blotter(request) -> dict:
         "statuses": OrderStatus.choices,
         "sides": Side.choices,
     }
+
+
+# The blotter's headers: (label, sort key, css class, title); a click sorts by it, a second click reverses it.
+BLOTTER_COLUMNS = (
+    ("Time", "time", "", "Submitted (UTC)"), ("ID", "id", "num", ""), ("Portfolio", "portfolio", "", ""),
+    ("Instr", "instrument", "", ""), ("Side", "side", "", ""), ("Qty", "quantity", "num", "Order quantity (shares)"),
+    ("Limit", "limit", "num", "Limit price; MKT for a market order"), ("TIF", "", "", ""), ("Strat", "", "", ""),
+    ("Status", "status", "", ""), ("Filled", "filled", "num", "Filled quantity (shares)"),
+    ("Leaves", "leaves", "num", "Quantity still open for execution (shares; 0 once done, cancelled or expired)"),
+    ("Avg px", "avg_price", "num", "Average fill price"),
+    ("Notional", "notional", "num", "Quantity x limit price (a market order: x the reference price at submission), in the instrument's currency"),
+)
+
+
+def _sort_columns(request, sort: str) -> list[dict]:
+    """Each header with the link that sorts by it (the filters kept) and the arrow of the current sort."""
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    params = {k: v for k, v in request.GET.items() if v and k != "sort"}
+    columns = []
+    for label, key, css, title in BLOTTER_COLUMNS:
+        column = {"label": label, "key": key, "css": css, "title": title, "active": key == current and key != ""}
+        if key:
+            # Numbers and times sort largest / newest first on the first click, text A to Z.
+            first = f"-{key}" if css == "num" or key == "time" else key
+            target = (key if descending else f"-{key}") if column["active"] else first
+            column["sort"] = target
+            column["arrow"] = ("▼" if descending else "▲") if column["active"] else ""
+            column["url"] = reverse("blotter") + "?" + urlencode({**params, "sort": target})
+        columns.append(column)
+    return columns
 
 
 @login_required

@@ -32,6 +32,17 @@
   // Our own submits and cancels answer with HX-Trigger: orders-changed; refresh at once, not on the push.
   document.body.addEventListener("orders-changed", function () { schedule(null); });
 
+  // A header sorts the blotter: the sort rides in the filter form, so live refreshes and filters keep it
+  // (without JavaScript the header's link loads the sorted page).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("#blotter-table th a[data-sort]");
+    var form = document.getElementById("blotter-filters");
+    if (!link || !form || !form.elements.sort) return;
+    event.preventDefault();
+    form.elements.sort.value = link.dataset.sort;
+    htmx.trigger(form, "submit");
+  });
+
   // Cancel asks first, in place ("Cancel order 12? Yes, cancel / No"; templates/oms/_cancel.html); only
   // "Yes" posts. The open question is remembered by order id, so a live re-render of the table (another
   // order changed) does not close it under the user's cursor.
