@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Case, Count, F, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from oms.audit_events import AuditEventType
 from oms.models import AuditEvent, Instrument, MarketPrice, Order
 from oms.risk_reference import RiskReference, risk_reference
 from oms.roles import visible_portfolios
@@ -73,6 +75,51 @@ def order_get(*, user, order_id: int) -> Order | None:
 def order_events(*, order: Order) -> QuerySet[AuditEvent]:
     """The audit trail of one order, oldest first (its timeline)."""
     return AuditEvent.objects.filter(object_type="order", object_id=str(order.pk)).order_by("seq")
+
+
+@dataclass(frozen=True)
+class TimelineRun:
+    """Consecutive events of one repetitive type (a fill after a fill) shown as one line that opens on a click."""
+
+    events: list[AuditEvent]
+
+    @property
+    def first(self) -> AuditEvent:
+        return self.events[0]
+
+    @property
+    def last(self) -> AuditEvent:
+        return self.events[-1]
+
+    @property
+    def count(self) -> int:
+        return len(self.events)
+
+
+# Events a long-worked order writes by the hundred, one per fill: runs of them collapse on the order page.
+TIMELINE_COLLAPSIBLE = frozenset({AuditEventType.ORDER_PARTIALLY_FILLED})
+TIMELINE_MIN_RUN = 3  # fewer in a row are shown as they are
+
+
+def timeline_collapse(events) -> list[AuditEvent | TimelineRun]:
+    """The timeline with each run of ``TIMELINE_MIN_RUN`` or more consecutive events of one collapsible type as
+    one ``TimelineRun``; everything else (the status changes a person looks for) stays a line of its own."""
+    out: list[AuditEvent | TimelineRun] = []
+    run: list[AuditEvent] = []
+
+    def close():
+        out.extend([TimelineRun(list(run))] if len(run) >= TIMELINE_MIN_RUN else run)
+        run.clear()
+
+    for e in events:
+        if run and e.event_type != run[0].event_type:
+            close()
+        if e.event_type in TIMELINE_COLLAPSIBLE:
+            run.append(e)
+        else:
+            out.append(e)
+    close()
+    return out
 
 
 def instrument_list() -> QuerySet[Instrument]:

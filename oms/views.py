@@ -12,6 +12,8 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -31,6 +33,7 @@ from oms.states import CANCELLABLE, OrderStatus
 
 BLOTTER_CAP = 200  # newest orders the blotter shows; the header says how many match in all
 AUDIT_PAGE_SIZE = 50
+EXECUTIONS_SHOWN = 100  # newest executions listed on an order page (the API's /api/fills/ has them all)
 ORDERS_CHANGED = "orders-changed"  # htmx event (HX-Trigger): live regions re-fetch without waiting for the push
 TICKET_FIELDS = (
     "portfolio", "instrument", "side", "quantity", "order_type", "limit_price", "time_in_force", "urgency", "strategy",
@@ -286,13 +289,17 @@ def order_detail(request, order_id: int, partial: bool = False):
     if order is None:
         raise Http404("No such order")
     # Executions come from the EMS through the reverse relation (oms never imports ems): this order's
-    # share of each fill, oldest first, and the parent it joined.
-    allocations = list(order.allocations.select_related("fill__venue").order_by("fill__market_time_us", "id"))
+    # share of each fill, oldest first (the latest EXECUTIONS_SHOWN of them; the count and the total are over all),
+    # and the parent it joined. The same few queries whatever the number of fills.
+    allocations = order.allocations.all()
+    totals = allocations.aggregate(fills=Count("id"), shares=Coalesce(Sum("quantity"), 0))
+    shown = list(allocations.select_related("fill__venue").order_by("-fill__market_time_us", "-id")[:EXECUTIONS_SHOWN])[::-1]
     constituent = getattr(order, "constituent", None)  # RelatedObjectDoesNotExist is an AttributeError
     context = {
-        "order": order, "events": selectors.order_events(order=order), "cancellable": CANCELLABLE,
-        "allocations": allocations, "parent_id": constituent.parent_id if constituent else None,
-        "allocated": sum(a.quantity for a in allocations), "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,
+        "order": order, "timeline": selectors.timeline_collapse(selectors.order_events(order=order)), "cancellable": CANCELLABLE,
+        "allocations": shown, "fill_count": totals["fills"], "allocated": totals["shares"], "executions_shown": EXECUTIONS_SHOWN,
+        "parent_id": constituent.parent_id if constituent else None,
+        "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,
     }
     return render(request, "oms/_order_panel.html" if partial else "oms/order_detail.html", context)
 
