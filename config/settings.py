@@ -13,7 +13,7 @@ import dj_database_url
 import pghistory
 from django.core.exceptions import ImproperlyConfigured
 
-from config import runtime
+from config import logs, runtime
 
 runtime.configure()
 
@@ -360,13 +360,11 @@ WHAT_IF_MAX_PER_USER = int(os.environ.get("WHAT_IF_MAX_PER_USER", "1"))
 EXPORT_XLSX_MAX_ROWS = int(os.environ.get("EXPORT_XLSX_MAX_ROWS", "20000"))
 
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # 4xx answers are part of the API contract (denials, validation), not server problems.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"},
-                # django-axes: each failed sign-in and lockout (WARNING), not its bookkeeping (INFO).
-                "axes": {"level": "WARNING"}},
-}
+# Logs (config/logs.py, docs/operations.md#logs): the console without the routine lines; every line in
+# LOG_DIR/LOG_NAME.log when LOG_DIR is set (`make run`: .data/logs, one file per process).
+LOGGING = logs.logging_config(
+    level=os.environ.get("LOG_LEVEL", "INFO"), console_level=os.environ.get("LOG_CONSOLE_LEVEL", "INFO"),
+    log_dir=os.environ.get("LOG_DIR") or None, name=os.environ.get("LOG_NAME", "app"),
+    max_bytes=int(os.environ.get("LOG_FILE_MAX_BYTES", str(logs.FILE_MAX_BYTES))),
+    backups=int(os.environ.get("LOG_FILE_BACKUPS", str(logs.FILE_BACKUPS))),
+)

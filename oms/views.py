@@ -13,6 +13,8 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -32,6 +34,7 @@ from oms.states import CANCELLABLE, OrderStatus
 
 BLOTTER_CAP = 200  # newest orders the blotter shows; the header says how many match in all
 AUDIT_PAGE_SIZE = 50
+EXECUTIONS_SHOWN = 100  # newest executions listed on an order page (the API's /api/fills/ has them all)
 ORDERS_CHANGED = "orders-changed"  # htmx event (HX-Trigger): live regions re-fetch without waiting for the push
 TICKET_DEFAULTS = {
     "side": Side.BUY, "order_type": OrderType.LIMIT, "time_in_force": TimeInForce.DAY,
@@ -88,9 +91,15 @@ def _blotter(request) -> dict:
     if params.get("instrument"):
         params["instrument"] = ticket_symbol(params["instrument"])
     orders = OrderFilter(params, queryset=selectors.order_list(user=request.user)).qs
+    sort = selectors.blotter_sort(request.GET.get("sort"))
+    totals = selectors.blotter_totals(orders)
     return {
-        "orders": list(orders[:BLOTTER_CAP]),
-        "total": orders.count(),
+        "orders": list(selectors.blotter_orders(orders, sort=sort)[:BLOTTER_CAP]),
+        "total": totals["orders"],
+        "totals": totals,
+        "sort": sort,
+        "sort_param": "" if sort == selectors.BLOTTER_DEFAULT_SORT else sort,  # the default stays out of the address
+        "sort_columns": _sort_columns(request, sort),
         "cap": BLOTTER_CAP,
         "cancellable": CANCELLABLE,
         "filters": request.GET,
@@ -98,6 +107,36 @@ def _blotter(request) -> dict:
         "statuses": OrderStatus.choices,
         "sides": Side.choices,
     }
+
+
+# The blotter's headers: (label, sort key, css class, title); a click sorts by it, a second click reverses it.
+BLOTTER_COLUMNS = (
+    ("Time", "time", "", "Submitted (UTC)"), ("ID", "id", "num", ""), ("Portfolio", "portfolio", "", ""),
+    ("Instr", "instrument", "", ""), ("Side", "side", "", ""), ("Qty", "quantity", "num", "Order quantity (shares)"),
+    ("Limit", "limit", "num", "Limit price; MKT for a market order"), ("TIF", "", "", ""), ("Strat", "", "", ""),
+    ("Status", "status", "", ""), ("Filled", "filled", "num", "Filled quantity (shares)"),
+    ("Leaves", "leaves", "num", "Quantity still open for execution (shares; 0 once done, cancelled or expired)"),
+    ("Avg px", "avg_price", "num", "Average fill price"),
+    ("Notional", "notional", "num", "Quantity x limit price (a market order: x the reference price at submission), in the instrument's currency"),
+)
+
+
+def _sort_columns(request, sort: str) -> list[dict]:
+    """Each header with the link that sorts by it (the filters kept) and the arrow of the current sort."""
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    params = {k: v for k, v in request.GET.items() if v and k != "sort"}
+    columns = []
+    for label, key, css, title in BLOTTER_COLUMNS:
+        column = {"label": label, "key": key, "css": css, "title": title, "active": key == current and key != ""}
+        if key:
+            # Numbers and times sort largest / newest first on the first click, text A to Z.
+            first = f"-{key}" if css == "num" or key == "time" else key
+            target = (key if descending else f"-{key}") if column["active"] else first
+            column["sort"] = target
+            column["arrow"] = ("▼" if descending else "▲") if column["active"] else ""
+            column["url"] = reverse("blotter") + "?" + urlencode({**params, "sort": target})
+        columns.append(column)
+    return columns
 
 
 @login_required
@@ -255,13 +294,17 @@ def order_detail(request, order_id: int, partial: bool = False):
     if order is None:
         raise Http404("No such order")
     # Executions come from the EMS through the reverse relation (oms never imports ems): this order's
-    # share of each fill, oldest first, and the parent it joined.
-    allocations = list(order.allocations.select_related("fill__venue").order_by("fill__market_time_us", "id"))
+    # share of each fill, oldest first (the latest EXECUTIONS_SHOWN of them; the count and the total are over all),
+    # and the parent it joined. The same few queries whatever the number of fills.
+    allocations = order.allocations.all()
+    totals = allocations.aggregate(fills=Count("id"), shares=Coalesce(Sum("quantity"), 0))
+    shown = list(allocations.select_related("fill__venue").order_by("-fill__market_time_us", "-id")[:EXECUTIONS_SHOWN])[::-1]
     constituent = getattr(order, "constituent", None)  # RelatedObjectDoesNotExist is an AttributeError
     context = {
-        "order": order, "events": selectors.order_events(order=order), "cancellable": CANCELLABLE,
-        "allocations": allocations, "parent_id": constituent.parent_id if constituent else None,
-        "allocated": sum(a.quantity for a in allocations), "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,
+        "order": order, "timeline": selectors.timeline_collapse(selectors.order_events(order=order)), "cancellable": CANCELLABLE,
+        "allocations": shown, "fill_count": totals["fills"], "allocated": totals["shares"], "executions_shown": EXECUTIONS_SHOWN,
+        "parent_id": constituent.parent_id if constituent else None,
+        "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,
     }
     return render(request, "oms/_order_panel.html" if partial else "oms/order_detail.html", context)
 

@@ -21,7 +21,9 @@ from config import runtime, server  # noqa: E402
 def main() -> int:
     runtime.configure()
     runtime.ensure_secret_key()  # kept in .data/secret_key; SECRET_KEY in the environment wins
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # Every line of every process in .data/logs/<process>.log; the console only what a person needs (config/logs.py).
+    env = dict(os.environ, PYTHONUNBUFFERED="1", LOG_NAME="manage")
+    env.setdefault("LOG_DIR", str(runtime.DATA_DIR / "logs"))
     host = env.get("HOST", "127.0.0.1")
     port = env.get("PORT", "8000")
     py = sys.executable
@@ -37,7 +39,7 @@ def main() -> int:
            for k in range(1, int(env.get("WORKERS", "2")) + 1)},
         "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
     }
-    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
+    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=dict(env, LOG_NAME=name)) for name, cmd in procs.items()}
     time.sleep(2)
     # Today's demo orders go through the OMS like any other: the worker aggregates and works them.
     demo = subprocess.run([py, "manage.py", "demo_orders"], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -48,6 +50,7 @@ def main() -> int:
     print(seed.stdout.rstrip())
     print(demo.stdout.rstrip() or "Demo orders not submitted: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
     print(f"  trader desk  http://{host}:{port}/desk/execution/   (log in as trader)")
+    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat>.log (the console shows warnings, errors and start-up)")
     print("Ctrl-C stops web, worker and beat.")
     print("=" * 72 + "\n", flush=True)
 

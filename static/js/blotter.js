@@ -32,6 +32,39 @@
   // Our own submits and cancels answer with HX-Trigger: orders-changed; refresh at once, not on the push.
   document.body.addEventListener("orders-changed", function () { schedule(null); });
 
+  // A header sorts the blotter: the sort rides in the filter form, so live refreshes and filters keep it
+  // (without JavaScript the header's link loads the sorted page).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("#blotter-table th a[data-sort]");
+    var form = document.getElementById("blotter-filters");
+    if (!link || !form || !form.elements.sort) return;
+    event.preventDefault();
+    form.elements.sort.value = link.dataset.sort;
+    htmx.trigger(form, "submit");
+  });
+
+  // The order page's timeline: a run of fills is one line; a click shows each of them. What is open is
+  // remembered by the run's first seq, so the live re-render after the next fill keeps it open.
+  var openRuns = new Set();
+
+  function showRun(seq, open) {
+    var summary = document.querySelector('tr.run-summary[data-run="' + seq + '"]');
+    if (!summary) return;
+    summary.querySelector(".run-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+    summary.classList.toggle("is-open", open);
+    document.querySelectorAll('tr[data-run-of="' + seq + '"]').forEach(function (row) { row.hidden = !open; });
+  }
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".run-toggle");
+    if (!toggle) return;
+    var seq = toggle.closest("tr").dataset.run;
+    var open = !openRuns.has(seq);
+    if (open) openRuns.add(seq); else openRuns.delete(seq);
+    showRun(seq, open);
+  });
+  htmx.onLoad(function () { openRuns.forEach(function (seq) { showRun(seq, true); }); });
+
   // Cancel asks first, in place ("Cancel order 12? Yes, cancel / No"; templates/oms/_cancel.html); only
   // "Yes" posts. The open question is remembered by order id, so a live re-render of the table (another
   // order changed) does not close it under the user's cursor.

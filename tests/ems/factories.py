@@ -111,3 +111,39 @@ def position(*, portfolio, instrument, quantity: int = 100, avg_cost: str = "100
         portfolio=portfolio, instrument=instrument, quantity=quantity, avg_cost=Decimal(avg_cost),
         realized_pnl=Decimal(realized), bought_quantity=max(quantity, 0), sold_quantity=max(-quantity, 0),
     )
+
+
+def order_worked(*, portfolio, instrument, user, fills: int, each: int = 10, price: str = "100.00") -> Order:
+    """An order worked in ``fills`` fills of ``each`` shares (bulk rows: a thousand take a moment), with the audit
+    trail the EMS leaves: received, accepted, then one ``order.partially_filled`` per fill (``order.filled`` for
+    the last when it completes the order). The order stays open unless the fills complete it."""
+    from django.db import transaction
+
+    from oms.audit_events import AuditEventType as E
+    from oms.roles import Actor
+    from oms.services.audit import PendingEvent, audit_append
+
+    quantity = fills * each + each  # one lot left open: the order is still working
+    o = order(portfolio=portfolio, instrument=instrument, user=user, quantity=quantity, limit_price=price)
+    p = parent(instrument=instrument, orders=[o], quantity=quantity)
+    v, px = venue("XSMA"), Decimal(price)
+    rows = Fill.objects.bulk_create(
+        Fill(exec_id=f"E{p.id}-{k}-{uuid.uuid4().hex[:6]}", instrument=instrument, parent=p, venue=v, side=p.side, quantity=each,
+             price=px, liquidity=Fill.Liquidity.MAKER, fee=Decimal("0.01"), allocated_quantity=each, market_day=0,
+             market_time_us=(k + 1) * 1_000_000, executed_at=datetime.now(UTC))
+        for k in range(fills))
+    Allocation.objects.bulk_create(Allocation(fill=f, order=o, parent=p, quantity=each, price=px) for f in rows)
+    system, me = Actor.system("ems.fills"), Actor.for_user(user, "api")
+    events = [PendingEvent(me, E.ORDER_RECEIVED, "order", o.pk, after={"status": "NEW"}),
+              PendingEvent(system, E.ORDER_ACCEPTED, "order", o.pk, before={"status": "NEW"}, after={"status": "ACCEPTED"})]
+    status = "ACCEPTED"
+    for k in range(fills):
+        before = {"status": status, "filled_quantity": k * each, "avg_price": px if k else None}
+        status = OrderStatus.PARTIALLY_FILLED
+        events.append(PendingEvent(system, E.ORDER_PARTIALLY_FILLED, "order", o.pk, before=before,
+                                   after={"status": status, "filled_quantity": (k + 1) * each, "avg_price": px, "exec_ids": [rows[k].exec_id]}))
+    with transaction.atomic():
+        audit_append(events)
+    Order.objects.filter(pk=o.pk).update(status=status, filled_quantity=fills * each, avg_price=px if fills else None)
+    o.refresh_from_db()
+    return o
