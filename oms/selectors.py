@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
 from oms.models import AuditEvent, Instrument, MarketPrice, Order
@@ -16,9 +16,22 @@ def order_list(*, user) -> QuerySet[Order]:
     """Orders the user may see, newest first, with what a blotter row shows."""
     return (
         Order.objects.filter(portfolio__in=visible_portfolios(user).values("id"))
-        .select_related("portfolio", "instrument", "constituent")
+        .select_related("portfolio", "instrument")
+        .annotate(**current_parent_annotation())
         .order_by("-id")
     )
+
+
+def current_parent_annotation() -> dict:
+    """``current_parent_id``: the parent working the order now (None: not in one), read through the EMS's
+    reverse relation ``order.constituents`` (its ``current`` row, at most one per order) in the same query."""
+    return {"current_constituent": FilteredRelation("constituents", condition=Q(constituents__current=True)),
+            "current_parent_id": F("current_constituent__parent_id")}
+
+
+def order_parent_ids(*, order: Order) -> list[int]:
+    """Every parent that worked the order, oldest first (a GTC order has one per market day it was worked)."""
+    return list(order.constituents.order_by("parent_id").values_list("parent_id", flat=True))
 
 
 def order_get(*, user, order_id: int) -> Order | None:

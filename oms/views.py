@@ -252,10 +252,10 @@ def order_detail(request, order_id: int, partial: bool = False):
     # Executions come from the EMS through the reverse relation (oms never imports ems): this order's
     # share of each fill, oldest first, and the parent it joined.
     allocations = list(order.allocations.select_related("fill__venue").order_by("fill__market_time_us", "id"))
-    constituent = getattr(order, "constituent", None)  # RelatedObjectDoesNotExist is an AttributeError
+    parent_ids = selectors.order_parent_ids(order=order)  # a GTC order: one parent per market day, the last current
     context = {
         "order": order, "events": selectors.order_events(order=order), "cancellable": CANCELLABLE,
-        "allocations": allocations, "parent_id": constituent.parent_id if constituent else None,
+        "allocations": allocations, "parent_id": order.current_parent_id, "earlier_parent_ids": parent_ids[:-1],
         "allocated": sum(a.quantity for a in allocations), "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,
     }
     return render(request, "oms/_order_panel.html" if partial else "oms/order_detail.html", context)

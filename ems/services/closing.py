@@ -70,11 +70,11 @@ def constituent_release(*, order_id: int, actor: Actor) -> None:
     only what was allocated to it, the order is CANCELLED with its fills. A parent left with nothing to do
     is closed (FILLED if it filled anything, else CANCELLED). A release already done is a no-op."""
     with transaction.atomic():
-        parent_id = Constituent.objects.filter(order_id=order_id).values_list("parent_id", flat=True).first()
+        parent_id = Constituent.objects.filter(order_id=order_id, current=True).values_list("parent_id", flat=True).first()
         if parent_id is None:
             raise NotFound(ParentOrderErrorCode.CONSTITUENT_NOT_FOUND, f"Order {order_id} is not in a parent order")
         parent = ParentOrder.objects.select_for_update(of=("self",)).get(pk=parent_id)
-        constituent = Constituent.objects.select_for_update().get(order_id=order_id)
+        constituent = Constituent.objects.select_for_update().get(order_id=order_id, parent=parent)
         order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
         if order.status in (OrderStatus.CANCELLED, OrderStatus.FILLED) and constituent.quantity == constituent.allocated_quantity:
             return
