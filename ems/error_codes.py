@@ -17,6 +17,7 @@ class ParentOrderErrorCode(StrEnum):
     BAD_STRATEGY = "parent_order.bad_strategy"
     BAD_URGENCY = "parent_order.bad_urgency"
     CONSTITUENT_NOT_FOUND = "constituent.not_found"  # the order is in no parent
+    NOT_CARRIED = "parent_order.not_carried"  # nothing of it may go on the next market day (not GTC, nothing left)
 
 
 class ChildOrderErrorCode(StrEnum):

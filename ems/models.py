@@ -155,18 +155,25 @@ class InstrumentDay(models.Model):
 
 class Constituent(models.Model):
     """An original order's place in a parent: the quantity it sent to the market (after its internal
-    cross) and what has been allocated to it. One parent per order, enforced by the database."""
+    cross) and what has been allocated to it.
+
+    An order is worked by one parent at a time (``current``), enforced by the database; a GTC order still
+    open at the close is carried into a new parent for the next market day (``ems.services.carry_over``),
+    and keeps its place in the earlier parents (``current`` false) with that day's allocations."""
 
     parent = models.ForeignKey(ParentOrder, on_delete=models.PROTECT, related_name="constituents")
-    order = models.OneToOneField("oms.Order", on_delete=models.PROTECT, related_name="constituent")
+    order = models.ForeignKey("oms.Order", on_delete=models.PROTECT, related_name="constituents")
     quantity = models.PositiveBigIntegerField()
     allocated_quantity = models.PositiveBigIntegerField(default=0)
+    current = models.BooleanField(default=True, db_default=True, help_text="The parent working the order now (false: an earlier day's)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["order_id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(allocated_quantity__lte=models.F("quantity")), name="constituent_never_overallocated"),
+            models.UniqueConstraint(fields=["parent", "order"], name="one_constituent_per_parent_and_order"),
+            models.UniqueConstraint(fields=["order"], condition=models.Q(current=True), name="one_current_parent_per_order"),
         ]
 
 

@@ -23,10 +23,12 @@ class ExecStatus(models.TextChoices):
     CANCELLED = "CANCELLED", "Cancelled"
     REJECTED = "REJECTED", "Rejected"  # the venue said no (children only)
     EXPIRED = "EXPIRED", "Expired"  # end of the working window / session close
+    # FIX 39 OrdStatus 3: a GTC parent's day is over; its orders go on in a new parent the next market day.
+    DONE_FOR_DAY = "DONE_FOR_DAY", "Done for day"
 
     @classmethod
     def terminal(cls) -> frozenset[str]:
-        return frozenset({cls.FILLED, cls.CANCELLED, cls.REJECTED, cls.EXPIRED})
+        return frozenset({cls.FILLED, cls.CANCELLED, cls.REJECTED, cls.EXPIRED, cls.DONE_FOR_DAY})
 
     @classmethod
     def open(cls) -> frozenset[str]:
@@ -61,6 +63,10 @@ PARENT_TRANSITIONS = TransitionTable("Parent order", ParentOrderErrorCode.ILLEGA
         (S.PARTIALLY_FILLED, S.PENDING_CANCEL),
         (S.PARTIALLY_FILLED, S.CANCELLED),
         (S.PARTIALLY_FILLED, S.EXPIRED),
+        # A GTC parent at the close with quantity left: closed for the day (its fills, allocations and TCA stay
+        # that day's), its orders stay open and go on in a new parent the next market day (ems.services.carry_over).
+        (S.ACCEPTED, S.DONE_FOR_DAY),
+        (S.PARTIALLY_FILLED, S.DONE_FOR_DAY),
         (S.PENDING_CANCEL, S.CANCELLED),
         # Fills can cross the cancels on the wire: the children executed before the venues saw them.
         (S.PENDING_CANCEL, S.PARTIALLY_FILLED),

@@ -49,6 +49,8 @@ class AuditEventType(StrEnum):
     PARENT_ORDER_CANCEL_REQUESTED = "parent_order.cancel_requested"
     PARENT_ORDER_CANCELLED = "parent_order.cancelled"
     PARENT_ORDER_EXPIRED = "parent_order.expired"
+    PARENT_ORDER_DONE_FOR_DAY = "parent_order.done_for_day"  # a GTC parent at the close: its orders carry over
+    PARENT_ORDER_CARRIED_OVER = "parent_order.carried_over"  # creation: the next day's parent of GTC orders
     PARENT_ORDER_REDUCED = "parent_order.reduced"  # a constituent left it
     PARENT_ORDER_RESERVED = "parent_order.reserved"  # an RFQ holds part of it
     PARENT_ORDER_RELEASED = "parent_order.released"
@@ -94,7 +96,7 @@ E = AuditEventType
 # The events that create each audited object: the audit verifier finds rows that have none of them.
 CREATION_EVENTS: dict[str, tuple[AuditEventType, ...]] = {
     "order": (E.ORDER_RECEIVED,),
-    "parent_order": (E.PARENT_ORDER_CREATED,),
+    "parent_order": (E.PARENT_ORDER_CREATED, E.PARENT_ORDER_CARRIED_OVER),
     "child_order": (E.CHILD_ORDER_PLACED,),
     "fill": (E.FILL_BOOKED,),
     "internal_cross": (E.INTERNAL_CROSS_BOOKED,),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Count, F, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, FilteredRelation, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -28,7 +28,8 @@ def order_list(*, user) -> QuerySet[Order]:
     """Orders the user may see, newest first, with what a blotter row shows."""
     return (
         Order.objects.filter(portfolio__in=visible_portfolios(user).values("id"))
-        .select_related("portfolio", "instrument", "constituent")
+        .select_related("portfolio", "instrument")
+        .annotate(**current_parent_annotation())
         .order_by("-id")
     )
 
@@ -66,6 +67,18 @@ def blotter_totals(orders: QuerySet[Order]) -> dict:
     by_ccy = rows.values("instrument__currency").annotate(total=Sum("notional")).order_by("instrument__currency")
     totals["notional"] = [(r["instrument__currency"], r["total"]) for r in by_ccy]
     return totals
+
+
+def current_parent_annotation() -> dict:
+    """``current_parent_id``: the parent working the order now (None: not in one), read through the EMS's
+    reverse relation ``order.constituents`` (its ``current`` row, at most one per order) in the same query."""
+    return {"current_constituent": FilteredRelation("constituents", condition=Q(constituents__current=True)),
+            "current_parent_id": F("current_constituent__parent_id")}
+
+
+def order_parent_ids(*, order: Order) -> list[int]:
+    """Every parent that worked the order, oldest first (a GTC order has one per market day it was worked)."""
+    return list(order.constituents.order_by("parent_id").values_list("parent_id", flat=True))
 
 
 def order_get(*, user, order_id: int) -> Order | None:

@@ -295,15 +295,16 @@ def order_detail(request, order_id: int, partial: bool = False):
         raise Http404("No such order")
     # Executions come from the EMS through the reverse relation (oms never imports ems): this order's
     # share of each fill, oldest first (the latest EXECUTIONS_SHOWN of them; the count and the total are over all),
-    # and the parent it joined. The same few queries whatever the number of fills.
+    # and the parent working it (a GTC order: one parent per market day, the last current). The same few queries
+    # whatever the number of fills.
     allocations = order.allocations.all()
     totals = allocations.aggregate(fills=Count("id"), shares=Coalesce(Sum("quantity"), 0))
     shown = list(allocations.select_related("fill__venue").order_by("-fill__market_time_us", "-id")[:EXECUTIONS_SHOWN])[::-1]
-    constituent = getattr(order, "constituent", None)  # RelatedObjectDoesNotExist is an AttributeError
+    parent_ids = selectors.order_parent_ids(order=order)
     context = {
         "order": order, "timeline": selectors.timeline_collapse(selectors.order_events(order=order)), "cancellable": CANCELLABLE,
         "allocations": shown, "fill_count": totals["fills"], "allocated": totals["shares"], "executions_shown": EXECUTIONS_SHOWN,
-        "parent_id": constituent.parent_id if constituent else None,
+        "parent_id": order.current_parent_id, "earlier_parent_ids": parent_ids[:-1],
         "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,
     }
     return render(request, "oms/_order_panel.html" if partial else "oms/order_detail.html", context)

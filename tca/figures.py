@@ -47,7 +47,7 @@ from tca.selectors import constituent_intakes, market_fills_stamp, parent_fills_
 
 BPS_Q = Decimal("0.0001")
 BPS_MAX = Decimal("99999999.9999")  # what a BPS column (12 digits, 4 decimals) holds
-CLOSED = (ExecStatus.FILLED, ExecStatus.CANCELLED, ExecStatus.EXPIRED)
+CLOSED = (ExecStatus.FILLED, ExecStatus.CANCELLED, ExecStatus.EXPIRED, ExecStatus.DONE_FOR_DAY)  # a GTC parent's day: TCA of that day
 
 
 # --- the market of an instrument-day ------------------------------------------------------------------

@@ -69,7 +69,7 @@ crossing needs a new order on one side.
 
 **Concurrency**: two cycles at once never put one order in two parents. SKIP LOCKED keeps them apart while
 both hold locks; if one commits while the other is scanning, the other can lock a row it judged by its
-older snapshot, and the database's ``Constituent.order`` unique constraint then refuses the second
+older snapshot, and the database's unique index on a ``Constituent``'s current order then refuses the second
 constituent: that cycle rolls back (its crosses too) and runs again on a fresh snapshot. Two cycles (or a
 cycle and a tick, a fill, a trader's control) that want the same working parent take its row lock in turn;
 the later one reads its filled, reserved and resting quantities afresh under the lock, so a parent is
@@ -129,9 +129,9 @@ MIN_WINDOW_US = 60 * US  # a parent gets at least a minute (or up to the close):
 RFQ_FALLBACK = "no RFQ platform registered: worked by IS"
 IOC_REASON = "immediate or cancel: DIRECT"
 REPLAN_REASON = "internal cross"  # ParentOrder.replan of a parent a new order crossed against
-# The unique index PostgreSQL gives Constituent.order (OneToOneField): the last word on "one parent per order".
-CONSTITUENT_ORDER_UNIQUE = "ems_constituent_order_id_key"
-CONSTITUENT_COLUMNS = ["parent_id", "order_id", "quantity", "allocated_quantity", "created_at"]
+# Constituent's partial unique index on the order of its current rows: the last word on "one working parent per order".
+CONSTITUENT_ORDER_UNIQUE = "one_current_parent_per_order"
+CONSTITUENT_COLUMNS = ["parent_id", "order_id", "quantity", "allocated_quantity", "created_at", "current"]
 
 
 @dataclass(frozen=True)
@@ -468,7 +468,7 @@ def parent_orders_create(
     for order, qty in sorted(rests, key=lambda r: r[0].id):
         groups[group_key(order)].append((order, qty))
     arrivals = _arrival_prices(instruments, mids)
-    ids = _reserve_parent_ids(len(groups))
+    ids = parent_ids_reserve(len(groups))
     params_of = {iid: instrument_params(inst) for iid, inst in instruments.items()}
     now = timezone.now()
     parents, constituents, events = [], [], []
@@ -491,7 +491,7 @@ def parent_orders_create(
             start_us=mt.t_us, end_us=end_us, last_tick_us=mt.t_us, algo_state={}, driver_state={},
         )
         parents.append(parent)
-        constituents += [[pid, o.id, q, 0, now] for o, q in members]
+        constituents += [[pid, o.id, q, 0, now, True] for o, q in members]
         events.append(PendingEvent(actor, AuditEventType.PARENT_ORDER_CREATED, "parent_order", pid, after={
             "instrument": instruments[first.instrument_id].symbol, "side": parent.side, "quantity": quantity,
             "strategy": parent.strategy, "params": plan.params, "reason": plan.reason, "reason_code": plan.reason_code,
@@ -524,8 +524,8 @@ def _arrival_prices(instruments: dict[int, Instrument], mids: dict[int, Decimal]
     return out
 
 
-def _reserve_parent_ids(n: int) -> list[int]:
-    # Ids first, so each parent's AlgoParams can carry its own id as its random seed.
+def parent_ids_reserve(n: int) -> list[int]:
+    """Reserve ``n`` parent ids from the table's sequence (each parent's AlgoParams carry its id as their seed)."""
     if n == 0:
         return []
     with connection.cursor() as cur:

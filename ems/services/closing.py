@@ -101,12 +101,13 @@ def constituent_release(*, order_id: int, actor: Actor) -> None:
 
 
 def _lock_constituent(order_id: int) -> tuple[ParentOrder, Constituent, Order]:
-    """Lock an order's parent, its constituent and the order, in the lock order; NotFound if it is in no parent."""
-    parent_id = Constituent.objects.filter(order_id=order_id).values_list("parent_id", flat=True).first()
+    """Lock the parent working an order now (its current constituent), that constituent and the order, in the lock
+    order; NotFound if it is in no parent."""
+    parent_id = Constituent.objects.filter(order_id=order_id, current=True).values_list("parent_id", flat=True).first()
     if parent_id is None:
         raise NotFound(ParentOrderErrorCode.CONSTITUENT_NOT_FOUND, f"Order {order_id} is not in a parent order")
     parent = ParentOrder.objects.select_for_update(of=("self",)).get(pk=parent_id)
-    constituent = Constituent.objects.select_for_update().get(order_id=order_id)
+    constituent = Constituent.objects.select_for_update().get(order_id=order_id, parent=parent)
     order = Order.objects.select_for_update(of=("self",)).select_related("portfolio", "instrument").get(pk=order_id)
     return parent, constituent, order
 

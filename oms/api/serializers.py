@@ -2,10 +2,10 @@
 
 import copy
 
-from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms import selectors
 from oms.models import AuditEvent, Instrument, MarketPrice, Order, OrderType, Portfolio, Side, Strategy, TimeInForce, Urgency
 
 
@@ -109,10 +109,9 @@ class _OrderShape(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_parent(self, obj) -> int | None:
-        # The EMS's Constituent row (reverse one-to-one ``order.constituent``): read only when the queryset
-        # joined it (select_related("constituent")), so a list never costs a query per order.
-        constituent = obj._state.fields_cache.get("constituent")
-        return constituent.parent_id if constituent is not None else None
+        # The parent working the order now: read only when the queryset joined it
+        # (``selectors.current_parent_annotation``), so a list never costs a query per order.
+        return getattr(obj, "current_parent_id", None)
 
 
 class OrderSerializer(SharedFieldsMixin, _OrderShape):
@@ -149,19 +148,24 @@ class OrderAllocationSerializer(serializers.Serializer):
 class OrderDetailSerializer(CachedFieldsMixin, _OrderShape):
     """One order with its executions, allocations and audit events."""
 
+    parents = serializers.SerializerMethodField(help_text="Every parent order that worked it, oldest first (GTC: one per market day)")
     fills = serializers.SerializerMethodField(help_text="Executions allocated to this order (EMS)")
     allocations = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
 
     class Meta(_OrderShape.Meta):
-        fields = _OrderShape.Meta.fields + ["fills", "allocations", "events"]
+        fields = _OrderShape.Meta.fields + ["parents", "fills", "allocations", "events"]
         read_only_fields = fields
 
     def get_parent(self, obj) -> int | None:
-        try:
-            return obj.constituent.parent_id  # the EMS's row, read through the reverse relation (no import)
-        except ObjectDoesNotExist:
-            return None
+        parents = self.get_parents(obj)
+        return getattr(obj, "current_parent_id", parents[-1] if parents else None)
+
+    def get_parents(self, obj) -> list[int]:
+        """Every parent that worked the order, oldest first (a GTC order: one per market day); the last is current."""
+        if not hasattr(obj, "_parent_ids"):
+            obj._parent_ids = selectors.order_parent_ids(order=obj)
+        return obj._parent_ids
 
     def _allocations(self, obj) -> list:
         if not hasattr(obj, "_allocation_rows"):
@@ -184,9 +188,7 @@ class OrderDetailSerializer(CachedFieldsMixin, _OrderShape):
               "created_at": a.created_at} for a in self._allocations(obj)], many=True).data
 
     def get_events(self, obj) -> list[dict]:
-        from oms.selectors import order_events
-
-        return AuditEventSerializer(order_events(order=obj), many=True).data
+        return AuditEventSerializer(selectors.order_events(order=obj), many=True).data
 
 
 class BulkItemResultSerializer(serializers.Serializer):

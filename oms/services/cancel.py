@@ -1,6 +1,6 @@
 """Cancel an order: what is not yet filled, with its credit given back, audited in the same transaction.
 
-An order already worked inside a parent order (it has a ``constituent``, the EMS's reverse relation: the
+An order already worked inside a parent order (it has a current ``constituents`` row, the EMS's reverse relation: the
 OMS never imports the EMS) cannot be cancelled at once: children of its parent may be at the venues. It
 goes to PENDING_CANCEL and, after commit, ``oms.signals.order_cancel_requested`` tells the EMS; its driver
 cancels the parent's children, takes the order's unfilled part out of the parent and closes the order
@@ -54,11 +54,9 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
 
 
 def order_parent_id(order: Order) -> int | None:
-    """The parent order's id if the EMS works this order (through the reverse one-to-one ``constituent``)."""
-    try:
-        return order.constituent.parent_id
-    except AttributeError:  # RelatedObjectDoesNotExist is an AttributeError: not in a parent
-        return None
+    """The id of the parent the EMS works this order in now (through the reverse relation ``constituents``, its
+    current row: a GTC order has one parent per market day it was worked)."""
+    return order.constituents.filter(current=True).values_list("parent_id", flat=True).first()
 
 
 def _cancel_in_parent(order: Order, parent_id: int, actor: Actor) -> Order:

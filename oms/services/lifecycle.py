@@ -207,14 +207,14 @@ def orders_expire_day(*, before: datetime, actor: Actor) -> int:
     with transaction.atomic():
         candidates = list(
             Order.objects.select_for_update(of=("self",), skip_locked=True)
-            .filter(time_in_force=TimeInForce.DAY, status__in=EXPIRABLE, created_at__lt=before, constituent__isnull=True)
+            .filter(time_in_force=TimeInForce.DAY, status__in=EXPIRABLE, created_at__lt=before, constituents__isnull=True)
             .order_by("pk").values_list("pk", flat=True)
         )
         if not candidates:
             return 0
         # A parent that took one of these in a transaction that committed after this statement's snapshot
         # is seen by a fresh read, now that the rows are locked.
-        taken = set(Order.objects.filter(pk__in=candidates, constituent__isnull=False).values_list("pk", flat=True))
+        taken = set(Order.objects.filter(pk__in=candidates, constituents__isnull=False).values_list("pk", flat=True))
         orders = list(Order.objects.filter(pk__in=[pk for pk in candidates if pk not in taken]).order_by("pk"))
         if not orders:
             return 0

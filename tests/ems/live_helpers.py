@@ -80,8 +80,11 @@ def _check_invariants(parent: ParentOrder) -> None:
     assert (Allocation.objects.filter(parent=parent).aggregate(q=Sum("quantity"))["q"] or 0) == filled
     for con in Constituent.objects.filter(parent=parent).select_related("order"):
         o: Order = con.order
-        alloc = Allocation.objects.filter(order=o).aggregate(q=Sum("quantity"))["q"] or 0
-        assert alloc == con.allocated_quantity == o.filled_quantity <= o.quantity
+        alloc = Allocation.objects.filter(order=o, parent=parent).aggregate(q=Sum("quantity"))["q"] or 0
+        assert alloc == con.allocated_quantity <= con.quantity
+        # A GTC order worked over several market days: one constituent per parent (day), its fills their sum.
+        everywhere = Constituent.objects.filter(order=o).aggregate(q=Sum("allocated_quantity"))["q"] or 0
+        assert everywhere == (Allocation.objects.filter(order=o).aggregate(q=Sum("quantity"))["q"] or 0) == o.filled_quantity <= o.quantity
     exec_ids = list(fills.values_list("exec_id", flat=True))
     assert len(exec_ids) == len(set(exec_ids))
     if not parent.is_open:

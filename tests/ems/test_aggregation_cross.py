@@ -111,7 +111,7 @@ def test_a_parent_that_may_not_execute_now_is_not_crossed(market, submit, state)
     if change:
         ParentOrder.objects.filter(pk=parent.pk).update(**change)
     else:
-        Order.objects.filter(constituent__parent=parent).update(status=OrderStatus.PENDING_CANCEL)
+        Order.objects.filter(constituents__parent=parent).update(status=OrderStatus.PENDING_CANCEL)
     sell = submit("sell", 500, who="b")
 
     result = aggregation_cycle(actor=SYSTEM)
@@ -178,7 +178,7 @@ def test_a_sell_crosses_pro_rata_across_two_working_parents_and_each_allocates_t
     assert (older.filled_quantity, newer.filled_quantity, sell.status) == (300, 150, OrderStatus.FILLED)
     a, b = older.constituents.order_by("order_id")
     assert (a.allocated_quantity, b.allocated_quantity) == (200, 100)
-    assert dict(Order.objects.filter(constituent__parent=older).values_list("pk", "filled_quantity")) == {a.order_id: 200, b.order_id: 100}
+    assert dict(Order.objects.filter(constituents__parent=older).values_list("pk", "filled_quantity")) == {a.order_id: 200, b.order_id: 100}
 
 
 def test_ties_between_parents_go_to_the_older_one(market, submit):

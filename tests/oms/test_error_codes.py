@@ -62,7 +62,8 @@ SNAPSHOT = {
     "ParentOrderErrorCode": [
         "constituent.not_found", "parent_control.illegal_transition", "parent_order.bad_close_status",
         "parent_order.bad_strategy", "parent_order.bad_urgency", "parent_order.children_open",
-        "parent_order.illegal_transition", "parent_order.not_filled", "parent_order.not_found", "parent_order.not_open",
+        "parent_order.illegal_transition", "parent_order.not_carried", "parent_order.not_filled", "parent_order.not_found",
+        "parent_order.not_open",
         "parent_order.overfill",
     ],
     "ChildOrderErrorCode": [

@@ -24,7 +24,7 @@ def orders_arrived_at_start(parent: ParentOrder, settings) -> None:
     that clock (its anchor) to work the parent would otherwise read it at the wrong moment. Half a
     millisecond in: a wall instant exactly on the start can round to the microsecond before it."""
     wall = settings.SIM_ANCHOR + (parent.market_day * SESSION_US + parent.start_us + 500) / (settings.SIM_SPEED * US)
-    Order.objects.filter(constituent__parent=parent).update(created_at=datetime.fromtimestamp(wall, UTC))
+    Order.objects.filter(constituents__parent=parent).update(created_at=datetime.fromtimestamp(wall, UTC))
 
 
 def closed_parent(settings, *, instrument, portfolio, pm, other_portfolio, other_pm, window_s: int = 10 * 60,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ems.models import Constituent, ParentOrder
 from ems.selectors import live_clock, venue_profiles
+from ems.services.carry_over import parent_carries_over, parent_order_carry_over
 from ems.services.closing import constituent_release, parent_order_close
 from ems.sim.clock import SESSION_US
 from ems.states import Control, ExecStatus
@@ -94,8 +95,8 @@ class ParentDriver(ABC):
 
     def close_or_release(self) -> str | None:
         """Once nothing is held at the venues: close a cancelled parent CANCELLED, release the constituents
-        whose cancel is pending (the parent goes on with the rest), or close a parent past its window's end
-        EXPIRED. Return what was done ("cancelled" / "released" / "expired"), None for nothing."""
+        whose cancel is pending (the parent goes on with the rest), or end a parent past its window's end
+        (:meth:`expire`: EXPIRED, or DONE_FOR_DAY for GTC). Return what was done ("cancelled" / "released" / "expired"), None for nothing."""
         p = self.parent
         if p.status == ExecStatus.PENDING_CANCEL:
             parent_order_close(parent_id=p.pk, status=ExecStatus.CANCELLED, actor=ACTOR, reason="cancel requested")
@@ -111,7 +112,14 @@ class ParentDriver(ABC):
         return None
 
     def expire(self) -> None:
-        parent_order_close(parent_id=self.parent.pk, status=ExecStatus.EXPIRED, actor=ACTOR, reason="end of the working window")
+        """End the parent's window: a GTC parent with quantity left is closed DONE_FOR_DAY and its orders go on
+        in a new parent the next market day (``ems.services.carry_over``); any other is closed EXPIRED."""
+        p = self.parent
+        if p.status in WORKING and parent_carries_over(p):
+            parent_order_carry_over(parent_id=p.pk, actor=ACTOR)
+            p.refresh_from_db(fields=["status", "completed_at"])
+            return
+        parent_order_close(parent_id=p.pk, status=ExecStatus.EXPIRED, actor=ACTOR, reason="end of the working window")
 
     def result(self, *, active: bool, next_tick_s: float | None, sent: int = 0, cancels: int = 0, reports: int = 0,
                fills: int = 0) -> TickResult:

@@ -39,6 +39,7 @@ from django.utils import timezone
 from ems.algos.loop import deliver_reports, drive_many
 from ems.destinations import destination_for
 from ems.models import InstrumentDay, ParentOrder, Venue
+from ems.selectors import live_clock
 from ems.services.ticks import Worker, instrument_tick_send
 from ems.services.working.algo import AlgoDriver
 from ems.services.working.base import ParentDriver, TickResult, tick_until_us
@@ -70,8 +71,11 @@ class InstrumentTickResult:
 def instrument_day_tick(*, instrument_id: int, day: int, token: int | None = None,
                         worker: Worker | None = None) -> InstrumentTickResult | None:
     """Work every parent of the instrument-day up to market time now (see the module docstring). None: the tick
-    did nothing (another tick holds the instrument-day, another worker owns it, or its chain was superseded)."""
+    did nothing (its day has not begun, another tick holds the instrument-day, another worker owns it, or its
+    chain was superseded)."""
     worker = worker or this_process()
+    if live_clock().market_time().day < day:
+        return None  # a day not begun (a GTC parent carried over to it): its first tick is asked for at its open
     live: LiveMarket | None = None
     try:
         with transaction.atomic():
