@@ -18,8 +18,9 @@ starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is prefixed wit
 injection"), so a spreadsheet shows it instead of running it; in the XLSX every text cell is written as
 text, never as a formula. Numbers are never prefixed.
 
-Sign conventions are the reports' own (``tca.models``): slippage and markouts in bps are positive when
-better for us than the benchmark; implementation-shortfall components are costs (positive = cost).
+One sign convention (``tca.measures``): slippage, markouts and the implementation-shortfall components are
+positive when better for us than the benchmark; a cost is negative. Every signed column says so in its
+header (:func:`column_label`: ``slippage_arrival_bps (+ = better)``), so a file read alone reads right.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _FILENAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 SHEET_TITLE_MAX = 31  # Excel's limit
+SIGN_NOTE = "+ = better"
+# The signed figures (scores): slippage, markouts, spread capture, the shortfall and its components.
+_SIGNED = re.compile(r"^(slippage_|markout_|cost_|shortfall_|spread_capture$|is_bps$|vs_mid_bps$)")
+
+
+def column_label(name: str) -> str:
+    """A column's header as an export writes it: a signed figure says its sign convention
+    (``slippage_arrival_bps (+ = better)``)."""
+    return f"{name} ({SIGN_NOTE})" if _SIGNED.match(name) else name
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ def csv_chunks(tables: Sequence[Table]) -> Iterator[bytes]:
             if i:
                 writer.writerow([])
             writer.writerow([f"[{table.title}]"])
-        writer.writerow(table.header)
+        writer.writerow([column_label(h) for h in table.header])
         for n, row in enumerate(table.rows, 1):
             writer.writerow([_csv_cell(v) for v in row])
             if n % CSV_CHUNK_ROWS == 0:
@@ -148,7 +158,7 @@ def xlsx_bytes(tables: Sequence[Table]) -> bytes:
     for table in tables:
         sheet = book.create_sheet(_sheet_title(table.title, used))
         sheet.freeze_panes = "A2"
-        sheet.append([_xlsx_cell(sheet, h, bold=True) for h in table.header])
+        sheet.append([_xlsx_cell(sheet, column_label(h), bold=True) for h in table.header])
         for row in table.rows:
             sheet.append([_xlsx_cell(sheet, v) for v in row])
     if not tables:
@@ -274,7 +284,7 @@ def parent_report_tables(report: dict) -> list[Table]:
     return [
         Table("parent", ["field", "value"], header),
         rows_table("benchmarks", report["benchmarks"], list(shapes.BenchmarkSerializer().fields)),
-        Table("shortfall", ["component", "ccy", "bps"],
+        Table("shortfall", ["component", "shortfall_ccy", "shortfall_bps"],
                       [[w["component"], w["ccy"], w["bps"]] for w in report["waterfall"]]),
         rows_table("venues", report["venues"], list(shapes.ReportVenueSerializer().fields)),
         Table("markouts", ["venue", *horizons],

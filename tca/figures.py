@@ -8,8 +8,8 @@ carry the impact of all our trading. RFQ fills and internal crosses leave no foo
 not give them to the model either).
 
 **Signs** (``tca.measures``): slippage and markouts in bps are scores, **positive = better than the
-benchmark** (bought below it, sold above it; the price moved our way after the fill); implementation
-shortfall components are **costs** in currency (positive = cost). Interval VWAP is the market's prints
+benchmark** (bought below it, sold above it; the price moved our way after the fill), and so are the
+implementation shortfall components in currency (saved against the paper portfolio; a cost is negative). Interval VWAP is the market's prints
 over the window, **our own prints excluded** (the simulated tape is the other participants'; a VWAP that
 contains our trades compares a large order partly with itself and flatters it).
 

@@ -3,31 +3,35 @@
 Floats in, floats out; Decimals from the database are accepted at the edges (``float(x)``). ``side`` is
 ``"buy"`` or ``"sell"`` (or an :class:`ems.sim.orders.Side`); ``s`` below is its sign, +1 buy, -1 sell.
 
-Two sign conventions, chosen so that each figure reads the way a trader reads it:
+One sign convention for every figure a person or an API client reads: **positive = better for us**
+(:func:`ems.sim.measures.slippage_bps`). A cost is a negative figure; nothing is reported as "+ = cost".
 
-* **Slippage and markouts are scores: positive = better for us.**
+* **Slippage and markouts.**
   Slippage of a price (or average price) ``P`` against a benchmark ``B``:
   ``bps = s (B - P) / B * 1e4`` and ``ccy = s (B - P) q`` (currency saved). A buy below its benchmark and a
   sell above it are positive; paying up is negative.
   Markout after a fill at ``p``, ``h`` seconds later (:data:`MARKOUT_HORIZONS_S`):
   ``s (mid(t + h) - p) / p * 1e4``: positive = the price went our way after we traded; persistently
   negative markouts at a venue are adverse selection (toxic flow).
-* **Implementation shortfall components are costs: positive = cost to us** (Perold 1988), in currency.
-  For a parent of ``X`` shares, decision price ``D`` (the quantity-weighted mid when its orders were
-  accepted), arrival price ``A`` (the mid when the parent was created), fills ``(q_i, p_i)`` at mids
-  ``m_i``, ``Q = sum q_i``, end price ``E`` (the mid at the end of the window) and fees ``F``::
+* **Implementation shortfall components** (Perold 1988), in currency, as saved against the paper
+  portfolio: positive = better than trading everything at the decision price, negative = it cost us. For a
+  parent of ``X`` shares, decision price ``D`` (the quantity-weighted mid when its orders were accepted),
+  arrival price ``A`` (the mid when the parent was created), fills ``(q_i, p_i)`` at mids ``m_i``,
+  ``Q = sum q_i``, end price ``E`` (the mid at the end of the window) and fees ``F``, each component a
+  slippage (:func:`slippage_ccy`) of one price against another::
 
-      delay       = s (A - D) Q                 the price moved between the decision and the arrival
-      timing      = s sum q_i (m_i - A)         the price moved while we worked (drift + our own impact)
-      impact      = s sum q_i (p_i - m_i)       what each fill paid over the mid (half-spread, sweeps)
-      opportunity = s (X - Q) (E - D)           what the unfilled part would have cost at the end
-      fees        = F                           explicit costs (negative: net rebates)
+      delay       = s (D - A) Q                 the price moved between the decision and the arrival
+      timing      = s sum q_i (A - m_i)         the price moved while we worked (drift + our own impact)
+      impact      = s sum q_i (m_i - p_i)       what each fill paid over the mid (half-spread, sweeps)
+      opportunity = s (X - Q) (D - E)           what the unfilled part would have cost at the end
+      fees        = -F                          explicit costs (positive: net rebates)
       total       = delay + timing + impact + opportunity + fees
-                  = s (sum q_i p_i - Q D) + opportunity + F          (the telescoping identity)
+                  = s (Q D - sum q_i p_i) + opportunity - F          (the telescoping identity)
 
   Each component in bps is ``component / (X D) * 1e4`` (of the paper portfolio's value), so the bps add up
-  too. The filled part's shortfall is minus its slippage against ``D``:
-  ``delay + timing + impact = -slippage_ccy(side, avg_price, D, Q)``.
+  too. The filled part's is its slippage against ``D``:
+  ``delay + timing + impact = slippage_ccy(side, avg_price, D, Q)``. (Perold's shortfall, a cost, is
+  minus ``total``.)
 
 Spread measures of one fill at ``p`` with the consolidated quote ``bid / ask`` and the mid ``m``:
 ``spread capture = s (mid_q - p) / (spread / 2)`` with ``mid_q = (bid + ask) / 2``: 1 = traded at our own
@@ -112,7 +116,8 @@ class FillPoint:
 
 @dataclass(frozen=True)
 class Shortfall:
-    """Implementation shortfall of a parent in currency (positive = cost) and in bps of ``X * D``."""
+    """Implementation shortfall of a parent, by component, in currency (positive = better: saved against the
+    paper portfolio, negative = cost) and in bps of ``X * D``."""
 
     delay: float
     timing: float
@@ -127,7 +132,7 @@ def implementation_shortfall(
     *, side: str, quantity: int, decision: float, arrival: float, end_price: float, fills: list[FillPoint]
 ) -> Shortfall:
     """Decompose a parent's implementation shortfall (module docstring) into delay, timing, impact,
-    opportunity and fees."""
+    opportunity and fees, each positive when better for us (a cost is negative)."""
     s = side_sign(side)
     x = int(quantity)
     if x <= 0:
@@ -138,11 +143,12 @@ def implementation_shortfall(
         raise ValueError(f"fills ({q}) exceed the parent quantity ({x})")
     if any(side_sign(f.side) != s for f in fills):
         raise ValueError("every fill must be on the parent's side")
-    delay = s * (a - d) * q
-    timing = s * sum(f.qty * (float(f.mid) - a) for f in fills)
-    impact = s * sum(f.qty * (float(f.price) - float(f.mid)) for f in fills)
-    opportunity = s * (x - q) * (e - d)
-    fees = sum(float(f.fee) for f in fills)
+    # Each component is a slippage (one formula, one sign): of one price against another, over a quantity.
+    delay = slippage_ccy(side, a, d, q)
+    timing = sum(slippage_ccy(side, f.mid, a, f.qty) for f in fills)
+    impact = sum(slippage_ccy(side, f.price, f.mid, f.qty) for f in fills)
+    opportunity = slippage_ccy(side, e, d, x - q)
+    fees = -sum(float(f.fee) for f in fills)
     total = delay + timing + impact + opportunity + fees
     values = dict(zip(IS_COMPONENTS, (delay, timing, impact, opportunity, fees, total), strict=True))
     paper = x * d

@@ -3,8 +3,8 @@ market's tape (so that every report is a grouping the database does), reconcilia
 outside executions, and what-if replays.
 
 Sign convention everywhere (DESIGN.md §8): slippage and markouts in bps are **positive when better for
-us** than the benchmark (bought below it / sold above it); implementation-shortfall components are
-**costs** in currency (positive = cost to us). Prices are Decimal, quantities integers.
+us** than the benchmark (bought below it / sold above it); so are the
+implementation-shortfall components in currency (saved against the paper portfolio: a cost is negative). Prices are Decimal, quantities integers.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class ParentTCA(models.Model):
     slippage_open_bps = models.DecimalField(**BPS, null=True, blank=True)
     slippage_close_bps = models.DecimalField(**BPS, null=True, blank=True)
     slippage_prev_close_bps = models.DecimalField(**BPS, null=True, blank=True)
-    # Implementation shortfall against the decision price (Perold), currency, positive = cost.
+    # Implementation shortfall against the decision price (Perold), currency, positive = better (a cost is negative).
     is_delay = models.DecimalField(**CCY)
     is_timing = models.DecimalField(**CCY)
     is_impact = models.DecimalField(**CCY)

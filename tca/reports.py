@@ -2,8 +2,9 @@
 JSON-ready from the stored (or freshly computed) figures and the reads and SQL groupings of
 ``tca.selectors``. The API serializers and the pages render these dicts.
 
-Signs as in ``tca.measures``: slippage and markouts in bps are positive when better; implementation
-shortfall components are costs (positive = cost).
+Signs as in ``tca.measures``, one convention for every figure: positive = better for us (slippage and
+markouts in bps, the implementation shortfall's components as currency saved against the paper portfolio; a
+cost is negative).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         or closed but not yet refreshed); ``computed_at`` of the stored row otherwise.
       ``benchmarks``: [{name, price, slippage_bps, slippage_ccy}] for arrival, decision, interval_vwap,
         interval_twap, open, close, prev_close (price None: not available; positive = better than it).
-      ``shortfall``: {delay, timing, impact, opportunity, fees, total} in currency (positive = cost) and
+      ``shortfall``: {delay, timing, impact, opportunity, fees, total} in currency (positive = better, a cost negative) and
         ``bps`` (same keys, of quantity x decision price); ``waterfall``: [{component, ccy, bps}] in that order.
       ``fills``: the parent's fills in time order (at most ``REPORT_FILLS``; ``fills_total`` counts all), each
         {id, exec_id, t_us, clock, venue, liquidity, quantity, price, fee, slippage_arrival_bps, mid, spread_bps,

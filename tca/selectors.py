@@ -5,7 +5,8 @@ The figures are computed in ``tca.figures`` and the reports assembled in ``tca.r
 reads.
 
 **Signs** (``tca.measures``): slippage and markouts in bps are scores, **positive = better than the
-benchmark**; implementation shortfall components are **costs** in currency (positive = cost).
+benchmark**, and so are the implementation shortfall components (currency saved against the paper portfolio;
+a cost is negative). One convention for every figure.
 
 **Groupings are SQL.** :func:`summary` and :func:`best_execution` are ``GROUP BY`` aggregates over Fill,
 FillMetrics, ParentTCA, Allocation and Order (one query per figure family, never a loop over fills), on
@@ -300,10 +301,10 @@ def summary(*, user, group_by: str, filters: dict | None = None) -> list[dict]:
     Each row: ``key`` (venue code | strategy | portfolio code | market day), ``parents`` (distinct), ``fills``,
     ``quantity``, ``notional`` (Decimal), ``fees`` (Decimal, negative = net rebates), ``slippage_arrival_bps``
     and ``slippage_vwap_bps`` (positive = better than the benchmark: ``sum s q (B - p) / sum q B``),
-    ``is_bps`` (implementation shortfall, positive = cost, of quantity x decision price).
+    ``is_bps`` (implementation shortfall, of quantity x decision price; positive = better, a cost is negative).
 
     How each grouping counts: *venue* — the venue's fills (a parent's opportunity cost belongs to no venue,
-    so ``is_bps`` is the executed shortfall ``s q (p - D)`` plus the fills' fees over ``q D``); *algorithm* and
+    so ``is_bps`` is the executed part ``s q (D - p)`` less the fills' fees over ``q D``); *algorithm* and
     *period* — whole parents (``ParentTCA``: shortfall including opportunity cost, over ``X D``); *portfolio*
     — each order's allocations (fees pro rata of the fill) plus its share of its parent's opportunity cost
     (its unfilled quantity / the parent's), over its constituent quantity x D. Rows by descending quantity.
@@ -360,7 +361,7 @@ def _summary_by_venue(user, f: dict) -> list[dict]:
         n=Count("id"), q=Sum("quantity"), v=Sum(F("quantity") * F("price"), output_field=_DEC), fee=Sum("fee")).order_by()
     rows = _rollup(inner, f"""ve.code AS key, count(*) AS parents, sum(per.n) AS fills, sum(per.q) AS qty, sum(per.v) AS notional,
         sum(per.fee) AS fees, {_SLIPPAGE_SQL},
-        sum({_SG} * (per.v - t.decision_price * per.q) + per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
+        sum({_SG} * (t.decision_price * per.q - per.v) - per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
                    "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
     return [_row(r["key"], parents=r["parents"], fills=r["fills"], quantity=r["qty"], notional=r["notional"], fees=r["fees"],
                  arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"], vwap_den=r["vwap_den"],
@@ -413,7 +414,7 @@ def _summary_by_allocation(user, f: dict, group_by: str) -> list[dict]:
     fee = "t.fees * per.q / NULLIF(t.filled_quantity, 0)"
     rows = _rollup(inner, f"""{key} AS key, count(DISTINCT per.pid) AS parents, sum(per.n) AS fills, sum(per.q) AS qty,
         sum(per.v) AS notional, sum({fee}) AS fees, {_SLIPPAGE_SQL},
-        sum({_SG} * (per.v - t.decision_price * per.q) + coalesce({fee}, 0)) AS ex_num""",
+        sum({_SG} * (t.decision_price * per.q - per.v) - coalesce({fee}, 0)) AS ex_num""",
                    f"JOIN tca_parenttca t ON t.parent_id = per.pid{join}", "()" if group_by == "all" else key)
     # Each order's share of its parent's opportunity cost and its paper value (quantity x decision price).
     unfilled = F("parent__tca__quantity") - F("parent__tca__filled_quantity")
@@ -454,7 +455,7 @@ def _summary_by_venue_share(user, f: dict) -> list[dict]:
         fee=Sum(F("fill__fee") * q / F("fill__quantity"), output_field=_DEC)).order_by()
     rows = _rollup(inner, f"""ve.code AS key, count(DISTINCT per.pid) AS parents, sum(per.n) AS fills, sum(per.q) AS qty,
         sum(per.v) AS notional, sum(per.fee) AS fees, {_SLIPPAGE_SQL},
-        sum({_SG} * (per.v - t.decision_price * per.q) + per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
+        sum({_SG} * (t.decision_price * per.q - per.v) - per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
                    "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
     return [_row(r["key"], parents=r["parents"], fills=r["fills"], quantity=r["qty"], notional=r["notional"], fees=r["fees"],
                  arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"], vwap_den=r["vwap_den"],

@@ -17,8 +17,9 @@
   one message per bad row and nothing imported; earlier imports are listed to reopen.
 
 Sign convention on every page (tca/measures.py): slippage and markouts in bps are **positive when better
-than the benchmark** (bought below it, sold above it); implementation-shortfall components are **costs**
-(positive = cost). The charts are drawn by static/js/tca.js (vendored uPlot) from JSON embedded in the page
+than the benchmark** (bought below it, sold above it); so are the implementation-shortfall
+components (currency saved against the paper portfolio; a cost is negative): one convention on every page,
+stated next to the figures. The charts are drawn by static/js/tca.js (vendored uPlot) from JSON embedded in the page
 with ``json_script``: no second request, and the page is whole when it arrives.
 
 Who: every signed-in role may open TCA; the selectors decide what each sees (a PM: the parents holding an
@@ -288,15 +289,15 @@ SHORTFALL_TEXT = {
     "delay": ("Delay", "the price moved between the decision and the arrival of the parent"),
     "timing": ("Timing", "the price moved while we worked (drift and our own impact)"),
     "impact": ("Impact", "what each fill paid over the mid (half-spread, sweeps)"),
-    "opportunity": ("Opportunity", "what the unfilled part would have cost at the end"),
-    "fees": ("Fees", "explicit fees (negative: net rebates)"),
-    "total": ("Total", "the implementation shortfall: the sum of the parts"),
+    "opportunity": ("Opportunity", "the unfilled part, priced at the end against the decision"),
+    "fees": ("Fees", "explicit fees paid (positive: net rebates)"),
+    "total": ("Total", "the implementation shortfall: the sum of the parts (+ = saved, − = cost)"),
 }
 MARKOUT_COLORS = ["#6cb6ff", "#f0a526", "#2fbf71", "#a67cf5", "#f0554f", "#3dd6d0", "#e4e46c", "#ff8ad8"]
 
 
 def _shown(bps) -> float | None:
-    """A bp figure as the page shows it (one decimal), so that a rounding crumb is not coloured as a cost."""
+    """A bp figure as the page shows it (one decimal), so that a rounding crumb is not coloured as a cost or a saving."""
     return None if bps is None else round(float(bps), 1) + 0.0  # + 0.0: no "-0.0"
 
 
@@ -325,7 +326,7 @@ def _verdict(report: dict, currency: str) -> str:
     text = ", ".join(parts)
     if total is not None:
         ccy = report["shortfall"]["total"]
-        text += f"; the implementation shortfall {'cost' if total >= 0 else 'saved'} {abs(total):.1f} bp ({abs(float(ccy)):,.2f} {currency})"
+        text += f"; the implementation shortfall {'saved' if total >= 0 else 'cost'} {abs(total):.1f} bp ({abs(float(ccy)):,.2f} {currency})"
     return text + "."
 
 

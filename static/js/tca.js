@@ -2,7 +2,7 @@
  * fetched. Each chart element says which chart it is (data-chart) and is marked data-drawn="1" once drawn.
  *
  *   summary   bars of slippage bp per group (vs arrival, vs interval VWAP): + = better than the benchmark
- *   waterfall implementation shortfall: delay, timing, impact, opportunity, fees -> total (bp, + = cost)
+ *   waterfall implementation shortfall: delay, timing, impact, opportunity, fees -> total (bp, + = better, − = cost)
  *   price     our fills (dots sized by quantity) against the mid, the interval VWAP and the arrival
  *   progress  done vs the schedule over market time
  *   markouts  the markout curve (1 s .. 5 min) per venue: + = the price moved our way after the fill
@@ -134,7 +134,7 @@
         { stroke: AXIS, grid: { show: false }, font: FONT, splits: function () { return x; }, values: function () { return w.labels; } },
         yAxis(function (v) { return signed(v, 1) + " bp"; }, 70),
       ],
-      series: [{}, { label: "Cost, bp", stroke: "transparent", points: { show: false }, paths: function () { return null; } }],
+      series: [{}, { label: "Shortfall, bp (+ = better)", stroke: "transparent", points: { show: false }, paths: function () { return null; } }],
       hooks: { draw: [function (u) {
         var ctx = u.ctx, dpr = devicePixelRatio, slot = u.bbox.width / n, bw = slot * 0.56;
         ctx.save();
@@ -147,8 +147,8 @@
           var ya = u.valToPos(starts[k], "y", true), yb = u.valToPos(ends[k], "y", true);
           var top = Math.min(ya, yb), h = Math.max(Math.abs(yb - ya), 1.5 * dpr);
           var v = w.bps[k];
-          // A cost red, a saving green; the total the same, solid and outlined.
-          ctx.fillStyle = v > 0 ? BAD : GOOD;
+          // + = better: a saving green, a cost red; the total the same, solid and outlined.
+          ctx.fillStyle = v < 0 ? BAD : GOOD;
           ctx.globalAlpha = w.is_total[k] ? 0.95 : 0.6;
           ctx.fillRect(cx - bw / 2, top, bw, h);
           ctx.globalAlpha = 1;

@@ -1,8 +1,8 @@
 """Input and output shapes of the TCA API.
 
 Sign convention of every figure (``tca.measures``): slippage and markouts in bps are **positive when better
-for us** than the benchmark (bought below it, sold above it); implementation-shortfall components are
-**costs** (positive = cost to us). Prices are decimals (strings in JSON), quantities integers.
+for us** than the benchmark (bought below it, sold above it); so are the implementation-shortfall components
+(currency saved against the paper portfolio; a cost is negative). Prices are decimals (strings in JSON), quantities integers.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ class WhatIfSideSerializer(serializers.Serializer):
     benchmarks = serializers.DictField(child=serializers.FloatField(allow_null=True),
                                        help_text="arrival, decision, interval_vwap, interval_twap, open, close, prev_close: price or null")
     slippage = serializers.DictField(child=SlippagePairSerializer(), help_text="Per benchmark")
-    shortfall = serializers.JSONField(help_text="delay, timing, impact, opportunity, fees, total (currency, positive = cost) and bps {same keys}")
+    shortfall = serializers.JSONField(help_text="delay, timing, impact, opportunity, fees, total (currency, positive = better, a cost negative) and bps {same keys}")
     venues = WhatIfVenueSerializer(many=True)
     markout_60s_bps = serializers.FloatField(allow_null=True)
     executions = WhatIfExecutionSerializer(many=True, help_text="Fills in time order")
@@ -355,7 +355,7 @@ class SummaryRowSerializer(serializers.Serializer):
     notional = serializers.DecimalField(**CCY)
     slippage_arrival_bps = serializers.FloatField(allow_null=True, help_text="Quantity-weighted vs arrival; positive = better")
     slippage_vwap_bps = serializers.FloatField(allow_null=True, help_text="Quantity-weighted vs interval VWAP; positive = better")
-    is_bps = serializers.FloatField(allow_null=True, help_text="Implementation shortfall, bps of the paper portfolio; positive = cost")
+    is_bps = serializers.FloatField(allow_null=True, help_text="Implementation shortfall, bps of the paper portfolio; positive = better, a cost is negative")
     fees = serializers.DecimalField(**CCY)
 
 
@@ -442,7 +442,7 @@ class ShortfallBpsSerializer(serializers.Serializer):
 
 
 class ShortfallSerializer(serializers.Serializer):
-    """Implementation shortfall against the decision price (Perold), currency: positive = cost."""
+    """Implementation shortfall against the decision price (Perold), currency: positive = better (saved), a cost is negative."""
 
     delay = serializers.DecimalField(**WIDE, allow_null=True, help_text="s (arrival - decision) x filled")
     timing = serializers.DecimalField(**WIDE, allow_null=True, help_text="s sum q (mid at fill - arrival)")
@@ -549,7 +549,7 @@ class ReportWhatIfSerializer(serializers.Serializer):
 
 
 class ParentReportSerializer(serializers.Serializer):
-    """One parent's TCA (``tca.reports.parent_report``). Slippage and markouts: positive = better; shortfall: positive = cost."""
+    """One parent's TCA (``tca.reports.parent_report``). Every figure: positive = better (a cost is negative)."""
 
     parent = ReportParentSerializer()
     provisional = serializers.BooleanField(help_text="Computed now (the parent is still working or not yet analysed), not stored")

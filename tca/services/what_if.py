@@ -75,7 +75,7 @@ def execution_summary(*, market: Market, prev_market: Market | None, strategy: s
     ``fills``: ``(t_us, venue, liquidity, qty, price, fee)`` in time order. Keys: strategy, quantity, filled,
     avg_price, notional, fees, fills (count), start_us, end_us, participation, benchmarks {name: price},
     slippage {name: {bps, ccy}} (positive = better), shortfall {delay, timing, impact, opportunity, fees,
-    total (currency, positive = cost), bps {same keys}}, venues [{venue, fills, quantity, notional,
+    total (currency, positive = better), bps {same keys}}, venues [{venue, fills, quantity, notional,
     avg_price, fees}] by quantity, markout_60s_bps (quantity-weighted).
     """
     bench = parent_benchmarks(market, prev_market, start_us=start_us, end_us=end_us, arrival=arrival)

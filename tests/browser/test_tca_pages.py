@@ -262,3 +262,26 @@ def test_a_pm_reads_their_parent_s_report_without_the_what_if_form(browser, tca_
         screenshot(page, "tca_parent_pm")
     finally:
         context.close()
+
+
+def test_the_parent_report_states_one_sign_convention_next_to_its_figures(browser, tca_server, trader, done_parent, screenshot):
+    """Issue 19 item 8: every figure of the report reads "+ = better", the shortfall's parts too, and says so."""
+    context, page = sign_in(browser, tca_server, trader)
+    try:
+        page.goto(f"/tca/parents/{done_parent.pk}/")
+        expect(page.locator("#chart-waterfall")).to_have_attribute("data-drawn", "1")
+        expect(page.locator(".stat", has_text="Shortfall")).to_contain_text("+ = better")
+        expect(page.locator(".tca-sign-note")).to_contain_text("+ = better for us")
+        expect(page.locator("main")).not_to_contain_text("+ = cost")
+        expect(page.locator("main")).not_to_contain_text("Shortfall (cost)")
+        # The total reads as every score: negative (red) when it cost us, positive (green) when it saved.
+        tca = ParentTCA.objects.get(parent=done_parent)
+        total = page.locator("#tca-shortfall [data-component=total] .slip")
+        colour = "slip-good" if tca.is_total > 0 else "slip-bad"
+        expect(total).to_have_class(f"slip {colour}")
+        expect(page.locator("#tca-is-total .slip")).to_have_class(f"slip {colour}")
+        assert total.inner_text().startswith("+" if tca.is_total > 0 else "-")
+        page.locator("#tca-shortfall").scroll_into_view_if_needed()
+        screenshot(page, "tca_parent_signs")
+    finally:
+        context.close()

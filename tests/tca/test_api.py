@@ -81,6 +81,23 @@ def test_the_parent_report_carries_the_stored_figures_and_a_waterfall_that_adds_
     assert body["series"]["market"]["mid"]
 
 
+def test_the_parent_reports_shortfall_reads_as_every_figure_positive_is_better(api, trader, done):
+    parent, tca, _, _ = done
+
+    body = api(trader).get(f"/api/tca/parent-orders/{parent.pk}/").json()
+
+    sf, bps = body["shortfall"], body["shortfall"]["bps"]
+    decision = next(b for b in body["benchmarks"] if b["name"] == "decision")
+    assert parent.filled_quantity == parent.quantity and Decimal(sf["opportunity"]) == 0
+    # The filled part's shortfall is its slippage against the decision price: the same figure, the same sign.
+    executed = sum(Decimal(sf[k]) for k in ("delay", "timing", "impact"))
+    assert executed == pytest.approx(Decimal(decision["slippage_ccy"]), abs=Decimal("0.01"))
+    assert executed != 0
+    assert Decimal(sf["fees"]) == -tca.fees  # fees paid: a cost, negative (net rebates positive)
+    paper = float(tca.quantity * tca.decision_price)
+    assert bps["total"] == pytest.approx(float(decision["slippage_bps"]) - float(tca.fees) / paper * 1e4, abs=1e-3)
+
+
 def test_the_parent_report_exports_as_csv_sections_and_as_an_xlsx_workbook(api, trader, done):
     parent, tca, _, _ = done
     client = api(trader)
@@ -92,7 +109,8 @@ def test_the_parent_report_exports_as_csv_sections_and_as_an_xlsx_workbook(api, 
     assert as_csv["Content-Disposition"] == f'attachment; filename="tca-parent-{parent.pk}.csv"'
     sections = _sections(as_csv.content)
     assert list(sections) == ["parent", "benchmarks", "shortfall", "venues", "markouts", "children", "orders", "fills"]
-    assert sections["benchmarks"][0] == ["name", "price", "slippage_bps", "slippage_ccy"]
+    assert sections["benchmarks"][0] == ["name", "price", "slippage_bps (+ = better)", "slippage_ccy (+ = better)"]
+    assert sections["shortfall"][0] == ["component", "shortfall_ccy (+ = better)", "shortfall_bps (+ = better)"]
     arrival = next(r for r in sections["benchmarks"][1:] if r[0] == "arrival")
     assert Decimal(arrival[1]) == tca.arrival_price
     assert len(sections["fills"]) - 1 == Fill.objects.filter(parent=parent).count()
@@ -101,7 +119,7 @@ def test_the_parent_report_exports_as_csv_sections_and_as_an_xlsx_workbook(api, 
     assert as_xlsx["Content-Disposition"] == f'attachment; filename="tca-parent-{parent.pk}.xlsx"'
     assert book.sheetnames == ["parent", "benchmarks", "shortfall", "venues", "markouts", "children", "orders", "fills"]
     rows = list(book["benchmarks"].iter_rows(values_only=True))
-    assert rows[0] == ("name", "price", "slippage_bps", "slippage_ccy")
+    assert rows[0] == ("name", "price", "slippage_bps (+ = better)", "slippage_ccy (+ = better)")
     assert next(r for r in rows if r[0] == "arrival")[1] == pytest.approx(float(tca.arrival_price))
     shortfall = {r[0]: r[1] for r in book["shortfall"].iter_rows(min_row=2, values_only=True)}
     assert shortfall["total"] == pytest.approx(float(tca.is_total), abs=1e-6)
@@ -146,7 +164,8 @@ def test_the_summary_exports_as_csv_and_xlsx(api, trader, done):
 
     rows = list(csv.reader(io.StringIO(as_csv.content.decode())))
     assert as_csv["Content-Disposition"] == 'attachment; filename="tca-summary-algorithm.csv"'
-    assert rows[0] == ["algorithm", "parents", "fills", "quantity", "notional", "slippage_arrival_bps", "slippage_vwap_bps", "is_bps", "fees"]
+    assert rows[0] == ["algorithm", "parents", "fills", "quantity", "notional", "slippage_arrival_bps (+ = better)",
+                       "slippage_vwap_bps (+ = better)", "is_bps (+ = better)", "fees"]
     assert rows[1][0] == "twap" and int(rows[1][3]) == parent.filled_quantity
     sheet = book.worksheets[0]
     header, first = list(sheet.iter_rows(max_row=2, values_only=True))
@@ -269,7 +288,7 @@ def test_an_imported_set_exports_its_rows_and_a_total_line(api, trader):
     rows = list(csv.reader(io.StringIO(b"".join(streamed.streaming_content).decode())))
     book = _workbook(client.get(f"/api/tca/executions/imports/{set_id}/?format=xlsx"))
 
-    assert rows[0] == ["line", *HEADER.split(","), "slippage_bps", "slippage_ccy"]
+    assert rows[0] == ["line", *HEADER.split(","), "slippage_bps (+ = better)", "slippage_ccy (+ = better)"]
     assert rows[1][1] == "EXT-1" and Decimal(rows[1][-2]) == Decimal("-10")
     assert rows[-1][1] == "TOTAL" and Decimal(rows[-1][-1]) == Decimal("-150")
     sheet = list(book.worksheets[0].iter_rows(values_only=True))

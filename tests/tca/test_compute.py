@@ -51,9 +51,9 @@ def test_a_buy_gets_its_slippage_vs_arrival_by_hand_and_the_shortfall_adds_up(in
     assert tca.fees == Decimal("0.600000")  # the factory's 0.30 per fill
     parts = [tca.is_delay, tca.is_timing, tca.is_impact, tca.is_opportunity, tca.is_fees]
     assert abs(sum(parts) - tca.is_total) <= Decimal("0.000005")
-    assert tca.is_opportunity == 0 and tca.is_fees == Decimal("0.600000")
-    # Filled part: delay + timing + impact = s (sum q p - Q D)
-    assert abs(tca.is_delay + tca.is_timing + tca.is_impact - (Decimal("100180") - 1000 * tca.decision_price)) < Decimal("0.01")
+    assert tca.is_opportunity == 0 and tca.is_fees == Decimal("-0.600000")  # + = better: fees paid are negative
+    # Filled part: delay + timing + impact = s (Q D - sum q p), its slippage against the decision price
+    assert abs(tca.is_delay + tca.is_timing + tca.is_impact - (1000 * tca.decision_price - Decimal("100180"))) < Decimal("0.01")
     assert tca.end_us == parent.start_us + 120 * US  # FILLED: the window ends at its last fill
     assert FillMetrics.objects.filter(fill__parent=parent).count() == 2
 

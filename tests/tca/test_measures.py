@@ -84,49 +84,50 @@ def test_weighted_bps_skips_missing_values_and_is_none_without_weight():
 BUY_FILLS = [FillPoint("buy", 300, 101.0, 100.9, fee=0.9), FillPoint("buy", 200, 101.2, 101.0, fee=0.6)]
 
 
-def test_shortfall_of_a_half_filled_buy_by_hand():
-    # X = 1,000, D = 100, A = 100.5, E = 102; Q = 500
+def test_shortfall_of_a_buy_that_paid_more_than_arrival_is_negative_in_every_component():
+    # X = 1,000, D = 100, A = 100.5, E = 102; Q = 500. + = better for us: every part of this one cost us.
     sf = implementation_shortfall(side="buy", quantity=1_000, decision=100.0, arrival=100.5, end_price=102.0, fills=BUY_FILLS)
-    assert sf.delay == approx(250.0)  # (100.5 - 100) * 500
-    assert sf.timing == approx(220.0)  # 300 * 0.4 + 200 * 0.5
-    assert sf.impact == approx(70.0)  # 300 * 0.1 + 200 * 0.2
-    assert sf.opportunity == approx(1_000.0)  # 500 unfilled * (102 - 100)
-    assert sf.fees == approx(1.5)
-    assert sf.total == approx(1_541.5)
+    assert sf.delay == approx(-250.0)  # (100 - 100.5) * 500
+    assert sf.timing == approx(-220.0)  # 300 * -0.4 + 200 * -0.5
+    assert sf.impact == approx(-70.0)  # 300 * -0.1 + 200 * -0.2
+    assert sf.opportunity == approx(-1_000.0)  # 500 unfilled * (100 - 102)
+    assert sf.fees == approx(-1.5)  # paid
+    assert sf.total == approx(-1_541.5)
     # bps of X * D = 100,000
-    assert sf.bps == approx({"delay": 25.0, "timing": 22.0, "impact": 7.0, "opportunity": 100.0, "fees": 0.15, "total": 154.15})
+    assert sf.bps == approx({"delay": -25.0, "timing": -22.0, "impact": -7.0, "opportunity": -100.0, "fees": -0.15, "total": -154.15})
 
 
-def test_shortfall_of_the_mirrored_sell_is_the_same_cost():
+def test_shortfall_of_a_sell_that_got_less_than_arrival_is_negative_in_every_component():
     fills = [FillPoint("sell", 300, 99.0, 99.1, fee=0.9), FillPoint("sell", 200, 98.8, 99.0, fee=0.6)]
     sf = implementation_shortfall(side="sell", quantity=1_000, decision=100.0, arrival=99.5, end_price=98.0, fills=fills)
-    assert (sf.delay, sf.timing, sf.impact, sf.opportunity, sf.fees, sf.total) == approx((250.0, 220.0, 70.0, 1_000.0, 1.5, 1_541.5))
+    assert (sf.delay, sf.timing, sf.impact, sf.opportunity, sf.fees, sf.total) == approx((-250.0, -220.0, -70.0, -1_000.0, -1.5, -1_541.5))
+    assert all(v < 0 for v in sf.bps.values())
 
 
-def test_shortfall_is_negative_when_the_price_came_our_way():
+def test_shortfall_is_positive_when_the_price_came_our_way():
     # Bought all 1,000 passively below the mid while the price fell: every component a gain.
     fills = [FillPoint("buy", 1_000, 99.7, 99.75)]
     sf = implementation_shortfall(side="buy", quantity=1_000, decision=100.0, arrival=99.8, end_price=99.0, fills=fills)
-    assert (sf.delay, sf.timing, sf.impact, sf.opportunity) == approx((-200.0, -50.0, -50.0, 0.0))
-    assert sf.total == approx(-300.0)
-    # The filled part's shortfall is minus its slippage against the decision price.
-    assert sf.bps["total"] == approx(-slippage_bps("buy", 99.7, 100.0))
+    assert (sf.delay, sf.timing, sf.impact, sf.opportunity) == approx((200.0, 50.0, 50.0, 0.0))
+    assert sf.total == approx(300.0)
+    # The filled part's shortfall is its slippage against the decision price: the same sign as every score.
+    assert sf.bps["total"] == approx(slippage_bps("buy", 99.7, 100.0))
 
 
-def test_opportunity_cost_of_an_unfilled_order_follows_the_side():
+def test_opportunity_of_an_unfilled_order_follows_the_side():
     buy = implementation_shortfall(side="buy", quantity=1_000, decision=50.0, arrival=50.0, end_price=51.0, fills=[])
     sell = implementation_shortfall(side="sell", quantity=1_000, decision=50.0, arrival=50.0, end_price=51.0, fills=[])
-    assert buy.opportunity == buy.total == approx(1_000.0)  # the price ran away from the buyer
-    assert buy.bps["opportunity"] == approx(200.0)
-    assert sell.opportunity == sell.total == approx(-1_000.0)  # the seller who waited gained
+    assert buy.opportunity == buy.total == approx(-1_000.0)  # the price ran away from the buyer
+    assert buy.bps["opportunity"] == approx(-200.0)
+    assert sell.opportunity == sell.total == approx(1_000.0)  # the seller who waited gained
     assert buy.delay == buy.timing == buy.impact == buy.fees == 0.0
 
 
-def test_rebates_reduce_the_shortfall():
+def test_rebates_are_a_positive_fees_component():
     fills = [FillPoint("buy", 1_000, 100.0, 100.0, fee=-2.0)]
     sf = implementation_shortfall(side="buy", quantity=1_000, decision=100.0, arrival=100.0, end_price=100.0, fills=fills)
-    assert sf.fees == sf.total == approx(-2.0)
-    assert sf.bps["fees"] == approx(-0.2)
+    assert sf.fees == sf.total == approx(2.0)
+    assert sf.bps["fees"] == approx(0.2)
 
 
 def test_shortfall_refuses_an_over_fill_a_wrong_side_fill_and_no_quantity():
@@ -156,9 +157,9 @@ def test_shortfall_components_add_up_to_the_total(side, rows, decision, arrival,
     parts = sf.delay + sf.timing + sf.impact + sf.opportunity + sf.fees
     scale = x * max(decision, arrival, end_price, *(f.price for f in fills))
     assert sf.total == approx(parts, abs=1e-9 * scale)
-    # The telescoping identity: s (sum q p - Q D) + opportunity + fees.
+    # The telescoping identity: s (Q D - sum q p) + opportunity + fees.
     s = side_sign(side)
-    assert sf.total == approx(s * (sum(f.qty * f.price for f in fills) - q * decision) + sf.opportunity + sf.fees, abs=1e-9 * scale)
+    assert sf.total == approx(s * (q * decision - sum(f.qty * f.price for f in fills)) + sf.opportunity + sf.fees, abs=1e-9 * scale)
     assert sum(sf.bps[k] for k in IS_COMPONENTS[:-1]) == approx(sf.bps["total"], abs=1e-9 * scale)
     assert sf.bps["total"] == approx(sf.total / (x * decision) * 1e4)
 

@@ -83,7 +83,7 @@ def test_a_pm_reads_the_report_of_their_parent_with_benchmarks_waterfall_and_cha
     assert charts["markouts"]["venues"]
     # The verdict a PM reads first, and the sign convention spelled out.
     assert "Bought 8,000 of 8,000 ACME" in html and "12,000" not in html
-    assert "+ = better than the benchmark" in html
+    assert "+ = better for us" in html and "+ = cost" not in html
     # A PM sees only their own order's line, and no what-if form.
     mine = done_parent.constituents.get(order__portfolio__code="PM-A-GROWTH").order_id
     theirs = done_parent.constituents.get(order__portfolio__code="PM-B-MACRO").order_id
