@@ -10,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from ems.sim import format_clock
 from oms.models import Order
 from tests.browser.test_tca_pages import done_parent, sign_in, tca_server  # noqa: F401 (fixtures)
 
@@ -43,5 +44,10 @@ def test_a_fill_reads_the_same_market_time_on_the_order_page_and_in_tca(browser,
         assert on_order_page == f"D{done_parent.market_day} {tca_first}"
         expect(page.locator("#market-clock-text")).to_have_text(MARKET_LABEL)
         screenshot(page, "one_clock_tca_page")
+
+        # The blotter reads the order's time on the same clock (created at the parent's start, see closed_parent).
+        page.goto("/")
+        expect(page.locator("#blotter-table").get_by_text(f"D{done_parent.market_day} {format_clock(done_parent.start_us)[:8]}").first).to_be_visible()
+        screenshot(page, "one_clock_blotter")
     finally:
         context.close()
