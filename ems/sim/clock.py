@@ -39,6 +39,10 @@ class MarketTime(NamedTuple):
     def clock_str(self) -> str:
         return format_clock(self.t_us)
 
+    def label(self, *, ms: bool = False) -> str:
+        """Return what a person reads: ``'D3 14:55:13'`` (``ms``: ``'D3 14:55:13.250'``, as TCA shows fills)."""
+        return f"D{self.day} {format_clock(self.t_us)[:12 if ms else 8]}"
+
 
 def format_clock(t_us: int) -> str:
     """Return the wall-clock time of day of ``t_us`` after the open, e.g. ``'10:15:30.250000'``."""
