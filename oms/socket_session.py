@@ -118,7 +118,12 @@ class SessionBoundConsumer(AsyncJsonWebsocketConsumer):
         if user is None:
             await self.end_session()
         elif allowed:
-            await self.send_json({k: v for k, v in event.items() if k != "group"})
+            try:
+                await self.send_json({k: v for k, v in event.items() if k != "group"})
+            except RuntimeError:
+                # The client left while its access was being checked (a page navigating away mid-push): uvicorn
+                # refuses a send after the close, and the disconnect that follows unbinds this consumer.
+                return
 
     async def end_session(self, code: int = SESSION_ENDED) -> None:
         await self.unbind_session()

@@ -11,7 +11,7 @@ from django.db import transaction
 from ems.broadcast import DESK_GROUP, parent_group
 from oms.broadcast import publisher
 
-QUOTE_EVENTS = frozenset({"quote", "declined", "refused", "last_look_rejected"})
+QUOTE_EVENTS = frozenset({"quote", "declined", "refused", "last_look_rejected", "lapsed"})
 
 
 def rfq_group(rfq_id: int) -> str:
@@ -32,7 +32,8 @@ def quote_payload(quote) -> dict:
 def rfq_changed_on_commit(rfq, *, event: str, quote=None) -> None:
     """After commit, tell the RFQ's page and its parent's page (and the desk, when the request opens or
     closes) what changed: ``event`` is one of sent | quote |
-    declined | refused | executed | last_look_rejected | expired | cancelled | rejected.
+    declined | refused | lapsed (a quote's own life ended) | executed | last_look_rejected | expired | cancelled |
+    rejected.
 
     ``published_at`` (unix seconds, taken when the message is handed to the channel layer) lets a client
     and the benchmark measure the push latency."""

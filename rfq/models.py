@@ -12,10 +12,16 @@ from decimal import Decimal
 
 import pghistory
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from oms.models import Side
 from rfq.states import QuoteStatus, RfqStatus
+
+# Quotes stay firm long enough for a person to use them (docs/rfq.md, "How long a quote is firm"): reading a
+# four-row ladder and clicking takes a trader 5-8 s, so a provider of this platform holds a quote at least
+# 10 s (capped at the window's end); it does not re-quote when the quote lapses.
+FIRM_QUOTE_MIN_MS = 10_000
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), model_name="LiquidityProviderHistory", append_only=True)
@@ -54,7 +60,9 @@ class LiquidityProvider(models.Model):
     max_size = models.PositiveBigIntegerField(default=500_000, help_text="Most shares it quotes for; a larger request gets a partial quote")
     partial_probability = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.2"),
                                               help_text="Chance it quotes only part of a request it could take whole")
-    quote_life_ms = models.PositiveIntegerField(default=3000, help_text="How long a quote stays firm, ms (capped at the window's end)")
+    quote_life_ms = models.PositiveIntegerField(default=FIRM_QUOTE_MIN_MS, validators=[MinValueValidator(FIRM_QUOTE_MIN_MS)],
+                                                help_text="How long a quote stays firm, ms: at least 10,000 (a person's time to "
+                                                          "read the ladder and click), capped at the window's end")
     last_look_reject_probability = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.05"),
                                                        help_text="Chance it rejects an acceptance on last look")
     last_look_tolerance_bps = models.DecimalField(max_digits=8, decimal_places=3, default=Decimal("10"),

@@ -159,12 +159,20 @@ def _is_live(quote: Quote, now: datetime) -> bool:
     return quote.status == QuoteStatus.LIVE and quote.valid_until > now
 
 
+def _state(quote: Quote, now: datetime) -> dict:
+    if quote.status == QuoteStatus.LIVE and not _is_live(quote, now):
+        return {"status": QuoteStatus.EXPIRED, "status_reason": "lapsed: no longer firm"}
+    return {"status": quote.status, "status_reason": quote.status_reason}
+
+
 def rfq_ladder(rfq: RFQ) -> list[dict]:
     """The RFQ's quotes best first for our side (a buy: lowest price first; a sell: highest), ties by arrival.
 
     Each row: the quote's fields, the provider's code and name, ``is_best`` (the best quote still live and
     within its life: the one a click would take), ``bps_from_mid`` (cost vs the mid at request) and
-    ``seconds_left`` of its life (0 once it is not live). Values are Decimal / datetime (a serializer's job).
+    ``seconds_left`` of its life (0 once it is not live). ``status`` is what a click would meet: a quote
+    past its life reads ``expired`` even in the instant before its lapse task has stored it so
+    (``rfq.services.quotes.quotes_lapse``). Values are Decimal / datetime (a serializer's job).
     """
     now = datetime.now(UTC)
     quotes = list(rfq.quotes.select_related("provider"))
@@ -176,7 +184,7 @@ def rfq_ladder(rfq: RFQ) -> list[dict]:
             "id": q.pk, "provider": q.provider.code, "provider_name": q.provider.name, "provider_id": q.provider_id,
             "price": q.price, "size": q.size, "bps_from_mid": q.bps_from_mid,
             "bid_price": q.bid_price, "bid_size": q.bid_size, "ask_price": q.ask_price, "ask_size": q.ask_size,
-            "mid_at_quote": q.mid_at_quote, "status": q.status, "status_reason": q.status_reason,
+            "mid_at_quote": q.mid_at_quote, **_state(q, now),
             "received_at": q.received_at, "valid_until": q.valid_until, "is_best": q.pk == best,
             "seconds_left": round(max(0.0, (q.valid_until - now).total_seconds()), 3) if _is_live(q, now) else 0.0,
         }

@@ -22,7 +22,7 @@ from rfq import services
 from rfq.models import Dissemination
 from rfq.pricing import QuoteRequest, respond
 from rfq.selectors import market_snapshot, provider_profile
-from rfq.services.common import PROVIDER_RESPOND, WINDOW_CLOSE, tasks_send_on_commit
+from rfq.services.common import PROVIDER_RESPOND, QUOTES_LAPSE, WINDOW_CLOSE, tasks_send_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,12 @@ def rfq_window_close(rfq_id: int) -> str | None:
         if left > 0:
             tasks_send_on_commit([(WINDOW_CLOSE, [rfq_id], left)])
     return rfq.status
+
+
+@shared_task(name=QUOTES_LAPSE, ignore_result=True, acks_late=True)
+def quotes_lapse(rfq_id: int) -> int:
+    """Expire the quotes of one request whose life has ended (sent for the instant a quote lapses)."""
+    return len(services.quotes_lapse(rfq_id=rfq_id, actor=Actor.system("rfq.quotes_lapse")))
 
 
 @shared_task(name="rfq.tasks.rfqs_sweep", ignore_result=True)

@@ -1,7 +1,7 @@
 """RFQ writes, one module per verb family (re-exported here).
 
 - ``requests``: ``rfq_create`` (checks, reservation, provider choice, anonymous dissemination)
-- ``quotes``: ``quote_submit`` / ``quote_decline`` (providers' answers, the server-side window)
+- ``quotes``: ``quote_submit`` / ``quote_decline`` (providers' answers, the server-side window), ``quotes_lapse``
 - ``execution``: ``quote_accept`` and the shared execution step with last look (``AcceptResult``)
 - ``closing``: ``rfq_window_close``, ``rfq_cancel``, ``rfqs_cancel_for_parents``, ``rfqs_sweep``
 - ``destination``: ``RfqDestination`` (the EMS's ``rfq`` strategy) and ``rfq_venue``
@@ -11,10 +11,10 @@ from rfq.services.closing import rfq_cancel, rfq_window_close, rfqs_cancel_for_p
 from rfq.services.common import rfq_venue
 from rfq.services.destination import RfqDestination
 from rfq.services.execution import AcceptResult, quote_accept
-from rfq.services.quotes import quote_decline, quote_submit
+from rfq.services.quotes import quote_decline, quote_submit, quotes_lapse
 from rfq.services.requests import rfq_create
 
 __all__ = [
-    "AcceptResult", "RfqDestination", "quote_accept", "quote_decline", "quote_submit", "rfq_cancel", "rfq_create",
+    "AcceptResult", "RfqDestination", "quote_accept", "quote_decline", "quote_submit", "quotes_lapse", "rfq_cancel", "rfq_create",
     "rfq_venue", "rfq_window_close", "rfqs_cancel_for_parents", "rfqs_sweep",
 ]

@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from oms.errors import Conflict
 from oms.roles import Actor
 from oms.services.audit import audit_append
 from rfq.error_codes import RfqErrorCode
-from rfq.models import RFQ, RfqExecuteAt, RfqMode
+from rfq.models import RFQ, Quote, RfqExecuteAt, RfqMode
 from rfq.services.common import (
     best_first,
     parent_lock,
@@ -35,6 +36,7 @@ from rfq.services.common import (
     within_threshold,
 )
 from rfq.services.execution import execute_best
+from rfq.services.quotes import quotes_lapse
 from rfq.states import QuoteStatus, RfqStatus
 
 log = logging.getLogger(__name__)
@@ -116,8 +118,17 @@ def rfqs_cancel_for_parents(*, parent_ids: list[int], reason: str, actor: Actor)
 
 
 def rfqs_sweep() -> int:
-    """Close every open request whose window has ended (its close task was lost or is late); return how
-    many it closed. Each in its own transaction: one failure does not hold up the others."""
+    """Close every open request whose window has ended (its close task was lost or is late), and lapse the
+    quotes whose life ended before their window (their lapse task was lost or is late); return how many
+    requests it closed. Each request in its own transaction: one failure does not hold up the others."""
+    lapsing = list(Quote.objects.filter(status=QuoteStatus.LIVE, valid_until__lte=timezone.now(),
+                                        valid_until__lt=F("rfq__window_ends_at"), rfq__status__in=RfqStatus.open())
+                   .order_by("rfq_id").values_list("rfq_id", flat=True).distinct())
+    for rfq_id in lapsing:
+        try:
+            quotes_lapse(rfq_id=rfq_id, actor=SWEEP_ACTOR)
+        except Exception:
+            log.exception("could not lapse the quotes of RFQ %s", rfq_id)
     due = list(RFQ.objects.filter(status__in=(RfqStatus.SENT, RfqStatus.QUOTING), window_ends_at__lte=timezone.now())
                .order_by("pk").values_list("pk", flat=True))
     closed = 0

@@ -150,6 +150,12 @@ def quote_alive(quote: Quote, at: datetime) -> bool:
     return quote.status == QuoteStatus.LIVE and quote.valid_until > at
 
 
+def quote_lapses_in_window(quote: Quote, rfq: RFQ) -> bool:
+    """Whether ``quote``'s own life ends before its request's window does (then it lapses on its own, pushed;
+    a quote firm to the window's end is expired by the window's close)."""
+    return rfq.window_ends_at is not None and quote.valid_until < rfq.window_ends_at
+
+
 # --- audit shapes -----------------------------------------------------------------------------------
 
 
@@ -232,6 +238,7 @@ def push(rfq: RFQ, event: str, quote: Quote | None = None) -> None:
 
 PROVIDER_RESPOND = "rfq.tasks.provider_respond"
 WINDOW_CLOSE = "rfq.tasks.rfq_window_close"
+QUOTES_LAPSE = "rfq.tasks.quotes_lapse"
 
 
 def tasks_send_on_commit(tasks: list[tuple[str, list, float | None]]) -> None:

@@ -13,6 +13,11 @@ provider was sent. This is the inbound path a provider's adapter calls (here, th
   threshold", a quote within the thresholds and the parent's limit is executed at once
   (``rfq.services.execution.execute_best``, last look included).
 * Every provider asked declined (and nobody quoted): the RFQ is REJECTED and its reservation released.
+* **A quote lapses on its own** (``quotes_lapse``): when its life ends before the window does, a task sent
+  for that instant (``rfq.tasks.quotes_lapse``; ``rfqs_sweep`` catches a lost one within a second) moves it
+  LIVE -> EXPIRED, audited ``quote.expired``, and pushes ``lapsed``: the ladder greys it and drops its
+  Execute button without a reload. A click on it before the task ran is refused all the same
+  (``rfq.quote_expired``: the server checks ``valid_until``, not only the status).
 
 A provider answering twice (a redelivered task) gets its first answer back: one quote per dissemination,
 enforced by the database.
@@ -34,15 +39,20 @@ from oms.services.audit import PendingEvent, audit_append
 from rfq.error_codes import QuoteErrorCode, RfqErrorCode
 from rfq.models import Dissemination, Quote, RfqExecuteAt, RfqMode
 from rfq.services.common import (
+    QUOTES_LAPSE,
     bps_from_mid,
     parent_lock,
     parent_working,
     push,
     quote_dict,
+    quote_lapses_in_window,
+    quote_move,
     quotes_lock,
+    quotes_save,
     rfq_close,
     rfq_lock,
     rfq_move,
+    tasks_send_on_commit,
     within_limit,
     within_threshold,
 )
@@ -110,7 +120,32 @@ def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | N
         audit_append(events)
         if not executed:
             push(rfq, "quote", quote)
+            if quote_lapses_in_window(quote, rfq):
+                tasks_send_on_commit([(QUOTES_LAPSE, [rfq.pk], (quote.valid_until - now).total_seconds())])
     return quote
+
+
+def quotes_lapse(*, rfq_id: int, actor: Actor) -> list[Quote]:
+    """Expire the live quotes of an open request whose own life has ended before its window (module
+    docstring); return them. Idempotent: a quote expired already, or one firm to the window's end (the
+    window's close expires it), is left alone."""
+    with transaction.atomic():
+        rfq = rfq_lock(rfq_id)
+        if not rfq.is_open:
+            return []
+        now = timezone.now()
+        lapsed = [q for q in quotes_lock([rfq.pk])
+                  if q.status == QuoteStatus.LIVE and q.valid_until <= now and quote_lapses_in_window(q, rfq)]
+        events = []
+        for q in lapsed:
+            firm_s = (q.valid_until - q.received_at).total_seconds()
+            events.append(quote_move(q, QuoteStatus.EXPIRED, actor=actor, now=now,
+                                     reason=f"lapsed: {q.provider.code} held it firm for {firm_s:.1f} s"))
+        quotes_save(lapsed)
+        audit_append(events)
+        for q in lapsed:
+            push(rfq, "lapsed", q)
+    return lapsed
 
 
 def quote_decline(*, reference: str, actor: Actor, reason: str = "") -> None:

@@ -9,7 +9,8 @@
  * server computed when it rendered them and run on performance.now(), a monotonic clock: a browser whose
  * wall clock is off by minutes still shows the server's window. The server enforces the window anyway;
  * when the countdown reaches zero the page re-fetches once so the closed state shows even if the push
- * announcing it were lost.
+ * announcing it were lost. A quote whose own countdown ends is greyed and its Execute button disabled at
+ * once (the server refuses it from that instant); the server's "lapsed" push re-renders it EXPIRED.
  */
 (function () {
   "use strict";
@@ -80,7 +81,16 @@
       }
       el.textContent = left > 0 ? left.toFixed(1) + " s" : "ended";
       el.classList.toggle("is-ending", left <= 1);
+      if (left <= 0) lapse(el.closest("tr[data-quote-id]"));
     });
+  }
+
+  // A quote past its life is no longer firm on the server (a click is refused): grey it and take its button
+  // away at once; the server's "lapsed" push then re-renders it EXPIRED and moves "Best" to the next one.
+  function lapse(row) {
+    if (!row || row.classList.contains("is-lapsed")) return;
+    row.classList.add("is-lapsed");
+    row.querySelectorAll(".btn-exec").forEach(function (b) { b.disabled = true; });
   }
 
   document.body.addEventListener("htmx:afterSwap", function (event) {

@@ -191,3 +191,75 @@ def _run(page, parent, screenshot):
     expect(row).to_contain_text("EXECUTED")
     expect(row).to_contain_text(f"4,000 @ {best.price:.4f}")
     screenshot(page, "rfq_list")
+
+
+# NRTH answers first and best by ticks and keeps its quote firm for the platform's minimum (10 s,
+# rfq.models.FIRM_QUOTE_MIN_MS); the others answer within ~1.5 s and stay firm for a minute: the best quote
+# lapses while the trader reads the ladder of a 30 s window. (code, name, median latency ms, half-spread bps, life ms)
+FADING_MAKERS = [
+    ("NRTH", "Northgate Bank", 300, "1.0", 10_000),
+    ("AXEB", "Axe Brothers", 600, "12.0", 60_000),
+    ("BLCK", "Blockhouse Capital", 900, "20.0", 60_000),
+    ("RGNL", "Riverside Regional", 1200, "30.0", 60_000),
+]
+
+
+@pytest.fixture
+def makers_best_fades(db):
+    common = {"response_probability": Decimal("1"), "latency_ms_sigma": Decimal("0.05"),
+              "last_look_reject_probability": Decimal("0"), "last_look_tolerance_bps": Decimal("10000"),
+              "partial_probability": Decimal("0"), "max_size": 1_000_000, "size_coef_bps": Decimal("0.5"), "vol_coef": Decimal("0.1")}
+    return [LiquidityProvider.objects.create(code=code, name=name, latency_ms_median=latency, base_spread_bps=Decimal(spread),
+                                             quote_life_ms=life, seed=k + 1, **common)
+            for k, (code, name, latency, spread, life) in enumerate(FADING_MAKERS)]
+
+
+def test_the_best_quote_lapses_while_the_trader_reads_and_the_next_best_is_executed(browser, live_stack, trader, makers_best_fades,
+                                                                                   screenshot, pooled_parent_started_now):
+    parent = pooled_parent_started_now
+    context, page = signed_in_at(browser, live_stack, trader, timeout_ms=15_000)
+    try:
+        page.goto(f"/desk/parents/{parent.id}/")
+        page.fill("#rq-quantity", "4000")
+        page.fill("#rq-window", "30")
+        page.click("#rfq-submit")
+        page.wait_for_url("**/rfq/*/")
+        rfq = RFQ.objects.get(parent=parent)
+        page.evaluate("window.__samePage = true")
+
+        # The four quotes arrive; NRTH's is the best and live, with its own countdown of at most 10 s.
+        expect(page.locator("#rfq-ladder tbody tr[data-quote-id]")).to_have_count(4, timeout=15_000)
+        nrth = Quote.objects.get(rfq=rfq, provider__code="NRTH")
+        row = page.locator(f"#quote-{nrth.id}")
+        expect(row).to_have_class("is-best")
+        expect(row).to_have_attribute("data-status", "live")
+        expect(row.locator(".btn-exec")).to_be_enabled()
+        firm = float(row.locator(".firm").inner_text().split()[0])
+        assert 0 < firm <= 10
+        screenshot(page, "rfq_ladder_best_live")
+
+        # The trader reads; NRTH's quote lapses: grey, EXPIRED, no Execute button, without a reload (pushed).
+        expect(row).to_have_attribute("data-status", "expired", timeout=firm * 1000 + 5_000)
+        expect(row.locator(".badge")).to_have_text("EXPIRED")
+        expect(row.locator(".btn-exec")).to_have_count(0)
+        expect(row).to_contain_text("lapsed: NRTH held it firm for")
+        assert row.evaluate("r => getComputedStyle(r.querySelector('td.px')).textDecorationLine") == "line-through"
+        best = page.locator("#rfq-ladder tr.is-best")
+        expect(best).to_have_count(1)
+        next_best = min(Quote.objects.filter(rfq=rfq).exclude(pk=nrth.pk), key=lambda q: q.price)
+        expect(best).to_have_attribute("data-quote-id", str(next_best.id))
+        assert page.evaluate("window.__samePage") is True
+        screenshot(page, "rfq_ladder_best_lapsed")
+
+        # The next best is executed with one click.
+        best.locator(".btn-exec").click()
+        expect(page.locator("#rfq-outcome")).to_contain_text(f"Executed: bought 4,000 ACME at {next_best.price:.4f} from {next_best.provider.code}")
+        expect(page.locator("#rfq-head .badge")).to_have_text("EXECUTED")
+        screenshot(page, "rfq_ladder_next_best_executed")
+    finally:
+        context.close()
+
+    nrth.refresh_from_db()
+    rfq.refresh_from_db()
+    assert nrth.status == QuoteStatus.EXPIRED and nrth.status_reason.startswith("lapsed")
+    assert (rfq.status, rfq.executed_quote_id, rfq.executed_price) == (RfqStatus.EXECUTED, next_best.id, next_best.price)

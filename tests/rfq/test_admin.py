@@ -76,7 +76,7 @@ def test_provider_is_editable(admin_client, history):
     _, good, _ = history
     data = {
         "code": "GOOD", "name": "Good Markets", "is_active": "on", "seed": "5", "response_probability": "0.5",
-        "latency_ms_median": "400", "latency_ms_sigma": "0.3", "quote_life_ms": "2000", "base_spread_bps": "2",
+        "latency_ms_median": "400", "latency_ms_sigma": "0.3", "quote_life_ms": "12000", "base_spread_bps": "2",
         "size_coef_bps": "1", "vol_coef": "0.2", "skew_bps": "1.5", "max_size": "100000", "partial_probability": "0.1",
         "last_look_reject_probability": "0.02", "last_look_tolerance_bps": "5",
     }

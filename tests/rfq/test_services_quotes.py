@@ -106,7 +106,7 @@ def test_accept_of_a_quote_past_its_life_is_refused_with_quote_expired(rfq, acto
 
     assert exc.value.code == "rfq.quote_expired"
     q.refresh_from_db()
-    assert q.status == QuoteStatus.LIVE  # refusals change nothing; the window's close expires it
+    assert q.status == QuoteStatus.LIVE  # refusals change nothing; its lapse (quotes_lapse) expires it
 
 
 def test_accept_of_an_unknown_quote_or_rfq_is_not_found(rfq, actor):
