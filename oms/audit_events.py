@@ -106,3 +106,83 @@ CREATION_EVENTS: dict[str, tuple[AuditEventType, ...]] = {
     "import_set": (E.TCA_IMPORT,),
     "what_if": (E.TCA_WHAT_IF,),
 }
+
+# What a person reads for each event type (the audit page's select and column, the exports): one line per
+# member, in the desk's words. ``tests/oms/test_audit_events.py`` checks every member has one.
+LABELS: dict[AuditEventType, str] = {
+    E.AUTH_LOGIN: "Signed in",
+    E.AUTH_LOGOUT: "Signed out",
+    E.AUTH_LOGIN_FAILED: "Sign-in failed",
+    E.AUTH_LOCKED_OUT: "Locked out after failed sign-ins",
+    E.AUTH_LOCKOUT_REFUSED: "Sign-in refused while locked out",
+    E.AUTH_THROTTLED: "Sign-in throttled",
+    E.AUTH_TOKEN_ISSUED: "API token issued",
+    E.AUTH_TOKEN_ROTATED: "API token rotated",
+    E.AUTH_TOKEN_REVOKED: "API token revoked",
+    E.ORDER_RECEIVED: "Order received",
+    E.ORDER_ACCEPTED: "Order accepted",
+    E.ORDER_DENIED: "Order denied by risk",
+    E.ORDER_AGGREGATED: "Order joined a parent order",
+    E.ORDER_PARTIALLY_FILLED: "Order partially filled",
+    E.ORDER_FILLED: "Order filled",
+    E.ORDER_CANCEL_REQUESTED: "Order cancel requested",
+    E.ORDER_CANCELLED: "Order cancelled",
+    E.ORDER_EXPIRED: "Order expired",
+    E.ORDER_REPLACED: "Order amended (cancel/replace)",
+    E.ORDER_REPLACE_DENIED: "Order amend denied by risk",
+    E.POSITION_UPDATED: "Position updated",
+    E.PARENT_ORDER_CREATED: "Parent order created",
+    E.PARENT_ORDER_PLAN_STARTED: "Parent order plan started",
+    E.PARENT_ORDER_STRATEGY_CHANGED: "Parent order strategy changed",
+    E.PARENT_ORDER_PAUSED: "Parent order paused",
+    E.PARENT_ORDER_RESUMED: "Parent order resumed",
+    E.PARENT_ORDER_HALTED: "Parent order halted (kill switch)",
+    E.PARENT_ORDER_PARTIALLY_FILLED: "Parent order partially filled",
+    E.PARENT_ORDER_FILLED: "Parent order filled",
+    E.PARENT_ORDER_CANCEL_REQUESTED: "Parent order cancel requested",
+    E.PARENT_ORDER_CANCELLED: "Parent order cancelled",
+    E.PARENT_ORDER_EXPIRED: "Parent order expired",
+    E.PARENT_ORDER_REDUCED: "Parent order reduced (an order left it)",
+    E.PARENT_ORDER_RESERVED: "Parent order quantity reserved for an RFQ",
+    E.PARENT_ORDER_RELEASED: "Parent order RFQ reservation released",
+    E.KILL_SWITCH_ENGAGED: "Kill switch engaged",
+    E.KILL_SWITCH_LIFTED: "Kill switch lifted",
+    E.CHILD_ORDER_PLACED: "Child order sent to a venue",
+    E.CHILD_ORDER_ACKED: "Child order acknowledged by the venue",
+    E.CHILD_ORDER_PARTIALLY_FILLED: "Child order partially filled",
+    E.CHILD_ORDER_FILLED: "Child order filled",
+    E.CHILD_ORDER_CANCEL_REQUESTED: "Child order cancel requested",
+    E.CHILD_ORDER_CANCEL_REJECTED: "Child order cancel rejected by the venue",
+    E.CHILD_ORDER_CANCELLED: "Child order cancelled",
+    E.CHILD_ORDER_REJECTED: "Child order rejected by the venue",
+    E.CHILD_ORDER_EXPIRED: "Child order expired",
+    E.FILL_BOOKED: "Fill booked",
+    E.INTERNAL_CROSS_BOOKED: "Internal cross booked",
+    E.RFQ_CREATED: "RFQ created",
+    E.RFQ_SENT: "RFQ sent to dealers",
+    E.RFQ_QUOTING: "RFQ quoting",
+    E.RFQ_DECLINED: "RFQ declined by a dealer",
+    E.RFQ_EXECUTED: "RFQ executed",
+    E.RFQ_EXPIRED: "RFQ expired",
+    E.RFQ_CANCELLED: "RFQ cancelled",
+    E.RFQ_REJECTED: "RFQ rejected",
+    E.QUOTE_RECEIVED: "Dealer quote received",
+    E.QUOTE_REFUSED: "Dealer quote refused (late)",
+    E.QUOTE_ACCEPTED: "Dealer quote accepted",
+    E.QUOTE_REJECTED: "Dealer quote rejected (last look)",
+    E.QUOTE_EXPIRED: "Dealer quote expired",
+    E.TCA_RECONCILIATION: "TCA reconciliation run",
+    E.TCA_IMPORT: "TCA execution file imported",
+    E.TCA_WHAT_IF: "TCA what-if replay",
+}
+
+
+def label(event_type: str) -> str:
+    """The readable name of an event type (the code itself for a value the catalogue does not know)."""
+    return LABELS.get(event_type, event_type)  # a StrEnum member hashes as its value
+
+
+def matching(text: str) -> list[str]:
+    """The event types whose label or code contains ``text`` (case-insensitive): the audit search in words."""
+    needle = text.strip().casefold()
+    return [e.value for e in AuditEventType if needle in LABELS[e].casefold() or needle in e.value]

@@ -111,6 +111,12 @@ class FillErrorCode(StrEnum):
     UNALLOCATABLE = "fill.unallocatable"
 
 
+class AuditErrorCode(StrEnum):
+    """Refusals of the audit trail's API (reading it; its verification reports ``AuditProblemCode``)."""
+
+    XLSX_TOO_LARGE = "audit.xlsx_too_large"  # over EXPORT_XLSX_MAX_ROWS events: export CSV or narrow the search
+
+
 class AuditProblemCode(StrEnum):
     """What verifying the audit trail found (``Problem.code``)."""
 

@@ -7,7 +7,7 @@ import re
 
 from django import forms
 
-from oms.audit_events import AuditEventType
+from oms.audit_events import LABELS
 from oms.models import OrderType
 
 # The order fields as a person reads them: the ticket's labels, and the words that replace the API's field
@@ -66,13 +66,18 @@ def with_field_labels(text: str) -> str:
 _DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S")
 
 
+EVENT_CHOICES = [(e.value, text) for e, text in LABELS.items()]  # the catalogue's order: grouped by object
+
+
 class AuditFilterForm(forms.Form):
     """The compliance audit search: the filters of ``oms.selectors.audit_event_list``."""
 
+    q = forms.CharField(required=False, max_length=80, label="Words", widget=forms.TextInput(attrs={"placeholder": "denied, kill switch, fill…"}),
+                        help_text="Any part of an event's name or code")
+    event_type = forms.ChoiceField(required=False, label="Event", choices=[("", "Any event"), *EVENT_CHOICES])
     object_type = forms.CharField(required=False, max_length=48, widget=forms.TextInput(attrs={"placeholder": "order"}))
     object_id = forms.CharField(required=False, max_length=64, widget=forms.TextInput(attrs={"placeholder": "id"}))
     actor = forms.CharField(required=False, max_length=150, widget=forms.TextInput(attrs={"placeholder": "username"}))
-    event_type = forms.CharField(required=False, max_length=48, widget=forms.TextInput(attrs={"placeholder": AuditEventType.ORDER_DENIED}))
     since = forms.DateTimeField(required=False, label="Since (UTC)", widget=_DATETIME_WIDGET)
     until = forms.DateTimeField(required=False, label="Until (UTC)", widget=_DATETIME_WIDGET)
 

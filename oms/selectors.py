@@ -9,7 +9,7 @@ from django.db.models import Case, Count, F, FilteredRelation, Q, QuerySet, Sum,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from oms.audit_events import AuditEventType
+from oms.audit_events import AuditEventType, matching
 from oms.models import AuditEvent, Instrument, MarketPrice, Order
 from oms.risk_reference import RiskReference, risk_reference
 from oms.roles import visible_portfolios
@@ -158,7 +158,8 @@ def risk_references(instruments, *, now: datetime | None = None) -> dict[int, Ri
 
 
 def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:
-    """Audit events, newest first, filtered by object_type, object_id, actor, event_type, since, until."""
+    """Audit events, newest first, filtered by object_type, object_id, actor, event_type, q (words matching an event
+    type's readable label or its code, ``oms.audit_events.matching``), since, until."""
     qs = AuditEvent.objects.order_by("-seq")
     f = filters or {}
     if f.get("object_type"):
@@ -169,6 +170,8 @@ def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:
         qs = qs.filter(actor=f["actor"])
     if f.get("event_type"):
         qs = qs.filter(event_type=f["event_type"])
+    if f.get("q"):
+        qs = qs.filter(event_type__in=matching(f["q"]))
     if f.get("since"):
         qs = qs.filter(ts__gte=f["since"])
     if f.get("until"):

@@ -20,8 +20,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from oms import roles, selectors
+from oms import exports, roles, selectors
 from oms.api.filters import OrderFilter
+from oms.audit_events import label as audit_label
+from oms.audit_reading import audit_changes
 from oms.errors import DomainError, RiskDenied, ValidationFailed
 from oms.forms import ORDER_FIELD_LABELS, TICKET_FIELDS, AuditFilterForm, ticket_order_data, ticket_symbol, with_field_labels
 from oms.models import OrderType, Side, Strategy, TimeInForce, Urgency
@@ -320,13 +322,19 @@ def _compact(value) -> str:
 @audit_reader_required
 @require_GET
 def audit_search(request):
-    """Search the audit trail (read-only)."""
+    """Search the audit trail (read-only) by an event's readable name or words; export the search."""
     form = AuditFilterForm(request.GET)
-    events = selectors.audit_event_list(filters=form.cleaned_data) if form.is_valid() else selectors.audit_event_list().none()
+    valid = form.is_valid()
+    events = selectors.audit_event_list(filters=form.cleaned_data) if valid else selectors.audit_event_list().none()
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for event in page:
+        event.label = audit_label(event.event_type)
+        event.changes = audit_changes(event.before, event.after)
         event.before_json, event.after_json = _compact(event.before), _compact(event.after)
-    return render(request, "oms/audit.html", {"form": form, "page": page})
+    # The export answers the same search (the API's filters): the filled-in fields only (a blank typed filter is refused there).
+    search = {k: v for k, v in request.GET.items() if k in form.fields and v}
+    links = [(fmt, f"{reverse('audit-list')}?{urlencode({**search, 'format': fmt})}") for fmt in exports.FORMATS] if valid else []
+    return render(request, "oms/audit.html", {"form": form, "page": page, "export_links": links})
 
 
 @audit_reader_required

@@ -1,7 +1,9 @@
 import django_filters
 from django import forms
 
+from oms.audit_events import matching
 from oms.error_codes import FieldErrorCode
+from oms.forms import EVENT_CHOICES
 from oms.models import AuditEvent, Instrument, Order, Side
 from oms.states import OrderStatus
 
@@ -44,16 +46,23 @@ class OrderFilter(StrictFilterSet):
 
 
 class AuditEventFilter(StrictFilterSet):
+    """The audit page's search (``oms.forms.AuditFilterForm``): an event type from the catalogue, or words."""
+
     object_type = django_filters.CharFilter()
     object_id = django_filters.CharFilter()
     actor = django_filters.CharFilter()
-    event_type = django_filters.CharFilter()
+    event_type = django_filters.ChoiceFilter(choices=EVENT_CHOICES, help_text="A code of the catalogue, e.g. order.denied")
+    q = django_filters.CharFilter(method="filter_words", max_length=80,
+                                  help_text="Words: any part of an event type's readable name or code (\"denied by risk\", \"kill switch\")")
     since = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
     class Meta(StrictFilterSet.Meta):
         model = AuditEvent
-        fields = ["object_type", "object_id", "actor", "event_type", "since", "until"]
+        fields = ["object_type", "object_id", "actor", "event_type", "q", "since", "until"]
+
+    def filter_words(self, queryset, name, value):
+        return queryset.filter(event_type__in=matching(value))
 
 
 class InstrumentFilter(StrictFilterSet):

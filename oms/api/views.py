@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -11,14 +12,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from oms import roles, selectors
+from oms import exports, roles, selectors
 from oms.api import serializers as s
 from oms.api.authentication import SignInLocked
 from oms.api.constants import ID_REGEX, MAX_BULK, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
+from oms.api.exports import FORMAT_PARAM, FORMAT_PARAMETER, ExportMixin, export_responses
 from oms.api.filters import AuditEventFilter, InstrumentFilter, OrderFilter
 from oms.api.permissions import CanReadAudit, HasRole
 from oms.api.throttles import AuthTokenThrottle
-from oms.error_codes import AuthErrorCode, FieldErrorCode
+from oms.audit_reading import audit_table
+from oms.error_codes import AuditErrorCode, AuthErrorCode, FieldErrorCode
 from oms.errors import DomainError, ValidationFailed
 from oms.roles import Actor
 from oms.services import audit_verify, order_cancel, order_submit, orders_submit
@@ -215,16 +218,35 @@ _AuditCheckpoint = type(inline_serializer("AuditCheckpoint", {
 }))
 
 
-@extend_schema_view(list=extend_schema(summary="Audit events (compliance only)", responses={200: s.AuditEventSerializer(many=True)}))
-class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """The audit trail (compliance only), newest first."""
+@extend_schema_view(list=extend_schema(
+    summary="Audit events (compliance only); the search as a file with ?format=csv|xlsx",
+    parameters=[FORMAT_PARAMETER],
+    responses=export_responses(s.AuditEventSerializer(many=True), extra={400: OpenApiResponse(s.ErrorSerializer, description=(
+        "`validation_error` (a filter or `format`) or `audit.xlsx_too_large` (more events than EXPORT_XLSX_MAX_ROWS: "
+        "use ?format=csv or narrow the search)"))}),
+))
+class AuditEventViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The audit trail (compliance only), newest first; ``?format=csv|xlsx`` exports the whole search, each
+    event with its chain position (seq) and hashes (a CSV streams; an XLSX holds at most EXPORT_XLSX_MAX_ROWS)."""
 
     serializer_class = s.AuditEventSerializer
     permission_classes = [HasRole, CanReadAudit]
     filterset_class = AuditEventFilter
+    export_actions = frozenset({"list"})
 
     def get_queryset(self):
         return selectors.audit_event_list()
+
+    def list(self, request, *args, **kwargs):
+        fmt = self.export_format()
+        if not fmt:
+            return super().list(request, *args, **kwargs)
+        events = self.filter_queryset(self.get_queryset())
+        if fmt == exports.XLSX and events[settings.EXPORT_XLSX_MAX_ROWS:settings.EXPORT_XLSX_MAX_ROWS + 1].exists():
+            raise DomainError(AuditErrorCode.XLSX_TOO_LARGE, f"More than {settings.EXPORT_XLSX_MAX_ROWS:,} events: export CSV "
+                              "(?format=csv) or narrow the search (period, event, object)", field=FORMAT_PARAM)
+        rows = events.iterator(chunk_size=exports.CSV_CHUNK_ROWS) if fmt == exports.CSV else events
+        return exports.export_response([audit_table(rows)], fmt, "audit-trail", stream=True)
 
     @extend_schema(responses={200: inline_serializer("AuditVerify", {
         "ok": serializers.BooleanField(), "checked": serializers.IntegerField(),

@@ -20,17 +20,50 @@ def test_compliance_searches_the_audit_trail_and_verifies_the_chain(
 
     rows = page.locator("#audit-table tbody tr")
     expect(rows).to_have_count(4)  # the order's received, accepted, cancelled, and compliance's own sign-in
-    expect(rows.first).to_contain_text("auth.login")
+    expect(rows.first).to_contain_text("Signed in")
+    expect(rows.nth(1)).to_contain_text("Order cancelled")
     expect(rows.nth(1)).to_contain_text("order.cancelled")
-    expect(rows.nth(1)).to_contain_text('{"status":"ACCEPTED"}')
+    expect(rows.nth(1).locator(".changes")).to_contain_text("status ACCEPTED → CANCELLED")
     page.click("#verify-chain")
     expect(page.locator("#verify-result .verify-ok")).to_have_text("OK — 4 events, chain intact")
     screenshot(page, "audit")
 
-    page.fill("#id_event_type", "order.accepted")
+    page.select_option("#id_event_type", label="Order accepted")
     page.click(".audit-filters button[type=submit]")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(f"order:{order_id}")
+
+
+def test_compliance_finds_events_in_words_reads_the_change_and_exports_the_search(
+    signed_in, compliance, pm, portfolio, order_payload, api_post, screenshot, tmp_path
+):
+    order_id = api_post(pm, "/api/orders/", order_payload()).json()["id"]
+    api_post(pm, f"/api/orders/{order_id}/cancel/")
+    page = signed_in(compliance)
+    page.goto("/audit/")
+    rows = page.locator("#audit-table tbody tr")
+
+    page.fill("#id_q", "cancel")  # words, as a person would type them: no event code needed
+    page.click(".audit-filters button[type=submit]")
+
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".ev")).to_have_text("Order cancelled")
+    change = rows.first.locator(".changes li")
+    expect(change).to_have_count(1)  # only what changed, not the whole snapshot
+    expect(change.first.locator(".ck")).to_have_text("status")
+    expect(change.first.locator(".old")).to_have_text("ACCEPTED")
+    expect(change.first.locator(".new")).to_have_text("CANCELLED")
+    screenshot(page, "audit-words")
+
+    with page.expect_download() as info:
+        page.click("#audit-export-csv")
+    download = info.value
+    assert download.suggested_filename.startswith("audit-trail") and download.suggested_filename.endswith(".csv")
+    text = (tmp_path / "audit.csv")
+    download.save_as(text)
+    content = text.read_text(encoding="utf-8")
+    assert "Order cancelled" in content and "status: ACCEPTED → CANCELLED" in content
+    assert "Order received" not in content  # the search, not the whole trail
 
 
 def test_verify_reports_the_first_broken_link_in_red(signed_in, compliance, pm, portfolio, order_payload, api_post):

@@ -9,7 +9,7 @@ import pathlib
 from ems.services.booking import CHILD_REPORTS
 from ems.services.closing import CLOSE_EVENTS
 from ems.states import CHILD_TRANSITIONS, PARENT_TRANSITIONS, ExecStatus
-from oms.audit_events import CREATION_EVENTS, AuditEventType
+from oms.audit_events import CREATION_EVENTS, LABELS, AuditEventType, label, matching
 from oms.services import audit_verification
 from oms.services.lifecycle import CLOSE_STATUSES
 from oms.states import ORDER_TRANSITIONS, OrderStatus
@@ -91,3 +91,17 @@ def test_events_named_after_a_status_are_in_the_catalogue():
 def test_the_audit_verifier_knows_the_creation_events_of_the_catalogue():
     registered = {t: reg.event_types for t, reg in audit_verification._CREATION_EVENTS.items()}
     assert registered == {t: tuple(events) for t, events in CREATION_EVENTS.items()}
+
+
+def test_every_event_type_has_a_readable_label_of_its_own():
+    assert set(LABELS) == set(AuditEventType)
+    assert all(text.strip() and text != event.value for event, text in LABELS.items())
+    assert len(set(LABELS.values())) == len(LABELS)  # two events never read the same
+
+
+def test_words_find_event_types_by_label_or_code():
+    assert matching("denied by risk") == ["order.denied", "order.replace_denied"]
+    assert matching("  KILL switch ") == ["parent_order.halted", "kill_switch.engaged", "kill_switch.lifted"]
+    assert matching("quote.exp") == ["quote.expired"]
+    assert matching("no such words") == []
+    assert label("order.denied") == "Order denied by risk" and label("not.in_catalogue") == "not.in_catalogue"

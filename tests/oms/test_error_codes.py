@@ -55,6 +55,7 @@ SNAPSHOT = {
         "fill.bad_exec_id", "fill.bad_fee", "fill.bad_liquidity", "fill.bad_price", "fill.bad_quantity", "fill.bad_side",
         "fill.unallocatable",
     ],
+    "AuditErrorCode": ["audit.xlsx_too_large"],
     "AuditProblemCode": [
         "audit.checkpoint_forged", "audit.checkpoint_missing", "audit.event_altered", "audit.event_missing", "audit.high_water_lowered",
         "audit.link_broken", "audit.orphan_object", "audit.tail_rewritten", "audit.tail_truncated",

@@ -1,0 +1,132 @@
+"""The audit trail read in words and filed: search by an event's readable name, the export of a search
+(CSV/XLSX with each event's chain position and hashes, compliance only), and before/after as a diff."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from oms.audit_reading import ABSENT, Change, audit_changes
+from oms.models import AuditEvent
+
+AUDIT_URL = "/api/audit/"
+
+
+@pytest.fixture
+def trail(pm, trader, submit, cancel_order):
+    """Five events: A received+accepted, B received+accepted, A cancelled by the trader."""
+    a = submit(pm, client_order_id="A")
+    submit(pm, client_order_id="B", quantity=10)
+    cancel_order(trader, a.id)
+    return a
+
+
+def _seqs(response) -> list[int]:
+    assert response.status_code == 200, response.content
+    return [row["seq"] for row in response.json()["results"]]
+
+
+def _csv(response) -> list[list[str]]:
+    assert response.status_code == 200, response.content
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8"), newline="")))
+
+
+# --- search in words -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("cancelled", [5]),
+    ("Order Received", [3, 1]),
+    ("ORDER.ACC", [4, 2]),  # a code, in part
+    ("kill switch", []),
+])
+def test_audit_search_by_words_matches_an_event_label_or_code(words, expected, trail, compliance, api):
+    assert _seqs(api(compliance).get(AUDIT_URL, {"q": words})) == expected
+
+
+def test_audit_search_refuses_an_event_type_outside_the_catalogue(trail, compliance, api):
+    response = api(compliance).get(AUDIT_URL, {"event_type": "order.denyed"})
+
+    assert (response.status_code, response.json()["code"], response.json()["field"]) == (400, "validation_error", "event_type")
+
+
+# --- the export ------------------------------------------------------------------------------------
+
+
+def test_audit_csv_export_files_the_search_with_chain_positions_hashes_and_changes(trail, compliance, api):
+    response = api(compliance).get(AUDIT_URL, {"object_id": trail.id, "object_type": "order", "format": "csv"})
+
+    rows = _csv(response)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="audit-trail' in response["Content-Disposition"]
+    header, body = rows[0], rows[1:]
+    assert header[:3] == ["Seq (chain position)", "Time (UTC)", "Actor"]
+    assert {"Event", "Event code", "Changes (old → new)", "Previous hash", "Hash (SHA-256)"} <= set(header)
+    col = {name: i for i, name in enumerate(header)}
+    assert [int(r[col["Seq (chain position)"]]) for r in body] == [5, 2, 1]  # A's events only, newest first
+    stored = {e.seq: e for e in AuditEvent.objects.all()}
+    for r in body:
+        event = stored[int(r[0])]
+        assert (r[col["Hash (SHA-256)"]], r[col["Previous hash"]], r[col["Event code"]]) == (event.hash, event.prev_hash, event.event_type)
+    cancelled = body[0]
+    assert (cancelled[col["Event"]], cancelled[col["Actor"]]) == ("Order cancelled", "desk_trader")
+    assert "status: ACCEPTED → CANCELLED" in cancelled[col["Changes (old → new)"]].splitlines()
+
+
+def test_audit_xlsx_export_is_one_sheet_of_the_search(trail, compliance, api):
+    response = api(compliance).get(AUDIT_URL, {"q": "accepted", "format": "xlsx"})
+
+    assert response.status_code == 200, response.content
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    book = load_workbook(io.BytesIO(content))
+    assert len(book.worksheets) == 1
+    values = list(book.worksheets[0].iter_rows(values_only=True))
+    header = values[0]
+    seq_col = header.index("Seq (chain position)")
+    assert [row[seq_col] for row in values[1:]] == [4, 2]  # numbers, not text
+    assert {row[header.index("Event")] for row in values[1:]} == {"Order accepted"}
+
+
+@pytest.mark.parametrize("role", ["pm", "trader"])
+def test_audit_export_is_for_compliance_only(role, trail, api, request):
+    response = api(request.getfixturevalue(role)).get(AUDIT_URL, {"format": "csv"})
+
+    assert (response.status_code, response.json()["code"]) == (403, "permission.compliance_only")
+
+
+def test_audit_export_refuses_an_unknown_format(trail, compliance, api):
+    response = api(compliance).get(AUDIT_URL, {"format": "pdf"})
+
+    assert (response.status_code, response.json()["code"], response.json()["field"]) == (400, "validation_error", "format")
+
+
+def test_audit_xlsx_export_over_the_row_cap_asks_for_csv(trail, compliance, api, settings):
+    settings.EXPORT_XLSX_MAX_ROWS = 4
+
+    refused = api(compliance).get(AUDIT_URL, {"format": "xlsx"})
+    narrowed = api(compliance).get(AUDIT_URL, {"format": "xlsx", "object_id": trail.id})
+
+    assert (refused.status_code, refused.json()["code"], refused.json()["field"]) == (400, "audit.xlsx_too_large", "format")
+    assert narrowed.status_code == 200
+
+
+# --- before/after as a diff ------------------------------------------------------------------------
+
+
+def test_changes_list_only_the_keys_that_changed_old_to_new():
+    before = {"status": "ACCEPTED", "quantity": 100, "gone": "x"}
+    after = {"status": "CANCELLED", "quantity": 100, "reason": "desk"}
+
+    assert audit_changes(before, after) == [
+        Change("status", "ACCEPTED", "CANCELLED"), Change("reason", ABSENT, "desk"), Change("gone", "x", ABSENT),
+    ]
+    assert str(Change("limit_price", "10.5", "10.4")) == "limit_price: 10.5 → 10.4"
+
+
+def test_changes_of_a_creation_list_what_was_set_and_a_non_object_is_one_change():
+    assert audit_changes(None, {"qty": 5, "px": {"v": 1}}) == [Change("qty", ABSENT, "5"), Change("px", ABSENT, '{"v":1}')]
+    assert audit_changes("a", "b") == [Change("", "a", "b")]
+    assert audit_changes({"a": 1}, {"a": 1}) == [] and audit_changes(None, None) == []
