@@ -142,6 +142,8 @@ LABELS: dict[AuditEventType, str] = {
     E.PARENT_ORDER_CANCEL_REQUESTED: "Parent order cancel requested",
     E.PARENT_ORDER_CANCELLED: "Parent order cancelled",
     E.PARENT_ORDER_EXPIRED: "Parent order expired",
+    E.PARENT_ORDER_DONE_FOR_DAY: "Parent order done for the day (GTC orders carry over)",
+    E.PARENT_ORDER_CARRIED_OVER: "Parent order carried over to a new day",
     E.PARENT_ORDER_REDUCED: "Parent order reduced (an order left it)",
     E.PARENT_ORDER_RESERVED: "Parent order quantity reserved for an RFQ",
     E.PARENT_ORDER_RELEASED: "Parent order RFQ reservation released",

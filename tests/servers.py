@@ -83,7 +83,8 @@ def run_server(env: dict[str, str], *, wait_s: float = 30):
 def celery_worker_start(env: dict[str, str], queue: str, *, wait_s: float = 60) -> tuple[subprocess.Popen, Path]:
     """Start a real Celery worker (solo pool) that consumes only ``queue``; return its process and log path once it
     is ready. The caller stops it (``stop``), or kills it to see what a crash leaves behind."""
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    # The tests read the worker's log for "Task ... succeeded": the console keeps the routine lines (config/logs.py).
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_CONSOLE_LEVEL": "DEBUG", **env}
     with tempfile.NamedTemporaryFile(prefix="celery-", suffix=".log", delete=False) as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue, "-l", "info",

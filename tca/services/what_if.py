@@ -41,11 +41,12 @@ from ems.algos.loop import Budget, BudgetExceeded, BudgetReason
 from ems.algos.types import StrategyName
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import Fill, ParentOrder
-from ems.selectors import instrument_day_fills, market_with_fills
+from ems.selectors import instrument_day_fills, market_with_fills, parents_seen_whole
 from ems.services.children import venue_prefix
 from ems.sim.clock import SESSION_US, US
 from ems.sim.market import Market
 from oms.audit_events import AuditEventType
+from oms.error_codes import PermissionErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import AuditEvent
 from oms.roles import Actor
@@ -213,7 +214,8 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
     audit ("tca.what_if") the result. Anyone who may see the parent may replay it (it changes no order).
 
     Refusals: ``parent_order.not_found`` (404: unknown or not visible), ``tca.parent_not_closed`` (409),
-    ``tca.nothing_executed`` (409: every order of the parent was cancelled before a fill),
+    ``tca.nothing_executed`` (409: every order of the parent was cancelled before a fill), ``permission.desk_only``
+    (403: a PM's parent shared with other portfolios: a replay shows the whole of it),
     ``tca.bad_strategy`` / ``tca.bad_params`` / ``tca.what_if_too_large`` (400), ``tca.what_if_busy`` (429);
     stopped: ``tca.what_if_over_budget`` (422), ``tca.what_if_cancelled`` (``cancelled()`` became true).
     """
@@ -224,6 +226,10 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
         raise Conflict(TcaErrorCode.PARENT_NOT_CLOSED, f"Parent order {parent_id} is {parent.status}: replay it once it is done")
     if parent.is_empty:
         raise Conflict(TcaErrorCode.NOTHING_EXECUTED, f"Parent order {parent_id} executed nothing: there is nothing to replay")
+    if not parents_seen_whole(user=user).filter(pk=parent.pk).exists():
+        # A replay is of the whole parent (its size, every fill): a PM whose orders share it with others may not see it.
+        raise DomainError(PermissionErrorCode.DESK_ONLY, f"Parent order {parent_id} holds other portfolios' orders: "
+                          "only the desk replays it", status=403)
     name, full = what_if_params(parent, strategy, params or {})
     inst, day = parent.instrument, parent.market_day
     start, end = int(full["start"]), int(full["end"])

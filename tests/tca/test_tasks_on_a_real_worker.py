@@ -41,6 +41,8 @@ def test_a_worker_computes_closed_parents_and_reconciles_the_book(clock, setting
         reconciliation_run.apply_async(queue=queue)
         assert wait_for(lambda: ParentTCA.objects.filter(parent=parent).exists() and ReconciliationRun.objects.exists()), \
             log.read_text()[-3000:]
+        # The worker logs "succeeded" after the task's transaction commits: wait for both lines, not the rows.
+        assert wait_for(lambda: log.read_text().count("succeeded") >= 2), log.read_text()[-3000:]
         worker_log = log.read_text()
 
     tca = ParentTCA.objects.get(parent=parent)

@@ -67,7 +67,7 @@ def test_another_algorithm_gives_a_different_complete_execution_side_by_side(wor
     assert report["original"]["strategy"] == "twap" and report["what_if"]["strategy"] == "is"
 
 
-def test_a_pm_may_replay_only_a_parent_holding_their_orders(worked_parent, pm, other_pm, compliance, instrument,
+def test_a_pm_may_replay_only_a_parent_holding_their_orders(worked_parent, pm, other_pm, compliance, trader, instrument,
                                                             portfolio, db):
     parent, _, _ = worked_parent
     from tests.factories import UserFactory
@@ -76,8 +76,12 @@ def test_a_pm_may_replay_only_a_parent_holding_their_orders(worked_parent, pm, o
     with pytest.raises(DomainError) as refused:
         what_if_run(parent_id=parent.pk, strategy="vwap", params={}, user=outsider, actor=Actor.for_user(outsider, "api"))
     assert refused.value.code == "parent_order.not_found" and refused.value.status == 404
-    wi = what_if_run(parent_id=parent.pk, strategy="vwap", params={}, user=pm, actor=Actor.for_user(pm, "api"))
-    assert what_if_get(user=other_pm, what_if_id=wi.pk) is not None  # theirs too
+    # The parent holds both PMs' orders: a replay is the whole of it, which neither PM may see (their share only).
+    with pytest.raises(DomainError) as refused:
+        what_if_run(parent_id=parent.pk, strategy="vwap", params={}, user=pm, actor=Actor.for_user(pm, "api"))
+    assert refused.value.code == "permission.desk_only" and refused.value.status == 403
+    wi = what_if_run(parent_id=parent.pk, strategy="vwap", params={}, user=trader, actor=Actor.for_user(trader, "api"))
+    assert what_if_get(user=pm, what_if_id=wi.pk) is None and what_if_get(user=other_pm, what_if_id=wi.pk) is None
     assert what_if_get(user=outsider, what_if_id=wi.pk) is None
     assert what_if_get(user=compliance, what_if_id=wi.pk) is not None
 
