@@ -31,6 +31,7 @@ bench: install
 	$(PY) bench/ems_scaling.py
 	$(PY) bench/rfq.py
 	$(PY) bench/tca.py
+	$(PY) bench/audit_merkle.py
 
 lint: install
 	$(VENV)/bin/ruff check .
