@@ -30,7 +30,7 @@ def venue(code: str = "XSMA") -> Venue:
 def order(*, portfolio, instrument, user, side: str = "buy", quantity: int = 1000, status: str = OrderStatus.ACCEPTED,
           limit_price: str | None = None, **extra) -> Order:
     # As intake records it: quantity x the limit (a market order: x the reference price).
-    extra.setdefault("notional", quantity * (Decimal(limit_price) if limit_price else instrument.reference_price))
+    extra.setdefault("notional", quantity * Decimal(str(limit_price or instrument.reference_price)))
     return Order.objects.create(
         client_order_id=f"F-{uuid.uuid4().hex[:12]}", source=f"api:{user.get_username()}", portfolio=portfolio,
         instrument=instrument, side=side, quantity=quantity, order_type="limit" if limit_price else "market",
