@@ -20,7 +20,7 @@ MARKET_LABEL = re.compile(r"^D\d+ \d\d:\d\d:\d\d$")
 
 
 def test_a_fill_reads_the_same_market_time_on_the_order_page_and_in_tca(browser, tca_server, done_parent, pm, screenshot):  # noqa: F811
-    order = Order.objects.get(constituent__parent=done_parent, created_by=pm)
+    order = Order.objects.get(constituents__parent=done_parent, created_by=pm)
     first = done_parent.fills.order_by("market_time_us", "id").first()
     context, page = sign_in(browser, tca_server, pm)
     try:
