@@ -420,3 +420,12 @@ def test_audit_page_shows_the_latest_head_and_a_proof_link_per_sealed_event(seal
     assert html.count('class="proof-link"') == 40
     assert html.count("sealing…") == AuditEvent.objects.count() - 40 > 0  # the new event (and the sign-in's)
     assert f'href="/api/audit/{sealed[0].id}/proof/" download' in html
+
+
+def test_verify_button_reports_the_tree(sealed, compliance, client):
+    _append(2)
+    client.force_login(compliance)
+
+    html = client.post("/audit/verify/").content.decode()
+
+    assert "OK — " in html and "Merkle tree: 40 events sealed under 3 signed heads" in html and "awaiting the sealer" in html
