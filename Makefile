@@ -32,6 +32,7 @@ bench: install
 	$(PY) bench/rfq.py
 	$(PY) bench/tca.py
 	$(PY) bench/audit_merkle.py
+	$(PY) bench/audit.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -279,6 +279,17 @@ CHANNEL_LAYERS = {
     }
 }
 
+# The audit log's Merkle tree (docs/audit.md): the sealer links committed events into it every AUDIT_SEAL_EVERY_S
+# (beat) and signs a tree head with Ed25519; verification reports any event still unsealed AUDIT_SEAL_BOUND_S after
+# it was written. AUDIT_SIGNING_KEY: the current key's 32-byte seed in hex; empty: derived from SECRET_KEY under key
+# id "dev" (development only). Retired keys stay listed as public keys ("id:hex,id:hex") so their heads still verify.
+AUDIT_SEAL_EVERY_S = float(os.environ.get("AUDIT_SEAL_EVERY_S", "1"))
+AUDIT_SEAL_BOUND_S = float(os.environ.get("AUDIT_SEAL_BOUND_S", "5"))
+AUDIT_SEAL_BATCH = int(os.environ.get("AUDIT_SEAL_BATCH", "5000"))
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
+AUDIT_SIGNING_KEY_ID = os.environ.get("AUDIT_SIGNING_KEY_ID") or ("ed1" if AUDIT_SIGNING_KEY else "dev")
+AUDIT_SIGNING_RETIRED_KEYS = dict(i.split(":", 1) for i in os.environ.get("AUDIT_SIGNING_RETIRED_KEYS", "").split(",") if ":" in i)
+
 # Celery: reliable delivery. A task is acknowledged only after it ran (acks_late) and is handed back to
 # the broker if the worker dies mid-task; one message at a time per worker process; countdowns stay far
 # below the visibility timeout so Redis never re-delivers a task that is merely scheduled.
@@ -296,6 +307,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-verify-hourly": {"task": "oms.tasks.audit_verify_task", "schedule": 3600.0},
     # Anchors the audit chain's head outside its table every minute; a run that waited past the next is dropped.
     "audit-checkpoint-every-minute": {"task": "oms.tasks.audit_checkpoint_task", "schedule": 60.0, "options": {"expires": 55.0}},
+    # Seals the committed audit events into the Merkle tree and signs a head; a run that waited past the next is dropped.
+    "audit-seal": {"task": "oms.tasks.audit_seal_task", "schedule": AUDIT_SEAL_EVERY_S, "options": {"expires": AUDIT_SEAL_EVERY_S}},
     # The risk reference price follows the market model; a refresh that waited past the next one is dropped.
     "market-prices-refresh": {"task": "ems.tasks.market_prices_refresh", "schedule": 2.0, "options": {"expires": 2.0}},
     # The EMS: group accepted orders into parents (also run just after each acceptance) and re-enqueue the

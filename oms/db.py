@@ -38,11 +38,21 @@ def insert_rows(table: str, pk_column: str, columns: list[str], rows: list[list]
             return [r[0] for r in cur.fetchall()]
         cur.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk_column, len(rows)])
         ids = [r[0] for r in cur.fetchall()]
-        # The raw psycopg COPY: wrap it so a unique violation surfaces as Django's IntegrityError.
-        with connection.wrap_database_errors, cur.cursor.copy(f"COPY {q(table)} ({q(pk_column)}, {cols}) FROM STDIN") as copy:
-            for pk, r in zip(ids, rows, strict=True):
-                copy.write_row([pk, *r])
-        return ids
+    copy_rows(table, [pk_column, *columns], ([pk, *r] for pk, r in zip(ids, rows, strict=True)))
+    return ids
+
+
+def copy_rows(table: str, columns: list[str], rows) -> None:
+    """COPY ``rows`` (values in ``columns`` order, any iterable) into ``table``: no ids returned.
+
+    Row triggers fire for COPY exactly as for INSERT; a unique violation surfaces as Django's IntegrityError.
+    """
+    q = connection.ops.quote_name
+    with connection.cursor() as cur:
+        # The raw psycopg COPY: wrap it so a database error surfaces as Django's.
+        with connection.wrap_database_errors, cur.cursor.copy(f"COPY {q(table)} ({', '.join(q(c) for c in columns)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
 
 
 def bulk_insert(model: type[models.Model], objs: list[models.Model]) -> list[models.Model]:

@@ -115,6 +115,9 @@ class AuditErrorCode(StrEnum):
     """Refusals of the audit trail's API (reading it; its verification reports ``AuditProblemCode``)."""
 
     XLSX_TOO_LARGE = "audit.xlsx_too_large"  # over EXPORT_XLSX_MAX_ROWS events: export CSV or narrow the search
+    EVENT_NOT_FOUND = "audit.event_not_found"  # no audit event has this id (a proof download)
+    NOT_SEALED = "audit.not_sealed"  # the event is not in the Merkle tree yet: retry within the seal delay
+    PROOF_UNAVAILABLE = "audit.proof_unavailable"  # a subtree the proof needs is gone from the store (verification says more)
 
 
 class AuditProblemCode(StrEnum):
@@ -129,3 +132,13 @@ class AuditProblemCode(StrEnum):
     CHECKPOINT_MISSING = "audit.checkpoint_missing"
     ORPHAN_OBJECT = "audit.orphan_object"
     HIGH_WATER_LOWERED = "audit.high_water_lowered"
+    # The Merkle tree (oms.services.audit_tree_verification).
+    LEAF_MISSING = "audit.leaf_missing"  # a leaf index of the tree has no leaf row
+    LEAF_EVENT_MISSING = "audit.leaf_event_missing"  # a leaf seals an event that is gone
+    LEAF_ALTERED = "audit.leaf_altered"  # a sealed event no longer hashes to its leaf
+    TREE_NODE_MISSING = "audit.tree_node_missing"
+    TREE_NODE_ALTERED = "audit.tree_node_altered"
+    TREE_HEAD_MISMATCH = "audit.tree_head_mismatch"  # the stored tree does not hash to a signed head's root
+    TREE_HEAD_FORGED = "audit.tree_head_forged"  # a head's signature does not hold (or its key is unknown)
+    TREE_HEAD_MISSING = "audit.tree_head_missing"  # a head between two others, or the newest, is gone
+    EVENT_UNSEALED = "audit.event_unsealed"  # an event still unsealed past AUDIT_SEAL_BOUND_S

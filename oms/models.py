@@ -349,6 +349,67 @@ class AuditSeqHighWater(models.Model):
         return f"audit seq high-water {self.seq}"
 
 
+# The audit log's Merkle tree (oms.audit_merkle, RFC 9162), written by the sealer only (oms.services.audit_seal),
+# each seal in one transaction: the leaves it sealed, the perfect subtrees they completed, the signed head.
+# All three are append-only in the database, as the events are.
+
+
+class AuditLeaf(models.Model):
+    """An event's place in the Merkle tree: leaf ``leaf_index`` (from 0) is the hash of ``leaf_bytes(event)``."""
+
+    leaf_index = models.PositiveBigIntegerField(primary_key=True)
+    # No foreign-key constraint: AuditEvent's trigger already refuses a DELETE, an event deleted past it is
+    # verification's to report (audit.leaf_event_missing), and the sealer takes no row lock on the events it seals.
+    event = models.OneToOneField(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="leaf")
+
+    class Meta:
+        triggers = [pgtrigger.Protect(name="audit_leaf_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+
+    def __str__(self) -> str:
+        return f"leaf {self.leaf_index}: event {self.event_id}"
+
+
+class AuditTreeNode(models.Model):
+    """A perfect subtree of the Merkle tree: ``hash`` covers leaves [index * 2**level, (index + 1) * 2**level).
+
+    Level 0 holds the leaf hashes. Stored once, when its last leaf is sealed; never changes after.
+    """
+
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        triggers = [pgtrigger.Protect(name="audit_tree_node_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+
+    def __str__(self) -> str:
+        return f"node ({self.level}, {self.index})"
+
+
+class AuditTreeHead(models.Model):
+    """A signed tree head (oms.audit_tree_head): the tree of ``tree_size`` leaves had ``root_hash`` at ``timestamp``.
+
+    ``prev_size`` names the head signed by the seal before (0 for the first): not signed, it lets verification
+    notice a head row deleted from the middle.
+    """
+
+    tree_size = models.PositiveBigIntegerField(unique=True)
+    root_hash = models.BinaryField(max_length=32)
+    timestamp = models.PositiveBigIntegerField(help_text="Milliseconds since the epoch, UTC (RFC 9162 §4.9); signed.")
+    key_id = models.CharField(max_length=64, help_text="Which Ed25519 key signed it (keys can be rotated).")
+    signature = models.BinaryField(max_length=64)
+    prev_size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-tree_size"]
+        triggers = [pgtrigger.Protect(name="audit_tree_head_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+
+    def __str__(self) -> str:
+        return f"tree head of {self.tree_size} events"
+
+
 class MarketPrice(models.Model):
     """The latest market price of an instrument, kept current from the market model through an OMS service.
 

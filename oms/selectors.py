@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Case, Count, F, FilteredRelation, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from oms.audit_events import AuditEventType, matching
-from oms.models import AuditEvent, Instrument, MarketPrice, Order
+from oms.audit_merkle import consistency_proof, consistency_proof_coords, inclusion_proof, inclusion_proof_coords
+from oms.audit_proof import proof_bundle
+from oms.audit_signing import public_keys_hex
+from oms.audit_tree import EVENT_LEAF_COLUMNS, TreeNodeMissing, head_from_row, head_of_size, latest_head, node_reader
+from oms.error_codes import AuditErrorCode, FieldErrorCode
+from oms.errors import Conflict, NotFound, ValidationFailed
+from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, Instrument, MarketPrice, Order
 from oms.risk_reference import RiskReference, risk_reference
 from oms.roles import visible_portfolios
 from oms.states import OrderStatus
@@ -177,3 +184,68 @@ def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:
     if f.get("until"):
         qs = qs.filter(ts__lt=f["until"])
     return qs
+
+
+# --- the audit log's Merkle tree: proofs for compliance (docs/audit.md) ------------------------------
+
+
+@dataclass(frozen=True)
+class AuditProof:
+    """An event's proof bundle (``oms.audit_proof.proof_bundle``) against the head of ``tree_size`` events."""
+
+    event_id: int
+    tree_size: int
+    bundle: dict
+
+
+def audit_proof(*, event_id: int, from_size: int | None = None) -> AuditProof:
+    """Build the inclusion proof of an event against the latest signed head, and with ``from_size`` the proof
+    that this head extends the head of that size; the stored subtrees both need are read in one query.
+
+    NotFound (``audit.event_not_found``), Conflict (``audit.not_sealed``: retry within the seal delay;
+    ``audit.proof_unavailable``: a subtree is gone) or ValidationFailed (``from_size`` names no signed head).
+    """
+    # The event before the head: a seal committing in between only makes the head larger than its leaf.
+    row = AuditEvent.objects.filter(pk=event_id).values_list(*EVENT_LEAF_COLUMNS, "leaf__leaf_index").first()
+    if row is None:
+        raise NotFound(AuditErrorCode.EVENT_NOT_FOUND, f"No audit event has id {event_id}")
+    event, leaf_index = dict(zip(EVENT_LEAF_COLUMNS, row[:-1], strict=True)), row[-1]
+    head = latest_head() if leaf_index is not None else None
+    if head is None or leaf_index >= head.tree_size:
+        raise Conflict(AuditErrorCode.NOT_SEALED, f"Audit event {event_id} is not sealed in the tree yet: the sealer seals every "
+                       f"{settings.AUDIT_SEAL_EVERY_S:g} s; retry within {settings.AUDIT_SEAL_BOUND_S:g} s")
+    old = None
+    if from_size is not None:
+        old = head_of_size(from_size) if 0 < from_size <= head.tree_size else None
+        if old is None:
+            raise ValidationFailed({"from_size": [{"code": FieldErrorCode.UNKNOWN, "detail": (
+                f"No signed tree head of {from_size} events (GET /api/audit/tree-heads/ lists them; the latest is of {head.tree_size})")}]})
+    coords = inclusion_proof_coords(leaf_index, head.tree_size) + (consistency_proof_coords(old.tree_size, head.tree_size) if old else [])
+    node = node_reader(coords)
+    try:
+        inclusion = inclusion_proof(leaf_index, head.tree_size, node)
+        consistency = consistency_proof(old.tree_size, head.tree_size, node) if old else None
+    except TreeNodeMissing as exc:
+        raise Conflict(AuditErrorCode.PROOF_UNAVAILABLE, f"The proof cannot be built: {exc}. Run the audit verification")
+    bundle = proof_bundle(event=event, leaf_index=leaf_index, tree_head=head, inclusion=inclusion, public_keys=public_keys_hex(),
+                          from_head=old, consistency=consistency)
+    return AuditProof(event_id, head.tree_size, bundle)
+
+
+def audit_sealed_ids(event_ids) -> set[int]:
+    """The ids among ``event_ids`` of the events sealed in the tree (a proof can be downloaded for them)."""
+    return set(AuditLeaf.objects.filter(event_id__in=list(event_ids)).values_list("event_id", flat=True))
+
+
+def audit_tree_head_list() -> QuerySet[AuditTreeHead]:
+    """The signed tree heads, newest (largest) first."""
+    return AuditTreeHead.objects.order_by("-tree_size")
+
+
+def audit_tree_head_rows(heads) -> list[dict]:
+    """The JSON shape of stored heads: ``TreeHead.as_dict`` and the time as ISO 8601 UTC."""
+    out = []
+    for row in heads:
+        head = head_from_row(row.tree_size, row.root_hash, row.timestamp, row.key_id, row.signature)
+        out.append({**head.as_dict(), "time": head.time.isoformat(timespec="milliseconds")})
+    return out

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from oms.services import audit_checkpoint_write, audit_verify
 from oms.services.audit_checkpoint import AuditChainBroken
+from oms.services.audit_seal import AuditTreeBroken, audit_seal_pending
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +32,17 @@ def audit_checkpoint_task() -> dict:
         log.error("AUDIT CHAIN BROKEN (%s) at event #%s: %s; no checkpoint written", exc.problem.code, exc.problem.seq, exc.problem.detail)
         return {"ok": False, "written": None, **exc.problem.as_dict()}
     return {"ok": True, "written": None if cp is None else cp.as_dict()}
+
+
+@shared_task(name="oms.tasks.audit_seal_task")
+def audit_seal_task() -> dict:
+    """Seal the committed audit events into the Merkle tree (every AUDIT_SEAL_EVERY_S, from beat); a tree that does
+    not match its latest signed head is not extended but logged as an error for the on-call."""
+    try:
+        results = audit_seal_pending()
+    except AuditTreeBroken as exc:
+        log.error("AUDIT TREE BROKEN: %s; nothing sealed", exc)
+        return {"ok": False, "sealed": 0, "detail": str(exc)}
+    last = results[-1]
+    return {"ok": True, "sealed": sum(r.sealed for r in results), "status": last.status,
+            "head": None if last.head is None else last.head.as_dict()}

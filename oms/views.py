@@ -24,6 +24,7 @@ from oms import exports, roles, selectors
 from oms.api.filters import OrderFilter
 from oms.audit_events import label as audit_label
 from oms.audit_reading import audit_changes
+from oms.audit_tree import latest_head
 from oms.errors import DomainError, RiskDenied, ValidationFailed
 from oms.forms import ORDER_FIELD_LABELS, TICKET_FIELDS, AuditFilterForm, ticket_order_data, ticket_symbol, with_field_labels
 from oms.models import OrderType, Side, Strategy, TimeInForce, Urgency
@@ -327,14 +328,16 @@ def audit_search(request):
     valid = form.is_valid()
     events = selectors.audit_event_list(filters=form.cleaned_data) if valid else selectors.audit_event_list().none()
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    sealed = selectors.audit_sealed_ids(e.id for e in page)
     for event in page:
+        event.sealed = event.id in sealed
         event.label = audit_label(event.event_type)
         event.changes = audit_changes(event.before, event.after)
         event.before_json, event.after_json = _compact(event.before), _compact(event.after)
     # The export answers the same search (the API's filters): the filled-in fields only (a blank typed filter is refused there).
     search = {k: v for k, v in request.GET.items() if k in form.fields and v}
     links = [(fmt, f"{reverse('audit-list')}?{urlencode({**search, 'format': fmt})}") for fmt in exports.FORMATS] if valid else []
-    return render(request, "oms/audit.html", {"form": form, "page": page, "export_links": links})
+    return render(request, "oms/audit.html", {"form": form, "page": page, "export_links": links, "tree_head": latest_head()})
 
 
 @audit_reader_required

@@ -72,6 +72,18 @@ def _isolated_audit_checkpoint_file(request, tmp_path_factory):
     yield
 
 
+# No sealer runs in the suite unless a test runs one (tests/oms/test_audit_seal.py): events left unsealed are
+# reported only after this long, which no test lasts; the tests of the seal bound set their own.
+TEST_SEAL_BOUND_S = 86_400.0
+
+
+@pytest.fixture(autouse=True)
+def _no_sealer_in_the_suite(request):
+    if _django_plugin(request.config):
+        request.getfixturevalue("settings").AUDIT_SEAL_BOUND_S = TEST_SEAL_BOUND_S
+    yield
+
+
 @pytest.fixture
 def instrument(db):
     from tests.factories import InstrumentFactory

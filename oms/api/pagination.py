@@ -10,8 +10,9 @@ _DIGITS = frozenset("0123456789")
 BEYOND = 10**18  # any longer number is past the last page, and past int()'s digit limit
 
 
-def _whole(value: str) -> int | None:
-    # ASCII digits only: int() would also take " 7", "+7", "7_0" and non-ASCII digits.
+def whole_number(value: str) -> int | None:
+    """A query parameter's whole number (ASCII digits only; BEYOND for more than 18 digits), None if it is not one."""
+    # int() would also take " 7", "+7", "7_0" and non-ASCII digits.
     if not value or not set(value) <= _DIGITS:
         return None
     return int(value) if len(value) <= 18 else BEYOND
@@ -34,7 +35,7 @@ class StandardPagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        size = _whole(raw)
+        size = whole_number(raw)
         if size is None or not 1 <= size <= self.max_page_size:
             raise ValidationError(field_error(self.page_size_query_param, FieldErrorCode.INVALID, f"page_size must be a whole number from 1 to {self.max_page_size}"))
         return size
@@ -43,7 +44,7 @@ class StandardPagination(PageNumberPagination):
         raw = request.query_params.get(self.page_query_param)
         if raw is None:
             return 1
-        number = _whole(raw)
+        number = whole_number(raw)
         if number is None or number < 1:
             raise ValidationError(field_error(self.page_query_param, FieldErrorCode.INVALID, "page must be a whole number from 1"))
         return number

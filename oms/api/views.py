@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
@@ -18,9 +19,11 @@ from oms.api.authentication import SignInLocked
 from oms.api.constants import ID_REGEX, MAX_BULK, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
 from oms.api.exports import FORMAT_PARAM, FORMAT_PARAMETER, ExportMixin, export_responses
 from oms.api.filters import AuditEventFilter, InstrumentFilter, OrderFilter
+from oms.api.pagination import whole_number
 from oms.api.permissions import CanReadAudit, HasRole
 from oms.api.throttles import AuthTokenThrottle
 from oms.audit_reading import audit_table
+from oms.audit_signing import public_keys_hex
 from oms.error_codes import AuditErrorCode, AuthErrorCode, FieldErrorCode
 from oms.errors import DomainError, ValidationFailed
 from oms.roles import Actor
@@ -233,6 +236,7 @@ class AuditEventViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericView
     permission_classes = [HasRole, CanReadAudit]
     filterset_class = AuditEventFilter
     export_actions = frozenset({"list"})
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return selectors.audit_event_list()
@@ -263,6 +267,13 @@ class AuditEventViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericView
         "orphans": inline_serializer("AuditOrphans", {
             "object_type": serializers.CharField(), "count": serializers.IntegerField(), "ids": serializers.ListField(child=serializers.CharField()),
         }, many=True),
+        "tree_size": serializers.IntegerField(help_text="Events sealed in the Merkle tree"),
+        "tree_heads": serializers.IntegerField(help_text="Signed tree heads checked"),
+        "latest_head": inline_serializer("AuditTreeHead", {
+            "tree_size": serializers.IntegerField(), "root_hash": serializers.CharField(), "timestamp": serializers.IntegerField(),
+            "key_id": serializers.CharField(), "signature": serializers.CharField(),
+        }, allow_null=True),
+        "unsealed": serializers.IntegerField(help_text="Events not sealed yet (a problem, audit.event_unsealed, past AUDIT_SEAL_BOUND_S)"),
     })})
     @action(detail=False, methods=["get"])
     def verify(self, request):
@@ -272,5 +283,45 @@ class AuditEventViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericView
         finds any signs nothing, and ``not_signed`` says why.
         """
         return Response(audit_verify().as_dict(), status=status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="An event's inclusion proof and the signed tree head, as a file to check offline (compliance only)",
+        parameters=[OpenApiParameter("from_size", int, description=(
+            "Also prove that the latest head extends the signed head of this many events (an older head you kept)"))],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+                "The proof bundle (`python -m oms.audit_proof verify FILE` checks it, docs/audit.md), as an attachment "
+                "`audit-proof-<id>-<tree size>.json`")),
+            400: OpenApiResponse(s.ErrorSerializer, description="`validation_error`: `from_size` is not a whole number naming a signed head"),
+            404: OpenApiResponse(s.ErrorSerializer, description="`audit.event_not_found`"),
+            409: OpenApiResponse(s.ErrorSerializer, description=(
+                "`audit.not_sealed` (the sealer has not reached the event yet: retry within AUDIT_SEAL_BOUND_S) or "
+                "`audit.proof_unavailable` (a stored subtree is gone: run the verification)")),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def proof(self, request, pk=None):
+        """Download an event's proof bundle: the event, its leaf index, the latest signed head, the inclusion path and
+        the public keys; with ``from_size`` also the head of that size and the consistency proof."""
+        raw = request.query_params.get("from_size")
+        from_size = None if raw is None else whole_number(raw)
+        if raw is not None and from_size is None:
+            raise ValidationFailed({"from_size": [{"code": FieldErrorCode.INVALID, "detail": "from_size must be a whole number (a signed head's tree size)"}]})
+        proof = selectors.audit_proof(event_id=int(pk), from_size=from_size)
+        response = Response(proof.bundle)
+        response["Content-Disposition"] = f'attachment; filename="audit-proof-{proof.event_id}-{proof.tree_size}.json"'
+        return response
+
+    @extend_schema(summary="The signed tree heads of the audit log, newest first, with the public keys (compliance only)",
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+                       "Paginated: `count`, `next`, `previous`, `results` (each head: `tree_size`, `root_hash`, `timestamp` in ms, "
+                       "`time`, `key_id`, `signature`), and `public_keys` (key id -> Ed25519 public key, hex)"))})
+    @action(detail=False, methods=["get"], url_path="tree-heads")
+    def tree_heads(self, request):
+        """The signed tree heads, newest first, and the public keys that check them."""
+        page = self.paginate_queryset(selectors.audit_tree_head_list())
+        response = self.get_paginated_response(selectors.audit_tree_head_rows(page))
+        response.data["public_keys"] = public_keys_hex()
+        return response
 
 

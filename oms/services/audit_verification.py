@@ -13,6 +13,9 @@ Three questions, answered in one streaming pass over the chain plus a few querie
    newest events are gone).
 3. Does every object that must have been recorded have its creation event? (``audit.orphan_object``;
    apps register their objects with ``register_creation_events``.)
+4. Does the Merkle tree still hold every sealed event as it was sealed, hash to every signed head, and
+   does it hold every event written more than AUDIT_SEAL_BOUND_S ago? (``audit_tree_verification``:
+   ``audit.leaf_*``, ``audit.tree_*``, ``audit.event_unsealed``.)
 
 A run that finds any problem signs nothing (``VerifyResult.not_signed`` says why).
 """
@@ -26,6 +29,7 @@ from django.db.models import CharField, Exists, Max, OuterRef
 from django.db.models.functions import Cast
 
 from oms.audit_events import CREATION_EVENTS
+from oms.audit_tree_head import TreeHead
 from oms.error_codes import AuditProblemCode
 from oms.models import AuditEvent
 from oms.services.audit import Problem, chain_rows, chain_walk
@@ -40,13 +44,19 @@ from oms.services.audit_checkpoint import (
     signature_problem,
     unissued_problem,
 )
+from oms.services.audit_tree_verification import tree_verify
 
 PROBLEM_CAP = 50  # problems listed in full; the rest are counted
 ORPHAN_ID_CAP = 20  # ids listed per object type; the rest are counted
 # The primary problem is the first found in this order: a cut or rewritten tail explains the chain breaks
 # it causes, and either says more than a store disagreement or an unrecorded object.
+# The tree's problems rank as the chain's: a head the tree no longer reaches as a rewritten tail, a changed
+# leaf or subtree as a chain break, a forged or lost head as a checkpoint; an unsealed event last.
 _RANK = {AuditProblemCode.TAIL_TRUNCATED: 0, AuditProblemCode.TAIL_REWRITTEN: 0, AuditProblemCode.HIGH_WATER_LOWERED: 0, AuditProblemCode.EVENT_MISSING: 1, AuditProblemCode.LINK_BROKEN: 1,
-         AuditProblemCode.EVENT_ALTERED: 1, AuditProblemCode.CHECKPOINT_FORGED: 2, AuditProblemCode.CHECKPOINT_MISSING: 2, AuditProblemCode.ORPHAN_OBJECT: 3}
+         AuditProblemCode.EVENT_ALTERED: 1, AuditProblemCode.CHECKPOINT_FORGED: 2, AuditProblemCode.CHECKPOINT_MISSING: 2, AuditProblemCode.ORPHAN_OBJECT: 3,
+         AuditProblemCode.TREE_HEAD_MISMATCH: 0, AuditProblemCode.LEAF_ALTERED: 1, AuditProblemCode.LEAF_MISSING: 1,
+         AuditProblemCode.LEAF_EVENT_MISSING: 1, AuditProblemCode.TREE_NODE_MISSING: 1, AuditProblemCode.TREE_NODE_ALTERED: 1,
+         AuditProblemCode.TREE_HEAD_FORGED: 2, AuditProblemCode.TREE_HEAD_MISSING: 2, AuditProblemCode.EVENT_UNSEALED: 4}
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,10 @@ class VerifyResult:
     orphans: tuple[Orphans, ...] = ()
     checkpoint_written: Checkpoint | None = None
     not_signed: str = ""  # why this run wrote no checkpoint ("" when it wrote one)
+    tree_size: int = 0  # leaves of the Merkle tree (sealed events)
+    tree_heads: int = 0  # signed heads checked
+    latest_head: TreeHead | None = None
+    unsealed: int = 0  # events not sealed yet (a problem only past AUDIT_SEAL_BOUND_S)
 
     def as_dict(self) -> dict:
         def cp(c):
@@ -110,7 +124,8 @@ class VerifyResult:
             "last_good_checkpoint": cp(self.last_good_checkpoint),
             "problems": [p.as_dict() for p in self.problems], "problem_count": self.problem_count,
             "orphans": [o.as_dict() for o in self.orphans], "checkpoint_written": cp(self.checkpoint_written),
-            "not_signed": self.not_signed,
+            "not_signed": self.not_signed, "tree_size": self.tree_size, "tree_heads": self.tree_heads,
+            "latest_head": None if self.latest_head is None else self.latest_head.as_dict(), "unsealed": self.unsealed,
         }
 
 
@@ -227,13 +242,15 @@ def audit_verify(*, write_checkpoint: bool = True) -> VerifyResult:
         chain_problems.append(unissued)
 
     tail, last_good = _tail_problem(anchors, seen)
+    tree = tree_verify()
     orphans = _orphans()
     orphan_problems = [
         Problem(AuditProblemCode.ORPHAN_OBJECT, None, f"{o.count} {o.object_type}(s) have no creation event "
                 f"({', '.join(_CREATION_EVENTS[o.object_type].event_types)}): {_listed(o.ids, o.count)}")
         for o in orphans
     ]
-    problems = sorted([*([tail] if tail else []), *mark_problems, *chain_problems, *store_problems, *orphan_problems], key=lambda p: _RANK[p.code])
+    problems = sorted([*([tail] if tail else []), *mark_problems, *chain_problems, *store_problems, *orphan_problems, *tree.problem_list()],
+                      key=lambda p: _RANK[p.code])
     primary = problems[0] if problems else None
     result = VerifyResult(
         ok=primary is None, checked=checked,
@@ -241,8 +258,9 @@ def audit_verify(*, write_checkpoint: bool = True) -> VerifyResult:
         broken_seq=primary.seq if primary and _RANK[primary.code] <= 1 else None,
         problem=primary.detail if primary else "", code=primary.code if primary else "",
         head_seq=head.seq if head else None, checkpoints=len(anchors), last_good_checkpoint=last_good,
-        problems=tuple(problems[:PROBLEM_CAP]), problem_count=len(problems) - len(chain_problems) + chain_problem_count,
-        orphans=tuple(orphans),
+        problems=tuple(problems[:PROBLEM_CAP]),
+        problem_count=len(problems) - len(chain_problems) + chain_problem_count - len(tree.problem_list()) + tree.problem_count,
+        orphans=tuple(orphans), tree_size=tree.size, tree_heads=tree.heads, latest_head=tree.latest_head, unsealed=tree.unsealed,
     )
     if primary is not None:
         n = result.problem_count

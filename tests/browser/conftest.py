@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_SEAL_BOUND_S
 from tests.servers import database_url, run_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -42,6 +43,7 @@ def asgi_server(django_db_setup):
         "CHANNELS_PREFIX": SERVER_CHANNELS_PREFIX,
         "DB_POOL_MIN_SIZE": "0",  # the pool keeps no connection it does not need, so the database can be dropped
         "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
+        "AUDIT_SEAL_BOUND_S": str(TEST_SEAL_BOUND_S),  # no sealer runs here either (tests/conftest.py)
     }
     with run_server(env) as (url, log):
         SERVER_LOG["path"] = str(log)

@@ -55,10 +55,12 @@ SNAPSHOT = {
         "fill.bad_exec_id", "fill.bad_fee", "fill.bad_liquidity", "fill.bad_price", "fill.bad_quantity", "fill.bad_side",
         "fill.unallocatable",
     ],
-    "AuditErrorCode": ["audit.xlsx_too_large"],
+    "AuditErrorCode": ["audit.event_not_found", "audit.not_sealed", "audit.proof_unavailable", "audit.xlsx_too_large"],
     "AuditProblemCode": [
-        "audit.checkpoint_forged", "audit.checkpoint_missing", "audit.event_altered", "audit.event_missing", "audit.high_water_lowered",
-        "audit.link_broken", "audit.orphan_object", "audit.tail_rewritten", "audit.tail_truncated",
+        "audit.checkpoint_forged", "audit.checkpoint_missing", "audit.event_altered", "audit.event_missing", "audit.event_unsealed",
+        "audit.high_water_lowered", "audit.leaf_altered", "audit.leaf_event_missing", "audit.leaf_missing", "audit.link_broken",
+        "audit.orphan_object", "audit.tail_rewritten", "audit.tail_truncated", "audit.tree_head_forged", "audit.tree_head_mismatch",
+        "audit.tree_head_missing", "audit.tree_node_altered", "audit.tree_node_missing",
     ],
     "ParentOrderErrorCode": [
         "constituent.not_found", "parent_control.illegal_transition", "parent_order.bad_close_status",

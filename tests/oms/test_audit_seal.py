@@ -1,0 +1,431 @@
+"""The sealer links committed audit events into the Merkle tree and signs a head per seal; verification checks the
+tree against the events and the heads; compliance downloads proofs that verify offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections, transaction
+
+from oms.audit_merkle import hash_leaf, mth
+from oms.audit_proof import leaf_bytes
+from oms.audit_signing import public_keys
+from oms.audit_tree import EVENT_LEAF_COLUMNS, latest_head
+from oms.audit_tree_head import tree_head_problem
+from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, AuditTreeNode
+from oms.roles import Actor
+from oms.services import audit_seal as seal_module
+from oms.services import audit_verify
+from oms.services.audit import PendingEvent, audit_append
+from oms.services.audit_seal import AuditTreeBroken, audit_seal, audit_seal_pending
+from oms.tasks import audit_seal_task
+from tests.oms.audit_helpers import triggers_bypassed
+from tests.servers import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEM = Actor.system("test")
+VERIFY_URL = "/api/audit/verify/"
+HEADS_URL = "/api/audit/tree-heads/"
+
+
+def _append(n: int, reason: str = "probe") -> None:
+    with transaction.atomic():
+        audit_append([PendingEvent(SYSTEM, "probe.noted", "probe", i, after={"i": i, "px": 1.25}, reason=reason) for i in range(n)])
+
+
+def _leaf_hashes() -> list[bytes]:
+    rows = AuditEvent.objects.order_by("seq").values_list(*EVENT_LEAF_COLUMNS)
+    return [hash_leaf(leaf_bytes(dict(zip(EVENT_LEAF_COLUMNS, row, strict=True)))) for row in rows]
+
+
+def _proof_url(event_id, **params) -> str:
+    return f"/api/audit/{event_id}/proof/" + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+
+
+def _codes(result) -> set[str]:
+    return {p.code for p in result.problems}
+
+
+def _verify_cli(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "oms.audit_proof", "verify", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+# --- sealing ------------------------------------------------------------------------------------------------
+
+
+def test_sealing_in_batches_gives_the_root_of_all_the_leaves(db):
+    _append(45)
+    batches = [audit_seal(max_events=n).sealed for n in (1, 7, 16, 3)]
+    _append(30)
+    batches.append(audit_seal().sealed)
+
+    assert batches == [1, 7, 16, 3, 48]
+    head = latest_head()
+    assert (head.tree_size, head.root_hash) == (75, mth(_leaf_hashes()))
+    assert list(AuditLeaf.objects.order_by("leaf_index").values_list("event__seq", flat=True)) == list(range(1, 76))
+    assert AuditTreeNode.objects.count() == 2 * 75 - bin(75).count("1")  # every perfect subtree, once
+    assert list(AuditTreeHead.objects.order_by("tree_size").values_list("tree_size", "prev_size")) == [
+        (1, 0), (8, 1), (24, 8), (27, 24), (75, 27)]
+    assert tree_head_problem(head, public_keys()) == ""
+    assert audit_seal().status == "idle"
+    result = audit_verify()
+    assert (result.ok, result.tree_size, result.tree_heads, result.unsealed) == (True, 75, 5, 0)
+
+
+def test_seal_task_seals_everything_pending_and_is_on_the_beat_schedule(db, settings):
+    _append(12)
+    settings.AUDIT_SEAL_BATCH = 5
+
+    out = audit_seal_task()
+
+    assert (out["ok"], out["sealed"], out["head"]["tree_size"]) == (True, 12, 12)
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-seal"]
+    assert (entry["task"], entry["schedule"]) == ("oms.tasks.audit_seal_task", settings.AUDIT_SEAL_EVERY_S)
+
+
+def test_sealer_refuses_to_extend_a_tree_whose_frontier_was_altered(db):
+    _append(6)
+    audit_seal()
+    _append(2)
+    with triggers_bypassed() as cur:
+        cur.execute("UPDATE oms_audittreenode SET hash = sha256('x') WHERE level = 1 AND index = 2")
+
+    with pytest.raises(AuditTreeBroken):
+        audit_seal()
+    assert audit_seal_task()["ok"] is False
+    assert AuditLeaf.objects.count() == 6
+
+
+def test_tree_tables_are_append_only(db):
+    _append(3)
+    audit_seal()
+    for sql in ("UPDATE oms_audittreenode SET hash = sha256('x')", "DELETE FROM oms_auditleaf",
+                "UPDATE oms_audittreehead SET tree_size = 9", "DELETE FROM oms_audittreehead"):
+        with pytest.raises(Exception, match="Cannot update or delete"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql)
+    assert (AuditLeaf.objects.count(), AuditTreeHead.objects.count()) == (3, 1)
+
+
+# --- a sealer that dies, two sealers at once ------------------------------------------------------------------
+
+
+def test_a_seal_killed_after_writing_its_nodes_leaves_nothing_and_the_next_seals_everything_once(db, monkeypatch):
+    _append(10)
+    audit_seal(max_events=4)
+    _append(10)
+
+    def die(stage):
+        raise RuntimeError(f"sealer killed: {stage}")
+
+    monkeypatch.setattr(seal_module, "_fault_point", die)
+    with pytest.raises(RuntimeError, match="nodes written"):
+        audit_seal()
+    assert (AuditLeaf.objects.count(), AuditTreeNode.objects.count(), AuditTreeHead.objects.count()) == (4, 7, 1)
+
+    monkeypatch.undo()
+    assert audit_seal().sealed == 16
+    assert latest_head().root_hash == mth(_leaf_hashes())
+    assert AuditLeaf.objects.values("event").distinct().count() == AuditLeaf.objects.count() == 20
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sealer_process_killed_while_holding_its_transaction_loses_nothing():
+    _append(50)
+    # A second connection plays the sealer that dies: it takes the seal lock and writes a leaf, never commits.
+    victim = connections.create_connection("default")
+    try:
+        with victim.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [seal_module.SEAL_LOCK])
+            assert cur.fetchone()[0]
+            cur.execute("INSERT INTO oms_auditleaf (leaf_index, event_id) VALUES (0, %s)", [AuditEvent.objects.order_by("seq")[0].id])
+            assert audit_seal().status == "busy"  # the other one holds the lock: no waiting
+    finally:
+        victim.close()  # the process dies: PostgreSQL rolls its transaction back and frees its lock
+
+    # The server ends the dead session a moment after its socket closes; the next beat run finds the lock free.
+    runs = []
+    assert wait_for(lambda: runs.append(audit_seal()) or runs[-1].status != "busy", 10)
+    assert (runs[-1].status, runs[-1].sealed) == ("sealed", 50)
+    assert latest_head().root_hash == mth(_leaf_hashes())
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sealers_started_at_once_one_seals_and_nothing_is_sealed_twice(run_concurrently):
+    _append(3000)
+
+    results = run_concurrently([lambda: audit_seal(max_events=5000), lambda: audit_seal(max_events=5000)])
+
+    statuses = sorted(r.status for r in results)
+    assert statuses in (["busy", "sealed"], ["idle", "sealed"]), statuses
+    assert sum(r.sealed for r in results) == 3000
+    assert AuditTreeHead.objects.count() == 1
+    assert latest_head().root_hash == mth(_leaf_hashes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_sealers_racing_with_writers_seal_every_event_once_in_order():
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        try:
+            for _ in range(40):
+                _append(5)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def sealer():
+        try:
+            while not stop.is_set():
+                audit_seal(max_events=17)
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    writers = [threading.Thread(target=writer) for _ in range(2)]
+    sealers = [threading.Thread(target=sealer) for _ in range(2)]
+    for t in writers + sealers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    for t in sealers:
+        t.join()
+    audit_seal_pending(budget_s=30)
+
+    assert not errors, errors
+    assert list(AuditLeaf.objects.order_by("leaf_index").values_list("event__seq", flat=True)) == list(range(1, 401))
+    assert latest_head().root_hash == mth(_leaf_hashes())
+    assert audit_verify().ok
+
+
+# --- verification: tampering with the tree, and the bound ---------------------------------------------------
+
+
+@pytest.fixture
+def sealed(db):
+    """40 events sealed in three seals (heads of 10, 25 and 40 leaves)."""
+    for n in (10, 15, 15):
+        _append(n)
+        audit_seal()
+    assert audit_verify(write_checkpoint=False).ok  # no checkpoint: the tree alone must show what follows
+    return AuditEvent.objects.order_by("seq")
+
+
+def test_an_event_edited_after_it_was_sealed_is_reported(sealed, compliance, api):
+    with triggers_bypassed() as cur:
+        cur.execute("UPDATE oms_auditevent SET reason = 'nothing to see' WHERE seq = 12")
+
+    result = audit_verify()
+
+    assert not result.ok and {"audit.event_altered", "audit.leaf_altered"} <= _codes(result)
+    leaf = next(p for p in result.problems if p.code == "audit.leaf_altered")
+    assert leaf.seq == 12 and "leaf 11" in leaf.detail
+    assert result.checkpoint_written is None
+    body = api(compliance).get(VERIFY_URL).json()
+    assert "audit.leaf_altered" in {p["code"] for p in body["problems"]}
+
+
+def test_an_event_edited_and_rehashed_in_the_chain_is_still_caught_by_its_leaf(sealed):
+    from oms.services.audit import event_digest
+
+    last = sealed.last()
+    forged = event_digest(last.prev_hash, seq=last.seq, ts=last.ts, actor=last.actor, actor_type=last.actor_type, source=last.source,
+                          event_type=last.event_type, object_type=last.object_type, object_id=last.object_id, before=last.before,
+                          after=last.after, reason="forged")
+    with triggers_bypassed() as cur:  # the newest event: no later link shows it
+        cur.execute("UPDATE oms_auditevent SET reason = 'forged', hash = %s WHERE seq = %s", [forged, last.seq])
+
+    result = audit_verify()
+
+    assert _codes(result) == {"audit.leaf_altered"} and result.broken_seq == last.seq  # the chain alone sees nothing
+
+
+@pytest.mark.parametrize(("sql", "code"), [
+    ("DELETE FROM oms_audittreenode WHERE level = 0 AND index = 17", "audit.tree_node_missing"),
+    ("DELETE FROM oms_audittreenode WHERE level = 2 AND index = 3", "audit.tree_node_missing"),
+    ("UPDATE oms_audittreenode SET hash = sha256('x') WHERE level = 3 AND index = 1", "audit.tree_node_altered"),
+    ("DELETE FROM oms_auditleaf WHERE leaf_index = 5", "audit.leaf_missing"),
+    ("DELETE FROM oms_auditevent WHERE seq = 7", "audit.leaf_event_missing"),
+    ("DELETE FROM oms_audittreehead WHERE tree_size = 25", "audit.tree_head_missing"),
+    ("DELETE FROM oms_audittreehead WHERE tree_size = 40", "audit.tree_head_missing"),
+    ("UPDATE oms_audittreehead SET root_hash = sha256('x') WHERE tree_size = 25", "audit.tree_head_mismatch"),
+    ("UPDATE oms_audittreehead SET timestamp = timestamp + 1 WHERE tree_size = 10", "audit.tree_head_forged"),
+], ids=["leaf-node-deleted", "interior-node-deleted", "interior-node-altered", "leaf-row-deleted", "sealed-event-deleted",
+        "middle-head-deleted", "newest-head-deleted", "head-root-altered", "head-timestamp-altered"])
+def test_tampering_with_the_tree_is_reported(sql, code, sealed, compliance, api):
+    with triggers_bypassed() as cur:
+        cur.execute(sql)
+
+    result = audit_verify()
+
+    assert not result.ok and code in _codes(result), result.problems
+    assert result.checkpoint_written is None
+    body = api(compliance).get(VERIFY_URL).json()
+    assert body["ok"] is False and code in {p["code"] for p in body["problems"]}
+
+
+def test_a_head_signed_with_an_unknown_key_is_reported_and_a_retired_key_still_verifies(sealed, settings):
+    from oms.audit_signing import public_keys_hex
+
+    old = public_keys_hex()
+    settings.AUDIT_SIGNING_KEY, settings.AUDIT_SIGNING_KEY_ID = "11" * 32, "ed2"
+
+    assert "audit.tree_head_forged" in _codes(audit_verify(write_checkpoint=False))
+
+    settings.AUDIT_SIGNING_RETIRED_KEYS = old  # rotated: the old public key stays listed
+    _append(3)
+    assert audit_seal().head.key_id == "ed2"
+    result = audit_verify(write_checkpoint=False)
+    assert result.ok and result.tree_heads == 4
+
+
+def test_an_event_left_unsealed_past_the_bound_is_reported(sealed, settings):
+    _append(2)
+    settings.AUDIT_SEAL_BOUND_S = 5.0
+    assert audit_verify(write_checkpoint=False).ok  # just written: within the bound
+
+    with triggers_bypassed() as cur:
+        cur.execute("UPDATE oms_auditevent SET ts = ts - interval '6 seconds' WHERE seq > 40")
+    result = audit_verify(write_checkpoint=False)
+
+    assert "audit.event_unsealed" in _codes(result) and result.unsealed == 2
+    problem = next(p for p in result.problems if p.code == "audit.event_unsealed")
+    assert problem.seq == 41 and "2 event(s)" in problem.detail and "5 s" in problem.detail
+
+
+def test_the_verify_answer_reports_the_tree(sealed, compliance, api):
+    body = api(compliance).get(VERIFY_URL).json()
+
+    assert (body["ok"], body["tree_size"], body["tree_heads"], body["unsealed"]) == (True, 40, 3, 0)
+    assert body["latest_head"]["tree_size"] == 40
+
+
+# --- proofs: the API and the offline verifier ---------------------------------------------------------------
+
+
+def test_a_downloaded_proof_verifies_offline_and_a_tampered_one_fails(sealed, compliance, api, tmp_path):
+    event = sealed[13]
+    response = api(compliance).get(_proof_url(event.id, from_size=10))
+
+    assert response.status_code == 200, response.json()
+    assert response["Content-Disposition"] == f'attachment; filename="audit-proof-{event.id}-40.json"'
+    bundle = response.json()
+    assert (bundle["leaf_index"], bundle["tree_head"]["tree_size"], bundle["consistency"]["from_head"]["tree_size"]) == (13, 40, 10)
+    assert bundle["event"]["id"] == event.id and bundle["event"]["reason"] == event.reason
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(bundle))
+    ok = _verify_cli(path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "OK: all 5 checks hold" in ok.stdout
+
+    bundle["event"]["reason"] = "something else"
+    path.write_text(json.dumps(bundle))
+    tampered = _verify_cli(path)
+    assert tampered.returncode == 1 and "FAILED: leaf hash" not in tampered.stdout and "inclusion" in tampered.stdout.splitlines()[-1]
+
+
+def test_a_proof_without_from_size_has_no_consistency_part(sealed, compliance, api, tmp_path):
+    bundle = api(compliance).get(_proof_url(sealed[39].id)).json()
+
+    assert "consistency" not in bundle and bundle["leaf_index"] == 39
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(bundle))
+    assert _verify_cli(path).returncode == 0
+
+
+def test_proof_of_an_unknown_event_is_404_and_of_an_unsealed_one_409(sealed, compliance, api):
+    client = api(compliance)
+    _append(1)
+    unsealed = AuditEvent.objects.order_by("-seq").first()
+
+    missing = client.get(_proof_url(987654321))
+    pending = client.get(_proof_url(unsealed.id))
+
+    assert (missing.status_code, missing.json()["code"]) == (404, "audit.event_not_found")
+    assert (pending.status_code, pending.json()["code"]) == (409, "audit.not_sealed")
+    assert "retry within" in pending.json()["detail"]
+
+
+@pytest.mark.parametrize("from_size", ["abc", "-1", "1.5", "", "%00", "0", "11", "41", "9" * 40, "[]"])
+def test_a_bad_from_size_is_a_400_naming_the_field(from_size, sealed, compliance, api):
+    response = api(compliance).get(_proof_url(sealed[0].id, from_size=from_size))
+
+    assert response.status_code == 400, response.content
+    assert (response.json()["code"], response.json()["field"]) == ("validation_error", "from_size")
+
+
+@pytest.mark.parametrize("path", ["abc", "1.5", "-3", "9" * 30, "%00"])
+def test_a_bad_event_id_is_a_json_404(path, sealed, compliance, api):
+    response = api(compliance).get(f"/api/audit/{path}/proof/")
+
+    assert response.status_code == 404 and response.json()["code"] in ("not_found", "audit.event_not_found")
+
+
+def test_a_proof_whose_subtree_is_gone_is_a_409_not_a_500(sealed, compliance, api):
+    with triggers_bypassed() as cur:
+        cur.execute("DELETE FROM oms_audittreenode WHERE level = 3 AND index = 1")
+
+    response = api(compliance).get(_proof_url(sealed[2].id))
+
+    assert (response.status_code, response.json()["code"]) == (409, "audit.proof_unavailable")
+
+
+def test_tree_heads_are_listed_newest_first_with_the_public_keys(sealed, compliance, api):
+    body = api(compliance).get(HEADS_URL, {"page_size": 2}).json()
+
+    assert body["count"] == 3 and [h["tree_size"] for h in body["results"]] == [40, 25]
+    assert set(body["results"][0]) == {"tree_size", "root_hash", "timestamp", "time", "key_id", "signature"}
+    assert body["public_keys"] == {"dev": public_keys()["dev"].public_bytes_raw().hex()}
+
+
+@pytest.mark.parametrize("url", [HEADS_URL, "/api/audit/{id}/proof/"])
+def test_proofs_and_heads_are_for_compliance_only(url, sealed, pm, trader, compliance, api):
+    url = url.format(id=sealed[0].id)
+
+    assert api(pm).get(url).status_code == 403
+    assert api(pm).get(url).json()["code"] == "permission.compliance_only"
+    assert api(trader).get(url).status_code == 403
+    assert api(compliance).get(url).status_code == 200
+
+
+def test_tree_heads_reject_a_bad_page(sealed, compliance, api):
+    response = api(compliance).get(HEADS_URL, {"page_size": "0"})
+
+    assert (response.status_code, response.json()["field"]) == (400, "page_size")
+
+
+# --- the audit page ---------------------------------------------------------------------------------------------
+
+
+def test_audit_page_shows_the_latest_head_and_a_proof_link_per_sealed_event(sealed, compliance, client):
+    _append(1)
+    client.force_login(compliance)
+
+    html = client.get("/audit/").content.decode()
+
+    head = latest_head()
+    assert 'id="tree-head"' in html and ">40</strong> events sealed" in html and head.root_hash.hex()[:16] in html
+    assert html.count('class="proof-link"') == 40
+    assert html.count("sealing…") == AuditEvent.objects.count() - 40 > 0  # the new event (and the sign-in's)
+    assert f'href="/api/audit/{sealed[0].id}/proof/" download' in html
+
+
+def test_verify_button_reports_the_tree(sealed, compliance, client):
+    _append(2)
+    client.force_login(compliance)
+
+    html = client.post("/audit/verify/").content.decode()
+
+    assert "OK — " in html and "Merkle tree: 40 events sealed under 3 signed heads" in html and "awaiting the sealer" in html
