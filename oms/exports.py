@@ -37,6 +37,12 @@ where it is known without another pass over the data, and the sign convention wh
 a report of several tables (one parent's TCA) answers one of them, picked by ``?table=``, and its XLSX is one
 workbook with one worksheet per table, each sheet with its own header block.
 
+**Export links on the pages** (:func:`export_links`, rendered by ``templates/_export_links.html``): a CSV
+link per table of the report and one XLSX link. ``static/js/exports.js`` fetches a clicked link, shows
+"Preparing… N s" on it until the file arrives (the all-fills export takes seconds), saves it under the
+server's file name, and shows an error answer (JSON ``code`` / ``detail``) beside the link; without JS the
+link is a plain download.
+
 **Distinct file names** (:func:`filename`, the one place that builds them):
 ``<what>-<period>-<UTC timestamp>.<fmt>``, e.g. ``tca-fills-D3-D5-20261207T140312Z.csv``,
 ``audit-trail-all-20261207T140312Z.xlsx``: two exports a second apart never share a name.
@@ -56,6 +62,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.http import HttpResponse, StreamingHttpResponse
 from openpyxl import Workbook
@@ -361,6 +368,20 @@ def filename(what: str, period: Period | str, fmt: str, at: datetime) -> str:
     slug = period.slug if isinstance(period, Period) else period
     stem = _FILENAME_SAFE.sub("-", f"{what}-{slug}").strip("-") or "export"
     return f"{stem}-{_utc(at):{TIMESTAMP_FORMAT}}.{fmt}"
+
+
+def export_links(path: str, query: dict, *, tables: Sequence[str] = (), id_prefix: str = "") -> list[dict]:
+    """A page's download links of a report at the API ``path`` with its ``query`` (empty values left out): one
+    CSV link per table (``tables``: a report of several, each picked by ``?table=``; none: one CSV) and an XLSX."""
+    query = {k: v for k, v in query.items() if v not in (None, "")}
+
+    def link(fmt: str, label: str, title: str, table: str = "") -> dict:
+        params = {**query, "format": fmt, **({"table": table} if table else {})}
+        return {"url": f"{path}?{urlencode(params)}", "format": fmt, "label": label, "title": title, "table": table,
+                "id": f"{id_prefix}{fmt}{'-' + table if table else ''}" if id_prefix else ""}
+
+    csvs = [link(CSV, t, f"The {t} table as CSV", t) for t in tables] or [link(CSV, "CSV", "The table as CSV (RFC 4180, UTF-8)")]
+    return [*csvs, link(XLSX, "XLSX" if not tables else "XLSX · all tables", "An XLSX workbook" + (", a sheet per table" if tables else ""))]
 
 
 def export_response(tables: Sequence[Table], fmt: str, meta: ExportMeta, *, table: str | None = None, preamble: bool = True,

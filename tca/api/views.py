@@ -15,7 +15,9 @@ validate, call one ``tca.selectors`` read or ``tca.services`` verb, serialize or
 
 Exports: the parent report, the summary, the best-execution report, an imported set and the fills answer
 ``?format=csv`` or ``?format=xlsx`` (or ``Accept: text/csv`` / the XLSX type) with a file
-(``tca.exports``); any error stays JSON. Unknown ``format`` values are a 400 naming ``format``.
+(``tca.exports``, conventions in ``oms.exports``); any error stays JSON. Unknown ``format`` values are a 400
+naming ``format``; so are a bad ``header`` (full | none: the file's header block) and, on the parent report, a
+bad ``table`` (the one table a CSV holds).
 
 Roles: every role reads TCA; what each sees is the selectors' business: a PM or an API client sees the TCA
 of parents holding an order of a portfolio of theirs (another parent is a 404), and the summary, the
