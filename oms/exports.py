@@ -393,7 +393,9 @@ def export_response(tables: Sequence[Table], fmt: str, meta: ExportMeta, *, tabl
     head = meta if preamble else None
     what = meta.stem
     if fmt == CSV:
-        chosen = next(t for t in tables if t.name == table) if table else tables[0]
+        chosen = next((t for t in tables if t.name == table), None) if table else tables[0]
+        if chosen is None:  # the view validates ?table= against the report's tables first
+            raise ValueError(f"no table {table!r} in this report")
         if len(tables) > 1:
             what = f"{meta.stem}-{chosen.name}"
         if stream:

@@ -251,3 +251,8 @@ def test_a_report_of_several_tables_answers_the_named_one_as_csv_and_names_the_f
 def test_an_unknown_format_is_a_programming_error():
     with pytest.raises(ValueError):
         exports.render([Table("t", ["a"], [])], "pdf")
+
+
+def test_a_table_the_report_does_not_have_is_a_programming_error():
+    with pytest.raises(ValueError, match="no table"):
+        exports.export_response([Table("summary", ["a"], [])], "csv", _meta(), table="fills")
