@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oms.audit_events import label
-from oms.exports import Table
+from oms.exports import ID, INSTANT, TEXT, Column, Table
 from oms.services.audit import canonical_json
 
 ABSENT = "—"  # a key that was not there on that side
@@ -54,26 +54,26 @@ def changes_text(before: Any, after: Any) -> str:
     return "\n".join(str(c) for c in audit_changes(before, after))
 
 
-# (header, value of an event): the export's columns, in words with their units; seq is the event's
-# position in the hash chain, so a filed extract can be checked against the chain.
+# (column, value of an event): the export's columns, in words with their units (oms.exports.column_label); seq
+# is the event's position in the hash chain, so a filed extract can be checked against the chain.
 EXPORT_COLUMNS = (
-    ("Seq (chain position)", lambda e: e.seq),
-    ("Time (UTC)", lambda e: e.ts),
-    ("Actor", lambda e: e.actor),
-    ("Actor type", lambda e: e.actor_type),
-    ("Source", lambda e: e.source),
-    ("Event", lambda e: label(e.event_type)),
-    ("Event code", lambda e: e.event_type),
-    ("Object", lambda e: f"{e.object_type}:{e.object_id}"),
-    ("Changes (old → new)", lambda e: changes_text(e.before, e.after)),
-    ("Reason", lambda e: e.reason),
-    ("Before (JSON, as hashed)", lambda e: "" if e.before is None else canonical_json(e.before)),
-    ("After (JSON, as hashed)", lambda e: "" if e.after is None else canonical_json(e.after)),
-    ("Previous hash", lambda e: e.prev_hash),
-    ("Hash (SHA-256)", lambda e: e.hash),
+    (Column("seq", "Seq", ID, "chain position"), lambda e: e.seq),
+    (Column("ts", "Time", INSTANT), lambda e: e.ts),
+    (Column("actor", "Actor"), lambda e: e.actor),
+    (Column("actor_type", "Actor type"), lambda e: e.actor_type),
+    (Column("source", "Source"), lambda e: e.source),
+    (Column("event", "Event", TEXT), lambda e: label(e.event_type)),
+    (Column("event_type", "Event code"), lambda e: e.event_type),
+    (Column("object", "Object"), lambda e: f"{e.object_type}:{e.object_id}"),
+    (Column("changes", "Changes", TEXT, "old → new"), lambda e: changes_text(e.before, e.after)),
+    (Column("reason", "Reason"), lambda e: e.reason),
+    (Column("before", "Before", TEXT, "JSON, as hashed"), lambda e: "" if e.before is None else canonical_json(e.before)),
+    (Column("after", "After", TEXT, "JSON, as hashed"), lambda e: "" if e.after is None else canonical_json(e.after)),
+    (Column("prev_hash", "Previous hash"), lambda e: e.prev_hash),
+    (Column("hash", "Hash", TEXT, "SHA-256"), lambda e: e.hash),
 )
 
 
 def audit_table(events: Iterable) -> Table:
     """The audit events as one table of the export."""
-    return Table("audit trail", [h for h, _ in EXPORT_COLUMNS], ([value(e) for _, value in EXPORT_COLUMNS] for e in events))
+    return Table("audit trail", [c for c, _ in EXPORT_COLUMNS], ([value(e) for _, value in EXPORT_COLUMNS] for e in events))

@@ -336,7 +336,7 @@ def audit_search(request):
         event.before_json, event.after_json = _compact(event.before), _compact(event.after)
     # The export answers the same search (the API's filters): the filled-in fields only (a blank typed filter is refused there).
     search = {k: v for k, v in request.GET.items() if k in form.fields and v}
-    links = [(fmt, f"{reverse('audit-list')}?{urlencode({**search, 'format': fmt})}") for fmt in exports.FORMATS] if valid else []
+    links = exports.export_links(reverse("audit-list"), search, id_prefix="audit-export-") if valid else []
     return render(request, "oms/audit.html", {"form": form, "page": page, "export_links": links, "tree_head": latest_head()})
 
 

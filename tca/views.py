@@ -50,11 +50,12 @@ from oms import role_names, roles
 from oms.client_gone import client_gone
 from oms.error_codes import PermissionErrorCode
 from oms.errors import Conflict, DomainError
+from oms.exports import export_links
 from oms.models import Urgency
 from oms.roles import Actor
 from oms.selectors import instrument_list
 from oms.views import login_required
-from tca import reports, selectors, services
+from tca import exports, reports, selectors, services
 from tca.api.serializers import WhatIfParamsSerializer
 from tca.error_codes import TcaErrorCode
 from tca.measures import slippage_bps
@@ -125,10 +126,9 @@ def _query(filters: dict, **extra) -> str:
     return urlencode({**{k: v for k, v in filters.items() if v not in (None, "")}, **extra})
 
 
-def _exports(api_path: str, filters: dict, **extra) -> list[dict]:
+def _exports(api_path: str, filters: dict, *, tables: tuple[str, ...] = (), **extra) -> list[dict]:
     """Download links of a report (the API serves every report as CSV and XLSX: one implementation)."""
-    return [{"label": label, "format": fmt, "url": f"{api_path}?{_query(filters, **extra, format=fmt)}"}
-            for label, fmt in (("CSV", "csv"), ("XLSX", "xlsx"))]
+    return export_links(api_path, {**filters, **extra}, tables=tables)
 
 
 # --- summary -------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ def _parent_context(request, report: dict, parent, *, what_if_id=None, values: d
         "what_ifs": report["what_ifs"] if desk else [],
         "values": values or _what_if_defaults(parent), "error": error,
         "strategies": ALGORITHM_CHOICES, "urgencies": Urgency.choices,
-        "exports": _exports(f"/api/tca/parent-orders/{parent.pk}/", {}),
+        "exports": _exports(f"/api/tca/parent-orders/{parent.pk}/", {}, tables=exports.PARENT_TABLES),
         "fill_exports": _exports("/api/tca/fills/", {}, parent=parent.pk),
     }
 

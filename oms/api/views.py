@@ -17,7 +17,7 @@ from oms import exports, roles, selectors
 from oms.api import serializers as s
 from oms.api.authentication import SignInLocked
 from oms.api.constants import ID_REGEX, MAX_BULK, PORTFOLIO_CODE_REGEX, SYMBOL_REGEX
-from oms.api.exports import FORMAT_PARAM, FORMAT_PARAMETER, ExportMixin, export_responses
+from oms.api.exports import EXPORT_PARAMETERS, FORMAT_PARAM, ExportMixin, export_responses
 from oms.api.filters import AuditEventFilter, InstrumentFilter, OrderFilter
 from oms.api.pagination import whole_number
 from oms.api.permissions import CanReadAudit, HasRole
@@ -223,7 +223,7 @@ _AuditCheckpoint = type(inline_serializer("AuditCheckpoint", {
 
 @extend_schema_view(list=extend_schema(
     summary="Audit events (compliance only); the search as a file with ?format=csv|xlsx",
-    parameters=[FORMAT_PARAMETER],
+    parameters=EXPORT_PARAMETERS,
     responses=export_responses(s.AuditEventSerializer(many=True), extra={400: OpenApiResponse(s.ErrorSerializer, description=(
         "`validation_error` (a filter or `format`) or `audit.xlsx_too_large` (more events than EXPORT_XLSX_MAX_ROWS: "
         "use ?format=csv or narrow the search)"))}),
@@ -250,7 +250,12 @@ class AuditEventViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericView
             raise DomainError(AuditErrorCode.XLSX_TOO_LARGE, f"More than {settings.EXPORT_XLSX_MAX_ROWS:,} events: export CSV "
                               "(?format=csv) or narrow the search (period, event, object)", field=FORMAT_PARAM)
         rows = events.iterator(chunk_size=exports.CSV_CHUNK_ROWS) if fmt == exports.CSV else events
-        return exports.export_response([audit_table(rows)], fmt, "audit-trail", stream=True)
+        search = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        search.is_valid()  # filter_queryset above refused an invalid search
+        cleaned = search.form.cleaned_data
+        given = {k: request.query_params[k] for k in search.form.fields if request.query_params.get(k)}
+        return self.export_file([audit_table(rows)], report="Audit trail", stem="audit-trail", stream=True, filters=given,
+                                period=exports.instants(cleaned.get("since"), cleaned.get("until")))
 
     @extend_schema(responses={200: inline_serializer("AuditVerify", {
         "ok": serializers.BooleanField(), "checked": serializers.IntegerField(),

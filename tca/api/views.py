@@ -15,7 +15,9 @@ validate, call one ``tca.selectors`` read or ``tca.services`` verb, serialize or
 
 Exports: the parent report, the summary, the best-execution report, an imported set and the fills answer
 ``?format=csv`` or ``?format=xlsx`` (or ``Accept: text/csv`` / the XLSX type) with a file
-(``tca.exports``); any error stays JSON. Unknown ``format`` values are a 400 naming ``format``.
+(``tca.exports``, conventions in ``oms.exports``); any error stays JSON. Unknown ``format`` values are a 400
+naming ``format``; so are a bad ``header`` (full | none: the file's header block) and, on the parent report, a
+bad ``table`` (the one table a CSV holds).
 
 Roles: every role reads TCA; what each sees is the selectors' business: a PM or an API client sees the TCA
 of parents holding an order of a portfolio of theirs (another parent is a 404), and the summary, the
@@ -46,7 +48,7 @@ from rest_framework.views import APIView
 from ems import selectors as ems_selectors
 from oms import roles
 from oms.api.constants import ID_REGEX
-from oms.api.exports import FORMAT_PARAM, FORMAT_PARAMETER, ExportMixin, export_responses
+from oms.api.exports import EXPORT_PARAMETERS, FORMAT_PARAM, TABLE_PARAM, ExportMixin, export_responses, query_choice
 from oms.api.pagination import StandardPagination
 from oms.api.permissions import HasRole
 from oms.api.serializers import ErrorSerializer
@@ -54,6 +56,7 @@ from oms.api.validation import ClosedBodySchema, validated_body
 from oms.client_gone import client_gone
 from oms.error_codes import ApiErrorCode, FieldErrorCode, PermissionErrorCode
 from oms.errors import DomainError, NotFound, ValidationFailed
+from oms.exports import market_days
 from oms.roles import Actor
 from oms.services.order_parse import has_invalid_characters
 from tca import exports, reports, selectors, services
@@ -110,7 +113,10 @@ def _report_or_404(user, parent_id: int) -> dict:
 
 @extend_schema_view(retrieve=extend_schema(
     summary="One parent's TCA: benchmarks, slippage (bps and currency), IS waterfall, fills, venues, markouts, orders",
-    parameters=[FORMAT_PARAMETER], responses=export_responses(s.ParentReportSerializer, extra={404: _PARENT_404}),
+    parameters=[*EXPORT_PARAMETERS, OpenApiParameter(
+        TABLE_PARAM, str, enum=list(exports.PARENT_TABLES), required=False,
+        description="`?format=csv`: which table of the report the file holds (default summary); an XLSX holds them all, a sheet each")],
+    responses=export_responses(s.ParentReportSerializer, extra={404: _PARENT_404}),
 ))
 class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
     """TCA of one closed parent order, and what-if replays of it."""
@@ -127,10 +133,13 @@ class ParentTCAViewSet(ExportMixin, viewsets.ViewSet):
         return super().get_permissions()
 
     def retrieve(self, request, pk=None):
-        report = _report_or_404(request.user, int(pk))
         fmt = self.export_format()
+        table = query_choice(request, TABLE_PARAM, exports.PARENT_TABLES) if fmt else None
+        report = _report_or_404(request.user, int(pk))
         if fmt:
-            return exports.export_response(exports.parent_report_tables(report), fmt, f"tca-parent-{int(pk)}")
+            day = report["parent"]["market_day"]
+            return self.export_file(exports.parent_report_tables(report), report=f"TCA of parent order {int(pk)}",
+                                    stem=f"tca-parent-{int(pk)}", period=market_days(day, day), table=table)
         return Response(s.ParentReportSerializer(report).data)
 
     @extend_schema(
@@ -195,6 +204,15 @@ class WhatIfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --- summary, best execution, fills ---------------------------------------------------------------------
 
 
+def _symbols(filters: dict) -> list[str] | None:
+    return [filters["instrument"]] if filters.get("instrument") else None
+
+
+def _scope(filters: dict) -> dict:
+    """An export's period (its market days) and the filters applied, for its header block and file name."""
+    return {"period": market_days(filters.get("day_from"), filters.get("day_to")), "filters": filters}
+
+
 class SummaryApi(ExportMixin, APIView):
     """Closed parents' costs grouped by venue, algorithm, portfolio or period (market day), with filters."""
 
@@ -202,7 +220,7 @@ class SummaryApi(ExportMixin, APIView):
 
     @extend_schema(
         summary="TCA summary: costs grouped by venue, algorithm, portfolio or period (quantity-weighted)",
-        parameters=[SummaryQuerySerializer, FORMAT_PARAMETER], responses=export_responses(s.SummarySerializer),
+        parameters=[SummaryQuerySerializer, *EXPORT_PARAMETERS], responses=export_responses(s.SummarySerializer),
     )
     def get(self, request):
         query = validated_query(SummaryQuerySerializer, request)
@@ -210,7 +228,9 @@ class SummaryApi(ExportMixin, APIView):
         rows = selectors.summary(user=request.user, group_by=query["group_by"], filters=filters)
         fmt = self.export_format()
         if fmt:
-            return exports.export_response([exports.summary_table(rows, query["group_by"])], fmt, f"tca-summary-{query['group_by']}")
+            table = exports.summary_table(rows, query["group_by"], currency=exports.currency_of(_symbols(filters)))
+            return self.export_file([table], report=f"TCA summary by {query['group_by']}", stem=f"tca-summary-{query['group_by']}",
+                                    **_scope(filters))
         return Response(s.SummarySerializer({"group_by": query["group_by"], "filters": filters,
                                              "rows": [s.summary_row(r) for r in rows]}).data)
 
@@ -222,20 +242,21 @@ class BestExecutionApi(ExportMixin, APIView):
 
     @extend_schema(
         summary="Best-execution report per venue: volume, orders, passive / aggressive / midpoint share, spread, cost, markout",
-        parameters=[ReportFiltersSerializer, FORMAT_PARAMETER], responses=export_responses(s.BestExecutionSerializer),
+        parameters=[ReportFiltersSerializer, *EXPORT_PARAMETERS], responses=export_responses(s.BestExecutionSerializer),
     )
     def get(self, request):
         filters = report_filters(validated_query(ReportFiltersSerializer, request))
         rows = selectors.best_execution(user=request.user, filters=filters)
         fmt = self.export_format()
         if fmt:
-            return exports.export_response([exports.best_execution_table(rows)], fmt, "tca-best-execution")
+            table = exports.best_execution_table(rows, currency=exports.currency_of(_symbols(filters)))
+            return self.export_file([table], report="Best execution by venue", stem="tca-best-execution", **_scope(filters))
         return Response(s.BestExecutionSerializer({"filters": filters, "rows": rows}).data)
 
 
 @extend_schema_view(list=extend_schema(
     summary="Our fills with their benchmarks at the fill (mid, spread, markouts, slippage vs arrival and interval VWAP)",
-    parameters=[FillsQuerySerializer, FORMAT_PARAMETER],
+    parameters=[FillsQuerySerializer, *EXPORT_PARAMETERS],
     responses=export_responses(s.FillTCASerializer(many=True), extra={
         400: OpenApiResponse(ErrorSerializer, description=(
             f"`validation_error` (a filter or `format`) or `tca.export_too_large` (over {MAX_EXPORT_FILLS:,} fills: narrow the filters)")),
@@ -264,7 +285,9 @@ class FillTCAViewSet(ExportMixin, mixins.ListModelMixin, viewsets.GenericViewSet
             rows = list(qs[: MAX_EXPORT_FILLS + 1])
             if len(rows) > MAX_EXPORT_FILLS:
                 raise DomainError(TcaErrorCode.EXPORT_TOO_LARGE, f"More than {MAX_EXPORT_FILLS:,} fills: narrow the filters (days, instrument, parent)")
-            return exports.export_response([exports.fills_table(rows)], fmt, "tca-fills")
+            query = validated_query(FillsQuerySerializer, request)
+            scope = _scope({**report_filters(query), **{k: query[k] for k in ("parent", "venue") if query.get(k) is not None}})
+            return self.export_file([exports.fills_table(rows)], report="TCA fills", stem="tca-fills", **scope)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.FillTCASerializer([exports.fill_row(f) for f in page], many=True).data)
 
@@ -384,7 +407,7 @@ class ImportApi(APIView):
                        responses={200: s.ImportSetSerializer(many=True)}),
     retrieve=extend_schema(
         summary="One imported set: the totals and a page of its rows' slippage (the whole set: ?format=csv, streamed)",
-        parameters=[FORMAT_PARAMETER,
+        parameters=[*EXPORT_PARAMETERS,
                     OpenApiParameter("page", int, required=False, description="JSON: the page of rows (from 1)"),
                     OpenApiParameter("page_size", int, required=False, description="JSON: rows per page, 1 to 500 (default 50)")],
         responses=export_responses(s.ImportSetDetailSerializer, extra={
@@ -418,7 +441,9 @@ class ImportSetViewSet(ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelM
                               field=FORMAT_PARAM)
         if fmt:  # a CSV streams its rows as they are read
             report = {**report, "rows": report["rows"].iterator(chunk_size=exports.CSV_CHUNK_ROWS)}
-            return exports.export_response([exports.import_set_table(report)], fmt, f"tca-import-{import_set.pk}", stream=True)
+            table = exports.import_set_table(report, count=import_set.rows + 1)  # its rows and the TOTAL line
+            return self.export_file([table], report=f"Imported executions: {import_set.name}", stem=f"tca-import-{import_set.pk}",
+                                    stream=True)
         rows = self.paginate_queryset(report["rows"])
         page = {"rows": rows, "count": self.paginator.page.paginator.count, "next": self.paginator.get_next_link(),
                 "previous": self.paginator.get_previous_link()}

@@ -1,5 +1,7 @@
 """Compliance reads everything and changes nothing: audit search, chain verification, no ticket; and login."""
 
+import re
+
 import pytest
 from django.db import connection
 from playwright.sync_api import expect
@@ -58,7 +60,7 @@ def test_compliance_finds_events_in_words_reads_the_change_and_exports_the_searc
     with page.expect_download() as info:
         page.click("#audit-export-csv")
     download = info.value
-    assert download.suggested_filename.startswith("audit-trail") and download.suggested_filename.endswith(".csv")
+    assert re.fullmatch(r"audit-trail-all-\d{8}T\d{6}Z\.csv", download.suggested_filename)
     text = (tmp_path / "audit.csv")
     download.save_as(text)
     content = text.read_text(encoding="utf-8")

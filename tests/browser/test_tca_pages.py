@@ -11,8 +11,7 @@ call the TCA services in the request (a what-if replay, an import) and read what
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from playwright.sync_api import expect
 
 from tca.models import ImportSet, ParentTCA, WhatIf
 from tests.browser.conftest import SERVER_CHECKPOINT_FILE, signed_in_at
+from tests.export_files import csv_file
 from tests.tca.builders import closed_parent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -123,13 +123,15 @@ def _summary(page, parent, screenshot):
     with page.expect_download() as info:
         page.locator(".tca-exports").first.locator("a[data-format=csv]").click()
     download = info.value
-    assert download.suggested_filename == "tca-summary-algorithm.csv"
-    table = list(csv.reader(io.StringIO(Path(download.path()).read_text())))
-    assert table[0][0] == "algorithm"  # the grouping is the first column
+    day = parent.market_day
+    assert re.fullmatch(rf"tca-summary-algorithm-D{day}-\d{{8}}T\d{{6}}Z\.csv", download.suggested_filename)
+    meta, table = csv_file(Path(download.path()).read_bytes())
+    assert meta["Period"] == f"market day {day}" and meta["Exported by"].endswith("(trader)")
+    assert table[0][0] == "Algorithm"  # the grouping is the first column
     assert [r for r in table[1:] if r and "twap" in r]
     with page.expect_download() as info:
         page.locator(".tca-exports").first.locator("a[data-format=xlsx]").click()
-    assert info.value.suggested_filename == "tca-summary-algorithm.xlsx"
+    assert re.fullmatch(rf"tca-summary-algorithm-D{day}-\d{{8}}T\d{{6}}Z\.xlsx", info.value.suggested_filename)
     assert Path(info.value.path()).read_bytes()[:2] == b"PK"  # a zip: the XLSX container
 
 
@@ -156,6 +158,14 @@ def _parent_report(page, parent, screenshot):
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     expect(page.locator("#chart-price .u-legend .u-series").nth(1)).not_to_contain_text("–")
     screenshot(page, "tca_parent")
+    # The report's export: a CSV per table (one table per file) and one XLSX of them all.
+    report_links = page.locator("#tca-parent-head .tca-exports").first
+    expect(report_links.locator("a[data-format=csv]")).to_have_count(8)
+    with page.expect_download() as info:
+        report_links.locator("a[data-table=fills]").click()
+    assert re.fullmatch(rf"tca-parent-{parent.pk}-fills-D{parent.market_day}-\d{{8}}T\d{{6}}Z\.csv", info.value.suggested_filename)
+    meta, fills = csv_file(Path(info.value.path()).read_bytes())
+    assert meta["Table"].startswith("fills (8 of 8") and len(fills) - 1 == parent.fills.count()
 
     # The desk's parent page links to this report now that the parent is closed, and back.
     page.click("#tca-parent-head >> text=Parent page")

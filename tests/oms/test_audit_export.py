@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-import csv
 import io
+import re
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
 
+from oms import exports
 from oms.audit_reading import ABSENT, Change, audit_changes
 from oms.models import AuditEvent
+from tests.export_files import content, csv_file, csv_table, sheet_file, sheet_table
 
 AUDIT_URL = "/api/audit/"
 
@@ -31,7 +34,7 @@ def _seqs(response) -> list[int]:
 
 def _csv(response) -> list[list[str]]:
     assert response.status_code == 200, response.content
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8"), newline="")))
+    return csv_table(response)
 
 
 # --- search in words -------------------------------------------------------------------------------
@@ -83,7 +86,7 @@ def test_audit_xlsx_export_is_one_sheet_of_the_search(trail, compliance, api):
     content = b"".join(response.streaming_content) if response.streaming else response.content
     book = load_workbook(io.BytesIO(content))
     assert len(book.worksheets) == 1
-    values = list(book.worksheets[0].iter_rows(values_only=True))
+    values = sheet_table(book.worksheets[0])
     header = values[0]
     seq_col = header.index("Seq (chain position)")
     assert [row[seq_col] for row in values[1:]] == [4, 2]  # numbers, not text
@@ -130,3 +133,56 @@ def test_changes_of_a_creation_list_what_was_set_and_a_non_object_is_one_change(
     assert audit_changes(None, {"qty": 5, "px": {"v": 1}}) == [Change("qty", ABSENT, "5"), Change("px", ABSENT, '{"v":1}')]
     assert audit_changes("a", "b") == [Change("", "a", "b")]
     assert audit_changes({"a": 1}, {"a": 1}) == [] and audit_changes(None, None) == []
+
+
+# --- the file's header block, name and parameters ---------------------------------------------------
+
+
+def test_audit_export_says_the_period_the_search_and_who_exported_it(trail, compliance, api):
+    query = {"since": "2020-01-01T00:00:00Z", "until": "2999-01-01T00:00:00+01:00", "q": "cancelled", "format": "csv"}
+
+    as_csv = api(compliance).get(AUDIT_URL, query)
+    as_xlsx = api(compliance).get(AUDIT_URL, {**query, "format": "xlsx"})
+
+    meta, rows = csv_file(as_csv)
+    assert meta["Report"] == "Audit trail"
+    assert meta["Period"] == "since 2020-01-01 00:00:00 UTC until 2998-12-31 23:00:00 UTC (excluded)"
+    assert meta["Filters"] == "q = cancelled; since = 2020-01-01T00:00:00Z; until = 2999-01-01T00:00:00+01:00"
+    assert meta["Exported by"] == "compliance_officer (compliance)"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", meta["Exported at"])
+    assert "Sign convention" not in meta  # no signed figure in the trail
+    assert rows[0][0] == "Seq (chain position)" and [r[0] for r in rows[1:]] == ["5"]
+    assert re.fullmatch(r'attachment; filename="audit-trail-from-20200101T000000Z-to-29981231T230000Z-\d{8}T\d{6}Z\.csv"',
+                        as_csv["Content-Disposition"])
+    book = load_workbook(io.BytesIO(content(as_xlsx)))
+    sheet_meta, values = sheet_file(book.worksheets[0])
+    assert sheet_meta["Exported by"] == "compliance_officer (compliance)" and sheet_meta["Period"] == meta["Period"]
+    assert values[0][0] == "Seq (chain position)" and values[1][0] == 5
+    assert book.worksheets[0].column_dimensions["B"].width == 24  # an instant's width
+    assert book.worksheets[0].cell(len(sheet_meta) + 3, 2).number_format == "yyyy-mm-dd hh:mm:ss.000"
+
+
+def test_two_audit_exports_a_second_apart_have_distinct_names(trail, compliance, api, monkeypatch):
+    instants = iter([datetime(2026, 12, 7, 14, 3, 12, 999_000, tzinfo=UTC), datetime(2026, 12, 7, 14, 3, 13, 1_000, tzinfo=UTC)])
+    monkeypatch.setattr(exports, "now", lambda: next(instants))
+
+    names = [api(compliance).get(AUDIT_URL, {"format": "xlsx"})["Content-Disposition"] for _ in range(2)]
+
+    assert names == ['attachment; filename="audit-trail-all-20261207T140312Z.xlsx"',
+                     'attachment; filename="audit-trail-all-20261207T140313Z.xlsx"']
+
+
+def test_audit_export_without_the_header_block_is_the_bare_table(trail, compliance, api):
+    bare = content(api(compliance).get(AUDIT_URL, {"format": "csv", "header": "none"})).decode()
+
+    assert bare.startswith("Seq (chain position),Time (UTC),Actor,")
+    assert csv_table(bare.encode()) == csv_table(api(compliance).get(AUDIT_URL, {"format": "csv"}))
+
+
+@pytest.mark.parametrize("bad", ["None", "no", "", "full\x00", "x" * 50_000])
+def test_audit_export_refuses_a_header_value_it_does_not_know(bad, trail, compliance, api):
+    response = api(compliance).get(AUDIT_URL, {"format": "csv", "header": bad})
+
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert (response.json()["code"], response.json()["field"]) == ("validation_error", "header")
+    assert "xxxx" not in response.json()["detail"]

@@ -4,8 +4,6 @@ allocated to them) and never the providers' scorecards, on every endpoint they m
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from decimal import Decimal
 
@@ -15,6 +13,7 @@ from django.urls import reverse
 from ems.models import Allocation, Fill
 from tca.models import ParentTCA
 from tests.conftest import api_for
+from tests.export_files import csv_table
 from tests.rfq.services_helpers import rfq_for
 from tests.tca.builders import closed_parent
 
@@ -67,7 +66,7 @@ def test_every_fill_a_pm_reads_is_their_allocation(closed_pool, pm, portfolio, t
     fills = api_for(pm).get("/api/fills/", {"page_size": 500}).json()["results"]
     detail = api_for(pm).get(f"/api/parent-orders/{closed_pool.id}/").json()
     report = api_for(pm).get(f"/api/tca/parent-orders/{closed_pool.id}/").json()
-    csv_text = api_for(pm).get("/api/tca/fills/", {"format": "csv"}).content.decode()
+    csv_rows = csv_table(api_for(pm).get("/api/tca/fills/", {"format": "csv"}))
 
     assert {r["id"]: r["quantity"] for r in tca_fills} == mine
     assert {r["id"]: r["quantity"] for r in fills} == mine
@@ -77,7 +76,7 @@ def test_every_fill_a_pm_reads_is_their_allocation(closed_pool, pm, portfolio, t
     assert {r["id"]: r["quantity"] for r in report["fills"]} == mine and report["fills_total"] == len(mine)
     assert report["children"] == [] and report["venues"] == []
     assert sum(f["qty"] for f in report["series"]["fills"]) == sum(mine.values())
-    assert len(csv_text.strip().splitlines()) == len(mine) + 1
+    assert len(csv_rows) == len(mine) + 1
     # The desk still reads the parent whole.
     whole = api_for(trader).get(f"/api/tca/parent-orders/{closed_pool.id}/").json()
     assert whole["parent"]["quantity"] == 12_000 and whole["children"]
@@ -104,7 +103,8 @@ def _my_arrival_bps(parent, portfolio) -> float:
 
 def _csv(response) -> list[dict]:
     assert response.status_code == 200, response.content[:300]
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    header, *rows = csv_table(response)
+    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 @pytest.mark.parametrize("group_by", ["venue", "algorithm", "period"])
@@ -129,7 +129,7 @@ def test_the_tca_summary_adds_up_only_a_pms_share(closed_pool, pm, portfolio, tr
 def test_the_tca_summary_export_carries_only_a_pms_share(closed_pool, pm, portfolio):
     for group_by in ("venue", "algorithm"):
         rows = _csv(api_for(pm).get("/api/tca/summary/", {"group_by": group_by, "format": "csv"}))
-        assert sum(int(r["quantity"]) for r in rows) == sum(_mine(portfolio).values())
+        assert sum(int(r["Quantity (shares)"]) for r in rows) == sum(_mine(portfolio).values())
 
 
 def test_the_tca_summary_page_shows_only_a_pms_share(client, closed_pool, pm, portfolio):
@@ -161,7 +161,7 @@ def test_the_best_execution_report_adds_up_only_a_pms_share(closed_pool, pm, por
 
 def test_the_best_execution_export_carries_only_a_pms_share(closed_pool, pm, portfolio):
     rows = _csv(api_for(pm).get("/api/tca/best-execution/", {"format": "csv"}))
-    assert {r["venue"]: int(r["volume"]) for r in rows} == _mine_by_venue(portfolio)
+    assert {r["Venue"]: int(r["Volume (shares)"]) for r in rows} == _mine_by_venue(portfolio)
 
 
 def test_the_best_execution_page_shows_only_a_pms_share(client, closed_pool, pm, portfolio, trader):

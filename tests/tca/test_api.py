@@ -3,9 +3,9 @@ its TCA computed, read as JSON and exported as CSV and XLSX; outside executions 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -18,6 +18,7 @@ from oms.models import AuditEvent
 from oms.roles import Actor
 from tca.models import ImportedExecution, ImportSet, ParentTCA, WhatIf
 from tca.services import parent_tca_compute, reconciliation_run
+from tests.export_files import csv_file, csv_table, sheet_file, sheet_table
 
 pytestmark = pytest.mark.django_db
 
@@ -37,18 +38,7 @@ def done(worked_parent):
     return parent, parent_tca_compute(parent_id=parent.pk), mine, theirs
 
 
-def _sections(body: bytes) -> dict[str, list[list[str]]]:
-    """A multi-table CSV export: {title: [header, *rows]}."""
-    out, title = {}, None
-    for row in csv.reader(io.StringIO(body.decode("utf-8"))):
-        if not row:
-            title = None
-        elif title is None and len(row) == 1 and row[0].startswith("["):
-            title = row[0].strip("[]")
-            out[title] = []
-        else:
-            out[title].append(row)
-    return out
+FILE_NAME = r'attachment; filename="{stem}-{period}-\d{{8}}T\d{{6}}Z\.{fmt}"'
 
 
 def _workbook(response):
@@ -98,38 +88,64 @@ def test_the_parent_reports_shortfall_reads_as_every_figure_positive_is_better(a
     assert bps["total"] == pytest.approx(float(decision["slippage_bps"]) - float(tca.fees) / paper * 1e4, abs=1e-3)
 
 
-def test_the_parent_report_exports_as_csv_sections_and_as_an_xlsx_workbook(api, trader, done):
+TABLES = ["summary", "benchmarks", "shortfall", "venues", "markouts", "children", "orders", "fills"]
+
+
+def test_the_parent_report_exports_one_table_per_csv_and_every_table_in_one_xlsx(api, trader, done):
     parent, tca, _, _ = done
     client = api(trader)
+    url = f"/api/tca/parent-orders/{parent.pk}/"
 
-    as_csv = client.get(f"/api/tca/parent-orders/{parent.pk}/?format=csv")
-    as_xlsx = client.get(f"/api/tca/parent-orders/{parent.pk}/?format=xlsx")
+    first = client.get(url, {"format": "csv"})
+    csvs = {name: client.get(url, {"format": "csv", "table": name}) for name in TABLES}
+    as_xlsx = client.get(url, {"format": "xlsx"})
 
-    assert as_csv.status_code == 200 and as_csv["Content-Type"] == "text/csv; charset=utf-8"
-    assert as_csv["Content-Disposition"] == f'attachment; filename="tca-parent-{parent.pk}.csv"'
-    sections = _sections(as_csv.content)
-    assert list(sections) == ["parent", "benchmarks", "shortfall", "venues", "markouts", "children", "orders", "fills"]
-    assert sections["benchmarks"][0] == ["name", "price", "slippage_bps (+ = better)", "slippage_ccy (+ = better)"]
-    assert sections["shortfall"][0] == ["component", "shortfall_ccy (+ = better)", "shortfall_bps (+ = better)"]
-    arrival = next(r for r in sections["benchmarks"][1:] if r[0] == "arrival")
+    assert first.status_code == 200 and first["Content-Type"] == "text/csv; charset=utf-8"
+    day = f"D{parent.market_day}"
+    assert re.fullmatch(FILE_NAME.format(stem=f"tca-parent-{parent.pk}-summary", period=day, fmt="csv"), first["Content-Disposition"])
+    assert re.fullmatch(FILE_NAME.format(stem=f"tca-parent-{parent.pk}-fills", period=day, fmt="csv"), csvs["fills"]["Content-Disposition"])
+    meta, summary = csv_file(first)
+    assert csv_file(csvs["summary"])[1] == summary  # the summary is the default
+    assert meta["Report"] == f"TCA of parent order {parent.pk}" and meta["Period"] == f"market day {parent.market_day}"
+    assert meta["Table"].startswith("summary (1 of 8: summary, benchmarks,") and meta["Exported by"] == "desk_trader (trader)"
+    assert summary[0][:4] == ["ID", "Instrument", "Side", "Algorithm"] and len(summary) == 2 and summary[1][0] == str(parent.pk)
+    for name, response in csvs.items():  # one table per file: no section titles, no empty line inside
+        _, table = csv_file(response)
+        assert all(row for row in table) and not any(row[0].startswith("[") for row in table), name
+    benchmarks = csv_file(csvs["benchmarks"])[1]
+    assert benchmarks[0] == ["Benchmark", "Price (USD)", "Slippage vs benchmark (bps, + = better)", "Slippage vs benchmark (USD, + = better)"]
+    assert csv_file(csvs["shortfall"])[1][0] == ["Component", "Shortfall (USD, + = better)", "Shortfall (bps, + = better)"]
+    arrival = next(r for r in benchmarks[1:] if r[0] == "arrival")
     assert Decimal(arrival[1]) == tca.arrival_price
-    assert len(sections["fills"]) - 1 == Fill.objects.filter(parent=parent).count()
+    fills_meta, fills = csv_file(csvs["fills"])
+    assert len(fills) - 1 == Fill.objects.filter(parent=parent).count() == int(fills_meta["Rows"].replace(",", ""))
 
     book = _workbook(as_xlsx)
-    assert as_xlsx["Content-Disposition"] == f'attachment; filename="tca-parent-{parent.pk}.xlsx"'
-    assert book.sheetnames == ["parent", "benchmarks", "shortfall", "venues", "markouts", "children", "orders", "fills"]
-    rows = list(book["benchmarks"].iter_rows(values_only=True))
-    assert rows[0] == ("name", "price", "slippage_bps (+ = better)", "slippage_ccy (+ = better)")
+    assert re.fullmatch(FILE_NAME.format(stem=f"tca-parent-{parent.pk}", period=day, fmt="xlsx"), as_xlsx["Content-Disposition"])
+    assert book.sheetnames == TABLES
+    sheet_meta, rows = sheet_file(book["benchmarks"])
+    assert sheet_meta["Table"].startswith("benchmarks (2 of 8") and sheet_meta["Exported by"] == "desk_trader (trader)"
+    assert rows[0] == tuple(benchmarks[0])
     assert next(r for r in rows if r[0] == "arrival")[1] == pytest.approx(float(tca.arrival_price))
-    shortfall = {r[0]: r[1] for r in book["shortfall"].iter_rows(min_row=2, values_only=True)}
+    shortfall = {r[0]: r[1] for r in sheet_table(book["shortfall"])[1:]}
     assert shortfall["total"] == pytest.approx(float(tca.is_total), abs=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["parent", "FILLS", "fills\x00", "x" * 100_000, ""])
+def test_the_parent_report_refuses_a_table_it_does_not_have(api, trader, done, bad):
+    parent, _, _, _ = done
+
+    response = api(trader).get(f"/api/tca/parent-orders/{parent.pk}/", {"format": "csv", "table": bad})
+
+    assert (response.status_code, response.json()["code"], response.json()["field"]) == (400, "validation_error", "table")
+    assert "xxxx" not in response.json()["detail"]  # a huge value is not echoed back
 
 
 def test_the_same_report_can_be_asked_for_with_the_accept_header(api, trader, done):
     parent, _, _, _ = done
     response = api(trader).get(f"/api/tca/parent-orders/{parent.pk}/", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    assert _sections(response.content)["parent"][0] == ["field", "value"]
+    assert csv_table(response)[0][0] == "ID"
 
 
 # --- summary, best execution, fills -----------------------------------------------------------------------
@@ -159,17 +175,22 @@ def test_the_summary_exports_as_csv_and_xlsx(api, trader, done):
     parent, tca, _, _ = done
     client = api(trader)
 
-    as_csv = client.get("/api/tca/summary/?group_by=algorithm&format=csv")
+    day = parent.market_day
+    as_csv = client.get(f"/api/tca/summary/?group_by=algorithm&format=csv&day_from={day}&instrument={parent.instrument.symbol}")
     book = _workbook(client.get("/api/tca/summary/?group_by=period&format=xlsx"))
 
-    rows = list(csv.reader(io.StringIO(as_csv.content.decode())))
-    assert as_csv["Content-Disposition"] == 'attachment; filename="tca-summary-algorithm.csv"'
-    assert rows[0] == ["algorithm", "parents", "fills", "quantity", "notional", "slippage_arrival_bps (+ = better)",
-                       "slippage_vwap_bps (+ = better)", "is_bps (+ = better)", "fees"]
+    meta, rows = csv_file(as_csv)
+    assert re.fullmatch(FILE_NAME.format(stem="tca-summary-algorithm", period=f"D{day}-on", fmt="csv"), as_csv["Content-Disposition"])
+    assert meta["Period"] == f"market day {day} onwards"
+    assert meta["Filters"] == f"instrument = {parent.instrument.symbol}; day_from = {day}"
+    assert meta["Sign convention"].startswith("+ = better") and meta["Rows"] == "1"
+    assert rows[0] == ["Algorithm", "Parent orders", "Fills", "Quantity (shares)", "Notional (USD)", "Slippage vs arrival (bps, + = better)",
+                       "Slippage vs interval VWAP (bps, + = better)", "Implementation shortfall (bps, + = better)", "Fees (USD)"]
     assert rows[1][0] == "twap" and int(rows[1][3]) == parent.filled_quantity
     sheet = book.worksheets[0]
-    header, first = list(sheet.iter_rows(max_row=2, values_only=True))
-    assert header[0] == "period" and first[0] == parent.market_day and first[3] == parent.filled_quantity
+    sheet_meta, (header, first) = sheet_file(sheet)
+    assert sheet_meta["Period"] == "all" and sheet_meta["Filters"] == "none"
+    assert header[0] == "Market day" and first[0] == parent.market_day and first[3] == parent.filled_quantity
 
 
 def test_best_execution_answers_each_venue_and_exports(api, compliance, done):
@@ -183,8 +204,8 @@ def test_best_execution_answers_each_venue_and_exports(api, compliance, done):
     for r in body["rows"]:
         shares = r["passive_share"] + r["aggressive_share"] + r["midpoint_share"] + r["rfq_share"] + r["internal_share"]
         assert shares == pytest.approx(1.0) and r["orders"] == 1
-    rows = list(book.worksheets[0].iter_rows(values_only=True))
-    assert rows[0][:3] == ("venue", "kind", "volume")
+    rows = sheet_table(book.worksheets[0])
+    assert rows[0][:3] == ("Venue", "Venue kind", "Volume (shares)")
     assert {r[0]: r[2] for r in rows[1:]} == {r["venue"]: r["volume"] for r in body["rows"]}
 
 
@@ -218,11 +239,17 @@ def test_the_fills_export_whole_as_csv_and_xlsx(api, trader, done):
     client = api(trader)
     n = Fill.objects.filter(parent=parent).count()
 
-    rows = list(csv.reader(io.StringIO(client.get(f"/api/tca/fills/?parent={parent.pk}&format=csv").content.decode())))
+    as_csv = client.get(f"/api/tca/fills/?parent={parent.pk}&format=csv")
+    meta, rows = csv_file(as_csv)
+    bare = csv_table(client.get(f"/api/tca/fills/?parent={parent.pk}&format=csv&header=none").content)
     book = _workbook(client.get(f"/api/tca/fills/?parent={parent.pk}&format=xlsx"))
 
-    assert rows[0][:4] == ["id", "exec_id", "parent", "child"] and len(rows) == n + 1
-    sheet = list(book.worksheets[0].iter_rows(values_only=True))
+    assert meta["Filters"] == f"parent = {parent.pk}" and meta["Rows"] == f"{n:,}"
+    assert re.fullmatch(FILE_NAME.format(stem="tca-fills", period="all", fmt="csv"), as_csv["Content-Disposition"])
+    assert rows[0][:4] == ["ID", "Exec ID", "Parent order", "Child order"] and len(rows) == n + 1
+    assert "Executed at (UTC)" in rows[0] and "Market time (µs since the open)" in rows[0] and "Price (USD)" in rows[0]
+    assert bare == rows  # ?header=none: the same table, nothing before it
+    sheet = sheet_table(book.worksheets[0])
     assert sheet[0] == tuple(rows[0]) and len(sheet) == n + 1
     first = Fill.objects.filter(parent=parent).order_by("market_day", "market_time_us", "id").first()
     assert sheet[1][0] == first.pk and sheet[1][8] == pytest.approx(float(first.price))
@@ -285,13 +312,15 @@ def test_an_imported_set_exports_its_rows_and_a_total_line(api, trader):
     set_id = client.post("/api/tca/executions/import/", data=GOOD_CSV.encode(), content_type="text/csv").json()["id"]
 
     streamed = client.get(f"/api/tca/executions/imports/{set_id}/?format=csv")  # streamed: any size
-    rows = list(csv.reader(io.StringIO(b"".join(streamed.streaming_content).decode())))
+    meta, rows = csv_file(streamed)
     book = _workbook(client.get(f"/api/tca/executions/imports/{set_id}/?format=xlsx"))
 
-    assert rows[0] == ["line", *HEADER.split(","), "slippage_bps (+ = better)", "slippage_ccy (+ = better)"]
+    assert meta["Report"] == "Imported executions: API import" and meta["Rows"] == "3"  # two rows and the TOTAL line
+    assert rows[0] == ["Line in the file", "Child order ID", "Executed at (UTC)", "Venue", "Order type", "Side", "Quantity (shares)",
+                       "Price", "Benchmark price", "Slippage vs benchmark (bps, + = better)", "Slippage vs benchmark (+ = better)"]
     assert rows[1][1] == "EXT-1" and Decimal(rows[1][-2]) == Decimal("-10")
     assert rows[-1][1] == "TOTAL" and Decimal(rows[-1][-1]) == Decimal("-150")
-    sheet = list(book.worksheets[0].iter_rows(values_only=True))
+    sheet = sheet_table(book.worksheets[0])
     assert sheet[0] == tuple(rows[0]) and sheet[2][1] == "EXT-2" and sheet[2][6] == 500
     assert sheet[-1][1] == "TOTAL" and sheet[-1][-2] == pytest.approx(-10.0)
 

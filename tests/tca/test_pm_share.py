@@ -4,7 +4,6 @@ detail's algorithm parameters, and the what-if replays of a shared parent (whole
 
 from __future__ import annotations
 
-import csv
 import io
 
 import openpyxl
@@ -14,6 +13,7 @@ from ems.models import Allocation, Fill
 from oms.roles import Actor
 from tca.services import what_if_run
 from tests.conftest import api_for
+from tests.export_files import csv_table, sheet_table
 from tests.tca.builders import closed_parent
 
 pytestmark = pytest.mark.django_db
@@ -43,21 +43,23 @@ def test_the_parent_report_s_participation_is_the_pms_share_of_it(pool, pm, port
 def test_the_parent_report_exports_carry_only_the_pms_share(pool, pm, portfolio):
     mine = _mine(portfolio)
 
-    text = api_for(pm).get(f"/api/tca/parent-orders/{pool.id}/", {"format": "csv"}).content.decode("utf-8-sig").replace("\r\n", "\n")
+    def table(name: str) -> list[dict]:
+        response = api_for(pm).get(f"/api/tca/parent-orders/{pool.id}/", {"format": "csv", "table": name})
+        header, *rows = csv_table(response)
+        return [dict(zip(header, row, strict=True)) for row in rows]
+
     book = openpyxl.load_workbook(io.BytesIO(api_for(pm).get(f"/api/tca/parent-orders/{pool.id}/", {"format": "xlsx"}).content))
 
-    sections = {s.split("\n", 1)[0].strip("[]\r"): s.split("\n", 1)[1] for s in text.strip().split("\n\n")}
-    parent = dict(list(csv.reader(io.StringIO(sections["parent"])))[1:])
-    assert (parent["quantity"], parent["filled_quantity"]) == ("8000", str(sum(mine.values())))
-    fills = list(csv.DictReader(io.StringIO(sections["fills"])))
-    assert {int(r["id"]): int(r["quantity"]) for r in fills} == mine
-    assert list(csv.DictReader(io.StringIO(sections["children"]))) == [] and list(csv.DictReader(io.StringIO(sections["venues"]))) == []
-    assert "12000" not in text
-    sheet = {r[0]: r[1] for r in book["parent"].iter_rows(min_row=2, values_only=True)}
-    assert (int(sheet["quantity"]), int(sheet["filled_quantity"])) == (8000, sum(mine.values()))
-    rows = list(book["fills"].iter_rows(values_only=True))
-    head = list(rows[0])
-    assert {int(r[head.index("id")]): int(r[head.index("quantity")]) for r in rows[1:]} == mine
+    (parent,) = table("summary")
+    assert (parent["Quantity (shares)"], parent["Filled (shares)"]) == ("8000", str(sum(mine.values())))
+    assert {int(r["ID"]): int(r["Quantity (shares)"]) for r in table("fills")} == mine
+    assert table("children") == [] and table("venues") == []
+    assert all("12000" not in str(r) for name in ("summary", "fills", "orders") for r in table(name))
+    head, row = sheet_table(book["summary"])
+    sheet = dict(zip(head, row, strict=True))
+    assert (sheet["Quantity (shares)"], sheet["Filled (shares)"]) == (8000, sum(mine.values()))
+    head, *rows = sheet_table(book["fills"])
+    assert {int(r[head.index("ID")]): int(r[head.index("Quantity (shares)")]) for r in rows} == mine
 
 
 def test_the_parent_detail_s_algorithm_parameters_carry_the_pms_quantity(pool, pm, trader):
