@@ -44,8 +44,8 @@ server's file name, and shows an error answer (JSON ``code`` / ``detail``) besid
 link is a plain download.
 
 **Distinct file names** (:func:`filename`, the one place that builds them):
-``<what>-<period>-<UTC timestamp>.<fmt>``, e.g. ``tca-fills-D3-D5-20261207T140312Z.csv``,
-``audit-trail-all-20261207T140312Z.xlsx``: two exports a second apart never share a name.
+``<what>-<period>-<UTC timestamp>.<fmt>``, e.g. ``tca-fills-D3-D5-20261207T140312.123Z.csv``,
+``audit-trail-all-20261207T140312.123Z.xlsx``: two exports a millisecond apart never share a name.
 
 Text that came from outside (an imported file's ids and venues) could be a formula: in the CSV a text cell
 starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is prefixed with ``'`` (OWASP, "CSV
@@ -363,11 +363,13 @@ def render(tables: Sequence[Table], fmt: str, meta: ExportMeta | None = None) ->
 
 
 def filename(what: str, period: Period | str, fmt: str, at: datetime) -> str:
-    """A download name, distinct per second and safe in a Content-Disposition header:
-    ``<what>-<period>-<UTC timestamp>.<fmt>`` (``tca-fills-D3-D5-20261207T140312Z.csv``)."""
+    """A download name, distinct per millisecond and safe in a Content-Disposition header:
+    ``<what>-<period>-<UTC timestamp>.<fmt>`` (``tca-fills-D3-D5-20261207T140312.123Z.csv``): two clicks
+    a moment apart never overwrite each other in a Downloads folder."""
     slug = period.slug if isinstance(period, Period) else period
     stem = _FILENAME_SAFE.sub("-", f"{what}-{slug}").strip("-") or "export"
-    return f"{stem}-{_utc(at):{TIMESTAMP_FORMAT}}.{fmt}"
+    utc = _utc(at)
+    return f"{stem}-{utc:%Y%m%dT%H%M%S}.{utc.microsecond // 1000:03d}Z.{fmt}"
 
 
 def export_links(path: str, query: dict, *, tables: Sequence[str] = (), id_prefix: str = "") -> list[dict]:

@@ -60,7 +60,7 @@ def test_compliance_finds_events_in_words_reads_the_change_and_exports_the_searc
     with page.expect_download() as info:
         page.click("#audit-export-csv")
     download = info.value
-    assert re.fullmatch(r"audit-trail-all-\d{8}T\d{6}Z\.csv", download.suggested_filename)
+    assert re.fullmatch(r"audit-trail-all-\d{8}T\d{6}\.\d{3}Z\.csv", download.suggested_filename)
     text = (tmp_path / "audit.csv")
     download.save_as(text)
     content = text.read_text(encoding="utf-8")

@@ -45,7 +45,7 @@ def test_a_held_export_shows_preparing_then_downloads_under_the_servers_name(aud
         held[0].continue_()
     download = info.value
 
-    assert re.fullmatch(r"audit-trail-all-\d{8}T\d{6}Z\.csv", download.suggested_filename)
+    assert re.fullmatch(r"audit-trail-all-\d{8}T\d{6}\.\d{3}Z\.csv", download.suggested_filename)
     meta, rows = csv_file(Path(download.path()).read_bytes())
     assert meta["Exported by"] == "compliance_officer (compliance)" and meta["Filters"] == "q = cancelled"
     assert [r[rows[0].index("Event")] for r in rows[1:]] == ["Order cancelled"]

@@ -124,14 +124,14 @@ def _summary(page, parent, screenshot):
         page.locator(".tca-exports").first.locator("a[data-format=csv]").click()
     download = info.value
     day = parent.market_day
-    assert re.fullmatch(rf"tca-summary-algorithm-D{day}-\d{{8}}T\d{{6}}Z\.csv", download.suggested_filename)
+    assert re.fullmatch(rf"tca-summary-algorithm-D{day}-\d{{8}}T\d{{6}}\.\d{{3}}Z\.csv", download.suggested_filename)
     meta, table = csv_file(Path(download.path()).read_bytes())
     assert meta["Period"] == f"market day {day}" and meta["Exported by"].endswith("(trader)")
     assert table[0][0] == "Algorithm"  # the grouping is the first column
     assert [r for r in table[1:] if r and "twap" in r]
     with page.expect_download() as info:
         page.locator(".tca-exports").first.locator("a[data-format=xlsx]").click()
-    assert re.fullmatch(rf"tca-summary-algorithm-D{day}-\d{{8}}T\d{{6}}Z\.xlsx", info.value.suggested_filename)
+    assert re.fullmatch(rf"tca-summary-algorithm-D{day}-\d{{8}}T\d{{6}}\.\d{{3}}Z\.xlsx", info.value.suggested_filename)
     assert Path(info.value.path()).read_bytes()[:2] == b"PK"  # a zip: the XLSX container
 
 
@@ -163,7 +163,7 @@ def _parent_report(page, parent, screenshot):
     expect(report_links.locator("a[data-format=csv]")).to_have_count(8)
     with page.expect_download() as info:
         report_links.locator("a[data-table=fills]").click()
-    assert re.fullmatch(rf"tca-parent-{parent.pk}-fills-D{parent.market_day}-\d{{8}}T\d{{6}}Z\.csv", info.value.suggested_filename)
+    assert re.fullmatch(rf"tca-parent-{parent.pk}-fills-D{parent.market_day}-\d{{8}}T\d{{6}}\.\d{{3}}Z\.csv", info.value.suggested_filename)
     meta, fills = csv_file(Path(info.value.path()).read_bytes())
     assert meta["Table"].startswith("fills (8 of 8") and len(fills) - 1 == parent.fills.count()
 

@@ -152,7 +152,7 @@ def test_audit_export_says_the_period_the_search_and_who_exported_it(trail, comp
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", meta["Exported at"])
     assert "Sign convention" not in meta  # no signed figure in the trail
     assert rows[0][0] == "Seq (chain position)" and [r[0] for r in rows[1:]] == ["5"]
-    assert re.fullmatch(r'attachment; filename="audit-trail-from-20200101T000000Z-to-29981231T230000Z-\d{8}T\d{6}Z\.csv"',
+    assert re.fullmatch(r'attachment; filename="audit-trail-from-20200101T000000Z-to-29981231T230000Z-\d{8}T\d{6}\.\d{3}Z\.csv"',
                         as_csv["Content-Disposition"])
     book = load_workbook(io.BytesIO(content(as_xlsx)))
     sheet_meta, values = sheet_file(book.worksheets[0])
@@ -162,14 +162,14 @@ def test_audit_export_says_the_period_the_search_and_who_exported_it(trail, comp
     assert book.worksheets[0].cell(len(sheet_meta) + 3, 2).number_format == "yyyy-mm-dd hh:mm:ss.000"
 
 
-def test_two_audit_exports_a_second_apart_have_distinct_names(trail, compliance, api, monkeypatch):
-    instants = iter([datetime(2026, 12, 7, 14, 3, 12, 999_000, tzinfo=UTC), datetime(2026, 12, 7, 14, 3, 13, 1_000, tzinfo=UTC)])
+def test_two_audit_exports_a_millisecond_apart_have_distinct_names(trail, compliance, api, monkeypatch):
+    instants = iter([datetime(2026, 12, 7, 14, 3, 12, 998_000, tzinfo=UTC), datetime(2026, 12, 7, 14, 3, 12, 999_000, tzinfo=UTC)])
     monkeypatch.setattr(exports, "now", lambda: next(instants))
 
     names = [api(compliance).get(AUDIT_URL, {"format": "xlsx"})["Content-Disposition"] for _ in range(2)]
 
-    assert names == ['attachment; filename="audit-trail-all-20261207T140312Z.xlsx"',
-                     'attachment; filename="audit-trail-all-20261207T140313Z.xlsx"']
+    assert names == ['attachment; filename="audit-trail-all-20261207T140312.998Z.xlsx"',
+                     'attachment; filename="audit-trail-all-20261207T140312.999Z.xlsx"']
 
 
 def test_audit_export_without_the_header_block_is_the_bare_table(trail, compliance, api):

@@ -215,13 +215,13 @@ def test_a_since_until_period_is_in_utc():
     assert period.slug == "from-20261201T000000Z-to-20261202T000000Z"
 
 
-def test_file_names_say_what_when_and_the_period_and_differ_a_second_apart():
+def test_file_names_say_what_when_and_the_period_and_differ_a_millisecond_apart():
     first = exports.filename("tca-fills", exports.market_days(3, 5), "csv", AT)
-    later = exports.filename("tca-fills", exports.market_days(3, 5), "csv", AT + timedelta(seconds=1))
+    later = exports.filename("tca-fills", exports.market_days(3, 5), "csv", AT + timedelta(milliseconds=1))
 
-    assert first == "tca-fills-D3-D5-20261207T140312Z.csv" and later == "tca-fills-D3-D5-20261207T140313Z.csv"
-    assert exports.filename("audit-trail", exports.ALL, "xlsx", AT) == "audit-trail-all-20261207T140312Z.xlsx"
-    assert exports.filename('x "by venue"/../y', "all", "csv", AT) == "x-by-venue-..-y-all-20261207T140312Z.csv"
+    assert first == "tca-fills-D3-D5-20261207T140312.456Z.csv" and later == "tca-fills-D3-D5-20261207T140312.457Z.csv"
+    assert exports.filename("audit-trail", exports.ALL, "xlsx", AT) == "audit-trail-all-20261207T140312.456Z.xlsx"
+    assert exports.filename('x "by venue"/../y', "all", "csv", AT) == "x-by-venue-..-y-all-20261207T140312.456Z.csv"
 
 
 @pytest.mark.parametrize("fmt, content_type", [("csv", "text/csv; charset=utf-8"),
@@ -230,7 +230,7 @@ def test_the_response_is_an_attachment_with_its_type_and_a_distinct_file_name(fm
     response = exports.export_response([Table("t", ["a"], [[1]])], fmt, _meta(stem='tca summary "by venue"/../x'), preamble=False)
 
     assert response.status_code == 200 and response["Content-Type"] == content_type
-    assert response["Content-Disposition"] == f'attachment; filename="tca-summary-by-venue-..-x-D3-D5-20261207T140312Z.{fmt}"'
+    assert response["Content-Disposition"] == f'attachment; filename="tca-summary-by-venue-..-x-D3-D5-20261207T140312.456Z.{fmt}"'
     assert response["X-Content-Type-Options"] == "nosniff"
     if fmt == "xlsx":
         assert _book(response.content)["t"]["A2"].value == 1
@@ -245,7 +245,7 @@ def test_a_report_of_several_tables_answers_the_named_one_as_csv_and_names_the_f
     fills = exports.export_response(tables, "csv", _meta(stem="tca-parent-42"), table="fills")
 
     assert csv_file(first.content)[1] == [["a"], ["1"]] and csv_file(fills.content)[1] == [["b"], ["2"]]
-    assert fills["Content-Disposition"] == 'attachment; filename="tca-parent-42-fills-D3-D5-20261207T140312Z.csv"'
+    assert fills["Content-Disposition"] == 'attachment; filename="tca-parent-42-fills-D3-D5-20261207T140312.456Z.csv"'
 
 
 def test_an_unknown_format_is_a_programming_error():

@@ -38,7 +38,7 @@ def done(worked_parent):
     return parent, parent_tca_compute(parent_id=parent.pk), mine, theirs
 
 
-FILE_NAME = r'attachment; filename="{stem}-{period}-\d{{8}}T\d{{6}}Z\.{fmt}"'
+FILE_NAME = r'attachment; filename="{stem}-{period}-\d{{8}}T\d{{6}}\.\d{{3}}Z\.{fmt}"'
 
 
 def _workbook(response):
