@@ -55,9 +55,10 @@ def changes_text(before: Any, after: Any) -> str:
 
 
 # (header, value of an event): the export's columns, in words with their units; seq is the event's
-# position in the hash chain, so a filed extract can be checked against the chain.
+# position in the log ("sealing…" until the sealer gives it one), and the hashes are the chain's for events
+# written before the switch to the sealer (empty after it: the event's proof download covers those).
 EXPORT_COLUMNS = (
-    ("Seq (chain position)", lambda e: e.seq),
+    ("Seq (position in the log)", lambda e: "sealing…" if e.seq is None else e.seq),
     ("Time (UTC)", lambda e: e.ts),
     ("Actor", lambda e: e.actor),
     ("Actor type", lambda e: e.actor_type),
@@ -69,8 +70,8 @@ EXPORT_COLUMNS = (
     ("Reason", lambda e: e.reason),
     ("Before (JSON, as hashed)", lambda e: "" if e.before is None else canonical_json(e.before)),
     ("After (JSON, as hashed)", lambda e: "" if e.after is None else canonical_json(e.after)),
-    ("Previous hash", lambda e: e.prev_hash),
-    ("Hash (SHA-256)", lambda e: e.hash),
+    ("Previous hash (chain)", lambda e: e.prev_hash or ""),
+    ("Hash (chain, SHA-256)", lambda e: e.hash or ""),
 )
 
 

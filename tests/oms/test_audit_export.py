@@ -1,5 +1,5 @@
 """The audit trail read in words and filed: search by an event's readable name, the export of a search
-(CSV/XLSX with each event's chain position and hashes, compliance only), and before/after as a diff."""
+(CSV/XLSX with each event's position in the log and, for the chain before the sealer, its hashes, compliance only), and before/after as a diff."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from openpyxl import load_workbook
 
 from oms.audit_reading import ABSENT, Change, audit_changes
 from oms.models import AuditEvent
+from oms.services.audit_seal import audit_seal
 
 AUDIT_URL = "/api/audit/"
 
 
 @pytest.fixture
 def trail(pm, trader, submit, cancel_order):
-    """Five events: A received+accepted, B received+accepted, A cancelled by the trader."""
+    """Five events, sealed as #1..#5: A received+accepted, B received+accepted, A cancelled by the trader."""
     a = submit(pm, client_order_id="A")
     submit(pm, client_order_id="B", quantity=10)
     cancel_order(trader, a.id)
+    audit_seal()
     return a
 
 
@@ -63,14 +65,15 @@ def test_audit_csv_export_files_the_search_with_chain_positions_hashes_and_chang
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="audit-trail' in response["Content-Disposition"]
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["Seq (chain position)", "Time (UTC)", "Actor"]
-    assert {"Event", "Event code", "Changes (old → new)", "Previous hash", "Hash (SHA-256)"} <= set(header)
+    assert header[:3] == ["Seq (position in the log)", "Time (UTC)", "Actor"]
+    assert {"Event", "Event code", "Changes (old → new)", "Previous hash (chain)", "Hash (chain, SHA-256)"} <= set(header)
     col = {name: i for i, name in enumerate(header)}
-    assert [int(r[col["Seq (chain position)"]]) for r in body] == [5, 2, 1]  # A's events only, newest first
+    assert [int(r[col["Seq (position in the log)"]]) for r in body] == [5, 2, 1]  # A's events only, newest first
     stored = {e.seq: e for e in AuditEvent.objects.all()}
     for r in body:
         event = stored[int(r[0])]
-        assert (r[col["Hash (SHA-256)"]], r[col["Previous hash"]], r[col["Event code"]]) == (event.hash, event.prev_hash, event.event_type)
+        # Written after the switch to the sealer: no chain hashes (their proof download covers them).
+        assert (r[col["Hash (chain, SHA-256)"]], r[col["Previous hash (chain)"]], r[col["Event code"]]) == ("", "", event.event_type)
     cancelled = body[0]
     assert (cancelled[col["Event"]], cancelled[col["Actor"]]) == ("Order cancelled", "desk_trader")
     assert "status: ACCEPTED → CANCELLED" in cancelled[col["Changes (old → new)"]].splitlines()
@@ -85,7 +88,7 @@ def test_audit_xlsx_export_is_one_sheet_of_the_search(trail, compliance, api):
     assert len(book.worksheets) == 1
     values = list(book.worksheets[0].iter_rows(values_only=True))
     header = values[0]
-    seq_col = header.index("Seq (chain position)")
+    seq_col = header.index("Seq (position in the log)")
     assert [row[seq_col] for row in values[1:]] == [4, 2]  # numbers, not text
     assert {row[header.index("Event")] for row in values[1:]} == {"Order accepted"}
 
@@ -130,3 +133,11 @@ def test_changes_of_a_creation_list_what_was_set_and_a_non_object_is_one_change(
     assert audit_changes(None, {"qty": 5, "px": {"v": 1}}) == [Change("qty", ABSENT, "5"), Change("px", ABSENT, '{"v":1}')]
     assert audit_changes("a", "b") == [Change("", "a", "b")]
     assert audit_changes({"a": 1}, {"a": 1}) == [] and audit_changes(None, None) == []
+
+
+def test_an_event_not_sealed_yet_is_exported_as_sealing(trail, pm, submit, compliance, api):
+    submit(pm, client_order_id="C")
+
+    rows = _csv(api(compliance).get(AUDIT_URL, {"format": "csv"}))
+
+    assert [r[0] for r in rows[1:]] == ["sealing…", "sealing…", "5", "4", "3", "2", "1"]  # unsealed first, newest first
