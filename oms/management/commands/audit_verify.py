@@ -20,8 +20,9 @@ class Command(BaseCommand):
         if result.ok:
             written = result.checkpoint_written
             self.stdout.write(self.style.SUCCESS(
-                f"OK: {result.checked} audit events, chain intact; {result.tree_size} sealed in the Merkle tree under "
-                f"{result.tree_heads} signed head(s), {result.unsealed} awaiting the sealer; {result.checkpoints} checkpoint(s) reached, {anchor}"
+                f"OK: {result.events} audit events intact: {result.tree_size} sealed in the Merkle tree under "
+                f"{result.tree_heads} signed head(s), {result.unsealed} awaiting the sealer; the hash chain written before the "
+                f"tree: {result.checked} events, {result.checkpoints} checkpoint(s) reached, {anchor}"
             ))
             if written:
                 self.stdout.write(f"checkpoint #{written.id} written: event #{written.seq} at {written.created_at:%Y-%m-%d %H:%M:%S} UTC")
