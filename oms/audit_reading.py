@@ -55,9 +55,10 @@ def changes_text(before: Any, after: Any) -> str:
 
 
 # (column, value of an event): the export's columns, in words with their units (oms.exports.column_label); seq
-# is the event's position in the hash chain, so a filed extract can be checked against the chain.
+# is the event's position in the log ("sealing…" until the sealer gives it one), and the hashes are the chain's
+# for events written before the switch to the sealer (empty after it: the event's proof download covers those).
 EXPORT_COLUMNS = (
-    (Column("seq", "Seq", ID, "chain position"), lambda e: e.seq),
+    (Column("seq", "Seq", ID, "position in the log"), lambda e: "sealing…" if e.seq is None else e.seq),
     (Column("ts", "Time", INSTANT), lambda e: e.ts),
     (Column("actor", "Actor"), lambda e: e.actor),
     (Column("actor_type", "Actor type"), lambda e: e.actor_type),
@@ -69,8 +70,8 @@ EXPORT_COLUMNS = (
     (Column("reason", "Reason"), lambda e: e.reason),
     (Column("before", "Before", TEXT, "JSON, as hashed"), lambda e: "" if e.before is None else canonical_json(e.before)),
     (Column("after", "After", TEXT, "JSON, as hashed"), lambda e: "" if e.after is None else canonical_json(e.after)),
-    (Column("prev_hash", "Previous hash"), lambda e: e.prev_hash),
-    (Column("hash", "Hash", TEXT, "SHA-256"), lambda e: e.hash),
+    (Column("prev_hash", "Previous hash", TEXT, "chain"), lambda e: e.prev_hash or ""),
+    (Column("hash", "Hash", TEXT, "chain, SHA-256"), lambda e: e.hash or ""),
 )
 
 

@@ -263,15 +263,18 @@ class PortfolioDailyUsage(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One entry of the append-only, hash-chained audit trail.
+    """One entry of the append-only audit trail, written in the transaction of the change it records.
 
-    ``hash = sha256(prev_hash || canonical JSON of the event)``; ``seq`` is gapless and assigned under
-    a transaction-scoped advisory lock, so the chain follows commit order. UPDATE and DELETE are
-    refused by database triggers. (TRUNCATE is a table-owner privilege: in production the app's role
-    does not own this table; tests keep it so that the test database can be flushed.)
+    Since issue 18 writers take no shared lock: an event is inserted with ``seq``, ``prev_hash`` and ``hash``
+    null, and the sealer (``oms.services.audit_seal``) links it into the Merkle tree as it sees it committed and
+    hands out its ``seq`` (its position in the log, continuing the chain's numbering). Events written before
+    the switch keep their hash chain (``hash = sha256(prev_hash | seq | ts | body)``, gapless ``seq``), verified
+    and checkpointed as before. Database triggers refuse DELETE, and every UPDATE but the sealer's one move:
+    ``seq`` null -> a value, nothing else changed. (TRUNCATE is a table-owner privilege: in production the
+    app's role does not own this table; tests keep it so that the test database can be flushed.)
     """
 
-    seq = models.PositiveBigIntegerField(unique=True)
+    seq = models.PositiveBigIntegerField(unique=True, null=True, blank=True)  # null until sealed (chain events: set at write)
     ts = models.DateTimeField(db_index=True)
     actor = models.CharField(max_length=150)
     actor_type = models.CharField(max_length=16)  # user | api_client | system
@@ -282,22 +285,31 @@ class AuditEvent(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     reason = models.CharField(max_length=255, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # the chain's, for events before the switch
+    hash = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
-        ordering = ["-seq"]
+        ordering = ["-id"]
         indexes = [
             models.Index(fields=["object_type", "object_id", "seq"]),
             models.Index(fields=["actor", "seq"]),
             models.Index(fields=["event_type", "seq"]),
+            # The sealer's work list: only the events not sealed yet, so finding them costs what is pending.
+            models.Index(fields=["id"], condition=models.Q(seq__isnull=True), name="oms_auditevent_unsealed"),
         ]
         triggers = [
-            pgtrigger.Protect(name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Protect(name="audit_append_only", operation=pgtrigger.Delete),
+            # The sealer's one update: seq null -> a value, every other column as it was.
+            pgtrigger.Protect(
+                name="audit_sealed_once", operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    "OLD.seq IS NOT NULL OR NEW.seq IS NULL OR (to_jsonb(OLD) - 'seq') IS DISTINCT FROM (to_jsonb(NEW) - 'seq')"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.event_type} {self.object_type}:{self.object_id}"
+        return f"{'#' + str(self.seq) if self.seq else f'id {self.pk} (sealing)'} {self.event_type} {self.object_type}:{self.object_id}"
 
 
 class AuditCheckpoint(models.Model):

@@ -92,9 +92,15 @@ def order_get(*, user, order_id: int) -> Order | None:
     return order_list(user=user).filter(pk=order_id).first()
 
 
+# The log's order: by position (seq), the events the sealer has not reached yet (seq null) after every sealed
+# one, by id (the order they were written in; the sealer may see them commit in another).
+AUDIT_OLDEST_FIRST = (F("seq").asc(nulls_last=True), "id")
+AUDIT_NEWEST_FIRST = (F("seq").desc(nulls_first=True), "-id")
+
+
 def order_events(*, order: Order) -> QuerySet[AuditEvent]:
     """The audit trail of one order, oldest first (its timeline)."""
-    return AuditEvent.objects.filter(object_type="order", object_id=str(order.pk)).order_by("seq")
+    return AuditEvent.objects.filter(object_type="order", object_id=str(order.pk)).order_by(*AUDIT_OLDEST_FIRST)
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,7 @@ def risk_references(instruments, *, now: datetime | None = None) -> dict[int, Ri
 def audit_event_list(*, filters: dict | None = None) -> QuerySet[AuditEvent]:
     """Audit events, newest first, filtered by object_type, object_id, actor, event_type, q (words matching an event
     type's readable label or its code, ``oms.audit_events.matching``), since, until."""
-    qs = AuditEvent.objects.order_by("-seq")
+    qs = AuditEvent.objects.order_by(*AUDIT_NEWEST_FIRST)
     f = filters or {}
     if f.get("object_type"):
         qs = qs.filter(object_type=f["object_type"])

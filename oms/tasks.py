@@ -16,7 +16,7 @@ def audit_verify_task() -> dict:
     """Verify the audit chain on a schedule; a broken chain is logged as an error for the on-call."""
     result = audit_verify()
     if result.ok:
-        log.info("audit chain intact: %s events", result.checked)
+        log.info("audit trail intact: %s events (%s sealed, %s in the hash chain)", result.events, result.tree_size, result.checked)
     else:
         log.error("AUDIT CHAIN BROKEN (%s) at event #%s: %s", result.code, result.broken_seq, result.problem)
     return result.as_dict()

@@ -121,7 +121,7 @@ class OrderSerializer(SharedFieldsMixin, _OrderShape):
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = ["seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id",
+        fields = ["id", "seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id",
                   "before", "after", "reason", "prev_hash", "hash"]
 
 

@@ -1,7 +1,10 @@
-"""The audit trail: append-only, hash-chained, written inside the caller's transaction.
+"""The audit trail: append-only, written inside the caller's transaction, sealed into a Merkle tree.
 
-The chain is recomputed by ``chain_walk`` here; ``audit_checkpoint`` anchors its head outside the table and
-``audit_verification`` checks the chain against those anchors.
+Writers take no lock (issue 18): ``audit_write`` inserts the events with no position in the log (``seq``,
+``prev_hash``, ``hash`` null) and the sealer (``audit_seal``) links them into the tree once it sees them
+committed, handing out their ``seq``. Events written before that switch form a hash chain, recomputed by
+``chain_walk`` here; ``audit_checkpoint`` anchors that chain's head outside the table and
+``audit_verification`` checks the chain against those anchors and the tree against its signed heads.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from oms.db import insert_rows
@@ -21,7 +24,8 @@ from oms.error_codes import AuditProblemCode
 from oms.models import AuditEvent
 from oms.roles import Actor
 
-# pg_advisory_xact_lock key that serialises appends to the chain ("AUDIT" in ASCII).
+# pg_advisory_xact_lock key that serialised appends to the chain ("AUDIT" in ASCII) before the switch to the
+# sealer; ``oms_audit_head`` (migration 0006) still takes it. No writer takes it any more.
 AUDIT_CHAIN_LOCK = 0x4155444954
 GENESIS_HASH = "0" * 64
 
@@ -48,15 +52,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _body(head: list, before_text: str, after_text: str, reason: str) -> str:
-    # == canonical_json([*head, before, after, reason]), reusing the already encoded before/after.
-    return f"{canonical_json(head)[:-1]},{before_text},{after_text},{canonical_json(reason)}]"
-
-
 def event_body(*, actor, actor_type, source, event_type, object_type, object_id, before, after, reason) -> str:
-    """Canonical JSON of what an event says (everything but its place in the chain and its time)."""
-    head = [actor, actor_type, source, event_type, object_type, str(object_id)]
-    return _body(head, canonical_json(before), canonical_json(after), reason)
+    """Canonical JSON of what a chained event says (everything but its place in the chain and its time)."""
+    return canonical_json([actor, actor_type, source, event_type, object_type, str(object_id), before, after, reason])
 
 
 def chain_digest(prev_hash: str, seq: int, ts, body: str) -> str:
@@ -70,49 +68,37 @@ def event_digest(prev_hash: str, *, seq, ts, **fields) -> str:
 
 
 def audit_prepare(events: Iterable[PendingEvent]) -> list[tuple]:
-    """Encode events ahead of ``audit_write``: everything that does not depend on the chain's head."""
+    """Encode events ahead of ``audit_write`` (outside the transaction if the caller likes): the row's columns."""
     prepared = []
     for ev in events:
         head = [ev.actor.name, ev.actor.type, ev.actor.source, ev.event_type, ev.object_type, str(ev.object_id)]
-        before_text, after_text, reason = canonical_json(ev.before), canonical_json(ev.after), ev.reason[:255]
-        prepared.append((head, _body(head, before_text, after_text, reason), before_text, after_text, reason))
+        prepared.append((head, canonical_json(ev.before), canonical_json(ev.after), ev.reason[:255]))
     return prepared
 
 
 def audit_write(prepared: list[tuple]) -> list[dict]:
-    """Chain and write prepared events. Must run inside the transaction of the change they record.
+    """Write prepared events. Must run inside the transaction of the change they record.
 
-    One statement takes the chain lock (held until commit) and reads the head; the rows are hashed and
-    written by the next. That keeps the section every writer queues for to two statements and the commit.
+    One INSERT, no lock: writers never wait for each other here. The events carry no position yet (``seq``,
+    ``prev_hash``, ``hash`` null); the sealer gives them one after they commit (``audit_seal``).
     """
     if not prepared:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("the audit trail is written inside the transaction of the change it records")
-    with connection.cursor() as cur:
-        # Reserves the seqs above the highest ever handed out (0006_audit_seq_high_water): after the newest
-        # events were deleted, the next one is numbered past them and links to the survivor, so the gap stays.
-        cur.execute("SELECT seq, hash FROM oms_audit_head(%s, %s)", [AUDIT_CHAIN_LOCK, len(prepared)])
-        seq, prev = cur.fetchone()
-    prev = prev or GENESIS_HASH
     ts = timezone.now()
-    rows = []
-    for head, body, before_text, after_text, reason in prepared:
-        seq += 1
-        digest = chain_digest(prev, seq, ts, body)
-        # JSON null is stored as SQL NULL (what the JSONField reads back as None).
-        rows.append([seq, ts, *head, _or_null(before_text), _or_null(after_text), reason, prev, digest])
-        prev = digest
-    insert_rows(AuditEvent._meta.db_table, "id", list(_COLUMNS), rows)
-    return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+    # JSON null is stored as SQL NULL (what the JSONField reads back as None).
+    rows = [[ts, *head, _or_null(before_text), _or_null(after_text), reason] for head, before_text, after_text, reason in prepared]
+    ids = insert_rows(AuditEvent._meta.db_table, "id", list(_COLUMNS), rows)
+    return [{"id": pk, **dict(zip(_COLUMNS, row, strict=True))} for pk, row in zip(ids, rows, strict=True)]
 
 
 def audit_append(events: Iterable[PendingEvent]) -> list[dict]:
-    """Append events to the chain, inside the transaction of the change they record."""
+    """Append events to the trail, inside the transaction of the change they record."""
     return audit_write(audit_prepare(events))
 
 
-_COLUMNS = ("seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id", "before", "after", "reason", "prev_hash", "hash")
+_COLUMNS = ("ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id", "before", "after", "reason")
 
 
 def _or_null(text: str) -> str | None:
@@ -122,7 +108,7 @@ def _or_null(text: str) -> str | None:
 def audit_record(*, actor: Actor, event_type: str, object_type: str, object_id, before=None, after=None, reason: str = "") -> AuditEvent:
     """Append one event (see ``audit_append``)."""
     row = audit_append([PendingEvent(actor, event_type, object_type, object_id, before, after, reason)])[0]
-    return AuditEvent.objects.get(seq=row["seq"])
+    return AuditEvent.objects.get(pk=row["id"])
 
 
 # What the chain walk reads of each event, in this order.
@@ -147,8 +133,8 @@ NO_PROBLEMS: tuple[Problem, ...] = ()
 
 
 def chain_rows(*, after_seq: int = 0):
-    """The events after ``after_seq`` in chain order, streamed (the chain may hold millions)."""
-    rows = AuditEvent.objects.filter(seq__gt=after_seq).order_by("seq").values_list(*CHAIN_FIELDS)
+    """The chained events (written before the switch to the sealer) after ``after_seq`` in chain order, streamed."""
+    rows = AuditEvent.objects.filter(seq__gt=after_seq, hash__isnull=False).order_by("seq").values_list(*CHAIN_FIELDS)
     return rows.iterator(chunk_size=5000)
 
 

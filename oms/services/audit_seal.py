@@ -9,13 +9,31 @@ commits all of that or nothing: a sealer killed mid-seal leaves the tree as the 
 next seal takes the same events again. The unique keys (leaf index, event, subtree, head size) are the
 database's last word against sealing anything twice.
 
-Which events, in which order. Today every writer takes the chain lock (``AUDIT_CHAIN_LOCK``) and holds it to
-commit, so ``seq`` order is commit order and the events not yet sealed are exactly those after the last
-sealed event's seq. When writers stop taking that lock (the next step, docs/audit.md), the sealer will take
-the events in the order it sees them committed, and hand out ``seq`` itself.
+Which events, in which order. Writers take no lock (``audit_write``): an event is inserted with ``seq`` null,
+and PostgreSQL keeps no commit order. So each seal takes, in this order:
 
-Cost per seal: one query for the frontier (at most log2(n) subtrees), one for the events, and COPYs of the new
-rows (fewer than two subtrees per leaf); nothing grows with the size of the log.
+1. the chained events written before the switch and not sealed yet: ``seq`` in (the last sealed event's seq,
+   the chain's high-water mark] (``AuditSeqHighWater``, which only the old locked writer moved, so it is
+   frozen at the chain's end); in seq order, which was their commit order;
+2. then every event with ``seq`` null that its snapshot sees (committed), by ``id``, and gives each the next
+   ``seq``: one above the highest seq sealed or ever handed out to the chain. An event of a transaction still
+   in flight is invisible to that snapshot and is sealed by a later seal, after it commits: the log's order is
+   the order the sealer saw events commit, as a transparency log's is the order its sequencer accepted them.
+
+Why the ``seq`` column marks "sealed" rather than an ``id`` low-water mark or the transaction ids of the
+writers (``pg_current_xact_id``, docs/audit.md's first sketch): with a low-water mark (the smallest id not yet
+sealed), one transaction held open pins the mark and every seal scans, and anti-joins against the leaves,
+everything written since; a recorded snapshot xmin has the same tail. A partial index on the events whose
+``seq`` is null holds exactly the pending events, so finding them costs what is pending, whatever is open or
+how long the log is; and the pages, exports and API keep showing a position (``seq``) once an event is sealed.
+The price is one UPDATE per sealed event, in the sealer's transaction, which the append-only trigger allows as
+exactly this move (``seq`` null -> a value, every other column as it was: ``audit_sealed_once``); the leaf
+hashes the event's ``id`` and content, never its ``seq`` (``leaf_bytes``), and verification checks that the
+sealed events' seqs follow their leaves.
+
+Cost per seal: one query for the frontier (at most log2(n) subtrees), one or two for the events (index range
+scans), one UPDATE of their seqs and COPYs of the new rows (fewer than two subtrees per leaf); nothing grows
+with the size of the log or with a transaction kept open.
 """
 
 from __future__ import annotations
@@ -35,6 +53,7 @@ from oms.audit_tree import EVENT_LEAF_COLUMNS, TreeNodeMissing, latest_head, nod
 from oms.audit_tree_head import TreeHead, timestamp_ms, tree_head_sign
 from oms.db import copy_rows
 from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, AuditTreeNode
+from oms.services.audit_checkpoint import high_water
 
 log = logging.getLogger("oms.audit")
 
@@ -75,9 +94,31 @@ def _frontier(size: int, head: TreeHead | None) -> list[bytes]:
     return frontier
 
 
-def _pending(after_seq: int, limit: int) -> list[dict]:
-    rows = AuditEvent.objects.filter(seq__gt=after_seq).order_by("seq").values_list(*EVENT_LEAF_COLUMNS)[:limit]
-    return [dict(zip(EVENT_LEAF_COLUMNS, row, strict=True)) for row in rows]
+def _pending(last_seq: int, chain_end: int, limit: int) -> tuple[list[dict], list[dict]]:
+    """The events to seal next: chained ones not sealed yet (seq order), then committed unsealed ones (id order)."""
+    chained = []
+    if last_seq < chain_end:
+        rows = (AuditEvent.objects.filter(seq__gt=last_seq, seq__lte=chain_end, hash__isnull=False)
+                .order_by("seq").values_list(*EVENT_LEAF_COLUMNS)[:limit])
+        chained = [dict(zip(EVENT_LEAF_COLUMNS, row, strict=True)) for row in rows]
+    fresh = []
+    if len(chained) < limit:
+        # The partial index oms_auditevent_unsealed: only the events not sealed yet.
+        rows = AuditEvent.objects.filter(seq__isnull=True).order_by("id").values_list(*EVENT_LEAF_COLUMNS)[:limit - len(chained)]
+        fresh = [dict(zip(EVENT_LEAF_COLUMNS, row, strict=True)) for row in rows]
+    return chained, fresh
+
+
+def _number(events: list[dict], first_seq: int) -> None:
+    """Give the sealed events their positions: seq ``first_seq`` onwards, in leaf order (one UPDATE)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {AuditEvent._meta.db_table} AS e SET seq = v.seq FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, seq) "
+            "WHERE e.id = v.id AND e.seq IS NULL",
+            [[e["id"] for e in events], list(range(first_seq, first_seq + len(events)))],
+        )
+        if cur.rowcount != len(events):
+            raise AuditTreeBroken(f"{len(events) - cur.rowcount} of the events to seal already carry a position")
 
 
 def _fault_point(stage: str) -> None:
@@ -97,9 +138,13 @@ def audit_seal(*, max_events: int | None = None) -> SealResult:
             raise AuditTreeBroken(f"leaf {size - 1}'s event #{last_event} is gone")
         head = latest_head()
         frontier = _frontier(size, head)
-        events = _pending(last_seq, limit)
+        chain_end = high_water() or 0
+        chained, fresh = _pending(last_seq, chain_end, limit)
+        events = chained + fresh
         if not events:
             return SealResult("idle", head=head)
+        if fresh:
+            _number(fresh, max(last_seq, chain_end) + 1)
         appended = append(frontier, size, [leaf_hash(e) for e in events])
         copy_rows(AuditLeaf._meta.db_table, ["leaf_index", "event_id"], ([size + i, e["id"]] for i, e in enumerate(events)))
         copy_rows(AuditTreeNode._meta.db_table, ["level", "index", "hash"], appended.nodes)

@@ -13,8 +13,12 @@ ending in the chunk), keeping only the frontier in memory:
   every head is consistent with every other (a stronger check than consistency proofs between pairs); every
   head's signature holds under the configured public keys (``audit.tree_head_forged``); each head names the
   one before it and the newest covers every sealed leaf (``audit.tree_head_missing``);
-* no event written more than AUDIT_SEAL_BOUND_S ago is still unsealed (``audit.event_unsealed``; one
-  anti-join query).
+* the events sealed after the switch (no chain hash) carry the positions the sealer handed out with their
+  leaves: each the seq after the previous leaf's (``audit.leaf_altered``: positions swapped or edited, with
+  triggers bypassed; the leaf hashes the id and content, not the seq);
+* no event written more than AUDIT_SEAL_BOUND_S ago is still unsealed (``audit.event_unsealed``), and no
+  event carries a position without a leaf (``audit.leaf_missing``: inserted past the sealer, with triggers
+  bypassed); one anti-join query.
 
 Cost: linear in the log, as the chain walk beside it: one SHA-256 of each event's leaf bytes, fewer than one
 interior hash per leaf, a fold of the frontier (log2 n hashes) and an Ed25519 check (~50 µs) per head, and
@@ -38,6 +42,7 @@ from oms.audit_tree_head import TreeHead, tree_head_problem
 from oms.error_codes import AuditProblemCode
 from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, AuditTreeNode
 from oms.services.audit import Problem
+from oms.services.audit_checkpoint import high_water
 
 CHUNK = 5000
 LISTED = 20  # problems of one kind listed one by one; the rest are counted in one more
@@ -77,8 +82,8 @@ def _size() -> int:
 
 def _chunk(start: int, end: int):
     leaves = dict(AuditLeaf.objects.filter(leaf_index__gte=start, leaf_index__lt=end).values_list("leaf_index", "event_id"))
-    events = {row[0]: (dict(zip(EVENT_LEAF_COLUMNS, row[:-1], strict=True)), row[-1])
-              for row in AuditEvent.objects.filter(pk__in=list(leaves.values())).values_list(*EVENT_LEAF_COLUMNS, "seq")}
+    events = {row[0]: (dict(zip(EVENT_LEAF_COLUMNS, row[:-2], strict=True)), row[-2], row[-1] is not None)
+              for row in AuditEvent.objects.filter(pk__in=list(leaves.values())).values_list(*EVENT_LEAF_COLUMNS, "seq", "hash")}
     stored = {(lvl, i): bytes(h) for lvl, i, h in AuditTreeNode.objects.filter(level=0, index__gte=start, index__lt=end).values_list("level", "index", "hash")}
     interior = AuditTreeNode.objects.filter(completed_in(start, end, max_level=end.bit_length())).values_list("level", "index", "hash")
     stored.update({(lvl, i): bytes(h) for lvl, i, h in interior})
@@ -116,7 +121,8 @@ def tree_verify(*, now=None) -> TreeCheck:
     """Walk the stored tree from leaf 0 and check it against the events and the signed heads (module docstring)."""
     check = TreeCheck(size=_size())
     keys = public_keys()
-    frontier, size, last_head_size, rebuilt = (), 0, 0, True
+    frontier, size, last_head_size, rebuilt, prev_seq = (), 0, 0, True, 0
+    chain_end = high_water() or 0
     for start in range(0, check.size, CHUNK):
         end = min(start + CHUNK, check.size)
         leaves, events, stored, heads, prev_sizes = _chunk(start, end)
@@ -134,6 +140,8 @@ def tree_verify(*, now=None) -> TreeCheck:
                 check.add(AuditProblemCode.TREE_NODE_MISSING, None, f"the stored hash of leaf {i} is gone")
             elif recomputed is not None and recomputed != stored_leaf:
                 check.add(AuditProblemCode.LEAF_ALTERED, event[1], f"event #{event[1]} (id {event_id}) was altered after it was sealed as leaf {i}")
+            if event is not None:
+                prev_seq = _check_position(check, i, event_id, event, prev_seq, chain_end)
             leaf = stored_leaf or recomputed
             if leaf is None:
                 rebuilt = False
@@ -160,15 +168,32 @@ def tree_verify(*, now=None) -> TreeCheck:
     return check
 
 
+def _check_position(check: TreeCheck, leaf: int, event_id: int, event: tuple, prev_seq: int, chain_end: int) -> int:
+    """An event sealed after the switch must carry the seq after the previous leaf's event (the first one: after the
+    chain's high-water mark, as the sealer numbers it); return the seq the next leaf's event follows."""
+    _data, seq, chained = event
+    expected = max(prev_seq, chain_end) + 1
+    if seq is None or (not chained and seq != expected):
+        check.add(AuditProblemCode.LEAF_ALTERED, seq, f"event id {event_id}, sealed as leaf {leaf}, carries position "
+                  f"{'none' if seq is None else f'#{seq}'}, not #{expected}: its position was changed after it was sealed")
+        return expected
+    return seq
+
+
 def _unsealed(check: TreeCheck, now) -> None:
-    check.unsealed = AuditEvent.objects.filter(leaf__isnull=True).count()
+    pending = AuditEvent.objects.filter(leaf__isnull=True)
+    check.unsealed = pending.count()
     if not check.unsealed:
         return
-    late = AuditEvent.objects.filter(leaf__isnull=True, ts__lt=now - timedelta(seconds=settings.AUDIT_SEAL_BOUND_S)).order_by("seq")
+    for event_id, seq in pending.filter(seq__isnull=False, hash__isnull=True).order_by("seq").values_list("id", "seq")[:LISTED]:
+        check.add(AuditProblemCode.LEAF_MISSING, seq, f"event #{seq} (id {event_id}) carries a position in the log but no leaf "
+                  "seals it: it was written past the sealer")
+    late = pending.filter(ts__lt=now - timedelta(seconds=settings.AUDIT_SEAL_BOUND_S)).order_by("id")
     count = late.count()
     if count:
-        first = late.values_list("seq", "ts").first()
+        first_id, first_seq, first_ts = late.values_list("id", "seq", "ts").first()
+        which = f"#{first_seq}" if first_seq else f"id {first_id}"
         check.counts[AuditProblemCode.EVENT_UNSEALED] = 1  # one problem, however many events
-        check.problems.append(Problem(AuditProblemCode.EVENT_UNSEALED, first[0], f"{count} event(s) written more than "
-                                      f"{settings.AUDIT_SEAL_BOUND_S:g} s ago are not sealed in the tree, the first #{first[0]} "
-                                      f"at {first[1]:%Y-%m-%d %H:%M:%S} UTC: is the sealer running?"))
+        check.problems.append(Problem(AuditProblemCode.EVENT_UNSEALED, first_seq, f"{count} event(s) written more than "
+                                      f"{settings.AUDIT_SEAL_BOUND_S:g} s ago are not sealed in the tree, the first {which} "
+                                      f"at {first_ts:%Y-%m-%d %H:%M:%S} UTC: is the sealer running?"))

@@ -114,6 +114,11 @@ class VerifyResult:
     latest_head: TreeHead | None = None
     unsealed: int = 0  # events not sealed yet (a problem only past AUDIT_SEAL_BOUND_S)
 
+    @property
+    def events(self) -> int:
+        """Every event of the trail: sealed in the tree, or committed and awaiting the sealer."""
+        return self.tree_size + self.unsealed
+
     def as_dict(self) -> dict:
         def cp(c):
             return None if c is None else {k: v for k, v in c.as_dict().items() if k not in ("key_id", "signature")}
@@ -126,6 +131,7 @@ class VerifyResult:
             "orphans": [o.as_dict() for o in self.orphans], "checkpoint_written": cp(self.checkpoint_written),
             "not_signed": self.not_signed, "tree_size": self.tree_size, "tree_heads": self.tree_heads,
             "latest_head": None if self.latest_head is None else self.latest_head.as_dict(), "unsealed": self.unsealed,
+            "events": self.events,
         }
 
 

@@ -44,7 +44,7 @@
   });
 
   // The order page's timeline: a run of fills is one line; a click shows each of them. What is open is
-  // remembered by the run's first seq, so the live re-render after the next fill keeps it open.
+  // remembered by the run's first event id, so the live re-render after the next fill keeps it open.
   var openRuns = new Set();
 
   function showRun(seq, open) {

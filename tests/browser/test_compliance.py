@@ -7,6 +7,7 @@ from django.db import connection
 from playwright.sync_api import expect
 
 from oms.models import Order
+from oms.services.audit_seal import audit_seal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +28,7 @@ def test_compliance_searches_the_audit_trail_and_verifies_the_chain(
     expect(rows.nth(1)).to_contain_text("order.cancelled")
     expect(rows.nth(1).locator(".changes")).to_contain_text("status ACCEPTED → CANCELLED")
     page.click("#verify-chain")
-    expect(page.locator("#verify-result .verify-ok")).to_have_text("OK — 4 events, chain intact")
+    expect(page.locator("#verify-result .verify-ok")).to_have_text("OK — 4 events intact")
     screenshot(page, "audit")
 
     page.select_option("#id_event_type", label="Order accepted")
@@ -70,6 +71,7 @@ def test_compliance_finds_events_in_words_reads_the_change_and_exports_the_searc
 
 def test_verify_reports_the_first_broken_link_in_red(signed_in, compliance, pm, portfolio, order_payload, api_post):
     api_post(pm, "/api/orders/", order_payload())
+    audit_seal()  # as the beat's sealer would: the two events become #1 and #2
     with connection.cursor() as cur:  # tamper as a database owner could, past the append-only trigger
         cur.execute("ALTER TABLE oms_auditevent DISABLE TRIGGER USER")
         cur.execute("UPDATE oms_auditevent SET reason = 'edited' WHERE seq = 2")
@@ -79,7 +81,8 @@ def test_verify_reports_the_first_broken_link_in_red(signed_in, compliance, pm, 
 
     page.click("#verify-chain")
 
-    expect(page.locator("#verify-result .verify-broken")).to_contain_text("BROKEN at event #2: event #2 was altered")
+    expect(page.locator("#verify-result .verify-broken")).to_contain_text("BROKEN at event #2: event #2 (id")
+    expect(page.locator("#verify-result .verify-broken")).to_contain_text("was altered after it was sealed as leaf 1")
 
 
 def test_compliance_sees_the_blotter_without_ticket_or_cancel(signed_in, compliance, pm, portfolio, order_payload, api_post):

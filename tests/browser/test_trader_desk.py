@@ -83,7 +83,7 @@ def test_desk_and_parent_page_show_progress_and_let_the_trader_pause_and_resume(
 
     from oms.models import AuditEvent
 
-    events = list(AuditEvent.objects.filter(object_type="parent_order").order_by("seq").values_list("event_type", "object_id", "source"))
+    events = list(AuditEvent.objects.filter(object_type="parent_order").order_by("id").values_list("event_type", "object_id", "source"))
     assert events == [
         ("parent_order.paused", str(shared.id), f"browser:{trader.username}"),
         ("parent_order.resumed", str(shared.id), f"browser:{trader.username}"),

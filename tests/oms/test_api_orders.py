@@ -339,7 +339,7 @@ def test_order_detail_has_progress_parent_fills_allocations_and_events(pm, post_
     assert body["fills"] == [] and body["allocations"] == []
     assert [e["event_type"] for e in body["events"]] == ["order.received", "order.accepted"]
     assert {e["object_id"] for e in body["events"]} == {str(order_id)}
-    assert body["events"][0]["seq"] < body["events"][1]["seq"]
+    assert body["events"][0]["id"] < body["events"][1]["id"]
 
 
 def test_order_detail_of_a_missing_order_is_404(pm, api):

@@ -26,7 +26,7 @@ def replace(api):
 
 
 def last_event(order_id, event_type="order.replaced") -> AuditEvent:
-    return AuditEvent.objects.filter(object_type="order", object_id=str(order_id), event_type=event_type).latest("seq")
+    return AuditEvent.objects.filter(object_type="order", object_id=str(order_id), event_type=event_type).latest("id")
 
 
 # --- in place (not yet in a parent) ------------------------------------------------------------------

@@ -37,7 +37,7 @@ def age(token: Token, by: timedelta) -> None:
 
 
 def token_events(user) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(event_type__startswith="auth.token_", object_id=str(user.pk)).order_by("seq"))
+    return list(AuditEvent.objects.filter(event_type__startswith="auth.token_", object_id=str(user.pk)).order_by("id"))
 
 
 def assert_no_key_in_audit(*keys: str) -> None:

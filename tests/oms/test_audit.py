@@ -11,11 +11,14 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from oms.models import AuditEvent, Order
+from oms.roles import Actor
 from oms.services import audit_verify
-from oms.services.audit import GENESIS_HASH, event_digest
+from oms.services.audit import GENESIS_HASH, PendingEvent, event_digest
+from oms.services.audit_seal import audit_seal
 from oms.states import OrderStatus
-from tests.oms.audit_helpers import triggers_bypassed
+from tests.oms.audit_helpers import chain_append, triggers_bypassed
 
+SYSTEM = Actor.system("test")
 AUDIT_URL = "/api/audit/"
 VERIFY_URL = "/api/audit/verify/"
 
@@ -28,16 +31,27 @@ def _refused(sql: str, params=()) -> None:
     with pytest.raises(DatabaseError) as info:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(sql, params)
-    assert "Cannot update or delete" in str(info.value)
+    assert "pgtrigger: Cannot" in str(info.value)
 
 
 @pytest.fixture
 def trail(pm, trader, submit, cancel_order):
-    """Five events: A received+accepted, B received+accepted (each its own transaction), A cancelled by the trader."""
+    """Five events, sealed as #1..#5: A received+accepted, B received+accepted (each its own transaction), A
+    cancelled by the trader."""
     a = submit(pm, client_order_id="A")
     b = submit(pm, client_order_id="B", quantity=10)
     cancel_order(trader, a.id)
+    assert audit_seal().sealed == 5
     return {"a": a, "b": b}
+
+
+@pytest.fixture
+def chain(db):
+    """Five events chained as the product wrote them before the switch to the sealer (#1..#5), then sealed."""
+    for i in range(5):
+        with transaction.atomic():
+            chain_append([PendingEvent(SYSTEM, "probe.noted", "probe", i, after={"i": i, "quantity": 10}, reason="probe")])
+    assert audit_seal().sealed == 5
 
 
 # --- what each change writes ----------------------------------------------------------------------
@@ -65,7 +79,9 @@ def test_acceptance_writes_the_transition_with_its_reason(pm, post_order, order_
 
     assert (event.before, event.after) == ({"status": "NEW"}, {"status": "ACCEPTED"})
     assert event.reason == "passed pre-trade risk"
-    assert event.seq == _event(order_id, "order.received").seq + 1
+    assert event.seq is None  # a position comes with the seal
+    audit_seal()
+    assert _event(order_id, "order.accepted").seq == _event(order_id, "order.received").seq + 1
 
 
 def test_denial_writes_the_code_and_reason(pm, set_limits, post_order, order_payload):
@@ -100,7 +116,7 @@ def test_timestamp_is_utc_to_the_microsecond(pm, submit):
     written = _event(order.id, "order.received")
 
     with connection.cursor() as cur:
-        cur.execute("SELECT ts, to_char(ts AT TIME ZONE 'UTC', 'US') FROM oms_auditevent WHERE seq = %s", [written.seq])
+        cur.execute("SELECT ts, to_char(ts AT TIME ZONE 'UTC', 'US') FROM oms_auditevent WHERE id = %s", [written.id])
         ts, micros = cur.fetchone()
 
     assert ts.utcoffset().total_seconds() == 0
@@ -135,7 +151,16 @@ def test_cancel_is_undone_if_its_audit_write_fails(pm, submit, cancel_order, mon
 # --- the hash chain -------------------------------------------------------------------------------
 
 
-def test_events_form_a_gapless_hash_chain_from_genesis(trail):
+def test_events_take_no_chain_position_until_sealed_then_a_gapless_seq(pm, trader, submit, cancel_order):
+    submit(pm, client_order_id="A")
+    cancel_order(trader, submit(pm, client_order_id="B").id)
+
+    assert list(AuditEvent.objects.order_by().values_list("seq", "prev_hash", "hash").distinct()) == [(None, None, None)]
+    audit_seal()
+    assert list(AuditEvent.objects.order_by("id").values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
+
+
+def test_events_before_the_switch_form_a_gapless_hash_chain_from_genesis(chain):
     events = list(AuditEvent.objects.order_by("seq"))
 
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
@@ -151,10 +176,22 @@ def test_intact_chain_verifies(trail, compliance, api):
     call_command("audit_verify", stdout=out)
     body = api(compliance).get(VERIFY_URL).json()
 
-    assert "OK: 5 audit events" in out.getvalue()
-    assert {k: body[k] for k in ("ok", "checked", "broken_seq", "code", "problem", "problems", "orphans")} == {
-        "ok": True, "checked": 5, "broken_seq": None, "code": "", "problem": "", "problems": [], "orphans": [],
+    assert "OK: 5 audit events intact: 5 sealed in the Merkle tree under 1 signed head(s), 0 awaiting the sealer; the hash chain written before the tree: 0 events" in out.getvalue()
+    assert {k: body[k] for k in ("ok", "checked", "broken_seq", "code", "problem", "problems", "orphans", "tree_size")} == {
+        "ok": True, "checked": 0, "broken_seq": None, "code": "", "problem": "", "problems": [], "orphans": [], "tree_size": 5,
     }
+    # No chain: the old HMAC checkpoints anchor only the chain written before the switch.
+    assert (body["last_good_checkpoint"], body["checkpoint_written"], body["not_signed"]) == (None, None, "not signed: the chain is empty")
+
+
+def test_intact_chain_before_the_switch_verifies_and_is_anchored(chain, compliance, api):
+    out = StringIO()
+
+    call_command("audit_verify", stdout=out)
+    body = api(compliance).get(VERIFY_URL).json()
+
+    assert "OK: 5 audit events intact: 5 sealed in the Merkle tree" in out.getvalue()
+    assert (body["ok"], body["checked"], body["tree_size"]) == (True, 5, 5)
     # The command anchored the head it verified; the API's run found it, and nothing new to anchor.
     assert (body["last_good_checkpoint"]["seq"], body["checkpoint_written"]) == (5, None)
 
@@ -253,14 +290,56 @@ TAMPERING = [
 @pytest.mark.parametrize(
     ("sql", "seq", "problem"), TAMPERING, ids=["reason", "after-json", "actor", "timestamp", "deleted-middle-row"],
 )
-def test_tampering_is_reported_at_the_first_broken_seq(sql, seq, problem, trail, compliance, api):
+def test_tampering_is_reported_at_the_first_broken_seq(sql, seq, problem, chain, compliance, api):
     with triggers_bypassed() as cur:
         cur.execute(sql)
 
     _assert_broken_at(seq, compliance, api, problem)
 
 
-def test_altered_and_rehashed_row_is_detected_at_the_next_link(trail, compliance, api):
+TREE_TAMPERING = [
+    ("UPDATE oms_auditevent SET reason = 'nothing to see' WHERE seq = 2", 2, "audit.leaf_altered"),
+    ("""UPDATE oms_auditevent SET "after" = jsonb_set("after", '{quantity}', '999') WHERE seq = 3""", 3, "audit.leaf_altered"),
+    ("UPDATE oms_auditevent SET actor = 'pm_b' WHERE seq = 5", 5, "audit.leaf_altered"),
+    ("UPDATE oms_auditevent SET ts = ts - interval '1 microsecond' WHERE seq = 4", 4, "audit.leaf_altered"),
+    ("DELETE FROM oms_auditevent WHERE seq = 3", None, "audit.leaf_event_missing"),
+    ("DELETE FROM oms_auditevent WHERE seq = 5", None, "audit.leaf_event_missing"),
+    ("UPDATE oms_auditevent SET seq = 100 WHERE seq = 3; UPDATE oms_auditevent SET seq = 3 WHERE seq = 4; "
+     "UPDATE oms_auditevent SET seq = 4 WHERE seq = 100", 4, "audit.leaf_altered"),
+    ("""INSERT INTO oms_auditevent (seq, ts, actor, actor_type, source, event_type, object_type, object_id, reason)
+        VALUES (6, now(), 'pm_a', 'user', 'api:pm_a', 'order.cancelled', 'order', '1', 'inserted')""", 6, "audit.leaf_missing"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "seq", "code"), TREE_TAMPERING,
+    ids=["reason", "after-json", "actor", "timestamp", "deleted-middle-row", "deleted-newest-row", "reordered", "inserted"],
+)
+def test_tampering_with_sealed_events_is_reported(sql, seq, code, trail, compliance, api):
+    with triggers_bypassed() as cur:
+        cur.execute(sql)
+
+    with pytest.raises(CommandError) as info:
+        call_command("audit_verify", stdout=StringIO())
+    body = api(compliance).get(VERIFY_URL).json()
+
+    assert f"({code})" in str(info.value)
+    assert (body["ok"], body["code"], body["broken_seq"]) == (False, code, seq)
+
+
+def test_the_sealer_sets_a_position_once_and_nothing_else(pm, submit):
+    submit(pm)
+    first, second = AuditEvent.objects.order_by("id").values_list("id", flat=True)
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE oms_auditevent SET seq = 41 WHERE id = %s", [first])
+    _refused("UPDATE oms_auditevent SET seq = 42 WHERE id = %s", [first])
+    _refused("UPDATE oms_auditevent SET seq = 43, reason = 'other' WHERE id = %s", [second])
+
+    assert list(AuditEvent.objects.order_by("id").values_list("seq", "reason")) == [(41, ""), (None, "passed pre-trade risk")]
+
+
+def test_altered_and_rehashed_row_is_detected_at_the_next_link(chain, compliance, api):
     row = AuditEvent.objects.get(seq=2)
     forged = event_digest(
         row.prev_hash, seq=row.seq, ts=row.ts, actor=row.actor, actor_type=row.actor_type, source=row.source,
@@ -286,7 +365,7 @@ def test_audit_list_is_newest_first_with_every_field(trail, compliance, api):
 
     assert [r["seq"] for r in body["results"]] == [5, 4, 3, 2, 1]
     assert set(body["results"][0]) == {
-        "seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id",
+        "id", "seq", "ts", "actor", "actor_type", "source", "event_type", "object_type", "object_id",
         "before", "after", "reason", "prev_hash", "hash",
     }
 

@@ -1,4 +1,4 @@
-"""Signed checkpoints anchor the audit chain outside its table: a cut or re-hashed tail, a lost or forged
+"""Signed checkpoints anchor the audit chain (the events written before the switch to the sealer) outside its table: a cut or re-hashed tail, a lost or forged
 checkpoint, a reused seq and an order without its creation event are each reported with a stable code."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from oms.services import audit_checkpoint_write, audit_verification, audit_verif
 from oms.services.audit import PendingEvent, audit_append, event_digest
 from oms.services.audit_checkpoint import ChainHead, checkpoint_file, parse_line, signature_problem
 from oms.tasks import audit_checkpoint_task
-from tests.oms.audit_helpers import triggers_bypassed
+from tests.oms.audit_helpers import chain_append, triggers_bypassed
 
 VERIFY_URL = "/api/audit/verify/"
 SYSTEM = Actor.system("test")
@@ -28,7 +28,7 @@ SYSTEM = Actor.system("test")
 def _append(n: int, reason: str = "probe") -> None:
     """``n`` events on an object type no registry cross-checks, in one transaction."""
     with transaction.atomic():
-        audit_append([PendingEvent(SYSTEM, "probe.noted", "probe", i, after={"i": i}, reason=reason) for i in range(n)])
+        chain_append([PendingEvent(SYSTEM, "probe.noted", "probe", i, after={"i": i}, reason=reason) for i in range(n)])
 
 
 def _head() -> int:
@@ -547,7 +547,7 @@ def test_command_prints_the_checkpoint_it_wrote(db):
     call_command("audit_verify", stdout=out)
 
     cp = AuditCheckpoint.objects.get()
-    assert "OK: 4 audit events, chain intact" in out.getvalue()
+    assert "OK: 4 audit events intact" in out.getvalue()
     assert f"checkpoint #{cp.id} written: event #4" in out.getvalue()
 
 

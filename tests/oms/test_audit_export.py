@@ -1,5 +1,5 @@
 """The audit trail read in words and filed: search by an event's readable name, the export of a search
-(CSV/XLSX with each event's chain position and hashes, compliance only), and before/after as a diff."""
+(CSV/XLSX with each event's position in the log and, for the chain before the sealer, its hashes, compliance only), and before/after as a diff."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from oms import exports
 from oms.audit_reading import ABSENT, Change, audit_changes
 from oms.models import AuditEvent
+from oms.services.audit_seal import audit_seal
 from tests.export_files import content, csv_file, csv_table, sheet_file, sheet_table
 
 AUDIT_URL = "/api/audit/"
@@ -20,10 +21,11 @@ AUDIT_URL = "/api/audit/"
 
 @pytest.fixture
 def trail(pm, trader, submit, cancel_order):
-    """Five events: A received+accepted, B received+accepted, A cancelled by the trader."""
+    """Five events, sealed as #1..#5: A received+accepted, B received+accepted, A cancelled by the trader."""
     a = submit(pm, client_order_id="A")
     submit(pm, client_order_id="B", quantity=10)
     cancel_order(trader, a.id)
+    audit_seal()
     return a
 
 
@@ -66,14 +68,15 @@ def test_audit_csv_export_files_the_search_with_chain_positions_hashes_and_chang
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="audit-trail' in response["Content-Disposition"]
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["Seq (chain position)", "Time (UTC)", "Actor"]
-    assert {"Event", "Event code", "Changes (old → new)", "Previous hash", "Hash (SHA-256)"} <= set(header)
+    assert header[:3] == ["Seq (position in the log)", "Time (UTC)", "Actor"]
+    assert {"Event", "Event code", "Changes (old → new)", "Previous hash (chain)", "Hash (chain, SHA-256)"} <= set(header)
     col = {name: i for i, name in enumerate(header)}
-    assert [int(r[col["Seq (chain position)"]]) for r in body] == [5, 2, 1]  # A's events only, newest first
+    assert [int(r[col["Seq (position in the log)"]]) for r in body] == [5, 2, 1]  # A's events only, newest first
     stored = {e.seq: e for e in AuditEvent.objects.all()}
     for r in body:
         event = stored[int(r[0])]
-        assert (r[col["Hash (SHA-256)"]], r[col["Previous hash"]], r[col["Event code"]]) == (event.hash, event.prev_hash, event.event_type)
+        # Written after the switch to the sealer: no chain hashes (their proof download covers them).
+        assert (r[col["Hash (chain, SHA-256)"]], r[col["Previous hash (chain)"]], r[col["Event code"]]) == ("", "", event.event_type)
     cancelled = body[0]
     assert (cancelled[col["Event"]], cancelled[col["Actor"]]) == ("Order cancelled", "desk_trader")
     assert "status: ACCEPTED → CANCELLED" in cancelled[col["Changes (old → new)"]].splitlines()
@@ -88,7 +91,7 @@ def test_audit_xlsx_export_is_one_sheet_of_the_search(trail, compliance, api):
     assert len(book.worksheets) == 1
     values = sheet_table(book.worksheets[0])
     header = values[0]
-    seq_col = header.index("Seq (chain position)")
+    seq_col = header.index("Seq (position in the log)")
     assert [row[seq_col] for row in values[1:]] == [4, 2]  # numbers, not text
     assert {row[header.index("Event")] for row in values[1:]} == {"Order accepted"}
 
@@ -151,13 +154,13 @@ def test_audit_export_says_the_period_the_search_and_who_exported_it(trail, comp
     assert meta["Exported by"] == "compliance_officer (compliance)"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", meta["Exported at"])
     assert "Sign convention" not in meta  # no signed figure in the trail
-    assert rows[0][0] == "Seq (chain position)" and [r[0] for r in rows[1:]] == ["5"]
+    assert rows[0][0] == "Seq (position in the log)" and [r[0] for r in rows[1:]] == ["5"]
     assert re.fullmatch(r'attachment; filename="audit-trail-from-20200101T000000Z-to-29981231T230000Z-\d{8}T\d{6}\.\d{3}Z\.csv"',
                         as_csv["Content-Disposition"])
     book = load_workbook(io.BytesIO(content(as_xlsx)))
     sheet_meta, values = sheet_file(book.worksheets[0])
     assert sheet_meta["Exported by"] == "compliance_officer (compliance)" and sheet_meta["Period"] == meta["Period"]
-    assert values[0][0] == "Seq (chain position)" and values[1][0] == 5
+    assert values[0][0] == "Seq (position in the log)" and values[1][0] == 5
     assert book.worksheets[0].column_dimensions["B"].width == 24  # an instant's width
     assert book.worksheets[0].cell(len(sheet_meta) + 3, 2).number_format == "yyyy-mm-dd hh:mm:ss.000"
 
@@ -175,7 +178,7 @@ def test_two_audit_exports_a_millisecond_apart_have_distinct_names(trail, compli
 def test_audit_export_without_the_header_block_is_the_bare_table(trail, compliance, api):
     bare = content(api(compliance).get(AUDIT_URL, {"format": "csv", "header": "none"})).decode()
 
-    assert bare.startswith("Seq (chain position),Time (UTC),Actor,")
+    assert bare.startswith("Seq (position in the log),Time (UTC),Actor,")
     assert csv_table(bare.encode()) == csv_table(api(compliance).get(AUDIT_URL, {"format": "csv"}))
 
 
@@ -186,3 +189,11 @@ def test_audit_export_refuses_a_header_value_it_does_not_know(bad, trail, compli
     assert response.status_code == 400 and response["Content-Type"] == "application/json"
     assert (response.json()["code"], response.json()["field"]) == ("validation_error", "header")
     assert "xxxx" not in response.json()["detail"]
+
+
+def test_an_event_not_sealed_yet_is_exported_as_sealing(trail, pm, submit, compliance, api):
+    submit(pm, client_order_id="C")
+
+    rows = _csv(api(compliance).get(AUDIT_URL, {"format": "csv"}))
+
+    assert [r[0] for r in rows[1:]] == ["sealing…", "sealing…", "5", "4", "3", "2", "1"]  # unsealed first, newest first

@@ -67,7 +67,7 @@ def login_post(client, username, password, ip=ATTACKER, url="/login/"):
 
 
 def events(*types) -> list[tuple[str, str]]:
-    return list(AuditEvent.objects.filter(event_type__in=types).order_by("seq").values_list("event_type", "object_id"))
+    return list(AuditEvent.objects.filter(event_type__in=types).order_by("id").values_list("event_type", "object_id"))
 
 
 def assert_locked_json(response):

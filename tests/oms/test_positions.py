@@ -89,6 +89,6 @@ def test_fills_keep_one_position_per_portfolio_and_instrument(pm, portfolio, oth
     assert (mine.bought_quantity, mine.sold_quantity) == (400, 600)
     other = Position.objects.get(portfolio=other_portfolio, instrument=instrument)
     assert (other.quantity, other.avg_cost) == (100, D("11.000000"))
-    updates = AuditEvent.objects.filter(event_type="position.updated", object_id=str(mine.id)).order_by("seq")
+    updates = AuditEvent.objects.filter(event_type="position.updated", object_id=str(mine.id)).order_by("id")
     assert [e.after["quantity"] for e in updates] == [400, -200]
     assert updates[1].before["quantity"] == 400

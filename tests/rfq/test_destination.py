@@ -199,7 +199,7 @@ def test_a_trader_rfq_on_an_algorithm_parent_is_left_alone_by_its_algorithm_and_
         clock.advance(30)
         parent_tick(parent_id=block.pk)
     block.refresh_from_db()
-    started = AuditEvent.objects.filter(object_id=str(block.pk), event_type="parent_order.plan_started").order_by("-seq").first()
+    started = AuditEvent.objects.filter(object_id=str(block.pk), event_type="parent_order.plan_started").order_by("-id").first()
     assert started.after["qty"] <= 20_000  # its plan covers only what the RFQ does not hold
     assert rfq.quantity + block.filled_quantity <= block.quantity
 

@@ -5,8 +5,9 @@ from oms.services import audit_verify
 
 class Command(BaseCommand):
     help = (
-        "Verify the audit trail: the hash chain against every signed checkpoint (table and file) and every "
-        "order's creation event; print OK or what broke (exit 1 if broken). An intact chain gets a new checkpoint."
+        "Verify the audit trail: the hash chain written before the sealer against every signed checkpoint (table "
+        "and file), the Merkle tree against its signed heads, the seal bound and every order's creation event; "
+        "print OK or what broke (exit 1 if broken). An intact chain whose head moved gets a new checkpoint."
     )
 
     def handle(self, *args, **options):
@@ -19,7 +20,9 @@ class Command(BaseCommand):
         if result.ok:
             written = result.checkpoint_written
             self.stdout.write(self.style.SUCCESS(
-                f"OK: {result.checked} audit events, chain intact; {result.checkpoints} checkpoint(s) reached, {anchor}"
+                f"OK: {result.events} audit events intact: {result.tree_size} sealed in the Merkle tree under "
+                f"{result.tree_heads} signed head(s), {result.unsealed} awaiting the sealer; the hash chain written before the "
+                f"tree: {result.checked} events, {result.checkpoints} checkpoint(s) reached, {anchor}"
             ))
             if written:
                 self.stdout.write(f"checkpoint #{written.id} written: event #{written.seq} at {written.created_at:%Y-%m-%d %H:%M:%S} UTC")
