@@ -5,6 +5,7 @@ never run together."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.template.loader import render_to_string
 from playwright.sync_api import expect
 
@@ -249,6 +250,8 @@ def test_the_blotter_shows_the_whole_denial_note_and_fits_the_window(
     width, signed_in, pm, portfolio, instrument, order_payload, api_post
 ):
     RiskLimitFactory(portfolio=None, price_collar_pct=Decimal("5"))
+    with connection.cursor() as cur:  # a desk's day: six-digit order ids, the widest the ID column gets
+        cur.execute("SELECT setval(pg_get_serial_sequence('oms_order', 'id'), 123456)")
     assert api_post(pm, "/api/orders/", order_payload(limit_price="120.00")).status_code == 422
     api_post(pm, "/api/orders/", order_payload(limit_price="100.00"))
     denied = Order.objects.get(status="DENIED")
