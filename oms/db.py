@@ -42,6 +42,19 @@ def insert_rows(table: str, pk_column: str, columns: list[str], rows: list[list]
     return ids
 
 
+def write_rows(table: str, columns: list[str], rows: list[list]) -> None:
+    """Insert ``rows`` (values in ``columns`` order) into ``table`` when no caller needs their ids: one
+    multi-row INSERT for a few, COPY for many (no id reservation: a round trip fewer than ``insert_rows``)."""
+    if len(rows) >= COPY_THRESHOLD:
+        copy_rows(table, columns, rows)
+    elif rows:
+        q = connection.ops.quote_name
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        with connection.cursor() as cur:
+            cur.execute(f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES {', '.join([row] * len(rows))}",
+                        [v for r in rows for v in r])
+
+
 def copy_rows(table: str, columns: list[str], rows) -> None:
     """COPY ``rows`` (values in ``columns`` order, any iterable) into ``table``: no ids returned.
 

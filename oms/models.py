@@ -117,6 +117,9 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.NEW)  # FIX 39
     filled_quantity = models.PositiveBigIntegerField(default=0)  # FIX 14 CumQty
     avg_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)  # FIX 6 AvgPx
+    # Sum of quantity x price over the order's fills, kept as they are booked: AvgPx = fill_notional / CumQty
+    # without reading the order's allocations back (a fill of a parent reaches 20 orders; each has hundreds).
+    fill_notional = models.DecimalField(max_digits=30, decimal_places=6, default=Decimal("0"))
     notional = models.DecimalField(
         max_digits=22, decimal_places=2, default=Decimal("0"),
         help_text="Quantity x limit price (market orders: x reference price) at submission.",
