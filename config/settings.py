@@ -358,6 +358,8 @@ RFQ_MAX_ROUNDS = int(os.environ.get("RFQ_MAX_ROUNDS", "2"))
 # Market simulation: wall time -> market time. 60x: a 6.5 h trading day passes in 6.5 minutes.
 SIM_SPEED = float(os.environ.get("SIM_SPEED", "60"))
 SIM_SEED = int(os.environ.get("SIM_SEED", "20261121"))
+# The risk-free rate (continuous, annual) the simulated options market prices with (ems.option_market).
+OPTIONS_RATE = float(os.environ.get("OPTIONS_RATE", "0.04"))
 # Wall-clock instant (unix seconds) at which simulated day 0 opens; default: the start of the current UTC day.
 SIM_ANCHOR = float(os.environ["SIM_ANCHOR"]) if os.environ.get("SIM_ANCHOR") else None
 # Pre-trade risk measures orders against the live market mid while it is at most this old (wall seconds;

@@ -18,7 +18,7 @@ from oms.audit_signing import public_keys_hex
 from oms.audit_tree import EVENT_LEAF_COLUMNS, TreeNodeMissing, head_from_row, head_of_size, latest_head, node_reader
 from oms.error_codes import AuditErrorCode, FieldErrorCode
 from oms.errors import Conflict, NotFound, ValidationFailed
-from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, Instrument, MarketPrice, Order
+from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, Instrument, InstrumentKind, MarketPrice, Order
 from oms.money import PRICE_Q
 from oms.risk_reference import RiskReference, risk_reference
 from oms.roles import visible_portfolios
@@ -224,8 +224,20 @@ def timeline_collapse(items) -> list[AuditEvent | TimelineFill | TimelineRun]:
 
 
 def instrument_list() -> QuerySet[Instrument]:
-    """Active instruments with their latest market price (``instrument.market_price``, if any), by symbol."""
-    return Instrument.objects.filter(is_active=True).select_related("market_price").order_by("symbol")
+    """Active equities with their latest market price (``instrument.market_price``, if any), by symbol: what the
+    simulated equity market runs and the desk's pages list (options: ``option_list``)."""
+    return Instrument.objects.filter(is_active=True, kind=InstrumentKind.EQUITY).select_related("market_price").order_by("symbol")
+
+
+def instrument_catalogue() -> QuerySet[Instrument]:
+    """Every active instrument a client may name, equities and options (the API's list, with its filters)."""
+    return Instrument.objects.filter(is_active=True).select_related("market_price", "underlying").order_by("symbol")
+
+
+def option_list(*, underlying: Instrument) -> QuerySet[Instrument]:
+    """The active options on ``underlying``, by expiry, strike and type (its chain)."""
+    return (Instrument.objects.filter(is_active=True, kind=InstrumentKind.OPTION, underlying=underlying)
+            .select_related("market_price").order_by("expiry", "strike", "option_type"))
 
 
 def risk_references(instruments, *, now: datetime | None = None) -> dict[int, RiskReference]:

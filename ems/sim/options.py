@@ -162,6 +162,10 @@ class OptionQuote:
     vol: float
     greeks: Greeks
 
+    @property
+    def vol_pct(self) -> float:
+        return 100.0 * self.vol
+
 
 def option_quote(spot: float, strike: float, t: float, kind: str, surface: VolSurface, *, tick: float = 0.01,
                  rate: float = 0.0, dividend: float = 0.0) -> OptionQuote:
