@@ -21,7 +21,7 @@ from ems.algos.cost import pre_trade_estimate
 from ems.algos.selection import select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
-from ems.option_market import chain_quotes
+from ems.option_market import chain_quotes, option_ticks
 from ems.sim import SESSION_US, US, InstrumentParams, Liquidity, LiveClock, Market, Side, format_clock, measures
 from ems.sim.orders import Fill as SimFill
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
@@ -126,8 +126,19 @@ def market_prices(instruments, *, wall: float | None = None, venues=None) -> lis
     pre-trade risk. The ticks are stamped with ``wall`` itself, at µs precision, so that the market
     state behind a stored price can be recomputed exactly from its ``as_of``. An instrument whose book
     has an empty side (no lit venue, or a side we swept) gets no tick: its last price stays and ages.
+    An option is priced off its underlying's mid at the same moment (``ems.option_market``); none without it.
     """
     as_of = datetime.now(UTC) if wall is None else datetime.fromtimestamp(wall, UTC)
+    instruments = list(instruments)
+    options = [i for i in instruments if i.kind == InstrumentKind.OPTION]
+    if options:
+        equities = [i for i in instruments if i.kind != InstrumentKind.OPTION]
+        listed = {i.pk for i in equities}
+        underlyings = {o.underlying_id: o.underlying for o in options if o.underlying_id not in listed}
+        ticks = market_prices([*equities, *underlyings.values()], wall=as_of.timestamp(), venues=venues)
+        spots = {t.instrument_id: t.mid for t in ticks}
+        stamp = ticks[0].as_of if ticks else as_of  # the equities' own stamp (a float wall time may round a µs)
+        return [t for t in ticks if t.instrument_id in listed] + option_ticks(options, spots, stamp)
     mt = live_clock().market_time(as_of.timestamp())
     t = min(mt.t_us, SESSION_US)
     venues = venue_profiles() if venues is None else venues

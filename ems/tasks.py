@@ -8,7 +8,6 @@ from celery import current_app, shared_task
 from django.conf import settings
 
 from ems import selectors
-from ems.option_market import option_ticks
 from ems.services.ticks import TICK_TASK
 from oms.selectors import instrument_list
 from oms.services import market_prices_update
@@ -22,11 +21,9 @@ def market_prices_refresh() -> int:
 
     Idempotent: a run only ever moves a price forward in time (see ``market_prices_update``).
     """
-    ticks = selectors.market_prices(instrument_list())
-    # Options are priced off their underlying's mid just read (ems.option_market), stamped the same.
-    if ticks:
-        spots = {t.instrument_id: t.mid for t in ticks}
-        ticks += option_ticks(list(selectors.options_on(spots)), spots, ticks[0].as_of)
+    equities = list(instrument_list())
+    # Options are priced off their underlying's mid at the same moment (ems.option_market).
+    ticks = selectors.market_prices([*equities, *selectors.options_on(i.pk for i in equities)])
     written = market_prices_update(prices=ticks)
     log.debug("market prices refreshed: %s of %s instruments", written, len(ticks))
     return written
