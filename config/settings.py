@@ -286,7 +286,7 @@ CHANNEL_LAYERS = {
 # current key's 32-byte seed in hex; empty: derived from SECRET_KEY under key id "dev" (development only). Retired
 # keys stay listed as public keys ("id:hex,id:hex") so their heads still verify.
 AUDIT_SEAL_EVERY_S = float(os.environ.get("AUDIT_SEAL_EVERY_S", "1"))
-AUDIT_SEAL_POLL_S = float(os.environ.get("AUDIT_SEAL_POLL_S", "0.1"))
+AUDIT_SEAL_POLL_S = float(os.environ.get("AUDIT_SEAL_POLL_S", "0.2"))
 AUDIT_SEAL_BOUND_S = float(os.environ.get("AUDIT_SEAL_BOUND_S", "5"))
 AUDIT_SEAL_BATCH = int(os.environ.get("AUDIT_SEAL_BATCH", "5000"))
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
