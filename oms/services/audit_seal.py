@@ -9,6 +9,13 @@ commits all of that or nothing: a sealer killed mid-seal leaves the tree as the 
 next seal takes the same events again. The unique keys (leaf index, event, subtree, head size) are the
 database's last word against sealing anything twice.
 
+Who seals. ``audit_seal_run`` holds ``SEAL_LOCK`` at session level for a run of about ``AUDIT_SEAL_EVERY_S``
+(a session holding it always gets it again per seal; every other sealer is "busy"): beat's task makes a short
+run (what is pending, then return), the sealer process (``audit_sealer_serve``, ``manage.py audit_sealer``)
+makes runs back to back that look again every ``AUDIT_SEAL_POLL_S``, so an event waits a poll plus a seal
+instead of up to a beat period. Polling, not LISTEN/NOTIFY: PostgreSQL serialises the commits of transactions
+that sent a NOTIFY, and writers must never wait for each other.
+
 Which events, in which order. Writers take no lock (``audit_write``): an event is inserted with ``seq`` null,
 and PostgreSQL keeps no commit order. So each seal takes, in this order:
 
@@ -45,7 +52,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 
 from oms.audit_merkle import append, frontier_coords, root_from_frontier
@@ -217,16 +224,18 @@ def audit_seal_run(*, budget_s: float | None = None, poll_s: float = 0.0, max_ev
 def audit_sealer_serve(*, stop: Callable[[], bool]) -> None:
     """Be the sealer until ``stop()``: sealer runs back to back, each polling every ``AUDIT_SEAL_POLL_S`` for
     ``AUDIT_SEAL_EVERY_S``. While another sealer holds the lock, stand by and try again each period (two sealers
-    started together: one seals, the other takes over if the first dies). A broken tree or a lost database
-    connection is logged and retried a period later; nothing is sealed meanwhile."""
+    started together: one seals, the other takes over if the first dies). A broken tree or a database error
+    (a lost connection) is logged and retried a period later; nothing is sealed meanwhile."""
     period = settings.AUDIT_SEAL_EVERY_S
     while not stop():
         try:
             results = audit_seal_run(budget_s=period, poll_s=settings.AUDIT_SEAL_POLL_S, stop=stop)
         except AuditTreeBroken as exc:
             log.error("AUDIT TREE BROKEN: %s; nothing sealed", exc)
-        except (OperationalError, InterfaceError) as exc:
-            log.warning("audit sealer lost its database connection (%s); retrying in %g s", exc, period)
+        except (DatabaseError, InterfaceError):
+            # A lost connection, or a refusal nothing here expects: each seal rolled back whole, so retry on a
+            # fresh connection rather than exit (under make run, one process exiting stops them all).
+            log.exception("audit sealer: database error; nothing sealed, retrying in %g s", period)
             connection.close()
         else:
             if results[-1].status != "busy":

@@ -229,7 +229,7 @@ def _sealer_process(name: str, log: Path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_sealer_processes_one_seals_the_other_takes_over_when_it_is_killed(tmp_path):
+def test_two_sealer_processes_one_seals_the_other_takes_over_when_it_is_killed_and_a_lost_connection_is_survived(tmp_path):
     def all_sealed(n):
         return lambda: AuditLeaf.objects.count() == n and not AuditEvent.objects.filter(seq__isnull=True).exists()
 
@@ -250,6 +250,12 @@ def test_two_sealer_processes_one_seals_the_other_takes_over_when_it_is_killed(t
         survivor = next(n for n in procs if n != leader[0])
         assert wait_for(lambda: _sealer_lock_holders() == [survivor], 10)
 
+        with connection.cursor() as cur:  # the database drops the survivor's connection: it reconnects and goes on
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [survivor])
+        _append(10)
+        assert wait_for(all_sealed(70), 30), logs()
+        assert procs[survivor].poll() is None and "database error" in (tmp_path / f"{survivor}.log").read_text(), logs()
+
         procs[survivor].terminate()  # SIGTERM: finishes the seal under way and exits
         assert procs[survivor].wait(timeout=15) == 0, logs()
     finally:
@@ -259,8 +265,8 @@ def test_two_sealer_processes_one_seals_the_other_takes_over_when_it_is_killed(t
                 proc.wait()
 
     assert wait_for(lambda: _sealer_lock_holders() == [], 10)
-    assert list(AuditLeaf.objects.order_by("leaf_index").values_list("event__seq", flat=True)) == list(range(1, 61))
-    assert AuditLeaf.objects.values("event").distinct().count() == 60
+    assert list(AuditLeaf.objects.order_by("leaf_index").values_list("event__seq", flat=True)) == list(range(1, 71))
+    assert AuditLeaf.objects.values("event").distinct().count() == 70
     assert latest_head().root_hash == mth(_leaf_hashes())
     assert audit_verify().ok
 
