@@ -203,11 +203,11 @@ def main() -> None:
     print(f"audit trail: {args.seconds:g} s per phase, median of {args.runs} runs, {os.cpu_count()} cores shared, "
           f"synchronous_commit={sync}; sealer polls every {settings.AUDIT_SEAL_POLL_S * 1000:.0f} ms")
     print(f"  {'writers':>7} | {'appends/s':>9} | {'plain INSERTs/s':>15} | {'append/plain':>12} | {'seal p50 ms':>11} | {'p99 ms':>6}"
-          f" | CPU ms per append: {'writer':>6} {'backend':>7} {'sealer':>6} | {'run-queue wait':>14} | {'wall/append':>11} | {'box busy':>8}")
+          f" | {'CPU ms/append: writer':>21} {'backend':>7} {'sealer':>6} | {'run-queue wait':>14} | {'wall/append':>11} | {'box busy':>8}")
     for w in counts:
         print(f"  {w:>7} | {med(w, False, 'rate'):>9,.0f} | {med(w, True, 'rate'):>15,.0f} | "
               f"{med(w, False, 'rate') / med(w, True, 'rate'):>12.2f} | {med(w, False, 'p50') * 1000:>11,.0f} | {med(w, False, 'p99') * 1000:>6,.0f}"
-              f" | {'':>19}{med(w, False, 'writer_ms'):>6.3f} {med(w, False, 'backend_ms'):>7.3f} {med(w, False, 'sealer_ms'):>6.3f}"
+              f" | {med(w, False, 'writer_ms'):>21.3f} {med(w, False, 'backend_ms'):>7.3f} {med(w, False, 'sealer_ms'):>6.3f}"
               f" | {med(w, False, 'runq_ms'):>11.3f} ms | {med(w, False, 'wall_ms'):>8.3f} ms | {med(w, False, 'box_busy'):>8.0%}")
     for w in counts:
         print(f"  plain INSERT, {w} writer(s), CPU ms per insert: writer {med(w, True, 'writer_ms'):.3f}, backend "
