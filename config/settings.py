@@ -279,11 +279,14 @@ CHANNEL_LAYERS = {
     }
 }
 
-# The audit log's Merkle tree (docs/audit.md): the sealer links committed events into it every AUDIT_SEAL_EVERY_S
-# (beat) and signs a tree head with Ed25519; verification reports any event still unsealed AUDIT_SEAL_BOUND_S after
-# it was written. AUDIT_SIGNING_KEY: the current key's 32-byte seed in hex; empty: derived from SECRET_KEY under key
-# id "dev" (development only). Retired keys stay listed as public keys ("id:hex,id:hex") so their heads still verify.
+# The audit log's Merkle tree (docs/audit.md): the sealer process (manage.py audit_sealer) looks for committed events
+# every AUDIT_SEAL_POLL_S, links them into the tree and signs a tree head with Ed25519, in runs of AUDIT_SEAL_EVERY_S
+# (its lease on the sealer's lock); beat's task seals every AUDIT_SEAL_EVERY_S too, in case no sealer process runs.
+# Verification reports any event still unsealed AUDIT_SEAL_BOUND_S after it was written. AUDIT_SIGNING_KEY: the
+# current key's 32-byte seed in hex; empty: derived from SECRET_KEY under key id "dev" (development only). Retired
+# keys stay listed as public keys ("id:hex,id:hex") so their heads still verify.
 AUDIT_SEAL_EVERY_S = float(os.environ.get("AUDIT_SEAL_EVERY_S", "1"))
+AUDIT_SEAL_POLL_S = float(os.environ.get("AUDIT_SEAL_POLL_S", "0.2"))
 AUDIT_SEAL_BOUND_S = float(os.environ.get("AUDIT_SEAL_BOUND_S", "5"))
 AUDIT_SEAL_BATCH = int(os.environ.get("AUDIT_SEAL_BATCH", "5000"))
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")

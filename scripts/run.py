@@ -1,4 +1,5 @@
-"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers and beat together.
+"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers, beat and the audit
+sealer together.
 
 Ctrl-C stops all of them. PostgreSQL and Redis are found or started by config.runtime.
 """
@@ -38,6 +39,8 @@ def main() -> int:
         **{f"worker{k}": [str(bindir / "celery"), "-A", "config", "worker", "-l", "info", "--pool", "solo", "-n", f"w{k}@%h"]
            for k in range(1, int(env.get("WORKERS", "2")) + 1)},
         "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
+        # The audit sealer polls every AUDIT_SEAL_POLL_S in a process of its own: on a solo worker it would hold up the ticks.
+        "sealer": [py, "manage.py", "audit_sealer"],
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=dict(env, LOG_NAME=name)) for name, cmd in procs.items()}
     time.sleep(2)
@@ -50,8 +53,8 @@ def main() -> int:
     print(seed.stdout.rstrip())
     print(demo.stdout.rstrip() or "Demo orders not submitted: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
     print(f"  trader desk  http://{host}:{port}/desk/execution/   (log in as trader)")
-    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat>.log (the console shows warnings, errors and start-up)")
-    print("Ctrl-C stops web, worker and beat.")
+    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat|sealer>.log (the console shows warnings, errors and start-up)")
+    print("Ctrl-C stops web, workers, beat and the sealer.")
     print("=" * 72 + "\n", flush=True)
 
     def stop(*_):
