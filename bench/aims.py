@@ -24,7 +24,7 @@ ROWS = {
     "push": "report -> fill booked -> websocket push p99 at 200 child orders/s (bench/ems_live.py)",
     "kill": "kill switch: engage -> 500 children cancelled at the venues, p99 (bench/ems_live.py)",
     "aggregation": "aggregation of 10,000 orders (bench/ems_aggregation.py)",
-    "audit_writers": "audit appends/s rise with writers, 4 writers / 1 (bench/audit.py)",
+    "audit_writers": "audit appends/s rise with writers, most writers / 1 (bench/audit.py)",
     "seal_delay": "audit seal delay p99 (bench/audit.py)",
 }
 

@@ -36,6 +36,7 @@ os.environ.setdefault("CHANNELS_PREFIX", "bench-aggregation")
 os.environ.setdefault("CACHE_KEY_PREFIX", "bench-aggregation")
 DISCARD_QUEUE = "bench-aggregation-discard"  # the parents' first ticks go here, and are deleted at the end
 
+from aims import aim  # noqa: E402
 from benchdb import django_on_own_database  # noqa: E402
 
 OWN_DATABASE = django_on_own_database()
@@ -154,7 +155,7 @@ def _main() -> int:
               f"{counted.crossed_quantity:,} shares crossed, {counted.filled_by_cross:,} orders filled by a cross", flush=True)
         if not sells:
             median = statistics.median(times)
-            print(f"aggregation of {args.orders:,} orders: {median:.2f} s (aim <= {AIM_S:g} s: {'met' if median <= AIM_S else 'missed'})", flush=True)
+            aim("aggregation", f"{median:.2f} s for {args.orders:,} orders (median of {args.runs})", f"<= {AIM_S:g} s", median <= AIM_S)
         if args.profile:
             import cProfile
             import pstats
