@@ -551,7 +551,8 @@ def test_bulk_answers_207_with_one_result_per_item(pm, set_limits, post_bulk, or
     assert (bad["status"], bad["code"], bad["field"], bad["id"]) == (400, "validation_error", "quantity", None)
     assert bad["client_order_id"] == "BAD-QTY"
     assert (big["status"], big["code"], big["order_status"]) == (422, "risk.max_quantity", OrderStatus.DENIED)
-    assert (clash["status"], clash["code"], clash["id"]) == (409, "order.duplicate_client_order_id", None)
+    # A client_order_id used again in the same bulk is answered as a resend of the order its first use made.
+    assert (clash["status"], clash["code"], clash["id"]) == (409, "order.duplicate_client_order_id", ok["id"])
     assert (same["status"], same["id"]) == (200, ok["id"])
     assert (junk["status"], junk["code"], junk["client_order_id"]) == (400, "validation_error", None)
     for row in (bad, big, clash, junk):
