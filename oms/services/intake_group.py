@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from oms.roles import Actor
 from oms.services.intake import IntakeResult, Submission, SubmitAgain, orders_submit, submission_resubmit, submissions_submit
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 def order_submit(*, user, actor: Actor, data) -> IntakeResult:
     """Submit one order (see ``intake.orders_submit``), in a group with the orders other requests of this
     process submit at the same moment (see the module's docstring)."""
-    if not settings.INTAKE_GROUP_COMMIT or transaction.get_connection().in_atomic_block:
+    if not settings.INTAKE_GROUP_COMMIT or transaction.get_connection().in_atomic_block or intake_group.writing_here():
         return orders_submit(user=user, actor=actor, items=[data])[0]
     return intake_group.submit(Submission(user, actor, data))
 
@@ -77,7 +77,13 @@ class IntakeGroup:
         self._lock = threading.Lock()
         self._queue: deque[_Waiter] = deque()
         self._writing = False
+        self._writer = threading.local()  # .active: this thread is writing a group
         self.stats = GroupStats()
+
+    def writing_here(self) -> bool:
+        """Whether this thread is writing a group: an order it submits meanwhile (from a hook called while the
+        group is written) cannot wait for that group, and is written on its own."""
+        return getattr(self._writer, "active", False)
 
     def submit(self, submission: Submission) -> IntakeResult:
         """Submit one order in the next group; block until it is answered."""
@@ -88,6 +94,7 @@ class IntakeGroup:
             self._writing = True
         if not me.leads:
             log.debug("an order of %s waits for the intake group being written", submission.source)
+            _lend_connection()
             me.woken.wait()
         if me.leads:  # first in the queue: write everything queued, this order first
             self._write_group()
@@ -106,12 +113,14 @@ class IntakeGroup:
     def _write_group(self) -> None:
         with self._lock:
             group = [self._queue.popleft() for _ in range(min(len(self._queue), settings.INTAKE_GROUP_MAX_ORDERS))]
+        self._writer.active = True
         try:
             subs = [replace(w.submission, request=k) for k, w in enumerate(group)]
             answers = submissions_submit(subs)
         except BaseException as exc:  # noqa: BLE001 - handed to every request of the group, raised there
             answers = [exc] * len(group)
         finally:
+            self._writer.active = False
             self._hand_over()
         self._count(len(group), resubmitted=isinstance(answers[0], SubmitAgain))
         for waiter, answer in zip(group, answers, strict=True):
@@ -138,6 +147,13 @@ class IntakeGroup:
             stats.largest = max(stats.largest, size)
             stats.sizes[size] = stats.sizes.get(size, 0) + 1
         log.debug("intake group of %d order(s) written", size)
+
+
+def _lend_connection() -> None:
+    """Give this request's pooled database connection back while it waits (it takes another if it writes the
+    next group, or its order again), so that the pool, not the queue, bounds the requests a process takes."""
+    if connection.pool is not None:
+        connection.close()
 
 
 intake_group = IntakeGroup()
