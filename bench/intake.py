@@ -228,7 +228,7 @@ class Round:
 
 def measure_single(base: str, token: str, payloads: list[dict], path: str, servers: list[int]) -> Round:
     # CPU per request, by process: steadier than requests/s on a shared VM, and it says where time goes.
-    databases = _pids("-u", "postgres")
+    databases = database_pids()
     cpu0 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
     elapsed, lat, statuses = asyncio.run(bench_single(base, token, payloads, path))
     cpu1 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
@@ -279,6 +279,18 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def database_pids() -> list[int]:
+    """The PostgreSQL processes doing this bench's work: the backends connected to its database (the server's
+    pools hold theirs open after the warm-up) and the shared WAL writer, checkpointer and background writer;
+    not the backends of other databases on the same server."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")
+        return [pid for (pid,) in cur.fetchall()]
 
 
 def _pids(*pgrep_args: str) -> list[int]:
