@@ -560,6 +560,16 @@ def test_bulk_answers_207_with_one_result_per_item(pm, set_limits, post_bulk, or
     assert dict(Order.objects.values_list("client_order_id", "status")) == {"OK-1": "ACCEPTED", "TOO-BIG": "DENIED"}
 
 
+def test_bulk_answers_a_denied_order_sent_twice_with_its_denial_both_times(pm, set_limits, post_bulk, order_payload):
+    set_limits(max_order_quantity=5000)
+    big = order_payload(client_order_id="BIG-TWICE", quantity=6000)
+
+    first, again = post_bulk(pm, [big, big]).json()["results"]
+
+    assert (first["status"], first["code"], again["status"], again["code"]) == (422, "risk.max_quantity", 422, "risk.max_quantity")
+    assert first["id"] == again["id"] == Order.objects.get().id
+
+
 def test_bulk_accepts_an_object_with_an_orders_list(pm, post_bulk, order_payload):
     response = post_bulk(pm, {"orders": [order_payload(), order_payload(side="sell")]})
 

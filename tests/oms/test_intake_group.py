@@ -8,6 +8,7 @@ sent meanwhile queue (``intake_group.pending()``), and the first of them writes 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 
@@ -181,6 +182,35 @@ def test_orders_written_in_a_group_each_carry_their_audit_events_and_sender(api,
         assert event_types("order", order.id) == ["order.received", "order.accepted"]
         received = AuditEvent.objects.get(object_type="order", object_id=str(order.id), event_type="order.received")
         assert (received.actor, received.source) == (user.username, f"api:{user.username}")
+
+
+def test_a_group_pushes_every_order_to_the_blotters_after_its_commit(api, pm, order_payload, stats):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from oms.broadcast import ALL_ORDERS_GROUP, publisher
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(ALL_ORDERS_GROUP, channel)
+
+    responses = post_in_one_group(api, [(pm, order_payload(client_order_id=f"PUSH-{k}")) for k in range(4)])
+    publisher.drain()
+
+    async def received():
+        out = []
+        while True:
+            try:
+                out.append(await asyncio.wait_for(layer.receive(channel), 0.5))
+            except TimeoutError:
+                return out
+
+    messages = async_to_sync(received)()
+    assert stats.sizes[4] == 1
+    # One message per order, or, where pushes queued up together, one hint counting them (oms.broadcast).
+    assert sum(m.get("count", 1) for m in messages) == 5  # the opener and the four of the group
+    assert {m["id"] for m in messages if m["type"] == "order.changed"} <= {r.json()["id"] for r in responses} | {
+        Order.objects.get(client_order_id="OPEN-PUSH-0").id}
 
 
 POISON_SQL = """
