@@ -1,11 +1,14 @@
 """Order intake throughput against a real server, with every risk limb and the audit trail on.
 
-    python bench/intake.py [--server gunicorn|uvicorn] [--workers 4] [--single 4000] [--bulk 40000]
+    python bench/intake.py [--server uvicorn|gunicorn] [--workers 2] [--single 1500] [--rounds 3] [--bulk 40000]
 
 Starts the server itself on a free port against its own database (``smart_oms_bench``, migrated and
 seeded here), then measures:
 
-* single-order POSTs to /api/orders/ from 16 concurrent connections: orders/s, p50 and p99 latency;
+* single-order POSTs to /api/orders/ from 16 concurrent connections: orders/s, p50 and p99 latency, CPU
+  per order; in alternating rounds with the same POSTs to a bare DRF endpoint on the same server
+  (``bench/bare_drf.py``: token auth, a small serializer, 201), and prints intake's median over the bare
+  endpoint's median: the issue-18 aim is >= 0.6;
 * bulk POSTs to /api/orders/bulk/ (1,000 orders each, 2 concurrent): orders/s.
 
 Prints figures; asserts nothing about time.
@@ -23,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,10 +66,13 @@ from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from bench.bare_drf import BARE_URL, GROUPS_URL  # noqa: E402
 from oms import role_names  # noqa: E402
 from oms.models import Instrument, Portfolio, RiskLimit  # noqa: E402
 
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+ORDERS_PATH = "/api/orders/"
+BARE_PATH = BARE_URL  # served only by this bench's server
 BULK_CONCURRENCY = int(os.environ.get("BENCH_BULK_CONCURRENCY", "2"))
 
 
@@ -99,6 +106,28 @@ def _analyze() -> None:
         cur.execute("ANALYZE oms_order; ANALYZE oms_auditevent; ANALYZE oms_orderhistory")
 
 
+def group_stats(base: str, token: str, processes: int) -> dict[int, dict]:
+    """Each server process's group-commit figures (GET /bench/groups/ on new connections until every process
+    has answered): pid -> figures."""
+    seen: dict[int, dict] = {}
+    with httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}) as client:
+        for _ in range(200):
+            client.cookies.clear()
+            answer = client.get(GROUPS_URL, headers={"Connection": "close"}).json()
+            seen[answer.pop("pid")] = answer
+            if len(seen) >= processes:
+                break
+    return seen
+
+
+def groups_between(before: dict[int, dict], after: dict[int, dict]) -> str:
+    groups = sum(after[p]["groups"] - before.get(p, {}).get("groups", 0) for p in after)
+    orders = sum(after[p]["orders"] - before.get(p, {}).get("orders", 0) for p in after)
+    if not groups:
+        return "no order went through the group commit (INTAKE_GROUP_COMMIT=0?)"
+    return f"{orders:,} orders in {groups:,} transactions, {orders / groups:.1f} per group (largest so far {max(a['largest'] for a in after.values())})"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,13 +137,14 @@ def free_port() -> int:
 def start_server(kind: str, workers: int, port: int) -> subprocess.Popen:
     # The orders are priced off the market mids seed_demo wrote; no beat runs here to keep them fresh, so the
     # server is told to keep using them (risk still reads them in intake's first round trip, as in production).
-    env = dict(os.environ, RISK_PRICE_MAX_AGE_S="86400")
+    # Its settings add the bare DRF endpoint of the baseline to the product's URLs (bench/bare_drf.py).
+    env = dict(os.environ, RISK_PRICE_MAX_AGE_S="86400", DJANGO_SETTINGS_MODULE="bench.bare_settings")
     bindir = Path(sys.executable).parent
     if kind == "gunicorn":
         cmd = [str(bindir / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "sync"), "--threads", os.environ.get("BENCH_THREADS", "1"), "--log-level", "warning"]
     else:
-        cmd = server.command("127.0.0.1", port)
+        cmd = [*server.command("127.0.0.1", port), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -165,7 +195,7 @@ class LeanConnection:
         return int(status_line.split()[1]), payload
 
 
-async def bench_single(base: str, token: str, payloads: list[dict]) -> tuple[float, list[float], dict]:
+async def bench_single(base: str, token: str, payloads: list[dict], path: str = ORDERS_PATH) -> tuple[float, list[float], dict]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     host, port = base.removeprefix("http://").split(":")
@@ -176,7 +206,7 @@ async def bench_single(base: str, token: str, payloads: list[dict]) -> tuple[flo
         while bodies:
             body = bodies.pop()
             t0 = time.perf_counter()
-            status, payload = await conn.post("/api/orders/", body)
+            status, payload = await conn.post(path, body)
             latencies.append(time.perf_counter() - t0)
             key = status if status < 300 else f"{status} {json.loads(payload).get('code')}"
             statuses[key] = statuses.get(key, 0) + 1
@@ -184,6 +214,43 @@ async def bench_single(base: str, token: str, payloads: list[dict]) -> tuple[flo
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return time.perf_counter() - t0, latencies, statuses
+
+
+@dataclass
+class Round:
+    """One timed run of single POSTs to one path: rate, latencies, CPU per request by process, answers."""
+
+    rate: float
+    latencies: list[float]
+    cpu_ms: tuple[float, float, float]  # server, PostgreSQL, load generator
+    statuses: dict
+
+
+def measure_single(base: str, token: str, payloads: list[dict], path: str, servers: list[int]) -> Round:
+    # CPU per request, by process: steadier than requests/s on a shared VM, and it says where time goes.
+    databases = database_pids()
+    cpu0 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
+    elapsed, lat, statuses = asyncio.run(bench_single(base, token, payloads, path))
+    cpu1 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
+    cpu = tuple((b - a) * 1000 / len(payloads) for a, b in zip(cpu0, cpu1, strict=True))
+    return Round(len(payloads) / elapsed, lat, cpu, statuses)
+
+
+def describe(label: str, rounds: list[Round], unit: str) -> float:
+    """Print the median figures of ``rounds``; return the median rate."""
+    rate = statistics.median(r.rate for r in rounds)
+    lat = [x for r in rounds for x in r.latencies]
+    server_ms, db_ms, client_ms = (statistics.median(r.cpu_ms[k] for r in rounds) for k in range(3))
+    statuses: dict = {}
+    for r in rounds:
+        for k, v in r.statuses.items():
+            statuses[k] = statuses.get(k, 0) + v
+    print(f"  {label}: median {rate:,.0f} {unit}/s ({', '.join(f'{r.rate:,.0f}' for r in rounds)}), "
+          f"latency p50 {pct(lat, 50) * 1000:.1f} ms, p99 {pct(lat, 99) * 1000:.1f} ms")
+    print(f"    CPU per request: server {server_ms:.2f} ms, PostgreSQL {db_ms:.2f} ms, load generator {client_ms:.2f} ms"
+          f" -> at most {os.cpu_count() * 1000 / (server_ms + db_ms + client_ms):,.0f}/s on {os.cpu_count()} cores;"
+          f" responses {dict(sorted(statuses.items(), key=str))}")
+    return rate
 
 
 async def bench_bulk(base: str, token: str, batches: list[list[dict]], concurrency: int = 2) -> tuple[float, dict]:
@@ -214,6 +281,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def database_pids() -> list[int]:
+    """The PostgreSQL processes doing this bench's work: the backends connected to its database (the server's
+    pools hold theirs open after the warm-up) and the shared WAL writer, checkpointer and background writer;
+    not the backends of other databases on the same server."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")
+        return [pid for (pid,) in cur.fetchall()]
+
+
 def _pids(*pgrep_args: str) -> list[int]:
     out = subprocess.run(["pgrep", *pgrep_args], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -223,11 +302,16 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
+INTAKE_AIM = 0.6  # issue 18: single-order intake at >= 0.6 of a bare DRF token-auth POST
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--server", choices=["gunicorn", "uvicorn"], default="gunicorn")
-    ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--single", type=int, default=4000, help="single-order POSTs")
+    ap.add_argument("--server", choices=["uvicorn", "gunicorn"], default="uvicorn",
+                    help="uvicorn (config.server, what `make run` serves) or gunicorn sync workers (config.wsgi)")
+    ap.add_argument("--workers", type=int, default=2, help="server processes")
+    ap.add_argument("--single", type=int, default=1500, help="single-order POSTs per round (and as many bare ones)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of bare DRF and intake POSTs")
     ap.add_argument("--bulk", type=int, default=40_000, help="orders sent in bulk")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--keep-db", action="store_true", help="reuse the bench database of the last run")
@@ -243,21 +327,27 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         warm = [order(portfolio, symbols, prices, rng, run + "w", i) for i in range(200)]
+        asyncio.run(bench_single(base, token, warm, BARE_PATH))
         asyncio.run(bench_single(base, token, warm))
+        servers = _pids("-P", str(proc.pid)) or [proc.pid]
 
-        payloads = [order(portfolio, symbols, prices, rng, run + "s", i) for i in range(args.single)]
-        # CPU per order, by process: steadier than orders/s on a shared VM, and it says where time goes.
-        servers, databases = _pids("-P", str(proc.pid)) or [proc.pid], _pids("-u", "postgres")
-        cpu0 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
-        elapsed, lat, statuses = asyncio.run(bench_single(base, token, payloads))
-        cpu1 = (cpu_seconds(servers), cpu_seconds(databases), time.process_time())
-        print(f"intake single  server={args.server} workers={args.workers} concurrency={CONCURRENCY}")
-        print(f"  {len(payloads)} orders in {elapsed:.2f}s -> {len(payloads) / elapsed:,.0f} orders/s")
-        print(f"  latency p50 {pct(lat, 50) * 1000:.1f} ms   p99 {pct(lat, 99) * 1000:.1f} ms   max {max(lat) * 1000:.1f} ms")
-        server_ms, db_ms, client_ms = ((b - a) * 1000 / len(payloads) for a, b in zip(cpu0, cpu1, strict=True))
-        print(f"  CPU per order: server {server_ms:.2f} ms, PostgreSQL {db_ms:.2f} ms, load generator {client_ms:.2f} ms"
-              f" -> at most {os.cpu_count() * 1000 / (server_ms + db_ms + client_ms):,.0f} orders/s on {os.cpu_count()} cores")
-        print(f"  responses {dict(sorted(statuses.items(), key=str))}")
+        # Alternating (bare first in odd rounds, intake first in even ones), so a slow spell of the shared
+        # machine falls on both; each is the same JSON body from the same client at the same concurrency.
+        bare: list[Round] = []
+        intake: list[Round] = []
+        groups_before = group_stats(base, token, args.workers)
+        for k in range(args.rounds):
+            payloads = [order(portfolio, symbols, prices, rng, f"{run}s{k}-", i) for i in range(args.single)]
+            steps = [(BARE_PATH, bare), (ORDERS_PATH, intake)]
+            for path, into in steps if k % 2 == 0 else reversed(steps):
+                into.append(measure_single(base, token, payloads, path, servers))
+        print(f"intake single  server={args.server} workers={args.workers} concurrency={CONCURRENCY}, "
+              f"{args.rounds} alternating rounds of {args.single} POSTs each")
+        bare_rate = describe(f"bare DRF POST {BARE_PATH}", bare, "requests")
+        intake_rate = describe(f"order intake {ORDERS_PATH}", intake, "orders")
+        print(f"    group commit: {groups_between(groups_before, group_stats(base, token, args.workers))}")
+        ratio = intake_rate / bare_rate
+        print(f"  intake ratio to bare DRF POST: {ratio:.2f} (aim >= {INTAKE_AIM}: {'met' if ratio >= INTAKE_AIM else 'missed'})")
 
         orders = [order(portfolio, symbols, prices, rng, run + "b", i) for i in range(args.bulk)]
         batches = [orders[i:i + args.batch] for i in range(0, len(orders), args.batch)]

@@ -358,6 +358,12 @@ RFQ_PROVIDERS_PER_REQUEST = int(os.environ.get("RFQ_PROVIDERS_PER_REQUEST", "4")
 RFQ_AUTO_THRESHOLD_BPS = float(os.environ.get("RFQ_AUTO_THRESHOLD_BPS", "50"))
 RFQ_MAX_ROUNDS = int(os.environ.get("RFQ_MAX_ROUNDS", "2"))
 
+# Group commit (oms/services/intake_group.py, docs/operations.md#group-commit): single orders that concurrent
+# requests of one web process submit at the same moment are written in one transaction, up to this many, and each
+# is answered as if it were written alone. INTAKE_GROUP_COMMIT=0 writes each in a transaction of its own.
+INTAKE_GROUP_COMMIT = env_bool("INTAKE_GROUP_COMMIT", True)
+INTAKE_GROUP_MAX_ORDERS = int(os.environ.get("INTAKE_GROUP_MAX_ORDERS", "64"))
+
 # Market simulation: wall time -> market time. 60x: a 6.5 h trading day passes in 6.5 minutes.
 SIM_SPEED = float(os.environ.get("SIM_SPEED", "60"))
 SIM_SEED = int(os.environ.get("SIM_SEED", "20261121"))

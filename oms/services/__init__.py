@@ -4,7 +4,8 @@ from oms.services.audit import audit_record
 from oms.services.audit_checkpoint import audit_checkpoint_write
 from oms.services.audit_verification import audit_verify
 from oms.services.cancel import order_cancel
-from oms.services.intake import order_submit, orders_submit
+from oms.services.intake import orders_submit
+from oms.services.intake_group import order_submit
 from oms.services.market_price import market_prices_update
 from oms.services.replace import order_replace
 

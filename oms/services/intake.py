@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -51,13 +52,28 @@ class IntakeResult:
     outcome: str
     order: Order | None = None
     error: DomainError | None = None
-    # "same_as" (while the batch is answered): the index of the first item with this client_order_id,
-    # whose answer this one repeats.
-    first_index: int | None = None
 
     @property
     def http_status(self) -> int:
         return {"created": 201, "existing": 200}.get(self.outcome) or self.error.status
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One order as submitted: its payload, who sent it, and the request it came in.
+
+    A bulk is one request of one sender; the group commit (``intake_group``) writes single orders of many
+    requests, and senders, together. Websocket pushes go out per request, as if each were written alone.
+    """
+
+    user: Any
+    actor: Actor
+    data: Any
+    request: int = 0
+
+    @property
+    def source(self) -> str:
+        return self.actor.source
 
 
 def order_snapshot(o: Order) -> dict:
@@ -84,85 +100,146 @@ def orders_submit(*, user, actor: Actor, items: list) -> list[IntakeResult]:
     the winner and answers as it was answered. A batch is retried item by item, so that one more race
     costs one item a retry, not the whole batch. The messages are not counted against the rate limit twice.
     """
-    outcome = _submit(user, actor, items, known_throttled=None, may_retry=True)
+    subs = [Submission(user, actor, item) for item in items]
+    outcome = _execute(_plan(subs, known_throttled=None), subs, may_retry=True)
     if not isinstance(outcome, _LostRace):
         return outcome
-    return [_reindex(_resubmit(user, actor, item, outcome.throttled.get(index, False)), index) for index, item in enumerate(items)]
+    return [replace(submission_resubmit(sub, outcome.throttled.get(index, False)), index=index) for index, sub in enumerate(subs)]
+
+
+@dataclass(frozen=True)
+class SubmitAgain:
+    """The answer to an order of a group that was not written: submit it again on its own
+    (``submission_resubmit``). ``throttled``: whether its message was counted as throttled already; None
+    when the group failed before counting it."""
+
+    throttled: bool | None
+
+
+def submissions_submit(subs: list[Submission]) -> list[IntakeResult | SubmitAgain]:
+    """Submit the orders of several requests (and senders) together, in one transaction: the group commit's batch.
+
+    Each order is answered as it would be alone, in the order given (two orders of one sender under one
+    client_order_id: the second as a resend of the first). A group that loses a client_order_id race, or
+    fails as a whole (a database error, a commit refused), commits nothing: every order is answered
+    ``SubmitAgain``, so that one order's failure stays its own and never turns into a false answer for another.
+    """
+    try:
+        plan = _plan(subs, known_throttled=None)
+    except Exception:
+        log.exception("an intake group of %d orders failed before its transaction; each is submitted again alone", len(subs))
+        return [SubmitAgain(None)] * len(subs)
+    try:
+        outcome = _execute(plan, subs, may_retry=True)
+    except Exception:
+        log.exception("an intake group of %d orders was not committed; each is submitted again alone", len(subs))
+        outcome = _LostRace(plan.throttled)
+    if isinstance(outcome, _LostRace):
+        return [SubmitAgain(outcome.throttled.get(index)) for index in range(len(subs))]
+    return outcome
 
 
 @dataclass(frozen=True)
 class _LostRace:
-    throttled: dict[int, bool]  # per item index: already counted as throttled (see _gate)
+    throttled: dict[int, bool]  # per item index that went through the gate: counted as throttled (see _gate)
 
 
-def _resubmit(user, actor: Actor, item, throttled: bool) -> IntakeResult:
-    """Submit one item again after a lost race, at most RACE_ATTEMPTS times; the last loss is raised."""
+def submission_resubmit(sub: Submission, throttled: bool | None) -> IntakeResult:
+    """Submit one order again on its own after its batch lost a race or failed, at most RACE_ATTEMPTS times;
+    the last lost race is raised, as is any other failure. ``throttled``: see ``SubmitAgain``."""
     for _ in range(RACE_ATTEMPTS - 1):
-        outcome = _submit(user, actor, [item], known_throttled={0: throttled}, may_retry=True)
+        outcome = _execute(_plan([sub], known_throttled=_flags(throttled)), [sub], may_retry=True)
         if not isinstance(outcome, _LostRace):
-            return outcome[0]
+            return replace(outcome[0], index=0)
         throttled = outcome.throttled.get(0, False)
-    return _submit(user, actor, [item], known_throttled={0: throttled}, may_retry=False)[0]
+    return replace(_execute(_plan([sub], known_throttled=_flags(throttled)), [sub], may_retry=False)[0], index=0)
 
 
-def _submit(user, actor: Actor, items: list, *, known_throttled: dict[int, bool] | None, may_retry: bool) -> list[IntakeResult] | _LostRace:
-    """One attempt at ``orders_submit``. ``known_throttled``: a retry's throttle flags per item (None on the
-    first attempt: count the messages). A lost client_order_id race is returned when ``may_retry``, else raised."""
-    source = actor.source
+def _flags(throttled: bool | None) -> dict[int, bool] | None:
+    return None if throttled is None else {0: throttled}
+
+
+@dataclass
+class _Plan:
+    """One attempt's decisions before its transaction: the answers known already (invalid items, resends),
+    the fresh orders with their risk decisions and duplicate claims, and what the credit check needs."""
+
+    results: list[IntakeResult | None]
+    fresh: list[tuple[int, ParsedOrder]]
+    # index -> (index of the first item of the batch with its source and client_order_id, this item parsed)
+    same_as: dict[int, tuple[int, ParsedOrder]]
+    decisions: dict[int, tuple[str, str] | None]
+    claimed: dict[int, tuple]
+    throttled: dict[int, bool]
+    limits: dict[int, risk.EffectiveLimits]
+    usage: risk.UsageSnapshot | None
+    now: datetime
+
+
+def _plan(subs: list[Submission], *, known_throttled: dict[int, bool] | None) -> _Plan:
+    """Parse, answer resends, and run the risk limbs that need no transaction. ``known_throttled``: a retry's
+    throttle flags per item (None on a first attempt: count the messages)."""
     now = timezone.now()
-    # One round trip: the reference-data stamp, which client order ids this source has used, the day's
+    # One round trip: the reference-data stamp, which client order ids these sources have used, the day's
     # credit usage of the portfolios named and the market mids of the instruments named (as the cached
     # reference data maps their codes and symbols).
-    stamp, existing_ids, usage, marks = _first_read(source, items, now.date())
+    stamp, existing_ids, usage, marks = _first_read(subs, now.date())
     ref = refdata(stamp)
-    allowed = tradable_portfolio_ids(user, ref)
-    portfolios = ref.portfolios if allowed is None else {c: p for c, p in ref.portfolios.items() if p.id in allowed}
-    instruments = ref.instruments
-
-    results: list[IntakeResult | None] = [None] * len(items)
+    tradable: dict[int | None, dict] = {}  # per sender (user id): the portfolios they may trade, by code
+    results: list[IntakeResult | None] = [None] * len(subs)
     parsed: list[tuple[int, ParsedOrder]] = []
-    for index, item in enumerate(items):
+    for index, sub in enumerate(subs):
+        portfolios = tradable.get(sub.user.pk)
+        if portfolios is None:
+            allowed = tradable_portfolio_ids(sub.user, ref)
+            portfolios = tradable[sub.user.pk] = ref.portfolios if allowed is None else {c: p for c, p in ref.portfolios.items() if p.id in allowed}
         try:
-            parsed.append((index, parse_order(item, portfolios=portfolios, instruments=instruments, known_portfolios=ref.portfolios)))
+            parsed.append((index, parse_order(sub.data, portfolios=portfolios, instruments=ref.instruments, known_portfolios=ref.portfolios)))
         except DomainError as exc:
             results[index] = IntakeResult(index, "error", error=exc)
 
     # Idempotency on (source, client_order_id): against the database, then within this batch.
     existing = _existing_orders(existing_ids)
     fresh: list[tuple[int, ParsedOrder]] = []
-    first_in_batch: dict[str, tuple[int, ParsedOrder]] = {}
+    first_in_batch: dict[tuple[str, str], int] = {}
+    same_as: dict[int, tuple[int, ParsedOrder]] = {}
     for index, req in parsed:
-        prior = existing.get(req.client_order_id)
+        key = (subs[index].source, req.client_order_id)
+        prior = existing.get(key)
         if prior is not None:
             results[index] = _replay(index, req, prior)
-        elif req.client_order_id in first_in_batch:
-            first_index, first_req = first_in_batch[req.client_order_id]
-            results[index] = (
-                IntakeResult(index, "same_as", first_index=first_index)
-                if first_req.content_key == req.content_key
-                else IntakeResult(index, "error", error=_conflict(req.client_order_id))
-            )
+        elif key in first_in_batch:
+            same_as[index] = (first_in_batch[key], req)
         else:
-            first_in_batch[req.client_order_id] = (index, req)
+            first_in_batch[key] = index
             fresh.append((index, req))
 
+    decisions, claimed, throttled, limits = {}, {}, {}, {}
     if fresh:
         fresh = _with_references(fresh, marks, now)
         limits = risk.effective_limits({r.portfolio.id for _, r in fresh}, ref.limits)
-        decisions, claimed, throttled = _gate(fresh, limits, ref.restricted, ref.halts, source, known_throttled)
+        decisions, claimed, throttled = _gate(fresh, subs, limits, ref.restricted, ref.halts, known_throttled)
+    return _Plan(results, fresh, same_as, decisions, claimed, throttled, limits, usage, now)
+
+
+def _execute(plan: _Plan, subs: list[Submission], *, may_retry: bool) -> list[IntakeResult] | _LostRace:
+    """Write the plan's fresh orders and answer every item. A lost client_order_id race is returned when
+    ``may_retry``, else raised."""
+    results = plan.results
+    if plan.fresh:
         try:
-            created = _create(fresh, decisions, claimed, source=source, actor=actor, user=user, limits=limits, now=now, usage=usage)
+            created = _create(plan, subs)
         except IntegrityError as exc:
             if not _lost_client_order_id_race(exc) or not may_retry:
                 raise
-            return _LostRace(throttled)
+            return _LostRace(plan.throttled)
         for index, result in created.items():
             results[index] = result
 
-    for index, result in enumerate(results):
-        if result.outcome == "same_as":
-            first = results[result.first_index]
-            results[index] = IntakeResult(index, "existing" if first.order else first.outcome, order=first.order, error=first.error)
+    # A client_order_id repeated within the batch is answered as a resend of the order its first use
+    # created, exactly as the unique index makes a resend in another batch find it.
+    for index, (first, req) in plan.same_as.items():
+        results[index] = _replay(index, req, results[first].order)
     return results
 
 
@@ -177,33 +254,35 @@ def _lost_client_order_id_race(exc: IntegrityError) -> bool:
     return diag is not None and diag.constraint_name == CLIENT_ORDER_ID_CONSTRAINT
 
 
-def _gate(fresh, limits, restricted, halts, source: str, known_throttled: dict[int, bool] | None):
+def _gate(fresh, subs: list[Submission], limits, restricted, halts, known_throttled: dict[int, bool] | None):
     """The risk limbs that need no database: static checks, then the rate throttle and duplicate claims.
 
-    Rate and duplicates are one atomic round trip to Redis (``risk.intake_gate``). ``known_throttled``
-    (a retry after a lost client_order_id race) means the messages were counted already.
+    Rate and duplicates are one atomic round trip to Redis per source (``risk.intake_gate``), its messages
+    counted in the order given. ``known_throttled`` (a retry after a lost race or a failed group) means the
+    messages were counted already.
     Return (decision per request index, claimed duplicate content per index, throttled per index).
     """
     decisions = {index: risk.check_static(req, limits[req.portfolio.id], restricted, halts) for index, req in fresh}
-    entries = []
+    by_source: dict[str, list[tuple[int, tuple]]] = defaultdict(list)
     for index, req in fresh:
         lim = limits[req.portfolio.id]
         already = bool(known_throttled and known_throttled.get(index))
         window = lim.duplicate_window_seconds or 0 if decisions[index] is None and not already else 0
-        entries.append((lim.max_orders_per_second or 0, window, req.duplicate_key if window else None))
-    outcomes = risk.intake_gate(source, entries, count=known_throttled is None)
+        by_source[subs[index].source].append((index, (lim.max_orders_per_second or 0, window, req.duplicate_key if window else None)))
     claimed, throttled = {}, {}
-    for (index, _), outcome, (cap, window, content) in zip(fresh, outcomes, entries, strict=True):
-        throttled[index] = outcome == risk.GATE_THROTTLED or bool(known_throttled and known_throttled.get(index))
-        if throttled[index]:
-            decisions[index] = (RiskErrorCode.RATE_LIMIT, f"More than {cap} orders per second from {source}")
-        elif outcome == risk.GATE_DUPLICATE:
-            decisions[index] = (
-                RiskErrorCode.DUPLICATE_ORDER,
-                f"Same order as one sent by {source} in the last {window}s (resend with the same client_order_id to retry safely)",
-            )
-        elif content is not None:
-            claimed[index] = content
+    for source, entries in by_source.items():
+        outcomes = risk.intake_gate(source, [entry for _, entry in entries], count=known_throttled is None)
+        for (index, (cap, window, content)), outcome in zip(entries, outcomes, strict=True):
+            throttled[index] = outcome == risk.GATE_THROTTLED or bool(known_throttled and known_throttled.get(index))
+            if throttled[index]:
+                decisions[index] = (RiskErrorCode.RATE_LIMIT, f"More than {cap} orders per second from {source}")
+            elif outcome == risk.GATE_DUPLICATE:
+                decisions[index] = (
+                    RiskErrorCode.DUPLICATE_ORDER,
+                    f"Same order as one sent by {source} in the last {window}s (resend with the same client_order_id to retry safely)",
+                )
+            elif content is not None:
+                claimed[index] = content
     return decisions, claimed, throttled
 
 
@@ -219,17 +298,19 @@ class MarketMarks:
     marks: dict[int, tuple[Decimal, datetime]]
 
 
-def _first_read(source: str, items: list, trade_date) -> tuple[int | None, list[int], risk.UsageSnapshot | None, MarketMarks]:
-    """The reference-data stamp, the ids of orders already booked under the items' client order ids, the
-    credit usage of the portfolios the items name (None when nothing is cached to map codes yet), and the
-    latest market mids of the instruments they name (as far as the cached reference data maps their symbols).
+def _first_read(subs: list[Submission], trade_date) -> tuple[int | None, list[int], risk.UsageSnapshot | None, MarketMarks]:
+    """The reference-data stamp, the ids of orders already booked under the items' sources and client order
+    ids, the credit usage of the portfolios the items name (None when nothing is cached to map codes yet),
+    and the latest market mids of the instruments they name (as far as the cached reference data maps their
+    symbols).
 
-    The ids are probed with one array parameter (a 1,000-item IN list costs more to plan than to run).
+    The ids are probed with array parameters (a 1,000-item IN list costs more to plan than to run).
     """
+    items = [sub.data for sub in subs]
     # Only well-formed ids and symbols reach SQL (a NUL byte or a lone surrogate would fail the whole
     # batch there); the others are refused item by item by parse_order.
-    coids = [i["client_order_id"] for i in items
-             if isinstance(i, dict) and isinstance(i.get("client_order_id"), str) and CLIENT_ORDER_ID_RE.fullmatch(i["client_order_id"])]
+    keys = [(sub.source, i["client_order_id"]) for sub, i in zip(subs, items, strict=True)
+            if isinstance(i, dict) and isinstance(i.get("client_order_id"), str) and CLIENT_ORDER_ID_RE.fullmatch(i["client_order_id"])]
     known = cached_refdata()
     pids = sorted({
         known.portfolios[i["portfolio"]].id for i in items
@@ -241,11 +322,12 @@ def _first_read(source: str, items: list, trade_date) -> tuple[int | None, list[
     with connection.cursor() as cur:
         cur.execute(
             f"""SELECT ({STAMP_SQL}),
-                       ARRAY(SELECT id FROM oms_order WHERE source = %s AND client_order_id = ANY(%s)),
+                       ARRAY(SELECT id FROM oms_order JOIN unnest(%s::text[], %s::text[]) AS k(source, client_order_id)
+                             USING (source, client_order_id)),
                        ARRAY(SELECT ARRAY[portfolio_id::numeric, gross_notional] FROM oms_portfoliodailyusage
                              WHERE trade_date = %s AND portfolio_id = ANY(%s)),
                        ARRAY({MARKS_SQL})""",
-            [source, coids, trade_date, pids, iids],
+            [[k[0] for k in keys], [k[1] for k in keys], trade_date, pids, iids],
         )
         stamp, ids, rows, prices = cur.fetchone()
     usage = None
@@ -271,16 +353,11 @@ def _with_references(fresh: list[tuple[int, ParsedOrder]], read_ahead: MarketMar
             for index, req in fresh]
 
 
-def _existing_orders(ids: list[int]) -> dict[str, Order]:
-    """The full rows of orders found by ``_stamp_and_existing_ids`` (rare outside resends)."""
+def _existing_orders(ids: list[int]) -> dict[tuple[str, str], Order]:
+    """The full rows of orders found by ``_first_read`` (rare outside resends), by (source, client_order_id)."""
     if not ids:
         return {}
-    return {o.client_order_id: o for o in Order.objects.filter(pk__in=ids).select_related("portfolio", "instrument")}
-
-
-def _reindex(result: IntakeResult, index: int) -> IntakeResult:
-    result.index = index
-    return result
+    return {(o.source, o.client_order_id): o for o in Order.objects.filter(pk__in=ids).select_related("portfolio", "instrument")}
 
 
 def _conflict(client_order_id: str) -> Conflict:
@@ -303,20 +380,21 @@ def _denial(code: str, reason: str) -> RiskDenied:
     return RiskDenied(code, reason, field=risk.RISK_CODES.get(code))
 
 
-def _create(fresh, decisions, claimed: dict[int, tuple], *, source: str, actor: Actor, user, limits, now, usage) -> dict[int, IntakeResult]:
+def _create(plan: _Plan, subs: list[Submission]) -> dict[int, IntakeResult]:
+    fresh, claimed = plan.fresh, plan.claimed
     try:
         for attempt in range(CREDIT_ATTEMPTS):
             try:
-                orders = _record(fresh, decisions, source=source, actor=actor, user=user, limits=limits, today=now.date(),
-                                 optimistic=attempt < CREDIT_ATTEMPTS - 1, usage=usage if attempt == 0 else None)
+                orders = _record(fresh, plan.decisions, subs, limits=plan.limits, today=plan.now.date(),
+                                 optimistic=attempt < CREDIT_ATTEMPTS - 1, usage=plan.usage if attempt == 0 else None)
                 break
             except risk.CreditRace:
                 continue  # the transaction rolled back; plan again against the new usage
     except BaseException:
-        risk.dedupe_release(source, claimed.values())  # nothing was recorded: the content is free again
+        _dedupe_release(subs, claimed)  # nothing was recorded: the content is free again
         raise
     # Orders denied later (credit) did not use their content: give it back.
-    risk.dedupe_release(source, [claimed[i] for (i, _), o in zip(fresh, orders, strict=True) if i in claimed and o.status == OrderStatus.DENIED])
+    _dedupe_release(subs, {i: claimed[i] for (i, _), o in zip(fresh, orders, strict=True) if i in claimed and o.status == OrderStatus.DENIED})
 
     out = {}
     for (index, _), order in zip(fresh, orders, strict=True):
@@ -327,14 +405,22 @@ def _create(fresh, decisions, claimed: dict[int, tuple], *, source: str, actor: 
     return out
 
 
+def _dedupe_release(subs: list[Submission], claimed: dict[int, tuple]) -> None:
+    by_source = defaultdict(list)
+    for index, content in claimed.items():
+        by_source[subs[index].source].append(content)
+    for source, contents in by_source.items():
+        risk.dedupe_release(source, contents)
+
+
 CREDIT_ATTEMPTS = 3  # optimistic tries, the last one locks the usage rows first and cannot lose a race
 
 
-def _record(fresh, base_decisions, *, source: str, actor: Actor, user, limits, today, optimistic: bool, usage=None) -> list[Order]:
+def _record(fresh, base_decisions, subs: list[Submission], *, limits, today, optimistic: bool, usage=None) -> list[Order]:
     """Reserve credit, write the orders and their audit events: one transaction.
 
     Optimistic: credit is decided against the committed usage and booked by a conditional update just
-    before the audit chain, so the row lock other orders of the portfolio queue for is held only for
+    before the audit events, so the row lock other orders of the portfolio queue for is held only for
     the end of the transaction; if the headroom went meanwhile, CreditRace rolls everything back.
     """
     decisions = dict(base_decisions)
@@ -356,17 +442,20 @@ def _record(fresh, base_decisions, *, source: str, actor: Actor, user, limits, t
             check_transition(OrderStatus.NEW, status)
             reserved = req.notional if not denial and limits[req.portfolio.id].daily_notional_limit is not None else Decimal(0)
             orders.append(Order(
-                client_order_id=req.client_order_id, source=source, portfolio=req.portfolio, instrument=req.instrument,
+                client_order_id=req.client_order_id, source=subs[index].source, portfolio=req.portfolio, instrument=req.instrument,
                 side=req.side, quantity=req.quantity, order_type=req.order_type, limit_price=req.limit_price,
                 time_in_force=req.time_in_force, urgency=req.urgency, strategy=req.strategy,
                 start_time=req.start_time, end_time=req.end_time, max_participation=req.max_participation,
                 status=status, notional=req.notional, reserved_notional=reserved, deny_code=denial[0] if denial else "",
-                deny_reason=denial[1][:255] if denial else "", created_by_id=user.pk,
+                deny_reason=denial[1][:255] if denial else "", created_by_id=subs[index].user.pk,
             ))
-        # Rows go in client_order_id order, so two batches sharing ids wait on each other, never deadlock.
-        bulk_insert(Order, sorted(orders, key=lambda o: o.client_order_id))
+        # Rows go in (source, client_order_id) order, so two batches sharing ids wait on each other, never deadlock.
+        bulk_insert(Order, sorted(orders, key=lambda o: (o.source, o.client_order_id)))
         events = []
-        for order in orders:
+        pushes = defaultdict(list)  # per request: its orders, pushed as if that request were written alone
+        for (index, _), order in zip(fresh, orders, strict=True):
+            actor = subs[index].actor
+            pushes[subs[index].request].append(order)
             events.append(PendingEvent(actor, AuditEventType.ORDER_RECEIVED, "order", order.id, after=order_snapshot(order)))
             if order.status == OrderStatus.DENIED:
                 events.append(PendingEvent(actor, AuditEventType.ORDER_DENIED, "order", order.id, before={"status": OrderStatus.NEW},
@@ -377,7 +466,8 @@ def _record(fresh, base_decisions, *, source: str, actor: Actor, user, limits, t
         prepared = audit_prepare(events)
         risk.credit_book(plan, limits, today)  # raises CreditRace; takes the portfolio row locks
         audit_write(prepared)
-        orders_changed_on_commit(orders)
+        for request_orders in pushes.values():
+            orders_changed_on_commit(request_orders)
         if any(o.status == OrderStatus.ACCEPTED for o in orders):
             transaction.on_commit(aggregation_soon)
     return orders
@@ -404,11 +494,6 @@ def aggregation_soon() -> None:
         current_app.send_task(AGGREGATION_TASK, countdown=delay, expires=delay + AGGREGATION_EXPIRES_S)
     except Exception:
         log.exception("could not request an aggregation cycle (beat will run one)")
-
-
-def order_submit(*, user, actor: Actor, data: dict) -> IntakeResult:
-    """Submit one order (see ``orders_submit``)."""
-    return orders_submit(user=user, actor=actor, items=[data])[0]
 
 
 def new_client_order_id() -> str:

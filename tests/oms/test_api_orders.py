@@ -551,12 +551,23 @@ def test_bulk_answers_207_with_one_result_per_item(pm, set_limits, post_bulk, or
     assert (bad["status"], bad["code"], bad["field"], bad["id"]) == (400, "validation_error", "quantity", None)
     assert bad["client_order_id"] == "BAD-QTY"
     assert (big["status"], big["code"], big["order_status"]) == (422, "risk.max_quantity", OrderStatus.DENIED)
-    assert (clash["status"], clash["code"], clash["id"]) == (409, "order.duplicate_client_order_id", None)
+    # A client_order_id used again in the same bulk is answered as a resend of the order its first use made.
+    assert (clash["status"], clash["code"], clash["id"]) == (409, "order.duplicate_client_order_id", ok["id"])
     assert (same["status"], same["id"]) == (200, ok["id"])
     assert (junk["status"], junk["code"], junk["client_order_id"]) == (400, "validation_error", None)
     for row in (bad, big, clash, junk):
         assert row["detail"]
     assert dict(Order.objects.values_list("client_order_id", "status")) == {"OK-1": "ACCEPTED", "TOO-BIG": "DENIED"}
+
+
+def test_bulk_answers_a_denied_order_sent_twice_with_its_denial_both_times(pm, set_limits, post_bulk, order_payload):
+    set_limits(max_order_quantity=5000)
+    big = order_payload(client_order_id="BIG-TWICE", quantity=6000)
+
+    first, again = post_bulk(pm, [big, big]).json()["results"]
+
+    assert (first["status"], first["code"], again["status"], again["code"]) == (422, "risk.max_quantity", 422, "risk.max_quantity")
+    assert first["id"] == again["id"] == Order.objects.get().id
 
 
 def test_bulk_accepts_an_object_with_an_orders_list(pm, post_bulk, order_payload):
