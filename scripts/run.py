@@ -1,4 +1,5 @@
-"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers and beat together.
+"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers and beat, and the
+FIX gateway (manage.py fix_gateway on FIX_PORT, default 9878) together.
 
 Ctrl-C stops all of them. PostgreSQL and Redis are found or started by config.runtime.
 """
@@ -26,6 +27,7 @@ def main() -> int:
     env.setdefault("LOG_DIR", str(runtime.DATA_DIR / "logs"))
     host = env.get("HOST", "127.0.0.1")
     port = env.get("PORT", "8000")
+    fix_port = env.get("FIX_PORT", "9878")
     py = sys.executable
     bindir = Path(py).parent
     subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
@@ -38,6 +40,8 @@ def main() -> int:
         **{f"worker{k}": [str(bindir / "celery"), "-A", "config", "worker", "-l", "info", "--pool", "solo", "-n", f"w{k}@%h"]
            for k in range(1, int(env.get("WORKERS", "2")) + 1)},
         "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
+        # FIX 4.4 order entry (QuickFIX engine) for the sessions of `manage.py fix_session list`.
+        "fix": [py, "manage.py", "fix_gateway", "--port", fix_port],
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=dict(env, LOG_NAME=name)) for name, cmd in procs.items()}
     time.sleep(2)
@@ -50,8 +54,9 @@ def main() -> int:
     print(seed.stdout.rstrip())
     print(demo.stdout.rstrip() or "Demo orders not submitted: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
     print(f"  trader desk  http://{host}:{port}/desk/execution/   (log in as trader)")
-    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat>.log (the console shows warnings, errors and start-up)")
-    print("Ctrl-C stops web, worker and beat.")
+    print(f"  FIX gateway  port {fix_port} (sessions: manage.py fix_session list; README \"FIX connectivity\")")
+    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat|fix>.log (the console shows warnings, errors and start-up)")
+    print("Ctrl-C stops web, workers, beat and the FIX gateway.")
     print("=" * 72 + "\n", flush=True)
 
     def stop(*_):

@@ -1,0 +1,40 @@
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from fix.engine import GatewayError
+from fix.gateway import DEFAULT_PORT, gateway_build
+from fix.order_entry import OrderEntry
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the FIX 4.4 gateway (QuickFIX engine): accepts the sessions of `fix_session list` on --port "
+        f"(default {DEFAULT_PORT}). SIGTERM or Ctrl-C logs the sessions out and stops the engine."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+
+    def handle(self, *args, port, **options):
+        if not 0 < port < 65536:
+            raise CommandError(f"--port {port}: not a TCP port")
+        log_dir = getattr(settings, "FIX_LOG_DIR", None)
+        gateway = gateway_build(port=port, handler=OrderEntry(), log_dir=log_dir)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            gateway.start()
+        except GatewayError as exc:
+            raise CommandError(str(exc))
+        self.stdout.write(f"FIX gateway listening on port {port} ({len(gateway.sessions)} sessions)")
+        try:
+            while not stop.wait(1.0) and gateway.is_running():
+                pass
+        finally:
+            # Returns once the engine's thread and the worker are gone: the process never exits with them running.
+            gateway.stop()
+        self.stdout.write("FIX gateway stopped")
