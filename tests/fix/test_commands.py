@@ -74,11 +74,10 @@ def test_a_second_session_with_the_same_comp_ids_is_refused(api_client_user):
         fix_session("disable", "--ours", "SMART", "--theirs", "NOBODY")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_gateway_command_takes_orders_and_stops_cleanly_on_sigterm(api_client_user, client_portfolio, instrument, settings, tmp_path):
+def start_gateway_command(settings, tmp_path) -> tuple[subprocess.Popen, int, Path]:
+    """`manage.py fix_gateway` on a free port against the test database; (process, port, its log)."""
     from django.db import connection
 
-    fix_session("add", "--ours", "SMART", "--theirs", "CLIENT1", "--user", "bridge_client", "--kind", "order-entry")
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": database_url(connection.settings_dict),
            "REDIS_URL": settings.REDIS_URL, "FIX_STORE_DIR": str(tmp_path / "store"), "DB_POOL_MIN_SIZE": "0"}
@@ -86,16 +85,47 @@ def test_the_gateway_command_takes_orders_and_stops_cleanly_on_sigterm(api_clien
     with tempfile.NamedTemporaryFile(prefix="fix-gateway-", suffix=".log", delete=False) as log:
         proc = subprocess.Popen([sys.executable, "manage.py", "fix_gateway", "--port", str(port)],
                                 cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return proc, port, Path(log.name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gateway_command_without_sessions_waits_and_stops_on_sigterm(settings, tmp_path):
+    proc, _port, log = start_gateway_command(settings, tmp_path)
     try:
-        assert wait_for(lambda: proc.poll() is None and "listening" in Path(log.name).read_text(), 60), Path(log.name).read_text()
+        # Up and waiting, not exited: `make run` stops every process when one exits.
+        assert wait_for(lambda: "No FIX sessions" in log.read_text(), 60), log.read_text()
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gateway_command_takes_orders_and_stops_cleanly_on_sigterm(api_client_user, client_portfolio, instrument, settings, tmp_path):
+    fix_session("add", "--ours", "SMART", "--theirs", "CLIENT1", "--user", "bridge_client", "--kind", "order-entry")
+    proc, port, log = start_gateway_command(settings, tmp_path)
+    try:
+        assert wait_for(lambda: proc.poll() is None and "listening" in log.read_text(), 60), log.read_text()
         with FixClient(port, "CLIENT1", "SMART") as client:
             assert client.wait_logon()
             client.send(new_order("CMD-1"))
             assert client.expect("8").getField(150) == "0"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0, Path(log.name).read_text()
+        assert proc.wait(timeout=30) == 0, log.read_text()
     finally:
         if proc.poll() is None:
             stop(proc)
-    assert "FIX gateway stopped" in Path(log.name).read_text()
+    assert "FIX gateway stopped" in log.read_text()
     assert Order.objects.get(client_order_id="CMD-1").source == "fix:SMART:CLIENT1"
+
+
+@pytest.mark.django_db
+def test_seed_demo_adds_the_demo_order_entry_session_once():
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+    session = FixSession.objects.get()
+    assert (session.sender_comp_id, session.target_comp_id, session.user.username, session.kind) == \
+        ("SMART", "BRIDGE", "bridge", SessionKind.ORDER_ENTRY)
+    assert audited(session) == [AuditEventType.FIX_SESSION_ADDED]

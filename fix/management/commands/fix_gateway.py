@@ -1,11 +1,10 @@
 import signal
 import threading
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from fix.engine import GatewayError
-from fix.gateway import DEFAULT_PORT, gateway_build
+from fix.gateway import DEFAULT_PORT, gateway_build, session_configs
 from fix.order_entry import OrderEntry
 
 
@@ -21,11 +20,15 @@ class Command(BaseCommand):
     def handle(self, *args, port, **options):
         if not 0 < port < 65536:
             raise CommandError(f"--port {port}: not a TCP port")
-        log_dir = getattr(settings, "FIX_LOG_DIR", None)
-        gateway = gateway_build(port=port, handler=OrderEntry(), log_dir=log_dir)
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+        if not session_configs():
+            # Not an error: `make run` keeps running without FIX sessions (it stops everything when one process exits).
+            self.stdout.write("No FIX sessions: add one with `manage.py fix_session add`, then restart the gateway")
+            stop.wait()
+            return
+        gateway = gateway_build(port=port, handler=OrderEntry())
         try:
             gateway.start()
         except GatewayError as exc:
