@@ -43,7 +43,7 @@ BEGIN_STRING = "FIX.4.4"
 # The wheel installs the engine's data dictionaries under <prefix>/share/quickfix.
 DATA_DICTIONARY = Path(sysconfig.get_path("data")) / "share" / "quickfix" / "FIX44.xml"
 # The pump sleeps this long between polls when the engine had nothing to do: the ceiling on the latency it adds.
-POLL_IDLE_S = 0.0005
+POLL_IDLE_S = 0.001
 SEQNUM_SAVE_S = 1.0  # how often the pump hands the engine's sequence numbers to the journal
 LOGOUT_GRACE_S = 2.0  # on stop: how long logged-on clients get to answer our Logout
 STOP_TIMEOUT_S = 15.0
@@ -110,7 +110,9 @@ class Handler(Protocol):
     # BusinessMessageReject (35=j, 380=3), as the engine would if the callback raised UnsupportedMessageType.
     msg_types: frozenset[str]
 
-    def handle(self, gateway: Gateway, key: SessionKey, message: qf.Message) -> None: ...
+    def handle(self, gateway: Gateway, key: SessionKey, messages: list[qf.Message]) -> None:
+        """Application messages of one session that arrived together, in order."""
+        ...
     def on_logon(self, gateway: Gateway, key: SessionKey) -> None:
         """A session logged on (its sequence may have started again)."""
         ...
@@ -236,6 +238,28 @@ class _Callbacks(qf.Application):
             self._gw._inbox.put(("app", key, qf.Message(message)))
         except Exception:
             log.exception("fromApp")
+
+
+def _runs(work: list[tuple], msg_types: frozenset[str]):
+    """(kind, entries) in order: consecutive supported application messages of one session form one run
+    (the handler takes them together); every other entry is a run of its own."""
+    run: list[tuple] = []
+    for entry in work:
+        kind = entry[0]
+        if kind == "app" and field_or(entry[2].getHeader(), 35) not in msg_types:
+            kind = "unsupported"
+        if kind == "app" and run and run[0][1] == entry[1]:
+            run.append(entry)
+            continue
+        if run:
+            yield "app", run
+            run = []
+        if kind == "app":
+            run = [entry]
+        else:
+            yield kind, [entry]
+    if run:
+        yield "app", run
 
 
 class GatewayError(Exception):
@@ -427,40 +451,36 @@ class Gateway:
         last_refresh = 0.0
         running = True
         while running:
-            batch: list[Logged] = []
             try:
                 item = self._inbox.get(timeout=0.2)
             except queue.Empty:
                 item = None
             pending = [item] if item else []
-            # Whatever else is waiting goes in the same unit of work: one journal write for a burst.
+            # Whatever else is waiting goes in the same unit of work: one journal write for a burst, and
+            # one intake call for a session's orders that arrived together.
             while len(pending) < 500:
                 try:
                     pending.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
             close_old_connections()
-            for entry in pending:
-                kind = entry[0]
-                if kind == "log":
-                    batch.append(entry[1])
-                    continue
-                self._append(batch)
-                batch = []
-                if kind == "app" and field_or(entry[2].getHeader(), 35) in self._handler.msg_types:
-                    self._guarded(self._handler.handle, self, entry[1], entry[2])
-                elif kind == "app":
-                    self._guarded(self._unsupported, entry[1], entry[2])
+            # The message log first (these messages are in already), then the work, in arrival order.
+            self._append([entry[1] for entry in pending if entry[0] == "log"])
+            work = [entry for entry in pending if entry[0] != "log"]
+            for kind, group in _runs(work, self._handler.msg_types):
+                if kind == "app":
+                    self._guarded(self._handler.handle, self, group[0][1], [entry[2] for entry in group])
+                elif kind == "unsupported":
+                    self._guarded(self._unsupported, group[0][1], group[0][2])
                 elif kind == "logon":
-                    self._guarded(self._handler.on_logon, self, entry[1])
+                    self._guarded(self._handler.on_logon, self, group[0][1])
                 elif kind == "reset_done":
-                    self._resetting.discard(entry[1])
-                    self._guarded(self._journal.reset_done, entry[1])
+                    self._resetting.discard(group[0][1])
+                    self._guarded(self._journal.reset_done, group[0][1])
                 elif kind == "seqnums":
-                    self._guarded(self._journal.save_seqnums, entry[1])
+                    self._guarded(self._journal.save_seqnums, group[0][1])
                 elif kind == "stop":
                     running = False
-            self._append(batch)
             if time.monotonic() - last_refresh >= SEQNUM_SAVE_S and running:
                 self._guarded(self._apply_refresh)
                 last_refresh = time.monotonic()

@@ -132,6 +132,10 @@ def _decimal_text(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
+def _msg_type(message: qf.Message) -> str:
+    return field_or(message.getHeader(), 35)  # FIX 35 MsgType
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:20]}"
 
@@ -147,37 +151,59 @@ class OrderEntry:
     def on_logon(self, gateway: Gateway, key: SessionKey) -> None:
         self._sessions.pop(key, None)  # its user or kind may have changed: read it again
 
-    def handle(self, gateway: Gateway, key: SessionKey, message: qf.Message) -> None:
-        msg_type = field_or(message.getHeader(), 35)
+    def handle(self, gateway: Gateway, key: SessionKey, messages: list[qf.Message]) -> None:
+        # NewOrderSingles that arrived together go to the intake in one call (one transaction, as a REST bulk
+        # request does): under load a session's orders cost one round of risk reads and one commit.
+        start = 0
+        while start < len(messages):
+            end = start + 1
+            if _msg_type(messages[start]) == "D":
+                while end < len(messages) and _msg_type(messages[end]) == "D":
+                    end += 1
+            self._answered(gateway, key, messages[start:end])
+            start = end
+
+    def _answered(self, gateway: Gateway, key: SessionKey, messages: list[qf.Message]) -> None:
         try:
             session = self._session(key)
             if session.kind != SessionKind.ORDER_ENTRY:
-                self._business_reject(gateway, key, message, DomainError(
-                    FixErrorCode.NOT_ORDER_ENTRY, "This is a drop-copy session: it takes no orders"))
+                for message in messages:
+                    self._business_reject(gateway, key, message, DomainError(
+                        FixErrorCode.NOT_ORDER_ENTRY, "This is a drop-copy session: it takes no orders"))
                 return
-            {"D": self._new_order, "F": self._cancel, "H": self._status}[msg_type](gateway, key, session, message)
+            if _msg_type(messages[0]) == "D":
+                self._new_orders(gateway, key, session, messages)
+            else:
+                {"F": self._cancel, "H": self._status}[_msg_type(messages[0])](gateway, key, session, messages[0])
         except Exception:
-            log.exception("FIX order entry: %s on %s", msg_type, key)
-            self._business_reject(gateway, key, message, DomainError(
-                FixErrorCode.INTERNAL_ERROR, "The message could not be processed; nothing was applied"))
+            log.exception("FIX order entry: %s on %s", _msg_type(messages[0]), key)
+            for message in messages:
+                self._business_reject(gateway, key, message, DomainError(
+                    FixErrorCode.INTERNAL_ERROR, "The message could not be processed; nothing was applied"))
 
     # --- the messages -------------------------------------------------------------------------------
 
-    def _new_order(self, gateway: Gateway, key: SessionKey, session: _Session, message: qf.Message) -> None:
-        try:
-            item = order_item(message)
-        except DomainError as exc:
-            self._reject(gateway, key, message, None, exc)
-            return
-        result = orders_submit(user=session.user, actor=session.actor, items=[item])[0]
-        if result.outcome in ("created", "existing"):
-            order = result.order
-            status = v.ORD_STATUS[order.status]
-            # The acknowledgement's ExecID is the order's: a resend of the same NewOrderSingle gets the same one.
-            gateway.send(execution_report(exec_type=status if status in ("0", "A") else "0", ord_status=status,
-                                          message=message, order=order, exec_id=f"N{order.pk}"), key)
-        else:
-            self._reject(gateway, key, message, result.order, result.error)
+    def _new_orders(self, gateway: Gateway, key: SessionKey, session: _Session, messages: list[qf.Message]) -> None:
+        items, refused = [], {}
+        for index, message in enumerate(messages):
+            try:
+                items.append(order_item(message))
+            except DomainError as exc:
+                refused[index] = exc
+        results = iter(orders_submit(user=session.user, actor=session.actor, items=items) if items else [])
+        for index, message in enumerate(messages):
+            if index in refused:
+                self._reject(gateway, key, message, None, refused[index])
+                continue
+            result = next(results)
+            if result.outcome in ("created", "existing"):
+                order = result.order
+                status = v.ORD_STATUS[order.status]
+                # The acknowledgement's ExecID is the order's: a resend of the same NewOrderSingle gets the same one.
+                gateway.send(execution_report(exec_type=status if status in ("0", "A") else "0", ord_status=status,
+                                              message=message, order=order, exec_id=f"N{order.pk}"), key)
+            else:
+                self._reject(gateway, key, message, result.order, result.error)
 
     def _cancel(self, gateway: Gateway, key: SessionKey, session: _Session, message: qf.Message) -> None:
         order = self._order(session, field_or(message, 41))  # FIX 41 OrigClOrdID

@@ -19,10 +19,11 @@ class EchoApplication:
         # Each script logs on with ResetOnLogon: a new session, whose ClOrdIDs have not been seen.
         self._seen = {pair for pair in self._seen if pair[1] != key}
 
-    def handle(self, gateway: Gateway, key: SessionKey, message: qf.Message) -> None:
-        if field_or(message.getHeader(), 35) == "D":
-            pair = (field_or(message, 11), key)
-            if field_or(message.getHeader(), 97) == "Y" and pair in self._seen:  # FIX 97 PossResend
-                return
-            self._seen.add(pair)
-        gateway.send(qf.Message(message), key)
+    def handle(self, gateway: Gateway, key: SessionKey, messages: list[qf.Message]) -> None:
+        for message in messages:
+            if field_or(message.getHeader(), 35) == "D":
+                pair = (field_or(message, 11), key)
+                if field_or(message.getHeader(), 97) == "Y" and pair in self._seen:  # FIX 97 PossResend
+                    continue
+                self._seen.add(pair)
+            gateway.send(qf.Message(message), key)

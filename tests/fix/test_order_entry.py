@@ -89,6 +89,16 @@ def test_new_order_single_is_accepted_through_the_intake_with_its_audit(client):
     assert (AuditEventType.ORDER_ACCEPTED, SOURCE) in set(events)
 
 
+def test_orders_sent_back_to_back_are_each_answered_in_order(client):
+    for i in range(30):
+        client.send(new_order(f"BURST-{i}", qty=str(100 + i)))
+    answers = [client.expect("8") for _ in range(30)]
+
+    assert [field_or(er, 11) for er in answers] == [f"BURST-{i}" for i in range(30)]
+    assert {field_or(er, 150) for er in answers} == {"0"}
+    assert Order.objects.filter(source=SOURCE, status=OrderStatus.ACCEPTED).count() == 30
+
+
 def test_a_resent_new_order_single_is_answered_again_and_creates_no_second_order(client):
     client.send(new_order("C-2"))
     first = client.expect("8")
