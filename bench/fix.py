@@ -156,6 +156,9 @@ def main() -> None:
         for c in clients:
             c.__enter__()
             assert c.wait_logon(), "bench client did not log on"
+        # Warm-up (reference-data caches, prepared statements, the first intake calls), not measured.
+        run(clients[0], f"W{run_tag}", symbols, 200, None, offset=10**6)
+        time.sleep(1)
         sent, arrived, outcomes, _ = run(clients[0], f"P{run_tag}", symbols, args.paced, args.rate)
         lat = [arrived[k] - sent[k] for k in sent if k in arrived]
         print(f"fix round trip at {args.rate:.0f} orders/s, one session: {len(lat)}/{args.paced} answered {outcomes}")
