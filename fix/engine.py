@@ -284,9 +284,8 @@ class Gateway:
         self._log_factory = qf.FileLogFactory(self._settings) if log_dir else None
         self._inbox: queue.Queue = queue.Queue()
         self._control: queue.Queue = queue.Queue()
-        # Read by the engine's thread in fromAdmin (a dict lookup: no lock needed), written by the worker.
+        # What the worker last told the pump (set from the journal at start).
         self._enabled: dict[SessionKey, bool] = {s.key: True for s in self._sessions}
-        self._logging_out: set[SessionKey] = set()  # disabled while logged on (pump only)
         self._resetting: set[SessionKey] = set()  # resets handed to the pump, not done yet (worker only)
         self._acceptor = None  # the pump's only (see _pump_run)
         self._started = threading.Event()
@@ -302,6 +301,7 @@ class Gateway:
         self._store_dir.mkdir(parents=True, exist_ok=True)
         for s in self._sessions:
             self._prepare_store(s.key, self._journal.restore(s.key))
+        self._apply_refresh()  # sessions disabled now are disabled in the engine before it takes a connection
         self._pump.start()
         if not self._started.wait(timeout) or self._start_error is not None:
             self._stopping.set()
@@ -334,8 +334,10 @@ class Gateway:
     # --- the engine's side: the pump thread ------------------------------------------------------
 
     def _logon_refusal(self, key: SessionKey, logon: qf.Message) -> str | None:
-        if not self._enabled.get(key, False):
-            return "session disabled"
+        # A disabled session is disabled in the engine (Session.logout), which drops its Logons without
+        # calling us: a RejectLogon raised here costs a frame the binding never frees, once per attempt,
+        # and a client retrying every few seconds would grow the process without end. Only a Logon the
+        # engine should not take but does is refused here: rare, from a misbehaving client.
         # The engine takes a negative HeartBtInt(108); a strict client never sends one.
         heartbeat = field_or(logon, 108, "0")
         if not heartbeat.isdigit():
@@ -351,6 +353,7 @@ class Gateway:
         try:
             # The wrapper keeps the application and factories referenced: the engine holds pointers only.
             self._acceptor = qf.SocketAcceptor(_Callbacks(self), qf.FileStoreFactory(self._settings), self._settings, self._log_factory)
+            self._do_control()
             _quickfix.Acceptor_poll(self._acceptor)  # binds the port: an error here is a start error
         except Exception as exc:  # noqa: BLE001 - reported to start()'s caller
             self._start_error = exc
@@ -406,11 +409,6 @@ class Gateway:
         return out
 
     def _do_control(self) -> None:
-        for key in list(self._logging_out):
-            session = qf.Session.lookupSession(session_id(key))
-            if session is not None and not session.isLoggedOn():
-                session.logon()
-                self._logging_out.discard(key)
         while True:
             try:
                 action, key = self._control.get_nowait()
@@ -419,12 +417,12 @@ class Gateway:
             session = qf.Session.lookupSession(session_id(key))
             if session is None:
                 continue
-            if action == "logout":
-                # The engine then takes no Logon at all (it drops the connection without a word): once the
-                # Logout is done the session is enabled again in the engine, and fromAdmin refuses its
-                # Logons with a Logout that says why.
+            if action == "disable":
+                # Logs it out if it is logged on ("session disabled" in the Logout); from then on the engine
+                # drops its Logons (the connection closes without a Logon back) until it is enabled again.
                 session.logout("session disabled")
-                self._logging_out.add(key)
+            elif action == "enable":
+                session.logon()
             elif action == "reset":
                 session.reset()  # logs out, disconnects, sequence numbers back to 1, store emptied
                 self._inbox.put(("reset_done", key))
@@ -512,8 +510,7 @@ class Gateway:
         for key, on in enabled.items():
             if key in self._enabled and self._enabled[key] != on:
                 self._enabled[key] = on
-                if not on:
-                    self._control.put(("logout", key))
+                self._control.put(("enable" if on else "disable", key))
         for key in resets - self._resetting:
             self._resetting.add(key)
             self._control.put(("reset", key))

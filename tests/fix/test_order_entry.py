@@ -203,15 +203,28 @@ def test_cancel_of_an_unknown_order_is_an_order_cancel_reject(client):
     assert field_or(reject, 58).startswith("order.not_found:")
 
 
-def test_a_disabled_session_cannot_log_on(session, gateway, port):
+def test_a_disabled_session_cannot_log_on_until_enabled(session, gateway, port):
     fix_session_set_enabled(session_id=session.pk, enabled=False, actor=OPERATOR)
     time.sleep(1.5)  # the gateway reads the sessions' flags every second
     with FixClient(port, "CLIENT1", "SMART") as c:
-        assert c.logged_out.wait(15)
-        assert not c.logged_on.is_set()
-    # The engine answered the Logon with a Logout saying why (as the gateway's message log shows).
-    logout = wait_for(lambda: FixMessage.objects.filter(session=session, direction=Direction.OUT, msg_type="5").first(), 10)
-    assert b"58=Rejected Logon Attempt: session disabled\x01" in bytes(logout.raw)
+        assert c.logged_out.wait(15)  # the engine dropped the connection: no Logon back
+        assert not c.wait_logon(3)
+        fix_session_set_enabled(session_id=session.pk, enabled=True, actor=OPERATOR)
+        assert c.wait_logon(15), "the client (retrying every second) did not log on once enabled"
+    # One Logon answered in all: the one after enabling.
+    assert wait_for(lambda: FixMessage.objects.filter(session=session, direction=Direction.OUT, msg_type="A").count() == 1, 5)
+
+
+def test_a_session_disabled_before_the_gateway_starts_is_refused(session, port):
+    fix_session_set_enabled(session_id=session.pk, enabled=False, actor=OPERATOR)
+    gw = gateway_build(port=port, handler=OrderEntry())
+    gw.start()
+    try:
+        with FixClient(port, "CLIENT1", "SMART") as c:
+            assert c.logged_out.wait(15)
+            assert not c.wait_logon(3)
+    finally:
+        gw.stop()
 
 
 def test_disabling_a_logged_on_session_logs_it_out(session, client):
