@@ -14,7 +14,7 @@ from fix.engine import field_or
 from fix.gateway import gateway_build
 from fix.models import Direction, FixMessage, FixSession
 from fix.order_entry import OrderEntry
-from fix.services import fix_session_set_enabled
+from fix.services import fix_session_reset, fix_session_set_enabled
 from oms.audit_events import AuditEventType
 from oms.error_codes import FieldErrorCode, PermissionErrorCode, RiskErrorCode
 from oms.models import AuditEvent, Order
@@ -232,6 +232,24 @@ def test_disabling_a_logged_on_session_logs_it_out(session, client):
     assert client.logged_out.wait(15), "the gateway did not log the disabled session out"
     assert AuditEvent.objects.filter(object_type="fix_session", object_id=str(session.pk),
                                      event_type=AuditEventType.FIX_SESSION_DISABLED).exists()
+
+
+def test_an_operator_reset_logs_the_session_out_and_starts_its_sequence_again(session, gateway, port):
+    # A client that keeps its sequence across logons: without the reset, our next Logon would not be 1.
+    with FixClient(port, "CLIENT1", "SMART", reset=False) as client:
+        assert client.wait_logon()
+        client.send(new_order("S-1"))
+        client.expect("8")
+        fix_session_reset(session_id=session.pk, actor=OPERATOR)
+
+        assert client.logged_out.wait(15), "the gateway did not log the reset session out"
+        assert wait_for(lambda: not FixSession.objects.get(pk=session.pk).reset_pending, 10), "the gateway did not apply the reset"
+        logons = FixMessage.objects.filter(session=session, direction=Direction.OUT, msg_type="A")
+        # The client reconnects by itself; our Logon back starts the new sequence at 1.
+        assert wait_for(lambda: logons.count() >= 2, 15)
+        assert [m.seq_num for m in logons.order_by("id")][:2] == [1, 1]
+    assert AuditEvent.objects.filter(object_type="fix_session", object_id=str(session.pk),
+                                     event_type=AuditEventType.FIX_SESSION_RESET).exists()
 
 
 @pytest.mark.parametrize("files_lost", [False, True], ids=["files-kept", "files-lost-rebuilt-from-postgresql"])

@@ -40,4 +40,6 @@ class Command(BaseCommand):
         finally:
             # Returns once the engine's thread and the worker are gone: the process never exits with them running.
             gateway.stop()
+        if not stop.is_set():
+            raise CommandError("The FIX engine's thread ended on its own (see the log above); gateway stopped")
         self.stdout.write("FIX gateway stopped")
