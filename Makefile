@@ -34,6 +34,7 @@ bench: install
 	$(PY) bench/audit_merkle.py
 	$(PY) bench/audit.py
 	$(PY) bench/fix.py
+	$(PY) bench/aims.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,9 +1,10 @@
 """The Celery app. Workers and beat: ``celery -A config worker`` / ``celery -A config beat``."""
 
+import gc
 import os
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, setup_logging
+from celery.signals import celeryd_after_setup, setup_logging, worker_process_init, worker_ready
 
 from config import runtime
 
@@ -32,3 +33,12 @@ def _consume_own_queue(sender: str, instance, **kwargs) -> None:
     from ems.services.ticks import worker_queue
 
     instance.app.amqp.queues.select_add(worker_queue(sender))
+
+
+@worker_ready.connect  # a solo worker runs its tasks in this process
+@worker_process_init.connect  # each child of a prefork worker
+def _freeze_startup_heap(**kwargs) -> None:
+    # As config/wsgi.py does: what is loaded at start-up lives as long as the process; out of the cyclic
+    # collector's full scans, which a task allocating many objects (an aggregation cycle of 10,000 orders)
+    # otherwise triggers again and again over the whole heap (measured: 140-300 ms of a 1 s cycle, 20-50 ms frozen).
+    gc.freeze()

@@ -280,11 +280,14 @@ CHANNEL_LAYERS = {
     }
 }
 
-# The audit log's Merkle tree (docs/audit.md): the sealer links committed events into it every AUDIT_SEAL_EVERY_S
-# (beat) and signs a tree head with Ed25519; verification reports any event still unsealed AUDIT_SEAL_BOUND_S after
-# it was written. AUDIT_SIGNING_KEY: the current key's 32-byte seed in hex; empty: derived from SECRET_KEY under key
-# id "dev" (development only). Retired keys stay listed as public keys ("id:hex,id:hex") so their heads still verify.
+# The audit log's Merkle tree (docs/audit.md): the sealer process (manage.py audit_sealer) looks for committed events
+# every AUDIT_SEAL_POLL_S, links them into the tree and signs a tree head with Ed25519, in runs of AUDIT_SEAL_EVERY_S
+# (its lease on the sealer's lock); beat's task seals every AUDIT_SEAL_EVERY_S too, in case no sealer process runs.
+# Verification reports any event still unsealed AUDIT_SEAL_BOUND_S after it was written. AUDIT_SIGNING_KEY: the
+# current key's 32-byte seed in hex; empty: derived from SECRET_KEY under key id "dev" (development only). Retired
+# keys stay listed as public keys ("id:hex,id:hex") so their heads still verify.
 AUDIT_SEAL_EVERY_S = float(os.environ.get("AUDIT_SEAL_EVERY_S", "1"))
+AUDIT_SEAL_POLL_S = float(os.environ.get("AUDIT_SEAL_POLL_S", "0.2"))
 AUDIT_SEAL_BOUND_S = float(os.environ.get("AUDIT_SEAL_BOUND_S", "5"))
 AUDIT_SEAL_BATCH = int(os.environ.get("AUDIT_SEAL_BATCH", "5000"))
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
@@ -363,6 +366,8 @@ RFQ_MAX_ROUNDS = int(os.environ.get("RFQ_MAX_ROUNDS", "2"))
 # Market simulation: wall time -> market time. 60x: a 6.5 h trading day passes in 6.5 minutes.
 SIM_SPEED = float(os.environ.get("SIM_SPEED", "60"))
 SIM_SEED = int(os.environ.get("SIM_SEED", "20261121"))
+# The risk-free rate (continuous, annual) the simulated options market prices with (ems.option_market).
+OPTIONS_RATE = float(os.environ.get("OPTIONS_RATE", "0.04"))
 # Wall-clock instant (unix seconds) at which simulated day 0 opens; default: the start of the current UTC day.
 SIM_ANCHOR = float(os.environ["SIM_ANCHOR"]) if os.environ.get("SIM_ANCHOR") else None
 # Pre-trade risk measures orders against the live market mid while it is at most this old (wall seconds;

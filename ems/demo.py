@@ -3,19 +3,40 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from ems.option_market import is_expired, option_quote_now
 from ems.selectors import live_clock
 from ems.services import venues_sync_from_sim
 from ems.tasks import market_prices_refresh
+from oms.models import Instrument, InstrumentKind
 from oms.roles import Actor
 from oms.services import orders_submit
 
 
 def seed_demo() -> None:
-    """The EMS's part of ``manage.py seed_demo`` (after the OMS's instruments): venues, then market prices."""
+    """The EMS's part of ``manage.py seed_demo`` (after the OMS's instruments): venues, the options' reference
+    prices, then market prices."""
     seed_venues()
+    seed_option_reference_prices()
     seed_market_prices()
+
+
+def seed_option_reference_prices() -> int:
+    """Give each listed option the model's value with its underlying at its reference price (the OMS lists them
+    at intrinsic value); return how many were priced."""
+    now = timezone.now()
+    options = list(Instrument.objects.filter(is_active=True, kind=InstrumentKind.OPTION).select_related("underlying"))
+    for o in options:
+        if is_expired(o, now):
+            continue
+        q = option_quote_now(o, o.underlying, o.underlying.reference_price, now)
+        o.reference_price = max(Decimal(f"{q.mid:.2f}"), o.tick_size)
+    Instrument.objects.bulk_update(options, ["reference_price"])
+    return len(options)
 
 
 def seed_venues() -> None:

@@ -21,12 +21,13 @@ from ems.algos.cost import pre_trade_estimate
 from ems.algos.selection import select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
+from ems.option_market import chain_quotes, option_ticks
 from ems.sim import SESSION_US, US, InstrumentParams, Liquidity, LiveClock, Market, Side, format_clock, measures
 from ems.sim.orders import Fill as SimFill
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
 from ems.states import ExecStatus
 from oms import roles
-from oms.models import Instrument, KillSwitch, Position, PriceTick
+from oms.models import Instrument, InstrumentKind, KillSwitch, MarketPrice, Position, PriceTick
 from oms.money import PRICE_Q
 
 RECENT_PRINTS = 25
@@ -125,8 +126,19 @@ def market_prices(instruments, *, wall: float | None = None, venues=None) -> lis
     pre-trade risk. The ticks are stamped with ``wall`` itself, at µs precision, so that the market
     state behind a stored price can be recomputed exactly from its ``as_of``. An instrument whose book
     has an empty side (no lit venue, or a side we swept) gets no tick: its last price stays and ages.
+    An option is priced off its underlying's mid at the same moment (``ems.option_market``); none without it.
     """
     as_of = datetime.now(UTC) if wall is None else datetime.fromtimestamp(wall, UTC)
+    instruments = list(instruments)
+    options = [i for i in instruments if i.kind == InstrumentKind.OPTION]
+    if options:
+        equities = [i for i in instruments if i.kind != InstrumentKind.OPTION]
+        listed = {i.pk for i in equities}
+        underlyings = {o.underlying_id: o.underlying for o in options if o.underlying_id not in listed}
+        ticks = market_prices([*equities, *underlyings.values()], wall=as_of.timestamp(), venues=venues)
+        spots = {t.instrument_id: t.mid for t in ticks}
+        stamp = ticks[0].as_of if ticks else as_of  # the equities' own stamp (a float wall time may round a µs)
+        return [t for t in ticks if t.instrument_id in listed] + option_ticks(options, spots, stamp)
     mt = live_clock().market_time(as_of.timestamp())
     t = min(mt.t_us, SESSION_US)
     venues = venue_profiles() if venues is None else venues
@@ -141,6 +153,26 @@ def market_prices(instruments, *, wall: float | None = None, venues=None) -> lis
         last = _decimal(market.price(int(market.print_ticks(n_prints - 1, n_prints)[0]))) if n_prints else None
         ticks.append(PriceTick(instrument.id, bid, ask, (bid + ask) / 2, last, as_of))
     return ticks
+
+
+def option_chain(underlying: Instrument, *, now: datetime | None = None) -> dict:
+    """The chain page of ``underlying``: its spot (the stored market mid, else its reference price) and, per
+    expiry and strike, each side's displayed quote, model value, implied volatility and Greeks."""
+    now = now or datetime.now(UTC)
+    mark = MarketPrice.objects.filter(instrument=underlying).first()
+    spot = mark.mid if mark is not None else underlying.reference_price
+    options = list(Instrument.objects.filter(is_active=True, kind=InstrumentKind.OPTION, underlying=underlying).order_by("expiry", "strike"))
+    return {"spot": spot, "spot_as_of": mark.as_of if mark else None, "expiries": chain_quotes(underlying, options, spot, now)}
+
+
+def option_underlyings() -> QuerySet[Instrument]:
+    """Active equities with listed options, by symbol."""
+    return Instrument.objects.filter(is_active=True, kind=InstrumentKind.EQUITY, options__is_active=True).distinct().order_by("symbol")
+
+
+def options_on(underlying_ids) -> QuerySet[Instrument]:
+    """The active options on these underlyings, with their underlying loaded."""
+    return Instrument.objects.filter(is_active=True, kind=InstrumentKind.OPTION, underlying_id__in=list(underlying_ids)).select_related("underlying")
 
 
 def _decimal(price: float) -> Decimal:

@@ -21,7 +21,9 @@ def market_prices_refresh() -> int:
 
     Idempotent: a run only ever moves a price forward in time (see ``market_prices_update``).
     """
-    ticks = selectors.market_prices(instrument_list())
+    equities = list(instrument_list())
+    # Options are priced off their underlying's mid at the same moment (ems.option_market).
+    ticks = selectors.market_prices([*equities, *selectors.options_on(i.pk for i in equities)])
     written = market_prices_update(prices=ticks)
     log.debug("market prices refreshed: %s of %s instruments", written, len(ticks))
     return written

@@ -3,6 +3,9 @@ from django.urls import path, re_path
 from ems import views
 
 urlpatterns = [
+    path("options/", views.options_index, name="options-index"),
+    path("options/<str:symbol>/", views.option_chain, name="option-chain"),
+    path("options/<str:symbol>/table/", views.option_chain, {"partial": True}, name="option-chain-table"),
     path("market/", views.market_index, name="market-index"),
     path("market/<str:symbol>/", views.market, name="market"),
     path("desk/execution/", views.execution_desk, name="execution-desk"),

@@ -19,6 +19,7 @@ from ems import selectors
 from ems.algos import ALGORITHM_CHOICES
 from ems.api.serializers import KILL_SCOPES
 from ems.error_codes import KillSwitchErrorCode
+from ems.option_market import OPTIONS_VENUE
 from ems.services import control
 from ems.sim import format_clock
 from ems.states import Control, ExecStatus
@@ -57,6 +58,27 @@ def _can_act(user) -> bool:
 
 
 # --- market data ---------------------------------------------------------------------------------
+
+
+@login_required
+def options_index(request):
+    first = selectors.option_underlyings().first()
+    if first is None:
+        raise Http404("No listed options")
+    return redirect("option-chain", symbol=first.symbol)
+
+
+@login_required
+def option_chain(request, symbol: str, partial: bool = False):
+    """The option chain of one underlying: per expiry and strike, calls and puts with the options venue's quote,
+    the model value, implied volatility and delta (``partial``: the live tables only, re-fetched every few s)."""
+    underlyings = list(selectors.option_underlyings())
+    underlying = next((i for i in underlyings if i.symbol == symbol_key(symbol)), None)
+    if underlying is None:
+        raise Http404(f"No listed options on {symbol}")
+    context = {"underlying": underlying, "underlyings": underlyings, "chain": selectors.option_chain(underlying),
+               "venue": OPTIONS_VENUE}
+    return render(request, "ems/_chain_tables.html" if partial else "ems/options.html", context)
 
 
 @login_required

@@ -3,13 +3,25 @@
 
 from __future__ import annotations
 
+import calendar
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.utils import timezone
 
 from oms import role_names
-from oms.models import Instrument, Portfolio, RestrictedInstrument, RiskLimit
+from oms.models import (
+    OPTION_MULTIPLIER,
+    ExerciseStyle,
+    Instrument,
+    InstrumentKind,
+    OptionType,
+    Portfolio,
+    RestrictedInstrument,
+    RiskLimit,
+)
 from oms.roles import Actor
 from oms.services.tokens import api_token_issue
 
@@ -36,6 +48,72 @@ INSTRUMENTS = [
     ("INTC", "Intel Corp.", "22.40", 60_000_000, "0.0280", "4.5"),
     ("CSCO", "Cisco Systems Inc.", "52.30", 18_000_000, "0.0110", "2.0"),
 ]
+
+# Listed option chains on these underlyings (issue 22): the next OPTION_EXPIRIES monthly expiries, OPTION_STRIKES
+# strikes a side of the money, a call and a put each. The EMS's part prices them (ems.demo).
+OPTION_UNDERLYINGS = ("AAPL", "MSFT", "NVDA")
+OPTION_EXPIRIES = 3
+OPTION_STRIKES = 4
+
+
+def monthly_expiries(today: date, n: int) -> list[date]:
+    """The next ``n`` monthly expiries after ``today``: the third Friday of each month."""
+    out, year, month = [], today.year, today.month
+    while len(out) < n:
+        first = date(year, month, 1)
+        third_friday = first + timedelta(days=(calendar.FRIDAY - first.weekday()) % 7 + 14)
+        if third_friday > today:
+            out.append(third_friday)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def strike_step(price: Decimal) -> Decimal:
+    """Listed strikes' spacing around ``price``, as exchanges space them."""
+    for below, step in ((25, "1"), (100, "2.5"), (250, "5"), (500, "10")):
+        if price < below:
+            return Decimal(step)
+    return Decimal("25")
+
+
+def option_symbol(root: str, expiry: date, option_type: str, strike: Decimal) -> str:
+    """``AAPL270115C230``: root, expiry YYMMDD, C or P, strike (an OCC-style symbol that fits 16 characters)."""
+    return f"{root}{expiry:%y%m%d}{'C' if option_type == OptionType.CALL else 'P'}{strike.normalize():f}"
+
+
+def option_chain_terms(underlying: Instrument, today: date) -> list[dict]:
+    """The option rows of ``underlying``'s demo chain: symbol and terms."""
+    step = strike_step(underlying.reference_price)
+    atm = (underlying.reference_price / step).to_integral_value() * step
+    rows = []
+    for expiry in monthly_expiries(today, OPTION_EXPIRIES):
+        for k in range(-OPTION_STRIKES, OPTION_STRIKES + 1):
+            strike = atm + k * step
+            for option_type in (OptionType.CALL, OptionType.PUT):
+                rows.append(dict(symbol=option_symbol(underlying.symbol, expiry, option_type, strike), option_type=option_type,
+                                 strike=strike, expiry=expiry))
+    return rows
+
+
+def seed_option_chains(today: date, symbols: tuple[str, ...] = OPTION_UNDERLYINGS) -> int:
+    """Create the demo chains (idempotent) and retire expired options; return how many options are listed.
+
+    Each option is listed at its intrinsic value (at least a cent) until the EMS prices it (ems.demo)."""
+    Instrument.objects.filter(kind=InstrumentKind.OPTION, expiry__lt=today, is_active=True).update(is_active=False)
+    listed = 0
+    for underlying in Instrument.objects.filter(symbol__in=symbols):
+        for terms in option_chain_terms(underlying, today):
+            s, k = underlying.reference_price, terms["strike"]
+            intrinsic = max(s - k, Decimal(0)) if terms["option_type"] == OptionType.CALL else max(k - s, Decimal(0))
+            Instrument.objects.get_or_create(symbol=terms["symbol"], defaults=dict(
+                name=f"{underlying.symbol} {terms['expiry']:%d %b %y} {k.normalize():f} {terms['option_type']}",
+                kind=InstrumentKind.OPTION, underlying=underlying, option_type=terms["option_type"], strike=k,
+                expiry=terms["expiry"], exercise_style=ExerciseStyle.AMERICAN, multiplier=OPTION_MULTIPLIER,
+                reference_price=max(intrinsic, Decimal("0.01")), adv=20_000, daily_volatility=underlying.daily_volatility,
+                spread_bps=Decimal("300"), tick_size=Decimal("0.01"), lot_size=1, currency=underlying.currency))
+            listed += 1
+    return listed
+
 
 PORTFOLIOS = [
     ("GROWTH-US", "US Large-Cap Growth", ["pm1"]),
@@ -82,6 +160,7 @@ def seed_demo() -> dict:
             defaults=dict(name=name, reference_price=Decimal(price), adv=adv, daily_volatility=Decimal(vol),
                           spread_bps=Decimal(spread), tick_size=Decimal("0.01"), lot_size=1, currency="USD"),
         )
+    seed_option_chains(timezone.now().date())
     for code, name, members in PORTFOLIOS:
         p, _ = Portfolio.objects.update_or_create(code=code, defaults={"name": name})
         p.members.set([users[m] for m in members])

@@ -14,8 +14,31 @@ from django.db import models
 from oms.states import OrderStatus
 
 
+class InstrumentKind(models.TextChoices):
+    EQUITY = "equity", "Equity"  # FIX 167 SecurityType=CS
+    OPTION = "option", "Listed option"  # =OPT
+
+
+class OptionType(models.TextChoices):
+    CALL = "call", "Call"  # FIX 201 PutOrCall=1
+    PUT = "put", "Put"  # =0
+
+
+class ExerciseStyle(models.TextChoices):
+    AMERICAN = "american", "American"  # FIX 1194 ExerciseStyle=1
+    EUROPEAN = "european", "European"  # =0
+
+
+OPTION_MULTIPLIER = 100  # shares per listed equity option contract (FIX 231 ContractMultiplier)
+
+
 class Instrument(models.Model):
-    """A tradable instrument with the reference figures the risk checks and the simulator use."""
+    """A tradable instrument with the reference figures the risk checks and the simulator use.
+
+    An option (``kind`` option) names its underlying, put or call, strike, expiry and exercise style; its
+    quantities are contracts and its prices per share, so every notional is price x quantity x ``multiplier``
+    (1 for an equity, 100 for a listed equity option by default).
+    """
 
     symbol = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=120)
@@ -27,9 +50,29 @@ class Instrument(models.Model):
     daily_volatility = models.DecimalField(max_digits=8, decimal_places=6, help_text="Fraction, e.g. 0.02 = 2%/day")
     spread_bps = models.DecimalField(max_digits=8, decimal_places=2)
     is_active = models.BooleanField(default=True)
+    kind = models.CharField(max_length=6, choices=InstrumentKind.choices, default=InstrumentKind.EQUITY)
+    multiplier = models.PositiveIntegerField(default=1, help_text="Contract multiplier: notional = price x quantity x this")
+    underlying = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="options")
+    option_type = models.CharField(max_length=4, choices=OptionType.choices, blank=True)  # FIX 201
+    strike = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)  # FIX 202 StrikePrice
+    expiry = models.DateField(null=True, blank=True)  # FIX 541 MaturityDate
+    exercise_style = models.CharField(max_length=8, choices=ExerciseStyle.choices, blank=True)
 
     class Meta:
         ordering = ["symbol"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="equity", underlying__isnull=True, option_type="", strike__isnull=True, expiry__isnull=True)
+                           | models.Q(kind="option", underlying__isnull=False, option_type__in=["call", "put"], strike__gt=0,
+                                      expiry__isnull=False, exercise_style__in=["american", "european"])),
+                name="instrument_option_terms_complete",
+            ),
+            models.CheckConstraint(condition=models.Q(multiplier__gt=0), name="instrument_multiplier_positive"),
+        ]
+
+    @property
+    def is_option(self) -> bool:
+        return self.kind == InstrumentKind.OPTION
 
     def __str__(self) -> str:
         return self.symbol
@@ -117,6 +160,9 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.NEW)  # FIX 39
     filled_quantity = models.PositiveBigIntegerField(default=0)  # FIX 14 CumQty
     avg_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)  # FIX 6 AvgPx
+    # Sum of quantity x price over the order's fills, kept as they are booked: AvgPx = fill_notional / CumQty
+    # without reading the order's allocations back (a fill of a parent reaches 20 orders; each has hundreds).
+    fill_notional = models.DecimalField(max_digits=30, decimal_places=6, default=Decimal("0"))
     notional = models.DecimalField(
         max_digits=22, decimal_places=2, default=Decimal("0"),
         help_text="Quantity x limit price (market orders: x reference price) at submission.",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, Count, F, FilteredRelation, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, CharField, Count, F, FilteredRelation, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from oms.audit_events import AuditEventType, matching
@@ -17,7 +18,8 @@ from oms.audit_signing import public_keys_hex
 from oms.audit_tree import EVENT_LEAF_COLUMNS, TreeNodeMissing, head_from_row, head_of_size, latest_head, node_reader
 from oms.error_codes import AuditErrorCode, FieldErrorCode
 from oms.errors import Conflict, NotFound, ValidationFailed
-from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, Instrument, MarketPrice, Order
+from oms.models import AuditEvent, AuditLeaf, AuditTreeHead, Instrument, InstrumentKind, MarketPrice, Order
+from oms.money import PRICE_Q
 from oms.risk_reference import RiskReference, risk_reference
 from oms.roles import visible_portfolios
 from oms.states import OrderStatus
@@ -99,58 +101,143 @@ AUDIT_NEWEST_FIRST = (F("seq").desc(nulls_first=True), "-id")
 
 
 def order_events(*, order: Order) -> QuerySet[AuditEvent]:
-    """The audit trail of one order, oldest first (its timeline)."""
-    return AuditEvent.objects.filter(object_type="order", object_id=str(order.pk)).order_by(*AUDIT_OLDEST_FIRST)
+    """The audit trail of one order, oldest first: its own events and the "fill.booked" event of each fill that
+    gave it shares (read through its allocations: a fill is audited once, with all its allocations)."""
+    fills = order.allocations.annotate(fill_key=Cast("fill_id", CharField())).values("fill_key")
+    return (AuditEvent.objects.filter(Q(object_type="order", object_id=str(order.pk)) | Q(object_type="fill", object_id__in=fills))
+            .order_by(*AUDIT_OLDEST_FIRST))
+
+
+@dataclass(frozen=True)
+class TimelineFill:
+    """A fill on an order's timeline: its "fill.booked" event, the shares it gave this order, and the order after it."""
+
+    event: AuditEvent
+    quantity: int
+    filled: int
+    avg_price: Decimal
 
 
 @dataclass(frozen=True)
 class TimelineRun:
-    """Consecutive events of one repetitive type (a fill after a fill) shown as one line that opens on a click."""
+    """Consecutive fills shown as one line that opens on a click, with the order's status moves they caused
+    (kept inside, in their place). Trails written before fills were audited once hold one order progress event
+    per fill instead: runs of those collapse the same way."""
 
-    events: list[AuditEvent]
+    items: list[AuditEvent | TimelineFill]
 
     @property
     def first(self) -> AuditEvent:
-        return self.events[0]
+        return _event_of(self.items[0])
 
     @property
     def last(self) -> AuditEvent:
-        return self.events[-1]
+        return _event_of(self.items[-1])
 
     @property
     def count(self) -> int:
-        return len(self.events)
+        fills = sum(isinstance(i, TimelineFill) for i in self.items)
+        return fills or len(self.items)
+
+    @property
+    def moves(self) -> list[AuditEvent]:
+        return [i for i in self.items if not isinstance(i, TimelineFill)]
+
+    @property
+    def status_from(self) -> str:
+        return (self.moves[0].before or {}).get("status", "") if self.moves else ""
+
+    @property
+    def status_to(self) -> str:
+        return self.moves[-1].after.get("status", "") if self.moves else ""
+
+    @property
+    def filled_from(self) -> int:
+        head = self.items[0]
+        return head.filled - head.quantity if isinstance(head, TimelineFill) else (head.before or {}).get("filled_quantity") or 0
+
+    @property
+    def filled_to(self) -> int:
+        fills = [i for i in self.items if isinstance(i, TimelineFill)]
+        return fills[-1].filled if fills else self.items[-1].after["filled_quantity"]
+
+    @property
+    def avg_price(self):
+        fills = [i for i in self.items if isinstance(i, TimelineFill)]
+        return fills[-1].avg_price if fills else self.items[-1].after.get("avg_price")
 
 
-# Events a long-worked order writes by the hundred, one per fill: runs of them collapse on the order page.
+def _event_of(item: AuditEvent | TimelineFill) -> AuditEvent:
+    return item.event if isinstance(item, TimelineFill) else item
+
+
+# Order progress events as trails before issue 18 wrote them, one per fill: runs of them collapse like fills.
 TIMELINE_COLLAPSIBLE = frozenset({AuditEventType.ORDER_PARTIALLY_FILLED})
+# The order's status moves a fill causes: inside a run of fills, they stay inside it.
+TIMELINE_FILL_MOVES = frozenset({AuditEventType.ORDER_PARTIALLY_FILLED, AuditEventType.ORDER_FILLED})
 TIMELINE_MIN_RUN = 3  # fewer in a row are shown as they are
 
 
-def timeline_collapse(events) -> list[AuditEvent | TimelineRun]:
-    """The timeline with each run of ``TIMELINE_MIN_RUN`` or more consecutive events of one collapsible type as
-    one ``TimelineRun``; everything else (the status changes a person looks for) stays a line of its own."""
-    out: list[AuditEvent | TimelineRun] = []
-    run: list[AuditEvent] = []
+def order_timeline(*, order: Order) -> list[AuditEvent | TimelineFill | TimelineRun]:
+    """The order's audit trail as its page shows it: each fill with what it gave the order, and each run of
+    ``TIMELINE_MIN_RUN`` or more fills in a row as one ``TimelineRun``; everything else (the status changes a
+    person looks for) stays a line of its own."""
+    filled, notional = 0, Decimal(0)
+    items: list[AuditEvent | TimelineFill] = []
+    for e in order_events(order=order):
+        if e.event_type == AuditEventType.FILL_BOOKED:
+            q = dict((order_id, q) for order_id, q in e.after["allocations"]).get(order.pk, 0)
+            filled, notional = filled + q, notional + Decimal(e.after["price"]) * q
+            items.append(TimelineFill(e, q, filled, (notional / filled).quantize(PRICE_Q) if filled else None))
+        else:
+            items.append(e)
+    return timeline_collapse(items)
+
+
+def timeline_collapse(items) -> list[AuditEvent | TimelineFill | TimelineRun]:
+    """The timeline with each run of ``TIMELINE_MIN_RUN`` or more consecutive fills (the status moves among them
+    included), or of order progress events in older trails, as one ``TimelineRun``."""
+    out: list = []
+    run: list = []
 
     def close():
-        out.extend([TimelineRun(list(run))] if len(run) >= TIMELINE_MIN_RUN else run)
+        counted = sum(isinstance(i, TimelineFill) for i in run) or len(run)
+        out.extend([TimelineRun(list(run))] if counted >= TIMELINE_MIN_RUN else run)
         run.clear()
 
-    for e in events:
-        if run and e.event_type != run[0].event_type:
-            close()
-        if e.event_type in TIMELINE_COLLAPSIBLE:
-            run.append(e)
+    for item in items:
+        if isinstance(item, TimelineFill):
+            if run and not isinstance(run[0], TimelineFill):
+                close()
+            run.append(item)
+        elif run and isinstance(run[0], TimelineFill) and item.event_type in TIMELINE_FILL_MOVES:
+            run.append(item)
+        elif item.event_type in TIMELINE_COLLAPSIBLE:
+            if run and isinstance(run[0], TimelineFill):
+                close()
+            run.append(item)
         else:
-            out.append(e)
+            close()
+            out.append(item)
     close()
     return out
 
 
 def instrument_list() -> QuerySet[Instrument]:
-    """Active instruments with their latest market price (``instrument.market_price``, if any), by symbol."""
-    return Instrument.objects.filter(is_active=True).select_related("market_price").order_by("symbol")
+    """Active equities with their latest market price (``instrument.market_price``, if any), by symbol: what the
+    simulated equity market runs and the desk's pages list (options: ``option_list``)."""
+    return Instrument.objects.filter(is_active=True, kind=InstrumentKind.EQUITY).select_related("market_price").order_by("symbol")
+
+
+def instrument_catalogue() -> QuerySet[Instrument]:
+    """Every active instrument a client may name, equities and options (the API's list, with its filters)."""
+    return Instrument.objects.filter(is_active=True).select_related("market_price", "underlying").order_by("symbol")
+
+
+def option_list(*, underlying: Instrument) -> QuerySet[Instrument]:
+    """The active options on ``underlying``, by expiry, strike and type (its chain)."""
+    return (Instrument.objects.filter(is_active=True, kind=InstrumentKind.OPTION, underlying=underlying)
+            .select_related("market_price").order_by("expiry", "strike", "option_type"))
 
 
 def risk_references(instruments, *, now: datetime | None = None) -> dict[int, RiskReference]:

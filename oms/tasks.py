@@ -6,7 +6,7 @@ from celery import shared_task
 
 from oms.services import audit_checkpoint_write, audit_verify
 from oms.services.audit_checkpoint import AuditChainBroken
-from oms.services.audit_seal import AuditTreeBroken, audit_seal_pending
+from oms.services.audit_seal import AuditTreeBroken, audit_seal_run
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,12 @@ def audit_checkpoint_task() -> dict:
 @shared_task(name="oms.tasks.audit_seal_task")
 def audit_seal_task() -> dict:
     """Seal the committed audit events into the Merkle tree (every AUDIT_SEAL_EVERY_S, from beat); a tree that does
-    not match its latest signed head is not extended but logged as an error for the on-call."""
+    not match its latest signed head is not extended but logged as an error for the on-call.
+
+    A short run (seal what is pending, no polling): it shares a solo worker with the algorithm ticks. The sealer
+    process (``manage.py audit_sealer``) polls; while it runs, this answers "busy" at once."""
     try:
-        results = audit_seal_pending()
+        results = audit_seal_run()
     except AuditTreeBroken as exc:
         log.error("AUDIT TREE BROKEN: %s; nothing sealed", exc)
         return {"ok": False, "sealed": 0, "detail": str(exc)}

@@ -305,7 +305,7 @@ def order_detail(request, order_id: int, partial: bool = False):
     shown = list(allocations.select_related("fill__venue").order_by("-fill__market_time_us", "-id")[:EXECUTIONS_SHOWN])[::-1]
     parent_ids = selectors.order_parent_ids(order=order)
     context = {
-        "order": order, "timeline": selectors.timeline_collapse(selectors.order_events(order=order)), "cancellable": CANCELLABLE,
+        "order": order, "timeline": selectors.order_timeline(order=order), "cancellable": CANCELLABLE,
         "allocations": shown, "fill_count": totals["fills"], "allocated": totals["shares"], "executions_shown": EXECUTIONS_SHOWN,
         "parent_id": order.current_parent_id, "earlier_parent_ids": parent_ids[:-1],
         "desk_wide": roles.role_of(request.user) in roles.DESK_WIDE,

@@ -1,5 +1,5 @@
-"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers and beat, and the
-FIX gateway (manage.py fix_gateway on FIX_PORT, default 9878) together.
+"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers, beat, the audit
+sealer and the FIX gateway (manage.py fix_gateway on FIX_PORT, default 9878) together.
 
 Ctrl-C stops all of them. PostgreSQL and Redis are found or started by config.runtime.
 """
@@ -40,6 +40,8 @@ def main() -> int:
         **{f"worker{k}": [str(bindir / "celery"), "-A", "config", "worker", "-l", "info", "--pool", "solo", "-n", f"w{k}@%h"]
            for k in range(1, int(env.get("WORKERS", "2")) + 1)},
         "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
+        # The audit sealer polls every AUDIT_SEAL_POLL_S in a process of its own: on a solo worker it would hold up the ticks.
+        "sealer": [py, "manage.py", "audit_sealer"],
         # FIX 4.4 order entry (QuickFIX engine) for the sessions of `manage.py fix_session list`.
         "fix": [py, "manage.py", "fix_gateway", "--port", fix_port],
     }
@@ -55,8 +57,8 @@ def main() -> int:
     print(demo.stdout.rstrip() or "Demo orders not submitted: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
     print(f"  trader desk  http://{host}:{port}/desk/execution/   (log in as trader)")
     print(f"  FIX gateway  port {fix_port} (sessions: manage.py fix_session list; README \"FIX connectivity\")")
-    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat|fix>.log (the console shows warnings, errors and start-up)")
-    print("Ctrl-C stops web, workers, beat and the FIX gateway.")
+    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat|sealer|fix>.log (the console shows warnings, errors and start-up)")
+    print("Ctrl-C stops web, workers, beat, the sealer and the FIX gateway.")
     print("=" * 72 + "\n", flush=True)
 
     def stop(*_):

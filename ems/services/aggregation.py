@@ -95,7 +95,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import reduce
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -114,7 +114,7 @@ from ems.sim import SESSION_US, US, InstrumentParams, LiveClock, MarketTime
 from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
-from oms.db import insert_rows
+from oms.db import ids_reserve, insert_rows
 from oms.models import Instrument, KillSwitch, MarketPrice, Order
 from oms.money import PRICE_Q
 from oms.roles import Actor
@@ -526,11 +526,7 @@ def _arrival_prices(instruments: dict[int, Instrument], mids: dict[int, Decimal]
 
 def parent_ids_reserve(n: int) -> list[int]:
     """Reserve ``n`` parent ids from the table's sequence (each parent's AlgoParams carry its id as their seed)."""
-    if n == 0:
-        return []
-    with connection.cursor() as cur:
-        cur.execute("SELECT nextval(pg_get_serial_sequence('ems_parentorder', 'id')) FROM generate_series(1, %s)", [n])
-        return [r[0] for r in cur.fetchall()]
+    return ids_reserve(ParentOrder._meta.db_table, "id", n)
 
 
 def _enqueue_first_ticks(parent_ids: list[int]) -> None:

@@ -26,7 +26,7 @@ from ems.models import Allocation, ChildOrder, Constituent, Fill, InternalCross,
 from ems.selectors import live_clock
 from ems.states import ExecStatus, check_child_transition, check_parent_transition
 from oms.audit_events import AuditEventType
-from oms.db import bulk_insert, insert_rows, rows_insert_sql, rows_update
+from oms.db import bulk_insert, rows_insert_sql, rows_update, write_rows
 from oms.error_codes import FillErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Instrument, Order
@@ -74,8 +74,8 @@ def fills_book(*, executions: list[tuple[int, Execution]], actor: Actor) -> list
 
     Each new fill: the child's and the parent's filled quantity, notional, average price and status (fees
     on the parent), allocated at once to the parent's constituents, applied to the orders and their
-    positions (``oms.services.lifecycle.orders_fill_apply``), audited ("fill.booked" with its allocations,
-    and each child / parent status change), pushed after commit. A fill that would over-fill a child or a
+    positions (``oms.services.lifecycle.orders_fill_prepare``), audited: one "fill.booked" per fill with its
+    allocations and the positions it left, and each child / parent / order status change, pushed after commit. A fill that would over-fill a child or a
     parent, or reach a closed one, raises and books nothing of the batch.
     """
     if not executions:
@@ -123,6 +123,7 @@ class _Ledger:
         self.order_fills: list[OrderFill] = []
         self.parents: dict[int, ParentOrder] = {}
         self.constituents: dict[int, Constituent] = {}
+        self.fills: list[tuple[Fill, dict[int, int]]] = []  # each booked fill and its shares by order id
 
     def parent_fill(self, fill: Fill, parent: ParentOrder, constituents: list[Constituent]) -> None:
         """Add a fill of ``parent`` (locked, with its locked ``constituents``): its progress, and its pro-rata
@@ -138,15 +139,14 @@ class _Ledger:
                 self.constituents[c.pk] = c
                 self.allocations.append((fill.pk, c.order_id, parent.pk, q, fill.price, self.now))
                 self.order_fills.append(OrderFill(c.order_id, q, fill.price, fill.exec_id))
-        self.events.append(PendingEvent(self.actor, AuditEventType.FILL_BOOKED, "fill", fill.pk, after=_fill_dict(fill, shares)))
+        self.fills.append((fill, shares))
 
     def order_fill(self, fill: Fill, legs: list[tuple[Order, int]]) -> None:
         """Add a fill given straight to orders (no parent): an internal cross's orders."""
         for order, q in legs:
             self.allocations.append((fill.pk, order.pk, None, q, fill.price, self.now))
             self.order_fills.append(OrderFill(order.pk, q, fill.price, fill.exec_id))
-        self.events.append(PendingEvent(self.actor, AuditEventType.FILL_BOOKED, "fill", fill.pk,
-                                        after=_fill_dict(fill, {order.pk: q for order, q in legs})))
+        self.fills.append((fill, {order.pk: q for order, q in legs}))
 
     def write(self, more_rows: list[tuple] = ()) -> list[PendingEvent]:
         """Write the rows (``more_rows``: further ``rows_update`` changes) and apply the order fills; return
@@ -154,9 +154,14 @@ class _Ledger:
         rows_update([*more_rows, (ParentOrder, list(self.parents.values()), PARENT_FILL_FIELDS),
                      (Constituent, list(self.constituents.values()), ["allocated_quantity"])])
         _insert_allocations(self.allocations)
-        _, order_events = orders_fill_prepare(fills=self.order_fills, actor=self.actor)
+        applied = orders_fill_prepare(fills=self.order_fills, actor=self.actor)
         parents_changed_on_commit(list(self.parents.values()))
-        return self.events + order_events
+        # One event per fill, carrying its allocations and the positions it left: the orders get one of their
+        # own only when their status moves (``orders_fill_prepare``), the positions none.
+        booked = [PendingEvent(self.actor, AuditEventType.FILL_BOOKED, "fill", fill.pk,
+                               after=_fill_dict(fill, shares, applied.positions.get(fill.exec_id, [])))
+                  for fill, shares in self.fills]
+        return self.events + booked + applied.events
 
 
 def _check_execution(ex: Execution) -> None:
@@ -229,8 +234,7 @@ def _insert_ignoring_duplicates(fills: list[Fill]) -> list[Fill]:
 def _insert_allocations(rows: list[tuple]) -> None:
     """Insert allocation rows ``(fill_id, order_id, parent_id, quantity, price, created_at)``: a multi-row INSERT
     for a few, COPY for many (a fill over 20 constituents makes 20; a batch of fills, hundreds)."""
-    if rows:
-        insert_rows(Allocation._meta.db_table, "id", ALLOCATION_COLUMNS, rows)
+    write_rows(Allocation._meta.db_table, ALLOCATION_COLUMNS, rows)
 
 
 _OVERFILL = {"child_order": ChildOrderErrorCode.OVERFILL, "parent_order": ParentOrderErrorCode.OVERFILL}
@@ -268,12 +272,13 @@ def _allocate(fill: Fill, parent: ParentOrder, constituents: list[Constituent]) 
         raise Conflict(FillErrorCode.UNALLOCATABLE, f"Fill {fill.exec_id} of parent {parent.pk}: {exc}") from exc
 
 
-def _fill_dict(fill: Fill, shares: dict[int, int]) -> dict:
+def _fill_dict(fill: Fill, shares: dict[int, int], positions: list[list]) -> dict:
     return {
         "exec_id": fill.exec_id, "parent_id": fill.parent_id, "child_id": fill.child_id, "cross_id": fill.cross_id,
         "venue": fill.venue.code, "side": fill.side, "quantity": fill.quantity, "price": fill.price,
         "liquidity": fill.liquidity, "fee": fill.fee, "market_day": fill.market_day, "market_time_us": fill.market_time_us,
         "allocations": [[order_id, q] for order_id, q in sorted(shares.items())],
+        "positions": positions,  # [[portfolio_id, quantity, avg_cost, realized_pnl], ...] after this fill
     }
 
 

@@ -26,7 +26,7 @@ from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for, parents_stop_on_commit
 from ems.error_codes import KillSwitchErrorCode, ParentOrderErrorCode
 from ems.models import ChildOrder, ParentOrder
-from ems.services.ticks import parent_tick_enqueue
+from ems.services.ticks import parent_tick_enqueue, parents_tick_enqueue
 from ems.states import (
     Control,
     ExecStatus,
@@ -284,8 +284,7 @@ def kill_switch(*, scope: str, portfolio: str | None = None, instrument: str | N
                                    reason=f"kill switch engaged by {actor.name}"))
         audit_append(events)
         parents_changed_on_commit(parents)
-        for p in parents:
-            parent_tick_enqueue(p.pk, countdown=0)
+        parents_tick_enqueue(parents, countdown=0)
     return KillResult(scope, target, tuple(p.pk for p in parents), len(halted), n)
 
 

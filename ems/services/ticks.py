@@ -93,6 +93,14 @@ def parent_tick_enqueue(parent_id: int, *, countdown: float | None = None) -> No
     transaction.on_commit(lambda: parent_ticks_send([parent_id], countdown=countdown))
 
 
+def parents_tick_enqueue(parents: Iterable[ParentOrder], *, countdown: float | None = None) -> None:
+    """Ask, after the current transaction commits, for one tick of each instrument-day ``parents`` are on
+    (a kill switch over 50 parents on 5 instruments sends 5 ticks, not 50)."""
+    keys = {(p.instrument_id, p.market_day) for p in parents}
+    if keys:
+        transaction.on_commit(lambda: instrument_days_send(keys, countdown=countdown))
+
+
 def on_order_cancel_requested(sender, *, order_id: int, parent_id: int, **kwargs) -> None:
     """Receiver of ``oms.signals.order_cancel_requested`` (sent after commit): tick the order's parent, whose
     driver cancels its children, takes the order's rest out and closes the order."""

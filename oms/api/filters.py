@@ -4,7 +4,7 @@ from django import forms
 from oms.audit_events import matching
 from oms.error_codes import FieldErrorCode
 from oms.forms import EVENT_CHOICES
-from oms.models import AuditEvent, Instrument, Order, Side
+from oms.models import AuditEvent, Instrument, InstrumentKind, OptionType, Order, Side
 from oms.states import OrderStatus
 
 
@@ -68,7 +68,11 @@ class AuditEventFilter(StrictFilterSet):
 class InstrumentFilter(StrictFilterSet):
     symbol = django_filters.CharFilter()
     currency = django_filters.CharFilter()
+    kind = django_filters.ChoiceFilter(choices=InstrumentKind.choices)
+    underlying = django_filters.CharFilter(field_name="underlying__symbol", lookup_expr="iexact", help_text="Options on this symbol")
+    expiry = django_filters.DateFilter(help_text="Options expiring on this date (YYYY-MM-DD)")
+    type = django_filters.ChoiceFilter(field_name="option_type", choices=OptionType.choices, help_text="call or put")
 
     class Meta(StrictFilterSet.Meta):
         model = Instrument
-        fields = ["symbol", "currency"]
+        fields = ["symbol", "currency", "kind", "underlying", "expiry", "type"]

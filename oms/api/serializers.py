@@ -22,11 +22,14 @@ class InstrumentSerializer(serializers.ModelSerializer):
                   "against its mid while it is fresher than RISK_PRICE_MAX_AGE_S, else against reference_price.",
     )
 
+    underlying = serializers.SlugRelatedField(slug_field="symbol", read_only=True, allow_null=True,
+                                              help_text="Options: the underlying's symbol (null for an equity)")
+
     class Meta:
         model = Instrument
         fields = [
             "symbol", "name", "currency", "reference_price", "adv", "daily_volatility", "spread_bps", "tick_size", "lot_size",
-            "market_price",
+            "market_price", "kind", "multiplier", "underlying", "option_type", "strike", "expiry", "exercise_style",
         ]
 
 

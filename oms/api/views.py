@@ -85,7 +85,7 @@ class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = InstrumentFilter
 
     def get_queryset(self):
-        return selectors.instrument_list()
+        return selectors.instrument_catalogue()
 
 
 @extend_schema_view(

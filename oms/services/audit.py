@@ -10,7 +10,6 @@ committed, handing out their ``seq``. Events written before that switch form a h
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -49,7 +48,13 @@ def canonical_json(value: Any) -> str:
     What is stored in ``before``/``after`` is exactly this text, so the same value read back from the
     database gives the same text again.
     """
-    return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if value is None:  # most events' "before": the text json.dumps gives, without an encoder's round
+        return "null"
+    return _CANONICAL.encode(value)
+
+
+# One encoder for every event (json.dumps would build one per call): the same options, so the same text.
+_CANONICAL = DjangoJSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def event_body(*, actor, actor_type, source, event_type, object_type, object_id, before, after, reason) -> str:

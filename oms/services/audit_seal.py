@@ -9,6 +9,13 @@ commits all of that or nothing: a sealer killed mid-seal leaves the tree as the 
 next seal takes the same events again. The unique keys (leaf index, event, subtree, head size) are the
 database's last word against sealing anything twice.
 
+Who seals. ``audit_seal_run`` holds ``SEAL_LOCK`` at session level for a run of about ``AUDIT_SEAL_EVERY_S``
+(a session holding it always gets it again per seal; every other sealer is "busy"): beat's task makes a short
+run (what is pending, then return), the sealer process (``audit_sealer_serve``, ``manage.py audit_sealer``)
+makes runs back to back that look again every ``AUDIT_SEAL_POLL_S``, so an event waits a poll plus a seal
+instead of up to a beat period. Polling, not LISTEN/NOTIFY: PostgreSQL serialises the commits of transactions
+that sent a NOTIFY, and writers must never wait for each other.
+
 Which events, in which order. Writers take no lock (``audit_write``): an event is inserted with ``seq`` null,
 and PostgreSQL keeps no commit order. So each seal takes, in this order:
 
@@ -40,10 +47,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 
 from oms.audit_merkle import append, frontier_coords, root_from_frontier
@@ -159,13 +168,82 @@ def audit_seal(*, max_events: int | None = None) -> SealResult:
         return SealResult("sealed", len(events), size, signed)
 
 
-def audit_seal_pending(*, max_events: int | None = None, budget_s: float | None = None) -> list[SealResult]:
-    """Seal until nothing is left (a batch came back short), another sealer is busy, or ``budget_s`` is spent."""
+@contextmanager
+def _sealer_lease() -> Iterator[bool]:
+    """Hold ``SEAL_LOCK`` at session level for a sealer run (tried, never waited for); yield whether it was won.
+
+    The seals inside take the same lock per transaction, which a session that holds it always gets; any other
+    sealer's seal answers "busy" meanwhile. A run killed with its connection frees the lock with the session."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", [SEAL_LOCK])
+        won = cur.fetchone()[0]
+    try:
+        yield won
+    finally:
+        if won:
+            # Connections can be pooled: a lock left held here would stop every sealer for the connection's life.
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [SEAL_LOCK])
+
+
+def _anything_pending() -> bool:
+    # The partial index oms_auditevent_unsealed: one index probe, what an idle poll costs.
+    return AuditEvent.objects.filter(seq__isnull=True).exists()
+
+
+def audit_seal_run(*, budget_s: float | None = None, poll_s: float = 0.0, max_events: int | None = None,
+                   stop: Callable[[], bool] = lambda: False) -> list[SealResult]:
+    """Seal for about ``budget_s`` (default ``AUDIT_SEAL_EVERY_S``) holding the sealer's lock; return each seal's result.
+
+    With ``poll_s`` 0 (the beat task), seal what is pending, batch after batch, and return once a batch comes
+    back short. With ``poll_s`` > 0 (the sealer process, ``manage.py audit_sealer``), keep looking every
+    ``poll_s`` until the budget is spent or ``stop()``: an event then waits at most ``poll_s`` plus one seal,
+    where a run per beat made it wait up to a whole period. Another sealer holding the lock: ``[busy]`` at once.
+    """
     limit = max_events or settings.AUDIT_SEAL_BATCH
     deadline = time.monotonic() + (settings.AUDIT_SEAL_EVERY_S if budget_s is None else budget_s)
-    results = []
-    while True:
-        result = audit_seal(max_events=limit)
+    results: list[SealResult] = []
+    with _sealer_lease() as won:
+        if not won:
+            return [SealResult("busy")]
+        result = audit_seal(max_events=limit)  # the first one also takes chained events left by the switch
         results.append(result)
-        if result.sealed < limit or time.monotonic() >= deadline:
-            return results
+        while True:
+            if result.sealed < limit:  # nothing left just now
+                if poll_s <= 0 or stop() or time.monotonic() + poll_s >= deadline:
+                    return results
+                time.sleep(poll_s)
+                if not _anything_pending():
+                    continue
+            elif time.monotonic() >= deadline or stop():
+                return results
+            result = audit_seal(max_events=limit)
+            results.append(result)
+
+
+def audit_sealer_serve(*, stop: Callable[[], bool]) -> None:
+    """Be the sealer until ``stop()``: sealer runs back to back, each polling every ``AUDIT_SEAL_POLL_S`` for
+    ``AUDIT_SEAL_EVERY_S``. While another sealer holds the lock, stand by and try again each period (two sealers
+    started together: one seals, the other takes over if the first dies). A broken tree or a database error
+    (a lost connection) is logged and retried a period later; nothing is sealed meanwhile."""
+    period = settings.AUDIT_SEAL_EVERY_S
+    while not stop():
+        try:
+            results = audit_seal_run(budget_s=period, poll_s=settings.AUDIT_SEAL_POLL_S, stop=stop)
+        except AuditTreeBroken as exc:
+            log.error("AUDIT TREE BROKEN: %s; nothing sealed", exc)
+        except (DatabaseError, InterfaceError):
+            # A lost connection, or a refusal nothing here expects: each seal rolled back whole, so retry on a
+            # fresh connection rather than exit (under make run, one process exiting stops them all).
+            log.exception("audit sealer: database error; nothing sealed, retrying in %g s", period)
+            connection.close()
+        else:
+            if results[-1].status != "busy":
+                continue
+        _sleep_unless(stop, period)
+
+
+def _sleep_unless(stop: Callable[[], bool], seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while not stop() and time.monotonic() < end:
+        time.sleep(min(0.1, end - time.monotonic()))

@@ -2,8 +2,8 @@
 close (cancel / expiry) of what is unfilled.
 
 The EMS calls these when it books a fill or an allocation, so an order's status, its audit rows and its
-push live in one place. This module never imports ``ems``: the average price is read from the order's
-allocations through the reverse relation ``order.allocations``.
+push live in one place. This module never imports ``ems``: an order keeps the notional of its fills
+(``Order.fill_notional``) and its average price follows from it.
 
 Lock order (shared with the EMS): ParentOrder -> ChildOrder -> Constituent -> Order (pk order) -> Position
 ((portfolio, instrument) order). Functions here take only the last two.
@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import models, transaction
-from django.db.models import F, Sum
+from django.db import transaction
 from django.utils import timezone
 
 from oms.audit_events import AuditEventType
@@ -30,7 +29,7 @@ from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services import risk
 from oms.services.audit import PendingEvent, audit_append
-from oms.services.positions import positions_prepare
+from oms.services.positions import positions_apply
 from oms.states import OrderStatus, check_transition
 
 CREDIT_Q = Decimal("0.01")
@@ -55,28 +54,45 @@ class OrderFill:
 # --- progress from fills --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FillsApplied:
+    """What applying fills to orders wrote: the orders, the audit events, and each execution's positions after it."""
+
+    orders: list[Order]
+    events: list[PendingEvent]
+    # exec_id -> [[portfolio_id, quantity, avg_cost, realized_pnl], ...]: the positions it moved, as it left them
+    positions: dict[str, list[list]]
+
+
 def orders_fill_apply(*, fills: list[OrderFill], actor: Actor) -> list[Order]:
     """Apply fills to their orders: filled quantity, average price, status, positions; audited and pushed.
 
-    The caller writes the matching allocation rows first (in the same transaction): an order's average
-    price is the quantity-weighted price of its allocations, quantized to 6 places. A fill that would take
-    an order past its quantity, through its limit, or that reaches an order that is not working raises
-    (and the caller's transaction rolls back).
+    Standalone (no booked fill records them): every order and position a fill moves gets its own audit event.
+    A fill that would take an order past its quantity, through its limit, or that reaches an order that is not
+    working raises (and the caller's transaction rolls back).
     """
     with transaction.atomic():
-        orders, events = orders_fill_prepare(fills=fills, actor=actor)
-        audit_append(events)
-    return orders
+        applied = orders_fill_prepare(fills=fills, actor=actor, fills_audited=False)
+        audit_append(applied.events)
+    return applied.orders
 
 
-def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor) -> tuple[list[Order], list[PendingEvent]]:
-    """``orders_fill_apply`` without the audit write: return the orders and the audit events, for a caller
-    that appends them with its own in one write of the chain (the chain's lock is taken once per booking).
-    Must run inside the caller's transaction."""
+def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor, fills_audited: bool = True) -> FillsApplied:
+    """``orders_fill_apply`` without the audit write, for a caller that appends the events with its own. Must run
+    inside the caller's transaction.
+
+    ``fills_audited``: the caller writes one event per execution carrying its allocations and the positions it
+    left (``FillsApplied.positions``), as fill booking does ("fill.booked"): an order then gets an event of its
+    own only when its status moves (first fill, last fill), not one per fill, and positions none. Otherwise
+    every order and position moved gets one.
+
+    An order's average price is its fill notional (``Order.fill_notional``, the sum of quantity x price of its
+    fills) over its filled quantity, quantized to 6 places.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("orders_fill_prepare runs inside the transaction that writes its audit events")
     if not fills:
-        return [], []
+        return FillsApplied([], [], {})
     ids = sorted({f.order_id for f in fills})
     orders = list(Order.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"))
     by_id = {o.pk: o for o in orders}
@@ -92,33 +108,31 @@ def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor) -> tuple[list[O
         added_notional[f.order_id] += f.price * f.quantity
         exec_ids[f.order_id].append(f.exec_id)
 
-    allocated = _allocated_totals(ids)
     now = timezone.now()
     events = []
     for order in orders:
         before = {"status": order.status, "filled_quantity": order.filled_quantity, "avg_price": order.avg_price}
-        old_filled = order.filled_quantity
-        new_filled = old_filled + added[order.pk]
+        new_filled = order.filled_quantity + added[order.pk]
         if new_filled > order.quantity:
             raise Conflict(OrderErrorCode.OVERFILL, f"Order {order.pk}: {new_filled} would exceed its quantity {order.quantity}")
-        qty, notional = allocated.get(order.pk, (0, Decimal(0)))
-        if qty != new_filled:  # no allocation rows behind these fills: carry the average forward
-            notional = (order.avg_price or Decimal(0)) * old_filled + added_notional[order.pk]
         target = order_status_after_fill(order.status, new_filled, order.quantity)
         check_transition(order.status, target)
         order.filled_quantity, order.status, order.updated_at = new_filled, target, now
-        order.avg_price = (notional / new_filled).quantize(PRICE_Q)
+        order.fill_notional += added_notional[order.pk]
+        order.avg_price = (order.fill_notional / new_filled).quantize(PRICE_Q)
+        if fills_audited and target == before["status"]:
+            continue
         events.append(PendingEvent(
             actor, AuditEventType.ORDER_FILLED if target == OrderStatus.FILLED else AuditEventType.ORDER_PARTIALLY_FILLED, "order", order.pk,
             before=before,
             after={"status": order.status, "filled_quantity": new_filled, "avg_price": order.avg_price,
                    "exec_ids": exec_ids[order.pk]},
         ))
-    positions, position_events = positions_prepare([(by_id[f.order_id], f.quantity, f.price) for f in fills], actor)
-    rows_update([(Order, orders, ["filled_quantity", "avg_price", "status", "updated_at"]),
-                 (Position, positions, ["quantity", "avg_cost", "realized_pnl", "bought_quantity", "sold_quantity", "updated_at"])])
+    moved = positions_apply([(by_id[f.order_id], f.quantity, f.price, f.exec_id) for f in fills], actor)
+    rows_update([(Order, orders, ["filled_quantity", "fill_notional", "avg_price", "status", "updated_at"]),
+                 (Position, moved.positions, ["quantity", "avg_cost", "realized_pnl", "bought_quantity", "sold_quantity", "updated_at"])])
     orders_changed_on_commit(orders)
-    return orders, events + position_events
+    return FillsApplied(orders, events if fills_audited else events + moved.events, moved.after_each)
 
 
 def order_status_after_fill(status: str, filled: int, quantity: int) -> str:
@@ -140,13 +154,6 @@ def _check_fill(order: Order, f: OrderFill) -> None:
         if through:
             raise Conflict(OrderErrorCode.THROUGH_LIMIT,
                            f"Fill {f.exec_id} at {f.price} is through order {order.pk}'s limit {order.limit_price}")
-
-
-def _allocated_totals(order_ids: list[int]) -> dict[int, tuple[int, Decimal]]:
-    """(quantity, notional) of each order's allocations, read through the reverse relation."""
-    notional = Sum(F("allocations__quantity") * F("allocations__price"), output_field=models.DecimalField(max_digits=30, decimal_places=6))
-    rows = Order.objects.filter(pk__in=order_ids).values_list("pk").annotate(q=Sum("allocations__quantity"), n=notional)
-    return {pk: (q or 0, n or Decimal(0)) for pk, q, n in rows}
 
 
 # --- close: cancel / expiry of the unfilled part ----------------------------------------------------

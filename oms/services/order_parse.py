@@ -70,7 +70,8 @@ class ParsedOrder:
     @property
     def notional(self) -> Decimal:
         px = self.limit_price if self.limit_price is not None else self.risk_reference.price
-        return (Decimal(self.quantity) * px).quantize(Decimal("0.01"))
+        # Options: quantity in contracts, price per share (FIX 231 ContractMultiplier).
+        return (Decimal(self.quantity) * px * self.instrument.multiplier).quantize(Decimal("0.01"))
 
     @property
     def content_key(self) -> tuple:

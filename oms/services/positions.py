@@ -1,5 +1,5 @@
 """Positions by the average-cost method: the pure rule (:func:`position_after_trade`) and the rows a batch of
-trades touches, created if missing and locked in key order (:func:`positions_prepare`).
+trades touches, created if missing and locked in key order (:func:`positions_apply`).
 
 Called by the order lifecycle (``oms.services.lifecycle.orders_fill_prepare``) when fills reach orders; lock
 order as there: ... -> Order (pk order) -> Position ((portfolio, instrument) order).
@@ -53,11 +53,22 @@ def position_after_trade(state: PositionState, *, side: str, quantity: int, pric
     return PositionState(new_q, price.quantize(PRICE_Q), pnl)
 
 
-def positions_prepare(trades: list[tuple[Order, int, Decimal]], actor: Actor) -> tuple[list[Position], list[PendingEvent]]:
-    """Apply the trades (in order) to the positions they touch, in memory; return the rows to write and
-    their audit events. The rows are created if missing and locked by one upsert, in key order (two
-    bookings touching the same positions queue, never deadlock)."""
-    keys = sorted({(o.portfolio_id, o.instrument_id) for o, _, _ in trades})
+@dataclass(frozen=True)
+class PositionsMoved:
+    """The position rows a batch of trades moved (to write), their audit events, and each trade's positions after it."""
+
+    positions: list[Position]
+    events: list[PendingEvent]
+    # exec_id -> [[portfolio_id, quantity, avg_cost, realized_pnl], ...] in portfolio order: as that execution left them
+    after_each: dict[str, list[list]]
+
+
+def positions_apply(trades: list[tuple[Order, int, Decimal, str]], actor: Actor) -> PositionsMoved:
+    """Apply the trades ``(order, quantity, price, exec_id)`` in order to the positions they touch, in memory; return
+    the rows to write, one audit event per position, and what each execution left. The rows are created if
+    missing and locked by one upsert, in key order (two bookings touching the same positions queue, never
+    deadlock)."""
+    keys = sorted({(o.portfolio_id, o.instrument_id) for o, _, _, _ in trades})
     columns = [f.column for f in Position._meta.concrete_fields]
     with connection.cursor() as cur:
         cur.execute(
@@ -73,20 +84,25 @@ def positions_prepare(trades: list[tuple[Order, int, Decimal]], actor: Actor) ->
         p = Position.from_db(connection.alias, [f.attname for f in Position._meta.concrete_fields], row)
         positions[(p.portfolio_id, p.instrument_id)] = p
     before = {k: _position_dict(p) for k, p in positions.items()}
-    for order, quantity, price in trades:
-        p = positions[(order.portfolio_id, order.instrument_id)]
+    left: dict[str, dict[tuple, Position]] = {}
+    for order, quantity, price, exec_id in trades:
+        key = (order.portfolio_id, order.instrument_id)
+        p = positions[key]
         after = position_after_trade(PositionState(p.quantity, p.avg_cost, p.realized_pnl), side=order.side, quantity=quantity, price=price)
         p.quantity, p.avg_cost, p.realized_pnl = after.quantity, after.avg_cost, after.realized_pnl
         if order.side == "buy":
             p.bought_quantity += quantity
         else:
             p.sold_quantity += quantity
+        left.setdefault(exec_id, {})[key] = after
     now = timezone.now()
     for p in positions.values():
         p.updated_at = now
     events = [PendingEvent(actor, AuditEventType.POSITION_UPDATED, "position", p.pk, before=before[k], after=_position_dict(p))
               for k, p in sorted(positions.items())]
-    return list(positions.values()), events
+    after_each = {exec_id: [[k[0], s.quantity, s.avg_cost, s.realized_pnl] for k, s in sorted(states.items())]
+                  for exec_id, states in left.items()}
+    return PositionsMoved(list(positions.values()), events, after_each)
 
 
 def _position_dict(p: Position) -> dict:

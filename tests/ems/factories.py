@@ -117,8 +117,8 @@ def position(*, portfolio, instrument, quantity: int = 100, avg_cost: str = "100
 
 def order_worked(*, portfolio, instrument, user, fills: int, each: int = 10, price: str = "100.00") -> Order:
     """An order worked in ``fills`` fills of ``each`` shares (bulk rows: a thousand take a moment), with the audit
-    trail the EMS leaves: received, accepted, then one ``order.partially_filled`` per fill (``order.filled`` for
-    the last when it completes the order). The order stays open unless the fills complete it."""
+    trail the EMS leaves: received, accepted, then one ``fill.booked`` per fill, the first followed by the order's
+    ``order.partially_filled``. The order stays open (one lot is left)."""
     from django.db import transaction
 
     from oms.audit_events import AuditEventType as E
@@ -139,13 +139,18 @@ def order_worked(*, portfolio, instrument, user, fills: int, each: int = 10, pri
     events = [PendingEvent(me, E.ORDER_RECEIVED, "order", o.pk, after={"status": "NEW"}),
               PendingEvent(system, E.ORDER_ACCEPTED, "order", o.pk, before={"status": "NEW"}, after={"status": "ACCEPTED"})]
     status = "ACCEPTED"
-    for k in range(fills):
-        before = {"status": status, "filled_quantity": k * each, "avg_price": px if k else None}
-        status = OrderStatus.PARTIALLY_FILLED
-        events.append(PendingEvent(system, E.ORDER_PARTIALLY_FILLED, "order", o.pk, before=before,
-                                   after={"status": status, "filled_quantity": (k + 1) * each, "avg_price": px, "exec_ids": [rows[k].exec_id]}))
+    for k, fill in enumerate(rows):
+        events.append(PendingEvent(system, E.FILL_BOOKED, "fill", fill.pk, after={
+            "exec_id": fill.exec_id, "parent_id": p.pk, "child_id": None, "cross_id": None, "venue": v.code, "side": p.side,
+            "quantity": each, "price": px, "liquidity": fill.liquidity, "fee": fill.fee, "market_day": 0,
+            "market_time_us": fill.market_time_us, "allocations": [[o.pk, each]], "positions": []}))
+        if k == 0:  # the first fill moves the order's status; the others only add to it
+            events.append(PendingEvent(system, E.ORDER_PARTIALLY_FILLED, "order", o.pk, before={"status": status, "filled_quantity": 0, "avg_price": None},
+                                       after={"status": OrderStatus.PARTIALLY_FILLED, "filled_quantity": each, "avg_price": px, "exec_ids": [fill.exec_id]}))
+            status = OrderStatus.PARTIALLY_FILLED
     with transaction.atomic():
         audit_append(events)
-    Order.objects.filter(pk=o.pk).update(status=status, filled_quantity=fills * each, avg_price=px if fills else None)
+    Order.objects.filter(pk=o.pk).update(status=status, filled_quantity=fills * each, fill_notional=px * fills * each,
+                                         avg_price=px if fills else None)
     o.refresh_from_db()
     return o

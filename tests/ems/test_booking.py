@@ -91,8 +91,28 @@ def test_a_fill_is_audited_with_its_allocations_and_every_status_change(book):
     assert booked[0].after["exec_id"] == fill.exec_id and booked[0].after["child_id"] == child.id
     assert audit_events(event_type="child_order.partially_filled", object_id=child.id)[0].before == {"status": "PENDING_NEW"}
     assert audit_events(event_type="parent_order.partially_filled", object_id=parent.id)[0].before == {"status": "ACCEPTED"}
+    # The orders' status moved (ACCEPTED -> PARTIALLY_FILLED): one event each; the positions are in the fill's event.
     assert {int(e.object_id) for e in audit_events(event_type="order.partially_filled")} == {o1.id, o2.id, o3.id}
-    assert len(audit_events(event_type="position.updated")) == 2
+    assert booked[0].after["positions"] == [[o1.portfolio_id, 180, "100.000000", "0.000000"], [o3.portfolio_id, 20, "100.000000", "0.000000"]]
+    assert not audit_events(event_type="position.updated")
+    assert booking_audit_sound()
+
+
+def test_a_fill_that_moves_no_status_is_one_audit_event(book):
+    """Issue 18: a fill is audited once, with its allocations and the positions it left, not once per order and
+    position it reaches; an order's own events are its status changes."""
+    parent, child, (o1, o2, o3) = book
+    fill_book(child_id=child.id, execution=ex(200), actor=ACTOR)
+    before = AuditEvent.objects.count()
+
+    second = fill_book(child_id=child.id, execution=ex(100, "100.50"), actor=ACTOR)
+
+    new = list(AuditEvent.objects.order_by("id")[before:])
+    assert [(e.event_type, e.object_id) for e in new] == [("fill.booked", str(second.id))]
+    assert new[0].after["allocations"] == [[o1.id, 60], [o2.id, 30], [o3.id, 10]]
+    reload(o1)
+    # The average follows the stored fill notional: (120 x 100 + 60 x 100.50) / 180.
+    assert (o1.filled_quantity, o1.fill_notional, o1.avg_price) == (180, Decimal("18030.000000"), Decimal("100.166667"))
     assert booking_audit_sound()
 
 

@@ -101,5 +101,6 @@ def test_seed_demo_writes_a_fresh_price_for_every_demo_instrument(market):
     call_command("seed_demo", stdout=StringIO())
 
     references = risk_references(Instrument.objects.filter(is_active=True))
-    assert len(references) == MarketPrice.objects.count() == 20
+    # The 20 equities and the options listed on three of them, priced off those equities' fresh mids.
+    assert len(references) == MarketPrice.objects.count() == 20 + 3 * 54
     assert all(ref.is_live for ref in references.values())  # the first order after start-up meets the market

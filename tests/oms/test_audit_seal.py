@@ -4,6 +4,7 @@ tree against the events and the heads; compliance downloads proofs that verify o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -22,10 +23,10 @@ from oms.roles import Actor
 from oms.services import audit_seal as seal_module
 from oms.services import audit_verify
 from oms.services.audit import PendingEvent, audit_append
-from oms.services.audit_seal import AuditTreeBroken, audit_seal, audit_seal_pending
+from oms.services.audit_seal import AuditTreeBroken, audit_seal, audit_seal_run
 from oms.tasks import audit_seal_task
 from tests.oms.audit_helpers import chain_append, triggers_bypassed
-from tests.servers import wait_for
+from tests.servers import database_url, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM = Actor.system("test")
@@ -170,6 +171,106 @@ def test_two_sealers_started_at_once_one_seals_and_nothing_is_sealed_twice(run_c
     assert latest_head().root_hash == mth(_leaf_hashes())
 
 
+def _sealer_lock_holders() -> list[str]:
+    """The application names of the sessions holding the sealer's lock (an advisory lock on a bigint key is
+    shown as classid = its high 32 bits, objid = its low 32 bits)."""
+    with connection.cursor() as cur:
+        cur.execute("""SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1
+                       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())""",
+                    [seal_module.SEAL_LOCK >> 32, seal_module.SEAL_LOCK & 0xFFFFFFFF])
+        return [r[0] for r in cur.fetchall()]
+
+
+def _run_in_thread(fn, out: list) -> threading.Thread:
+    def target():
+        try:
+            out.append(fn())
+        except Exception as exc:  # pragma: no cover - reported by the test
+            out.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_polling_run_seals_what_is_written_while_it_runs_and_holds_the_lock_meanwhile():
+    _append(5)
+    out = []
+    run = _run_in_thread(lambda: audit_seal_run(budget_s=3, poll_s=0.05), out)
+    try:
+        assert wait_for(lambda: AuditLeaf.objects.count() == 5, 10)
+        # The run holds the sealer's lock between its seals: a second run, a single seal and beat's task stand aside.
+        assert [r.status for r in audit_seal_run(budget_s=1, poll_s=0.05)] == ["busy"]
+        assert audit_seal().status == "busy"
+        assert audit_seal_task()["status"] == "busy"
+        for n in (3, 4):
+            _append(n)
+            assert wait_for(lambda n=n: not AuditEvent.objects.filter(seq__isnull=True).exists(), 10), "not sealed within the run"
+    finally:
+        run.join()
+
+    results = out[0]
+    assert [r.sealed for r in results if r.status == "sealed"] == [5, 3, 4]
+    assert list(AuditLeaf.objects.order_by("leaf_index").values_list("event__seq", flat=True)) == list(range(1, 13))
+    assert _sealer_lock_holders() == []  # released at the end of the run
+    assert audit_seal_run(poll_s=0)[-1].status == "idle"  # the next run takes the lock
+    assert audit_verify().ok
+
+
+def _sealer_process(name: str, log: Path):
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "PGAPPNAME": name,
+           "AUDIT_SEAL_EVERY_S": "0.5", "AUDIT_SEAL_POLL_S": "0.05", "LOG_CONSOLE_LEVEL": "INFO"}
+    return subprocess.Popen([sys.executable, "manage.py", "audit_sealer"], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sealer_processes_one_seals_the_other_takes_over_when_it_is_killed_and_a_lost_connection_is_survived(tmp_path):
+    def all_sealed(n):
+        return lambda: AuditLeaf.objects.count() == n and not AuditEvent.objects.filter(seq__isnull=True).exists()
+
+    _append(20)
+    procs = {name: _sealer_process(name, tmp_path / f"{name}.log") for name in ("sealer-a", "sealer-b")}
+    logs = lambda: "\n".join(f"{n}: {(tmp_path / f'{n}.log').read_text()[-2000:]}" for n in procs)  # noqa: E731
+    try:
+        assert wait_for(all_sealed(20), 30), logs()
+        leader = wait_for(lambda: _sealer_lock_holders(), 10)
+        assert len(leader) == 1, leader  # one sealer; the other stands by
+        _append(15)
+        assert wait_for(all_sealed(35), 10), logs()
+
+        procs[leader[0]].kill()  # dies mid-run, holding the lock: its session ends, the lock goes with it
+        procs[leader[0]].wait()
+        _append(25)
+        assert wait_for(all_sealed(60), 30), logs()
+        survivor = next(n for n in procs if n != leader[0])
+        assert wait_for(lambda: _sealer_lock_holders() == [survivor], 10)
+
+        with connection.cursor() as cur:  # the database drops the survivor's connection: it reconnects and goes on
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [survivor])
+        _append(10)
+        assert wait_for(all_sealed(70), 30), logs()
+        assert procs[survivor].poll() is None and "database error" in (tmp_path / f"{survivor}.log").read_text(), logs()
+
+        procs[survivor].terminate()  # SIGTERM: finishes the seal under way and exits
+        assert procs[survivor].wait(timeout=15) == 0, logs()
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    assert wait_for(lambda: _sealer_lock_holders() == [], 10)
+    assert list(AuditLeaf.objects.order_by("leaf_index").values_list("event__seq", flat=True)) == list(range(1, 71))
+    assert AuditLeaf.objects.values("event").distinct().count() == 70
+    assert latest_head().root_hash == mth(_leaf_hashes())
+    assert audit_verify().ok
+
+
 def _sealing(stop: threading.Event, errors: list, batch: int) -> None:
     """A sealer thread: seal ``batch`` at a time until ``stop`` (on its own connection)."""
     try:
@@ -204,7 +305,7 @@ def test_many_sealers_racing_with_writers_seal_every_event_once_in_order():
     stop.set()
     for t in sealers:
         t.join()
-    audit_seal_pending(budget_s=30)
+    audit_seal_run(budget_s=30)
 
     assert not errors, errors
     assert list(AuditLeaf.objects.order_by("leaf_index").values_list("event__seq", flat=True)) == list(range(1, 401))
@@ -468,7 +569,7 @@ def test_concurrent_writers_with_a_sealer_running_every_committed_event_sealed_o
         t.join()
     stop.set()
     seal_thread.join()
-    audit_seal_pending(budget_s=30)
+    audit_seal_run(budget_s=30)
 
     assert not errors, errors
     sealed_ids = list(AuditLeaf.objects.order_by("leaf_index").values_list("event_id", flat=True))

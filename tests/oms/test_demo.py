@@ -78,7 +78,7 @@ def test_seed_demo_prints_the_api_clients_token(seeded):
 def test_seed_demo_instruments_have_usable_reference_figures(seeded):
     instruments = list(Instrument.objects.all())
 
-    assert 18 <= len(instruments) <= 25
+    assert 18 <= len([i for i in instruments if i.kind == "equity"]) <= 25
     for i in instruments:
         assert i.is_active, i.symbol
         assert i.reference_price > 0 and i.adv > 0 and i.daily_volatility > 0 and i.spread_bps > 0, i.symbol
@@ -123,3 +123,16 @@ def test_bridge_trades_its_books_with_its_token_after_seeding(seeded):
 
     assert ok.status_code == 201
     assert (denied.status_code, denied.json()["code"]) == (422, "risk.restricted_instrument")
+
+
+def test_seed_demo_lists_option_chains_priced_off_their_underlyings(seeded):
+    """Issue 22: three expiries of nine strikes, calls and puts, on each option underlying, at the model's value."""
+    from oms.demo import OPTION_UNDERLYINGS
+
+    for symbol in OPTION_UNDERLYINGS:
+        options = Instrument.objects.filter(kind="option", underlying__symbol=symbol, is_active=True)
+        assert options.count() == 54, symbol
+        assert {o.multiplier for o in options} == {100}
+        assert all(o.reference_price >= o.tick_size for o in options)
+        # Priced by the model, not left at intrinsic: the at-the-money calls are worth more than nothing.
+        assert options.filter(option_type="call").order_by("expiry", "strike")[4].reference_price > 1

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from oms.models import AuditEvent
 from oms.selectors import TimelineRun, timeline_collapse
 from tests.ems import factories as f
 
@@ -24,8 +25,9 @@ def test_an_order_with_a_thousand_fills_collapses_them_and_reads_in_a_few_querie
     assert len(summaries) == 1
     assert "× 1,000" in page
     assert "filled 0 → 10,000" in page
-    assert page.count('class="run-row"') == 1000  # each fill, hidden until the line is opened
-    assert page.count('<tr data-event="order.partially_filled">') == 0  # no fill is a line of its own
+    assert "ACCEPTED → PARTIALLY_FILLED" in page  # the status move the first fill made, inside the line
+    assert page.count('class="run-row"') == 1001  # each fill and that move, hidden until the line is opened
+    assert page.count('<tr data-event="fill.booked">') == 0  # no fill is a line of its own
     assert page.count('<tr data-event="order.received">') == page.count('<tr data-event="order.accepted">') == 1
     executions = page[page.index('id="executions"'):page.index("</table>", page.index('id="executions"'))]
     assert executions.count("<tr data-exec=") == 100  # the latest hundred listed ...
@@ -41,12 +43,23 @@ def test_the_live_fragment_reads_in_as_few_queries(client, pm, portfolio, instru
 
 
 def test_short_runs_stay_lines_and_status_changes_split_runs(pm, portfolio, instrument):
-    order = f.order_worked(portfolio=portfolio, instrument=instrument, user=pm, fills=2)
-    from oms.selectors import order_events
+    from oms.selectors import TimelineFill, order_timeline
 
-    items = timeline_collapse(order_events(order=order))
-    assert [getattr(i, "event_type", None) for i in items] == [
-        "order.received", "order.accepted", "order.partially_filled", "order.partially_filled"]
+    order = f.order_worked(portfolio=portfolio, instrument=instrument, user=pm, fills=2)
+    items = order_timeline(order=order)
+    assert [i.event.event_type if isinstance(i, TimelineFill) else i.event_type for i in items] == [
+        "order.received", "order.accepted", "fill.booked", "order.partially_filled", "fill.booked"]
+    assert [(i.quantity, i.filled) for i in items if isinstance(i, TimelineFill)] == [(10, 10), (10, 20)]
     many = f.order_worked(portfolio=portfolio, instrument=instrument, user=pm, fills=5)
-    items = timeline_collapse(order_events(order=many))
+    items = order_timeline(order=many)
     assert isinstance(items[-1], TimelineRun) and items[-1].count == 5
+    assert (items[-1].status_from, items[-1].status_to, items[-1].filled_from, items[-1].filled_to) == ("ACCEPTED", "PARTIALLY_FILLED", 0, 50)
+
+
+def test_an_older_trail_of_order_progress_events_still_collapses():
+    """Trails written before fills were audited once hold one ``order.partially_filled`` per fill."""
+    progress = [AuditEvent(event_type="order.partially_filled", before={"status": "PARTIALLY_FILLED", "filled_quantity": k * 10},
+                           after={"status": "PARTIALLY_FILLED", "filled_quantity": (k + 1) * 10, "avg_price": "10"}) for k in range(4)]
+    items = timeline_collapse([AuditEvent(event_type="order.received"), *progress])
+    assert items[0].event_type == "order.received" and isinstance(items[1], TimelineRun)
+    assert (items[1].count, items[1].filled_from, items[1].filled_to) == (4, 0, 40)

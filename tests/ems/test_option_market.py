@@ -1,0 +1,68 @@
+"""The simulated options market seen from the database (issue 22, item 2): option prices from the underlying's
+mid, written beside the equities' by the refresh; the chain page's figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from ems.option_market import option_quote_now, option_ticks, years_to_expiry
+from ems.selectors import option_chain
+from ems.sim.options import bsm_price
+from ems.tasks import market_prices_refresh
+from oms.demo import seed_option_chains
+from oms.models import Instrument, MarketPrice
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def chain(instrument):
+    seed_option_chains(NOW.date(), ("ACME",))
+    instrument.refresh_from_db()
+    return instrument
+
+
+def test_an_option_is_priced_off_its_underlying_with_the_surface_and_the_model(chain, settings):
+    put = Instrument.objects.get(symbol="ACME270115P95")
+    q = option_quote_now(put, chain, Decimal("100"), NOW)
+    t = years_to_expiry(put, NOW)
+    assert t == pytest.approx((datetime(2027, 1, 15, 21, tzinfo=UTC) - NOW).total_seconds() / (365 * 86400))
+    assert q.mid == pytest.approx(bsm_price(100, 95, t, q.vol, "put", rate=settings.OPTIONS_RATE))
+    assert q.bid < q.mid < q.ask and q.greeks.delta < 0
+    # The skew: the out-of-the-money put is priced at a higher volatility than the at-the-money one.
+    assert q.vol > option_quote_now(Instrument.objects.get(symbol="ACME270115P100"), chain, Decimal("100"), NOW).vol
+
+
+def test_option_ticks_follow_the_spot_and_skip_expired_options(chain):
+    options = list(Instrument.objects.filter(underlying=chain).select_related("underlying"))
+    low = {t.instrument_id: t for t in option_ticks(options, {chain.id: Decimal("95")}, NOW)}
+    high = {t.instrument_id: t for t in option_ticks(options, {chain.id: Decimal("105")}, NOW)}
+    call = Instrument.objects.get(symbol="ACME270115C100")
+    assert high[call.id].mid > low[call.id].mid
+    after_december = datetime(2026, 12, 19, tzinfo=UTC)
+    left = option_ticks(options, {chain.id: Decimal("100")}, after_december)
+    assert len(left) == 36 and all(Instrument.objects.get(pk=t.instrument_id).expiry > date(2026, 12, 18) for t in left)
+    assert option_ticks(options, {}, NOW) == []  # no underlying price: no option price
+
+
+def test_the_refresh_writes_option_prices_beside_the_equities(chain, venues, clock):
+    market_prices_refresh()
+    underlying = MarketPrice.objects.get(instrument=chain)
+    put = MarketPrice.objects.get(instrument__symbol="ACME270115P95")
+    assert put.as_of == underlying.as_of and 0 <= put.bid < put.ask
+
+
+def test_the_chain_lists_each_expiry_by_strike_with_both_sides(chain):
+    view = option_chain(chain, now=NOW)
+    assert view["spot"] == Decimal("100.00")  # no market price yet: the reference price
+    assert [e.expiry for e in view["expiries"]] == [date(2026, 12, 18), date(2027, 1, 15), date(2027, 2, 19)]
+    rows = view["expiries"][0].rows
+    assert [r.strike for r in rows] == [Decimal(80 + 5 * k) for k in range(9)]
+    assert all(r.call[0].option_type == "call" and r.put[0].option_type == "put" for r in rows)
+    deltas = [r.call[1].greeks.delta for r in rows]
+    assert deltas == sorted(deltas, reverse=True)  # calls: delta falls with the strike
