@@ -45,6 +45,7 @@ django.setup()
 
 import quickfix as qf  # noqa: E402
 import quickfix44 as fix44  # noqa: E402
+from aims import aim  # noqa: E402  (bench/ is this script's folder, first on sys.path)
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -164,6 +165,7 @@ def main() -> None:
         print(f"fix round trip at {args.rate:.0f} orders/s, one session: {len(lat)}/{args.paced} answered {outcomes}")
         print(f"  NewOrderSingle -> ExecutionReport p50 {pct(lat, 50) * 1000:.1f} ms   p99 {pct(lat, 99) * 1000:.1f} ms"
               f"   max {max(lat) * 1000:.1f} ms")
+        aim("fix_round_trip", f"p99 {pct(lat, 99) * 1000:.0f} ms", "<= 20 ms", pct(lat, 99) <= 0.020)
 
         _, arrived, outcomes, elapsed = run(clients[0], f"B{run_tag}", symbols, args.burst, None, offset=args.paced)
         print(f"fix sustained, one session: {len(arrived)} orders in {elapsed:.2f}s -> {len(arrived) / elapsed:,.0f} orders/s {outcomes}")
