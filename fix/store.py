@@ -42,14 +42,19 @@ class PostgresJournal:
         sent = FixMessage.objects.filter(session=session, direction=Direction.OUT, poss_dup=False)
         if session.store_reset_at is not None:
             sent = sent.filter(logged_at__gte=session.store_reset_at)
-        # A sequence starts again at 1 (a reset, ResetOnLogon, a new FIX day): the store holds the last one.
+        # Every sequence starts at 1 (the first session, a reset, ResetOnLogon, a new FIX day): the store holds
+        # the messages of the last one.
         start = sent.filter(seq_num=1).aggregate(m=Max("id"))["m"]
         if start is not None:
-            sent = sent.filter(id__gte=start)
-        rows = list(sent.order_by("id").values_list("seq_num", "raw"))
-        last_sent = max((seq for seq, _ in rows), default=0)
+            rows = list(sent.filter(id__gte=start).order_by("id").values_list("seq_num", "raw"))
+            next_sender = max(seq for seq, _ in rows) + 1
+        else:
+            # Nothing sent in the current sequence yet. After an operator's reset that is everything logged since
+            # (the Logout the reset itself sent belongs to the old sequence): the saved number (1) stands.
+            rows = []
+            next_sender = session.next_sender_seq
         return Restored(
-            next_sender_seq=max(session.next_sender_seq, last_sent + 1) if start is None else last_sent + 1,
+            next_sender_seq=next_sender,
             next_target_seq=session.next_target_seq,
             sent=[(seq, bytes(raw).decode("utf-8", "surrogateescape")) for seq, raw in rows],
             reset=session.reset_pending,

@@ -252,6 +252,34 @@ def test_an_operator_reset_logs_the_session_out_and_starts_its_sequence_again(se
                                      event_type=AuditEventType.FIX_SESSION_RESET).exists()
 
 
+def test_a_reset_applied_stays_applied_across_a_restart(session, port):
+    gw = gateway_build(port=port, handler=OrderEntry())
+    gw.start()
+    try:
+        with FixClient(port, "CLIENT1", "SMART", reset=False) as client:
+            assert client.wait_logon()
+            client.send(new_order("RR-1"))
+            client.expect("8")
+            fix_session_reset(session_id=session.pk, actor=OPERATOR)
+            assert client.logged_out.wait(15)
+            assert wait_for(lambda: not FixSession.objects.get(pk=session.pk).reset_pending, 10)
+    finally:
+        gw.stop()
+    logons = FixMessage.objects.filter(session=session, direction=Direction.OUT, msg_type="A")
+    before = logons.count()
+    gw = gateway_build(port=port, handler=OrderEntry())
+    gw.start()
+    try:
+        with FixClient(port, "CLIENT1", "SMART", reset=False) as client:  # a client that reset its side too
+            assert client.wait_logon()
+    finally:
+        gw.stop()
+    # Our Logon after the restart is the first message of the new sequence (the reset's Logout, sent after
+    # the reset was asked for, belongs to the old one and must not carry the numbers on).
+    assert logons.count() == before + 1
+    assert logons.order_by("id").last().seq_num == 1
+
+
 @pytest.mark.parametrize("files_lost", [False, True], ids=["files-kept", "files-lost-rebuilt-from-postgresql"])
 def test_sequence_numbers_and_the_store_survive_a_gateway_restart(session, port, settings, files_lost):
     gw = gateway_build(port=port, handler=OrderEntry())
