@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -38,13 +39,22 @@ def port():
     return free_port()
 
 
-@pytest.fixture
-def gateway(session, port):
+@contextmanager
+def running_gateway(port: int):
+    """The order-entry gateway for the sessions in the database, on ``port``, stopped on the way out."""
     gw = gateway_build(port=port, handler=OrderEntry())
     gw.start()
-    yield gw
-    gw.stop()
+    try:
+        yield gw
+    finally:
+        gw.stop()
     assert not gw.is_running()
+
+
+@pytest.fixture
+def gateway(session, port):
+    with running_gateway(port) as gw:
+        yield gw
 
 
 @pytest.fixture
@@ -217,14 +227,9 @@ def test_a_disabled_session_cannot_log_on_until_enabled(session, gateway, port):
 
 def test_a_session_disabled_before_the_gateway_starts_is_refused(session, port):
     fix_session_set_enabled(session_id=session.pk, enabled=False, actor=OPERATOR)
-    gw = gateway_build(port=port, handler=OrderEntry())
-    gw.start()
-    try:
-        with FixClient(port, "CLIENT1", "SMART") as c:
-            assert c.logged_out.wait(15)
-            assert not c.wait_logon(3)
-    finally:
-        gw.stop()
+    with running_gateway(port), FixClient(port, "CLIENT1", "SMART") as c:
+        assert c.logged_out.wait(15)
+        assert not c.wait_logon(3)
 
 
 def test_disabling_a_logged_on_session_logs_it_out(session, client):
@@ -253,27 +258,18 @@ def test_an_operator_reset_logs_the_session_out_and_starts_its_sequence_again(se
 
 
 def test_a_reset_applied_stays_applied_across_a_restart(session, port):
-    gw = gateway_build(port=port, handler=OrderEntry())
-    gw.start()
-    try:
-        with FixClient(port, "CLIENT1", "SMART", reset=False) as client:
-            assert client.wait_logon()
-            client.send(new_order("RR-1"))
-            client.expect("8")
-            fix_session_reset(session_id=session.pk, actor=OPERATOR)
-            assert client.logged_out.wait(15)
-            assert wait_for(lambda: not FixSession.objects.get(pk=session.pk).reset_pending, 10)
-    finally:
-        gw.stop()
+    with running_gateway(port), FixClient(port, "CLIENT1", "SMART", reset=False) as client:
+        assert client.wait_logon()
+        client.send(new_order("RR-1"))
+        client.expect("8")
+        fix_session_reset(session_id=session.pk, actor=OPERATOR)
+        assert client.logged_out.wait(15)
+        assert wait_for(lambda: not FixSession.objects.get(pk=session.pk).reset_pending, 10)
     logons = FixMessage.objects.filter(session=session, direction=Direction.OUT, msg_type="A")
     before = logons.count()
-    gw = gateway_build(port=port, handler=OrderEntry())
-    gw.start()
-    try:
-        with FixClient(port, "CLIENT1", "SMART", reset=False) as client:  # a client that reset its side too
-            assert client.wait_logon()
-    finally:
-        gw.stop()
+    # A client that reset its side too.
+    with running_gateway(port), FixClient(port, "CLIENT1", "SMART", reset=False) as client:
+        assert client.wait_logon()
     # Our Logon after the restart is the first message of the new sequence (the reset's Logout, sent after
     # the reset was asked for, belongs to the old one and must not carry the numbers on).
     assert logons.count() == before + 1
