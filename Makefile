@@ -33,6 +33,7 @@ bench: install
 	$(PY) bench/tca.py
 	$(PY) bench/audit_merkle.py
 	$(PY) bench/audit.py
+	$(PY) bench/fix.py
 	$(PY) bench/aims.py
 
 lint: install

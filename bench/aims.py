@@ -26,6 +26,8 @@ ROWS = {
     "aggregation": "aggregation of 10,000 orders (bench/ems_aggregation.py)",
     "audit_writers": "audit appends/s rise with writers, most writers / 1 (bench/audit.py)",
     "seal_delay": "audit seal delay p99 (bench/audit.py)",
+    # Issue 21's aim for FIX order entry.
+    "fix_round_trip": "FIX NewOrderSingle -> ExecutionReport p99 at 100 orders/s, one session (bench/fix.py)",
 }
 
 

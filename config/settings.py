@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "ems",
     "rfq",
     "tca",
+    "fix",
 ]
 
 MIDDLEWARE = [
@@ -336,6 +337,10 @@ AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 AUDIT_HMAC_KEY_ID = os.environ.get("AUDIT_HMAC_KEY_ID") or ("k1" if AUDIT_HMAC_KEY else "dev")
 AUDIT_HMAC_RETIRED_KEYS = dict(i.split(":", 1) for i in os.environ.get("AUDIT_HMAC_RETIRED_KEYS", "").split(",") if ":" in i)
 AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE") or runtime.DATA_DIR / "audit" / "checkpoints.jsonl")
+
+# FIX gateway (fix.engine): the engine's file message store, its working copy of what PostgreSQL keeps (fix.store);
+# rebuilt from the database when missing. One folder per gateway process.
+FIX_STORE_DIR = Path(os.environ.get("FIX_STORE_DIR") or runtime.DATA_DIR / "fix" / "store")
 
 # EMS: how often a working parent's algorithm is ticked (wall seconds; resting children fill between ticks
 # and are booked at the next one), after how long without a tick the sweep re-enqueues it, and how long

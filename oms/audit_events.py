@@ -90,6 +90,12 @@ class AuditEventType(StrEnum):
     TCA_IMPORT = "tca.import"  # creation
     TCA_WHAT_IF = "tca.what_if"  # creation
 
+    # --- FIX sessions (fix)
+    FIX_SESSION_ADDED = "fix_session.added"  # creation
+    FIX_SESSION_ENABLED = "fix_session.enabled"
+    FIX_SESSION_DISABLED = "fix_session.disabled"
+    FIX_SESSION_RESET = "fix_session.reset"  # sequence numbers back to 1, the message store emptied
+
 
 E = AuditEventType
 
@@ -105,6 +111,7 @@ CREATION_EVENTS: dict[str, tuple[AuditEventType, ...]] = {
     "reconciliation": (E.TCA_RECONCILIATION,),
     "import_set": (E.TCA_IMPORT,),
     "what_if": (E.TCA_WHAT_IF,),
+    "fix_session": (E.FIX_SESSION_ADDED,),
 }
 
 # What a person reads for each event type (the audit page's select and column, the exports): one line per
@@ -176,6 +183,10 @@ LABELS: dict[AuditEventType, str] = {
     E.TCA_RECONCILIATION: "TCA reconciliation run",
     E.TCA_IMPORT: "TCA execution file imported",
     E.TCA_WHAT_IF: "TCA what-if replay",
+    E.FIX_SESSION_ADDED: "FIX session added",
+    E.FIX_SESSION_ENABLED: "FIX session enabled",
+    E.FIX_SESSION_DISABLED: "FIX session disabled",
+    E.FIX_SESSION_RESET: "FIX session sequence numbers reset",
 }
 
 

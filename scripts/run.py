@@ -1,5 +1,5 @@
-"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers, beat and the audit
-sealer together.
+"""`make run`: migrate, seed the demo, then web + websockets (uvicorn, config.server), Celery workers, beat, the audit
+sealer and the FIX gateway (manage.py fix_gateway on FIX_PORT, default 9878) together.
 
 Ctrl-C stops all of them. PostgreSQL and Redis are found or started by config.runtime.
 """
@@ -27,6 +27,7 @@ def main() -> int:
     env.setdefault("LOG_DIR", str(runtime.DATA_DIR / "logs"))
     host = env.get("HOST", "127.0.0.1")
     port = env.get("PORT", "8000")
+    fix_port = env.get("FIX_PORT", "9878")
     py = sys.executable
     bindir = Path(py).parent
     subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
@@ -41,6 +42,8 @@ def main() -> int:
         "beat": [str(bindir / "celery"), "-A", "config", "beat", "-l", "info", "--schedule", str(ROOT / ".data" / "celerybeat-schedule")],
         # The audit sealer polls every AUDIT_SEAL_POLL_S in a process of its own: on a solo worker it would hold up the ticks.
         "sealer": [py, "manage.py", "audit_sealer"],
+        # FIX 4.4 order entry (QuickFIX engine) for the sessions of `manage.py fix_session list`.
+        "fix": [py, "manage.py", "fix_gateway", "--port", fix_port],
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=dict(env, LOG_NAME=name)) for name, cmd in procs.items()}
     time.sleep(2)
@@ -53,8 +56,9 @@ def main() -> int:
     print(seed.stdout.rstrip())
     print(demo.stdout.rstrip() or "Demo orders not submitted: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
     print(f"  trader desk  http://{host}:{port}/desk/execution/   (log in as trader)")
-    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat|sealer>.log (the console shows warnings, errors and start-up)")
-    print("Ctrl-C stops web, workers, beat and the sealer.")
+    print(f"  FIX gateway  port {fix_port} (sessions: manage.py fix_session list; README \"FIX connectivity\")")
+    print(f"  logs  {env['LOG_DIR']}/<web|worker1|beat|sealer|fix>.log (the console shows warnings, errors and start-up)")
+    print("Ctrl-C stops web, workers, beat, the sealer and the FIX gateway.")
     print("=" * 72 + "\n", flush=True)
 
     def stop(*_):

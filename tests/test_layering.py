@@ -3,7 +3,7 @@
 Every ``.py`` under oms, ems, rfq, tca and config is parsed (no import is executed) and every import
 statement counts: at module level, inside functions and classes, and under ``if TYPE_CHECKING:``.
 
-- ``oms`` <- ``ems`` <- ``rfq``: no lower app imports a higher one; ``tca`` reads all of them and nothing
+- ``oms`` <- ``ems`` <- ``rfq`` <- ``fix``: no lower app imports a higher one; ``tca`` reads all of them and nothing
   imports ``tca``; ``config`` (the project) may import anything.
 - ``ems.sim`` and ``ems.algos`` are pure Python: the standard library, numpy and each other, nothing else.
 - The audit proof modules (``OFFLINE``) run without Django: the standard library, ``cryptography`` and each other.
@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("oms", "ems", "rfq", "tca", "config")
+PACKAGES = ("oms", "ems", "rfq", "tca", "fix", "config")
 # Lower apps first: an app may import its own and lower ranks only. tca and config may import every app.
-APP_RANK = {"oms": 0, "ems": 1, "rfq": 2}
+# fix (FIX connectivity) is an intake and reporting edge like the REST API: it may use every app, none uses it.
+APP_RANK = {"oms": 0, "ems": 1, "rfq": 2, "fix": 3}
 PURE = ("ems.sim", "ems.algos")
 PURE_MAY_IMPORT = ("numpy", *PURE)
 # The audit log's Merkle tree, signed heads and offline proof verifier: what compliance runs with no Django.

@@ -1,4 +1,4 @@
-"""The error-code catalogues (``oms``/``ems``/``rfq``/``tca`` ``error_codes``): every code the code base refuses
+"""The error-code catalogues (``oms``/``ems``/``rfq``/``tca``/``fix`` ``error_codes``): every code the code base refuses
 with comes from one, codes are unique, and none changes (clients branch on them; risk codes are stored)."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from enum import StrEnum
 import pytest
 
 from ems import error_codes as ems_codes
+from fix import error_codes as fix_codes
 from oms import error_codes as oms_codes
 from rfq import error_codes as rfq_codes
 from tca import error_codes as tca_codes
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-APPS = ("oms", "ems", "rfq", "tca", "config")
-CATALOGUE_MODULES = [oms_codes, ems_codes, rfq_codes, tca_codes]
+APPS = ("oms", "ems", "rfq", "tca", "fix", "config")
+CATALOGUE_MODULES = [oms_codes, ems_codes, rfq_codes, tca_codes, fix_codes]
 CATALOGUES: list[type[StrEnum]] = [
     obj for module in CATALOGUE_MODULES for obj in vars(module).values()
     if isinstance(obj, type) and issubclass(obj, StrEnum) and obj is not StrEnum and obj.__module__ == module.__name__
@@ -104,6 +105,10 @@ SNAPSHOT = {
         "recon.constituent_alloc_qty", "recon.cross_unallocated", "recon.cross_unbalanced", "recon.fill_alloc_qty",
         "recon.order_avg_price", "recon.order_filled_qty", "recon.parent_alloc_qty", "recon.parent_alloc_value",
         "recon.parent_fill_qty",
+    ],
+    "FixErrorCode": [
+        "fix.bad_comp_id", "fix.internal_error", "fix.not_order_entry", "fix.session_exists", "fix.session_not_found",
+        "fix.unsupported_message", "fix.unsupported_value", "fix.user_not_found",
     ],
 }
 
