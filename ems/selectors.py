@@ -47,7 +47,7 @@ def instrument_params(instrument: Instrument) -> InstrumentParams:
     return InstrumentParams(
         instrument.symbol, reference_price=instrument.reference_price, adv=instrument.adv,
         daily_vol=instrument.daily_volatility, spread_bps=instrument.spread_bps,
-        tick_size=instrument.tick_size, lot_size=instrument.lot_size,
+        tick_size=instrument.tick_size, lot_size=instrument.lot_size, listed_option=instrument.is_option,
     )
 
 

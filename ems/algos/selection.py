@@ -11,7 +11,9 @@ Inputs, all derived by :func:`order_features`:
 * **urgency**: the PM's low / medium / high;
 * **daily vol**: the instrument's daily volatility, bps;
 * **spread**: its typical quoted spread, bps;
-* **liquidity**: illiquid when the ADV is worth less than ``ILLIQUID_ADV_NOTIONAL`` a day.
+* **liquidity**: illiquid when the ADV is worth less than ``ILLIQUID_ADV_NOTIONAL`` a day; a listed option
+  (``listed_option`` on the instrument) is worked by RFQ whatever its size: no lit book of options is simulated,
+  dealers price it (and a strategy the PM named other than RFQ cannot apply to it).
 
 A strategy the PM asked for is kept unless it cannot apply (:func:`_cannot_apply`: a participation
 algorithm that cannot finish by the end within ``MAX_PARTICIPATION``, an immediate order far larger than
@@ -54,6 +56,7 @@ class Rule:
     vol_bps: tuple[float, float] = (0.0, INF)
     spread_bps: tuple[float, float] = (0.0, INF)
     illiquid: bool | None = None
+    option: bool | None = None
     params: dict[str, Any] = field(default_factory=dict)
     why: str = ""
 
@@ -65,11 +68,13 @@ class Rule:
             and self.vol_bps[0] <= f["vol_bps"] < self.vol_bps[1]
             and self.spread_bps[0] <= f["spread_bps"] < self.spread_bps[1]
             and (self.illiquid is None or f["illiquid"] is self.illiquid)
+            and (self.option is None or f["option"] is self.option)
         )
 
 
 _U = Urgency
 MATRIX: tuple[Rule, ...] = (
+    Rule("option", StrategyName.RFQ, option=True, why="a listed option: dealers price it (no lit book of options is worked)"),
     Rule(
         "block", StrategyName.RFQ, pct_adv=(25.0, INF), why="a quarter of a day's volume or more: ask dealers for a block price"
     ),
@@ -178,6 +183,7 @@ def order_features(order: OrderSpec, inst: InstrumentView) -> dict[str, Any]:
         "vol_bps": inst.daily_vol * 1e4,
         "spread_bps": float(inst.spread_bps),
         "illiquid": inst.adv * price < ILLIQUID_ADV_NOTIONAL,
+        "option": bool(getattr(inst, "listed_option", False)),
         "price": price,
     }
 
@@ -224,7 +230,7 @@ def _finish(order: OrderSpec, inst: InstrumentView, strategy: StrategyName, w: d
 
 
 def _describe(f: dict[str, Any], order: OrderSpec) -> str:
-    liq = "illiquid" if f["illiquid"] else "liquid"
+    liq = "a listed option" if f["option"] else "illiquid" if f["illiquid"] else "liquid"
     return f"{f['pct_adv']:.2g}% of ADV, {f['order']}, {order.urgency} urgency, {f['vol_bps']:.0f} bps daily vol, {f['spread_bps']:.0f} bps spread, {liq}"
 
 
@@ -255,6 +261,8 @@ def _cannot_apply(strategy: StrategyName, order: OrderSpec, inst: InstrumentView
         return ""
     if strategy is StrategyName.RFQ:
         return ""
+    if f["option"]:
+        return f"{strategy.name} cannot apply: a listed option is worked by RFQ (no lit book of options)"
     if end <= order.start:
         return f"{strategy.name} cannot apply: no time left before {format_clock(end)[:5]}"
     expected = inst.adv * volume_share(order.start, end)
@@ -354,7 +362,7 @@ def matrix_markdown(matrix: tuple[Rule, ...] = MATRIX) -> str:
             "any" if r.urgency is None else ", ".join(u.value for u in Urgency if u in r.urgency),
             _range(*r.vol_bps, " bps"),
             _range(*r.spread_bps, " bps"),
-            "any" if r.illiquid is None else ("illiquid" if r.illiquid else "liquid"),
+            "listed option" if r.option else "any" if r.illiquid is None else ("illiquid" if r.illiquid else "liquid"),
             r.strategy.name,
             _params_text(r),
             r.why,

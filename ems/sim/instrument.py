@@ -20,6 +20,7 @@ class InstrumentParams:
     spread_bps: float  # typical quoted spread
     tick_size: float = 0.01
     lot_size: int = 100
+    listed_option: bool = False  # an option: no lit book of it is simulated; strategy selection sends it to RFQ
 
     def __post_init__(self) -> None:
         # Accept Decimal / str from a database row; keep floats and ints inside the model.

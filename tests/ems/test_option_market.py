@@ -66,3 +66,18 @@ def test_the_chain_lists_each_expiry_by_strike_with_both_sides(chain):
     assert all(r.call[0].option_type == "call" and r.put[0].option_type == "put" for r in rows)
     deltas = [r.call[1].greeks.delta for r in rows]
     assert deltas == sorted(deltas, reverse=True)  # calls: delta falls with the strike
+
+
+def test_a_pms_option_order_joins_a_parent_worked_by_rfq_with_its_reason(market, submit, chain):
+    """Issue 22, item 4: a listed option is worked by RFQ whatever its size or the strategy asked for."""
+    from ems.models import ParentOrder
+    from ems.services.aggregation import aggregation_cycle
+    from oms.roles import Actor
+
+    put = submit("buy", 500, instrument="ACME270115P95", strategy="vwap", limit_price="5.00")
+
+    aggregation_cycle(actor=Actor.system("aggregation"))
+
+    parent = ParentOrder.objects.get(constituents__order=put)
+    assert parent.strategy == "rfq"
+    assert "a listed option" in parent.selection_reason and "VWAP cannot apply" in parent.selection_reason

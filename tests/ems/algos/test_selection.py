@@ -165,3 +165,14 @@ def test_why_names_the_chosen_strategy_and_its_reason():
     assert twap.why.startswith("TWAP to ") and twap.why.endswith("requested by the PM")
     overruled = pick(1_500_000, requested=StrategyName.TWAP)
     assert overruled.why.startswith("TWAP cannot apply") and "instead RFQ to dealers" in overruled.why
+
+
+def test_row_option_sends_a_listed_option_to_rfq_whatever_its_size_and_says_so():
+    option = InstrumentParams("ACME270115P95", reference_price=2.0, adv=20_000, daily_vol=0.02, spread_bps=300, lot_size=1,
+                              listed_option=True)
+    small = select_strategy(OrderSpec("buy", 10), option)
+    assert small.strategy is StrategyName.RFQ and small.rule == "option" and "a listed option" in small.reason
+    asked = select_strategy(OrderSpec("sell", 500, requested=StrategyName.VWAP), option)
+    assert asked.strategy is StrategyName.RFQ
+    assert asked.why.startswith("VWAP cannot apply: a listed option is worked by RFQ")
+    assert select_strategy(OrderSpec("buy", 10, requested=StrategyName.RFQ), option).strategy is StrategyName.RFQ
