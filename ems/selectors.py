@@ -21,7 +21,7 @@ from ems.algos.cost import pre_trade_estimate
 from ems.algos.selection import select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
-from ems.option_market import chain_quotes, option_ticks
+from ems.option_market import chain_quotes, is_expired, option_quote_now, option_ticks
 from ems.sim import SESSION_US, US, InstrumentParams, Liquidity, LiveClock, Market, Side, format_clock, measures
 from ems.sim.orders import Fill as SimFill
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
@@ -537,16 +537,56 @@ def position_list(*, user) -> QuerySet[Position]:
     )
 
 
-def position_marks(positions) -> list[dict]:
-    """Each position with its mark (latest market mid, else the reference price), market value and
-    unrealised P&L against its average cost. JSON-ready numbers stay Decimal."""
+def position_marks(positions, *, now: datetime | None = None) -> list[dict]:
+    """Each position with its mark (latest market mid, else the reference price), market value and unrealised
+    P&L against its average cost (x the contract multiplier), and for an option its Greeks in the position's
+    size: delta in shares of the underlying, gamma in shares per 1 of the underlying, vega and theta in currency
+    (per volatility point, per day). JSON-ready numbers stay Decimal."""
+    positions = list(positions)
+    now = now or datetime.now(UTC)
+    underlyings = {p.instrument.underlying_id for p in positions if p.instrument.is_option}
+    spots = {i.pk: (i, i.market_price.mid if getattr(i, "market_price", None) else i.reference_price)
+             for i in Instrument.objects.filter(pk__in=underlyings).select_related("market_price")}
     out = []
     for p in positions:
-        mp = getattr(p.instrument, "market_price", None)
-        mark = mp.mid if mp is not None else p.instrument.reference_price
-        unrealized = (mark - p.avg_cost) * p.quantity if p.avg_cost is not None and p.quantity else Decimal("0")
-        out.append({"position": p, "mark": mark, "market_value": mark * p.quantity, "unrealized_pnl": unrealized})
+        inst = p.instrument
+        mp = getattr(inst, "market_price", None)
+        mark = mp.mid if mp is not None else inst.reference_price
+        m = inst.multiplier
+        greeks = None
+        if inst.is_option and inst.underlying_id in spots and not is_expired(inst, now):
+            underlying, spot = spots[inst.underlying_id]
+            quote = option_quote_now(inst, underlying, spot, now)
+            if mp is None:  # no venue price yet: marked at the model's value, not the listing's placeholder
+                mark = Decimal(f"{quote.mid:.4f}")
+            g, size = quote.greeks, p.quantity * m
+            greeks = {"underlying": underlying.symbol, "delta": g.delta * size, "gamma": g.gamma * size, "vega": g.vega * size,
+                      "theta": g.theta * size}
+        unrealized = (mark - p.avg_cost) * p.quantity * m if p.avg_cost is not None and p.quantity else Decimal("0")
+        out.append({"position": p, "mark": mark, "market_value": mark * p.quantity * m, "unrealized_pnl": unrealized, "greeks": greeks})
     return out
+
+
+def greeks_by_underlying(rows: list[dict]) -> list[dict]:
+    """Per portfolio and underlying: the net delta in shares (the equity held and its options' deltas), and the
+    options' gamma, vega and theta, from ``position_marks`` rows; only where options are held."""
+    totals: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        if r["greeks"] is None:
+            continue
+        key = (r["position"].portfolio.code, r["greeks"]["underlying"])
+        t = totals.setdefault(key, {"portfolio": key[0], "underlying": key[1], "shares": 0, "delta": 0.0, "gamma": 0.0,
+                                    "vega": 0.0, "theta": 0.0, "contracts": 0})
+        t["contracts"] += r["position"].quantity
+        for greek in ("delta", "gamma", "vega", "theta"):
+            t[greek] += r["greeks"][greek]
+    for r in rows:  # the underlying held outright adds its shares to the delta
+        key = (r["position"].portfolio.code, r["position"].instrument.symbol)
+        if key in totals and not r["position"].instrument.is_option:
+            totals[key]["shares"] += r["position"].quantity
+    for t in totals.values():
+        t["net_delta"] = t["shares"] + t["delta"]
+    return [totals[k] for k in sorted(totals)]
 
 
 @dataclass(frozen=True)

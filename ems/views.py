@@ -262,7 +262,8 @@ def kill_switch_view(request, service: str = "kill_switch"):
 def positions(request, partial: bool = False):
     """Positions per portfolio and instrument (a PM: their own portfolios), live on order pushes."""
     rows = selectors.position_marks(selectors.position_list(user=request.user))
-    return render(request, "ems/_positions_table.html" if partial else "ems/positions.html", {"rows": rows})
+    return render(request, "ems/_positions_table.html" if partial else "ems/positions.html",
+                  {"rows": rows, "greeks": selectors.greeks_by_underlying(rows)})
 
 
 # --- order ticket: pre-trade estimate ------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from oms.audit_events import AuditEventType
-from oms.models import Order, Position, Side
+from oms.models import Instrument, Order, Position, Side
 from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent
@@ -29,8 +29,9 @@ class PositionState:
     realized_pnl: Decimal
 
 
-def position_after_trade(state: PositionState, *, side: str, quantity: int, price: Decimal) -> PositionState:
-    """The position after trading ``quantity`` at ``price`` (average-cost method).
+def position_after_trade(state: PositionState, *, side: str, quantity: int, price: Decimal, multiplier: int = 1) -> PositionState:
+    """The position after trading ``quantity`` at ``price`` (average-cost method); ``multiplier`` is the
+    instrument's (an option contract: 100 shares), so realised P&L is in currency, the cost per share.
 
     Adding to the position (or opening it) averages the cost: ``(|q| x cost + x x price) / (|q| + x)``.
     Reducing it realises ``(price - cost) x closed`` for a long (``(cost - price) x closed`` for a short) and
@@ -44,7 +45,7 @@ def position_after_trade(state: PositionState, *, side: str, quantity: int, pric
         new_cost = ((abs(q) * (cost or Decimal(0)) + quantity * price) / abs(new_q)).quantize(PRICE_Q)
         return PositionState(new_q, new_cost, pnl)
     closed = min(quantity, abs(q))
-    pnl = (pnl + (price - cost) * closed * (1 if q > 0 else -1)).quantize(PRICE_Q)
+    pnl = (pnl + (price - cost) * closed * multiplier * (1 if q > 0 else -1)).quantize(PRICE_Q)
     new_q = q + signed
     if new_q == 0:
         return PositionState(0, None, pnl)
@@ -84,11 +85,13 @@ def positions_apply(trades: list[tuple[Order, int, Decimal, str]], actor: Actor)
         p = Position.from_db(connection.alias, [f.attname for f in Position._meta.concrete_fields], row)
         positions[(p.portfolio_id, p.instrument_id)] = p
     before = {k: _position_dict(p) for k, p in positions.items()}
+    multipliers = dict(Instrument.objects.filter(pk__in={k[1] for k in keys}).values_list("pk", "multiplier"))
     left: dict[str, dict[tuple, Position]] = {}
     for order, quantity, price, exec_id in trades:
         key = (order.portfolio_id, order.instrument_id)
         p = positions[key]
-        after = position_after_trade(PositionState(p.quantity, p.avg_cost, p.realized_pnl), side=order.side, quantity=quantity, price=price)
+        after = position_after_trade(PositionState(p.quantity, p.avg_cost, p.realized_pnl), side=order.side, quantity=quantity, price=price,
+                                     multiplier=multipliers[order.instrument_id])
         p.quantity, p.avg_cost, p.realized_pnl = after.quantity, after.avg_cost, after.realized_pnl
         if order.side == "buy":
             p.bought_quantity += quantity

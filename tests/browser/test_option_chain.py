@@ -34,3 +34,25 @@ def test_a_pm_reads_the_chain_and_it_follows_the_market(signed_in, pm, instrumen
     page.wait_for_timeout(12_000)
     expect(page.locator("section.chain-expiry")).to_have_count(3)
     screenshot(page, "option-chain-live")
+
+
+def test_a_pm_sees_option_positions_with_their_greeks_by_underlying(signed_in, pm, portfolio, instrument, screenshot):
+    from oms.models import Instrument
+    from tests.ems import factories as f
+
+    seed_option_chains(timezone.now().date(), ("ACME",))
+    options = Instrument.objects.filter(underlying=instrument, option_type="put").order_by("expiry", "strike")
+    f.position(portfolio=portfolio, instrument=instrument, quantity=2_000, avg_cost="100.00")
+    f.position(portfolio=portfolio, instrument=options[12], quantity=50, avg_cost="1.20")  # a January put
+    page = signed_in(pm)
+    page.goto("/positions/")
+
+    row = page.locator(f"#positions-table tr[data-instrument='{options[12].symbol}']")
+    expect(row.locator("td.delta")).not_to_have_text("")
+    assert float(row.locator("td.delta").inner_text().replace(",", "")) < 0  # long puts: short delta
+    total = page.locator(f"#greeks-table tr[data-underlying='{instrument.symbol}']")
+    expect(total).to_have_count(1)
+    net = float(total.locator("td.net-delta").inner_text().replace(",", ""))
+    assert net < 2_000  # the shares held, less the puts' delta
+    page.wait_for_timeout(10_000)  # a PM reads the book
+    screenshot(page, "positions-with-options")

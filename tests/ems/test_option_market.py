@@ -81,3 +81,29 @@ def test_a_pms_option_order_joins_a_parent_worked_by_rfq_with_its_reason(market,
     parent = ParentOrder.objects.get(constituents__order=put)
     assert parent.strategy == "rfq"
     assert "a listed option" in parent.selection_reason and "VWAP cannot apply" in parent.selection_reason
+
+
+def test_option_positions_carry_their_greeks_and_add_up_by_underlying(chain, portfolio):
+    from ems.selectors import greeks_by_underlying, position_list, position_marks
+    from tests.ems import factories as f
+
+    put = Instrument.objects.get(symbol="ACME270115P95")
+    call = Instrument.objects.get(symbol="ACME270115C105")
+    f.position(portfolio=portfolio, instrument=chain, quantity=1_000, avg_cost="100.00")
+    f.position(portfolio=portfolio, instrument=put, quantity=20, avg_cost="1.50")
+    f.position(portfolio=portfolio, instrument=call, quantity=-10, avg_cost="3.00")
+    user = portfolio.members.first()
+
+    rows = {r["position"].instrument.symbol: r for r in position_marks(position_list(user=user), now=NOW)}
+
+    put_row = rows["ACME270115P95"]
+    g = option_quote_now(put, chain, Decimal("100.00"), NOW).greeks  # no market price yet: the reference price
+    assert put_row["greeks"]["delta"] == pytest.approx(g.delta * 20 * 100)
+    # No venue price yet: marked at the model's value.
+    assert put_row["mark"] == Decimal(f"{option_quote_now(put, chain, Decimal('100.00'), NOW).mid:.4f}")
+    assert put_row["market_value"] == put_row["mark"] * 20 * 100
+    assert rows["ACME"]["greeks"] is None
+    [total] = greeks_by_underlying(list(rows.values()))
+    assert (total["portfolio"], total["underlying"], total["contracts"], total["shares"]) == (portfolio.code, "ACME", 10, 1_000)
+    assert total["net_delta"] == pytest.approx(1_000 + put_row["greeks"]["delta"] + rows["ACME270115C105"]["greeks"]["delta"])
+    assert total["vega"] == pytest.approx(put_row["greeks"]["vega"] + rows["ACME270115C105"]["greeks"]["vega"])

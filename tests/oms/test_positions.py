@@ -92,3 +92,11 @@ def test_fills_keep_one_position_per_portfolio_and_instrument(pm, portfolio, oth
     updates = AuditEvent.objects.filter(event_type="position.updated", object_id=str(mine.id)).order_by("id")
     assert [e.after["quantity"] for e in updates] == [400, -200]
     assert updates[1].before["quantity"] == 400
+
+
+def test_an_option_positions_realised_pnl_carries_the_contract_multiplier():
+    """Issue 22: quantity in contracts, cost per share, realised P&L in currency (x 100 shares a contract)."""
+    bought = position_after_trade(PositionState(0, None, D("0")), side="buy", quantity=10, price=D("2.00"), multiplier=100)
+    sold = position_after_trade(bought, side="sell", quantity=4, price=D("2.50"), multiplier=100)
+    assert (bought.quantity, bought.avg_cost) == (10, D("2.000000"))
+    assert (sold.quantity, sold.avg_cost, sold.realized_pnl) == (6, D("2.000000"), D("200.000000"))  # 4 x 0.50 x 100
