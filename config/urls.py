@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("ems.urls")),
     path("", include("rfq.urls")),
     path("", include("tca.urls")),
+    path("", include("fix.urls")),
     path("", include("oms.urls")),
 ]
 
