@@ -98,7 +98,7 @@ def market(request, symbol: str):
         raise Http404(f"No instrument {symbol}")
     return render(request, "ems/market.html", {
         "instrument": instrument, "instruments": instruments, "view": selectors.market_view(instrument),
-        "vol_pct": instrument.daily_volatility * 100,
+        "vol_pct": instrument.daily_volatility * 100, "has_options": selectors.option_underlyings().filter(pk=instrument.pk).exists(),
     })
 
 

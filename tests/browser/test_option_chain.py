@@ -18,6 +18,10 @@ def test_a_pm_reads_the_chain_and_it_follows_the_market(signed_in, pm, instrumen
 
     expect(page).to_have_url(f"{page.url.split('/options/')[0]}/options/ACME/")
     expect(page.locator("h1")).to_have_text("ACME options")
+    page.click("text=← ACME market")
+    expect(page.locator("#md-options")).to_be_visible()
+    page.click("#md-options")  # the market page links the chain back
+    expect(page.locator("h1")).to_have_text("ACME options")
     expect(page.locator("section.chain-expiry")).to_have_count(3)
     first = page.locator("section.chain-expiry").first
     expect(first.locator("tbody tr")).to_have_count(9)
