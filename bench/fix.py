@@ -30,18 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SMART_OMS_DB_NAME", "smart_oms_bench")
-if "DATABASE_URL" in os.environ and os.environ.get("BENCH_USE_DATABASE_URL") != "1":
-    del os.environ["DATABASE_URL"]  # never fill a real database with benchmark orders
 
-from config import runtime  # noqa: E402
+from benchdb import django_on_own_database  # noqa: E402
 
-runtime.configure()
-runtime.ensure_secret_key()
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-import django  # noqa: E402
-
-django.setup()
+django_on_own_database(keep=True)  # the intake bench's database, as it left it (no real DATABASE_URL is filled)
 
 import quickfix as qf  # noqa: E402
 import quickfix44 as fix44  # noqa: E402

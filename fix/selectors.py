@@ -45,14 +45,14 @@ class SessionState:
         return "logged on" if self.logged_on else "logged out"
 
 
-def fix_session_states(*, now: datetime | None = None) -> list[SessionState]:
+def fix_session_states(*, now: datetime | None = None, session_id: int | None = None) -> list[SessionState]:
     """Every session with its state, read from the message log in three grouped queries.
 
     Logged on: the last Logon the gateway sent is later than the last Logout either side sent, and the client
     was heard from within two heartbeat intervals (a session whose client vanished without a Logout is not shown
     as logged on for longer than the engine would keep it)."""
     now = now or timezone.now()
-    sessions = list(fix_sessions())
+    sessions = list(fix_sessions() if session_id is None else fix_sessions().filter(pk=session_id))
     ids = [s.pk for s in sessions]
     traffic = {r["session_id"]: r for r in FixMessage.objects.filter(session_id__in=ids).values("session_id").annotate(
         last_in=Max("logged_at", filter=Q(direction=Direction.IN)), last_out=Max("logged_at", filter=Q(direction=Direction.OUT)),

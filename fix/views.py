@@ -30,7 +30,7 @@ def fix_sessions(request):
 @desk_required
 def fix_session_detail(request, session_id: int):
     """One session: its state and its message log, searchable by ClOrdID (FIX 11)."""
-    state = next((s for s in selectors.fix_session_states() if s.session.pk == int(session_id)), None)
+    state = next(iter(selectors.fix_session_states(session_id=int(session_id))), None)
     if state is None:
         raise Http404(f"No FIX session {session_id}")
     cl_ord_id = request.GET.get("cl_ord_id", "").strip()
