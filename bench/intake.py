@@ -70,7 +70,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.bare_drf import BARE_URL, GROUPS_URL  # noqa: E402
 from oms import role_names  # noqa: E402
-from oms.models import Instrument, Portfolio, RiskLimit  # noqa: E402
+from oms.models import Instrument, InstrumentKind, Portfolio, RiskLimit  # noqa: E402
 
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 ORDERS_PATH = "/api/orders/"
@@ -78,7 +78,7 @@ BARE_PATH = BARE_URL  # served only by this bench's server
 BULK_CONCURRENCY = int(os.environ.get("BENCH_BULK_CONCURRENCY", "2"))
 
 
-def prepare() -> tuple[str, str, list[str]]:
+def prepare(*, greek_limbs: bool = True) -> tuple[str, str, list[str]]:
     """Migrate the bench DB; create a bench client, portfolio and limits (all limbs on, sized for the run)."""
     call_command("migrate", verbosity=0)
     call_command("seed_demo", stdout=open(os.devnull, "w"))
@@ -96,8 +96,11 @@ def prepare() -> tuple[str, str, list[str]]:
     token, _ = Token.objects.get_or_create(user=user)
     # Planner statistics as autovacuum keeps them on a running system (this database fills up in seconds).
     _analyze()
-    # Orders in restricted instruments would only measure the denial path.
-    symbols = list(Instrument.objects.filter(restrictions__isnull=True).values_list("symbol", flat=True))
+    # Orders in restricted instruments would only measure the denial path; so would options at these sizes
+    # (thousands of contracts: risk.max_contracts).
+    symbols = list(Instrument.objects.filter(restrictions__isnull=True, kind=InstrumentKind.EQUITY).values_list("symbol", flat=True))
+    if not greek_limbs:  # the option limbs off everywhere: what a portfolio without them costs
+        RiskLimit.objects.filter(portfolio=None).update(max_option_contracts=None, max_net_delta_shares=None, max_net_vega=None)
     return token.key, portfolio.code, symbols
 
 
@@ -317,9 +320,12 @@ def main() -> None:
     ap.add_argument("--bulk", type=int, default=40_000, help="orders sent in bulk")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--keep-db", action="store_true", help="reuse the bench database of the last run")
+    ap.add_argument("--greek-limbs", choices=["on", "off"], default="on",
+                    help="the option limbs (net delta, vega, contracts) seed_demo sets globally: on (every equity order of the "
+                         "bench portfolio pays the net-delta check) or off (what a portfolio without them costs)")
     args = ap.parse_args()
 
-    token, portfolio, symbols = prepare()
+    token, portfolio, symbols = prepare(greek_limbs=args.greek_limbs == "on")
     # What a client does: price off the live market mid (GET /api/instruments/ market_price), else the reference.
     prices = {s: float(mid if mid is not None else ref) for s, ref, mid in Instrument.objects.values_list("symbol", "reference_price", "market_price__mid")}
     run = f"B{int(time.time())}"

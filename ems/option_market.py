@@ -42,6 +42,28 @@ def option_quote_now(option: Instrument, underlying: Instrument, spot: Decimal |
                         tick=float(option.tick_size), rate=settings.OPTIONS_RATE)
 
 
+def option_quotes_held(options, now: datetime) -> dict[int, tuple[Instrument, OptionQuote]]:
+    """Per option of ``options`` not expired: its underlying and its model quote with the underlying at its stored
+    market mid, else its reference price (how positions are marked and their Greeks valued, for ``/positions/`` and
+    pre-trade risk alike)."""
+    options = [o for o in options if not is_expired(o, now)]
+    underlyings = {o.underlying_id for o in options}
+    spots = {i.pk: (i, i.market_price.mid if getattr(i, "market_price", None) else i.reference_price)
+             for i in Instrument.objects.filter(pk__in=underlyings).select_related("market_price")} if underlyings else {}
+    out = {}
+    for option in options:
+        if option.underlying_id in spots:
+            underlying, spot = spots[option.underlying_id]
+            out[option.pk] = (underlying, option_quote_now(option, underlying, spot, now))
+    return out
+
+
+def option_greeks_held(options, now: datetime) -> dict:
+    """The Greeks per share of each option (``option_quotes_held``): pre-trade risk's provider
+    (``oms.services.risk_greeks``, registered in ``EmsConfig.ready``)."""
+    return {pk: quote.greeks for pk, (_, quote) in option_quotes_held(options, now).items()}
+
+
 def is_expired(option: Instrument, now: datetime) -> bool:
     return years_to_expiry(option, now) == 0.0
 

@@ -21,7 +21,7 @@ from ems.algos.cost import pre_trade_estimate
 from ems.algos.selection import select_strategy
 from ems.algos.types import OrderSpec, StrategyName
 from ems.models import Allocation, ChildOrder, Constituent, Fill, ParentOrder, Venue
-from ems.option_market import chain_quotes, is_expired, option_quote_now, option_ticks
+from ems.option_market import chain_quotes, option_quotes_held, option_ticks
 from ems.sim import SESSION_US, US, InstrumentParams, Liquidity, LiveClock, Market, Side, format_clock, measures
 from ems.sim.orders import Fill as SimFill
 from ems.sim.venues import DEFAULT_VENUES, VenueProfile
@@ -544,9 +544,7 @@ def position_marks(positions, *, now: datetime | None = None) -> list[dict]:
     (per volatility point, per day). JSON-ready numbers stay Decimal."""
     positions = list(positions)
     now = now or datetime.now(UTC)
-    underlyings = {p.instrument.underlying_id for p in positions if p.instrument.is_option}
-    spots = {i.pk: (i, i.market_price.mid if getattr(i, "market_price", None) else i.reference_price)
-             for i in Instrument.objects.filter(pk__in=underlyings).select_related("market_price")}
+    quotes = option_quotes_held({p.instrument for p in positions if p.instrument.is_option}, now)
     out = []
     for p in positions:
         inst = p.instrument
@@ -554,9 +552,8 @@ def position_marks(positions, *, now: datetime | None = None) -> list[dict]:
         mark = mp.mid if mp is not None else inst.reference_price
         m = inst.multiplier
         greeks = None
-        if inst.is_option and inst.underlying_id in spots and not is_expired(inst, now):
-            underlying, spot = spots[inst.underlying_id]
-            quote = option_quote_now(inst, underlying, spot, now)
+        if inst.pk in quotes:
+            underlying, quote = quotes[inst.pk]
             if mp is None:  # no venue price yet: marked at the model's value, not the listing's placeholder
                 mark = Decimal(f"{quote.mid:.4f}")
             g, size = quote.greeks, p.quantity * m

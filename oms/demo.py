@@ -136,6 +136,9 @@ API_CLIENT = "bridge"
 # The demo's global per-order limits (VALUE-US keeps a tighter notional of its own).
 BLOCK_MAX_QUANTITY = 5_000_000
 BLOCK_MAX_NOTIONAL = Decimal("500000000")
+OPTION_MAX_CONTRACTS = 2_000
+NET_DELTA_LIMIT_SHARES = 10_000_000  # per portfolio and underlying
+NET_VEGA_LIMIT = Decimal("1000000")  # currency per volatility point, per portfolio and underlying
 
 
 @transaction.atomic
@@ -173,6 +176,9 @@ def seed_demo() -> dict:
         defaults=dict(
             max_order_quantity=BLOCK_MAX_QUANTITY, max_order_notional=BLOCK_MAX_NOTIONAL, price_collar_pct=Decimal("10"),
             daily_notional_limit=Decimal("750000000"), duplicate_window_seconds=5, max_orders_per_second=2000,
+            # Options (docs/options.md#risk-limits): a 500-lot fits; the delta limit is above the largest equity
+            # order, so it bites on books, not on a single order from flat.
+            max_option_contracts=OPTION_MAX_CONTRACTS, max_net_delta_shares=NET_DELTA_LIMIT_SHARES, max_net_vega=NET_VEGA_LIMIT,
         ),
     )
     RiskLimit.objects.update_or_create(

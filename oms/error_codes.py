@@ -97,6 +97,9 @@ class RiskErrorCode(StrEnum):
     DUPLICATE_ORDER = "risk.duplicate_order"
     CREDIT_LIMIT = "risk.credit_limit"
     KILL_SWITCH = "risk.kill_switch"  # a kill switch is engaged on the order's scope
+    MAX_CONTRACTS = "risk.max_contracts"  # an option order (or package leg) of more contracts than allowed
+    DELTA_LIMIT = "risk.delta_limit"  # the portfolio's net delta in the underlying would pass its limit (and grow)
+    VEGA_LIMIT = "risk.vega_limit"  # the portfolio's net vega in the underlying would pass its limit (and grow)
 
 
 class FillErrorCode(StrEnum):

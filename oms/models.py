@@ -230,9 +230,23 @@ class RiskLimit(models.Model):
         null=True, blank=True, help_text="Message-rate throttle per source (orders per second).",
     )
 
+    # Options (issue 22; oms.services.risk_greeks, docs/options.md#risk-limits).
+    max_option_contracts = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Options: most contracts per order (per leg of a package).",
+    )
+    max_net_delta_shares = models.PositiveBigIntegerField(
+        null=True, blank=True,
+        help_text="Most absolute net delta per underlying, in shares (shares held + options' delta x multiplier x contracts).",
+    )
+    max_net_vega = models.DecimalField(
+        max_digits=20, decimal_places=2, null=True, blank=True,
+        help_text="Most absolute net vega per underlying, in currency per volatility point (vega x multiplier x contracts).",
+    )
+
     LIMBS = (
         "max_order_quantity", "max_order_notional", "price_collar_pct",
         "daily_notional_limit", "duplicate_window_seconds", "max_orders_per_second",
+        "max_option_contracts", "max_net_delta_shares", "max_net_vega",
     )
 
     class Meta:

@@ -87,6 +87,23 @@ def slippage_ccy(side: str, price: float, benchmark: float, qty: int) -> float:
     return side_sign(side) * (float(benchmark) - float(price)) * int(qty)
 
 
+def package_price(legs: Iterable[tuple[str, float, float]]) -> float:
+    """The net price of one unit of a package bought, from its legs ``(side, ratio, price per share)``:
+    ``sum s_i ratio_i p_i`` (a leg sold in the package counts negative, so a package can cost a credit). A
+    single option is the package of one leg ``("buy", 1, p)``: its own price."""
+    return sum(side_sign(side) * float(ratio) * float(price) for side, ratio, price in legs)
+
+
+def rfq_slippage(side: str, price: float, benchmark: float | None, quantity: int, multiplier: int) -> tuple[float | None, float | None]:
+    """An RFQ execution of ``quantity`` units (contracts, packages) at ``price`` against ``benchmark``:
+    (``slippage_bps``, or None when the benchmark is not a positive price (a package priced at a credit), and
+    ``slippage_ccy`` x the multiplier: ``s (B - P) q m``). Positive = better than the benchmark."""
+    if benchmark is None:
+        return None, None
+    bps = slippage_bps(side, price, benchmark) if float(benchmark) > 0 else None
+    return bps, slippage_ccy(side, price, benchmark, quantity) * multiplier
+
+
 def weighted_bps(rows: Iterable[tuple[float, float]]) -> float | None:
     """Return ``sum bps * w / sum w`` over ``(bps, weight)`` rows; rows whose bps is None are left out
     (a fill with no benchmark). None when no weight is left."""

@@ -19,6 +19,7 @@ from tca.error_codes import TcaErrorCode
 from tca.figures import as_decimal, day_market, parent_figures
 from tca.measures import IS_COMPONENTS, MARKOUT_HORIZONS_S, side_sign, slippage_bps
 from tca.models import FillMetrics, ImportSet, WhatIf
+from tca.rfq_executions import parent_rfq_executions
 from tca.selectors import (
     import_set_rows,
     parent_child_breakdown,
@@ -85,6 +86,10 @@ def parent_report(*, user, parent_id: int) -> dict | None:
       ``constituents``: [{order_id, client_order_id, portfolio, side, quantity, filled_quantity, avg_price,
         slippage_arrival_bps, slippage_arrival_ccy, slippage_vwap_bps}] (a PM: their own orders only).
       ``what_ifs``: [{id, strategy, created_at}] replays of this parent.
+      ``rfq_executions``: [{rfq_id, instrument, side, quantity, multiplier, price, provider, quotes_received,
+        requested_at, mid_at_request, legs [{instrument, side, ratio, model_mid}], benchmarks [{name, price,
+        slippage_bps, slippage_ccy}] for model_mid, best_quote, cover_quote}] each executed RFQ of the parent
+        (``tca.rfq_executions``; currency x contracts x multiplier; a PM: currency in proportion to their share).
     """
     parent = tca_parent_get(user=user, parent_id=parent_id)
     if parent is None:
@@ -147,6 +152,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         "children": parent_child_breakdown(parent.pk, parent.side, tca.arrival_price),
         "constituents": parent_constituent_lines(user, parent, tca),
         "what_ifs": [{"id": w.pk, "strategy": w.strategy, "created_at": w.created_at} for w in parent_what_ifs(parent)],
+        "rfq_executions": parent_rfq_executions(parent),
     }
     return report if sees_whole_parents(user) else _own_share(report, user=user, parent=parent, tca=tca, metrics=metrics)
 
@@ -184,6 +190,11 @@ def _own_share(report: dict, *, user, parent, tca, metrics: dict) -> dict:
                         "liquidity": f.liquidity} for f in mine]
     for key in ("done", "schedule"):
         series[key]["qty"] = [round(q * ratio) for q in series[key]["qty"]]
+    fill_ratio = as_decimal(share.filled_quantity / tca.filled_quantity if tca.filled_quantity else 0)
+    for execution in report["rfq_executions"]:
+        for b in execution["benchmarks"]:
+            if b["slippage_ccy"] is not None:
+                b["slippage_ccy"] = (b["slippage_ccy"] * fill_ratio).quantize(PRICE_Q)
     report.update(venues=[], children=[], what_ifs=[])  # (the markouts are bps: they stay the parent's)
     return report
 

@@ -71,6 +71,13 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # tca.services.executions_import refuses mo
 MAX_DAY = 100_000
 WHAT_IF_NUMBERS = ("max_participation", "interval_s")  # typed as text into the form
 
+# How the page names the benchmarks of an RFQ execution (tca.rfq_executions.RFQ_BENCHMARKS).
+RFQ_BENCHMARK_LABELS = {
+    "model_mid": ("Model mid at request", "the model's value (BSM on the underlying's mid) when the RFQ went out"),
+    "best_quote": ("Best quote", "the best price quoted on our side"),
+    "cover_quote": ("Cover", "the second best quote: what the winner had to beat"),
+}
+
 
 def _is_desk(user) -> bool:
     return roles.role_of(user) in roles.DESK_WIDE
@@ -381,6 +388,8 @@ def _parent_context(request, report: dict, parent, *, what_if_id=None, values: d
         "v": _parent_view(report, parent), "parent": parent, "is_desk": desk,
         "what_if": _side_by_side(reports.what_if_report(what_if), report) if what_if is not None else None,
         "what_ifs": report["what_ifs"] if desk else [],
+        "rfq_executions": [{**x, "benchmarks": [{**b, "label": RFQ_BENCHMARK_LABELS[b["name"]]} for b in x["benchmarks"]]}
+                           for x in report["rfq_executions"]],
         "values": values or _what_if_defaults(parent), "error": error,
         "strategies": ALGORITHM_CHOICES, "urgencies": Urgency.choices,
         "exports": _exports(f"/api/tca/parent-orders/{parent.pk}/", {}, tables=exports.PARENT_TABLES),

@@ -39,6 +39,7 @@ from oms.services.order_parse import (
     order_content_key,
     parse_order,
 )
+from oms.services.risk_greeks import greek_limbs_apply, orders_greeks_decide
 from oms.states import OrderStatus, check_transition
 
 log = logging.getLogger(__name__)
@@ -263,6 +264,10 @@ def _gate(fresh, subs: list[Submission], limits, restricted, halts, known_thrott
     Return (decision per request index, claimed duplicate content per index, throttled per index).
     """
     decisions = {index: risk.check_static(req, limits[req.portfolio.id], restricted, halts) for index, req in fresh}
+    # Net delta / vega: only for orders a Greek limb applies to (none set: nothing read, nothing computed).
+    greeks = [(index, req) for index, req in fresh if decisions[index] is None and greek_limbs_apply(req.instrument, limits[req.portfolio.id])]
+    if greeks:
+        decisions.update(orders_greeks_decide(greeks, limits))
     by_source: dict[str, list[tuple[int, tuple]]] = defaultdict(list)
     for index, req in fresh:
         lim = limits[req.portfolio.id]

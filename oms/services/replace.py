@@ -28,7 +28,7 @@ A replace that changes nothing answers the order as it is, with no audit row (a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -48,6 +48,7 @@ from oms.services.cancel import order_parent_id
 from oms.services.intake import aggregation_soon
 from oms.services.lifecycle import CREDIT_Q
 from oms.services.order_parse import ParsedOrder, ReplaceRequest, parse_replace
+from oms.services.risk_greeks import greek_limbs_apply, orders_greeks_decide
 from oms.signals import order_reduce_requested
 from oms.states import OrderStatus, check_transition
 
@@ -128,6 +129,10 @@ def _replace_in_place(order: Order, req: ReplaceRequest, actor: Actor) -> RiskDe
     limits = risk.effective_limits({order.portfolio_id}, ref.limits)[order.portfolio_id]
     asked = _as_new_order(order, quantity, limit)
     decision = risk.check_static(asked, limits, ref.restricted)
+    if decision is None and quantity > order.quantity and greek_limbs_apply(order.instrument, limits):
+        # The Greek limbs see the growth only (the order's first quantity passed them when it came in).
+        grown = replace(asked, quantity=quantity - order.quantity)
+        decision = orders_greeks_decide([(0, grown)], {order.portfolio_id: limits}).get(0)
     reserved = asked.notional if limits.daily_notional_limit is not None else Decimal(0)
     grows = reserved - order.reserved_notional
     if decision is None and grows > 0:

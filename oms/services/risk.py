@@ -33,6 +33,9 @@ RISK_CODES = {
     RiskErrorCode.DUPLICATE_ORDER: None,
     RiskErrorCode.CREDIT_LIMIT: "portfolio",
     RiskErrorCode.KILL_SWITCH: None,
+    RiskErrorCode.MAX_CONTRACTS: "quantity",
+    RiskErrorCode.DELTA_LIMIT: "quantity",
+    RiskErrorCode.VEGA_LIMIT: "quantity",
 }
 
 
@@ -51,6 +54,9 @@ class EffectiveLimits:
     daily_notional_limit: Decimal | None = None
     duplicate_window_seconds: int | None = None
     max_orders_per_second: int | None = None
+    max_option_contracts: int | None = None
+    max_net_delta_shares: int | None = None
+    max_net_vega: Decimal | None = None
 
 
 def effective_limits(portfolio_ids: Iterable[int], rows: dict) -> dict[int, EffectiveLimits]:
@@ -94,6 +100,9 @@ def check_static(req, limits: EffectiveLimits, restricted: dict, halts: dict | N
         return RiskErrorCode.RESTRICTED_INSTRUMENT, f"{inst.symbol} is restricted: {reason}"
     if limits.max_order_quantity is not None and req.quantity > limits.max_order_quantity:
         return RiskErrorCode.MAX_QUANTITY, f"Quantity {req.quantity:,} exceeds the maximum of {limits.max_order_quantity:,} per order"
+    if limits.max_option_contracts is not None and inst.is_option and req.quantity > limits.max_option_contracts:
+        return (RiskErrorCode.MAX_CONTRACTS,
+                f"{req.quantity:,} contracts exceed the maximum of {limits.max_option_contracts:,} per option order")
     notional = req.notional
     if limits.max_order_notional is not None and notional > limits.max_order_notional:
         return (

@@ -548,6 +548,35 @@ class ReportWhatIfSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class RfqLegSerializer(serializers.Serializer):
+    instrument = serializers.CharField()
+    side = serializers.CharField(help_text="buy | sell, relative to buying one unit of the package")
+    ratio = serializers.IntegerField()
+    model_mid = serializers.DecimalField(**PX, help_text="The model's value at the request's creation (per share)")
+
+
+class RfqBenchmarkSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="model_mid | best_quote | cover_quote (the second best quote received)")
+    price = serializers.DecimalField(**PX, allow_null=True, help_text="null: not available (one quote: no cover)")
+    slippage_bps = serializers.FloatField(allow_null=True, help_text="Execution vs the benchmark; positive = better")
+    slippage_ccy = serializers.DecimalField(**WIDE, allow_null=True, help_text="x contracts x multiplier; positive = saved")
+
+
+class RfqExecutionSerializer(serializers.Serializer):
+    rfq_id = serializers.IntegerField()
+    instrument = serializers.CharField()
+    side = serializers.CharField()
+    quantity = serializers.IntegerField(help_text="Executed: contracts for an option")
+    multiplier = serializers.IntegerField()
+    price = serializers.DecimalField(**PX, help_text="Execution price (per share; a package: its net price)")
+    provider = serializers.CharField(allow_null=True)
+    quotes_received = serializers.IntegerField()
+    requested_at = serializers.DateTimeField()
+    mid_at_request = serializers.DecimalField(**PX, help_text="The market mid the RFQ recorded (the venue's quote mid)")
+    legs = RfqLegSerializer(many=True)
+    benchmarks = RfqBenchmarkSerializer(many=True)
+
+
 class ParentReportSerializer(serializers.Serializer):
     """One parent's TCA (``tca.reports.parent_report``). Every figure: positive = better (a cost is negative)."""
 
@@ -567,3 +596,5 @@ class ParentReportSerializer(serializers.Serializer):
     children = ReportChildSerializer(many=True, help_text="Each child order that filled, quantity-weighted")
     constituents = ReportOrderSerializer(many=True, help_text="Each original order's slippage (a PM: their own orders only)")
     what_ifs = ReportWhatIfSerializer(many=True)
+    rfq_executions = RfqExecutionSerializer(many=True, help_text=(
+        "Each executed RFQ against the model mid at request, the best and the cover quote received (docs/tca.md#rfq-executions)"))

@@ -49,8 +49,8 @@ SNAPSHOT = {
         "order.overfill", "order.replace_below_working", "order.replace_in_parent", "order.through_limit",
     ],
     "RiskErrorCode": [
-        "risk.credit_limit", "risk.duplicate_order", "risk.kill_switch", "risk.max_notional", "risk.max_quantity", "risk.price_collar",
-        "risk.rate_limit", "risk.restricted_instrument",
+        "risk.credit_limit", "risk.delta_limit", "risk.duplicate_order", "risk.kill_switch", "risk.max_contracts", "risk.max_notional",
+        "risk.max_quantity", "risk.price_collar", "risk.rate_limit", "risk.restricted_instrument", "risk.vega_limit",
     ],
     "FillErrorCode": [
         "fill.bad_exec_id", "fill.bad_fee", "fill.bad_liquidity", "fill.bad_price", "fill.bad_quantity", "fill.bad_side",
