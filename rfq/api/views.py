@@ -116,6 +116,8 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         },
     )
     def create(self, request):
+        if isinstance(request.data, dict) and "legs" in request.data:
+            return self._package_create(request)
         data = validated_body(s.RfqCreateInputSerializer, request, closed=True)
         if ems_selectors.parent_get(user=request.user, parent_id=data["parent"]) is None:
             raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {data['parent']}", field="parent")
@@ -124,6 +126,18 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             direction=data.get("direction"), mode=data["mode"], execute_at=data["execute_at"], threshold_bps=data.get("threshold_bps"),
             threshold_price=data.get("threshold_price"), window_s=data.get("window_s"), providers=data.get("providers"),
             source="api", user=request.user,
+        )
+        return self._detail(rfq.pk, status_code=status.HTTP_201_CREATED)
+
+    def _package_create(self, request):
+        """A multi-leg package (``legs``): one order per leg through the intake, a parent each, one RFQ for the
+        package (``rfq.services.packages``)."""
+        data = validated_body(s.PackageCreateInputSerializer, request, closed=True)
+        rfq = services.package_create(
+            portfolio=data["portfolio"], legs=data["legs"], quantity=data["quantity"], actor=Actor.for_user(request.user, "api"),
+            user=request.user, direction=data.get("direction"), mode=data["mode"], execute_at=data["execute_at"],
+            threshold_bps=data.get("threshold_bps"), threshold_price=data.get("threshold_price"), window_s=data.get("window_s"),
+            providers=data.get("providers"), source="api",
         )
         return self._detail(rfq.pk, status_code=status.HTTP_201_CREATED)
 
