@@ -121,9 +121,10 @@ def package_holdings(rfq: RFQ, parent: ParentOrder) -> list[tuple[RfqLeg, Parent
     if not rfq.package:
         return []
     legs = list(RfqLeg.objects.filter(rfq=rfq).select_related("instrument").order_by("leg_no"))
-    locked = {parent.pk: parent}
-    for pid in sorted({leg.parent_id for leg in legs} - {parent.pk}):
-        locked[pid] = parent_lock(pid)
+    others = sorted({leg.parent_id for leg in legs} - {parent.pk})
+    locked = {p.pk: p for p in ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument")
+              .filter(pk__in=others).order_by("pk")}  # one statement, in pk order
+    locked[parent.pk] = parent
     return [(leg, locked[leg.parent_id]) for leg in legs]
 
 
@@ -246,7 +247,8 @@ def rfq_close(rfq: RFQ, target: str, *, quotes: list[Quote], parent: ParentOrder
             events.append(quote_move(q, QuoteStatus.EXPIRED, actor=actor, reason=f"RFQ {CLOSE_EVENTS[target]}: {reason}", now=now))
             expired.append(q)
     quotes_save(expired)
-    holdings = package_holdings(rfq, parent)
+    # An executed package released and booked its legs already; any other close gives them back and cancels them.
+    holdings = package_holdings(rfq, parent) if target != RfqStatus.EXECUTED else []
     if target != RfqStatus.EXECUTED:
         if holdings:
             for leg, p in holdings:
@@ -256,7 +258,7 @@ def rfq_close(rfq: RFQ, target: str, *, quotes: list[Quote], parent: ParentOrder
     rfq.save(update_fields=["status", "closed_at", "close_reason", "executed_quote", "child", "executed_quantity",
                             "executed_price", "updated_at"])
     parent_tick_request(parent.pk)
-    if holdings and target != RfqStatus.EXECUTED:
+    if holdings:
         audit_append(events)  # the legs' cancels append their own rows after these
         events = []
         package_legs_cancel(holdings, actor=actor, why=f"RFQ {rfq.pk} {CLOSE_EVENTS[target]}")

@@ -19,7 +19,6 @@ from oms.services import audit_verify
 from oms.states import OrderStatus
 from rfq import tasks
 from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote, RfqLeg
-from rfq.services import execution as execution_module
 from rfq.services import quote_accept, rfq_cancel, rfq_window_close
 from rfq.states import QuoteStatus, RfqStatus
 from tests.rfq.package_helpers import chain, four_legs, net_quote, package_for
@@ -115,33 +114,36 @@ def test_accepting_a_net_quote_books_every_leg_at_prices_adding_up_to_the_net_pr
 
 
 def test_a_failure_on_any_leg_books_no_leg(desk, instrument, trader, portfolio, actor, monkeypatch):
+    from ems.services import booking
+
     rfq = package_for(trader, portfolio, four_legs(instrument, desk), quantity=10)
     q = net_quote(rfq, "MMA", "0.10")
-    real = execution_module.fill_book
+    real = booking._Ledger.parent_fill
     calls = []
 
-    def third_leg_fails(**kw):
-        calls.append(kw)
-        if len(calls) == 3:
+    def third_leg_fails(self, fill, parent, constituents):
+        calls.append(fill.exec_id)
+        if len(calls) == 3:  # legs 1 and 2 are booked in this transaction by now
             raise RuntimeError("the database went away on leg 3")
-        return real(**kw)
+        return real(self, fill, parent, constituents)
 
-    monkeypatch.setattr(execution_module, "fill_book", third_leg_fails)
+    monkeypatch.setattr(booking._Ledger, "parent_fill", third_leg_fails)
     with pytest.raises(RuntimeError):
         quote_accept(rfq_id=rfq.pk, quote_id=q.pk, actor=actor)
 
-    assert len(calls) == 3
+    assert calls == [f"RFQ{rfq.pk}-Q{q.pk}-L{n}" for n in (1, 2, 3)]
     assert not Fill.objects.filter(exec_id__startswith=f"RFQ{rfq.pk}-").exists()
     assert not ChildOrder.objects.filter(client_order_id__startswith=f"RFQ{rfq.pk}-").exists()
-    assert not Position.objects.filter(portfolio=portfolio).exists()
+    assert not Allocation.objects.exists() and not Position.objects.filter(portfolio=portfolio).exists()
     rfq.refresh_from_db()
     q.refresh_from_db()
     assert rfq.status == RfqStatus.QUOTING and q.status == QuoteStatus.LIVE
     assert all(leg.parent.reserved_quantity == leg.quantity and leg.executed_price is None for leg in rfq.legs.select_related("parent"))
     # The real service then executes it whole.
-    monkeypatch.setattr(execution_module, "fill_book", real)
+    monkeypatch.setattr(booking._Ledger, "parent_fill", real)
     assert quote_accept(rfq_id=rfq.pk, quote_id=q.pk, actor=actor).executed
     assert Fill.objects.filter(exec_id__startswith=f"RFQ{rfq.pk}-").count() == 4
+    assert audit_verify().ok
 
 
 def test_a_credit_package_executes_at_a_negative_net_price(desk, instrument, trader, portfolio, actor):
