@@ -298,10 +298,10 @@ def quoted_rfqs(tag: str, n: int, setup) -> list[tuple[int, int]]:
     return out
 
 
-def accept_run(run: int, args, setup, url: str) -> dict:
+def accepts_timed(setup, url: str, over_http: list[tuple[int, int]], in_process: list[tuple[int, int]]) -> dict:
+    """Accept each (rfq id, quote id) of ``over_http`` with POST /api/rfqs/<id>/accept/ (one keep-alive connection) and
+    each of ``in_process`` with ``quote_accept``; return the latencies of the executed ones and what was not."""
     trader, token = setup[0], setup[4]
-    over_http = quoted_rfqs(f"A{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup)
-    in_process = quoted_rfqs(f"S{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup)
     publisher.drain(10)
     u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
@@ -313,7 +313,9 @@ def accept_run(run: int, args, setup, url: str) -> dict:
         response = conn.getresponse()
         body = response.read()
         t1 = time.time()
-        if response.status != 200 or json.loads(body)["status"] != "executed":
+        # The answer is the RFQ's detail read after commit: executed, and a package's every leg with its price.
+        detail = json.loads(body) if response.status == 200 else {}
+        if detail.get("status") != "executed" or any(leg["executed_price"] is None for leg in detail["legs"]):
             refused.append((response.status, body[:200]))
             continue
         http_ms.append(t1 - t0)
@@ -330,6 +332,11 @@ def accept_run(run: int, args, setup, url: str) -> dict:
             refused.append((result.code, result.detail))
     publisher.drain(10)
     return {"http": http_ms, "service": service, "refused": refused}
+
+
+def accept_run(run: int, args, setup, url: str) -> dict:
+    return accepts_timed(setup, url, quoted_rfqs(f"A{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup),
+                         quoted_rfqs(f"S{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup))
 
 
 def quoted_packages(n: int, setup) -> list[tuple[int, int]]:
@@ -357,64 +364,35 @@ def quoted_packages(n: int, setup) -> list[tuple[int, int]]:
 
 
 def package_run(run: int, args, setup, url: str) -> dict:
-    trader, token = setup[0], setup[4]
     over_http, in_process = quoted_packages(args.packages, setup), quoted_packages(args.packages, setup)
     with connection.cursor() as cur:
         cur.execute("ANALYZE rfq_rfqleg; ANALYZE rfq_rfq; ANALYZE ems_parentorder; ANALYZE oms_order; ANALYZE oms_position")
-    publisher.drain(10)
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Accept": "application/json"}
-    http_s, refused = [], []
-    for rfq_id, quote_id in over_http:
-        t0 = time.time()
-        conn.request("POST", f"/api/rfqs/{rfq_id}/accept/", body=json.dumps({"quote_id": quote_id}), headers=headers)
-        response = conn.getresponse()
-        body = response.read()
-        t1 = time.time()
-        detail = json.loads(body)
-        if response.status != 200 or detail["status"] != "executed" or any(leg["executed_price"] is None for leg in detail["legs"]):
-            refused.append((response.status, body[:200]))
-            continue
-        http_s.append(t1 - t0)
-    conn.close()
-    actor = Actor.for_user(trader, "api")
-    service = []
-    for rfq_id, quote_id in in_process:
-        t0 = time.time()
-        result = quote_accept(rfq_id=rfq_id, quote_id=quote_id, actor=actor)
-        t1 = time.time()
-        (service.append(t1 - t0) if result.executed else refused.append((result.code, result.detail)))
-    publisher.drain(10)
-    return {"http": http_s, "service": service, "refused": refused}
+    return accepts_timed(setup, url, over_http, in_process)
 
 
 def bench_package(args, setup, url: str) -> None:
     print(f"package accept -> all 4 legs booked: {args.packages} four-leg packages per run accepted over HTTP and {args.packages} "
           f"with quote_accept in-process; {args.runs} runs after a warm-up run", flush=True)
     warm = package_run(0, argparse.Namespace(**{**vars(args), "packages": 10}), setup, url)
-    runs = [package_run(r, args, setup, url) for r in range(1, args.runs + 1)]
-    print(f"  warm-up run: HTTP {ms(warm['http'])}")
-    for r, x in enumerate(runs, 1):
-        print(f"  run {r}: HTTP accept -> every leg booked {ms(x['http'])};  quote_accept alone {ms(x['service'])}"
-              + (f"  !! {len(x['refused'])} not executed: {x['refused'][:2]}" if x["refused"] else ""))
-    for name, key in (("HTTP package accept -> response (4 legs committed)", "http"), ("quote_accept of a package in-process", "service")):
-        p50s = [pct(x[key], 50) for x in runs]
-        p99s = [pct(x[key], 99) for x in runs]
-        print(f"  median over runs, {name}: p50 {statistics.median(p50s) * 1e3:.1f} ms, p99 {statistics.median(p99s) * 1e3:.1f} ms"
-              f" (aim: p99 <= {AIM_MS} ms)")
+    report(warm, [package_run(r, args, setup, url) for r in range(1, args.runs + 1)],
+           ("HTTP accept -> every leg booked", "HTTP package accept -> response (4 legs committed)", "quote_accept of a package in-process"))
 
 
 def bench_accept(args, setup, url: str) -> None:
     print(f"accept -> fill booked: {args.accepts} requests per run accepted over HTTP (POST /api/rfqs/<id>/accept/, token, "
           f"keep-alive) and {args.accepts} with quote_accept in-process; {args.runs} runs after a warm-up run", flush=True)
     warm = accept_run(0, argparse.Namespace(**{**vars(args), "accepts": 20}), setup, url)
-    runs = [accept_run(r, args, setup, url) for r in range(1, args.runs + 1)]
+    report(warm, [accept_run(r, args, setup, url) for r in range(1, args.runs + 1)],
+           ("HTTP request -> response", "HTTP accept -> response (fill committed)", "quote_accept in-process"))
+
+
+def report(warm: dict, runs: list[dict], names: tuple[str, str, str]) -> None:
+    per_run, http_name, service_name = names
     print(f"  warm-up run: HTTP {ms(warm['http'])}")
     for r, x in enumerate(runs, 1):
-        print(f"  run {r}: HTTP request -> response {ms(x['http'])};  quote_accept alone {ms(x['service'])}"
+        print(f"  run {r}: {per_run} {ms(x['http'])};  quote_accept alone {ms(x['service'])}"
               + (f"  !! {len(x['refused'])} not executed: {x['refused'][:2]}" if x["refused"] else ""))
-    for name, key in (("HTTP accept -> response (fill committed)", "http"), ("quote_accept in-process", "service")):
+    for name, key in ((http_name, "http"), (service_name, "service")):
         p50s = [pct(x[key], 50) for x in runs]
         p99s = [pct(x[key], 99) for x in runs]
         print(f"  median over runs, {name}: p50 {statistics.median(p50s) * 1e3:.1f} ms, p99 {statistics.median(p99s) * 1e3:.1f} ms"
