@@ -89,8 +89,9 @@ class PackageCreateInputSerializer(serializers.Serializer):
     legs = serializers.JSONField(help_text="1-4 legs: [{instrument, side, ratio}, ...]; checked with a code per problem "
                                            "(rfq.no_legs, rfq.too_many_legs, rfq.leg_unknown_instrument, rfq.leg_bad_ratio, ...)")
     quantity = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="Number of packages")
-    direction = serializers.ChoiceField([(RfqDirection.BUY, "buy"), (RfqDirection.TWO_WAY, "two_way")], required=False, allow_null=True,
-                                        help_text="buy: the package as defined (providers quote an offer); two_way (default): a bid and an offer")
+    direction = serializers.ChoiceField(RfqDirection.choices, required=False, allow_null=True,
+                                        help_text="buy: the package as defined (providers quote an offer); two_way (default): a bid and an "
+                                                  "offer; sell is refused (rfq.bad_direction: a package is done as its legs say)")
     mode = serializers.ChoiceField(RfqMode.choices, required=False, default=RfqMode.CLICK)
     execute_at = serializers.ChoiceField(RfqExecuteAt.choices, required=False, default=RfqExecuteAt.QUOTE)
     threshold_bps = serializers.DecimalField(max_digits=8, decimal_places=3, min_value=Decimal("-10000"), max_value=Decimal("10000"),

@@ -92,7 +92,7 @@ def test_an_expired_option_leg_is_refused(trader_api, desk, portfolio):
     ({"quantity": "10"}, 400, "validation_error", "quantity"),
     ({"portfolio": 5}, 400, "validation_error", "portfolio"),
     ({"portfolio": "NOPE"}, 400, "validation_error", "portfolio"),
-    ({"direction": "sell"}, 400, "validation_error", "direction"),
+    ({"direction": "sell"}, 400, "rfq.bad_direction", "direction"),
     ({"colour": "red"}, 400, "validation_error", "colour"),
     ({"mode": "auto"}, 400, "rfq.threshold_required", "threshold_bps"),
 ])
