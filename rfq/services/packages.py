@@ -121,7 +121,7 @@ def package_legs_parse(legs, *, now: datetime | None = None) -> list[LegSpec]:
 def package_risk_check(*, portfolio: str, legs: list[tuple[Instrument, str, int]]) -> None:
     """The whole package's pre-trade check, on its legs ``(instrument, side, quantity)`` as one trade.
 
-    >>> THE CALL SITE of the package's Greeks check (net delta / vega per portfolio):
+    **THE CALL SITE** of the package's Greeks check (net delta / vega per portfolio):
     ``oms.services.risk_greeks.greeks_check(portfolio=..., legs=...)`` is wired in here at merge; it raises a
     ``RiskDenied`` to refuse the package (the transaction then writes nothing).
 
@@ -154,6 +154,7 @@ def package_create(*, portfolio: str, legs, quantity: int, actor: Actor, user, d
     with transaction.atomic():
         rfq_id = ids_reserve(RFQ._meta.db_table, "id", 1)[0]
         order_ids = _legs_submit(rfq_id, parsed, portfolio=portfolio, quantity=quantity, actor=actor, user=user)
+        # The package's whole pre-trade Greeks check (issue 22, item 4) is wired in here: see package_risk_check.
         package_risk_check(portfolio=portfolio, legs=[(leg.instrument, leg.side, leg.ratio * quantity) for leg in parsed])
         described = _describe(parsed)
         notes = {oid: f"package RFQ {rfq_id}, leg {n} of {len(parsed)} ({described}): priced by dealers as one package"

@@ -21,8 +21,8 @@ from tests.rfq.package_helpers import chain, four_legs, package_for
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # (code, name, median latency ms, base spread bps of the gross premium): answers at clearly different times.
-MAKERS = [("NRTH", "Northgate Bank", 500, "20"), ("BLCK", "Blockhouse Capital", 1800, "40"),
-          ("AXEB", "Axe Brothers", 3000, "30"), ("RGNL", "Riverside Regional", 4200, "60")]
+MAKERS = [("NRTH", "Northgate Bank", 2000, "20"), ("BLCK", "Blockhouse Capital", 4500, "40"),
+          ("AXEB", "Axe Brothers", 7000, "30"), ("RGNL", "Riverside Regional", 9500, "60")]
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_a_four_leg_package_ladder_fills_live_and_one_click_books_every_leg(brow
     options = chain(instrument)
     context, page = signed_in_at(browser, live_stack, trader, timeout_ms=15_000)
     try:
-        rfq = package_for(trader, portfolio, four_legs(instrument, options), quantity=10, window_s="25")
+        rfq = package_for(trader, portfolio, four_legs(instrument, options), quantity=10, window_s="40")
         page.goto(f"/rfq/{rfq.id}/")
         legs = page.locator("#rfq-legs tbody tr")
         expect(legs).to_have_count(4)
@@ -72,9 +72,9 @@ def test_a_four_leg_package_ladder_fills_live_and_one_click_books_every_leg(brow
 
         page.evaluate("window.__samePage = true")
         rows = page.locator("#rfq-ladder tbody tr[data-quote-id]")
-        expect(rows).to_have_count(1, timeout=10_000)
+        expect(rows.first).to_be_visible(timeout=15_000)
         first_seen = rows.count()
-        expect(rows).to_have_count(4, timeout=15_000)
+        expect(rows).to_have_count(4, timeout=25_000)
         assert first_seen < 4 and page.evaluate("window.__samePage") is True  # pushed one after another, no reload
         expect(page.locator("#rfq-ladder tr.is-best")).to_have_count(1)
         screenshot(page, "package_ladder_quoting")
