@@ -1,7 +1,7 @@
-"""The RFQ platform's two latencies a trader feels: a quote arriving -> on the ladder page, and a click -> the
-fill booked.
+"""The RFQ platform's latencies a trader feels: a quote arriving -> on the ladder page, a click -> the fill booked,
+and a click on a four-leg package's net quote -> every leg booked.
 
-    python bench/rfq.py [--runs 3] [--quotes 240] [--accepts 100] [--only push|accept]
+    python bench/rfq.py [--runs 3] [--quotes 240] [--accepts 100] [--packages 60] [--only push|accept|package]
 
 Runs on its own database (``smart_oms_bench_rfq``, dropped and migrated at the start), the real Redis
 (channel layer) and a real ASGI server (uvicorn) (``tests.servers.run_server``: HTTP and websockets, ``config.asgi``) on that
@@ -25,6 +25,12 @@ submits, and nothing closes a request behind its back (windows of 60 s).
   RFQ's detail, status executed, read after commit). Also timed: ``rfq.services.quote_accept`` called
   in-process alone on as many other requests (locks, last look, child order, ``fill_book``, audit, commit).
 
+* **Package accept -> all legs booked** (aim: p99 <= 100 ms). Four-leg packages (``rfq.services.package_create``:
+  buy a call spread and a put on ``BRFQP``, sell 40 shares per package; one intake order and one parent per leg)
+  with one live net quote each; ``POST /api/rfqs/<id>/accept/`` over HTTP as above; latency = request start ->
+  response, the four legs' fills, allocations and positions committed in one transaction before it. Also timed:
+  ``quote_accept`` in-process alone on as many other packages.
+
 Figures are per run and the median over runs; the first run warms up (imports, connection pools, plans)
 and is shown apart. Prints figures; asserts nothing about time.
 """
@@ -43,6 +49,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,16 +83,18 @@ from ems.models import Constituent, ParentOrder  # noqa: E402
 from ems.selectors import live_clock  # noqa: E402
 from ems.services import venues_sync_from_sim  # noqa: E402
 from oms.broadcast import publisher  # noqa: E402
+from oms.demo import seed_option_chains  # noqa: E402
 from oms.models import Instrument, Order, Portfolio  # noqa: E402
 from oms.roles import Actor  # noqa: E402
 from oms.states import OrderStatus  # noqa: E402
 from rfq.models import RFQ, Dissemination, LiquidityProvider  # noqa: E402
-from rfq.services import quote_accept, quote_submit, rfq_create  # noqa: E402
+from rfq.services import package_create, quote_accept, quote_submit, rfq_create  # noqa: E402
 from tests.servers import run_server  # noqa: E402
 
 PROVIDER_ACTOR = Actor.system("rfq.bench_provider")
 AIM_MS = 100
 RFQ_QUANTITY = 1000
+PACKAGE_UNDERLYING = "BRFQP"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -115,6 +124,11 @@ def prepare(n_instruments: int = 4):
         LiquidityProvider.objects.update_or_create(code=f"BLP{k}", defaults=dict(
             name=f"Bench maker {k}", response_probability=Decimal("1"), last_look_reject_probability=Decimal("0"),
             last_look_tolerance_bps=Decimal("10000"), max_size=10_000_000, partial_probability=Decimal("0"), seed=k))
+    # A listed chain for the package bench (buy a call spread and a put, sell the delta hedge in shares).
+    Instrument.objects.update_or_create(symbol=PACKAGE_UNDERLYING, defaults=dict(
+        name="RFQ bench package underlying", reference_price=Decimal(100), adv=5_000_000, daily_volatility=Decimal("0.02"),
+        spread_bps=Decimal("5"), tick_size=Decimal("0.01"), lot_size=1))
+    seed_option_chains(datetime.now(UTC).date(), (PACKAGE_UNDERLYING,))
     token = Token.objects.get_or_create(user=trader)[0].key
     client = Client()
     client.force_login(trader)
@@ -284,10 +298,10 @@ def quoted_rfqs(tag: str, n: int, setup) -> list[tuple[int, int]]:
     return out
 
 
-def accept_run(run: int, args, setup, url: str) -> dict:
+def accepts_timed(setup, url: str, over_http: list[tuple[int, int]], in_process: list[tuple[int, int]]) -> dict:
+    """Accept each (rfq id, quote id) of ``over_http`` with POST /api/rfqs/<id>/accept/ (one keep-alive connection) and
+    each of ``in_process`` with ``quote_accept``; return the latencies of the executed ones and what was not."""
     trader, token = setup[0], setup[4]
-    over_http = quoted_rfqs(f"A{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup)
-    in_process = quoted_rfqs(f"S{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup)
     publisher.drain(10)
     u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
@@ -299,7 +313,9 @@ def accept_run(run: int, args, setup, url: str) -> dict:
         response = conn.getresponse()
         body = response.read()
         t1 = time.time()
-        if response.status != 200 or json.loads(body)["status"] != "executed":
+        # The answer is the RFQ's detail read after commit: executed, and a package's every leg with its price.
+        detail = json.loads(body) if response.status == 200 else {}
+        if detail.get("status") != "executed" or any(leg["executed_price"] is None for leg in detail["legs"]):
             refused.append((response.status, body[:200]))
             continue
         http_ms.append(t1 - t0)
@@ -318,16 +334,65 @@ def accept_run(run: int, args, setup, url: str) -> dict:
     return {"http": http_ms, "service": service, "refused": refused}
 
 
+def accept_run(run: int, args, setup, url: str) -> dict:
+    return accepts_timed(setup, url, quoted_rfqs(f"A{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup),
+                         quoted_rfqs(f"S{run}-{uuid.uuid4().hex[:6]}", args.accepts, setup))
+
+
+def quoted_packages(n: int, setup) -> list[tuple[int, int]]:
+    """``n`` four-leg packages with one live net quote each (its offer 0.10 over the package's value): (rfq id, quote id)."""
+    trader, _, portfolio, _, _, _ = setup
+    underlying = Instrument.objects.get(symbol=PACKAGE_UNDERLYING)
+    expiry = sorted(set(Instrument.objects.filter(underlying=underlying, is_active=True).values_list("expiry", flat=True)))[1]
+    options = {(o.option_type, o.strike): o.symbol for o in Instrument.objects.filter(underlying=underlying, expiry=expiry)}
+    legs = [{"instrument": options[("call", Decimal(100))], "side": "buy", "ratio": 1},
+            {"instrument": options[("call", Decimal(105))], "side": "sell", "ratio": 1},
+            {"instrument": options[("put", Decimal(95))], "side": "buy", "ratio": 1},
+            {"instrument": PACKAGE_UNDERLYING, "side": "sell", "ratio": 40}]
+    actor = Actor.for_user(trader, "api")
+    out = []
+    for _ in range(n):
+        rfq = package_create(portfolio=portfolio.code, legs=legs, quantity=5, actor=actor, user=trader, window_s=Decimal("60"),
+                             providers=4, source="api")
+        d = Dissemination.objects.filter(rfq=rfq).order_by("rank").first()
+        values = [leg.model_value for leg in rfq.legs.order_by("leg_no")]
+        ask = rfq.mid_at_request.quantize(Decimal("0.01")) + Decimal("0.10")
+        q = quote_submit(reference=d.reference, bid_price=ask - Decimal("0.20"), bid_size=5, ask_price=ask, ask_size=5, life_ms=30_000,
+                         mid_at_quote=rfq.mid_at_request, leg_values=values, actor=PROVIDER_ACTOR)
+        out.append((rfq.pk, q.pk))
+    return out
+
+
+def package_run(run: int, args, setup, url: str) -> dict:
+    over_http, in_process = quoted_packages(args.packages, setup), quoted_packages(args.packages, setup)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE rfq_rfqleg; ANALYZE rfq_rfq; ANALYZE ems_parentorder; ANALYZE oms_order; ANALYZE oms_position")
+    return accepts_timed(setup, url, over_http, in_process)
+
+
+def bench_package(args, setup, url: str) -> None:
+    print(f"package accept -> all 4 legs booked: {args.packages} four-leg packages per run accepted over HTTP and {args.packages} "
+          f"with quote_accept in-process; {args.runs} runs after a warm-up run", flush=True)
+    warm = package_run(0, argparse.Namespace(**{**vars(args), "packages": 10}), setup, url)
+    report(warm, [package_run(r, args, setup, url) for r in range(1, args.runs + 1)],
+           ("HTTP accept -> every leg booked", "HTTP package accept -> response (4 legs committed)", "quote_accept of a package in-process"))
+
+
 def bench_accept(args, setup, url: str) -> None:
     print(f"accept -> fill booked: {args.accepts} requests per run accepted over HTTP (POST /api/rfqs/<id>/accept/, token, "
           f"keep-alive) and {args.accepts} with quote_accept in-process; {args.runs} runs after a warm-up run", flush=True)
     warm = accept_run(0, argparse.Namespace(**{**vars(args), "accepts": 20}), setup, url)
-    runs = [accept_run(r, args, setup, url) for r in range(1, args.runs + 1)]
+    report(warm, [accept_run(r, args, setup, url) for r in range(1, args.runs + 1)],
+           ("HTTP request -> response", "HTTP accept -> response (fill committed)", "quote_accept in-process"))
+
+
+def report(warm: dict, runs: list[dict], names: tuple[str, str, str]) -> None:
+    per_run, http_name, service_name = names
     print(f"  warm-up run: HTTP {ms(warm['http'])}")
     for r, x in enumerate(runs, 1):
-        print(f"  run {r}: HTTP request -> response {ms(x['http'])};  quote_accept alone {ms(x['service'])}"
+        print(f"  run {r}: {per_run} {ms(x['http'])};  quote_accept alone {ms(x['service'])}"
               + (f"  !! {len(x['refused'])} not executed: {x['refused'][:2]}" if x["refused"] else ""))
-    for name, key in (("HTTP accept -> response (fill committed)", "http"), ("quote_accept in-process", "service")):
+    for name, key in ((http_name, "http"), (service_name, "service")):
         p50s = [pct(x[key], 50) for x in runs]
         p99s = [pct(x[key], 99) for x in runs]
         print(f"  median over runs, {name}: p50 {statistics.median(p50s) * 1e3:.1f} ms, p99 {statistics.median(p99s) * 1e3:.1f} ms"
@@ -339,7 +404,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quotes", type=int, default=240, help="quotes per run (4 per request)")
     ap.add_argument("--accepts", type=int, default=100, help="requests accepted per run (over HTTP, and as many in-process)")
-    ap.add_argument("--only", choices=["push", "accept"])
+    ap.add_argument("--packages", type=int, default=60, help="four-leg packages accepted per run (over HTTP, and as many in-process)")
+    ap.add_argument("--only", choices=["push", "accept", "package"])
     args = ap.parse_args()
     setup = prepare()
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores "
@@ -348,10 +414,12 @@ def main() -> int:
     env = {"DB_POOL_MIN_SIZE": "0"}
     try:
         with run_server(env) as (url, log):
-            if args.only != "accept":
+            if args.only in (None, "push"):
                 bench_push(args, setup, url)
-            if args.only != "push":
+            if args.only in (None, "accept"):
                 bench_accept(args, setup, url)
+            if args.only in (None, "package"):
+                bench_package(args, setup, url)
             errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "Exception inside" in line]
             if errors:
                 print(f"  !! the server logged {len(errors)} errors: see {log}")

@@ -79,6 +79,7 @@ class AuditEventType(StrEnum):
     RFQ_EXPIRED = "rfq.expired"
     RFQ_CANCELLED = "rfq.cancelled"
     RFQ_REJECTED = "rfq.rejected"
+    RFQ_PACKAGE_EXECUTED = "rfq.package_executed"  # every leg of a package booked in one transaction: names each leg's fill
     QUOTE_RECEIVED = "quote.received"  # creation
     QUOTE_REFUSED = "quote.refused"  # creation: it arrived after the window
     QUOTE_ACCEPTED = "quote.accepted"
@@ -175,6 +176,7 @@ LABELS: dict[AuditEventType, str] = {
     E.RFQ_EXPIRED: "RFQ expired",
     E.RFQ_CANCELLED: "RFQ cancelled",
     E.RFQ_REJECTED: "RFQ rejected",
+    E.RFQ_PACKAGE_EXECUTED: "RFQ package executed (every leg)",
     E.QUOTE_RECEIVED: "Dealer quote received",
     E.QUOTE_REFUSED: "Dealer quote refused (late)",
     E.QUOTE_ACCEPTED: "Dealer quote accepted",

@@ -28,6 +28,19 @@ class RfqErrorCode(StrEnum):
     QUOTE_THROUGH_LIMIT = "rfq.quote_through_limit"
     LAST_LOOK_REJECTED = "rfq.last_look_rejected"
     NOT_EXECUTED = "rfq.not_executed"
+    # A multi-leg package (POST /api/rfqs/ with legs): each refusal names the leg's field, e.g. "legs[2].ratio".
+    BAD_LEGS = "rfq.bad_legs"  # legs is not a list of objects {instrument, side, ratio}
+    NO_LEGS = "rfq.no_legs"
+    TOO_MANY_LEGS = "rfq.too_many_legs"
+    LEG_UNKNOWN_INSTRUMENT = "rfq.leg_unknown_instrument"
+    LEG_BAD_SIDE = "rfq.leg_bad_side"
+    LEG_BAD_RATIO = "rfq.leg_bad_ratio"  # not a whole number >= 1
+    LEG_EXPIRED = "rfq.leg_expired"  # an option past its expiry (or retired)
+    LEG_DUPLICATE = "rfq.leg_duplicate"  # the same instrument twice
+    LEG_NO_MARKET = "rfq.leg_no_market"  # no model value for a leg (an option's underlying has no price)
+    BAD_PORTFOLIO = "rfq.bad_portfolio"
+    NO_PROVIDERS = "rfq.no_providers"  # no active provider quotes every leg
+    PACKAGE_UNSPLITTABLE = "rfq.package_unsplittable"  # a net price that cannot be split into positive leg prices
 
 
 class QuoteErrorCode(StrEnum):
@@ -38,3 +51,4 @@ class QuoteErrorCode(StrEnum):
     BAD_SIZE = "quote.bad_size"
     BAD_LIFE = "quote.bad_life"
     BAD_MID = "quote.bad_mid"
+    BAD_LEG_VALUES = "quote.bad_leg_values"  # a package quote without its legs' model values

@@ -124,6 +124,8 @@ class RFQ(models.Model):
     mid_at_request = models.DecimalField(max_digits=18, decimal_places=6, help_text="Market mid when the request was created")
     market_day = models.IntegerField()
     market_time_us = models.BigIntegerField(help_text="Market time of the request, µs since the open")
+    package = models.BooleanField(default=False, help_text="A multi-leg package (its legs in RfqLeg): quantity is packages, prices are net "
+                                                           "(what we pay per package; negative = we receive)")
     round = models.PositiveSmallIntegerField(default=1, help_text="Nth request for its parent started by the EMS (0: by a trader)")
     source = models.CharField(max_length=8, choices=[("ems", "EMS strategy"), ("desk", "Trader desk"), ("api", "API")])
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -202,6 +204,8 @@ class Quote(models.Model):
     size = models.PositiveBigIntegerField()
     bps_from_mid = models.DecimalField(max_digits=10, decimal_places=3)
     mid_at_quote = models.DecimalField(max_digits=18, decimal_places=6, help_text="Market mid when the provider priced it")
+    leg_values = models.JSONField(null=True, blank=True, help_text="A package quote: each leg's model value when the provider "
+                                                                   "priced it (decimal strings, in leg order); the split of an execution")
     status = models.CharField(max_length=10, choices=QuoteStatus.choices, default=QuoteStatus.LIVE)
     received_at = models.DateTimeField()
     valid_until = models.DateTimeField()
@@ -211,7 +215,40 @@ class Quote(models.Model):
     class Meta:
         ordering = ["rfq_id", "id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price__gt=0), name="quote_price_positive"),
+            # A package's net price may be zero or negative (a credit); a one-instrument price never is.
+            models.CheckConstraint(condition=models.Q(price__gt=0) | models.Q(leg_values__isnull=False), name="quote_price_positive"),
             models.CheckConstraint(condition=models.Q(size__gt=0), name="quote_size_positive"),
         ]
         indexes = [models.Index(fields=["rfq", "status"])]
+
+
+class RfqLeg(models.Model):
+    """One leg of a package RFQ: the instrument, our side, its ratio (units per package) and the OMS order's
+    parent it executes on (each leg is an order of its own, submitted through the intake, in a parent of its
+    own). ``model_value`` / ``vega`` are the model's at request time (per unit); an execution fills every leg
+    (``child``, ``executed_price``) in one transaction."""
+
+    rfq = models.ForeignKey(RFQ, on_delete=models.PROTECT, related_name="legs")
+    leg_no = models.PositiveSmallIntegerField(help_text="1-4, in the order given")
+    parent = models.ForeignKey("ems.ParentOrder", on_delete=models.PROTECT, related_name="rfq_legs")
+    instrument = models.ForeignKey("oms.Instrument", on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    ratio = models.PositiveIntegerField(help_text="Units of this leg per package (contracts or shares)")
+    quantity = models.PositiveBigIntegerField(help_text="ratio x the package quantity")
+    model_value = models.DecimalField(max_digits=18, decimal_places=6, help_text="Model value per unit at request")
+    vega = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0), help_text="Vega per unit and volatility point at request")
+    child = models.ForeignKey("ems.ChildOrder", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    executed_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+
+    class Meta:
+        ordering = ["rfq_id", "leg_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["rfq", "leg_no"], name="rfq_leg_no_unique"),
+            models.UniqueConstraint(fields=["rfq", "instrument"], name="rfq_leg_instrument_unique"),
+            models.CheckConstraint(condition=models.Q(ratio__gt=0), name="rfq_leg_ratio_positive"),
+            models.CheckConstraint(condition=models.Q(leg_no__gte=1, leg_no__lte=4), name="rfq_leg_no_range"),
+        ]
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side == Side.BUY else -1

@@ -25,17 +25,20 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from ems.models import ChildOrder, Fill, ParentOrder
+from ems.option_market import option_quote_now
 from ems.selectors import live_clock, market_for, market_prices, venue_profiles
 from ems.sim import DEFAULT_VENUES, SESSION_US, US
 from ems.states import ExecStatus
 from oms import roles
 from oms.models import Instrument, MarketPrice, Side
-from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote
+from rfq.models import RFQ, Dissemination, LiquidityProvider, Quote, RfqLeg
+from rfq.package_pricing import LegMarket
 from rfq.pricing import MarketSnapshot, ProviderProfile
 from rfq.scoring import ScorecardStats
 from rfq.states import QuoteStatus, RfqStatus
@@ -71,12 +74,43 @@ def market_snapshot(instrument: Instrument) -> MarketSnapshot:
                           tick_size=float(instrument.tick_size), lot_size=int(instrument.lot_size))
 
 
-def eligible_providers(instrument: Instrument) -> QuerySet[LiquidityProvider]:
-    """Active providers that quote ``instrument`` (a provider with no instruments selected quotes all)."""
+def eligible_providers(*instruments: Instrument) -> QuerySet[LiquidityProvider]:
+    """Active providers that quote every one of ``instruments`` (a provider with no instruments selected quotes
+    all): one instrument, or every leg of a package."""
     through = LiquidityProvider.instruments.through.objects.filter(liquidityprovider_id=OuterRef("pk"))
-    return (LiquidityProvider.objects.filter(is_active=True)
-            .filter(~Exists(through) | Exists(through.filter(instrument_id=instrument.pk)))
-            .order_by("code"))
+    qs = LiquidityProvider.objects.filter(is_active=True)
+    for instrument in instruments:
+        qs = qs.filter(~Exists(through) | Exists(through.filter(instrument_id=instrument.pk)))
+    return qs.order_by("code")
+
+
+def legs_gross(legs) -> Decimal:
+    """A package's premium at stake per package at request (``RfqLeg`` rows): sum ratio x |model value|, the
+    denominator of its bps (``rfq.package_pricing.package_cost_bps``)."""
+    return sum((Decimal(leg.ratio) * abs(leg.model_value) for leg in legs), Decimal(0))
+
+
+def leg_markets(legs: Iterable[tuple[Instrument, str, int]], *, now: datetime | None = None) -> list[LegMarket]:
+    """Each package leg ``(instrument, side, ratio)`` as a dealer prices it now: an option at its model value
+    (Black-Scholes-Merton on the underlying's seeded surface, ``ems.option_market``) with its vega, the
+    underlying at the mid a provider sees (:func:`market_snapshot`); an equity at that mid, vega 0."""
+    now = now or datetime.now(UTC)
+    spots: dict[int, float] = {}
+
+    def spot(instrument: Instrument) -> float:
+        if instrument.pk not in spots:
+            spots[instrument.pk] = market_snapshot(instrument).mid
+        return spots[instrument.pk]
+
+    out = []
+    for instrument, side, ratio in legs:
+        if instrument.is_option:
+            q = option_quote_now(instrument, instrument.underlying, spot(instrument.underlying), now)
+            value, vega = q.mid, q.greeks.vega
+        else:
+            value, vega = spot(instrument), 0.0
+        out.append(LegMarket(instrument.symbol, side, int(ratio), value, vega, float(instrument.tick_size)))
+    return out
 
 
 def provider_scorecards(providers: Iterable[LiquidityProvider] | QuerySet[LiquidityProvider] | None = None) -> dict[int, ScorecardStats]:
@@ -189,6 +223,19 @@ def rfq_ladder(rfq: RFQ) -> list[dict]:
             "seconds_left": round(max(0.0, (q.valid_until - now).total_seconds()), 3) if _is_live(q, now) else 0.0,
         }
         for q in quotes
+    ]
+
+
+def rfq_legs(rfq: RFQ) -> list[dict]:
+    """A package's legs in order: instrument, our side, ratio, quantity, the leg's parent, its model value and
+    vega at request and, once executed, the price it was booked at (empty for a one-instrument request)."""
+    if not rfq.package:
+        return []
+    return [
+        {"leg_no": leg.leg_no, "instrument": leg.instrument.symbol, "kind": leg.instrument.kind, "side": leg.side, "ratio": leg.ratio,
+         "quantity": leg.quantity, "parent": leg.parent_id, "model_value": leg.model_value, "vega": leg.vega,
+         "child_order": leg.child_id, "executed_price": leg.executed_price}
+        for leg in RfqLeg.objects.filter(rfq=rfq).select_related("instrument").order_by("leg_no")
     ]
 
 

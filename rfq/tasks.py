@@ -20,8 +20,9 @@ from oms.money import PRICE_Q
 from oms.roles import Actor
 from rfq import services
 from rfq.models import Dissemination
+from rfq.package_pricing import package_respond, signed_sum
 from rfq.pricing import QuoteRequest, respond
-from rfq.selectors import market_snapshot, provider_profile
+from rfq.selectors import leg_markets, market_snapshot, provider_profile
 from rfq.services.common import PROVIDER_RESPOND, QUOTES_LAPSE, WINDOW_CLOSE, tasks_send_on_commit
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ def provider_respond(dissemination_id: int) -> str:
     if d is None or d.response:
         return "answered" if d else "unknown"
     payload = d.payload
+    if "legs" in payload:
+        return _package_respond(d, payload)
     request = QuoteRequest(reference=payload["reference"], symbol=payload["instrument"], side=payload["side"],
                            quantity=int(payload["quantity"]))
     market = market_snapshot(Instrument.objects.get(symbol=request.symbol))
@@ -47,6 +50,27 @@ def provider_respond(dissemination_id: int) -> str:
     quote = services.quote_submit(
         reference=request.reference, bid_price=_price(answer.bid), bid_size=answer.bid_size, ask_price=_price(answer.ask),
         ask_size=answer.ask_size, life_ms=answer.life_ms, mid_at_quote=_price(market.mid), actor=actor, reason=answer.reason,
+    )
+    return quote.status
+
+
+def _package_respond(d: Dissemination, payload: dict) -> str:
+    """A package request: the dealer prices every leg from the market now (options on the model) and quotes a
+    net price for the whole package (``rfq.package_pricing.package_respond``)."""
+    instruments = Instrument.objects.select_related("underlying").in_bulk([leg["instrument"] for leg in payload["legs"]],
+                                                                           field_name="symbol")
+    legs = leg_markets([(instruments[leg["instrument"]], leg["side"], int(leg["ratio"])) for leg in payload["legs"]])
+    answer = package_respond(provider_profile(d.provider), reference=payload["reference"], side=payload["side"],
+                             quantity=int(payload["quantity"]), legs=legs)
+    actor = Actor.system("rfq.provider_respond")
+    if not answer.quotes:
+        services.quote_decline(reference=payload["reference"], actor=actor, reason=answer.reason)
+        return "declined"
+    values = [Decimal(repr(leg.value)).quantize(PRICE_Q) for leg in legs]
+    quote = services.quote_submit(
+        reference=payload["reference"], bid_price=_price(answer.bid), bid_size=answer.bid_size, ask_price=_price(answer.ask),
+        ask_size=answer.ask_size, life_ms=answer.life_ms, mid_at_quote=signed_sum(legs, values), leg_values=values, actor=actor,
+        reason=answer.reason,
     )
     return quote.status
 

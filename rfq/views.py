@@ -128,7 +128,8 @@ def _rfq_context(request, rfq: RFQ, *, outcome: dict | None = None) -> dict:
         "live_count": sum(1 for q in ladder if q["status"] == QuoteStatus.LIVE),
         "answered": sum(1 for a in asked if a["d"].response),
         # Our side of a quote: a buyer lifts the providers' offers, a seller hits their bids.
-        "price_label": "Offer (we pay)" if rfq.side == "buy" else "Bid (we receive)",
+        "price_label": "Net offer" if rfq.package else "Offer (we pay)" if rfq.side == "buy" else "Bid (we receive)",
+        "legs": selectors.rfq_legs(rfq),
         "window_pct": _window_pct(rfq, window),
     }
 
@@ -157,9 +158,13 @@ def _accept_outcome(result) -> tuple[dict, int]:
     rejected = len(result.rejected)
     on_last_look = f"{rejected} quote{'s' if rejected != 1 else ''} rejected on last look" if rejected else ""
     if result.executed:
-        quote = result.quote
-        text = (f"Executed: {'bought' if result.rfq.side == 'buy' else 'sold'} {result.rfq.executed_quantity:,} "
-                f"{result.rfq.instrument.symbol} at {quote.price:.4f} from {quote.provider.code}")
+        quote, rfq = result.quote, result.rfq
+        if rfq.package:
+            text = (f"Executed: every leg of {rfq.executed_quantity:,} packages at a net {quote.price:.4f} "
+                    f"from {quote.provider.code}")
+        else:
+            text = (f"Executed: {'bought' if rfq.side == 'buy' else 'sold'} {rfq.executed_quantity:,} "
+                    f"{rfq.instrument.symbol} at {quote.price:.4f} from {quote.provider.code}")
         if on_last_look:
             text += f" ({on_last_look}, the next best was taken)"
         return {"level": "ok", "text": text}, 200

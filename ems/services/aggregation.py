@@ -115,6 +115,8 @@ from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
 from oms.broadcast import orders_changed_on_commit
 from oms.db import ids_reserve, insert_rows
+from oms.error_codes import OrderErrorCode
+from oms.errors import Conflict
 from oms.models import Instrument, KillSwitch, MarketPrice, Order
 from oms.money import PRICE_Q
 from oms.roles import Actor
@@ -458,12 +460,40 @@ def parent_order_plan(
     return ParentPlan(strategy, params, reason, code)
 
 
+def parents_for_orders(*, order_ids: list[int], actor: Actor, notes: dict[int, str]) -> list[ParentOrder]:
+    """Give each of ``order_ids`` (accepted, unfilled, in no parent) a parent of its own now, in the caller's
+    transaction, instead of waiting for a cycle: the legs of an RFQ package (``rfq.services.packages``), which
+    must neither wait nor share a parent, nor be netted, with anyone else's orders. ``notes[order id]`` goes
+    before the matrix's reason (why this parent exists). Parents come back in ``order_ids`` order; an order
+    that is not a candidate any more is refused with ``OrderErrorCode.NOT_OPEN``."""
+    rows = {row[0]: Candidate(*row) for row in (
+        Order.objects.select_for_update().filter(pk__in=order_ids, status=OrderStatus.ACCEPTED, filled_quantity=0)
+        .filter(~Exists(Constituent.objects.filter(order_id=OuterRef("pk")))).order_by("pk").values_list(*CANDIDATE_FIELDS))}
+    missing = [i for i in order_ids if i not in rows]
+    if missing:
+        raise Conflict(OrderErrorCode.NOT_OPEN, f"Orders {missing} are not waiting for a parent")
+    keys = [group_key(rows[i]) for i in order_ids]
+    if len(set(keys)) != len(keys):
+        raise ValueError("parents_for_orders: two orders would share a parent")
+    now = timezone.now()
+    clock = live_clock()
+    mt = clock.market_time(now.timestamp())
+    instruments = Instrument.objects.in_bulk({o.instrument_id for o in rows.values()})
+    mids = {t.instrument_id: t.mid.quantize(PRICE_Q) for t in market_prices(list(instruments.values()), wall=now.timestamp())}
+    parents = parent_orders_create(rests=[(rows[i], rows[i].quantity) for i in order_ids], instruments=instruments, mids=mids,
+                                   clock=clock, mt=mt, actor=actor, notes=notes)
+    # One group per order (the keys differ), made in order id order: the k-th parent is the k-th order's.
+    by_order = dict(zip(sorted(order_ids), parents, strict=True))
+    return [by_order[i] for i in order_ids]
+
+
 def parent_orders_create(
     *, rests: list[tuple[Candidate, int]], instruments: dict[int, Instrument], mids: dict[int, Decimal],
-    clock: LiveClock, mt: MarketTime, actor: Actor,
+    clock: LiveClock, mt: MarketTime, actor: Actor, notes: dict[int, str] | None = None,
 ) -> list[ParentOrder]:
     """Create one parent per group of compatible orders (``rests``: locked orders, quantity each sends to
-    the market), with constituents, audit events, pushes and the first tick on commit."""
+    the market), with constituents, audit events, pushes and the first tick on commit. ``notes``: per order
+    id, a line put before the selection reason of its parent (``parents_for_orders``)."""
     groups: dict[str, list[tuple[Candidate, int]]] = defaultdict(list)
     for order, qty in sorted(rests, key=lambda r: r[0].id):
         groups[group_key(order)].append((order, qty))
@@ -482,6 +512,9 @@ def parent_orders_create(
             urgency=first.urgency, requested=first.strategy, start_us=mt.t_us, end_us=end_us,
             max_participation=first.max_participation, arrival=arrival, seed=pid, time_in_force=first.time_in_force,
         )
+        note = (notes or {}).get(first.id)
+        if note:
+            plan = ParentPlan(plan.strategy, plan.params, f"{note}; {plan.reason}", plan.reason_code)
         parent = ParentOrder(
             id=pid, instrument_id=first.instrument_id, side=first.side, quantity=quantity,
             order_type=first.order_type, limit_price=first.limit_price, urgency=first.urgency,

@@ -139,18 +139,19 @@ def parent_resume(*, parent_id: int, actor: Actor) -> ParentOrder:
         return _finish(parent, ["control", "replan"])
 
 
-def parent_cancel(*, parent_id: int, actor: Actor) -> ParentOrder:
+def parent_cancel(*, parent_id: int, actor: Actor, reason: str = "") -> ParentOrder:
     """Cancel a parent: its children are cancelled; once none is open it closes CANCELLED and its orders'
-    unfilled parts are cancelled (their fills kept)."""
+    unfilled parts are cancelled (their fills kept). ``reason``: why, when not the actor's own decision."""
     with transaction.atomic():
         parent = _lock(parent_id)
         before = parent.status
         check_parent_transition(before, S.PENDING_CANCEL)
         parent.status = S.PENDING_CANCEL
-        n = _cancel_children([parent], actor, f"parent {parent.pk} cancelled by {actor.name}")
-        parents_stop_on_commit([parent], reason=f"parent cancelled by {actor.name}")
+        why = reason or f"cancelled by {actor.name}"
+        n = _cancel_children([parent], actor, f"parent {parent.pk} {why}")
+        parents_stop_on_commit([parent], reason=f"parent {why}")
         _audit(actor, AuditEventType.PARENT_ORDER_CANCEL_REQUESTED, parent, {"status": before},
-               {"status": parent.status, "filled_quantity": parent.filled_quantity, "children_cancelled": n}, f"cancelled by {actor.name}")
+               {"status": parent.status, "filled_quantity": parent.filled_quantity, "children_cancelled": n}, why)
         return _finish(parent, ["status"])
 
 

@@ -72,6 +72,38 @@ class RfqCreateInputSerializer(serializers.Serializer):
                                    help_text="How many providers to ask; default settings.RFQ_PROVIDERS_PER_REQUEST")
 
 
+class PackageLegInputSerializer(serializers.Serializer):
+    """One leg of a package (documentation of the shape; ``rfq.services.packages.package_legs_parse`` checks it,
+    with a code per problem)."""
+
+    instrument = serializers.CharField(help_text="Symbol (an equity, or an OCC-style option symbol)")
+    side = serializers.ChoiceField([("buy", "buy"), ("sell", "sell")], help_text="Our side of this leg")
+    ratio = serializers.IntegerField(min_value=1, help_text="Units of this leg per package (contracts or shares)")
+
+
+class PackageCreateInputSerializer(serializers.Serializer):
+    """A multi-leg package RFQ: 1-4 legs priced by dealers as one net price (what we pay per package; negative:
+    we receive)."""
+
+    portfolio = StrictCharField(max_length=32, help_text="The portfolio the legs' orders are for (code)")
+    legs = serializers.JSONField(help_text="1-4 legs: [{instrument, side, ratio}, ...]; checked with a code per problem "
+                                           "(rfq.no_legs, rfq.too_many_legs, rfq.leg_unknown_instrument, rfq.leg_bad_ratio, ...)")
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="Number of packages")
+    direction = serializers.ChoiceField(RfqDirection.choices, required=False, allow_null=True,
+                                        help_text="buy: the package as defined (providers quote an offer); two_way (default): a bid and an "
+                                                  "offer; sell is refused (rfq.bad_direction: a package is done as its legs say)")
+    mode = serializers.ChoiceField(RfqMode.choices, required=False, default=RfqMode.CLICK)
+    execute_at = serializers.ChoiceField(RfqExecuteAt.choices, required=False, default=RfqExecuteAt.QUOTE)
+    threshold_bps = serializers.DecimalField(max_digits=8, decimal_places=3, min_value=Decimal("-10000"), max_value=Decimal("10000"),
+                                             required=False, allow_null=True,
+                                             help_text="auto mode: worst cost vs the package's value at request, bps of its gross premium")
+    threshold_price = serializers.DecimalField(max_digits=18, decimal_places=6, required=False, allow_null=True,
+                                               help_text="auto mode: the most we pay per package (net; negative = we receive at least)")
+    window_s = serializers.DecimalField(max_digits=6, decimal_places=3, min_value=Decimal("0.001"), max_value=MAX_WINDOW_S,
+                                        required=False, allow_null=True)
+    providers = StrictIntegerField(min_value=1, max_value=MAX_PROVIDERS, required=False, allow_null=True)
+
+
 class QuoteAcceptInputSerializer(serializers.Serializer):
     quote_id = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="The quote to execute against (one of this RFQ's)")
 
@@ -94,7 +126,7 @@ class RfqSerializer(serializers.ModelSerializer):
         model = RFQ
         fields = [
             "id", "parent", "instrument", "side", "direction", "quantity", "status", "mode", "execute_at", "threshold_bps",
-            "threshold_price", "window_s", "mid_at_request", "market_day", "market_time_us", "round", "source", "requested_by",
+            "threshold_price", "window_s", "mid_at_request", "package", "market_day", "market_time_us", "round", "source", "requested_by",
             "selection_reason", "created_at", "sent_at", "window_ends_at", "closed_at", "close_reason", "executed_quote",
             "executed_quantity", "executed_price",
         ]
@@ -121,6 +153,23 @@ class LadderQuoteSerializer(serializers.Serializer):
     valid_until = serializers.DateTimeField()
     seconds_left = serializers.FloatField(help_text="Until valid_until, seconds (0 once past)")
     is_best = serializers.BooleanField(help_text="The best live quote")
+
+
+class RfqLegSerializer(serializers.Serializer):
+    """One leg of a package: what it is, its parent and its model value at request; after the execution, its price."""
+
+    leg_no = serializers.IntegerField()
+    instrument = serializers.CharField()
+    kind = serializers.CharField(help_text="equity | option")
+    side = serializers.CharField(help_text="Our side of the leg")
+    ratio = serializers.IntegerField(help_text="Units per package")
+    quantity = serializers.IntegerField(help_text="ratio x the number of packages (the leg's order)")
+    parent = serializers.IntegerField(help_text="The leg's parent order")
+    model_value = serializers.DecimalField(max_digits=18, decimal_places=6, help_text="Model value per unit at request")
+    vega = serializers.DecimalField(max_digits=18, decimal_places=6, help_text="Per unit and volatility point, at request")
+    child_order = serializers.IntegerField(allow_null=True)
+    executed_price = serializers.DecimalField(max_digits=18, decimal_places=6, allow_null=True,
+                                              help_text="The leg's fill price: sum of sign x ratio x price is the net price")
 
 
 class RfqWindowSerializer(serializers.Serializer):
@@ -160,10 +209,16 @@ class RfqDetailSerializer(RfqSerializer):
     providers = serializers.SerializerMethodField(help_text="Providers asked, best score first, with their scores (the desk's "
                                                   "only: empty for a PM or an API client)")
     execution = serializers.SerializerMethodField()
+    legs = serializers.SerializerMethodField(help_text="A package's legs (empty for a one-instrument request); its prices "
+                                             "are net: what we pay per package, negative = we receive")
 
     class Meta(RfqSerializer.Meta):
-        fields = RfqSerializer.Meta.fields + ["ladder", "window", "providers", "execution"]
+        fields = RfqSerializer.Meta.fields + ["legs", "ladder", "window", "providers", "execution"]
         read_only_fields = fields
+
+    @extend_schema_field(RfqLegSerializer(many=True))
+    def get_legs(self, obj) -> list:
+        return RfqLegSerializer(selectors.rfq_legs(obj), many=True).data
 
     @extend_schema_field(LadderQuoteSerializer(many=True))
     def get_ladder(self, obj) -> list:

@@ -16,7 +16,7 @@ after that commit, so the rejection is kept.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
@@ -103,12 +103,20 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(s.RfqDetailSerializer(rfq, context={"request": self.request}).data, status=status_code)
 
     @extend_schema(
-        summary="Request quotes for (part of) a working parent order",
-        request=s.RfqCreateInputSerializer,
+        summary="Request quotes for (part of) a working parent order, or for a multi-leg package (with `legs`)",
+        description="With `parent`: quotes for (part of) that parent. With `legs` (1-4 `{instrument, side, ratio}`), `portfolio` and "
+                    "`quantity` (packages): a package priced as one net price (what we pay per package; negative = we receive), "
+                    "one intake order and parent per leg, executed all or nothing (docs/rfq.md, Multi-leg packages).",
+        request=PolymorphicProxySerializer(component_name="RfqCreateRequest", resource_type_field_name=None,
+                                           serializers=[s.RfqCreateInputSerializer, s.PackageCreateInputSerializer]),
         responses={
             201: s.RfqDetailSerializer,
             400: OpenApiResponse(ErrorSerializer, description="`validation_error`, `rfq.bad_quantity`, `rfq.bad_direction`, "
-                                                              "`rfq.threshold_required` or `rfq.bad_window`"),
+                                                              "`rfq.threshold_required` or `rfq.bad_window`; a package: `rfq.no_legs`, "
+                                                              "`rfq.too_many_legs`, `rfq.bad_legs`, `rfq.leg_unknown_instrument`, "
+                                                              "`rfq.leg_bad_side`, `rfq.leg_bad_ratio`, `rfq.leg_expired`, `rfq.leg_duplicate` "
+                                                              "(field `legs[i].<field>`)"),
+            422: OpenApiResponse(ErrorSerializer, description="A package leg refused by pre-trade risk (its code, field `legs[i].<field>`)"),
             403: _WRITE_403,
             404: OpenApiResponse(ErrorSerializer, description="`parent_order.not_found`: no such parent order"),
             409: OpenApiResponse(ErrorSerializer, description="`rfq.quantity_unavailable` (more than the parent has free) or "
@@ -116,6 +124,8 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         },
     )
     def create(self, request):
+        if isinstance(request.data, dict) and "legs" in request.data:
+            return self._package_create(request)
         data = validated_body(s.RfqCreateInputSerializer, request, closed=True)
         if ems_selectors.parent_get(user=request.user, parent_id=data["parent"]) is None:
             raise NotFound(ParentOrderErrorCode.NOT_FOUND, f"No parent order {data['parent']}", field="parent")
@@ -124,6 +134,18 @@ class RfqViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             direction=data.get("direction"), mode=data["mode"], execute_at=data["execute_at"], threshold_bps=data.get("threshold_bps"),
             threshold_price=data.get("threshold_price"), window_s=data.get("window_s"), providers=data.get("providers"),
             source="api", user=request.user,
+        )
+        return self._detail(rfq.pk, status_code=status.HTTP_201_CREATED)
+
+    def _package_create(self, request):
+        """A multi-leg package (``legs``): one order per leg through the intake, a parent each, one RFQ for the
+        package (``rfq.services.packages``)."""
+        data = validated_body(s.PackageCreateInputSerializer, request, closed=True)
+        rfq = services.package_create(
+            portfolio=data["portfolio"], legs=data["legs"], quantity=data["quantity"], actor=Actor.for_user(request.user, "api"),
+            user=request.user, direction=data.get("direction"), mode=data["mode"], execute_at=data["execute_at"],
+            threshold_bps=data.get("threshold_bps"), threshold_price=data.get("threshold_price"), window_s=data.get("window_s"),
+            providers=data.get("providers"), source="api",
         )
         return self._detail(rfq.pk, status_code=status.HTTP_201_CREATED)
 

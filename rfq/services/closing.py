@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from oms.errors import Conflict
 from oms.roles import Actor
 from oms.services.audit import audit_append
 from rfq.error_codes import RfqErrorCode
-from rfq.models import RFQ, Quote, RfqExecuteAt, RfqMode
+from rfq.models import RFQ, Quote, RfqExecuteAt, RfqLeg, RfqMode
 from rfq.services.common import (
     best_first,
     parent_lock,
@@ -101,12 +101,15 @@ def rfqs_cancel_for_parents(*, parent_ids: list[int], reason: str, actor: Actor)
     if not ids:
         return 0
     with transaction.atomic():
+        # A package is stopped when any of its legs' parents is (its RFQ row names the first leg's).
+        as_leg = RfqLeg.objects.filter(parent_id__in=ids).values("rfq_id")
         rfqs = list(RFQ.objects.select_for_update(of=("self",)).select_related("instrument")
-                    .filter(parent_id__in=ids, status__in=RfqStatus.open()).order_by("pk"))
+                    .filter(Q(parent_id__in=ids) | Q(pk__in=as_leg), status__in=RfqStatus.open()).order_by("pk"))
         if not rfqs:
             return 0
         quotes = quotes_lock([r.pk for r in rfqs])
-        parents = {pid: parent_lock(pid) for pid in sorted({r.parent_id for r in rfqs})}
+        leg_parents = set(RfqLeg.objects.filter(rfq__in=rfqs).values_list("parent_id", flat=True))
+        parents = {pid: parent_lock(pid) for pid in sorted({r.parent_id for r in rfqs} | leg_parents)}
         now = timezone.now()
         events = []
         for rfq in rfqs:

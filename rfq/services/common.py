@@ -20,15 +20,16 @@ from ems.broadcast import parents_changed_on_commit
 from ems.destinations import destination_for, parent_tick_request, work_queue
 from ems.error_codes import ParentOrderErrorCode
 from ems.models import ParentOrder, Venue
+from ems.services.control import parent_cancel
 from ems.sim.measures import slippage_bps
 from ems.states import Control, ExecStatus
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
-from oms.services.audit import PendingEvent
+from oms.services.audit import PendingEvent, audit_append
 from rfq.broadcast import rfq_changed_on_commit
 from rfq.error_codes import RfqErrorCode
-from rfq.models import RFQ, Quote
+from rfq.models import RFQ, Quote, RfqLeg
 from rfq.states import QuoteStatus, RfqStatus, check_quote_transition, check_rfq_transition
 
 log = logging.getLogger(__name__)
@@ -93,12 +94,14 @@ def algorithm_works(parent: ParentOrder) -> bool:
     return destination_for(parent.strategy) is None and parent.control == Control.RUNNING and parent.status in WORKING
 
 
-def reservation_release(rfq: RFQ, parent: ParentOrder, *, actor: Actor, why: str) -> list[PendingEvent]:
-    """Give back what ``rfq`` held of ``parent`` (the caller holds both locks); save the parent."""
+def reservation_release(rfq: RFQ, parent: ParentOrder, *, actor: Actor, why: str, quantity: int | None = None) -> list[PendingEvent]:
+    """Give back what ``rfq`` held of ``parent`` (the caller holds both locks); save the parent. ``quantity``: what it
+    held there (a package's leg quantity; default the request's)."""
+    held = rfq.quantity if quantity is None else quantity
     before = parent.reserved_quantity
-    released = min(rfq.quantity, before)
-    if released != rfq.quantity:  # the DB check keeps reserved within the remaining quantity: never below zero
-        log.warning("RFQ %s held %s of parent %s, which had only %s reserved", rfq.pk, rfq.quantity, parent.pk, before)
+    released = min(held, before)
+    if released != held:  # the DB check keeps reserved within the remaining quantity: never below zero
+        log.warning("RFQ %s held %s of parent %s, which had only %s reserved", rfq.pk, held, parent.pk, before)
     parent.reserved_quantity = before - released
     fields = ["reserved_quantity", "updated_at"]
     if algorithm_works(parent):
@@ -110,6 +113,28 @@ def reservation_release(rfq: RFQ, parent: ParentOrder, *, actor: Actor, why: str
                          before={"reserved_quantity": before},
                          after={"reserved_quantity": parent.reserved_quantity, "rfq_id": rfq.pk, "released": released},
                          reason=f"RFQ {rfq.pk} {why}")]
+
+
+def package_holdings(rfq: RFQ, parent: ParentOrder) -> list[tuple[RfqLeg, ParentOrder]]:
+    """A package's legs with their parents, locked in pk order (``parent``, the request's own, is the first leg's
+    and locked by the caller already); empty for a one-instrument request."""
+    if not rfq.package:
+        return []
+    legs = list(RfqLeg.objects.filter(rfq=rfq).select_related("instrument").order_by("leg_no"))
+    others = sorted({leg.parent_id for leg in legs} - {parent.pk})
+    locked = {p.pk: p for p in ParentOrder.objects.select_for_update(of=("self",)).select_related("instrument")
+              .filter(pk__in=others).order_by("pk")}  # one statement, in pk order
+    locked[parent.pk] = parent
+    return [(leg, locked[leg.parent_id]) for leg in legs]
+
+
+def package_legs_cancel(holdings: list[tuple[RfqLeg, ParentOrder]], *, actor: Actor, why: str) -> None:
+    """Cancel the legs' parents (and so their orders) of a package that closed without trading: a package is
+    all or nothing, and a leg left working on its own would leg the trader into half a spread."""
+    for _, parent in holdings:
+        parent.refresh_from_db(fields=["status", "control"])
+        if parent.is_open and parent.status != ExecStatus.PENDING_CANCEL:
+            parent_cancel(parent_id=parent.pk, actor=actor, reason=f"package {why}")
 
 
 # --- quotes: our side, thresholds, limits -----------------------------------------------------------
@@ -222,11 +247,21 @@ def rfq_close(rfq: RFQ, target: str, *, quotes: list[Quote], parent: ParentOrder
             events.append(quote_move(q, QuoteStatus.EXPIRED, actor=actor, reason=f"RFQ {CLOSE_EVENTS[target]}: {reason}", now=now))
             expired.append(q)
     quotes_save(expired)
+    # An executed package released and booked its legs already; any other close gives them back and cancels them.
+    holdings = package_holdings(rfq, parent) if target != RfqStatus.EXECUTED else []
     if target != RfqStatus.EXECUTED:
-        events += reservation_release(rfq, parent, actor=actor, why=CLOSE_EVENTS[target])
+        if holdings:
+            for leg, p in holdings:
+                events += reservation_release(rfq, p, actor=actor, why=CLOSE_EVENTS[target], quantity=leg.quantity)
+        else:
+            events += reservation_release(rfq, parent, actor=actor, why=CLOSE_EVENTS[target])
     rfq.save(update_fields=["status", "closed_at", "close_reason", "executed_quote", "child", "executed_quantity",
                             "executed_price", "updated_at"])
     parent_tick_request(parent.pk)
+    if holdings:
+        audit_append(events)  # the legs' cancels append their own rows after these
+        events = []
+        package_legs_cancel(holdings, actor=actor, why=f"RFQ {rfq.pk} {CLOSE_EVENTS[target]}")
     return events
 
 

@@ -24,7 +24,7 @@ from django.db import transaction
 from ems.models import ParentOrder
 from oms.errors import DomainError
 from oms.roles import Actor
-from rfq.models import RFQ, RfqDirection, RfqExecuteAt, RfqMode
+from rfq.models import RFQ, RfqDirection, RfqExecuteAt, RfqLeg, RfqMode
 from rfq.selectors import market_snapshot, quantity_available
 from rfq.services.closing import rfqs_cancel_for_parents
 from rfq.services.common import rfq_venue, whole_lots
@@ -44,6 +44,8 @@ class RfqDestination:
     def parent_work(self, parent: ParentOrder, *, actor: Actor) -> str | None:
         """Start the parent's next RFQ round (None), or say why not (the EMS then works the rest with IS).
         Runs inside the parent's tick, the parent locked: it only inserts RFQ rows."""
+        if RfqLeg.objects.filter(parent_id=parent.pk).exists():
+            return None  # a package's leg trades only with its package (whose close cancels it), never in a round of its own
         # A round cancelled by a control (pause, kill switch) says nothing about the dealers: it does not count.
         rounds = list(RFQ.objects.filter(parent_id=parent.pk, source="ems").exclude(status=RfqStatus.CANCELLED).order_by("-round")
                       .values_list("round", "status", "executed_quantity", "close_reason"))

@@ -40,20 +40,24 @@ from django.utils import timezone
 
 from ems.models import ChildOrder, ParentOrder
 from ems.selectors import live_clock
-from ems.services.booking import Execution, fill_book
+from ems.services.booking import Execution, fill_book, fills_book
 from ems.services.children import child_placed_event
 from ems.states import ExecStatus
+from oms.audit_events import AuditEventType
 from oms.errors import Conflict, NotFound
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from rfq.error_codes import RfqErrorCode
-from rfq.models import RFQ, Quote
+from rfq.models import RFQ, Quote, RfqLeg
+from rfq.package_pricing import SplitLeg, Unsplittable, net_split, package_last_look, package_value, signed_sum
 from rfq.pricing import last_look
-from rfq.selectors import market_snapshot, provider_profile
+from rfq.selectors import leg_markets, legs_gross, market_snapshot, provider_profile
 from rfq.services.common import (
     best_first,
+    package_holdings,
     parent_check_working,
     parent_lock,
+    parent_working,
     push,
     quote_alive,
     quote_dict,
@@ -155,14 +159,13 @@ def execute_best(rfq: RFQ, parent: ParentOrder, candidates: list[Quote], *, quot
     attempt = Attempt()
     if not candidates:
         return attempt
-    mid_now = market_snapshot(rfq.instrument).mid
-    provider_side = "sell" if rfq.side == "buy" else "buy"
+    holdings = package_holdings(rfq, parent)
+    judge = _package_last_look(rfq, holdings) if holdings else _last_look(rfq)
     for q in candidates:
         now = timezone.now()
         if attempt.rejected and deadline is not None and now >= deadline:
             break  # the first was taken in the window (checked under the lock); falling through stops at its end
-        ok, why = last_look(provider_profile(q.provider), provider_side=provider_side, price=float(q.price),
-                            mid_at_quote=float(q.mid_at_quote), mid_now=mid_now, key=f"RFQ{rfq.pk}-Q{q.pk}")
+        ok, why = judge(q)
         if not ok:
             attempt.events.append(quote_move(q, QuoteStatus.REJECTED, actor=actor, reason=f"{q.provider.code} {why}", now=now))
             q.save(update_fields=["status", "status_reason", "updated_at"])
@@ -170,9 +173,33 @@ def execute_best(rfq: RFQ, parent: ParentOrder, candidates: list[Quote], *, quot
             push(rfq, "last_look_rejected", q)
             continue
         attempt.quote = q
-        attempt.fill_id = _execute(rfq, parent, q, quotes=quotes, actor=actor, now=now, why=why, events=attempt.events)
+        if holdings:
+            attempt.fill_id = _execute_package(rfq, holdings, q, quotes=quotes, actor=actor, now=now, why=why, events=attempt.events)
+        else:
+            attempt.fill_id = _execute(rfq, parent, q, quotes=quotes, actor=actor, now=now, why=why, events=attempt.events)
         return attempt
     return attempt
+
+
+def _last_look(rfq: RFQ):
+    mid_now = market_snapshot(rfq.instrument).mid
+    provider_side = "sell" if rfq.side == "buy" else "buy"
+
+    def judge(q: Quote) -> tuple[bool, str]:
+        return last_look(provider_profile(q.provider), provider_side=provider_side, price=float(q.price),
+                         mid_at_quote=float(q.mid_at_quote), mid_now=mid_now, key=f"RFQ{rfq.pk}-Q{q.pk}")
+    return judge
+
+
+def _package_last_look(rfq: RFQ, holdings: list[tuple[RfqLeg, ParentOrder]]):
+    legs = [leg for leg, _ in holdings]
+    value_now = package_value(leg_markets([(leg.instrument, leg.side, leg.ratio) for leg in legs]))
+    gross = float(legs_gross(legs))
+
+    def judge(q: Quote) -> tuple[bool, str]:
+        return package_last_look(provider_profile(q.provider), price=float(q.price), value_at_quote=float(q.mid_at_quote),
+                                 value_now=value_now, gross=gross, key=f"RFQ{rfq.pk}-Q{q.pk}")
+    return judge
 
 
 def _execute(rfq: RFQ, parent: ParentOrder, quote: Quote, *, quotes: list[Quote], actor: Actor, now: datetime, why: str,
@@ -209,3 +236,63 @@ def _execute(rfq: RFQ, parent: ParentOrder, quote: Quote, *, quotes: list[Quote]
                                "executed_price": fill.price, "child_id": child.pk, "exec_id": tag, "quote": quote_dict(quote)})
     push(rfq, "executed", quote)
     return fill.pk
+
+
+def _execute_package(rfq: RFQ, holdings: list[tuple[RfqLeg, ParentOrder]], quote: Quote, *, quotes: list[Quote], actor: Actor,
+                     now: datetime, why: str, events: list[PendingEvent]) -> int:
+    """Book every leg of a package at leg prices that add up to the quote's net price (``net_split``), each on a
+    child of its own parent, through the EMS fill service in one call (``fills_book``, the batch form of
+    ``fill_book``: each leg's fill, allocation and position), in the caller's transaction: any failure rolls back
+    every leg. Audited ``rfq.package_executed`` naming each leg's fill; return the first leg's fill id."""
+    legs = [leg for leg, _ in holdings]
+    try:
+        prices = net_split(quote.price, [SplitLeg(leg.side, leg.ratio, Decimal(str(v)), leg.instrument.tick_size)
+                                         for leg, v in zip(legs, quote.leg_values or [], strict=True)])
+    except (Unsplittable, ValueError) as exc:
+        raise Conflict(RfqErrorCode.PACKAGE_UNSPLITTABLE, f"Quote {quote.pk}: {exc}") from exc
+    mt = live_clock().market_time(now.timestamp())
+    venue = rfq_venue()
+    executions = []
+    for (leg, parent), price in zip(holdings, prices, strict=True):
+        if parent.remaining_quantity < leg.quantity or not parent_working(parent):
+            raise Conflict(RfqErrorCode.QUANTITY_UNAVAILABLE, f"Leg {leg.leg_no}'s parent order {parent.pk} cannot take {leg.quantity:,}")
+        events += reservation_release(rfq, parent, actor=actor, why=f"executed on quote {quote.pk}", quantity=leg.quantity)
+        tag = f"RFQ{rfq.pk}-Q{quote.pk}-L{leg.leg_no}"
+        leg.child = ChildOrder.objects.create(
+            parent=parent, epoch=parent.epoch, venue=venue, client_order_id=tag, venue_order_id=f"{tag}-{quote.provider.code}",
+            side=leg.side, order_type="limit", time_in_force="ioc", price=price, quantity=leg.quantity, kind="rfq",
+            status=ExecStatus.PENDING_NEW, reason=f"RFQ {rfq.pk} leg {leg.leg_no}: {quote.provider.code} quote {quote.pk}"[:64],
+            sent_us=mt.t_us,
+        )
+        events.append(child_placed_event(leg.child, actor=actor,
+                                         reason=f"RFQ {rfq.pk} package leg {leg.leg_no} on {quote.provider.code}'s quote {quote.pk}"))
+        executions.append((leg.child.pk, Execution(
+            exec_id=tag, venue_code=venue.code, side=leg.side, quantity=leg.quantity, price=price, liquidity="rfq",
+            fee=Decimal(0), market_day=mt.day, market_time_us=mt.t_us,
+        )))
+    audit_append(events)  # the children's rows before the fills'
+    events.clear()
+    by_exec = {f.exec_id: f for f in fills_book(executions=executions, actor=actor)}
+    if len(by_exec) != len(executions):  # an exec id was there already: another path executed this quote (the RFQ lock forbids it)
+        raise Conflict(RfqErrorCode.ALREADY_EXECUTED, f"RFQ {rfq.pk} was already executed")
+    booked = [(leg, by_exec[ex.exec_id]) for leg, (_, ex) in zip(legs, executions, strict=True)]
+    for leg, fill in booked:
+        leg.executed_price = fill.price
+    RfqLeg.objects.bulk_update(legs, ["child", "executed_price"])
+    events.append(quote_move(quote, QuoteStatus.ACCEPTED, actor=actor, reason=f"{quote.provider.code} {why}", now=now))
+    quote.save(update_fields=["status", "status_reason", "updated_at"])
+    rfq.executed_quote, rfq.child, rfq.executed_quantity, rfq.executed_price = quote, legs[0].child, rfq.quantity, quote.price
+    legs_after = [{"leg_no": leg.leg_no, "instrument": leg.instrument.symbol, "side": leg.side, "ratio": leg.ratio,
+                   "quantity": leg.quantity, "price": fill.price, "child_id": leg.child_id, "fill_id": fill.pk, "exec_id": fill.exec_id}
+                  for leg, fill in booked]
+    events.append(PendingEvent(actor, AuditEventType.RFQ_PACKAGE_EXECUTED, "rfq", rfq.pk, after={
+        "quote_id": quote.pk, "provider": quote.provider.code, "packages": rfq.quantity, "net_price": quote.price,
+        "legs_net": signed_sum(legs, [fill.price for _, fill in booked]), "legs": legs_after,
+    }, reason=f"{len(booked)} legs booked at a net {quote.price} per package with {quote.provider.code}: "
+              + ", ".join(f"L{leg.leg_no} {leg.side} {leg.quantity:,} {leg.instrument.symbol} @ {fill.price}" for leg, fill in booked)))
+    reason = f"package x{rfq.quantity:,} at a net {quote.price} with {quote.provider.code} ({quote.bps_from_mid} bps from its value)"
+    events += rfq_close(rfq, RfqStatus.EXECUTED, quotes=quotes, parent=holdings[0][1], actor=actor, reason=reason, now=now,
+                        after={"quote_id": quote.pk, "provider": quote.provider.code, "executed_quantity": rfq.quantity,
+                               "executed_price": quote.price, "fills": [fill.pk for _, fill in booked], "quote": quote_dict(quote)})
+    push(rfq, "executed", quote)
+    return booked[0][1].pk

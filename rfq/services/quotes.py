@@ -37,8 +37,11 @@ from oms.money import PRICE_Q
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from rfq.error_codes import QuoteErrorCode, RfqErrorCode
-from rfq.models import Dissemination, Quote, RfqExecuteAt, RfqMode
+from rfq.models import Dissemination, Quote, RfqExecuteAt, RfqLeg, RfqMode
+from rfq.package_pricing import package_cost_bps
+from rfq.selectors import legs_gross
 from rfq.services.common import (
+    BPS_Q,
     QUOTES_LAPSE,
     bps_from_mid,
     parent_lock,
@@ -61,16 +64,21 @@ from rfq.states import QuoteStatus, RfqStatus
 
 
 def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | None, ask_price: Decimal | None,
-                 ask_size: int | None, life_ms: int, mid_at_quote: Decimal, actor: Actor, reason: str = "") -> Quote:
+                 ask_size: int | None, life_ms: int, mid_at_quote: Decimal, actor: Actor, reason: str = "",
+                 leg_values: list[Decimal] | None = None) -> Quote:
     """Record a provider's quote for the request it was sent as ``reference`` (module docstring); ``reason``
-    is the provider's own note, kept in the audit trail."""
+    is the provider's own note, kept in the audit trail. A package's quote is a net price (any sign) with
+    ``mid_at_quote`` the package's model value and ``leg_values`` each leg's, in leg order, when it priced."""
     dissemination = _dissemination(reference)
-    _check_side(bid_price, bid_size, "bid")
-    _check_side(ask_price, ask_size, "ask")
+    package = dissemination.rfq.package
+    _check_side(bid_price, bid_size, "bid", net=package)
+    _check_side(ask_price, ask_size, "ask", net=package)
     if not isinstance(life_ms, int) or isinstance(life_ms, bool) or life_ms <= 0:
         raise DomainError(QuoteErrorCode.BAD_LIFE, "life_ms must be a positive whole number of milliseconds", field="life_ms")
-    if not isinstance(mid_at_quote, Decimal) or not mid_at_quote.is_finite() or mid_at_quote <= 0:
+    if not isinstance(mid_at_quote, Decimal) or not mid_at_quote.is_finite() or (mid_at_quote <= 0 and not package):
         raise DomainError(QuoteErrorCode.BAD_MID, "mid_at_quote must be a positive Decimal", field="mid_at_quote")
+    if package:
+        values = _leg_values(leg_values, dissemination.rfq)
     with transaction.atomic():
         rfq = rfq_lock(dissemination.rfq_id)
         existing = Quote.objects.filter(dissemination=dissemination).select_related("provider").first()
@@ -89,7 +97,8 @@ def quote_submit(*, reference: str, bid_price: Decimal | None, bid_size: int | N
         quote = Quote.objects.create(
             rfq=rfq, provider=provider, dissemination=dissemination, bid_price=_px(bid_price), bid_size=bid_size,
             ask_price=_px(ask_price), ask_size=ask_size, price=_px(price), size=size,
-            bps_from_mid=bps_from_mid(rfq.side, _px(price), rfq.mid_at_request), mid_at_quote=mid_at_quote.quantize(PRICE_Q),
+            bps_from_mid=_cost_bps(rfq, _px(price)), mid_at_quote=mid_at_quote.quantize(PRICE_Q),
+            leg_values=values if package else None,
             status=QuoteStatus.REFUSED if late else QuoteStatus.LIVE, received_at=now,
             valid_until=min(now + timedelta(milliseconds=life_ms), rfq.window_ends_at or now),
             status_reason=_late_reason(rfq, now) if late else "",
@@ -176,19 +185,36 @@ def quote_decline(*, reference: str, actor: Actor, reason: str = "") -> None:
 
 
 def _dissemination(reference: str) -> Dissemination:
-    d = Dissemination.objects.select_related("provider").filter(reference=reference).first() if isinstance(reference, str) else None
+    d = Dissemination.objects.select_related("provider", "rfq").filter(reference=reference).first() if isinstance(reference, str) else None
     if d is None:
         raise NotFound(RfqErrorCode.REFERENCE_NOT_FOUND, "No request was sent with this reference")
     return d
 
 
-def _check_side(price, size, side: str) -> None:
+def _check_side(price, size, side: str, *, net: bool) -> None:
     if price is None and size is None:
         return
-    if not isinstance(price, Decimal) or not price.is_finite() or price <= 0:
+    if not isinstance(price, Decimal) or not price.is_finite() or (price <= 0 and not net):
         raise DomainError(QuoteErrorCode.BAD_PRICE, f"The {side} price must be a positive Decimal", field=f"{side}_price")
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         raise DomainError(QuoteErrorCode.BAD_SIZE, f"The {side} size must be a positive whole number of shares", field=f"{side}_size")
+
+
+def _leg_values(values, rfq) -> list[str]:
+    n = RfqLeg.objects.filter(rfq=rfq).count()
+    if (not isinstance(values, list) or len(values) != n
+            or not all(isinstance(v, Decimal) and v.is_finite() and v > 0 for v in values)):
+        raise DomainError(QuoteErrorCode.BAD_LEG_VALUES, f"A package quote carries {n} positive leg values, in leg order",
+                          field="leg_values")
+    return [str(v.quantize(PRICE_Q)) for v in values]
+
+
+def _cost_bps(rfq, price: Decimal) -> Decimal:
+    """A quote's cost against the request's mid, bps; a package's against its value, bps of its gross premium."""
+    if not rfq.package:
+        return bps_from_mid(rfq.side, price, rfq.mid_at_request)
+    gross = legs_gross(RfqLeg.objects.filter(rfq=rfq))
+    return package_cost_bps(price, rfq.mid_at_request, gross).quantize(BPS_Q)
 
 
 def _px(price: Decimal | None) -> Decimal | None:

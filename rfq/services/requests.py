@@ -112,8 +112,9 @@ def rfq_create(*, parent_id: int, actor: Actor, quantity: int | None = None, dir
 
 
 def rfq_spec(*, quantity=None, direction=None, mode="click", execute_at="quote", threshold_bps=None, threshold_price=None,
-             window_s=None, providers=None, source="desk") -> RfqSpec:
-    """Check a request's terms; raise a DomainError naming the field."""
+             window_s=None, providers=None, source="desk", net: bool = False) -> RfqSpec:
+    """Check a request's terms; raise a DomainError naming the field. ``net``: a package's, whose prices (and
+    so ``threshold_price``) are net and may be zero or negative."""
     if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0):
         raise DomainError(RfqErrorCode.BAD_QUANTITY, "Quantity must be a positive whole number of shares", field="quantity")
     if direction is not None and direction not in RfqDirection.values:
@@ -126,7 +127,7 @@ def rfq_spec(*, quantity=None, direction=None, mode="click", execute_at="quote",
     t_price = _decimal(threshold_price, "threshold_price", RfqErrorCode.BAD_THRESHOLD)
     if t_bps is not None and not Decimal(-1000) <= t_bps <= Decimal(10_000):
         raise DomainError(RfqErrorCode.BAD_THRESHOLD, "threshold_bps must be between -1000 and 10000", field="threshold_bps")
-    if t_price is not None and t_price <= 0:
+    if t_price is not None and t_price <= 0 and not net:
         raise DomainError(RfqErrorCode.BAD_THRESHOLD, "threshold_price must be positive", field="threshold_price")
     if mode == RfqMode.AUTO and t_bps is None and t_price is None:
         raise DomainError(RfqErrorCode.THRESHOLD_REQUIRED, "Auto-execution needs threshold_bps or threshold_price", field="threshold_bps")
@@ -153,11 +154,13 @@ def _decimal(value, field: str, code: str) -> Decimal | None:
     return d
 
 
-def providers_choose(instrument: Instrument, n: int) -> ProviderChoice:
-    """The ``n`` best-scoring active providers that quote ``instrument``, with the reason of the choice."""
-    eligible = list(eligible_providers(instrument))
+def providers_choose(instruments: Instrument | list[Instrument], n: int) -> ProviderChoice:
+    """The ``n`` best-scoring active providers that quote ``instruments`` (one, or every leg of a package), with
+    the reason of the choice."""
+    instruments = instruments if isinstance(instruments, list) else [instruments]
+    eligible = list(eligible_providers(*instruments))
     if not eligible:
-        return ProviderChoice((), {}, f"no active liquidity provider quotes {instrument.symbol}")
+        return ProviderChoice((), {}, f"no active liquidity provider quotes {' and '.join(i.symbol for i in instruments)}")
     cards = provider_scorecards(eligible)
     stats = [cards.get(lp.pk) or ScorecardStats(lp.pk, lp.code, 0, 0, 0, None, None, 0) for lp in eligible]
     selected = tuple(select_providers(stats, n))
@@ -208,9 +211,19 @@ def rfq_open(parent: ParentOrder, spec: RfqSpec, *, choice: ProviderChoice, mark
         push(rfq, "rejected")
         return rfq
 
-    events += _reserve(parent, rfq, actor)
+    events += reserve(parent, rfq, actor)
+    content = {"instrument": rfq.instrument.symbol, "side": rfq.direction, "quantity": rfq.quantity}
+    rfq_send(rfq, choice, content, spec=spec, events=events, actor=actor, now=now)
+    parents_changed_on_commit([parent])
+    return rfq
+
+
+def rfq_send(rfq: RFQ, choice: ProviderChoice, content: dict, *, spec: RfqSpec, events: list[PendingEvent], actor: Actor, now) -> None:
+    """Open the window and send ``content`` (what a provider may know of the request) to every chosen provider,
+    each under a reference of its own; append ``events`` with the move to SENT; schedule each provider's answer
+    after its latency and the window's close, after commit."""
     rfq.sent_at, rfq.window_ends_at = now, now + timedelta(seconds=float(spec.window_s))
-    disseminations = _disseminate(rfq, choice)
+    disseminations = _disseminate(rfq, choice, content)
     events.append(rfq_move(rfq, RfqStatus.SENT, actor=actor, event=AuditEventType.RFQ_SENT, reason=f"sent to {len(disseminations)} providers",
                            after={"window_ends_at": rfq.window_ends_at, "providers": [d.provider.code for d in disseminations]}))
     rfq.save(update_fields=["status", "sent_at", "window_ends_at", "updated_at"])
@@ -221,31 +234,31 @@ def rfq_open(parent: ParentOrder, spec: RfqSpec, *, choice: ProviderChoice, mark
     tasks.append((WINDOW_CLOSE, [rfq.pk], float(spec.window_s)))
     tasks_send_on_commit(tasks)
     push(rfq, "sent")
-    parents_changed_on_commit([parent])
-    return rfq
 
 
-def _reserve(parent: ParentOrder, rfq: RFQ, actor: Actor) -> list[PendingEvent]:
+def reserve(parent: ParentOrder, rfq: RFQ, actor: Actor, *, quantity: int | None = None) -> list[PendingEvent]:
+    """Hold ``quantity`` (default the request's) of ``parent`` for ``rfq`` (the caller holds the parent's lock)."""
+    held = rfq.quantity if quantity is None else quantity
     before = parent.reserved_quantity
-    parent.reserved_quantity = before + rfq.quantity
+    parent.reserved_quantity = before + held
     fields = ["reserved_quantity", "updated_at"]
     if algorithm_works(parent):
-        parent.replan = f"RFQ {rfq.pk} holds {rfq.quantity} shares"[:64]
+        parent.replan = f"RFQ {rfq.pk} holds {held} shares"[:64]
         fields.append("replan")
     parent.save(update_fields=fields)
     return [PendingEvent(actor, AuditEventType.PARENT_ORDER_RESERVED, "parent_order", parent.pk, before={"reserved_quantity": before},
-                         after={"reserved_quantity": parent.reserved_quantity, "rfq_id": rfq.pk, "reserved": rfq.quantity},
-                         reason=f"RFQ {rfq.pk} holds {rfq.quantity:,} shares")]
+                         after={"reserved_quantity": parent.reserved_quantity, "rfq_id": rfq.pk, "reserved": held},
+                         reason=f"RFQ {rfq.pk} holds {held:,}")]
 
 
-def _disseminate(rfq: RFQ, choice: ProviderChoice) -> list[Dissemination]:
+def _disseminate(rfq: RFQ, choice: ProviderChoice, content: dict) -> list[Dissemination]:
     rows = []
     for s in choice.selected:
         reference = secrets.token_hex(12)  # opaque, new per provider and request: nothing to correlate
         rows.append(Dissemination(
             rfq=rfq, provider=choice.providers[s.provider_id], reference=reference, rank=s.rank,
             score=Decimal(str(s.score)).quantize(Decimal("0.0001")), reason=s.reason[:240], sent_at=rfq.sent_at,
-            payload={"reference": reference, "instrument": rfq.instrument.symbol, "side": rfq.direction, "quantity": rfq.quantity,
-                     "window_ends_at": rfq.window_ends_at.isoformat(), "sent_at": rfq.sent_at.isoformat()},
+            payload={"reference": reference, **content, "window_ends_at": rfq.window_ends_at.isoformat(),
+                     "sent_at": rfq.sent_at.isoformat()},
         ))
     return Dissemination.objects.bulk_create(rows)

@@ -34,7 +34,9 @@ MAX_EXAMPLES = 12
 # - orders_replace_create: the same rules against the order (its lot, tick and type, neither field sent),
 #   its state and its parent (409 order.*), pre-trade risk (422 risk.*).
 # - rfqs_create: the request's cross-field rules (side vs direction, auto mode needs a threshold, the
-#   window's range) and the parent's state (quantity available, parent working): 400 / 404 / 409 with codes.
+#   window's range) and the parent's state (quantity available, parent working): 400 / 404 / 409 with codes;
+#   a package's legs (their instruments, ratios, expiries: 400 rfq.leg_*) and each leg's intake (a
+#   portfolio the user may not trade, 403; pre-trade risk, 422 risk.*).
 # - tca_summary_retrieve, tca_best_execution_retrieve, tca_fills_list: an instrument or portfolio filter that
 #   names nothing that exists (the schema promises a well-formed symbol or code, not that it exists): 400
 #   tca.bad_filter naming the parameter.
@@ -76,7 +78,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "409",
 
 [[operations]]
 include-operation-id = "rfqs_create"
-checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "409", "429"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404", "409", "422", "429"]
 
 [[operations]]
 include-operation-id = "tca_summary_retrieve"

@@ -37,7 +37,7 @@ SNAPSHOT = [
     "parent_order.resumed", "parent_order.strategy_changed",
     "position.updated",
     "quote.accepted", "quote.expired", "quote.received", "quote.refused", "quote.rejected",
-    "rfq.cancelled", "rfq.created", "rfq.declined", "rfq.executed", "rfq.expired", "rfq.quoting", "rfq.rejected",
+    "rfq.cancelled", "rfq.created", "rfq.declined", "rfq.executed", "rfq.expired", "rfq.package_executed", "rfq.quoting", "rfq.rejected",
     "rfq.sent",
     "tca.import", "tca.reconciliation", "tca.what_if",
 ]

@@ -125,7 +125,11 @@ def instrument_day_tick(*, instrument_id: int, day: int, token: int | None = Non
 
 
 def _lock(instrument_id: int, day: int) -> InstrumentDay | None:
-    rows = InstrumentDay.objects.select_for_update(skip_locked=True).select_related("instrument")
+    # OF self: locking the joined instrument row too would make a fill's deferred foreign-key check at COMMIT
+    # (a new position or fill on this instrument takes a KEY SHARE on it) wait for this tick, while the tick waits
+    # for the parent that fill's transaction holds: a deadlock (seen with a package's legs booked while their
+    # instruments tick).
+    rows = InstrumentDay.objects.select_for_update(skip_locked=True, of=("self",)).select_related("instrument")
     row = rows.filter(instrument_id=instrument_id, market_day=day).first()
     if row is None and not InstrumentDay.objects.filter(instrument_id=instrument_id, market_day=day).exists():
         InstrumentDay.objects.bulk_create([InstrumentDay(instrument_id=instrument_id, market_day=day)], ignore_conflicts=True)
