@@ -240,6 +240,11 @@ class RfqLeg(models.Model):
     child = models.ForeignKey("ems.ChildOrder", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     executed_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
 
+    @property
+    def weight(self) -> int:
+        """Shares per package (``rfq.package_pricing``: ratio x the contract multiplier)."""
+        return self.ratio * self.instrument.multiplier
+
     class Meta:
         ordering = ["rfq_id", "leg_no"]
         constraints = [

@@ -6,21 +6,26 @@ it reuses.
 **A package** is 1-4 legs, each an instrument, our side and a whole ratio; one package is ``ratio`` units of
 every leg (contracts of an option, shares of an equity), and a request is for ``quantity`` packages.
 
-**Sign convention.** The *net price* of a package is what the requester pays per package, in price units
-(per share, as a leg's price):
+**Sign convention and unit.** The *net price* of a package is what the requester pays per package, **in
+currency** (the legs' currency):
 
-    net = sum over legs of sign(side) x ratio x leg price        (buy: +1, sell: -1)
+    net = sum over legs of sign(side) x weight x leg price        (buy: +1, sell: -1)
+    weight = ratio x the leg's contract multiplier               (a contract of a listed option is 100 shares)
 
-positive = a debit (we pay), negative = a credit (we receive). A dealer's *ask* is the net it wants to
-receive from a requester who does the package as defined, its *bid* what it pays for the opposite package;
-so a requester doing the package as defined trades at the ask, and the best quote is the lowest ask.
+positive = a debit (we pay), negative = a credit (we receive). A leg's price stays per share (as every order's
+price), so an option leg weighs ``ratio x 100`` and a share leg ``ratio``: a call at 5.00 hedged by selling 40
+shares at 200.00 nets 1 x 100 x 5.00 - 40 x 200.00 = -7,500.00 per package, which is exactly the cash the two
+fills move. (Weighting by the ratio alone would mix a contract's per-share premium with whole shares.) A
+dealer's *ask* is the net it wants to receive from a requester who does the package as defined, its *bid* what
+it pays for the opposite package; so a requester doing the package as defined trades at the ask, and the best
+quote is the lowest ask.
 
 **A dealer's net quote** (:func:`package_respond`), from the legs' model values now (an option's
 Black-Scholes-Merton value on the simulated surface, an equity's mid: ``LegMarket.value``) and their vegas:
 
-    value = sum sign x ratio x leg value                       the package's model value (its "mid")
-    gross = sum ratio x |leg value|                            the premium at stake per package
-    vega  = sum sign x ratio x leg vega                        per volatility point, per package
+    value = sum sign x weight x leg value                      the package's model value (its "mid")
+    gross = sum weight x |leg value|                           the premium at stake per package
+    vega  = sum sign x weight x leg vega                       per volatility point, per package
     half  = gross x (base_spread_bps + size_coef_bps x quantity / SIZE_UNIT) / 10_000
             + vol_coef x |vega| x sqrt(1 + quantity / SIZE_UNIT)
     centre = value + gross x skew_bps / 10_000                 skew > 0: it leans to buy (bid and ask go up)
@@ -39,9 +44,9 @@ measured in bps of the gross premium: it rejects when the package's value moved 
 its tolerance since it quoted, else at random.
 
 **The split** (:func:`net_split`): every leg at its model value at quote time rounded to its tick (at least
-one tick), then the residual ``net - sum sign x ratio x leg price`` put on one leg so that the sum is the net
-price exactly: the leg with the largest ``ratio x price`` among those whose ratio divides the residual at
-the price precision (``PRICE_STEP``, 1e-6; a ratio-1 leg always does), at ``price + residual / (sign x ratio)``.
+one tick), then the residual ``net - sum sign x weight x leg price`` put on one leg so that the sum is the net
+price exactly: the leg with the largest ``weight x price`` among those whose weight divides the residual at
+the price precision (``PRICE_STEP``, 1e-6 per share), at ``price + residual / (sign x weight)``.
 A split that would leave a leg at zero or below, or no leg able to take the residual, is refused
 (:class:`Unsplittable`).
 """
@@ -63,8 +68,8 @@ PRICE_STEP = Decimal("0.000001")  # a fill's price precision (oms.money.PRICE_Q,
 
 @dataclass(frozen=True)
 class LegMarket:
-    """One leg as a dealer prices it: our side, its ratio, its model value (per unit, price units), its vega
-    (per volatility point, per unit; 0 for an equity) and its tick."""
+    """One leg as a dealer prices it: our side, its ratio, its model value (per share), its vega (per volatility
+    point, per share; 0 for an equity), its tick and its contract multiplier (1 for an equity)."""
 
     symbol: str
     side: str
@@ -72,16 +77,23 @@ class LegMarket:
     value: float
     vega: float
     tick: float
+    multiplier: int = 1
 
     @property
     def sign(self) -> int:
         return Side(self.side).sign
 
+    @property
+    def weight(self) -> int:
+        """Shares per package: what one unit of its per-share price weighs in the package (module docstring)."""
+        return self.ratio * self.multiplier
+
 
 def signed_sum(legs, prices):
-    """sum sign(side) x ratio x price over ``legs`` (anything with ``side`` and ``ratio``) and their ``prices`` (floats
-    or Decimals): the net of a package at those prices, per package (positive: a debit). The one formula."""
-    return sum((Side(leg.side).sign * leg.ratio * p for leg, p in zip(legs, prices, strict=True)), 0 * next(iter(prices), 0))
+    """sum sign(side) x weight x price over ``legs`` (anything with ``side`` and ``weight``) and their per-share
+    ``prices`` (floats or Decimals): the net of a package at those prices, in currency per package (positive: a
+    debit). The one formula."""
+    return sum((Side(leg.side).sign * leg.weight * p for leg, p in zip(legs, prices, strict=True)), 0 * next(iter(prices), 0))
 
 
 def package_value(legs: list[LegMarket]) -> float:
@@ -90,17 +102,17 @@ def package_value(legs: list[LegMarket]) -> float:
 
 
 def package_gross(legs: list[LegMarket]) -> float:
-    """The premium at stake per package: sum ratio x |value| (the denominator of a package's bps)."""
-    return sum(leg.ratio * abs(leg.value) for leg in legs)
+    """The premium at stake per package, in currency: sum weight x |value| (the denominator of a package's bps)."""
+    return sum(leg.weight * abs(leg.value) for leg in legs)
 
 
 def package_vega(legs: list[LegMarket]) -> float:
-    """The package's vega per package, per volatility point: sum sign x ratio x vega."""
-    return sum(leg.sign * leg.ratio * leg.vega for leg in legs)
+    """The package's vega per package, in currency per volatility point: sum sign x weight x vega."""
+    return sum(leg.sign * leg.weight * leg.vega for leg in legs)
 
 
 def package_half_spread(profile: ProviderProfile, legs: list[LegMarket], quantity: int) -> float:
-    """The half-spread a dealer quotes around a package's value, price units per package (module docstring)."""
+    """The half-spread a dealer quotes around a package's value, currency per package (module docstring)."""
     size = quantity / SIZE_UNIT
     return (package_gross(legs) * (profile.base_spread_bps + profile.size_coef_bps * size) / BPS
             + profile.vol_coef * abs(package_vega(legs)) * math.sqrt(1.0 + size))
@@ -163,8 +175,13 @@ class Unsplittable(ValueError):
 class SplitLeg:
     side: str
     ratio: int
-    value: Decimal  # model value at quote time
+    value: Decimal  # model value at quote time, per share
     tick: Decimal
+    multiplier: int = 1
+
+    @property
+    def weight(self) -> int:
+        return self.ratio * self.multiplier
 
 
 def leg_price_at_tick(value: Decimal, tick: Decimal) -> Decimal:
@@ -173,7 +190,7 @@ def leg_price_at_tick(value: Decimal, tick: Decimal) -> Decimal:
 
 
 def net_split(net: Decimal, legs: list[SplitLeg]) -> list[Decimal]:
-    """Leg prices, one per leg in order, with sum sign x ratio x price == ``net`` exactly (module docstring)."""
+    """Per-share leg prices, one per leg in order, with sum sign x weight x price == ``net`` exactly (module docstring)."""
     prices = [leg_price_at_tick(leg.value, leg.tick) for leg in legs]
     residual = net - signed_sum(legs, prices)
     if residual == 0:
@@ -181,11 +198,11 @@ def net_split(net: Decimal, legs: list[SplitLeg]) -> list[Decimal]:
     steps = residual / PRICE_STEP
     if steps != steps.to_integral_value():
         raise Unsplittable(f"net price {net} is finer than the price precision")
-    candidates = sorted((i for i, leg in enumerate(legs) if int(steps) % leg.ratio == 0),
-                        key=lambda i: (-legs[i].ratio * prices[i], i))
+    candidates = sorted((i for i, leg in enumerate(legs) if int(steps) % leg.weight == 0),
+                        key=lambda i: (-legs[i].weight * prices[i], i))
     for i in candidates:
         leg = legs[i]
-        adjusted = prices[i] + residual / (Side(leg.side).sign * leg.ratio)
+        adjusted = prices[i] + residual / (Side(leg.side).sign * leg.weight)
         if adjusted > 0:
             prices[i] = adjusted.quantize(PRICE_STEP, rounding=ROUND_CEILING)
             return prices

@@ -85,9 +85,9 @@ def eligible_providers(*instruments: Instrument) -> QuerySet[LiquidityProvider]:
 
 
 def legs_gross(legs) -> Decimal:
-    """A package's premium at stake per package at request (``RfqLeg`` rows): sum ratio x |model value|, the
-    denominator of its bps (``rfq.package_pricing.package_cost_bps``)."""
-    return sum((Decimal(leg.ratio) * abs(leg.model_value) for leg in legs), Decimal(0))
+    """A package's premium at stake per package at request (``RfqLeg`` rows), in currency: sum weight x |model
+    value|, the denominator of its bps (``rfq.package_pricing.package_cost_bps``)."""
+    return sum((Decimal(leg.weight) * abs(leg.model_value) for leg in legs), Decimal(0))
 
 
 def leg_markets(legs: Iterable[tuple[Instrument, str, int]], *, now: datetime | None = None) -> list[LegMarket]:
@@ -109,7 +109,7 @@ def leg_markets(legs: Iterable[tuple[Instrument, str, int]], *, now: datetime | 
             value, vega = q.mid, q.greeks.vega
         else:
             value, vega = spot(instrument), 0.0
-        out.append(LegMarket(instrument.symbol, side, int(ratio), value, vega, float(instrument.tick_size)))
+        out.append(LegMarket(instrument.symbol, side, int(ratio), value, vega, float(instrument.tick_size), instrument.multiplier))
     return out
 
 
@@ -233,7 +233,7 @@ def rfq_legs(rfq: RFQ) -> list[dict]:
         return []
     return [
         {"leg_no": leg.leg_no, "instrument": leg.instrument.symbol, "kind": leg.instrument.kind, "side": leg.side, "ratio": leg.ratio,
-         "quantity": leg.quantity, "parent": leg.parent_id, "model_value": leg.model_value, "vega": leg.vega,
+         "multiplier": leg.instrument.multiplier, "quantity": leg.quantity, "parent": leg.parent_id, "model_value": leg.model_value, "vega": leg.vega,
          "child_order": leg.child_id, "executed_price": leg.executed_price}
         for leg in RfqLeg.objects.filter(rfq=rfq).select_related("instrument").order_by("leg_no")
     ]

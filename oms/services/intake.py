@@ -91,10 +91,13 @@ def order_snapshot(o: Order) -> dict:
 # --- submission ----------------------------------------------------------------------------------
 
 
-def orders_submit(*, user, actor: Actor, items: list) -> list[IntakeResult]:
+def orders_submit(*, user, actor: Actor, items: list, package: bool = False) -> list[IntakeResult]:
     """Submit orders (one or many): each is created ACCEPTED or DENIED, or answered idempotently, or refused.
 
     Everything created is written in one transaction together with its audit events.
+
+    ``package``: the items are the legs of one multi-leg package (one portfolio): the option limbs on net delta
+    and vega (``oms.services.risk_greeks``) decide them together, all or none, instead of one after another.
 
     A submission that loses a client_order_id race (a concurrent request took one of its ids first; its
     row is committed by the time the unique index says so) is submitted again: the next first read finds
@@ -102,7 +105,7 @@ def orders_submit(*, user, actor: Actor, items: list) -> list[IntakeResult]:
     costs one item a retry, not the whole batch. The messages are not counted against the rate limit twice.
     """
     subs = [Submission(user, actor, item) for item in items]
-    outcome = _execute(_plan(subs, known_throttled=None), subs, may_retry=True)
+    outcome = _execute(_plan(subs, known_throttled=None, package=package), subs, may_retry=True)
     if not isinstance(outcome, _LostRace):
         return outcome
     return [replace(submission_resubmit(sub, outcome.throttled.get(index, False)), index=index) for index, sub in enumerate(subs)]
@@ -177,7 +180,7 @@ class _Plan:
     now: datetime
 
 
-def _plan(subs: list[Submission], *, known_throttled: dict[int, bool] | None) -> _Plan:
+def _plan(subs: list[Submission], *, known_throttled: dict[int, bool] | None, package: bool = False) -> _Plan:
     """Parse, answer resends, and run the risk limbs that need no transaction. ``known_throttled``: a retry's
     throttle flags per item (None on a first attempt: count the messages)."""
     now = timezone.now()
@@ -219,7 +222,7 @@ def _plan(subs: list[Submission], *, known_throttled: dict[int, bool] | None) ->
     if fresh:
         fresh = _with_references(fresh, marks, now)
         limits = risk.effective_limits({r.portfolio.id for _, r in fresh}, ref.limits)
-        decisions, claimed, throttled = _gate(fresh, subs, limits, ref.restricted, ref.halts, known_throttled)
+        decisions, claimed, throttled = _gate(fresh, subs, limits, ref.restricted, ref.halts, known_throttled, package=package)
     return _Plan(results, fresh, same_as, decisions, claimed, throttled, limits, usage, now)
 
 
@@ -255,7 +258,7 @@ def _lost_client_order_id_race(exc: IntegrityError) -> bool:
     return diag is not None and diag.constraint_name == CLIENT_ORDER_ID_CONSTRAINT
 
 
-def _gate(fresh, subs: list[Submission], limits, restricted, halts, known_throttled: dict[int, bool] | None):
+def _gate(fresh, subs: list[Submission], limits, restricted, halts, known_throttled: dict[int, bool] | None, *, package: bool = False):
     """The risk limbs that need no database: static checks, then the rate throttle and duplicate claims.
 
     Rate and duplicates are one atomic round trip to Redis per source (``risk.intake_gate``), its messages
@@ -267,7 +270,7 @@ def _gate(fresh, subs: list[Submission], limits, restricted, halts, known_thrott
     # Net delta / vega: only for orders a Greek limb applies to (none set: nothing read, nothing computed).
     greeks = [(index, req) for index, req in fresh if decisions[index] is None and greek_limbs_apply(req.instrument, limits[req.portfolio.id])]
     if greeks:
-        decisions.update(orders_greeks_decide(greeks, limits))
+        decisions.update(orders_greeks_decide(greeks, limits, as_one=package))
     by_source: dict[str, list[tuple[int, tuple]]] = defaultdict(list)
     for index, req in fresh:
         lim = limits[req.portfolio.id]

@@ -166,12 +166,22 @@ def _breach(code: str, what: str, underlying: str, before: float, after: float, 
                   f"the limit is ±{Decimal(cap).normalize():,f} {unit} (a trade that reduces it is always allowed)")
 
 
-def orders_greeks_decide(fresh: Iterable[tuple[int, object]], limits: dict, now: datetime | None = None) -> dict[int, tuple[str, str]]:
+def orders_greeks_decide(fresh: Iterable[tuple[int, object]], limits: dict, now: datetime | None = None, *,
+                         as_one: bool = False) -> dict[int, tuple[str, str]]:
     """The Greek limbs for intake: ``fresh`` (index, parsed order) that still pass, in submission order, each
-    one leg; ``limits`` per portfolio id. Return (code, reason) per denied index."""
-    items = [(index, req.portfolio.id, [GreekLeg(req.instrument, req.side, req.quantity)]) for index, req in fresh]
-    if not items:
+    one leg; ``limits`` per portfolio id. Return (code, reason) per denied index.
+
+    ``as_one``: the orders are the legs of one package (one portfolio): decided together, every leg denied or
+    none, so that a hedged package passes where one of its legs alone would breach (``greeks_check``)."""
+    fresh = list(fresh)
+    if not fresh:
         return {}
+    if as_one:
+        (_, first), *_ = fresh
+        legs = [GreekLeg(req.instrument, req.side, req.quantity) for _, req in fresh]
+        denial = _decide([(0, first.portfolio.id, legs)], limits, now or timezone.now()).get(0)
+        return {} if denial is None else {index: denial for index, _ in fresh}
+    items = [(index, req.portfolio.id, [GreekLeg(req.instrument, req.side, req.quantity)]) for index, req in fresh]
     return _decide(items, limits, now or timezone.now())
 
 

@@ -82,8 +82,8 @@ class PackageLegInputSerializer(serializers.Serializer):
 
 
 class PackageCreateInputSerializer(serializers.Serializer):
-    """A multi-leg package RFQ: 1-4 legs priced by dealers as one net price (what we pay per package; negative:
-    we receive)."""
+    """A multi-leg package RFQ: 1-4 legs priced by dealers as one net price (what we pay per package, in currency:
+    sum of side x ratio x multiplier x leg price; negative: we receive)."""
 
     portfolio = StrictCharField(max_length=32, help_text="The portfolio the legs' orders are for (code)")
     legs = serializers.JSONField(help_text="1-4 legs: [{instrument, side, ratio}, ...]; checked with a code per problem "
@@ -163,6 +163,8 @@ class RfqLegSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="equity | option")
     side = serializers.CharField(help_text="Our side of the leg")
     ratio = serializers.IntegerField(help_text="Units per package")
+    multiplier = serializers.IntegerField(help_text="Shares per unit (100 for a listed option, 1 for a share): a package's "
+                                                    "net price is the sum of side x ratio x multiplier x price over its legs")
     quantity = serializers.IntegerField(help_text="ratio x the number of packages (the leg's order)")
     parent = serializers.IntegerField(help_text="The leg's parent order")
     model_value = serializers.DecimalField(max_digits=18, decimal_places=6, help_text="Model value per unit at request")

@@ -246,7 +246,8 @@ def _execute_package(rfq: RFQ, holdings: list[tuple[RfqLeg, ParentOrder]], quote
     every leg. Audited ``rfq.package_executed`` naming each leg's fill; return the first leg's fill id."""
     legs = [leg for leg, _ in holdings]
     try:
-        prices = net_split(quote.price, [SplitLeg(leg.side, leg.ratio, Decimal(str(v)), leg.instrument.tick_size)
+        prices = net_split(quote.price, [SplitLeg(leg.side, leg.ratio, Decimal(str(v)), leg.instrument.tick_size,
+                                                  leg.instrument.multiplier)
                                          for leg, v in zip(legs, quote.leg_values or [], strict=True)])
     except (Unsplittable, ValueError) as exc:
         raise Conflict(RfqErrorCode.PACKAGE_UNSPLITTABLE, f"Quote {quote.pk}: {exc}") from exc

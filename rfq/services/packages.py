@@ -12,8 +12,9 @@ its delta hedge, priced by dealers as one net price and executed all or nothing.
    (``browser:<user>`` / ``api:<user>``). A leg refused by the intake (a portfolio the trader may not trade, a
    restricted instrument, a limit) refuses the whole package with that leg's code and field: nothing is
    written (a package is all or nothing from its first step).
-3. **The whole package's pre-trade check** (:func:`package_risk_check`): the one call site where the
-   package's Greeks (net delta / vega per portfolio) are checked as a whole.
+3. **The whole package's Greeks**: the intake decides the legs' option limbs on net delta and vega (per
+   portfolio and underlying, ``oms.services.risk_greeks``) together, ``orders_submit(..., package=True)``: all
+   legs or none, so a delta-hedged package passes where its option leg alone would breach.
 4. **A parent per leg, now** (``ems.services.aggregation.parents_for_orders``): never shared with, nor netted
    against, anyone else's orders; the strategy selection matrix sends it to RFQ and its reason names the
    package ("package RFQ 17, leg 2 of 4 (...)").
@@ -75,6 +76,11 @@ class LegSpec:
     side: str
     ratio: int
 
+    @property
+    def weight(self) -> int:
+        """Shares per package (``rfq.package_pricing``: ratio x the contract multiplier)."""
+        return self.ratio * self.instrument.multiplier
+
 
 def package_legs_parse(legs, *, now: datetime | None = None) -> list[LegSpec]:
     """Check a package's legs (module docstring, step 1); raise a DomainError naming ``legs[i].<field>``."""
@@ -118,18 +124,6 @@ def package_legs_parse(legs, *, now: datetime | None = None) -> list[LegSpec]:
     return out
 
 
-def package_risk_check(*, portfolio: str, legs: list[tuple[Instrument, str, int]]) -> None:
-    """The whole package's pre-trade check, on its legs ``(instrument, side, quantity)`` as one trade.
-
-    **THE CALL SITE** of the package's Greeks check (net delta / vega per portfolio):
-    ``oms.services.risk_greeks.greeks_check(portfolio=..., legs=...)`` is wired in here at merge; it raises a
-    ``RiskDenied`` to refuse the package (the transaction then writes nothing).
-
-    For now the package's risk is the ordinary per-leg intake risk, which ``orders_submit`` has run on every
-    leg just before this call (the package is refused if any leg was denied)."""
-    return None
-
-
 def package_create(*, portfolio: str, legs, quantity: int, actor: Actor, user, direction: str | None = None, mode: str = "click",
                    execute_at: str = "quote", threshold_bps=None, threshold_price=None, window_s=None, providers: int | None = None,
                    source: str = "desk") -> RFQ:
@@ -154,8 +148,6 @@ def package_create(*, portfolio: str, legs, quantity: int, actor: Actor, user, d
     with transaction.atomic():
         rfq_id = ids_reserve(RFQ._meta.db_table, "id", 1)[0]
         order_ids = _legs_submit(rfq_id, parsed, portfolio=portfolio, quantity=quantity, actor=actor, user=user)
-        # The package's whole pre-trade Greeks check (issue 22, item 4) is wired in here: see package_risk_check.
-        package_risk_check(portfolio=portfolio, legs=[(leg.instrument, leg.side, leg.ratio * quantity) for leg in parsed])
         described = _describe(parsed)
         notes = {oid: f"package RFQ {rfq_id}, leg {n} of {len(parsed)} ({described}): priced by dealers as one package"
                  for n, oid in enumerate(order_ids, start=1)}
@@ -171,7 +163,7 @@ def _legs_submit(rfq_id: int, legs: list[LegSpec], *, portfolio: str, quantity: 
     items = [{"client_order_id": f"PKG{rfq_id}-L{n}", "portfolio": portfolio, "instrument": leg.instrument.symbol, "side": leg.side,
               "quantity": leg.ratio * quantity, "order_type": "market", "strategy": "rfq"}
              for n, leg in enumerate(legs, start=1)]
-    results = orders_submit(user=user, actor=actor, items=items)
+    results = orders_submit(user=user, actor=actor, items=items, package=True)
     for i, result in enumerate(results):
         if result.outcome != "created":
             err = result.error or Conflict(RfqErrorCode.BAD_LEGS, f"Leg {i + 1} was not accepted ({result.outcome})")

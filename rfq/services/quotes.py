@@ -213,7 +213,7 @@ def _cost_bps(rfq, price: Decimal) -> Decimal:
     """A quote's cost against the request's mid, bps; a package's against its value, bps of its gross premium."""
     if not rfq.package:
         return bps_from_mid(rfq.side, price, rfq.mid_at_request)
-    gross = legs_gross(RfqLeg.objects.filter(rfq=rfq))
+    gross = legs_gross(RfqLeg.objects.filter(rfq=rfq).select_related("instrument"))
     return package_cost_bps(price, rfq.mid_at_request, gross).quantize(BPS_Q)
 
 

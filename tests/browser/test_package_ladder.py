@@ -92,4 +92,4 @@ def test_a_four_leg_package_ladder_fills_live_and_one_click_books_every_leg(brow
     best = min(Quote.objects.filter(rfq=rfq), key=lambda q: q.price)
     assert (rfq.status, rfq.executed_quote_id, best_id) == (RfqStatus.EXECUTED, best.pk, best.pk)
     assert Fill.objects.filter(exec_id__startswith=f"RFQ{rfq.pk}-Q{best.pk}-L").count() == 4
-    assert sum((leg.sign * leg.ratio * leg.executed_price for leg in rfq.legs.all()), Decimal(0)) == best.price
+    assert sum((leg.sign * leg.weight * leg.executed_price for leg in rfq.legs.all()), Decimal(0)) == best.price

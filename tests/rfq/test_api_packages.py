@@ -51,7 +51,7 @@ def test_a_four_leg_package_over_the_api_shows_its_legs_and_net_ladder_and_accep
     assert accepted.status_code == 200, accepted.content
     detail = accepted.json()
     assert detail["status"] == "executed" and Decimal(detail["executed_price"]) == best.price
-    total = sum((Decimal(1 if leg["side"] == "buy" else -1) * leg["ratio"] * Decimal(leg["executed_price"]) for leg in detail["legs"]),
+    total = sum((Decimal(1 if leg["side"] == "buy" else -1) * leg["ratio"] * leg["multiplier"] * Decimal(leg["executed_price"]) for leg in detail["legs"]),
                 Decimal(0))
     assert total == best.price and Fill.objects.filter(exec_id__startswith=f"RFQ{rfq.pk}-").count() == 4
 

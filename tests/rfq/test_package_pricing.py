@@ -157,3 +157,15 @@ def test_any_split_adds_up_exactly(raw, cents_off):
     except Unsplittable:
         return  # only when a leg would go to zero or below
     assert _sum(legs, prices) == net and all(p > 0 for p in prices)
+
+
+def test_an_option_with_its_share_hedge_nets_the_cash_both_fills_move():
+    call = LegMarket("ACMEC100", "buy", 1, 5.0, 0.2, 0.01, 100)
+    hedge = LegMarket("ACME", "sell", 40, 200.0, 0.0, 0.01)
+    assert (call.weight, hedge.weight) == (100, 40)
+    assert package_value([call, hedge]) == pytest.approx(1 * 100 * 5.0 - 40 * 200.0)  # -7,500: a credit
+    assert package_gross([call, hedge]) == pytest.approx(500.0 + 8_000.0)
+    assert package_vega([call, hedge]) == pytest.approx(20.0)
+    prices = net_split(Decimal("-7499.00"), [SplitLeg("buy", 1, Decimal("5"), Decimal("0.01"), 100),
+                                             SplitLeg("sell", 40, Decimal("200"), Decimal("0.01"))])
+    assert 100 * prices[0] - 40 * prices[1] == Decimal("-7499.00")

@@ -35,7 +35,7 @@ def desk(clock, venues, instrument):
 
 
 def _signed_sum(rfq: RFQ) -> Decimal:
-    return sum((leg.sign * leg.ratio * leg.executed_price for leg in rfq.legs.all()), Decimal(0))
+    return sum((leg.sign * leg.weight * leg.executed_price for leg in rfq.legs.all()), Decimal(0))
 
 
 def test_a_package_submits_one_order_per_leg_each_in_a_parent_of_its_own_sent_to_rfq_with_the_package_as_reason(
@@ -58,7 +58,7 @@ def test_a_package_submits_one_order_per_leg_each_in_a_parent_of_its_own_sent_to
         assert row.model_value > 0
     assert rows[3].vega == 0 and rows[0].vega > 0
     # The package's value: the legs' values, signed and weighted.
-    assert rfq.mid_at_request == sum(r.sign * r.ratio * r.model_value for r in rows)
+    assert rfq.mid_at_request == sum(r.sign * r.weight * r.model_value for r in rows)
     # What a provider is sent: the legs and the size, never the portfolio, an order or a parent.
     payload = Dissemination.objects.filter(rfq=rfq).first().payload
     assert payload["legs"] == [{"instrument": leg["instrument"], "side": leg["side"], "ratio": leg["ratio"]} for leg in legs]
@@ -215,23 +215,6 @@ def test_a_leg_the_intake_denies_refuses_the_whole_package_and_writes_nothing(de
     assert (Order.objects.count(), ParentOrder.objects.count(), RFQ.objects.count(), AuditEvent.objects.count()) == before
 
 
-def test_the_package_risk_check_is_called_with_every_leg_inside_the_transaction(desk, instrument, trader, portfolio, monkeypatch):
-    from oms.errors import RiskDenied
-    from rfq.services import packages
-
-    seen = []
-
-    def deny(*, portfolio, legs):
-        seen.append((portfolio, [(i.symbol, side, qty) for i, side, qty in legs]))
-        raise RiskDenied("risk.net_vega", "the package's vega is over the portfolio's limit")
-
-    monkeypatch.setattr(packages, "package_risk_check", deny)
-    with pytest.raises(RiskDenied):
-        package_for(trader, portfolio, four_legs(instrument, desk), quantity=3)
-    assert seen[0][1][3] == (instrument.symbol, "sell", 120)
-    assert not Order.objects.filter(client_order_id__startswith="PKG").exists()
-
-
 @pytest.mark.parametrize(("legs", "code", "field"), [
     ([], "rfq.no_legs", "legs"),
     ("AAPL", "rfq.bad_legs", "legs"),
@@ -278,3 +261,27 @@ def test_a_leg_parent_is_never_worked_in_an_rfq_round_of_its_own(desk, instrumen
     parent = RfqLeg.objects.get(rfq=rfq, leg_no=1).parent
     assert RfqDestination().parent_work(parent, actor=actor) is None
     assert RFQ.objects.filter(parent=parent).count() == 1  # only the package
+
+
+def test_the_portfolios_delta_limit_refuses_an_unhedged_package_and_admits_it_with_its_hedge(desk, instrument, trader, portfolio):
+    from oms.models import RiskLimit
+
+    # 10 calls at strike 100 on a 100 underlying: about 10 x 100 x 0.5 = 500 shares of delta.
+    RiskLimit.objects.update_or_create(portfolio=portfolio, defaults={"max_net_delta_shares": 300})
+    calls = [{"instrument": desk["c100"].symbol, "side": "buy", "ratio": 1}]
+    before = (Order.objects.count(), RFQ.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(DomainError) as exc:
+        package_for(trader, portfolio, calls, quantity=10)
+    assert exc.value.code == "risk.delta_limit" and exc.value.status == 422
+    assert (Order.objects.count(), RFQ.objects.count(), AuditEvent.objects.count()) == before  # nothing half-applied
+    hedged = [*calls, {"instrument": instrument.symbol, "side": "sell", "ratio": 50}]
+    rfq = package_for(trader, portfolio, hedged, quantity=10)
+    assert rfq.package and rfq.legs.count() == 2
+
+
+def test_a_package_nets_in_currency_with_each_option_leg_weighed_by_its_multiplier(desk, instrument, trader, portfolio):
+    rfq = package_for(trader, portfolio, four_legs(instrument, desk), quantity=1)
+    legs = list(rfq.legs.select_related("instrument").order_by("leg_no"))
+    assert [leg.weight for leg in legs] == [100, 100, 100, 40]  # contracts x 100 shares; the hedge in shares
+    cash = sum((leg.sign * leg.quantity * leg.instrument.multiplier * leg.model_value for leg in legs), Decimal(0))
+    assert rfq.mid_at_request == cash  # the package's value is the cash its legs would move, per package

@@ -59,7 +59,7 @@ def test_a_four_leg_package_gets_net_quotes_from_several_makers_and_one_accept_b
     rfq.refresh_from_db()
     assert rfq.status == RfqStatus.EXECUTED
     legs = list(rfq.legs.select_related("instrument"))
-    assert sum((leg.sign * leg.ratio * leg.executed_price for leg in legs), Decimal(0)) == best.price
+    assert sum((leg.sign * leg.weight * leg.executed_price for leg in legs), Decimal(0)) == best.price
     assert Fill.objects.filter(exec_id__startswith=f"RFQ{rfq.pk}-Q{best.pk}-L").count() == 4
     held = {p.instrument.symbol: p.quantity for p in Position.objects.filter(portfolio=portfolio).select_related("instrument")}
     assert held == {leg.instrument.symbol: leg.quantity * leg.sign for leg in legs}
