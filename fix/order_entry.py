@@ -236,16 +236,22 @@ class OrderEntry:
                 raise Conflict(OrderErrorCode.DUPLICATE_CLIENT_ORDER_ID, f"ClOrdID {new!r} was already used on this session", field="client_order_id")
             if not CLIENT_ORDER_ID_RE.fullmatch(new):
                 raise ValidationFailed({"client_order_id": [{"code": FieldErrorCode.INVALID, "detail": "ClOrdID(11): 1-64 letters, digits, '.', '_', ':' or '-'"}]})
-            with transaction.atomic():
-                # The amend and its reports (and the new ClOrdID) in one transaction; a refusal raised by the
-                # service rolls its own savepoint back and is answered below, its audit row kept.
-                with answering(Request(session.id, order.pk, new, orig)):
+            refusal = None
+            with transaction.atomic(), answering(Request(session.id, order.pk, new, orig)):
+                # The amend, its reports and the new ClOrdID in one transaction. A refusal is caught inside it: the
+                # service rolled its own savepoint back, and what it audited (a risk denial) commits.
+                try:
                     order = order_replace(user=session.user, actor=session.actor, order_id=order.pk,
                                           quantity=_quantity_text(field_or(message, 38)) or None, limit_price=field_or(message, 44) or None)
+                except DomainError as exc:
+                    refusal = exc
+                else:
                     if new != orig:
                         FixOrderId.objects.create(session_id=session.id, cl_ord_id=new, order=order, orig_cl_ord_id=orig)
                     if not FixReport.objects.filter(session_id=session.id, order=order, exec_type="5", cl_ord_id=new).exists():
                         reports_write([OrderReport(ReportKind.REPLACED, order)])  # nothing changed: Replaced all the same
+            if refusal is not None:
+                raise refusal
         except DomainError as exc:
             self._cancel_reject(gateway, key, message, order, exc, response_to="2")
             return

@@ -40,10 +40,11 @@ def port():
     return free_port()
 
 
-def working(order: Order, venue: str = "XSMA"):
-    """The order worked in a parent with one child at ``venue`` (as aggregation and routing leave it)."""
+def working(order: Order, venue: str = "XSMA", at_venue: int | None = None):
+    """The order worked in a parent with one child of ``at_venue`` shares (all of it) at ``venue``, as
+    aggregation and routing leave it."""
     parent = f.parent(instrument=order.instrument, orders=[order], side=order.side)
-    return f.child(parent=parent, venue_code=venue, quantity=order.quantity, price=None)
+    return f.child(parent=parent, venue_code=venue, quantity=at_venue or order.quantity, price=None)
 
 
 def book(child, quantity: int, price: str) -> str:
