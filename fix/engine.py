@@ -403,6 +403,11 @@ class Gateway:
                 _bind_host(self._engine_port, self.host, self.port)
         except Exception as exc:  # noqa: BLE001 - reported to start()'s caller
             self._start_error = exc
+            if self._acceptor is not None:
+                try:
+                    self._acceptor.stop(True)  # its sessions leave the engine's registry: a next gateway takes them
+                except Exception:
+                    log.exception("FIX acceptor stop after a start error")
             self._acceptor = None
             self._started.set()
             return
