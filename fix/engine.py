@@ -192,7 +192,7 @@ def _logged(key: SessionKey, direction: str, message: qf.Message) -> Logged:
         key=key, direction=direction, raw=message.toString(),
         seq_num=int(field_or(header, 34, "0") or 0),  # FIX 34 MsgSeqNum
         msg_type=field_or(header, 35),  # FIX 35 MsgType
-        cl_ord_id=field_or(message, 11)[:64],  # FIX 11 ClOrdID
+        cl_ord_id=field_or(message, 11).replace("\x00", "")[:64],  # FIX 11 ClOrdID (a text column: no NUL)
         poss_dup=field_or(header, 43) == "Y",  # FIX 43 PossDupFlag
         at=time.time(),
     )

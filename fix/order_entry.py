@@ -232,10 +232,10 @@ class OrderEntry:
         try:
             if order is None:
                 raise NotFound(OrderErrorCode.NOT_FOUND, f"No order with ClOrdID {orig!r} on this session")
-            if new != orig and self._order(session, new) is not None:
-                raise Conflict(OrderErrorCode.DUPLICATE_CLIENT_ORDER_ID, f"ClOrdID {new!r} was already used on this session", field="client_order_id")
             if not CLIENT_ORDER_ID_RE.fullmatch(new):
                 raise ValidationFailed({"client_order_id": [{"code": FieldErrorCode.INVALID, "detail": "ClOrdID(11): 1-64 letters, digits, '.', '_', ':' or '-'"}]})
+            if new != orig and self._order(session, new) is not None:
+                raise Conflict(OrderErrorCode.DUPLICATE_CLIENT_ORDER_ID, f"ClOrdID {new!r} was already used on this session", field="client_order_id")
             refusal = None
             with transaction.atomic(), answering(Request(session.id, order.pk, new, orig)):
                 # The amend, its reports and the new ClOrdID in one transaction. A refusal is caught inside it: the
@@ -312,4 +312,6 @@ class OrderEntry:
         return cached
 
     def _order(self, session: _Session, client_order_id: str) -> Order | None:
+        if not CLIENT_ORDER_ID_RE.fullmatch(client_order_id):
+            return None  # no order has such an id (intake and replace refuse it), and a NUL cannot go in a query
         return fix_session_order(session.id, session.source, client_order_id)
