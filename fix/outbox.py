@@ -55,7 +55,7 @@ SEND_BATCH = 500  # rows read per send pass
 
 EXEC_TYPE = {  # FIX 150 of each kind (a trade's and a new order's follow the order's status)
     ReportKind.DENIED: "8", ReportKind.TRADE: "F", ReportKind.PENDING_CANCEL: "6", ReportKind.CANCELLED: "4",
-    ReportKind.REPLACED: "5", ReportKind.EXPIRED: "C",
+    ReportKind.REPLACED: "5", ReportKind.EXPIRED: "C", ReportKind.DONE_FOR_DAY: "3",
 }
 CANCEL_ACK = "6"  # FIX 150 Pending Cancel: the final Canceled carries the same ClOrdID / OrigClOrdID
 
@@ -198,10 +198,12 @@ def _report(report: OrderReport, sid: int, codes: tuple[str, str], cl_ord_id: st
         return exec_id, report_fields(exec_id=exec_id, exec_type="8", status=OrderStatus.DENIED, cum_qty=0, avg_px=None,
                                       text=refusal_text(RiskDenied(order.deny_code, order.deny_reason)),
                                       rej_reason=ORD_REJ_REASON.get(order.deny_code, OTHER), **common)
-    # Pending cancel, cancelled, expired: once each in an order's life; replaced: as often as it is amended.
-    exec_id = f"{EXEC_TYPE[kind]}{order.pk}" if kind != ReportKind.REPLACED else f"5{order.pk}-{uuid.uuid4().hex[:12]}"
+    # Pending cancel, cancelled, expired: once each in an order's life; replaced and done for day: as often as it
+    # is amended or carried over to another day.
+    once = kind not in (ReportKind.REPLACED, ReportKind.DONE_FOR_DAY)
+    exec_id = f"{EXEC_TYPE[kind]}{order.pk}" if once else f"{EXEC_TYPE[kind]}{order.pk}-{uuid.uuid4().hex[:12]}"
     return exec_id, report_fields(exec_id=exec_id, exec_type=EXEC_TYPE[kind], status=order.status, cum_qty=order.filled_quantity,
-                                  avg_px=order.avg_price, **common)
+                                  avg_px=order.avg_price, ord_status="3" if kind == ReportKind.DONE_FOR_DAY else "", **common)
 
 
 # --- sending ------------------------------------------------------------------------------------------

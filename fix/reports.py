@@ -46,11 +46,12 @@ def transact_time() -> str:
 
 def report_fields(*, facts: OrderFacts, exec_id: str, exec_type: str, status: str, cl_ord_id: str, cum_qty: int,
                   avg_px: Decimal | None, orig_cl_ord_id: str = "", last: tuple[int, Decimal, str] | None = None,
-                  text: str = "", rej_reason: str = "") -> Fields:
+                  text: str = "", rej_reason: str = "", ord_status: str = "") -> Fields:
     """The body of an ExecutionReport about an order in ``status`` (ours) with ``cum_qty`` filled at ``avg_px``;
-    ``last``: (LastQty, LastPx, LastMkt) of a fill."""
+    ``last``: (LastQty, LastPx, LastMkt) of a fill; ``ord_status``: FIX 39 when it is not the status's own
+    (3 Done for day: the order is open, its day is over)."""
     leaves = 0 if status in CLOSED else facts.quantity - cum_qty
-    out = [[37, str(facts.order_id)], [17, exec_id], [150, exec_type], [39, v.ORD_STATUS[status]], [11, cl_ord_id]]
+    out = [[37, str(facts.order_id)], [17, exec_id], [150, exec_type], [39, ord_status or v.ORD_STATUS[status]], [11, cl_ord_id]]
     if orig_cl_ord_id:
         out.append([41, orig_cl_ord_id])
     out += [[1, facts.account], [55, facts.symbol], [54, v.SIDE_OUT[facts.side]], [40, v.ORD_TYPE_OUT[facts.order_type]],

@@ -5,7 +5,7 @@ The OMS does not import the apps that report orders: they register a listener he
 so what a listener writes commits or rolls back with it. The places that emit are the only places an
 order's execution state moves: intake (accepted / denied), ``lifecycle.orders_fill_prepare`` (each fill),
 ``cancel`` (pending cancel / cancelled), ``lifecycle.order_close`` and ``orders_expire_day`` (cancelled /
-expired), ``replace`` (replaced).
+expired), ``replace`` (replaced), and the EMS's carry-over of a GTC order to the next market day (done for day).
 
 A listener runs on the fill path: it must cost nothing when it has nobody to tell.
 """
@@ -28,6 +28,7 @@ class ReportKind(StrEnum):
     CANCELLED = "cancelled"  # 150=4
     REPLACED = "replaced"  # 150=5
     EXPIRED = "expired"  # 150=C
+    DONE_FOR_DAY = "done_for_day"  # 150=3: a GTC order's day ended, it goes on the next market day
 
 
 @dataclass(frozen=True)

@@ -194,3 +194,22 @@ def test_a_cancel_pending_in_a_parent_is_reported_pending_then_cancelled_with_th
         done = client.expect("8")
     assert tags(pending, 150, 39, 11, 41) == {150: "6", 39: "6", 11: "P-1-X", 41: "P-1"}
     assert tags(done, 150, 39, 11, 41) == {150: "4", 39: "4", 11: "P-1-X", 41: "P-1"}
+
+
+def test_a_gtc_order_carried_to_the_next_day_is_reported_done_for_day(session, port):
+    import quickfix as qf
+
+    from ems.services.carry_over import parent_order_carry_over
+
+    with running_gateway(port), FixClient(port, "CLIENT1", "SMART") as client:
+        assert client.wait_logon()
+        gtc = new_order("GTC-1", qty="100", price="101")
+        gtc.setField(qf.TimeInForce("1"))  # FIX 59: 1 good till cancel
+        client.send(gtc)
+        assert field_or(client.expect("8"), 150) == "0"
+        order = Order.objects.get(source=SOURCE, client_order_id="GTC-1")
+        parent = f.parent(instrument=order.instrument, orders=[order])
+        parent_order_carry_over(parent_id=parent.pk, actor=SYSTEM)  # its day closed with nothing at a venue
+        er = client.expect("8")
+    assert tags(er, 150, 39, 11, 59, 151) == {150: "3", 39: "3", 11: "GTC-1", 59: "1", 151: "100"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.ACCEPTED  # still working, on the next day
