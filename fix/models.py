@@ -97,7 +97,7 @@ class FixReport(models.Model):
     exec_type = models.CharField(max_length=1)  # FIX 150
     cl_ord_id = models.CharField(max_length=64)  # FIX 11 (the cancel's or the replace's own id when it answers one)
     orig_cl_ord_id = models.CharField(max_length=64, blank=True)  # FIX 41
-    fields = models.JSONField()  # the body: [[tag, value], ...] in order
+    body = models.TextField()  # the body's fields as on the wire, tag=value separated by SOH (no header, no trailer)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_seq = models.PositiveIntegerField(null=True, blank=True)  # FIX 34 it went out with
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -39,9 +39,10 @@ from django.utils import timezone
 from fix.engine import Gateway, SessionKey
 from fix.models import FixOrderId, FixReport, FixSession, SessionKind
 from fix.refusals import refusal_text
-from fix.reports import OrderFacts, report_fields, report_message
+from fix.reports import OrderFacts, report_body, report_fields, report_message
 from fix.store import stored_messages
 from fix.vocabulary import ORD_REJ_REASON, ORD_STATUS, OTHER
+from oms.db import write_rows
 from oms.errors import RiskDenied
 from oms.models import Order
 from oms.order_reports import OrderReport, ReportKind
@@ -57,6 +58,8 @@ EXEC_TYPE = {  # FIX 150 of each kind (a trade's and a new order's follow the or
     ReportKind.DENIED: "8", ReportKind.TRADE: "F", ReportKind.PENDING_CANCEL: "6", ReportKind.CANCELLED: "4",
     ReportKind.REPLACED: "5", ReportKind.EXPIRED: "C", ReportKind.DONE_FOR_DAY: "3",
 }
+COLUMNS = ["session_id", "order_id", "exec_id", "exec_type", "cl_ord_id", "orig_cl_ord_id", "body", "created_at"]
+FIRST_REPORTS = frozenset({ReportKind.NEW, ReportKind.DENIED})
 CANCEL_ACK = "6"  # FIX 150 Pending Cancel: the final Canceled carries the same ClOrdID / OrigClOrdID
 
 
@@ -153,16 +156,17 @@ def reports_write(reports: list[OrderReport]) -> None:
     if not wanted:
         return
     order_ids = {r.order.pk for r, _ in wanted}
-    codes = {pk: (account, symbol) for pk, account, symbol in
-             Order.objects.filter(pk__in=order_ids).values_list("pk", "portfolio__code", "instrument__symbol")}
-    latest = {(row.session_id, row.order_id): row.cl_ord_id for row in
-              FixOrderId.objects.filter(order_id__in=order_ids).order_by("id").only("session_id", "order_id", "cl_ord_id")}
+    codes = _codes([r.order for r, _ in wanted])
+    latest = {}
+    if any(r.kind not in FIRST_REPORTS for r, _ in wanted):  # an order just taken in has no other ClOrdID yet
+        latest = {(row.session_id, row.order_id): row.cl_ord_id for row in
+                  FixOrderId.objects.filter(order_id__in=order_ids).order_by("id").only("session_id", "order_id", "cl_ord_id")}
     cancel_acks = {}
     if any(r.kind == ReportKind.CANCELLED for r, _ in wanted):
         cancel_acks = {(row.session_id, row.order_id): (row.cl_ord_id, row.orig_cl_ord_id) for row in
                        FixReport.objects.filter(order_id__in=order_ids, exec_type=CANCEL_ACK).only("session_id", "order_id", "cl_ord_id", "orig_cl_ord_id")}
     request = _answering.get()
-    rows = []
+    rows, seen, now = [], set(), timezone.now()
     for report, sid in wanted:
         order = report.order
         current = latest.get((sid, order.pk), order.client_order_id)
@@ -172,10 +176,27 @@ def reports_write(reports: list[OrderReport]) -> None:
         elif report.kind == ReportKind.CANCELLED and (sid, order.pk) in cancel_acks:
             cl_ord_id, orig = cancel_acks[(sid, order.pk)]
         exec_id, fields = _report(report, sid, codes[order.pk], cl_ord_id, orig)
-        rows.append(FixReport(session_id=sid, order_id=order.pk, exec_id=exec_id, exec_type=fields[2][1],
-                              cl_ord_id=cl_ord_id[:64], orig_cl_ord_id=orig[:64], fields=fields))
-    # The same report is never written twice (a unique ExecID per session): a replayed change adds nothing.
-    FixReport.objects.bulk_create(rows, ignore_conflicts=True)
+        if (sid, exec_id) in seen:
+            continue
+        seen.add((sid, exec_id))
+        rows.append([sid, order.pk, exec_id, fields[2][1], cl_ord_id[:64], orig[:64], report_body(fields), now])
+    # One statement (COPY for many rows: a compliance drop copy gets a row per fill and order). An ExecID is
+    # unique per session by construction (module docstring); the database's constraint is the last word.
+    write_rows(FixReport._meta.db_table, COLUMNS, rows)
+
+
+def _codes(orders: list) -> dict[int, tuple[str, str]]:
+    """(Account, Symbol) of each order: from its loaded portfolio and instrument (intake has them), else one query."""
+    out, missing = {}, set()
+    for o in orders:
+        if Order.portfolio.is_cached(o) and Order.instrument.is_cached(o):
+            out[o.pk] = (o.portfolio.code, o.instrument.symbol)
+        else:
+            missing.add(o.pk)
+    if missing:
+        out.update({pk: (account, symbol) for pk, account, symbol in
+                    Order.objects.filter(pk__in=missing).values_list("pk", "portfolio__code", "instrument__symbol")})
+    return out
 
 
 def _report(report: OrderReport, sid: int, codes: tuple[str, str], cl_ord_id: str, orig: str) -> tuple[str, list]:
@@ -237,7 +258,7 @@ class ReportSender:
         for row in rows:
             if row.session_id in stopped:
                 continue
-            seq = gateway.send_counted(report_message(row.fields), keys[row.session_id])
+            seq = gateway.send_counted(report_message(row.body), keys[row.session_id])
             if seq is None:  # logged out meanwhile: the rest of its rows wait, in order
                 stopped.add(row.session_id)
                 continue

@@ -73,7 +73,17 @@ def report_fields(*, facts: OrderFacts, exec_id: str, exec_type: str, status: st
     return out
 
 
-def report_message(fields: Fields) -> fix44.ExecutionReport:
+SOH = "\x01"
+
+
+def report_body(fields: Fields) -> str:
+    """The fields as the outbox keeps them: ``tag=value`` separated by SOH."""
+    return SOH.join(f"{tag}={value}" for tag, value in fields)
+
+
+def report_message(body: str | Fields) -> fix44.ExecutionReport:
+    """The engine message of a report's fields (or of their stored body)."""
+    fields = [field.split("=", 1) for field in body.split(SOH)] if isinstance(body, str) else body
     er = fix44.ExecutionReport()
     for tag, value in fields:
         er.setField(qf.StringField(int(tag), str(value)))

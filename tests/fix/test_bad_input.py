@@ -171,7 +171,7 @@ def test_a_report_that_cannot_be_written_leaves_no_order_behind(port, monkeypatc
 
     with FixClient(port, "CLIENT1", "SMART") as client:
         assert client.wait_logon()
-        monkeypatch.setattr(outbox.FixReport.objects, "bulk_create", broken)
+        monkeypatch.setattr(outbox, "write_rows", broken)
         client.send(new_order("OB-1"))
         assert field_or(client.expect("j"), 58).startswith("fix.internal_error:")
         monkeypatch.undo()
