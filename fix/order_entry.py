@@ -25,7 +25,7 @@ from fix import vocabulary as v
 from fix.engine import Gateway, SessionKey, field_or
 from fix.error_codes import FixErrorCode
 from fix.models import FixOrderId, FixReport, SessionKind
-from fix.outbox import ReportSender, Request, answering, reports_write
+from fix.outbox import ReportSender, Request, answering, reports_write, written_here
 from fix.refusals import refusal_text
 from fix.reports import OrderFacts, report_fields, report_message, transact_time
 from fix.selectors import fix_session_by_comp_ids, fix_session_order
@@ -185,17 +185,18 @@ class OrderEntry:
                 items.append(order_item(message))
             except DomainError as exc:
                 refused[index] = exc
+        written_here()  # forget what earlier messages wrote
         results = list(orders_submit(user=session.user, actor=session.actor, items=items) if items else [])
         # The acknowledgement of an order recorded now (New, or Rejected by our risk) was written to the outbox in
         # the intake's transaction; one recorded before (a resent NewOrderSingle) is answered again with the same
         # report, sent at once, as is the rejection of a message that created nothing.
-        written = dict(FixReport.objects.filter(
-            session_id=session.id, exec_id__in=[f"{p}{r.order.pk}" for r in results if r.order is not None for p in "NR"],
-        ).values_list("exec_id", "sent_seq"))
-        self._sender.send_pending(gateway)
+        now = {exec_id for sid, exec_id in written_here() if sid == session.id}
+        self._sender.send_pending(gateway, fresh=True)
 
-        def answered_before(exec_id: str) -> bool:  # sent already, or recorded before the outbox existed
-            return exec_id not in written or written[exec_id] is not None
+        def answered_before(exec_id: str) -> bool:
+            # Written by this intake: the outbox sends it. Else the order was taken before (a resend), and its
+            # acknowledgement too (if that one is still unsent, the client gets it twice, the same ExecID).
+            return exec_id not in now
 
         results = iter(results)
         for index, message in enumerate(messages):
@@ -224,7 +225,7 @@ class OrderEntry:
         except DomainError as exc:
             self._cancel_reject(gateway, key, message, order, exc, response_to="1")
             return
-        self._sender.send_pending(gateway)
+        self._sender.send_pending(gateway, fresh=True)
 
     def _replace(self, gateway: Gateway, key: SessionKey, session: _Session, message: qf.Message) -> None:
         orig, new = field_or(message, 41), field_or(message, 11)
@@ -255,7 +256,7 @@ class OrderEntry:
         except DomainError as exc:
             self._cancel_reject(gateway, key, message, order, exc, response_to="2")
             return
-        self._sender.send_pending(gateway)
+        self._sender.send_pending(gateway, fresh=True)
 
     def _status(self, gateway: Gateway, key: SessionKey, session: _Session, message: qf.Message) -> None:
         order = self._order(session, field_or(message, 11))

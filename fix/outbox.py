@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from fix.engine import Gateway, SessionKey
+from fix.engine import WORKER_IDLE_S, Gateway, SessionKey
 from fix.models import FixOrderId, FixReport, FixSession, SessionKind
 from fix.refusals import refusal_text
 from fix.reports import OrderFacts, report_body, report_fields, report_message
 from fix.store import stored_messages
 from fix.vocabulary import ORD_REJ_REASON, ORD_STATUS, OTHER
-from oms.db import write_rows
+from oms.db import rows_update, write_rows
 from oms.errors import RiskDenied
 from oms.models import Order
 from oms.order_reports import OrderReport, ReportKind
@@ -123,6 +123,15 @@ class Request:
 
 
 _answering: contextvars.ContextVar[Request | None] = contextvars.ContextVar("fix_answering", default=None)
+_written = threading.local()  # (session id, ExecID) of the rows this thread wrote since it last asked
+
+
+def written_here() -> set[tuple[int, str]]:
+    """The (session id, ExecID) of the reports this thread wrote since the last call (order entry tells a report
+    written for its request from one written before, without a query)."""
+    out = getattr(_written, "rows", set())
+    _written.rows = set()
+    return out
 
 
 @contextmanager
@@ -183,6 +192,9 @@ def reports_write(reports: list[OrderReport]) -> None:
     # One statement (COPY for many rows: a compliance drop copy gets a row per fill and order). An ExecID is
     # unique per session by construction (module docstring); the database's constraint is the last word.
     write_rows(FixReport._meta.db_table, COLUMNS, rows)
+    if not hasattr(_written, "rows"):
+        _written.rows = set()
+    _written.rows |= seen
 
 
 def _codes(orders: list) -> dict[int, tuple[str, str]]:
@@ -236,9 +248,14 @@ class ReportSender:
     def __init__(self):
         self._ids: dict[SessionKey, int] | None = None
         self._reconciled: set[SessionKey] = set()
+        self._polled = 0.0
 
-    def send_pending(self, gateway: Gateway) -> int:
-        """Send what is unsent on the sessions logged on, in order; return how many went out."""
+    def send_pending(self, gateway: Gateway, *, fresh: bool = False) -> int:
+        """Send what is unsent on the sessions logged on, in order; return how many went out. ``fresh``: rows were
+        just written here (else it looks at most every ``WORKER_IDLE_S``)."""
+        if not fresh and time.monotonic() - self._polled < WORKER_IDLE_S:
+            return 0
+        self._polled = time.monotonic()
         if self._ids is None:
             keys = {s.key for s in gateway.sessions}
             self._ids = {(s.sender_comp_id, s.target_comp_id): s.pk for s in FixSession.objects.all()
@@ -265,7 +282,7 @@ class ReportSender:
             row.sent_seq, row.sent_at = seq, now
             sent.append(row)
         if sent:
-            FixReport.objects.bulk_update(sent, ["sent_seq", "sent_at"])
+            rows_update([(FixReport, sent, ["sent_seq", "sent_at"])])
         return len(sent)
 
     def _reconcile(self, gateway: Gateway, key: SessionKey) -> None:

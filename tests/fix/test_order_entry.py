@@ -258,7 +258,8 @@ def test_an_operator_reset_logs_the_session_out_and_starts_its_sequence_again(se
 
 
 def test_a_reset_applied_stays_applied_across_a_restart(session, port):
-    with running_gateway(port), FixClient(port, "CLIENT1", "SMART", reset=False) as client:
+    # A client that does not log on again before the restart (however long the reset takes to apply).
+    with running_gateway(port), FixClient(port, "CLIENT1", "SMART", reset=False, reconnect_s=60) as client:
         assert client.wait_logon()
         client.send(new_order("RR-1"))
         client.expect("8")
