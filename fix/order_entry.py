@@ -139,12 +139,16 @@ class OrderEntry:
     def __init__(self):
         self._sessions: dict[SessionKey, _Session] = {}
         self._sender = ReportSender()
+        self._fresh = False  # reports were written since the last send
 
     def on_logon(self, gateway: Gateway, key: SessionKey) -> None:
         self._sessions.pop(key, None)  # its user or kind may have changed: read it again
 
     def idle(self, gateway: Gateway) -> None:
-        self._sender.send_pending(gateway)
+        # After every unit of work: the reports its transactions wrote leave together, one query and one
+        # UPDATE for all the sessions' runs of the cycle (four sessions at once: a pair per cycle, not per run).
+        fresh, self._fresh = self._fresh, False
+        self._sender.send_pending(gateway, fresh=fresh)
 
     def handle(self, gateway: Gateway, key: SessionKey, messages: list[qf.Message]) -> None:
         # NewOrderSingles that arrived together go to the intake in one call (one transaction, as a REST bulk
@@ -191,7 +195,7 @@ class OrderEntry:
         # the intake's transaction; one recorded before (a resent NewOrderSingle) is answered again with the same
         # report, sent at once, as is the rejection of a message that created nothing.
         now = {exec_id for sid, exec_id in written_here() if sid == session.id}
-        self._sender.send_pending(gateway, fresh=True)
+        self._fresh = True
 
         def answered_before(exec_id: str) -> bool:
             # Written by this intake: the outbox sends it. Else the order was taken before (a resend), and its
@@ -225,7 +229,7 @@ class OrderEntry:
         except DomainError as exc:
             self._cancel_reject(gateway, key, message, order, exc, response_to="1")
             return
-        self._sender.send_pending(gateway, fresh=True)
+        self._fresh = True
 
     def _replace(self, gateway: Gateway, key: SessionKey, session: _Session, message: qf.Message) -> None:
         orig, new = field_or(message, 41), field_or(message, 11)
@@ -256,7 +260,7 @@ class OrderEntry:
         except DomainError as exc:
             self._cancel_reject(gateway, key, message, order, exc, response_to="2")
             return
-        self._sender.send_pending(gateway, fresh=True)
+        self._fresh = True
 
     def _status(self, gateway: Gateway, key: SessionKey, session: _Session, message: qf.Message) -> None:
         order = self._order(session, field_or(message, 11))
