@@ -5,9 +5,10 @@ OMS calls it inside the transaction that changes an order (intake, each fill, ca
 a report exists exactly when its change committed. It writes one ``FixReport`` row per report and session:
 to the order-entry session the order came from (every change), and to each drop-copy session whose user
 may see the order's portfolio (fills only; all portfolios for a desk-wide role: compliance, trader,
-admin). It is on the fill path, so it keeps a directory of the sessions (reloaded every
-``DIRECTORY_TTL_S``, and at once for an order from a ``fix:`` source it does not know) and returns at
-once when no session would get the report: no query at all.
+admin). It is on the fill path, so it keeps a directory of the sessions (reloaded when the process's
+reference data is, whose stamp a session's change bumps, at least every ``DIRECTORY_TTL_S``, and at once
+for an order from a ``fix:`` source it does not know) and returns at once when no session would get the
+report: no query at all.
 
 **Sending** (:class:`ReportSender`, on the gateway's worker thread, after each unit of work and at least
 every ``engine.WORKER_IDLE_S``): the unsent rows of the sessions logged on, in ``id`` order, each sent once
@@ -46,12 +47,15 @@ from oms.db import rows_update, write_rows
 from oms.errors import RiskDenied
 from oms.models import Order
 from oms.order_reports import OrderReport, ReportKind
+from oms.refdata import cached_refdata
 from oms.roles import DESK_WIDE, role_of
 from oms.states import OrderStatus
 
 log = logging.getLogger(__name__)
 
-DIRECTORY_TTL_S = 2.0  # how soon another process's listener sees a session added or a portfolio granted
+# How soon a process that reads no reference data (a Celery worker booking fills) sees a session added or a
+# portfolio granted; a process that does reloads with its reference data (the stamp changes with either).
+DIRECTORY_TTL_S = 30.0
 SEND_BATCH = 500  # rows read per send pass
 
 EXEC_TYPE = {  # FIX 150 of each kind (a trade's and a new order's follow the order's status)
@@ -71,6 +75,7 @@ class Directory:
     order_entry: dict[str, int]  # order source (fix:OURS:THEIRS) -> session id
     drop_copy: list[tuple[int, frozenset[int] | None]]  # (session id, portfolio ids it sees; None = all)
     loaded_at: float
+    stamp: int | None  # the reference data's stamp this process had seen (oms.refdata; sessions bump it too)
 
     def __bool__(self) -> bool:
         return bool(self.order_entry or self.drop_copy)
@@ -90,14 +95,21 @@ def _load() -> Directory:
                 copy.append((s.pk, frozenset(s.user.portfolios.values_list("id", flat=True))))
         else:
             entry[s.source] = s.pk
-    return Directory(entry, copy, time.monotonic())
+    return Directory(entry, copy, time.monotonic(), _stamp_seen())
+
+
+def _stamp_seen() -> int | None:
+    cached = cached_refdata()
+    return cached.stamp if cached is not None else None
 
 
 def directory(*, unknown_source: str = "") -> Directory:
-    """The sessions as of at most ``DIRECTORY_TTL_S`` ago (now, when asked about a source it does not have)."""
+    """The sessions as of this process's reference data, or at most ``DIRECTORY_TTL_S`` ago (now, when asked about a
+    source it does not have). No query unless one of those moved."""
     global _directory
     d = _directory
-    if d is None or time.monotonic() - d.loaded_at > DIRECTORY_TTL_S or (unknown_source and unknown_source not in d.order_entry):
+    if (d is None or time.monotonic() - d.loaded_at > DIRECTORY_TTL_S or d.stamp != _stamp_seen()
+            or (unknown_source and unknown_source not in d.order_entry)):
         with _directory_lock:
             d = _directory = _load()
     return d
