@@ -69,6 +69,20 @@ def prepare(lot: int) -> tuple[User, Instrument, list[Portfolio], Venue]:
     return user, instrument, portfolios, venue
 
 
+def _drop_copy_session() -> None:
+    """A drop-copy session for a compliance user (every portfolio): the FIX outbox's cost on the fill path."""
+    from django.contrib.auth.models import Group
+
+    from fix.models import FixSession, SessionKind
+    from oms.role_names import COMPLIANCE
+
+    officer, _ = User.objects.get_or_create(username="bench-compliance")
+    officer.groups.add(Group.objects.get_or_create(name=COMPLIANCE)[0])
+    FixSession.objects.get_or_create(sender_comp_id="SMART", target_comp_id="BENCHCOPY",
+                                     defaults={"user": officer, "kind": SessionKind.DROP_COPY})
+    print("with a FIX drop-copy session of compliance: one outbox row per fill and order")
+
+
 def build(run: str, *, user, instrument, portfolios, venue, constituents: int, children: int, quantity: int, rng) -> list[int]:
     """A working parent over ``constituents`` orders sized to take ``quantity`` shares; its children's ids."""
     sizes = [rng.randrange(20, 100) for _ in range(constituents)]
@@ -169,8 +183,12 @@ def main() -> int:
     parser.add_argument("--lot", type=int, default=1)
     parser.add_argument("--modes", default="single,batch")
     parser.add_argument("--processes", default="1,2", help="booking processes at once, for the batched figures")
+    parser.add_argument("--drop-copy", action="store_true",
+                        help="with a compliance FIX drop-copy session: every fill to every order writes an outbox row")
     args, _ = parser.parse_known_args()  # bench/ems.py passes its own arguments through
     user, instrument, portfolios, venue = prepare(args.lot)
+    if args.drop_copy:
+        _drop_copy_session()
     setup = dict(user=user, instrument=instrument, portfolios=portfolios, venue=venue)
     rng = random.Random(20261126)
     print(f"fill booking: {args.single_fills} single / {args.fills} batched fills per run, parent of {args.constituents} constituents (lot {args.lot}), "

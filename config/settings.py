@@ -341,6 +341,8 @@ AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE") or runtime.
 # FIX gateway (fix.engine): the engine's file message store, its working copy of what PostgreSQL keeps (fix.store);
 # rebuilt from the database when missing. One folder per gateway process.
 FIX_STORE_DIR = Path(os.environ.get("FIX_STORE_DIR") or runtime.DATA_DIR / "fix" / "store")
+# The address fix_gateway listens on (--host): this machine only unless told otherwise (0.0.0.0: every interface).
+FIX_GATEWAY_HOST = os.environ.get("FIX_GATEWAY_HOST", "127.0.0.1")
 
 # EMS: how often a working parent's algorithm is ticked (wall seconds; resting children fill between ticks
 # and are booked at the next one), after how long without a tick the sweep re-enqueues it, and how long

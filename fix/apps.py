@@ -14,3 +14,8 @@ class FixConfig(AppConfig):
         from oms.services.audit_verification import register_creation_events
 
         register_creation_events(object_type="fix_session", model="fix.FixSession")
+
+        from fix.outbox import reports_write
+        from oms.order_reports import order_reports_listen
+
+        order_reports_listen(reports_write)  # execution reports written in the OMS's own transactions

@@ -17,14 +17,24 @@ from its issue tracker):
   sequence numbers) and stops it. ``stop()`` here waits for that thread and the worker before it returns,
   so the interpreter never exits with an engine thread running.
 
-The engine has no host setting for its acceptor (QuickFIX 1.16 binds the port on every interface): keep
-the port closed to other hosts with the host's firewall (see the README's FIX section).
+The engine has no host setting for its acceptor (QuickFIX 1.16 binds INADDR_ANY). To listen on one address
+only (``host``, default 127.0.0.1 in ``fix_gateway``), the engine is given an internal port of its own, and
+right after its first poll has opened that listening socket (before it accepts anything), the pump puts a
+socket of ours bound to (host, port) in its place with ``os.dup2``: the engine keys its listening sockets by
+file descriptor, so it accepts on ours from then on, and its own one is closed (``_bind_host``).
+
+Execution reports leave from the outbox (``fix.outbox``): the handler's ``idle`` runs on the worker after
+every unit of work and at least every ``WORKER_IDLE_S``; ``send_counted`` tells it the MsgSeqNum each went
+out with (the engine calls ``toApp`` on the sending thread with the header filled in).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import queue
+import socket
 import sysconfig
 import threading
 import time
@@ -47,6 +57,8 @@ POLL_IDLE_S = 0.001
 SEQNUM_SAVE_S = 1.0  # how often the pump hands the engine's sequence numbers to the journal
 LOGOUT_GRACE_S = 2.0  # on stop: how long logged-on clients get to answer our Logout
 STOP_TIMEOUT_S = 15.0
+WORKER_IDLE_S = 0.05  # the worker looks at the outbox at least this often (a fill booked by another process)
+ANY_HOST = ("0.0.0.0", "")  # the engine's own binding: no socket of ours put in its place
 
 SessionKey = tuple[str, str]  # (our SenderCompID, their TargetCompID)
 
@@ -116,6 +128,9 @@ class Handler(Protocol):
     def on_logon(self, gateway: Gateway, key: SessionKey) -> None:
         """A session logged on (its sequence may have started again)."""
         ...
+    def idle(self, gateway: Gateway) -> None:
+        """After every unit of work, and at least every ``WORKER_IDLE_S``: send what is waiting to be sent."""
+        ...
 
 
 def session_id(key: SessionKey) -> qf.SessionID:
@@ -177,7 +192,7 @@ def _logged(key: SessionKey, direction: str, message: qf.Message) -> Logged:
         key=key, direction=direction, raw=message.toString(),
         seq_num=int(field_or(header, 34, "0") or 0),  # FIX 34 MsgSeqNum
         msg_type=field_or(header, 35),  # FIX 35 MsgType
-        cl_ord_id=field_or(message, 11)[:64],  # FIX 11 ClOrdID
+        cl_ord_id=field_or(message, 11).replace("\x00", "")[:64],  # FIX 11 ClOrdID (a text column: no NUL)
         poss_dup=field_or(header, 43) == "Y",  # FIX 43 PossDupFlag
         at=time.time(),
     )
@@ -196,6 +211,7 @@ class _Callbacks(qf.Application):
     def onLogon(self, sid):
         try:
             log.info("FIX session %s logged on", sid.toString())
+            self._gw._logged_on.add(key_of(sid))
             self._gw._inbox.put(("logon", key_of(sid)))
         except Exception:
             log.exception("onLogon")
@@ -203,6 +219,7 @@ class _Callbacks(qf.Application):
     def onLogout(self, sid):
         try:
             log.info("FIX session %s logged out", sid.toString())
+            self._gw._logged_on.discard(key_of(sid))
         except Exception:
             log.exception("onLogout")
 
@@ -214,7 +231,9 @@ class _Callbacks(qf.Application):
 
     def toApp(self, message, sid):
         try:
-            self._gw._inbox.put(("log", _logged(key_of(sid), "out", message)))
+            logged = _logged(key_of(sid), "out", message)
+            self._gw._sent.seq = logged.seq_num  # on the sending thread: send_counted reads it back
+            self._gw._inbox.put(("log", logged))
         except Exception:
             log.exception("toApp")
 
@@ -274,13 +293,18 @@ class Gateway:
     """
 
     def __init__(self, *, sessions: list[SessionConfig], port: int, handler: Handler, journal: Journal,
-                 store_dir: Path, log_dir: Path | None = None):
+                 store_dir: Path, log_dir: Path | None = None, host: str = "127.0.0.1"):
         self.port = port
+        self.host = host
         self._sessions = list(sessions)
         self._handler = handler
         self._journal = journal
         self._store_dir = Path(store_dir)
-        self._settings = engine_settings(self._sessions, port, store_dir=self._store_dir, log_dir=log_dir)
+        # Bound to one address: the engine listens on an internal port until _bind_host puts ours in its place.
+        self._engine_port = port if host in ANY_HOST else _free_port()
+        self._settings = engine_settings(self._sessions, self._engine_port, store_dir=self._store_dir, log_dir=log_dir)
+        self._logged_on: set[SessionKey] = set()  # kept by the engine's onLogon / onLogout
+        self._sent = threading.local()  # the MsgSeqNum toApp saw on this thread
         self._log_factory = qf.FileLogFactory(self._settings) if log_dir else None
         self._inbox: queue.Queue = queue.Queue()
         self._control: queue.Queue = queue.Queue()
@@ -324,6 +348,26 @@ class Gateway:
         except qf.SessionNotFound:
             return False
 
+    def send_counted(self, message: qf.Message, key: SessionKey) -> int | None:
+        """Send on a logged-on session; return the MsgSeqNum it went out with, None when it is not logged on.
+
+        Not sent while logged out: the engine would store it under a number the client then asks to be resent,
+        PossDup, though it never saw it. (A logout in between still leaves it in the store, for that resend.)"""
+        if key not in self._logged_on:
+            return None
+        self._sent.seq = None
+        if not self.send(message, key):
+            return None
+        return self._sent.seq
+
+    def logged_on(self) -> set[SessionKey]:
+        """The sessions logged on now."""
+        return set(self._logged_on)
+
+    @property
+    def store_dir(self) -> Path:
+        return self._store_dir
+
     @property
     def sessions(self) -> list[SessionConfig]:
         return list(self._sessions)
@@ -355,8 +399,15 @@ class Gateway:
             self._acceptor = qf.SocketAcceptor(_Callbacks(self), qf.FileStoreFactory(self._settings), self._settings, self._log_factory)
             self._do_control()
             _quickfix.Acceptor_poll(self._acceptor)  # binds the port: an error here is a start error
+            if self.host not in ANY_HOST:
+                _bind_host(self._engine_port, self.host, self.port)
         except Exception as exc:  # noqa: BLE001 - reported to start()'s caller
             self._start_error = exc
+            if self._acceptor is not None:
+                try:
+                    self._acceptor.stop(True)  # its sessions leave the engine's registry: a next gateway takes them
+                except Exception:
+                    log.exception("FIX acceptor stop after a start error")
             self._acceptor = None
             self._started.set()
             return
@@ -450,7 +501,7 @@ class Gateway:
         running = True
         while running:
             try:
-                item = self._inbox.get(timeout=0.2)
+                item = self._inbox.get(timeout=WORKER_IDLE_S)
             except queue.Empty:
                 item = None
             pending = [item] if item else []
@@ -479,6 +530,8 @@ class Gateway:
                     self._guarded(self._journal.save_seqnums, group[0][1])
                 elif kind == "stop":
                     running = False
+            if running:
+                self._guarded(self._handler.idle, self)
             self._append([entry[1] for entry in pending if entry[0] == "log"])
             if time.monotonic() - last_refresh >= SEQNUM_SAVE_S and running:
                 self._guarded(self._apply_refresh)
@@ -515,3 +568,43 @@ class Gateway:
         for key in resets - self._resetting:
             self._resetting.add(key)
             self._control.put(("reset", key))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening_fd(port: int) -> int:
+    """The file descriptor of this process's socket listening on ``port`` (the engine's)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            s = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue  # gone meanwhile
+        try:
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) and s.family in (socket.AF_INET, socket.AF_INET6) \
+                    and s.getsockname()[1] == port:
+                return fd
+        finally:
+            s.close()
+    raise GatewayError(f"The engine's listening socket on port {port} was not found")
+
+
+def _bind_host(engine_port: int, host: str, port: int) -> None:
+    """Put a socket listening on (host, port) in place of the engine's listening socket on ``engine_port``."""
+    fd = _listening_fd(engine_port)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    ours = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ours.bind((host, port))
+        ours.listen(socket.SOMAXCONN)
+        ours.setblocking(not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK)  # as the engine left its own
+        os.dup2(ours.fileno(), fd)  # closes the engine's socket; fd now listens on (host, port)
+    finally:
+        ours.close()  # fd keeps the socket open

@@ -27,7 +27,8 @@ def session_configs(extra: dict[SessionKey, dict[str, str]] | None = None) -> li
 
 
 def gateway_build(*, port: int, handler: Handler, extra: dict[SessionKey, dict[str, str]] | None = None,
-                  log_dir: Path | None = None) -> Gateway:
-    """A gateway for the sessions in the database (not started), its file store in ``FIX_STORE_DIR``."""
+                  log_dir: Path | None = None, host: str | None = None) -> Gateway:
+    """A gateway for the sessions in the database (not started), its file store in ``FIX_STORE_DIR``, listening on
+    ``host`` (default ``FIX_GATEWAY_HOST``, 127.0.0.1)."""
     return Gateway(sessions=session_configs(extra), port=port, handler=handler, journal=PostgresJournal(),
-                   store_dir=settings.FIX_STORE_DIR, log_dir=log_dir)
+                   store_dir=settings.FIX_STORE_DIR, log_dir=log_dir, host=host or settings.FIX_GATEWAY_HOST)

@@ -85,3 +85,44 @@ class FixMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.msg_type} #{self.seq_num}"
+
+
+class FixReport(models.Model):
+    """The outbox: one ExecutionReport (or OrderCancelReject) for one session, written in the same transaction as
+    the change it reports, sent after commit in ``id`` order by the gateway when the session is logged on."""
+
+    session = models.ForeignKey(FixSession, on_delete=models.CASCADE, related_name="reports")
+    order = models.ForeignKey("oms.Order", on_delete=models.PROTECT, related_name="+")
+    exec_id = models.CharField(max_length=200)  # FIX 17: stable; the same report is never written twice
+    exec_type = models.CharField(max_length=1)  # FIX 150
+    cl_ord_id = models.CharField(max_length=64)  # FIX 11 (the cancel's or the replace's own id when it answers one)
+    orig_cl_ord_id = models.CharField(max_length=64, blank=True)  # FIX 41
+    body = models.TextField()  # the body's fields as on the wire, tag=value separated by SOH (no header, no trailer)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_seq = models.PositiveIntegerField(null=True, blank=True)  # FIX 34 it went out with
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "exec_id"], name="fix_report_unique_exec_id")]
+        indexes = [
+            models.Index(fields=["session", "id"], name="fix_report_unsent", condition=models.Q(sent_seq__isnull=True)),
+            models.Index(fields=["order", "session"], name="fix_report_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exec_type} {self.exec_id} -> {self.session_id}"
+
+
+class FixOrderId(models.Model):
+    """A ClOrdID an order took over FIX after its first one (OrderCancelReplaceRequest, FIX 11 of a G): the order
+    answers to it afterwards (F, G and H name it), and reports about the order carry the latest one."""
+
+    session = models.ForeignKey(FixSession, on_delete=models.CASCADE, related_name="order_ids")
+    cl_ord_id = models.CharField(max_length=64)
+    order = models.ForeignKey("oms.Order", on_delete=models.PROTECT, related_name="+")
+    orig_cl_ord_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "cl_ord_id"], name="fix_order_id_unique")]
+        indexes = [models.Index(fields=["order", "-id"], name="fix_order_id_latest")]

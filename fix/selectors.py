@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from fix.models import Direction, FixMessage, FixSession
+from fix.models import Direction, FixMessage, FixOrderId, FixSession
 from oms.models import Order
 
 LOGON, LOGOUT = "A", "5"  # FIX 35 MsgType
@@ -23,9 +23,15 @@ def fix_session_by_comp_ids(ours: str, theirs: str) -> FixSession | None:
     return FixSession.objects.select_related("user").filter(sender_comp_id=ours, target_comp_id=theirs).first()
 
 
-def fix_session_order(source: str, client_order_id: str) -> Order | None:
-    """The order a session sent with this ClOrdID (client order ids are unique per source)."""
-    return Order.objects.select_related("portfolio", "instrument").filter(source=source, client_order_id=client_order_id).first()
+def fix_session_order(session_id: int, source: str, client_order_id: str) -> Order | None:
+    """The order a session names with this ClOrdID: the one it sent with it (client order ids are unique per
+    source), or the one it gave it to in an OrderCancelReplaceRequest (``FixOrderId``)."""
+    orders = Order.objects.select_related("portfolio", "instrument")
+    order = orders.filter(source=source, client_order_id=client_order_id).first()
+    if order is None:
+        alias = FixOrderId.objects.filter(session_id=session_id, cl_ord_id=client_order_id).values_list("order_id", flat=True).first()
+        order = orders.filter(pk=alias).first() if alias else None
+    return order
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from fix.error_codes import FixErrorCode
 from fix.models import COMPID_PATTERN, FixSession, ResetPolicy, SessionKind
+from fix.outbox import directory_invalidate
 from oms.audit_events import AuditEventType
 from oms.errors import Conflict, NotFound, ValidationFailed
 from oms.roles import Actor
@@ -28,6 +29,7 @@ def _snapshot(s: FixSession) -> dict:
 
 def _audit(actor: Actor, event: AuditEventType, session: FixSession, before, after, reason: str) -> None:
     audit_append([PendingEvent(actor, event, OBJECT_TYPE, session.pk, before, after, reason)])
+    transaction.on_commit(directory_invalidate)  # this process's report listener sees the change at once
 
 
 def _invalid(field: str, code: str, detail: str) -> ValidationFailed:

@@ -21,11 +21,12 @@ too low makes the engine ask the client to resend, which FIX allows.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.db import transaction
 from django.db.models import Max
 
-from fix.engine import Logged, Restored, SessionKey
+from fix.engine import BEGIN_STRING, Logged, Restored, SessionKey
 from fix.models import Direction, FixMessage, FixSession
 
 
@@ -88,3 +89,23 @@ class PostgresJournal:
             if s.reset_pending:
                 resets.add(key)
         return enabled, resets
+
+
+def stored_messages(store_dir: Path, key: SessionKey) -> list[tuple[int, str]]:
+    """(MsgSeqNum, message) of what the engine's file store of a session holds, read from its files.
+
+    The binding cannot hand the store's messages to Python (``FileStore.get`` takes a C++ vector), so this reads
+    the format the engine writes: ``<prefix>.header`` lists ``seq,offset,size`` entries (a later entry for the
+    same number wins), ``<prefix>.body`` holds the messages one after another.
+    """
+    prefix = Path(store_dir) / f"{BEGIN_STRING}-{key[0]}-{key[1]}"
+    try:
+        header = (prefix.parent / (prefix.name + ".header")).read_text()
+        body = (prefix.parent / (prefix.name + ".body")).read_bytes()
+    except FileNotFoundError:
+        return []
+    entries = {}
+    for entry in header.split():
+        seq, offset, size = (int(x) for x in entry.split(","))
+        entries[seq] = body[offset:offset + size].decode("utf-8", "surrogateescape")
+    return sorted(entries.items())

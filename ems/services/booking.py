@@ -138,14 +138,14 @@ class _Ledger:
                 c.allocated_quantity += q
                 self.constituents[c.pk] = c
                 self.allocations.append((fill.pk, c.order_id, parent.pk, q, fill.price, self.now))
-                self.order_fills.append(OrderFill(c.order_id, q, fill.price, fill.exec_id))
+                self.order_fills.append(OrderFill(c.order_id, q, fill.price, fill.exec_id, fill.venue.code))
         self.fills.append((fill, shares))
 
     def order_fill(self, fill: Fill, legs: list[tuple[Order, int]]) -> None:
         """Add a fill given straight to orders (no parent): an internal cross's orders."""
         for order, q in legs:
             self.allocations.append((fill.pk, order.pk, None, q, fill.price, self.now))
-            self.order_fills.append(OrderFill(order.pk, q, fill.price, fill.exec_id))
+            self.order_fills.append(OrderFill(order.pk, q, fill.price, fill.exec_id, fill.venue.code))
         self.fills.append((fill, {order.pk: q for order, q in legs}))
 
     def write(self, more_rows: list[tuple] = ()) -> list[PendingEvent]:

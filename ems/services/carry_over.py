@@ -42,6 +42,7 @@ from oms.broadcast import orders_changed_on_commit
 from oms.errors import Conflict, NotFound
 from oms.models import Order, TimeInForce
 from oms.money import PRICE_Q
+from oms.order_reports import OrderReport, ReportKind, order_reports_emit
 from oms.roles import Actor
 from oms.services.audit import PendingEvent, audit_append
 from oms.states import OrderStatus
@@ -103,6 +104,7 @@ def parent_order_carry_over(*, parent_id: int, actor: Actor) -> ParentOrder:
               for oid, q in members],
         ])
         orders_changed_on_commit([orders[oid] for oid, _ in members])
+        order_reports_emit([OrderReport(ReportKind.DONE_FOR_DAY, orders[oid]) for oid, _ in members])
         parents_changed_on_commit([parent, new])
         clock = live_clock()
         parent_tick_enqueue(new.pk, countdown=max(0.0, clock.wall_time(new.market_day, 0) - time.time()))

@@ -17,6 +17,7 @@ from oms.broadcast import orders_changed_on_commit
 from oms.error_codes import ApiErrorCode, OrderErrorCode, PermissionErrorCode
 from oms.errors import Conflict, NotFound, NotPermitted
 from oms.models import Order
+from oms.order_reports import OrderReport, ReportKind, order_reports_emit
 from oms.roles import Actor, tradable_portfolios, visible_portfolios
 from oms.services.audit import PendingEvent, audit_append
 from oms.services.lifecycle import order_credit_release
@@ -50,6 +51,7 @@ def order_cancel(*, user, actor: Actor, order_id: int) -> Order:
         audit_append([PendingEvent(actor, AuditEventType.ORDER_CANCELLED, "order", order.id, before={"status": before},
                                    after={"status": order.status}, reason="cancelled by " + actor.name)])
         orders_changed_on_commit([order])
+        order_reports_emit([OrderReport(ReportKind.CANCELLED, order)])
     return order
 
 
@@ -68,6 +70,7 @@ def _cancel_in_parent(order: Order, parent_id: int, actor: Actor) -> Order:
                                after={"status": order.status, "parent_id": parent_id},
                                reason="cancel requested by " + actor.name + "; the parent order's children are cancelled first")])
     orders_changed_on_commit([order])
+    order_reports_emit([OrderReport(ReportKind.PENDING_CANCEL, order)])
     transaction.on_commit(lambda: order_cancel_requested.send(sender=Order, order_id=order.id, parent_id=parent_id))
     return order
 

@@ -26,6 +26,7 @@ from oms.db import bulk_insert
 from oms.error_codes import OrderErrorCode, RiskErrorCode
 from oms.errors import Conflict, DomainError, RiskDenied
 from oms.models import Order
+from oms.order_reports import OrderReport, ReportKind, order_reports_emit
 from oms.refdata import STAMP_SQL, cached_refdata, refdata
 from oms.risk_reference import risk_reference
 from oms.roles import Actor, tradable_portfolio_ids
@@ -476,6 +477,7 @@ def _record(fresh, base_decisions, subs: list[Submission], *, limits, today, opt
         audit_write(prepared)
         for request_orders in pushes.values():
             orders_changed_on_commit(request_orders)
+        order_reports_emit([OrderReport(ReportKind.DENIED if o.status == OrderStatus.DENIED else ReportKind.NEW, o) for o in orders])
         if any(o.status == OrderStatus.ACCEPTED for o in orders):
             transaction.on_commit(aggregation_soon)
     return orders

@@ -26,6 +26,7 @@ from oms.error_codes import FillErrorCode, OrderErrorCode
 from oms.errors import Conflict, DomainError, NotFound
 from oms.models import Order, Position, TimeInForce
 from oms.money import PRICE_Q
+from oms.order_reports import OrderReport, ReportKind, TradeDetail, order_reports_emit
 from oms.roles import Actor
 from oms.services import risk
 from oms.services.audit import PendingEvent, audit_append
@@ -39,6 +40,7 @@ FILLABLE: frozenset[str] = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALL
 # What the end-of-day expiry closes (an order asked to cancel is closed by its cancel, not by expiry).
 EXPIRABLE: frozenset[str] = frozenset({OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 CLOSE_STATUSES: frozenset[str] = frozenset({OrderStatus.CANCELLED, OrderStatus.EXPIRED})
+CLOSE_REPORT = {OrderStatus.CANCELLED: ReportKind.CANCELLED, OrderStatus.EXPIRED: ReportKind.EXPIRED}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class OrderFill:
     quantity: int
     price: Decimal
     exec_id: str
+    venue: str = ""  # the venue's code (FIX 30 LastMkt), "INTERNAL" for a cross
 
 
 # --- progress from fills --------------------------------------------------------------------------
@@ -110,6 +113,7 @@ def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor, fills_audited: 
 
     now = timezone.now()
     events = []
+    reports = _trade_reports(fills, by_id)
     for order in orders:
         before = {"status": order.status, "filled_quantity": order.filled_quantity, "avg_price": order.avg_price}
         new_filled = order.filled_quantity + added[order.pk]
@@ -132,7 +136,24 @@ def orders_fill_prepare(*, fills: list[OrderFill], actor: Actor, fills_audited: 
     rows_update([(Order, orders, ["filled_quantity", "fill_notional", "avg_price", "status", "updated_at"]),
                  (Position, moved.positions, ["quantity", "avg_cost", "realized_pnl", "bought_quantity", "sold_quantity", "updated_at"])])
     orders_changed_on_commit(orders)
+    order_reports_emit(reports)
     return FillsApplied(orders, events if fills_audited else events + moved.events, moved.after_each)
+
+
+def _trade_reports(fills: list[OrderFill], by_id: dict[int, Order]) -> list[OrderReport]:
+    """A report per fill with the order's running figures after it (orders not yet updated: called first)."""
+    filled = {pk: o.filled_quantity for pk, o in by_id.items()}
+    notional = {pk: o.fill_notional for pk, o in by_id.items()}
+    out = []
+    for f in fills:
+        order = by_id[f.order_id]
+        filled[f.order_id] += f.quantity
+        notional[f.order_id] += f.price * f.quantity
+        status = order_status_after_fill(order.status, filled[f.order_id], order.quantity)
+        out.append(OrderReport(ReportKind.TRADE, order, TradeDetail(
+            exec_id=f.exec_id, quantity=f.quantity, price=f.price, venue=f.venue, cum_quantity=filled[f.order_id],
+            avg_price=(notional[f.order_id] / filled[f.order_id]).quantize(PRICE_Q), status=status)))
+    return out
 
 
 def order_status_after_fill(status: str, filled: int, quantity: int) -> str:
@@ -202,6 +223,7 @@ def order_close(*, order_id: int, status: str, actor: Actor, reason: str = "") -
             reason=reason or f"{target.lower()} by {actor.name}",
         )])
         orders_changed_on_commit([order])
+        order_reports_emit([OrderReport(CLOSE_REPORT[target], order)])
     return order
 
 
@@ -243,4 +265,5 @@ def orders_expire_day(*, before: datetime, actor: Actor) -> int:
             risk.credit_release(portfolio_id=portfolio_id, trade_date=trade_date, notional=notional)
         audit_append(events)
         orders_changed_on_commit(orders)
+        order_reports_emit([OrderReport(ReportKind.EXPIRED, order) for order in orders])
     return len(orders)

@@ -39,6 +39,7 @@ from oms.broadcast import orders_changed_on_commit
 from oms.error_codes import ApiErrorCode, OrderErrorCode, PermissionErrorCode
 from oms.errors import Conflict, NotFound, NotPermitted, RiskDenied
 from oms.models import MarketPrice, Order
+from oms.order_reports import OrderReport, ReportKind, order_reports_emit
 from oms.refdata import refdata
 from oms.risk_reference import RiskReference, risk_reference
 from oms.roles import Actor, tradable_portfolios, visible_portfolios
@@ -200,3 +201,4 @@ def _apply(order: Order, quantity: int, limit: Decimal | None, notional: Decimal
     order.save(update_fields=["quantity", "limit_price", "notional", "reserved_notional", "status", "updated_at"])
     audit_append([PendingEvent(actor, AuditEventType.ORDER_REPLACED, "order", order.pk, before=before, after=_terms(order), reason=reason)])
     orders_changed_on_commit([order])
+    order_reports_emit([OrderReport(ReportKind.REPLACED, order)])

@@ -52,13 +52,13 @@ class _App(qf.Application):
 class FixClient:
     """``with FixClient(port, "CLIENT1", "SMART") as c: c.send(order); c.expect("8")``."""
 
-    def __init__(self, port: int, ours: str, theirs: str, *, heartbeat: int = 30, reset: bool = True):
+    def __init__(self, port: int, ours: str, theirs: str, *, heartbeat: int = 30, reset: bool = True, reconnect_s: int = 1):
         self.sid = qf.SessionID("FIX.4.4", ours, theirs)
         settings = qf.SessionSettings()
         d = qf.Dictionary()
         for name, value in {
             "ConnectionType": "initiator", "SocketConnectHost": "127.0.0.1", "SocketConnectPort": str(port),
-            "ReconnectInterval": "1", "HeartBtInt": str(heartbeat), "StartTime": "00:00:00", "EndTime": "00:00:00",
+            "ReconnectInterval": str(reconnect_s), "HeartBtInt": str(heartbeat), "StartTime": "00:00:00", "EndTime": "00:00:00",
             "UseDataDictionary": "Y", "DataDictionary": str(DATA_DICTIONARY),
             "ResetOnLogon": "Y" if reset else "N",
         }.items():

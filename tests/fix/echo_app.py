@@ -27,3 +27,6 @@ class EchoApplication:
                     continue
                 self._seen.add(pair)
             gateway.send(qf.Message(message), key)
+
+    def idle(self, gateway: Gateway) -> None:
+        pass

@@ -137,3 +137,54 @@ def test_an_exception_in_order_entry_is_answered_and_the_gateway_goes_on(port, m
 
 def tags_of(message: qf.Message) -> dict[str, str]:
     return {"372": field_or(message, 372), "380": field_or(message, 380)}
+
+
+def test_a_nul_byte_in_a_replaces_new_clordid_is_an_order_cancel_reject(port):
+    from tests.fix.test_replace import replace_request
+
+    with FixClient(port, "CLIENT1", "SMART") as client:
+        assert client.wait_logon()
+        client.send(new_order("NR-1"))
+        client.expect("8")
+        client.send(replace_request("NR-1", "NR\x001", qty="50"))
+        reject = client.expect("9")
+    assert (field_or(reject, 434), field_or(reject, 102)) == ("2", "99")
+    assert field_or(reject, 58).startswith("validation_error client_order_id=")
+    assert Order.objects.get().quantity == 100
+
+
+def test_a_replace_on_a_drop_copy_session_gets_a_business_message_reject(port):
+    from tests.fix.test_replace import replace_request
+
+    with FixClient(port, "COPY1", "SMART") as client:
+        assert client.wait_logon()
+        client.send(replace_request("X", "Y"))
+        assert field_or(client.expect("j"), 58).startswith("fix.not_order_entry:")
+
+
+def test_a_report_that_cannot_be_written_leaves_no_order_behind(port, monkeypatch):
+    """The outbox row is written in the intake's transaction: if it fails, the order is not recorded either."""
+    from fix import outbox
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected fault in the outbox")
+
+    with FixClient(port, "CLIENT1", "SMART") as client:
+        assert client.wait_logon()
+        monkeypatch.setattr(outbox, "write_rows", broken)
+        client.send(new_order("OB-1"))
+        assert field_or(client.expect("j"), 58).startswith("fix.internal_error:")
+        monkeypatch.undo()
+        client.send(new_order("OB-2"))
+        assert field_or(client.expect("8"), 150) == "0"
+    assert list(Order.objects.values_list("client_order_id", flat=True)) == ["OB-2"]
+
+
+def test_a_nul_byte_in_an_orig_clordid_is_an_unknown_order(port):
+    from tests.fix.test_order_entry import cancel_request
+
+    with FixClient(port, "CLIENT1", "SMART") as client:
+        assert client.wait_logon()
+        client.send(cancel_request("A\x00B", "C-1"))
+        reject = client.expect("9")
+    assert (field_or(reject, 434), field_or(reject, 102)) == ("1", "1")

@@ -108,6 +108,7 @@ def test_the_gateway_command_takes_orders_and_stops_cleanly_on_sigterm(api_clien
     proc, port, log = start_gateway_command(settings, tmp_path)
     try:
         assert wait_for(lambda: proc.poll() is None and "listening" in log.read_text(), 60), log.read_text()
+        assert f"listening on 127.0.0.1:{port}" in log.read_text()  # this machine only, by default
         with FixClient(port, "CLIENT1", "SMART") as client:
             assert client.wait_logon()
             client.send(new_order("CMD-1"))

@@ -173,13 +173,13 @@ def test_a_portfolio_not_granted_is_rejected_as_an_unknown_account(client, other
 
 
 def test_an_unsupported_message_type_gets_a_business_message_reject(client):
-    replace = fix44.OrderCancelReplaceRequest()
-    for f in (qf.OrigClOrdID("C-1"), qf.ClOrdID("C-1b"), qf.Side("1"), qf.TransactTime(), qf.OrdType("2"), qf.Symbol("ACME")):
-        replace.setField(f)
-    client.send(replace)
+    mass_cancel = fix44.OrderMassCancelRequest()
+    for f in (qf.ClOrdID("MC-1"), qf.MassCancelRequestType("7"), qf.TransactTime()):  # 7: cancel all orders
+        mass_cancel.setField(f)
+    client.send(mass_cancel)
     reject = client.expect("j")
 
-    assert tags(reject, 372, 380) == {372: "G", 380: "3"}  # FIX 380 BusinessRejectReason 3: unsupported message type
+    assert tags(reject, 372, 380) == {372: "q", 380: "3"}  # FIX 380 BusinessRejectReason 3: unsupported message type
 
 
 def cancel_request(orig_cl_ord_id: str, cl_ord_id: str) -> fix44.OrderCancelRequest:
@@ -258,7 +258,8 @@ def test_an_operator_reset_logs_the_session_out_and_starts_its_sequence_again(se
 
 
 def test_a_reset_applied_stays_applied_across_a_restart(session, port):
-    with running_gateway(port), FixClient(port, "CLIENT1", "SMART", reset=False) as client:
+    # A client that does not log on again before the restart (however long the reset takes to apply).
+    with running_gateway(port), FixClient(port, "CLIENT1", "SMART", reset=False, reconnect_s=60) as client:
         assert client.wait_logon()
         client.send(new_order("RR-1"))
         client.expect("8")
