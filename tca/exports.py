@@ -69,7 +69,7 @@ COLUMNS = catalogue(
     # quantities and counts
     Column("quantity", "Quantity", INT, _SHARES), Column("filled_quantity", "Filled", INT, _SHARES),
     Column("volume", "Volume", INT, _SHARES), Column("child_quantity_sent", "Sent to the venue", INT, _SHARES),
-    Column("parents", "Parent orders", INT), Column("orders", "Parent orders", INT), Column("children", "Child orders", INT),
+    Column("multiplier", "Contract multiplier", INT), Column("parents", "Parent orders", INT), Column("orders", "Parent orders", INT), Column("children", "Child orders", INT),
     Column("fills", "Fills", INT),
     # prices and amounts (the table's currency)
     Column("price", "Price", PRICE), Column("avg_price", "Average price", PRICE), Column("mid", "Mid at the fill", PRICE),
