@@ -223,3 +223,14 @@ def test_the_migration_rescales_the_option_rows_stored_before(option_parent, put
     assert ParentTCA.objects.get(parent=equity).notional == equity_before.notional  # multiplier 1: untouched
     migration.backwards(django_apps, None)
     assert ParentTCA.objects.get(parent=option_parent).notional * 100 == fresh.notional
+
+
+def test_the_parent_page_says_contracts_and_quotes_the_currency_of_the_option(option_parent, trader, client):
+    tca = ParentTCA.objects.get(parent=option_parent)
+    client.force_login(trader)
+
+    page = client.get(f"/tca/parents/{option_parent.pk}/").content.decode()
+
+    assert "Bought 500 of 500 contracts (x 100) ACME270115P95" in page
+    assert "contracts filled" in page
+    assert f"({abs(float(tca.is_total)):,.2f} USD)" in page  # the verdict quotes the shortfall in currency
