@@ -13,6 +13,7 @@ header (:func:`oms.exports.column_label`: ``Slippage vs arrival (bps, + = better
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from ems.models import Fill
@@ -50,6 +51,7 @@ __all__ = ["CONTENT_TYPES", "CSV", "CSV_CHUNK_ROWS", "FORMATS", "XLSX", "Table",
 # --- the one catalogue of the TCA exports' columns (code: the API's field name) --------------------------
 
 _SHARES = "shares"
+_CONTRACTS = "contracts"  # an option's quantities (its currency amounts are x its multiplier: tca.measures.currency)
 COLUMNS = catalogue(
     # identity and descriptors
     Column("id", "ID", ID), Column("exec_id", "Exec ID"), Column("parent", "Parent order", ID), Column("child", "Child order", ID),
@@ -69,7 +71,7 @@ COLUMNS = catalogue(
     # quantities and counts
     Column("quantity", "Quantity", INT, _SHARES), Column("filled_quantity", "Filled", INT, _SHARES),
     Column("volume", "Volume", INT, _SHARES), Column("child_quantity_sent", "Sent to the venue", INT, _SHARES),
-    Column("parents", "Parent orders", INT), Column("orders", "Parent orders", INT), Column("children", "Child orders", INT),
+    Column("multiplier", "Contract multiplier", INT), Column("parents", "Parent orders", INT), Column("orders", "Parent orders", INT), Column("children", "Child orders", INT),
     Column("fills", "Fills", INT),
     # prices and amounts (the table's currency)
     Column("price", "Price", PRICE), Column("avg_price", "Average price", PRICE), Column("mid", "Mid at the fill", PRICE),
@@ -93,9 +95,11 @@ COLUMNS = catalogue(
 )
 
 
-def columns(codes: Iterable[str]) -> list[Column]:
-    """The catalogue's columns for these codes (a code missing from the catalogue is a KeyError: add it there)."""
-    return [COLUMNS[c] for c in codes]
+def columns(codes: Iterable[str], *, quantity_unit: str = _SHARES) -> list[Column]:
+    """The catalogue's columns for these codes (a code missing from the catalogue is a KeyError: add it there), the
+    quantities in ``quantity_unit`` (an option's tables: contracts)."""
+    cols = [COLUMNS[c] for c in codes]
+    return cols if quantity_unit == _SHARES else [replace(c, unit=quantity_unit) if c.unit == _SHARES else c for c in cols]
 
 
 def currency_of(symbols: Iterable[str] | None = None) -> str | None:
@@ -112,9 +116,10 @@ def _row(d: dict, codes: Sequence[str]) -> list:
     return [d.get(c) for c in codes]
 
 
-def rows_table(name: str, rows: Iterable[dict], codes: Sequence[str], *, currency: str | None = None, count: int | None = None) -> Table:
+def rows_table(name: str, rows: Iterable[dict], codes: Sequence[str], *, currency: str | None = None, count: int | None = None,
+               quantity_unit: str = _SHARES) -> Table:
     """A table of the catalogue's ``codes`` from dict rows (a missing key is an empty cell)."""
-    return Table(name, columns(codes), (_row(r, codes) for r in rows), currency=currency, count=count)
+    return Table(name, columns(codes, quantity_unit=quantity_unit), (_row(r, codes) for r in rows), currency=currency, count=count)
 
 
 # --- the reports' rows and tables (columns: the API's output shapes, tca.api.serializers) ----------------
@@ -199,9 +204,11 @@ def _then(rows: Iterable[dict], last: dict) -> Iterable[dict]:
 
 def parent_report_tables(report: dict) -> list[Table]:
     """A parent's report as tables (:data:`PARENT_TABLES`): its summary (one row), benchmarks, shortfall,
-    venues, markouts, children, orders, fills; in the instrument's currency."""
+    venues, markouts, children, orders, fills; in the instrument's currency, the quantities of an option in contracts
+    (its currency amounts are x its multiplier already: ``tca.measures.currency``)."""
     p = report["parent"]
     ccy = currency_of([p["instrument"]])
+    unit = _SHARES if p.get("multiplier", 1) == 1 else _CONTRACTS
     summary = {**p, "provisional": report["provisional"], "computed_at": report["computed_at"]}
     curve = report["markouts"]
     horizons = [f"markout_{h}s_bps" for h in curve["horizons_s"]]
@@ -209,7 +216,7 @@ def parent_report_tables(report: dict) -> list[Table]:
     shortfall = [[w["component"], w["ccy"], w["bps"]] for w in report["waterfall"]]
 
     def table(name, rows, codes):
-        return rows_table(name, rows, codes, currency=ccy, count=len(rows))
+        return rows_table(name, rows, codes, currency=ccy, count=len(rows), quantity_unit=unit)
 
     return [
         table("summary", [summary], PARENT_COLUMNS),

@@ -38,6 +38,7 @@ from tca.measures import (
     MARKOUT_HORIZONS_S,
     FillPoint,
     Shortfall,
+    currency,
     implementation_shortfall,
     participation,
     slippage_bps,
@@ -154,11 +155,13 @@ def parent_figures(parent: ParentOrder, *, market: Market | None = None, prev_ma
         points.append(FillPoint(side=f.side, qty=f.quantity, price=float(f.price), mid=fb.mid, fee=float(f.fee),
                                 time_us=f.market_time_us, venue=f.venue.code))
     shortfall = implementation_shortfall(side=parent.side, quantity=parent.quantity, decision=decision,
-                                         arrival=float(parent.arrival_price), end_price=bench.end_price, fills=points)
+                                         arrival=float(parent.arrival_price), end_price=bench.end_price, fills=points,
+                                         multiplier=inst.multiplier)
     filled = sum(f.quantity for f in fills)
-    notional = sum((f.price * f.quantity for f in fills), Decimal(0))
+    value = sum((f.price * f.quantity for f in fills), Decimal(0))  # price x quantity: the average price's numerator
+    notional = currency(value, inst.multiplier)
     fees = sum((f.fee for f in fills), Decimal(0))
-    avg = (notional / filled).quantize(PRICE_Q) if filled else None
+    avg = (value / filled).quantize(PRICE_Q) if filled else None
     prices = {"arrival": bench.arrival, "interval_vwap": bench.interval_vwap, "interval_twap": bench.interval_twap,
               "open": bench.open, "close": bench.close, "prev_close": bench.prev_close}
     slip = {name: (_bps(slippage_bps(parent.side, float(avg), b)) if avg is not None and b else None) for name, b in prices.items()}

@@ -6,31 +6,41 @@ Floats in, floats out; Decimals from the database are accepted at the edges (``f
 One sign convention for every figure a person or an API client reads: **positive = better for us**
 (:func:`ems.sim.measures.slippage_bps`). A cost is a negative figure; nothing is reported as "+ = cost".
 
+**Units** (issue 22): quantities stay in the instrument's unit (shares of an equity, contracts of an option),
+prices are per share, and **every currency amount is price x quantity x the instrument's contract multiplier**
+``m`` (``oms.models.Instrument.multiplier``: 1 for an equity, 100 for a listed option): a notional, a slippage in
+currency, the shortfall's components, fees excepted (they are currency already). :func:`currency` is the one
+place the multiplier is applied (:func:`notional`, :func:`slippage_ccy`, :func:`implementation_shortfall` and the
+SQL groupings of ``tca.selectors`` go through it); a 10-lot option fill at 2.50 is a notional of
+``2.50 x 10 x 100 = 2,500``. Figures in bps are ratios of two currency amounts of the same instrument, so the
+multiplier cancels out of them; an aggregate over several instruments weights by currency amounts (below), so
+equities and options add up in one unit.
+
 * **Slippage and markouts.**
   Slippage of a price (or average price) ``P`` against a benchmark ``B``:
-  ``bps = s (B - P) / B * 1e4`` and ``ccy = s (B - P) q`` (currency saved). A buy below its benchmark and a
+  ``bps = s (B - P) / B * 1e4`` and ``ccy = s (B - P) q m`` (currency saved). A buy below its benchmark and a
   sell above it are positive; paying up is negative.
   Markout after a fill at ``p``, ``h`` seconds later (:data:`MARKOUT_HORIZONS_S`):
   ``s (mid(t + h) - p) / p * 1e4``: positive = the price went our way after we traded; persistently
   negative markouts at a venue are adverse selection (toxic flow).
 * **Implementation shortfall components** (Perold 1988), in currency, as saved against the paper
   portfolio: positive = better than trading everything at the decision price, negative = it cost us. For a
-  parent of ``X`` shares, decision price ``D`` (the quantity-weighted mid when its orders were accepted),
+  parent of ``X`` shares (contracts), decision price ``D`` (the quantity-weighted mid when its orders were accepted),
   arrival price ``A`` (the mid when the parent was created), fills ``(q_i, p_i)`` at mids ``m_i``,
   ``Q = sum q_i``, end price ``E`` (the mid at the end of the window) and fees ``F``, each component a
   slippage (:func:`slippage_ccy`) of one price against another::
 
-      delay       = s (D - A) Q                 the price moved between the decision and the arrival
-      timing      = s sum q_i (A - m_i)         the price moved while we worked (drift + our own impact)
-      impact      = s sum q_i (m_i - p_i)       what each fill paid over the mid (half-spread, sweeps)
-      opportunity = s (X - Q) (D - E)           what the unfilled part would have cost at the end
+      delay       = s (D - A) Q m               the price moved between the decision and the arrival
+      timing      = s sum q_i (A - m_i) m       the price moved while we worked (drift + our own impact)
+      impact      = s sum q_i (m_i - p_i) m     what each fill paid over the mid (half-spread, sweeps)
+      opportunity = s (X - Q) (D - E) m         what the unfilled part would have cost at the end
       fees        = -F                          explicit costs (positive: net rebates)
       total       = delay + timing + impact + opportunity + fees
-                  = s (Q D - sum q_i p_i) + opportunity - F          (the telescoping identity)
+                  = s (Q D - sum q_i p_i) m + opportunity - F        (the telescoping identity)
 
-  Each component in bps is ``component / (X D) * 1e4`` (of the paper portfolio's value), so the bps add up
-  too. The filled part's is its slippage against ``D``:
-  ``delay + timing + impact = slippage_ccy(side, avg_price, D, Q)``. (Perold's shortfall, a cost, is
+  (``m`` the contract multiplier, ``m_i`` the mids.) Each component in bps is ``component / (X D m) * 1e4`` (of
+  the paper portfolio's value), so the bps add up too. The filled part's is its slippage against ``D``:
+  ``delay + timing + impact = slippage_ccy(side, avg_price, D, Q, m)``. (Perold's shortfall, a cost, is
   minus ``total``.)
 
 Spread measures of one fill at ``p`` with the consolidated quote ``bid / ask`` and the mid ``m``:
@@ -43,8 +53,8 @@ other participants' (ours are not on the simulated tape): the ratio the algorith
 caps.
 
 Aggregates are quantity-weighted (:func:`weighted_bps`): a 10,000-share fill counts a hundred times a
-100-share one; across prices, weight by notional (``q * B``) so that the result is the bps of the summed
-currency amounts.
+100-share one; across prices and instruments, weight by notional (``q * B * m``) so that the result is the bps
+of the summed currency amounts.
 """
 
 from __future__ import annotations
@@ -82,9 +92,28 @@ def slippage_bps(side: str, price: float, benchmark: float) -> float:
     return measures.slippage_bps(side, float(price), _positive("benchmark", benchmark))
 
 
-def slippage_ccy(side: str, price: float, benchmark: float, qty: int) -> float:
-    """Return ``s (B - P) q`` in currency: positive = saved against the benchmark."""
-    return side_sign(side) * (float(benchmark) - float(price)) * int(qty)
+def currency(amount, multiplier: int = 1):
+    """Return ``amount``, a price per share x a quantity in the instrument's unit (or a sum of such products of
+    one instrument), in currency: x the instrument's contract ``multiplier`` (module docstring, "Units"). Any
+    number type: Decimals stay Decimals."""
+    return amount * int(multiplier)
+
+
+def notional(price, quantity, multiplier: int = 1):
+    """Return the currency value of ``quantity`` units at ``price`` per share: ``p q m``."""
+    return currency(price * quantity, multiplier)
+
+
+def slippage_ccy(side: str, price: float, benchmark: float, qty: int, multiplier: int = 1) -> float:
+    """Return ``s (B - P) q m`` in currency: positive = saved against the benchmark."""
+    return side_sign(side) * currency((float(benchmark) - float(price)) * int(qty), multiplier)
+
+
+def slippage_ccy_paid(side: str, benchmark, qty: int, paid, multiplier: int = 1):
+    """Return ``s (B q m - paid)``: the currency saved against ``benchmark`` by ``qty`` units that cost ``paid``
+    (currency, the multiplier in it: a notional), i.e. :func:`slippage_ccy` of their average price, computed
+    from the amount paid so that Decimals stay exact (no rounded average price in between)."""
+    return side_sign(side) * (notional(benchmark, qty, multiplier) - paid)
 
 
 def package_price(legs: Iterable[tuple[str, float, float]]) -> float:
@@ -101,7 +130,7 @@ def rfq_slippage(side: str, price: float, benchmark: float | None, quantity: int
     if benchmark is None:
         return None, None
     bps = slippage_bps(side, price, benchmark) if float(benchmark) > 0 else None
-    return bps, slippage_ccy(side, price, benchmark, quantity) * multiplier
+    return bps, slippage_ccy(side, price, benchmark, quantity, multiplier)
 
 
 def weighted_bps(rows: Iterable[tuple[float, float]]) -> float | None:
@@ -146,10 +175,12 @@ class Shortfall:
 
 
 def implementation_shortfall(
-    *, side: str, quantity: int, decision: float, arrival: float, end_price: float, fills: list[FillPoint]
+    *, side: str, quantity: int, decision: float, arrival: float, end_price: float, fills: list[FillPoint],
+    multiplier: int = 1,
 ) -> Shortfall:
     """Decompose a parent's implementation shortfall (module docstring) into delay, timing, impact,
-    opportunity and fees, each positive when better for us (a cost is negative)."""
+    opportunity and fees, each positive when better for us (a cost is negative), in currency (x the
+    instrument's contract ``multiplier``; the fees are currency already)."""
     s = side_sign(side)
     x = int(quantity)
     if x <= 0:
@@ -161,14 +192,15 @@ def implementation_shortfall(
     if any(side_sign(f.side) != s for f in fills):
         raise ValueError("every fill must be on the parent's side")
     # Each component is a slippage (one formula, one sign): of one price against another, over a quantity.
-    delay = slippage_ccy(side, a, d, q)
-    timing = sum(slippage_ccy(side, f.mid, a, f.qty) for f in fills)
-    impact = sum(slippage_ccy(side, f.price, f.mid, f.qty) for f in fills)
-    opportunity = slippage_ccy(side, e, d, x - q)
+    m = multiplier
+    delay = slippage_ccy(side, a, d, q, m)
+    timing = sum(slippage_ccy(side, f.mid, a, f.qty, m) for f in fills)
+    impact = sum(slippage_ccy(side, f.price, f.mid, f.qty, m) for f in fills)
+    opportunity = slippage_ccy(side, e, d, x - q, m)
     fees = -sum(float(f.fee) for f in fills)
     total = delay + timing + impact + opportunity + fees
     values = dict(zip(IS_COMPONENTS, (delay, timing, impact, opportunity, fees, total), strict=True))
-    paper = x * d
+    paper = notional(d, x, m)
     return Shortfall(**values, bps={k: v / paper * 1e4 for k, v in values.items()})
 
 

@@ -5,6 +5,10 @@ outside executions, and what-if replays.
 Sign convention everywhere (DESIGN.md §8): slippage and markouts in bps are **positive when better for
 us** than the benchmark (bought below it / sold above it); so are the
 implementation-shortfall components in currency (saved against the paper portfolio: a cost is negative). Prices are Decimal, quantities integers.
+
+Units (``tca.measures``, "Units"): quantities in the instrument's unit (contracts of an option), prices per share,
+every currency column (``notional``, the ``is_*`` components, slippage in currency) price x quantity x the
+instrument's contract multiplier (migration ``tca 0003`` rescaled the option rows stored before).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class ParentTCA(models.Model):
     quantity = models.PositiveBigIntegerField()
     filled_quantity = models.PositiveBigIntegerField()
     avg_price = models.DecimalField(**PX, null=True, blank=True)
-    notional = models.DecimalField(**CCY)
+    notional = models.DecimalField(**CCY, help_text="Currency: sum of price x quantity x the instrument's multiplier")
     fees = models.DecimalField(**CCY)
     decision_price = models.DecimalField(**PX, help_text="Quantity-weighted mid when its orders arrived")
     arrival_price = models.DecimalField(**PX, help_text="Mid when the parent was created")
@@ -61,7 +65,7 @@ class ParentTCA(models.Model):
     slippage_open_bps = models.DecimalField(**BPS, null=True, blank=True)
     slippage_close_bps = models.DecimalField(**BPS, null=True, blank=True)
     slippage_prev_close_bps = models.DecimalField(**BPS, null=True, blank=True)
-    # Implementation shortfall against the decision price (Perold), currency, positive = better (a cost is negative).
+    # Implementation shortfall against the decision price (Perold), currency (x the multiplier), positive = better (a cost is negative).
     is_delay = models.DecimalField(**CCY)
     is_timing = models.DecimalField(**CCY)
     is_impact = models.DecimalField(**CCY)

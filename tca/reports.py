@@ -4,7 +4,8 @@ JSON-ready from the stored (or freshly computed) figures and the reads and SQL g
 
 Signs as in ``tca.measures``, one convention for every figure: positive = better for us (slippage and
 markouts in bps, the implementation shortfall's components as currency saved against the paper portfolio; a
-cost is negative).
+cost is negative). Units as there too: quantities in the instrument's unit (contracts of an option), every
+currency amount x the instrument's contract multiplier (``tca.measures.currency``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from oms.money import PRICE_Q
 from tca.benchmarks import cumulative_vwap
 from tca.error_codes import TcaErrorCode
 from tca.figures import as_decimal, day_market, parent_figures
-from tca.measures import IS_COMPONENTS, MARKOUT_HORIZONS_S, side_sign, slippage_bps
+from tca.measures import IS_COMPONENTS, MARKOUT_HORIZONS_S, currency, notional, slippage_bps, slippage_ccy_paid
 from tca.models import FillMetrics, ImportSet, WhatIf
 from tca.rfq_executions import parent_rfq_executions
 from tca.selectors import (
@@ -63,7 +64,8 @@ def parent_report(*, user, parent_id: int) -> dict | None:
     (every order cancelled before a fill) raises ``Conflict`` (``tca.nothing_executed``): there is nothing to measure.
 
     Keys:
-      ``parent``: id, instrument, side, strategy, status, quantity, filled_quantity, avg_price, fees, market_day,
+      ``parent``: id, instrument, side, strategy, status, quantity, filled_quantity, multiplier (the instrument's
+        contract multiplier: quantities are contracts of it, every currency amount x it), avg_price, fees, notional, market_day,
         start_us, end_us (the window), start_clock, end_clock, participation (fraction of the market's volume).
       ``provisional``: True when the figures were computed now rather than stored (a parent still working,
         or closed but not yet refreshed); ``computed_at`` of the stored row otherwise.
@@ -103,7 +105,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         fills = parent_fills_in_time(parent)
         metrics = parent_fill_metrics(parent)
         shortfall = {k: getattr(tca, f"is_{k}") for k in IS_COMPONENTS}
-        paper = tca.quantity * tca.decision_price
+        paper = notional(tca.decision_price, tca.quantity, parent.instrument.multiplier)
         shortfall["bps"] = {k: (float(v) / float(paper) * 1e4 if paper else None) for k, v in list(shortfall.items())}
     else:
         figures = parent_figures(parent)
@@ -112,6 +114,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         shortfall = {k: as_decimal(getattr(figures.shortfall, k)) for k in IS_COMPONENTS}
         shortfall["bps"] = dict(figures.shortfall.bps)
     arrival = float(tca.arrival_price)
+    multiplier = parent.instrument.multiplier
     prices = {"arrival": tca.arrival_price, "decision": tca.decision_price, "interval_vwap": tca.interval_vwap,
               "interval_twap": tca.interval_twap, "open": tca.open_price, "close": tca.close_price, "prev_close": tca.prev_close}
     benchmarks = []
@@ -121,9 +124,9 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         benchmarks.append({
             "name": name, "price": b,
             "slippage_bps": round(slippage_bps(tca.side, float(tca.avg_price), float(b)), 4) if ok else None,
-            "slippage_ccy": (side_sign(tca.side) * (b * tca.filled_quantity - tca.notional)).quantize(PRICE_Q) if ok else None,
+            "slippage_ccy": slippage_ccy_paid(tca.side, b, tca.filled_quantity, tca.notional, multiplier).quantize(PRICE_Q) if ok else None,
         })
-    venues, curve = parent_venue_breakdown(parent.pk, tca.arrival_price)
+    venues, curve = parent_venue_breakdown(parent.pk, tca.arrival_price, multiplier)
     series = parent_chart(parent, fills=fills)
     market = day_market(parent.instrument, parent.market_day)
     t0, t1 = series["t0"] * US, series["t1"] * US
@@ -135,7 +138,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         "parent": {
             "id": parent.pk, "instrument": parent.instrument.symbol, "side": parent.side, "strategy": parent.strategy,
             "status": parent.status, "quantity": parent.quantity, "filled_quantity": tca.filled_quantity,
-            "avg_price": tca.avg_price, "fees": tca.fees, "notional": tca.notional, "market_day": tca.market_day,
+            "multiplier": multiplier, "avg_price": tca.avg_price, "fees": tca.fees, "notional": tca.notional, "market_day": tca.market_day,
             "start_us": tca.start_us, "end_us": tca.end_us, "start_clock": format_clock(tca.start_us)[:8],
             "end_clock": format_clock(tca.end_us)[:8], "participation": _f(tca.participation),
         },
@@ -149,7 +152,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
         "series": series,
         "venues": venues,
         "markouts": curve,
-        "children": parent_child_breakdown(parent.pk, parent.side, tca.arrival_price),
+        "children": parent_child_breakdown(parent.pk, parent.side, tca.arrival_price, multiplier),
         "constituents": parent_constituent_lines(user, parent, tca),
         "what_ifs": [{"id": w.pk, "strategy": w.strategy, "created_at": w.created_at} for w in parent_what_ifs(parent)],
         "rfq_executions": parent_rfq_executions(parent),
@@ -169,12 +172,15 @@ def _own_share(report: dict, *, user, parent, tca, metrics: dict) -> dict:
     participation = report["parent"]["participation"]
     if participation is not None:
         participation = participation * share.filled_quantity / tca.filled_quantity if tca.filled_quantity else 0.0
+    multiplier = parent.instrument.multiplier
+    paid = currency(share.notional, multiplier)  # the share's notional is price x quantity (its average price's numerator)
     report["parent"].update(quantity=share.quantity, filled_quantity=share.filled_quantity, avg_price=share.avg_price,
-                            fees=share.fees, notional=share.notional, participation=participation)
+                            fees=share.fees, notional=paid, participation=participation)
     for b in report["benchmarks"]:
         ok = b["price"] is not None and share.avg_price is not None and b["price"] > 0
         b["slippage_bps"] = round(slippage_bps(tca.side, float(share.avg_price), float(b["price"])), 4) if ok else None
-        b["slippage_ccy"] = (side_sign(tca.side) * (b["price"] * share.filled_quantity - share.notional)).quantize(PRICE_Q) if ok else None
+        b["slippage_ccy"] = (slippage_ccy_paid(tca.side, b["price"], share.filled_quantity, paid, multiplier).quantize(PRICE_Q)
+                              if ok else None)
     for k in IS_COMPONENTS:
         if report["shortfall"][k] is not None:
             report["shortfall"][k] = (report["shortfall"][k] * as_decimal(ratio)).quantize(PRICE_Q)

@@ -12,7 +12,12 @@ a cost is negative). One convention for every figure.
 FillMetrics, ParentTCA, Allocation and Order (one query per figure family, never a loop over fills), on
 the per-fill and per-parent figures stored once by ``tca.services.parent_tca_compute``. Every average is
 quantity-weighted, with notional weights where the benchmark prices differ: the slippage of a group is
-``sum s q (B - p) / sum q B * 1e4``, i.e. the bps of the summed currency amounts. Only parents whose TCA
+``sum s q (B - p) m / sum q B m * 1e4``, i.e. the bps of the summed currency amounts.
+
+**Currency** (``tca.measures``, "Units"): every amount is price x quantity x the instrument's contract multiplier
+``m`` (:func:`tca.measures.currency` in Python; :func:`_ccy` / :func:`_ccy_f` apply the same rule in SQL, each
+grouping joining the instrument of its rows), so a group mixing equities and options (quantities in contracts)
+sums one unit. Quantities stay in each instrument's unit. Only parents whose TCA
 has been computed (closed ones, ``tca.tasks.tca_refresh``) are in the groupings.
 
 **Who sees what** (``ems.selectors.parent_list``): traders, compliance and admins everything; a PM (or an
@@ -50,7 +55,7 @@ from oms.errors import DomainError
 from oms.models import AuditEvent, Instrument, Portfolio
 from oms.money import PRICE_Q
 from tca.error_codes import TcaErrorCode
-from tca.measures import MARKOUT_HORIZONS_S, side_sign, slippage_bps
+from tca.measures import MARKOUT_HORIZONS_S, currency, notional, slippage_bps, slippage_ccy_paid
 from tca.models import FillMetrics, ImportSet, ParentTCA, ReconciliationRun, WhatIf
 
 GROUP_BYS = ("venue", "algorithm", "portfolio", "period")
@@ -120,8 +125,21 @@ def _wavg(num, den) -> float | None:
     return float(num) / float(den) if num is not None and den else None
 
 
-def parent_venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict], dict]:
-    """The parent's fills grouped by venue in SQL, with their quantity-weighted markout curve."""
+def _ccy(expr: str) -> str:
+    """SQL: ``expr`` (price x quantity of one instrument, or a sum of such) in currency, x the contract multiplier
+    of the instrument joined as ``i`` (:func:`tca.measures.currency`)."""
+    return f"i.multiplier * ({expr})"
+
+
+def _ccy_f(expr, prefix: str = ""):
+    """ORM: ``expr`` (price x quantity) in currency, x the multiplier of the ``{prefix}instrument``
+    (:func:`tca.measures.currency`)."""
+    return expr * F(f"{prefix}instrument__multiplier")
+
+
+def parent_venue_breakdown(parent_id: int, arrival: Decimal, multiplier: int = 1) -> tuple[list[dict], dict]:
+    """The parent's fills grouped by venue in SQL, with their quantity-weighted markout curve (``notional`` in
+    currency: x the instrument's ``multiplier``)."""
     q, p = F("quantity"), F("price")
     markouts = {f"m{h}": Sum(q * F(f"tca__markout_{h}s_bps"), output_field=_DEC) for h in MARKOUT_HORIZONS_S}
     markout_w = {f"w{h}": Sum("quantity", filter=Q(**{f"tca__markout_{h}s_bps__isnull": False})) for h in MARKOUT_HORIZONS_S}
@@ -139,7 +157,7 @@ def parent_venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict]
     for r in rows:
         venues.append({
             "venue": r["venue__code"], "kind": r["venue__kind"], "fills": r["n_fills"], "quantity": r["qty"],
-            "share": r["qty"] / total if total else None, "notional": r["value"],
+            "share": r["qty"] / total if total else None, "notional": currency(r["value"], multiplier),
             "avg_price": (r["value"] / r["qty"]).quantize(PRICE_Q), "fees": r["sum_fees"],
             "slippage_arrival_bps": _wavg(r["slip"] * 10_000, r["qty"] * arrival) if arrival else None,
             "effective_spread_bps": _wavg(r["eff"], r["eff_w"]),
@@ -152,11 +170,12 @@ def parent_venue_breakdown(parent_id: int, arrival: Decimal) -> tuple[list[dict]
     return venues, curve
 
 
-def parent_child_breakdown(parent_id: int, side: str, arrival: Decimal) -> list[dict]:
+def parent_child_breakdown(parent_id: int, side: str, arrival: Decimal, multiplier: int = 1) -> list[dict]:
     """The parent's child orders with what they filled, against the arrival price and against the mid at each
-    fill (the spread and impact the child paid), grouped in SQL; quantity-weighted, positive = better."""
+    fill (the spread and impact the child paid), grouped in SQL; quantity-weighted, positive = better; currency x
+    the instrument's ``multiplier``."""
     q, p = F("quantity"), F("price")
-    sign = 1 if side == "buy" else -1
+    sign = 1 if side == "buy" else -1  # (vs_mid_bps: a ratio of one instrument's amounts, no multiplier)
     rows = (
         Fill.objects.filter(parent_id=parent_id, child__isnull=False)
         .values("child_id", "child__client_order_id", "child__venue__code", "child__kind", "child__order_type",
@@ -167,13 +186,13 @@ def parent_child_breakdown(parent_id: int, side: str, arrival: Decimal) -> list[
     )
     out = []
     for r in rows:
-        saved = sign * (arrival * r["qty"] - r["value"])
+        saved = slippage_ccy_paid(side, arrival, r["qty"], currency(r["value"], multiplier), multiplier)
         out.append({
             "child_id": r["child_id"], "client_order_id": r["child__client_order_id"], "venue": r["child__venue__code"],
             "kind": r["child__kind"], "order_type": r["child__order_type"], "quantity": r["child__quantity"],
             "status": r["child__status"], "sent_clock": format_clock(r["child__sent_us"])[:12], "fills": r["n_fills"],
             "filled_quantity": r["qty"], "avg_price": (r["value"] / r["qty"]).quantize(PRICE_Q),
-            "slippage_arrival_bps": _wavg(saved * 10_000, arrival * r["qty"]) if arrival else None,
+            "slippage_arrival_bps": _wavg(saved * 10_000, notional(arrival, r["qty"], multiplier)) if arrival else None,
             "slippage_arrival_ccy": saved.quantize(PRICE_Q),
             "vs_mid_bps": _wavg(sign * r["vs_mid"] * 10_000, r["mid_value"]) if r["mid_value"] else None,
         })
@@ -191,18 +210,19 @@ def parent_constituent_lines(user, parent: ParentOrder, tca: ParentTCA) -> list[
     q, p = F("quantity"), F("price")
     agg = {r["order_id"]: r for r in qs.values("order_id").annotate(
         alloc_qty=Sum("quantity"), alloc_value=Sum(q * p, output_field=_DEC))}
-    a, v, s = tca.arrival_price, tca.interval_vwap, side_sign(parent.side)
+    a, v, m = tca.arrival_price, tca.interval_vwap, parent.instrument.multiplier
     out = []
     for c in cons.select_related("order__portfolio").order_by("order_id"):
         r = agg.get(c.order_id)
         filled = r["alloc_qty"] if r else 0
-        notional = r["alloc_value"] if r else Decimal(0)
-        avg = (notional / filled).quantize(PRICE_Q) if filled else None
+        value = r["alloc_value"] if r else Decimal(0)
+        avg = (value / filled).quantize(PRICE_Q) if filled else None
         out.append({
             "order_id": c.order_id, "client_order_id": c.order.client_order_id, "portfolio": c.order.portfolio.code,
             "side": c.order.side, "quantity": c.quantity, "filled_quantity": filled, "avg_price": avg,
             "slippage_arrival_bps": round(slippage_bps(parent.side, float(avg), float(a)), 4) if avg else None,
-            "slippage_arrival_ccy": (s * (a * filled - notional)).quantize(PRICE_Q) if filled else Decimal(0),
+            "slippage_arrival_ccy": (slippage_ccy_paid(parent.side, a, filled, currency(value, m), m).quantize(PRICE_Q)
+                                     if filled else Decimal(0)),
             "slippage_vwap_bps": round(slippage_bps(parent.side, float(avg), float(v)), 4) if avg and v else None,
         })
     return out
@@ -347,37 +367,49 @@ def _rollup(inner: QuerySet, select: str, joins: str, group: str) -> list[dict]:
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-# Per-parent sums joined to ParentTCA ``t``: sg is the parent's side sign, per.q / per.v / per.fee the group's
-# quantity, value (sum q p) and fees in that parent.
+# Per-parent sums joined to ParentTCA ``t`` and its instrument ``i`` (_WITH_INSTRUMENT, for _ccy): sg is the parent's
+# side sign, per.q / per.v / per.fee the group's quantity, value (sum q p: x i.multiplier in currency) and fees in that
+# parent.
 _SG = "(CASE WHEN t.side = 'buy' THEN 1 ELSE -1 END)"
+_WITH_INSTRUMENT = " JOIN oms_instrument i ON i.id = t.instrument_id"
 _SLIPPAGE_SQL = f"""
-    sum({_SG} * (t.arrival_price * per.q - per.v)) AS arr_num, sum(t.arrival_price * per.q) AS arr_den,
-    sum({_SG} * (t.interval_vwap * per.q - per.v)) AS vwap_num, sum(t.interval_vwap * per.q) AS vwap_den"""
+    sum({_ccy(f"{_SG} * (t.arrival_price * per.q - per.v)")}) AS arr_num, sum({_ccy("t.arrival_price * per.q")}) AS arr_den,
+    sum({_ccy(f"{_SG} * (t.interval_vwap * per.q - per.v)")}) AS vwap_num, sum({_ccy("t.interval_vwap * per.q")}) AS vwap_den"""
+# The executed part's shortfall (s q (D - p), in currency) less the fees ``fee`` (currency already), and its paper value.
+_EXECUTED_IS_SQL = _ccy(f"{_SG} * (t.decision_price * per.q - per.v)")
+_PAPER_SQL = _ccy("t.decision_price * per.q")
 
 
 def _summary_by_venue(user, f: dict) -> list[dict]:
     qs = Fill.objects.filter(Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id"))
     inner = qs.values(vid=F("venue_id"), pid=F("parent_id")).annotate(
         n=Count("id"), q=Sum("quantity"), v=Sum(F("quantity") * F("price"), output_field=_DEC), fee=Sum("fee")).order_by()
-    rows = _rollup(inner, f"""ve.code AS key, count(*) AS parents, sum(per.n) AS fills, sum(per.q) AS qty, sum(per.v) AS notional,
-        sum(per.fee) AS fees, {_SLIPPAGE_SQL},
-        sum({_SG} * (t.decision_price * per.q - per.v) - per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
-                   "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
+    rows = _rollup(inner, f"""ve.code AS key, count(*) AS parents, sum(per.n) AS fills, sum(per.q) AS qty,
+        sum({_ccy("per.v")}) AS notional, sum(per.fee) AS fees, {_SLIPPAGE_SQL},
+        sum({_EXECUTED_IS_SQL} - per.fee) AS is_num, sum({_PAPER_SQL}) AS is_den""",
+                   f"JOIN tca_parenttca t ON t.parent_id = per.pid{_WITH_INSTRUMENT} JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
     return [_row(r["key"], parents=r["parents"], fills=r["fills"], quantity=r["qty"], notional=r["notional"], fees=r["fees"],
                  arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"], vwap_den=r["vwap_den"],
                  is_num=r["is_num"], is_den=r["is_den"]) for r in rows]
 
 
-def _summary_by_parent(user, f: dict, column: str) -> list[dict]:
-    filled, notional = F("filled_quantity"), F("notional")
+def parent_tca_sums() -> dict:
+    """Aggregates over ParentTCA rows (whole parents), in currency (``notional`` and ``is_total`` are stored so; the
+    benchmark values x each instrument's multiplier): ``arr_num / arr_den`` and ``vwap_num / vwap_den`` are the
+    slippage ``sum s (B Q m - notional) / sum B Q m``, ``is_num / is_den`` the shortfall ``sum IS / sum X D m``."""
+    filled, paid = F("filled_quantity"), F("notional")
     a, v = F("arrival_price"), F("interval_vwap")
+    return {
+        "arr_num": Sum(_sign() * (_ccy_f(filled * a) - paid), output_field=_DEC), "arr_den": Sum(_ccy_f(filled * a), output_field=_DEC),
+        "vwap_num": Sum(_sign() * (_ccy_f(filled * v) - paid), output_field=_DEC), "vwap_den": Sum(_ccy_f(filled * v), output_field=_DEC),
+        "is_num": Sum("is_total", output_field=_DEC), "is_den": Sum(_ccy_f(F("quantity") * F("decision_price")), output_field=_DEC),
+    }
+
+
+def _summary_by_parent(user, f: dict, column: str) -> list[dict]:
     qs = ParentTCA.objects.filter(_tca_q(f, "") & _parent_scope(user, f, "parent_id"))
     rows = qs.values(key=F(column)).annotate(
-        n_parents=Count("pk"), qty=Sum("filled_quantity"), sum_notional=Sum("notional"), sum_fees=Sum("fees"),
-        arr_num=Sum(_sign() * (filled * a - notional), output_field=_DEC), arr_den=Sum(filled * a, output_field=_DEC),
-        vwap_num=Sum(_sign() * (filled * v - notional), output_field=_DEC), vwap_den=Sum(filled * v, output_field=_DEC),
-        is_num=Sum("is_total"), is_den=Sum(F("quantity") * F("decision_price"), output_field=_DEC),
-    )
+        n_parents=Count("pk"), qty=Sum("filled_quantity"), sum_notional=Sum("notional"), sum_fees=Sum("fees"), **parent_tca_sums())
     fills = Fill.objects.filter(Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id"))
     inner = fills.values(pid=F("parent_id")).annotate(n=Count("id")).order_by()
     counts = {r["key"]: r["fills"] for r in _rollup(inner, f"t.{column} AS key, sum(per.n) AS fills",
@@ -413,14 +445,14 @@ def _summary_by_allocation(user, f: dict, group_by: str) -> list[dict]:
     # Fees: the order's share of its parent's filled quantity (what pro-rata allocation gives each fill, up to lot rounding).
     fee = "t.fees * per.q / NULLIF(t.filled_quantity, 0)"
     rows = _rollup(inner, f"""{key} AS key, count(DISTINCT per.pid) AS parents, sum(per.n) AS fills, sum(per.q) AS qty,
-        sum(per.v) AS notional, sum({fee}) AS fees, {_SLIPPAGE_SQL},
-        sum({_SG} * (t.decision_price * per.q - per.v) - coalesce({fee}, 0)) AS ex_num""",
-                   f"JOIN tca_parenttca t ON t.parent_id = per.pid{join}", "()" if group_by == "all" else key)
+        sum({_ccy("per.v")}) AS notional, sum({fee}) AS fees, {_SLIPPAGE_SQL},
+        sum({_EXECUTED_IS_SQL} - coalesce({fee}, 0)) AS ex_num""",
+                   f"JOIN tca_parenttca t ON t.parent_id = per.pid{_WITH_INSTRUMENT}{join}", "()" if group_by == "all" else key)
     # Each order's share of its parent's opportunity cost and its paper value (quantity x decision price).
     unfilled = F("parent__tca__quantity") - F("parent__tca__filled_quantity")
     opp = {r["key"]: r for r in Constituent.objects.filter(_portfolio_scope(user, f)).order_by().values(key=constituent_key).annotate(
         opp=Sum(F("parent__tca__is_opportunity") * (F("quantity") - F("allocated_quantity")) / NullIf(unfilled, 0), output_field=_DEC),
-        paper=Sum(F("quantity") * F("parent__tca__decision_price"), output_field=_DEC),
+        paper=Sum(_ccy_f(F("quantity") * F("parent__tca__decision_price"), "parent__tca__"), output_field=_DEC),
     )}
     out = []
     for r in rows:
@@ -454,9 +486,9 @@ def _summary_by_venue_share(user, f: dict) -> list[dict]:
         n=Count("fill_id", distinct=True), q=Sum("quantity"), v=Sum(q * F("fill__price"), output_field=_DEC),
         fee=Sum(F("fill__fee") * q / F("fill__quantity"), output_field=_DEC)).order_by()
     rows = _rollup(inner, f"""ve.code AS key, count(DISTINCT per.pid) AS parents, sum(per.n) AS fills, sum(per.q) AS qty,
-        sum(per.v) AS notional, sum(per.fee) AS fees, {_SLIPPAGE_SQL},
-        sum({_SG} * (t.decision_price * per.q - per.v) - per.fee) AS is_num, sum(t.decision_price * per.q) AS is_den""",
-                   "JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
+        sum({_ccy("per.v")}) AS notional, sum(per.fee) AS fees, {_SLIPPAGE_SQL},
+        sum({_EXECUTED_IS_SQL} - per.fee) AS is_num, sum({_PAPER_SQL}) AS is_den""",
+                   f"JOIN tca_parenttca t ON t.parent_id = per.pid{_WITH_INSTRUMENT} JOIN ems_venue ve ON ve.id = per.vid", "ve.code")
     return [_row(r["key"], parents=r["parents"], fills=r["fills"], quantity=r["qty"], notional=r["notional"], fees=r["fees"],
                  arr_num=r["arr_num"], arr_den=r["arr_den"], vwap_num=r["vwap_num"], vwap_den=r["vwap_den"],
                  is_num=r["is_num"], is_den=r["is_den"]) for r in rows]
@@ -504,7 +536,8 @@ def best_execution(*, user, filters: dict | None = None) -> list[dict]:
         p, base = "fill__", _own_allocations(user, scope, f)
         fee = Sum(F("fill__fee") * q / F("fill__quantity"), output_field=_DEC)
     shares = {f"l_{k}": Sum("quantity", filter=Q(**{f"{p}liquidity": v})) for k, v in LIQUIDITY_SHARES.items()}
-    inner = base.values(vid=F(f"{p}venue_id"), pid=F(f"{p}parent_id")).annotate(
+    # Grouped by instrument too (one per parent: no more rows), for its multiplier: an internal cross has no ParentTCA.
+    inner = base.values(vid=F(f"{p}venue_id"), pid=F(f"{p}parent_id"), iid=F(f"{p}instrument_id")).annotate(
         n=Count(f"{p}id", distinct=True), q=Sum("quantity"), v=Sum(q * F(f"{p}price"), output_field=_DEC), fee=fee,
         child_q=Sum("quantity", filter=Q(**{f"{p}child__isnull": False})),
         eff=Sum(q * F(f"{p}tca__effective_spread_bps"), output_field=_DEC),
@@ -513,12 +546,13 @@ def best_execution(*, user, filters: dict | None = None) -> list[dict]:
         m60_w=Sum("quantity", filter=Q(**{f"{p}tca__markout_60s_bps__isnull": False})),
         **shares,
     ).order_by()
-    rows = _rollup(inner, f"""per.vid AS venue_id, ve.code AS venue, ve.kind AS kind, sum(per.q) AS volume, sum(per.v) AS notional,
-        count(per.pid) AS orders, sum(per.n) AS fills, sum(per.fee) AS fees,
+    rows = _rollup(inner, f"""per.vid AS venue_id, ve.code AS venue, ve.kind AS kind, sum(per.q) AS volume,
+        sum({_ccy("per.v")}) AS notional, count(per.pid) AS orders, sum(per.n) AS fills, sum(per.fee) AS fees,
         sum(per.child_q) AS child_volume, sum(per.eff) AS eff, sum(per.eff_w) AS eff_w, sum(per.m60) AS m60, sum(per.m60_w) AS m60_w,
-        sum({_SG} * (t.arrival_price * per.q - per.v)) AS arr_num, sum(t.arrival_price * per.q) AS arr_den,
+        sum({_ccy(f"{_SG} * (t.arrival_price * per.q - per.v)")}) AS arr_num, sum({_ccy("t.arrival_price * per.q")}) AS arr_den,
         {", ".join(f"sum(per.l_{k}) AS l_{k}" for k in LIQUIDITY_SHARES)}""",
-                   "LEFT JOIN tca_parenttca t ON t.parent_id = per.pid JOIN ems_venue ve ON ve.id = per.vid", "per.vid, ve.code, ve.kind")
+                   "LEFT JOIN tca_parenttca t ON t.parent_id = per.pid JOIN oms_instrument i ON i.id = per.iid JOIN ems_venue ve ON ve.id = per.vid",
+                   "per.vid, ve.code, ve.kind")
     child_scope = Q(parent__tca__isnull=False) & _tca_q(f, "parent__tca__") & _parent_scope(user, f, "parent_id")
     # Child orders per venue from their own table (cheaper than counting distinct children over the fills). They are
     # the whole parent's (the desk's): a PM's rows carry none (children, child_quantity_sent and fill_rate null).

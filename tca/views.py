@@ -35,7 +35,6 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -58,7 +57,7 @@ from oms.views import login_required
 from tca import exports, reports, selectors, services
 from tca.api.serializers import WhatIfParamsSerializer
 from tca.error_codes import TcaErrorCode
-from tca.measures import slippage_bps
+from tca.measures import notional, slippage_bps
 from tca.models import ParentTCA
 
 GROUPS = [("venue", "Venue"), ("algorithm", "Algorithm"), ("portfolio", "Portfolio"), ("period", "Day")]
@@ -189,7 +188,7 @@ def _with_is_bps(rows, *, user) -> list[ParentTCA]:
             t.slippage_vwap_bps = _share_bps(t.side, avg, t.interval_vwap)
             t.quantity, t.filled_quantity, t.avg_price = share.quantity, share.filled_quantity, avg
             t.is_total = (t.is_total * ratio).quantize(Decimal("0.01"))
-        paper = t.quantity * t.decision_price
+        paper = notional(t.decision_price, t.quantity, t.instrument.multiplier)  # is_total is currency (x the multiplier)
         t.is_bps = float(t.is_total) / float(paper) * 1e4 if paper else None
     return out
 
@@ -205,23 +204,15 @@ def _num(x) -> float | None:
 def _summary_totals(rows: list[dict], parents_qs, *, user, filters: dict) -> dict | None:
     """The table's "All" line: counts, quantity, notional and fees summed over the groups; the bp not averaged
     over groups (their denominators differ) but computed over the whole parents matching the filters, with
-    the summary's own formulas: ``sum s (B Q - notional) / sum B Q`` and ``sum IS / sum X D``. A PM's (or an
-    API client's) is over their own share of those parents (``tca.selectors.summary_share_total``)."""
+    the summary's own formulas (``tca.selectors.parent_tca_sums``: ``sum s (B Q m - notional) / sum B Q m`` and
+    ``sum IS / sum X D m``). A PM's (or an API client's) is over their own share of those parents
+    (``tca.selectors.summary_share_total``)."""
     if not rows:
         return None
     if not ems_selectors.sees_whole_parents(user):
         total = selectors.summary_share_total(user=user, filters=filters)
         return None if total is None else {k: v for k, v in total.items() if k != "key"}
-    sign = Case(When(side="buy", then=Value(1)), default=Value(-1))
-    dec = DecimalField(max_digits=38, decimal_places=10)
-    has_vwap = Q(interval_vwap__isnull=False)
-    agg = parents_qs.aggregate(
-        arr_num=Sum(sign * (F("arrival_price") * F("filled_quantity") - F("notional")), output_field=dec),
-        arr_den=Sum(F("arrival_price") * F("filled_quantity"), output_field=dec),
-        vwap_num=Sum(sign * (F("interval_vwap") * F("filled_quantity") - F("notional")), filter=has_vwap, output_field=dec),
-        vwap_den=Sum(F("interval_vwap") * F("filled_quantity"), filter=has_vwap, output_field=dec),
-        is_num=Sum("is_total", output_field=dec), is_den=Sum(F("quantity") * F("decision_price"), output_field=dec),
-    )
+    agg = parents_qs.aggregate(**selectors.parent_tca_sums())
 
     def bps(num, den):
         return float(num) / float(den) * 1e4 if num is not None and den else None
@@ -325,7 +316,8 @@ def _verdict(report: dict, currency: str) -> str:
     did = "Bought" if p["side"] == "buy" else "Sold"
     if not p["filled_quantity"]:
         return f"Nothing was filled of {p['quantity']:,} {p['instrument']}."
-    parts = [f"{did} {p['filled_quantity']:,} of {p['quantity']:,} {p['instrument']} at {float(p['avg_price']):,.4f} on average"]
+    unit = f" contracts (x {p['multiplier']})" if p["multiplier"] != 1 else ""  # the currency amounts below are x it
+    parts = [f"{did} {p['filled_quantity']:,} of {p['quantity']:,}{unit} {p['instrument']} at {float(p['avg_price']):,.4f} on average"]
     if arrival is not None:
         parts.append(f"{abs(arrival):.1f} bp {'better' if arrival >= 0 else 'worse'} than the arrival price")
     if vwap is not None:

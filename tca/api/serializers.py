@@ -414,9 +414,11 @@ class ReportParentSerializer(serializers.Serializer):
     status = serializers.CharField()
     quantity = serializers.IntegerField()
     filled_quantity = serializers.IntegerField()
+    multiplier = serializers.IntegerField(help_text="The instrument's contract multiplier (1 for an equity, 100 for a listed option): "
+                                          "quantities are contracts, prices per share, currency amounts x this")
     avg_price = serializers.DecimalField(**PX, allow_null=True)
     fees = serializers.DecimalField(**WIDE)
-    notional = serializers.DecimalField(**WIDE)
+    notional = serializers.DecimalField(**WIDE, help_text="Currency: sum of price x quantity x multiplier")
     market_day = serializers.IntegerField()
     start_us = serializers.IntegerField(help_text="Execution window start, µs since the open")
     end_us = serializers.IntegerField(help_text="Execution window end (its last fill, or where it stopped)")

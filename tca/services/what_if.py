@@ -54,7 +54,15 @@ from oms.services.audit import PendingEvent, audit_append
 from tca.benchmarks import fill_benchmarks, parent_benchmarks
 from tca.error_codes import TcaErrorCode
 from tca.figures import CLOSED, day_market, decision_price, execution_end, prev_day_market
-from tca.measures import IS_COMPONENTS, FillPoint, implementation_shortfall, participation, slippage_bps, slippage_ccy
+from tca.measures import (
+    IS_COMPONENTS,
+    FillPoint,
+    currency,
+    implementation_shortfall,
+    participation,
+    slippage_bps,
+    slippage_ccy,
+)
 from tca.models import WhatIf
 from tca.replay import replay
 from tca.selectors import tca_parent_get
@@ -70,8 +78,10 @@ def _r(x: float | None, nd: int = 6) -> float | None:
 
 
 def execution_summary(*, market: Market, prev_market: Market | None, strategy: str, side: str, quantity: int,
-                      arrival: float, decision: float, start_us: int, end_us: int, fills: list[tuple]) -> dict:
-    """Measure one execution of a parent on its market (JSON-ready).
+                      arrival: float, decision: float, start_us: int, end_us: int, fills: list[tuple],
+                      multiplier: int = 1) -> dict:
+    """Measure one execution of a parent on its market (JSON-ready); currency amounts x the instrument's contract
+    ``multiplier`` (``tca.measures.currency``).
 
     ``fills``: ``(t_us, venue, liquidity, qty, price, fee)`` in time order. Keys: strategy, quantity, filled,
     avg_price, notional, fees, fills (count), start_us, end_us, participation, benchmarks {name: price},
@@ -86,29 +96,30 @@ def execution_summary(*, market: Market, prev_market: Market | None, strategy: s
         points.append(FillPoint(side=side, qty=qty, price=price, mid=fb.mid, fee=fee, time_us=t, venue=venue))
         m60.append((fb.markouts[60], qty))
     sf = implementation_shortfall(side=side, quantity=quantity, decision=decision, arrival=arrival,
-                                  end_price=bench.end_price, fills=points)
+                                  end_price=bench.end_price, fills=points, multiplier=multiplier)
     filled = sum(p.qty for p in points)
-    notional = sum(p.qty * p.price for p in points)
-    avg = notional / filled if filled else None
+    value = sum(p.qty * p.price for p in points)
+    avg = value / filled if filled else None
     prices = {"arrival": arrival, "decision": decision, "interval_vwap": bench.interval_vwap,
               "interval_twap": bench.interval_twap, "open": bench.open, "close": bench.close, "prev_close": bench.prev_close}
     venues: dict[str, dict] = {}
     for p in points:
-        v = venues.setdefault(p.venue, {"venue": p.venue, "fills": 0, "quantity": 0, "notional": 0.0, "fees": 0.0})
+        v = venues.setdefault(p.venue, {"venue": p.venue, "fills": 0, "quantity": 0, "value": 0.0, "fees": 0.0})
         v["fills"] += 1
         v["quantity"] += p.qty
-        v["notional"] += p.qty * p.price
+        v["value"] += p.qty * p.price
         v["fees"] += p.fee
     for v in venues.values():
-        v["avg_price"] = _r(v["notional"] / v["quantity"])
-        v["notional"], v["fees"] = _r(v["notional"], 2), _r(v["fees"], 2)
+        value_v = v.pop("value")
+        v["avg_price"] = _r(value_v / v["quantity"])
+        v["notional"], v["fees"] = _r(currency(value_v, multiplier), 2), _r(v["fees"], 2)
     m60_w = sum(q for _, q in m60)
     return {
-        "strategy": strategy, "quantity": quantity, "filled": filled, "avg_price": _r(avg), "notional": _r(notional, 2),
+        "strategy": strategy, "quantity": quantity, "filled": filled, "avg_price": _r(avg), "notional": _r(currency(value, multiplier), 2),
         "fees": _r(sum(p.fee for p in points), 2), "fills": len(points), "start_us": start_us, "end_us": end_us,
         "participation": _r(participation(filled, bench.market_volume)),
         "benchmarks": {k: _r(v) for k, v in prices.items()},
-        "slippage": {k: ({"bps": _r(slippage_bps(side, avg, b), 4), "ccy": _r(slippage_ccy(side, avg, b, filled), 2)}
+        "slippage": {k: ({"bps": _r(slippage_bps(side, avg, b), 4), "ccy": _r(slippage_ccy(side, avg, b, filled, multiplier), 2)}
                          if avg is not None and b else {"bps": None, "ccy": None}) for k, b in prices.items()},
         "shortfall": {**{k: _r(getattr(sf, k), 2) for k in IS_COMPONENTS}, "bps": {k: _r(v, 4) for k, v in sf.bps.items()}},
         "venues": sorted(venues.values(), key=lambda v: (-v["quantity"], v["venue"])),
@@ -258,13 +269,13 @@ def what_if_run(*, parent_id: int, strategy: str, params: dict, user, actor: Act
                       for f in Fill.objects.filter(parent=parent).select_related("venue").order_by("market_time_us", "id")]
     original = execution_summary(market=original_market, prev_market=prev, strategy=parent.strategy, side=parent.side,
                                  quantity=parent.quantity, arrival=arrival, decision=decision, start_us=parent.start_us,
-                                 end_us=execution_end(parent, rows), fills=original_fills)
+                                 end_us=execution_end(parent, rows), fills=original_fills, multiplier=inst.multiplier)
     wi_filled = sum(f[3] for f in wi_fills)
     wi_end = max(f[0] for f in wi_fills) if wi_fills and wi_filled >= full["qty"] else min(end, SESSION_US)
     wi_market = market_with_fills(inst, day, others + list(replayed))
     what_if = execution_summary(market=wi_market, prev_market=prev, strategy=name, side=parent.side,
                                 quantity=parent.quantity, arrival=arrival, decision=decision, start_us=start,
-                                end_us=max(wi_end, start), fills=wi_fills)
+                                end_us=max(wi_end, start), fills=wi_fills, multiplier=inst.multiplier)
     summary = {"original": original, "what_if": what_if,
                "same_path": {"other_fills": len(others), "start_us": start, "end_us": end, "plan_qty": full["qty"]}}
     with transaction.atomic():

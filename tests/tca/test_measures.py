@@ -12,13 +12,16 @@ from tca.measures import (
     IS_COMPONENTS,
     MARKOUT_HORIZONS_S,
     FillPoint,
+    currency,
     effective_spread_bps,
     implementation_shortfall,
     markout_bps,
+    notional,
     participation,
     side_sign,
     slippage_bps,
     slippage_ccy,
+    slippage_ccy_paid,
     spread_capture,
     weighted_bps,
 )
@@ -198,3 +201,31 @@ def test_participation_is_our_share_of_the_market_volume():
     assert participation(500, 10_000) == approx(0.05)
     assert participation(0, 10) == 0.0
     assert participation(500, 0) is None
+
+
+# --- currency x the contract multiplier (issue 22) ----------------------------------------------------------
+
+
+def test_a_10_lot_option_fill_at_2_50_is_a_notional_of_2500():
+    assert notional(Decimal("2.50"), 10, 100) == Decimal("2500.00")
+    assert notional(2.5, 10) == 25.0  # an equity: multiplier 1
+    assert currency(Decimal("25.00"), 100) == Decimal("2500.00")
+
+
+def test_slippage_in_currency_carries_the_multiplier_and_the_bps_do_not():
+    assert slippage_ccy("buy", 2.40, 2.50, 10, 100) == approx(100.0)  # 0.10 x 10 contracts x 100
+    assert slippage_ccy("sell", 2.40, 2.50, 10, 100) == approx(-100.0)
+    assert slippage_ccy_paid("buy", Decimal("2.50"), 10, Decimal("2400"), 100) == Decimal("100.00")
+    assert slippage_bps("buy", 2.40, 2.50) == approx(400.0)
+
+
+def test_the_shortfall_of_an_option_is_the_multiplier_times_the_same_fills_at_multiplier_one():
+    args = {"side": "buy", "quantity": 600, "decision": 100.5, "arrival": 100.6, "end_price": 101.4, "fills": BUY_FILLS}
+    one = implementation_shortfall(**args)
+    option = implementation_shortfall(**args, multiplier=100)
+
+    for k in ("delay", "timing", "impact", "opportunity"):
+        assert getattr(option, k) == approx(getattr(one, k) * 100)
+        assert option.bps[k] == approx(one.bps[k])  # of the paper value x the multiplier: the same ratio
+    assert option.fees == one.fees  # fees are currency already
+    assert option.total == approx(option.delay + option.timing + option.impact + option.opportunity + option.fees)
