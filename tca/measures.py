@@ -117,9 +117,10 @@ def slippage_ccy_paid(side: str, benchmark, qty: int, paid, multiplier: int = 1)
 
 
 def package_price(legs: Iterable[tuple[str, float, float]]) -> float:
-    """The net price of one unit of a package bought, from its legs ``(side, ratio, price per share)``:
-    ``sum s_i ratio_i p_i`` (a leg sold in the package counts negative, so a package can cost a credit). A
-    single option is the package of one leg ``("buy", 1, p)``: its own price."""
+    """The net price of one unit of a package bought, from its legs ``(side, weight, price per share)``:
+    ``sum s_i w_i p_i`` (a leg sold in the package counts negative, so a package can cost a credit; a package's
+    leg weighs ratio x contract multiplier, ``rfq.package_pricing``). A single option is the package of one leg
+    ``("buy", 1, p)``: its own price."""
     return sum(side_sign(side) * float(ratio) * float(price) for side, ratio, price in legs)
 
 

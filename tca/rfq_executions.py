@@ -15,14 +15,19 @@ Each as ``slippage_bps`` (of the benchmark price) and ``slippage_ccy`` (x contra
 convention with every TCA figure: **positive = better than the benchmark** (bought below it, sold above). Against
 the best quote an execution at that quote is 0; against the cover it is the improvement the competition bought.
 
-A package plugs in through :func:`rfq_legs`: everything below works on a list of legs (side relative to
-buying the package, ratio) and a net price per unit; a single option is the package of one leg.
+A package is measured through :func:`rfq_legs`: everything below works on a list of legs (side relative to
+buying the package, ratio, weight) and a net price per unit; a single option is the package of one leg. A
+package's model mid is its legs' model values recorded at request (what the dealers were asked to price),
+netted in currency per package as its quotes are; its bps are left out when that value is not a positive
+price (a credit package), its currency amounts never.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+
+from django.db.models import Q
 
 from ems.models import ParentOrder
 from ems.option_market import option_quote_now
@@ -40,15 +45,23 @@ RFQ_BENCHMARKS = ("model_mid", "best_quote", "cover_quote")
 
 @dataclass(frozen=True)
 class RfqLeg:
-    """One leg of what an RFQ asked for: ``side`` relative to buying one unit of the package, ``ratio`` per unit."""
+    """One leg of what an RFQ asked for: ``side`` relative to buying one unit of the package, ``ratio`` per unit,
+    and ``weight``: what one unit of the leg's per-share price weighs in the unit's price (a package's legs weigh
+    ratio x contract multiplier, its net being currency per package: ``rfq.package_pricing``; a one-instrument
+    request's leg 1, its price being per share). ``model_value``: the leg's model value recorded at request, if any."""
 
     instrument: Instrument
     side: str
     ratio: int
+    weight: int = 1
+    model_value: Decimal | None = None
 
 
 def rfq_legs(rfq: RFQ) -> list[RfqLeg]:
-    """The legs an RFQ asked a price for: its one instrument today (a multi-leg package returns its legs here)."""
+    """The legs an RFQ asked a price for: a package's legs (``RfqLeg`` rows), else its one instrument."""
+    if rfq.package:
+        return [RfqLeg(leg.instrument, leg.side, leg.ratio, leg.weight, leg.model_value)
+                for leg in rfq.legs.select_related("instrument", "instrument__underlying").order_by("leg_no")]
     return [RfqLeg(rfq.instrument, "buy", 1)]
 
 
@@ -59,7 +72,10 @@ def mid_at(instrument: Instrument, day: int, t_us: int) -> float:
 
 
 def leg_model_mid(leg: RfqLeg, rfq: RFQ) -> float:
-    """The leg's model value at the request's creation (see the module docstring)."""
+    """The leg's model value at the request's creation: as recorded then (a package's legs), else rebuilt (see the
+    module docstring)."""
+    if leg.model_value is not None:
+        return float(leg.model_value)
     inst = leg.instrument
     if not inst.is_option:
         return mid_at(inst, rfq.market_day, rfq.market_time_us)
@@ -74,9 +90,10 @@ def _price(x: float | None) -> Decimal | None:
 def rfq_execution_tca(rfq: RFQ) -> dict:
     """One executed RFQ's figures, JSON-ready (the keys of ``rfq_executions`` in the parent report)."""
     legs = rfq_legs(rfq)
-    multiplier = next((leg.instrument.multiplier for leg in legs if leg.instrument.is_option), 1)
+    # A package's net price is currency per package already; one instrument's is per share (x its multiplier).
+    multiplier = 1 if rfq.package else rfq.instrument.multiplier
     leg_mids = [(leg, leg_model_mid(leg, rfq)) for leg in legs]
-    model = package_price((leg.side, leg.ratio, mid) for leg, mid in leg_mids)
+    model = package_price((leg.side, leg.weight, mid) for leg, mid in leg_mids)
     ranked = best_first(rfq.side, list(rfq.quotes.all()))
     best = float(ranked[0].price) if ranked else None
     cover = float(ranked[1].price) if len(ranked) > 1 else None
@@ -88,7 +105,7 @@ def rfq_execution_tca(rfq: RFQ) -> dict:
                            "slippage_ccy": _price(ccy)})
     executed = rfq.executed_quote
     return {
-        "rfq_id": rfq.pk, "instrument": rfq.instrument.symbol, "side": rfq.side, "quantity": quantity, "multiplier": multiplier,
+        "rfq_id": rfq.pk, "instrument": "package" if rfq.package else rfq.instrument.symbol, "package": rfq.package, "side": rfq.side, "quantity": quantity, "multiplier": multiplier,
         "price": rfq.executed_price, "provider": executed.provider.code if executed else None, "quotes_received": len(ranked),
         "requested_at": rfq.created_at, "mid_at_request": rfq.mid_at_request,
         "legs": [{"instrument": leg.instrument.symbol, "side": leg.side, "ratio": leg.ratio, "model_mid": _price(mid)} for leg, mid in leg_mids],
@@ -97,7 +114,7 @@ def rfq_execution_tca(rfq: RFQ) -> dict:
 
 
 def parent_rfq_executions(parent: ParentOrder) -> list[dict]:
-    """The TCA of each executed RFQ of ``parent``, oldest first."""
-    rfqs = (RFQ.objects.filter(parent=parent, status=RfqStatus.EXECUTED, executed_quantity__gt=0)
+    """The TCA of each executed RFQ of ``parent`` (a package's too, whichever leg the parent works), oldest first."""
+    rfqs = (RFQ.objects.filter(Q(parent=parent) | Q(legs__parent=parent), status=RfqStatus.EXECUTED, executed_quantity__gt=0).distinct()
             .select_related("instrument", "instrument__underlying", "executed_quote__provider").order_by("id"))
     return [rfq_execution_tca(rfq) for rfq in rfqs]

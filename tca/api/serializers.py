@@ -566,11 +566,12 @@ class RfqBenchmarkSerializer(serializers.Serializer):
 
 class RfqExecutionSerializer(serializers.Serializer):
     rfq_id = serializers.IntegerField()
-    instrument = serializers.CharField()
+    instrument = serializers.CharField(help_text="The symbol; 'package' for a multi-leg package (its legs below)")
+    package = serializers.BooleanField(help_text="A multi-leg package: quantity is packages, prices are net, currency per package")
     side = serializers.CharField()
-    quantity = serializers.IntegerField(help_text="Executed: contracts for an option")
-    multiplier = serializers.IntegerField()
-    price = serializers.DecimalField(**PX, help_text="Execution price (per share; a package: its net price)")
+    quantity = serializers.IntegerField(help_text="Executed: contracts for an option, packages for a package")
+    multiplier = serializers.IntegerField(help_text="Currency per unit of price: the contract multiplier (1 for a package's net price)")
+    price = serializers.DecimalField(**PX, help_text="Execution price (per share; a package: its net price per package, in currency)")
     provider = serializers.CharField(allow_null=True)
     quotes_received = serializers.IntegerField()
     requested_at = serializers.DateTimeField()

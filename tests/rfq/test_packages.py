@@ -285,3 +285,23 @@ def test_a_package_nets_in_currency_with_each_option_leg_weighed_by_its_multipli
     assert [leg.weight for leg in legs] == [100, 100, 100, 40]  # contracts x 100 shares; the hedge in shares
     cash = sum((leg.sign * leg.quantity * leg.instrument.multiplier * leg.model_value for leg in legs), Decimal(0))
     assert rfq.mid_at_request == cash  # the package's value is the cash its legs would move, per package
+
+
+def test_an_executed_package_is_measured_in_each_legs_parent_tca_against_its_value_the_best_and_the_cover(
+        desk, instrument, trader, portfolio, actor):
+    from tca.reports import parent_report
+
+    rfq = package_for(trader, portfolio, four_legs(instrument, desk), quantity=10)
+    net_quote(rfq, "MMA", "25")
+    best = net_quote(rfq, "MMB", "15")
+    assert quote_accept(rfq_id=rfq.pk, quote_id=best.pk, actor=actor).executed
+    rfq.refresh_from_db()
+    for leg in rfq.legs.all():
+        [x] = parent_report(user=trader, parent_id=leg.parent_id)["rfq_executions"]
+        assert (x["rfq_id"], x["instrument"], x["package"], x["quantity"], x["multiplier"]) == (rfq.pk, "package", True, 10, 1)
+        b = {row["name"]: row for row in x["benchmarks"]}
+        # The model: the package's value recorded at request, netted in currency per package as the quotes are.
+        assert b["model_mid"]["price"] == rfq.mid_at_request
+        assert b["model_mid"]["slippage_ccy"] == (rfq.mid_at_request - best.price) * 10  # paid 15 over it, x10 packages
+        assert b["best_quote"]["slippage_ccy"] == 0 and b["cover_quote"]["slippage_ccy"] == Decimal("100.00")  # 10 better than MMA's, x10
+        assert [leg_row["instrument"] for leg_row in x["legs"]] == [r.instrument.symbol for r in rfq.legs.order_by("leg_no")]
