@@ -22,14 +22,17 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
 from django.conf import settings
 
 from ems.models import ExecStatus, Fill, ParentOrder
+from ems.option_market import option_quote_now
 from ems.selectors import instrument_day_market, instrument_params, live_clock, market_now_for, venue_profiles
-from ems.sim.clock import SESSION_US
-from ems.sim.market import Market
+from ems.sim.clock import SESSION_US, US
+from ems.sim.market import BBO, Bars, Market
 from oms.models import Instrument
 from oms.money import PRICE_Q
 from tca.benchmarks import Benchmarks, fill_benchmarks, parent_benchmarks
@@ -57,12 +60,71 @@ _MARKETS: OrderedDict[tuple, Market] = OrderedDict()
 _MARKETS_MAX = 16
 
 
+class OptionModelMarket:
+    """The market TCA reads for a listed option: the options model (``ems.option_market``, the model the options
+    venue and the dealers price from) on its underlying's market of the day (:func:`day_market`, with our fills).
+
+    No lit tape of options is simulated: an option's mid at market time ``t`` is its Black-Scholes-Merton value
+    with the underlying at its mid at ``t`` (time to expiry from that instant's wall time), its quote the options
+    venue's displayed bid and offer around it; it has no prints, so no interval VWAP, no day's volume and no
+    participation (left out, never made up). Arrival, decision, TWAP, open / close, the shortfall and the
+    markouts all follow the model, so an option parent's figures are in the option's own prices.
+    """
+
+    def __init__(self, option: Instrument, underlying_market: Market, day: int):
+        self.option, self.underlying_market, self.day = option, underlying_market, day
+        self.data = _NoTape()
+
+    def _quote(self, t_us: int):
+        spot = self.underlying_market.mid(min(max(int(t_us), 0), SESSION_US))
+        at = datetime.fromtimestamp(live_clock().wall_time(self.day, int(t_us)), tz=UTC)
+        return option_quote_now(self.option, self.option.underlying, spot, at)
+
+    def mid(self, t_us: int) -> float:
+        return self._quote(t_us).mid
+
+    def mids(self, times) -> np.ndarray:
+        return np.array([self.mid(int(t)) for t in times], dtype=float)
+
+    def mid_series(self, t0: int, t1: int, step_us: int = US) -> tuple[np.ndarray, np.ndarray]:
+        # The model is evaluated per point: at most 400 points, whatever the step asked.
+        step = max(int(step_us), (int(t1) - int(t0)) // 400 or 1)
+        times = np.arange(int(t0), int(t1), step, dtype=np.int64)
+        return times, self.mids(times)
+
+    def bbo(self, t_us: int) -> BBO:
+        q = self._quote(t_us)
+        return BBO(t_us=int(t_us), bid=q.bid, bid_size=0, ask=q.ask, ask_size=0, bid_venues=(), ask_venues=())
+
+    def twap(self, t0: int, t1: int) -> float:
+        times = np.linspace(int(t0), int(t1), 61) if t1 > t0 else np.array([int(t0)])
+        return float(self.mids(times).mean())
+
+    def vwap(self, t0: int, t1: int) -> None:
+        return None
+
+    def volume(self, t0: int, t1: int) -> int:
+        return 0
+
+    def bars(self, t0: int, t1: int, bar_us: int = 60 * US) -> Bars:
+        empty = np.array([], dtype=np.int64)
+        return Bars(time=empty, open=empty, high=empty, low=empty, close=empty, volume=empty, vwap=empty)
+
+
+class _NoTape:
+    class prints:  # noqa: N801 (the shape of Market.data.prints)
+        t = ()
+
+
 def day_market(instrument: Instrument, day: int) -> Market:
-    """The market of the instrument-day rebuilt with every lit / dark fill of ours on it.
+    """The market of the instrument-day rebuilt with every lit / dark fill of ours on it (an option's: the model on
+    its underlying's, :class:`OptionModelMarket`).
 
     Kept per process while the day's fills are unchanged (fills are append-only: their count and highest id
     say whether a new one arrived), so a report shown twice does not replay the footprint twice.
     """
+    if instrument.is_option:
+        return OptionModelMarket(instrument, day_market(instrument.underlying, day), day)
     n, last = market_fills_stamp(instrument.pk, day)
     key = (instrument.pk, day, n, last, settings.SIM_SEED, venue_profiles(), instrument_params(instrument))
     market = _MARKETS.get(key)
@@ -135,6 +197,15 @@ def decision_price(parent: ParentOrder, market: Market) -> float:
     return num / den if den else float(parent.arrival_price)
 
 
+def parent_arrival(parent: ParentOrder, market: Market) -> Decimal:
+    """The arrival price TCA measures against: the mid the parent recorded at its creation; an option's, the model's
+    mid then (:class:`OptionModelMarket`: a market price row of an option may be missing when the parent is made, and
+    its listing's reference price is only a placeholder)."""
+    if isinstance(market, OptionModelMarket):
+        return as_decimal(market.mid(parent.start_us))
+    return parent.arrival_price
+
+
 def parent_figures(parent: ParentOrder, *, market: Market | None = None, prev_market: Market | None = None) -> ParentFigures:
     """Compute a parent's benchmarks, per-fill metrics and implementation shortfall on the rebuilt market."""
     inst = parent.instrument
@@ -142,7 +213,8 @@ def parent_figures(parent: ParentOrder, *, market: Market | None = None, prev_ma
     prev_market = prev_market if prev_market is not None else prev_day_market(inst, parent.market_day)
     fills = parent_fills_in_time(parent)
     end = execution_end(parent, fills)
-    bench = parent_benchmarks(market, prev_market, start_us=parent.start_us, end_us=end, arrival=float(parent.arrival_price))
+    arrival = parent_arrival(parent, market)
+    bench = parent_benchmarks(market, prev_market, start_us=parent.start_us, end_us=end, arrival=float(arrival))
     decision = decision_price(parent, market)
     metrics, points = [], []
     for f in fills:
@@ -155,7 +227,7 @@ def parent_figures(parent: ParentOrder, *, market: Market | None = None, prev_ma
         points.append(FillPoint(side=f.side, qty=f.quantity, price=float(f.price), mid=fb.mid, fee=float(f.fee),
                                 time_us=f.market_time_us, venue=f.venue.code))
     shortfall = implementation_shortfall(side=parent.side, quantity=parent.quantity, decision=decision,
-                                         arrival=float(parent.arrival_price), end_price=bench.end_price, fills=points,
+                                         arrival=float(arrival), end_price=bench.end_price, fills=points,
                                          multiplier=inst.multiplier)
     filled = sum(f.quantity for f in fills)
     value = sum((f.price * f.quantity for f in fills), Decimal(0))  # price x quantity: the average price's numerator
@@ -169,7 +241,7 @@ def parent_figures(parent: ParentOrder, *, market: Market | None = None, prev_ma
         parent=parent, instrument=inst, side=parent.side, strategy=parent.strategy, market_day=parent.market_day,
         start_us=parent.start_us, end_us=end, quantity=parent.quantity, filled_quantity=filled, avg_price=avg,
         notional=notional.quantize(PRICE_Q), fees=fees.quantize(PRICE_Q), decision_price=as_decimal(decision),
-        arrival_price=parent.arrival_price, interval_vwap=as_decimal(bench.interval_vwap), interval_twap=as_decimal(bench.interval_twap),
+        arrival_price=arrival, interval_vwap=as_decimal(bench.interval_vwap), interval_twap=as_decimal(bench.interval_twap),
         open_price=as_decimal(bench.open), close_price=as_decimal(bench.close), prev_close=as_decimal(bench.prev_close),
         slippage_arrival_bps=slip["arrival"], slippage_vwap_bps=slip["interval_vwap"], slippage_twap_bps=slip["interval_twap"],
         slippage_open_bps=slip["open"], slippage_close_bps=slip["close"], slippage_prev_close_bps=slip["prev_close"],

@@ -92,3 +92,22 @@ def test_the_api_and_the_page_show_the_rfq_execution(executed, trader, api, clie
     assert [b["name"] for b in x["benchmarks"]] == ["model_mid", "best_quote", "cover_quote"]
     assert x["legs"][0]["instrument"] == "ACME270115P95" and x["quotes_received"] == 3
     assert f'id="tca-rfq-{rfq.pk}"' in page and "Model mid at request" in page and "Cover" in page
+
+
+def test_an_option_parents_market_benchmarks_are_the_model_on_its_underlying_not_a_tape_of_its_own(executed, trader):
+    from ems.sim.clock import SESSION_US
+    from tca.figures import OptionModelMarket, day_market
+
+    parent, rfq, put = executed
+    market = day_market(put, parent.market_day)
+    assert isinstance(market, OptionModelMarket)
+
+    report = parent_report(user=trader, parent_id=parent.pk)
+
+    b = {row["name"]: row for row in report["benchmarks"]}
+    model = next(row for row in report["rfq_executions"][0]["benchmarks"] if row["name"] == "model_mid")["price"]
+    assert b["interval_vwap"]["price"] is None and report["parent"]["participation"] is None  # no options tape: not made up
+    for name in ("decision", "interval_twap", "close"):
+        assert abs(b[name]["price"] - model) / model < Decimal("0.25"), name  # the option's own price, not its underlying's
+    assert float(b["close"]["price"]) == pytest.approx(market.mid(SESSION_US), abs=1e-4)
+    assert all(abs(w["bps"] or 0) < 100_000 for w in report["waterfall"])  # the shortfall in the option's prices
