@@ -133,6 +133,7 @@ def parent_report(*, user, parent_id: int) -> dict | None:
     step = max(US, (t1 - t0) // 400 // US * US)
     times, mids = market.mid_series(t0, t1, step)
     series["market"] = {"t": [int(x) // US for x in times], "mid": [round(float(m), 6) for m in mids]}
+    series["arrival"] = float(tca.arrival_price)  # the benchmark's (an option's: the model's mid then)
     series["vwap"] = cumulative_vwap(market, parent.start_us, t1, step)
     report = {
         "parent": {
