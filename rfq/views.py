@@ -12,6 +12,9 @@
 - ``POST /rfq/<id>/accept/<quote_id>/``: execute against a quote (``rfq.services.quote_accept``); the
   answer is the ladder again with what happened (executed; rejected on last look and the next quote tried;
   window closed; quote expired). A refusal is a message with its code, never a 500.
+- ``/rfq/package/new/``: the "New package" form (traders): 1-4 leg rows posted to ``rfq.services.package_create``
+  (the API's service and leg checks), then the package's ladder; a refusal is shown next to the leg or field its
+  ``field`` names (``legs[i].<field>``), as typed, with its code.
 - ``/desk/parents/<id>/rfq/``: the parent page's "Request quotes" form (GET, loaded into the page) and
   its submission (POST, ``rfq.services.rfq_create``), which goes to the new request's page;
   ``/desk/parents/<id>/rfqs/`` the parent page's table of its requests.

@@ -61,7 +61,9 @@ def test_a_trader_gets_the_form_with_the_underlyings_chain_to_pick_from(client, 
 def test_the_rfq_list_and_the_chain_page_lead_a_trader_to_the_form(client, trader, desk):
     client.force_login(trader)
     assert 'href="/rfq/package/new/"' in text(client.get("/rfq/"))
-    assert 'href="/rfq/package/new/?underlying=ACME"' in text(client.get("/options/ACME/"))
+    chain_page = text(client.get("/options/ACME/"))
+    assert 'href="/rfq/package/new/?underlying=ACME"' in chain_page
+    assert f'class="btn-link add-leg" data-symbol="{desk["p95"].symbol}"' in chain_page  # the + that adds it as a leg
 
 
 def test_posting_four_legs_creates_the_package_with_an_order_per_leg_and_goes_to_its_ladder(client, trader, desk, portfolio, instrument):
@@ -193,7 +195,8 @@ def test_a_pm_or_compliance_may_not_build_a_package(client, request, desk, portf
     response = client.post(URL, form(portfolio, four_legs(instrument, desk)))
     assert response.status_code == 403 and "permission.trader_only" in text(response)
     assert not RFQ.objects.exists() and not Order.objects.exists()
-    assert 'href="/rfq/package/new/' not in text(client.get("/options/ACME/"))
+    chain_page = text(client.get("/options/ACME/"))
+    assert 'href="/rfq/package/new/' not in chain_page and "add-leg" not in chain_page
 
 
 def test_the_form_needs_a_csrf_token(trader, desk, portfolio, instrument):
