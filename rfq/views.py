@@ -402,7 +402,7 @@ def package_new(request):
     try:
         quantity = _number(post.get("quantity", ""), "quantity", integer=True)
         rfq = services.package_create(
-            portfolio=values["portfolio"], legs=legs, quantity=quantity, actor=Actor.for_user(request.user, "browser"), user=request.user,
+            portfolio=post.get("portfolio", ""), legs=legs, quantity=quantity, actor=Actor.for_user(request.user, "browser"), user=request.user,
             direction=values["direction"] or None, mode=values["mode"] or RfqMode.CLICK,
             window_s=_number(post.get("window_s", ""), "window_s"),
             threshold_bps=_number(post.get("threshold_bps", ""), "threshold_bps") if auto else None,

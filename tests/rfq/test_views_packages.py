@@ -155,6 +155,7 @@ def test_more_than_four_legs_is_refused_for_the_package(client, trader, desk, po
     ({"window_s": "600"}, "window_s", "rfq.bad_window"),
     ({"mode": "auto"}, "threshold_bps", "rfq.threshold_required"),
     ({"portfolio": "NOPE"}, "portfolio", None),
+    ({"portfolio": "PM-A-GROWTH" + "X" * 40}, "portfolio", "rfq.bad_portfolio"),  # never cut down to a code that exists
 ])
 def test_a_bad_field_is_shown_next_to_it_and_nothing_is_written(client, trader, desk, portfolio, instrument, change, field, code):
     client.force_login(trader)
