@@ -12,6 +12,9 @@
 - ``POST /rfq/<id>/accept/<quote_id>/``: execute against a quote (``rfq.services.quote_accept``); the
   answer is the ladder again with what happened (executed; rejected on last look and the next quote tried;
   window closed; quote expired). A refusal is a message with its code, never a 500.
+- ``/rfq/package/new/``: the "New package" form (traders): 1-4 leg rows posted to ``rfq.services.package_create``
+  (the API's service and leg checks), then the package's ladder; a refusal is shown next to the leg or field its
+  ``field`` names (``legs[i].<field>``), as typed, with its code.
 - ``/desk/parents/<id>/rfq/``: the parent page's "Request quotes" form (GET, loaded into the page) and
   its submission (POST, ``rfq.services.rfq_create``), which goes to the new request's page;
   ``/desk/parents/<id>/rfqs/`` the parent page's table of its requests.
@@ -23,6 +26,7 @@ page like any other fill.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -40,6 +44,7 @@ from oms.error_codes import PermissionErrorCode
 from oms.errors import DomainError
 from oms.roles import Actor
 from oms.states import IllegalTransition
+from oms.views import login_required
 from rfq import selectors, services
 from rfq.error_codes import RfqErrorCode
 from rfq.models import RFQ, RfqDirection, RfqExecuteAt, RfqMode
@@ -311,3 +316,106 @@ def parent_rfqs(request, parent_id: int):
     qs = selectors.rfq_list(user=request.user).filter(parent=parent)
     return render(request, "rfq/_parent_rfqs.html", {"parent": parent, "rows": _rows(qs, PARENT_RFQS_CAP)})
 
+
+
+# --- a multi-leg package, built in the browser ------------------------------------------------------
+# The form's rows become the API's ``legs`` list and go through the same service (``package_create``, whose
+# ``package_legs_parse`` checks them); the view only maps the form to it and the error's field back to a row.
+
+PACKAGE_ROWS = 4  # rows the form shows (rfq.package_pricing.MAX_LEGS); a POST with more is refused by the service
+_ROW_FIELD = re.compile(r"^leg-(\d{1,2})-instrument$")
+_LEG_FIELD = re.compile(r"^legs\[(\d+)\](?:\.(instrument|side|ratio))?$")
+PACKAGE_FIELDS = ("portfolio", "quantity", "direction", "mode", "window_s", "threshold_bps", "threshold_price")
+
+
+def _package_defaults(request) -> dict:
+    return {"portfolio": request.GET.get("portfolio", "")[:MAX_INPUT_CHARS], "quantity": "10", "direction": RfqDirection.TWO_WAY,
+            "mode": RfqMode.CLICK, "window_s": f"{settings.RFQ_WINDOW_S:g}", "threshold_bps": "", "threshold_price": ""}
+
+
+def _package_rows(source, *, prefill=()) -> list[dict]:
+    """The form's leg rows as typed (at least ``PACKAGE_ROWS``; more only when a POST sent more)."""
+    found = sorted({int(m.group(1)) for key in source if (m := _ROW_FIELD.match(key))})
+    count = max(PACKAGE_ROWS, (found[-1] + 1) if found else 0)
+    rows = []
+    for n in range(count):
+        typed = source.get(f"leg-{n}-instrument", prefill[n] if n < len(prefill) else "")
+        rows.append({"n": n, "instrument": typed.strip()[:MAX_INPUT_CHARS], "side": source.get(f"leg-{n}-side", "buy")[:8],
+                     "ratio": source.get(f"leg-{n}-ratio", "1").strip()[:MAX_INPUT_CHARS], "raw": typed.strip(), "error": None})
+    return rows
+
+
+def _ratio(text: str):
+    # A whole number goes as one; anything else goes as typed, for the service to refuse as rfq.leg_bad_ratio.
+    digits = text.replace(",", "").replace("_", "").replace(" ", "")
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 12 else text
+
+
+def _package_underlying(symbol: str):
+    underlyings = list(ems_selectors.option_underlyings())
+    return underlyings, next((i for i in underlyings if i.symbol == symbol.strip().upper()[:MAX_INPUT_CHARS]), None)
+
+
+def _package_context(request, *, values: dict, rows: list[dict], underlying_symbol: str, error: DomainError | None = None) -> dict:
+    underlyings, underlying = _package_underlying(underlying_symbol)
+    choices = []
+    if underlying is not None:
+        choices = [underlying, *ems_selectors.options_on([underlying.pk]).order_by("expiry", "option_type", "strike")]
+    field_error = error if error is not None and error.field in PACKAGE_FIELDS else None
+    legs_error = error if error is not None and error.field == "legs" else None
+    top_error = error if error is not None and not (field_error or legs_error or any(r["error"] for r in rows)) else None
+    return {
+        "values": values, "rows": rows, "error": error, "field_error": field_error, "legs_error": legs_error, "top_error": top_error,
+        "portfolios": roles.tradable_portfolios(request.user).order_by("code"), "underlyings": underlyings, "underlying": underlying,
+        "choices": choices, "modes": RfqMode.choices, "default_threshold": settings.RFQ_AUTO_THRESHOLD_BPS,
+        "directions": [(RfqDirection.TWO_WAY, "Two-way"), (RfqDirection.BUY, "Buy (show side)")],
+    }
+
+
+def _pin_error(error: DomainError, rows: list[dict], typed: list[dict]) -> None:
+    """Put the error on the row its ``legs[i].<field>`` names (``i`` counts the legs sent, not blank rows)."""
+    m = _LEG_FIELD.match(error.field or "")
+    if m and int(m.group(1)) < len(typed):
+        typed[int(m.group(1))]["error"] = {"field": m.group(2) or "instrument", "detail": error.detail, "code": error.code}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def package_new(request):
+    """GET: the "New package" form (``?underlying=`` fills its symbol list; ``?leg=`` pre-fills leg rows).
+    POST (traders): ``rfq.services.package_create`` and on to the package's ladder; a refusal shows the form
+    again, as typed, with the reason next to the leg or field it names."""
+    if not _can_act(request.user):
+        code = PermissionErrorCode.TRADER_ONLY
+        return render(request, "403.html", {"message": f"Only a trader builds a package RFQ ({code})."}, status=403)
+    if request.method == "GET":
+        prefill = [s[:MAX_INPUT_CHARS] for s in request.GET.getlist("leg")[:PACKAGE_ROWS]]
+        context = _package_context(request, values=_package_defaults(request), rows=_package_rows({}, prefill=prefill),
+                                   underlying_symbol=request.GET.get("underlying", ""))
+        return render(request, "rfq/package_new.html", context)
+    post = request.POST
+    values = {k: post.get(k, "")[:MAX_INPUT_CHARS] for k in PACKAGE_FIELDS}
+    rows = _package_rows(post)
+    typed = [r for r in rows if r["raw"]]
+    legs = [{"instrument": r["raw"], "side": r["side"], "ratio": _ratio(r["ratio"])} for r in typed]
+    auto = values["mode"] == RfqMode.AUTO
+    try:
+        quantity = _number(post.get("quantity", ""), "quantity", integer=True)
+        rfq = services.package_create(
+            portfolio=post.get("portfolio", ""), legs=legs, quantity=quantity, actor=Actor.for_user(request.user, "browser"), user=request.user,
+            direction=values["direction"] or None, mode=values["mode"] or RfqMode.CLICK,
+            window_s=_number(post.get("window_s", ""), "window_s"),
+            threshold_bps=_number(post.get("threshold_bps", ""), "threshold_bps") if auto else None,
+            threshold_price=_number(post.get("threshold_price", ""), "threshold_price") if auto else None, source="desk",
+        )
+    except DomainError as exc:
+        _pin_error(exc, rows, typed)
+        context = _package_context(request, values=values, rows=rows, underlying_symbol=post.get("underlying", ""), error=exc)
+        template = "rfq/_package_form.html" if _is_htmx(request) else "rfq/package_new.html"
+        return render(request, template, context, status=exc.status)
+    url = reverse("rfq-detail", args=[rfq.pk])
+    if _is_htmx(request):
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)

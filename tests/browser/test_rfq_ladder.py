@@ -21,7 +21,8 @@ from ems.selectors import live_clock
 from rfq.models import RFQ, LiquidityProvider, Quote
 from rfq.selectors import market_snapshot
 from rfq.states import QuoteStatus, RfqStatus
-from tests.browser.conftest import SERVER_CHECKPOINT_FILE, signed_in_at
+from tests.browser.conftest import signed_in_at
+from tests.browser.live_stack import server_and_worker
 from tests.ems import factories as f
 from tests.ems.live_helpers import MarketClock, working_parent
 from tests.servers import wait_for
@@ -56,22 +57,9 @@ def makers(db):
 def live_stack(settings, pooled_parent_started_now):
     """A server and a Celery worker of this test's own (queue, channel-layer prefix), on the test database and
     the market clock the test set; yields the server's base URL."""
-    from django.conf import settings as django_settings
-    from django.db import connection
-
-    from tests.servers import celery_worker, database_url, run_server
-
     queue = f"test-rfq-ui-{uuid.uuid4().hex[:8]}"
-    env = {
-        "DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": django_settings.REDIS_URL,
-        "CHANNELS_PREFIX": f"rfq-ui-{uuid.uuid4().hex[:8]}", "EMS_QUEUE": queue, "EMS_TICK_S": "0.5",
-        "SIM_ANCHOR": repr(settings.SIM_ANCHOR), "SIM_SPEED": repr(settings.SIM_SPEED), "DB_POOL_MIN_SIZE": "0",
-        "AUDIT_CHECKPOINT_FILE": str(SERVER_CHECKPOINT_FILE),
-    }
-    with run_server(env) as (url, server_log), celery_worker(env, queue) as worker_log:
+    with server_and_worker(settings, queue=queue, prefix=f"rfq-ui-{uuid.uuid4().hex[:8]}") as url:
         yield url
-        logs = server_log.read_text() + worker_log.read_text()
-    assert "Traceback" not in logs, logs[-4000:]
 
 
 @pytest.fixture
