@@ -100,7 +100,7 @@ class SessionLease:
             count = self._conn.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
                 " AND classid = %s AND objsubid = 2", [LEASE_LOCK_CLASS]).fetchone()[0]
-        except psycopg.Error:
+        except Exception:  # noqa: BLE001 - whatever failed, the lease can no longer be vouched for
             log.exception("FIX lease connection")
             return False
         return count == self._held
