@@ -23,6 +23,11 @@ right after its first poll has opened that listening socket (before it accepts a
 socket of ours bound to (host, port) in its place with ``os.dup2``: the engine keys its listening sockets by
 file descriptor, so it accepts on ours from then on, and its own one is closed (``_bind_host``).
 
+A session is served by one gateway at a time (``Lease``, ``fix.lease``: PostgreSQL advisory locks): ``start``
+takes every session's lease before it touches the session's store or journal, and refuses to start when another
+gateway holds one; ``stop`` releases them once both threads are gone; the worker checks every ``SEQNUM_SAVE_S``
+that they are still held, and stops the gateway when they are not.
+
 Execution reports leave from the outbox (``fix.outbox``): the handler's ``idle`` runs on the worker after
 every unit of work and at least every ``WORKER_IDLE_S``; ``send_counted`` tells it the MsgSeqNum each went
 out with (the engine calls ``toApp`` on the sending thread with the header filled in).
@@ -113,6 +118,18 @@ class Journal(Protocol):
     def refresh(self) -> tuple[dict[SessionKey, bool], set[SessionKey]]:
         """(enabled per session, sessions an operator reset since the last call)."""
         ...
+
+
+class Lease(Protocol):
+    """Who serves a session: one gateway at a time (``fix.lease``: PostgreSQL advisory locks)."""
+
+    def acquire(self, keys: list[SessionKey]) -> None:
+        """Take every session's lease, or none and raise ``GatewayError`` naming those another gateway holds."""
+        ...
+    def held(self) -> bool:
+        """Whether every lease taken is still held (False once its connection is lost)."""
+        ...
+    def release(self) -> None: ...
 
 
 class Handler(Protocol):
@@ -293,8 +310,10 @@ class Gateway:
     """
 
     def __init__(self, *, sessions: list[SessionConfig], port: int, handler: Handler, journal: Journal,
-                 store_dir: Path, log_dir: Path | None = None, host: str = "127.0.0.1"):
+                 store_dir: Path, log_dir: Path | None = None, host: str = "127.0.0.1", lease: Lease | None = None):
         self.port = port
+        self._lease = lease
+        self.lease_lost = False  # it stopped itself: its lease on its sessions was lost
         self.host = host
         self._sessions = list(sessions)
         self._handler = handler
@@ -322,15 +341,23 @@ class Gateway:
 
     def start(self, *, timeout: float = 30.0) -> None:
         # Here, on the caller's thread, before the engine runs: the pump thread does no database work.
-        self._store_dir.mkdir(parents=True, exist_ok=True)
-        for s in self._sessions:
-            self._prepare_store(s.key, self._journal.restore(s.key))
-        self._apply_refresh()  # sessions disabled now are disabled in the engine before it takes a connection
-        self._pump.start()
-        if not self._started.wait(timeout) or self._start_error is not None:
-            self._stopping.set()
-            self._pump.join(STOP_TIMEOUT_S)
-            raise GatewayError(f"The FIX gateway did not start on port {self.port}: {self._start_error or 'timeout'}")
+        # The leases first: nothing of a session (its store, its journal) is touched while another gateway serves it.
+        if self._lease is not None:
+            self._lease.acquire([s.key for s in self._sessions])
+        try:
+            self._store_dir.mkdir(parents=True, exist_ok=True)
+            for s in self._sessions:
+                self._prepare_store(s.key, self._journal.restore(s.key))
+            self._apply_refresh()  # sessions disabled now are disabled in the engine before it takes a connection
+            self._pump.start()
+            if not self._started.wait(timeout) or self._start_error is not None:
+                self._stopping.set()
+                self._pump.join(STOP_TIMEOUT_S)
+                raise GatewayError(f"The FIX gateway did not start on port {self.port}: {self._start_error or 'timeout'}")
+        except BaseException:
+            if not self._pump.is_alive() and self._lease is not None:
+                self._lease.release()
+            raise
         self._worker.start()
 
     def stop(self) -> None:
@@ -339,7 +366,11 @@ class Gateway:
             if thread.is_alive():
                 thread.join(STOP_TIMEOUT_S)
         if self._pump.is_alive() or self._worker.is_alive():
+            # The leases stay held: an engine still running must not have its sessions served by another gateway
+            # too. The process's exit releases them.
             log.error("FIX gateway threads still running after %s s", STOP_TIMEOUT_S)
+        elif self._lease is not None:
+            self._lease.release()
 
     def send(self, message: qf.Message, key: SessionKey) -> bool:
         """Send an application message on a session (any thread). False when the session is not logged on."""
@@ -535,8 +566,17 @@ class Gateway:
             self._append([entry[1] for entry in pending if entry[0] == "log"])
             if time.monotonic() - last_refresh >= SEQNUM_SAVE_S and running:
                 self._guarded(self._apply_refresh)
+                self._check_lease()
                 last_refresh = time.monotonic()
             close_old_connections()
+
+    def _check_lease(self) -> None:
+        if self._lease is None or self.lease_lost or self._lease.held():
+            return
+        # Another gateway may have taken the sessions since: stop serving them (the pump logs them out and ends).
+        log.error("FIX gateway on port %s lost its lease on its sessions (its database connection): stopping", self.port)
+        self.lease_lost = True
+        self._stopping.set()
 
     def _append(self, batch: list[Logged]) -> None:
         if batch:
@@ -565,7 +605,7 @@ class Gateway:
             if key in self._enabled and self._enabled[key] != on:
                 self._enabled[key] = on
                 self._control.put(("enable" if on else "disable", key))
-        for key in resets - self._resetting:
+        for key in (resets & self._enabled.keys()) - self._resetting:  # only the sessions it serves
             self._resetting.add(key)
             self._control.put(("reset", key))
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from fix.lease import lease_holders
 from fix.models import Direction, FixMessage, FixOrderId, FixSession
 from oms.models import Order
 
@@ -34,6 +36,13 @@ def fix_session_order(session_id: int, source: str, client_order_id: str) -> Ord
     return order
 
 
+def fix_session_servers() -> dict[int, str]:
+    """Session id -> the gateway serving it now (``fix_gateway <machine> <host>:<port> pid <pid>``: the name of the
+    connection holding its lease, ``fix.lease``); a session nobody serves is absent."""
+    with connection.cursor() as cur:
+        return lease_holders(cur)
+
+
 @dataclass(frozen=True)
 class SessionState:
     """What the FIX page shows of a session: logged on or not (from its log), sequence numbers, traffic."""
@@ -43,6 +52,7 @@ class SessionState:
     last_in: datetime | None
     last_out: datetime | None
     per_minute: int  # messages in and out over the last minute
+    served_by: str  # the gateway serving it ("" when none does)
 
     @property
     def state(self) -> str:
@@ -64,12 +74,13 @@ def fix_session_states(*, now: datetime | None = None, session_id: int | None = 
         last_in=Max("logged_at", filter=Q(direction=Direction.IN)), last_out=Max("logged_at", filter=Q(direction=Direction.OUT)),
         last_logon=Max("id", filter=Q(direction=Direction.OUT, msg_type=LOGON)), last_logout=Max("id", filter=Q(msg_type=LOGOUT)),
         minute=Count("id", filter=Q(logged_at__gte=now - timedelta(minutes=1))))}
+    servers = fix_session_servers()
     out = []
     for s in sessions:
         t = traffic.get(s.pk, {})
         heard = t.get("last_in") is not None and now - t["last_in"] <= timedelta(seconds=2 * s.heartbeat_seconds)
         logged_on = bool(s.enabled and t.get("last_logon") and (t.get("last_logout") or 0) < t["last_logon"] and heard)
-        out.append(SessionState(s, logged_on, t.get("last_in"), t.get("last_out"), t.get("minute", 0)))
+        out.append(SessionState(s, logged_on, t.get("last_in"), t.get("last_out"), t.get("minute", 0), servers.get(s.pk, "")))
     return out
 
 

@@ -31,12 +31,11 @@ from fix.models import Direction, FixMessage, FixSession
 
 
 class PostgresJournal:
-    """The ``fix.engine.Journal`` of the sessions named in the database."""
+    """The ``fix.engine.Journal`` of a gateway's sessions (``session_ids``: their keys and ``FixSession`` ids): it
+    reads and writes those only, so gateways serving other sessions never meet in it."""
 
-    def __init__(self):
-        self._ids: dict[SessionKey, int] = {
-            (s.sender_comp_id, s.target_comp_id): s.pk for s in FixSession.objects.only("id", "sender_comp_id", "target_comp_id")
-        }
+    def __init__(self, session_ids: dict[SessionKey, int]):
+        self._ids = dict(session_ids)
 
     def restore(self, key: SessionKey) -> Restored:
         session = FixSession.objects.get(pk=self._ids[key])

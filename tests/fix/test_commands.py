@@ -74,8 +74,8 @@ def test_a_second_session_with_the_same_comp_ids_is_refused(api_client_user):
         fix_session("disable", "--ours", "SMART", "--theirs", "NOBODY")
 
 
-def start_gateway_command(settings, tmp_path) -> tuple[subprocess.Popen, int, Path]:
-    """`manage.py fix_gateway` on a free port against the test database; (process, port, its log)."""
+def start_gateway_command(settings, tmp_path, *args: str) -> tuple[subprocess.Popen, int, Path]:
+    """`manage.py fix_gateway` on a free port against the test database (``args`` added); (process, port, its log)."""
     from django.db import connection
 
     port = free_port()
@@ -83,7 +83,7 @@ def start_gateway_command(settings, tmp_path) -> tuple[subprocess.Popen, int, Pa
            "REDIS_URL": settings.REDIS_URL, "FIX_STORE_DIR": str(tmp_path / "store"), "DB_POOL_MIN_SIZE": "0"}
     connection.close()
     with tempfile.NamedTemporaryFile(prefix="fix-gateway-", suffix=".log", delete=False) as log:
-        proc = subprocess.Popen([sys.executable, "manage.py", "fix_gateway", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "manage.py", "fix_gateway", "--port", str(port), *args],
                                 cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     return proc, port, Path(log.name)
 
