@@ -46,7 +46,7 @@ from fix.engine import field_or  # noqa: E402
 from fix.models import FixSession, SessionKind  # noqa: E402
 from fix.services import fix_session_add  # noqa: E402
 from oms import role_names  # noqa: E402
-from oms.models import Instrument, Portfolio, RiskLimit  # noqa: E402
+from oms.models import Instrument, InstrumentKind, Portfolio, RiskLimit  # noqa: E402
 from oms.roles import Actor  # noqa: E402
 from tests.fix.client import FixClient  # noqa: E402
 
@@ -69,7 +69,9 @@ def prepare() -> list[str]:
         if not FixSession.objects.filter(sender_comp_id="SMART", target_comp_id=theirs).exists():
             fix_session_add(ours="SMART", theirs=theirs, username=user.username, kind=SessionKind.ORDER_ENTRY,
                             actor=Actor.system("bench"))
-    return list(Instrument.objects.filter(restrictions__isnull=True).values_list("symbol", flat=True))
+    # Equities: since the option chains are listed, most symbols are options, which equity-sized orders would
+    # send down the denial path (risk.max_contracts) and through the options model (the net-delta limb).
+    return list(Instrument.objects.filter(restrictions__isnull=True, kind=InstrumentKind.EQUITY).values_list("symbol", flat=True))
 
 
 def order(cl_ord_id: str, symbol: str, qty: int) -> fix44.NewOrderSingle:
