@@ -550,21 +550,21 @@ class ReportWhatIfSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class RfqLegSerializer(serializers.Serializer):
+class RfqLegTcaSerializer(serializers.Serializer):
     instrument = serializers.CharField()
     side = serializers.CharField(help_text="buy | sell, relative to buying one unit of the package")
     ratio = serializers.IntegerField()
     model_mid = serializers.DecimalField(**PX, help_text="The model's value at the request's creation (per share)")
 
 
-class RfqBenchmarkSerializer(serializers.Serializer):
+class RfqBenchmarkTcaSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="model_mid | best_quote | cover_quote (the second best quote received)")
     price = serializers.DecimalField(**PX, allow_null=True, help_text="null: not available (one quote: no cover)")
     slippage_bps = serializers.FloatField(allow_null=True, help_text="Execution vs the benchmark; positive = better")
     slippage_ccy = serializers.DecimalField(**WIDE, allow_null=True, help_text="x contracts x multiplier; positive = saved")
 
 
-class RfqExecutionSerializer(serializers.Serializer):
+class RfqExecutionTcaSerializer(serializers.Serializer):
     rfq_id = serializers.IntegerField()
     instrument = serializers.CharField(help_text="The symbol; 'package' for a multi-leg package (its legs below)")
     package = serializers.BooleanField(help_text="A multi-leg package: quantity is packages, prices are net, currency per package")
@@ -576,8 +576,8 @@ class RfqExecutionSerializer(serializers.Serializer):
     quotes_received = serializers.IntegerField()
     requested_at = serializers.DateTimeField()
     mid_at_request = serializers.DecimalField(**PX, help_text="The market mid the RFQ recorded (the venue's quote mid)")
-    legs = RfqLegSerializer(many=True)
-    benchmarks = RfqBenchmarkSerializer(many=True)
+    legs = RfqLegTcaSerializer(many=True)
+    benchmarks = RfqBenchmarkTcaSerializer(many=True)
 
 
 class ParentReportSerializer(serializers.Serializer):
@@ -599,5 +599,5 @@ class ParentReportSerializer(serializers.Serializer):
     children = ReportChildSerializer(many=True, help_text="Each child order that filled, quantity-weighted")
     constituents = ReportOrderSerializer(many=True, help_text="Each original order's slippage (a PM: their own orders only)")
     what_ifs = ReportWhatIfSerializer(many=True)
-    rfq_executions = RfqExecutionSerializer(many=True, help_text=(
+    rfq_executions = RfqExecutionTcaSerializer(many=True, help_text=(
         "Each executed RFQ against the model mid at request, the best and the cover quote received (docs/tca.md#rfq-executions)"))
